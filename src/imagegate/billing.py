@@ -1,0 +1,44 @@
+"""The ledger's rules on top of the repositories: hold before the upstream, capture what was delivered."""
+
+from __future__ import annotations
+
+from .db.accounts import AccountsRepo
+from .db.ledger import LedgerRepo
+from .domain.errors import InsufficientBalance
+from .domain.principal import Principal
+
+
+def usd(micros: int) -> str:
+    """`167000` -> `$0.167`: exact, for messages (money stays integer everywhere else)."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), 1_000_000)
+    digits = f"{frac:06d}".rstrip("0").ljust(2, "0")
+    return f"{sign}${whole}.{digits}"
+
+
+class Billing:
+    def __init__(self, ledger: LedgerRepo, accounts: AccountsRepo, hold_ttl_seconds: int) -> None:
+        self._ledger = ledger
+        self._accounts = accounts
+        self._ttl = hold_ttl_seconds
+
+    async def hold(self, principal: Principal, request_id: str, amount: int, what: str) -> str:
+        """Reserve `amount` or refuse with 402; nothing is held on refusal."""
+        hold_id = await self._ledger.take_hold(principal.account_id, request_id, amount, self._ttl)
+        if hold_id is None:
+            account = await self._accounts.get_account(principal.account_id)
+            available = account.available_micros if account else 0
+            raise InsufficientBalance(
+                f"This request costs {usd(amount)} ({what}); the account has {usd(available)} of credit available. "
+                "Add credit and try again."
+            )
+        return hold_id
+
+    async def settle(self, hold_id: str, capture: int, reason: str) -> None:
+        await self._ledger.settle(hold_id, capture, reason)
+
+    async def release(self, hold_id: str) -> None:
+        await self._ledger.release(hold_id)
+
+
+__all__ = ["Billing", "usd"]

@@ -1,0 +1,219 @@
+"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices`.
+
+Every command that creates or shows something accepts `--json` and then prints exactly one JSON
+object. Commands call the service layer, never the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import click
+
+from . import __version__
+from .config import load_settings
+from .domain.errors import GatewayError
+from .service.admin import AdminService, bootstrap_first_run, open_admin
+
+json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
+
+
+def _admin_call(fn: Callable[[AdminService], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async with open_admin(load_settings()) as admin:
+            return await fn(admin)
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+def _emit(result: dict[str, Any], as_json: bool, human: str) -> None:
+    click.echo(json.dumps(result) if as_json else human)
+
+
+@click.group()
+@click.version_option(__version__, prog_name="imagegate")
+def main() -> None:
+    """imagegate: an OpenAI-compatible image generation gateway."""
+
+
+@main.command()
+@click.option("--host", default=None, help="address to bind (default IMAGEGATE_HOST or 127.0.0.1)")
+@click.option("--port", default=None, type=int, help="port (default IMAGEGATE_PORT or 8000)")
+@click.option("--workers", default=1, show_default=True, type=int, help="worker processes")
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Start the gateway (creates / migrates the database first)."""
+    import uvicorn
+
+    from .http.app import create_app
+
+    settings = load_settings(host=host, port=port)
+    first = _admin_call(lambda admin: _bootstrap(admin))
+    click.echo(f"imagegate {__version__}: data in {settings.data_dir}")
+    if first.get("key"):
+        click.echo(
+            "First run: created the account 'default' and a free test-mode key (offline previews):\n"
+            f"    export IMAGEGATE_API_KEY={first['key']}\n"
+            "It is shown only this once. Create live keys with `imagegate keys create ACCOUNT_ID`."
+        )
+    click.echo(f"Serving on {settings.base_url()}", nl=True)
+    sys.stdout.flush()
+    options: dict[str, Any] = dict(
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        access_log=False,
+        http="httptools",
+        loop="uvloop",
+        timeout_keep_alive=30,
+    )
+    if workers > 1:
+        # Workers build their own app from the environment: pass the CLI's choices down that way.
+        os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = settings.host, str(settings.port)
+        uvicorn.run("imagegate.http.asgi:app_from_env", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
+
+
+async def _bootstrap(admin: AdminService) -> dict[str, Any]:
+    return await bootstrap_first_run(admin) or {}
+
+
+@main.command()
+@json_option
+def init(as_json: bool) -> None:
+    """Create / migrate the database and print the data dir."""
+    settings = load_settings()
+    _admin_call(lambda admin: _noop(admin))
+    _emit({"data_dir": str(settings.data_dir), "database": _safe_url(settings.database_url)}, as_json, str(settings.data_dir))
+
+
+async def _noop(_admin: AdminService) -> dict[str, Any]:
+    return {}
+
+
+def _safe_url(url: str) -> str:
+    """The database URL without its password."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        rest = f"{creds.split(':', 1)[0]}:***@{host}"
+    return scheme + sep + rest
+
+
+@main.group()
+def accounts() -> None:
+    """Create and disable accounts."""
+
+
+@accounts.command("create")
+@click.argument("name")
+@json_option
+def accounts_create(name: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.create_account(name))
+    _emit(result, as_json, f"{result['id']}  {result['name']}")
+
+
+@accounts.command("disable")
+@click.argument("account_id")
+@json_option
+def accounts_disable(account_id: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.set_account_disabled(account_id, True))
+    _emit(result, as_json, f"{result['id']} disabled")
+
+
+@accounts.command("enable")
+@click.argument("account_id")
+@json_option
+def accounts_enable(account_id: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.set_account_disabled(account_id, False))
+    _emit(result, as_json, f"{result['id']} enabled")
+
+
+@accounts.command("show")
+@click.argument("account_id")
+@json_option
+def accounts_show(account_id: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.get_account(account_id))
+    _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros, held {result['held_micros']}")
+
+
+@main.group()
+def credit() -> None:
+    """Top up credit."""
+
+
+@credit.command("add")
+@click.argument("account_id")
+@click.argument("amount_usd")
+@click.option("--reason", required=True, help="recorded with the ledger entry")
+@json_option
+def credit_add(account_id: str, amount_usd: str, reason: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.add_credit(account_id, amount_usd, reason))
+    _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
+
+
+@main.group()
+def keys() -> None:
+    """Create and revoke API keys."""
+
+
+@keys.command("create")
+@click.argument("account_id")
+@click.option("--test", is_flag=True, help="a free test-mode key: every model answers with offline previews")
+@click.option("--models", default=None, help="comma-separated allowlist of models")
+@click.option("--rpm", default=None, type=int, help="requests per minute")
+@json_option
+def keys_create(account_id: str, test: bool, models: str | None, rpm: int | None, as_json: bool) -> None:
+    allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
+    result = _admin_call(lambda admin: admin.create_key(account_id, test=test, models=allowed, rpm=rpm))
+    _emit(result, as_json, f"{result['id']}  {result['key']}\n(the key is shown only this once)")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@json_option
+def keys_revoke(key_id: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.revoke_key(key_id))
+    _emit(result, as_json, f"{result['id']} revoked")
+
+
+@main.group()
+def prices() -> None:
+    """Show and set live prices."""
+
+
+@prices.command("set")
+@click.argument("model")
+@click.option("--quality", default=None, help="quality level (omit for models without one)")
+@click.option("--size", required=True)
+@click.option("--usd", "amount_usd", required=True, help="price per delivered image")
+@json_option
+def prices_set(model: str, quality: str | None, size: str, amount_usd: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.set_price(model, quality, size, amount_usd))
+    _emit(result, as_json, f"{result['model']} {result['quality']} {result['size']}: {result['micros']} micros")
+
+
+@prices.command("list")
+@json_option
+def prices_list(as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.list_prices())
+    lines = [
+        f"{model:22} {quality:8} {size:10} {micros:>10}"
+        for model, card in result["models"].items()
+        for quality, row in card.items()
+        for size, micros in row.items()
+    ]
+    _emit(result, as_json, "\n".join(lines))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,168 @@
+"""Settings, read once from the environment (and an optional TOML file) into a frozen object.
+
+This is the only module that reads `os.environ`. Every setting is one row of `SETTINGS`
+(name, default, help); the README's configuration table is checked against it by a test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from .domain.catalog import Catalog
+from .domain.credentials import Credentials
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    default: str | None
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("IMAGEGATE_DATA_DIR", "./data", "where the embedded database, images and the generated signing secret live"),
+    Setting("IMAGEGATE_DATABASE_URL", None, "SQLAlchemy URL; default a SQLite file in the data dir (`postgresql+asyncpg://…` at scale)"),
+    Setting("IMAGEGATE_REDIS_URL", None, "shared rate limits, circuit breakers, idempotency locks (unset: in process)"),
+    Setting("IMAGEGATE_PUBLIC_URL", None, "base of the URLs handed to clients (default `http://<host>:<port>`)"),
+    Setting("IMAGEGATE_SIGNING_SECRET", None, "HMAC key for download URLs (default: generated once, kept in the data dir)"),
+    Setting("IMAGEGATE_URL_TTL_SECONDS", "86400", "lifetime of a download URL"),
+    Setting("IMAGEGATE_ADMIN_TOKEN", None, "bearer token of the admin API (unset: admin API off)"),
+    Setting("IMAGEGATE_CONFIG", None, "optional TOML file: catalog overrides (models, routes, prices)"),
+    Setting("IMAGEGATE_HOST", "127.0.0.1", "address `serve` binds to"),
+    Setting("IMAGEGATE_PORT", "8000", "port `serve` listens on"),
+    Setting("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS", "300", "timeout of one upstream call"),
+    Setting("IMAGEGATE_REQUEST_DEADLINE_SECONDS", "600", "overall deadline of a request, retries included"),
+    Setting("IMAGEGATE_RETRY_ATTEMPTS", "3", "upstream attempts per route (first try included)"),
+    Setting("IMAGEGATE_RETRY_BASE_SECONDS", "0.5", "first backoff delay; doubles per attempt, with full jitter"),
+    Setting("IMAGEGATE_RETRY_MAX_SECONDS", "20", "longest single wait between attempts (Retry-After included)"),
+    Setting("IMAGEGATE_HOLD_TTL_SECONDS", "900", "how long a hold outlives a request that died with its node"),
+    Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
+    Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
+    Setting("OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"),
+    Setting("AZURE_OPENAI_API_KEY", None, "key of the Azure OpenAI route"),
+    Setting("AZURE_OPENAI_ENDPOINT", None, "`https://{resource}.openai.azure.com` of the Azure OpenAI route"),
+    Setting("OPENAI_API_VERSION", "2025-04-01-preview", "api-version of the Azure OpenAI route"),
+    Setting("GEMINI_API_KEY", None, "key of the Gemini route"),
+    Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", "base URL of the Gemini route"),
+    Setting("ARK_API_KEY", None, "key of the Seedream (BytePlus ModelArk) route"),
+    Setting("ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"),
+)
+_DEFAULTS = {s.name: s.default for s in SETTINGS}
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    public_url: str | None
+    signing_secret: bytes
+    url_ttl_seconds: int
+    admin_token: str | None
+    host: str
+    port: int
+    upstream_timeout_seconds: float
+    request_deadline_seconds: float
+    retry_attempts: int
+    retry_base_seconds: float
+    retry_max_seconds: float
+    hold_ttl_seconds: int
+    log_level: str
+    credentials: Mapping[str, Credentials]
+    catalog: Catalog = field(repr=False)
+
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+
+def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Read the environment once. `overrides` (e.g. host/port from the CLI) win over it."""
+    env = os.environ if env is None else env
+
+    def get(name: str) -> str | None:
+        value = env.get(name)
+        return value if value not in (None, "") else _DEFAULTS[name]
+
+    data_dir = Path(get("IMAGEGATE_DATA_DIR") or "./data").resolve()
+    database_url = get("IMAGEGATE_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'imagegate.db'}"
+    values: dict[str, Any] = dict(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=get("IMAGEGATE_REDIS_URL"),
+        public_url=get("IMAGEGATE_PUBLIC_URL"),
+        signing_secret=_signing_secret(get("IMAGEGATE_SIGNING_SECRET"), data_dir),
+        url_ttl_seconds=int(get("IMAGEGATE_URL_TTL_SECONDS") or 86400),
+        admin_token=get("IMAGEGATE_ADMIN_TOKEN"),
+        host=get("IMAGEGATE_HOST") or "127.0.0.1",
+        port=int(get("IMAGEGATE_PORT") or 8000),
+        upstream_timeout_seconds=float(get("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS") or 300),
+        request_deadline_seconds=float(get("IMAGEGATE_REQUEST_DEADLINE_SECONDS") or 600),
+        retry_attempts=max(1, int(get("IMAGEGATE_RETRY_ATTEMPTS") or 3)),
+        retry_base_seconds=float(get("IMAGEGATE_RETRY_BASE_SECONDS") or 0.5),
+        retry_max_seconds=float(get("IMAGEGATE_RETRY_MAX_SECONDS") or 20),
+        hold_ttl_seconds=int(get("IMAGEGATE_HOLD_TTL_SECONDS") or 900),
+        log_level=(get("IMAGEGATE_LOG_LEVEL") or "info").lower(),
+        credentials={
+            "openai": Credentials(get("OPENAI_API_KEY"), get("OPENAI_BASE_URL")),
+            "azure_openai": Credentials(
+                get("AZURE_OPENAI_API_KEY"), get("AZURE_OPENAI_ENDPOINT"), get("OPENAI_API_VERSION")
+            ),
+            "gemini": Credentials(get("GEMINI_API_KEY"), get("GEMINI_BASE_URL")),
+            "ark": Credentials(get("ARK_API_KEY"), get("ARK_BASE_URL")),
+            "none": Credentials(None, None),
+        },
+        catalog=load_catalog(get("IMAGEGATE_CONFIG")),
+    )
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)
+
+
+def load_catalog(config_path: str | None = None) -> Catalog:
+    """The shipped catalog, with the operator's `[models.*]` tables merged over it."""
+    data = tomllib.loads(resources.files("imagegate").joinpath("catalog.toml").read_text("utf-8"))
+    if config_path:
+        with open(config_path, "rb") as fh:
+            operator = tomllib.load(fh)
+        data = _merge(data, operator)
+    return Catalog.from_dict(data)
+
+
+def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _signing_secret(configured: str | None, data_dir: Path) -> bytes:
+    """The configured secret, or one generated on first run and kept (mode 600) in the data dir."""
+    if configured:
+        return configured.encode()
+    path = data_dir / "signing-secret"
+    if path.exists():
+        return path.read_bytes().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    tmp = data_dir / f".signing-secret.{os.getpid()}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(secrets.token_urlsafe(48).encode())
+    try:
+        os.link(tmp, path)  # atomic: exactly one process's secret wins
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_bytes().strip()
+
+
+__all__ = ["SETTINGS", "Credentials", "Setting", "Settings", "load_catalog", "load_settings"]

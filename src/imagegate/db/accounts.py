@@ -1,0 +1,192 @@
+"""Accounts, API keys and credit top-ups."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ..domain.principal import Principal
+from ..ids import new_id
+from .tables import accounts, api_keys, ledger_entries
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRow:
+    id: str
+    name: str
+    currency: str
+    balance_micros: int
+    held_micros: int
+    disabled: bool
+    created_at: datetime
+
+    @property
+    def available_micros(self) -> int:
+        return self.balance_micros - self.held_micros
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRow:
+    id: str
+    account_id: str
+    prefix: str
+    mode: str
+    allowed_models: tuple[str, ...] | None
+    rpm: int | None
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLookup:
+    """A key found by its hash, with what authentication needs to decide."""
+
+    principal: Principal
+    revoked: bool
+    account_disabled: bool
+
+
+class AccountsRepo:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create_account(self, name: str, currency: str = "USD") -> AccountRow:
+        row = dict(
+            id=new_id("acct"),
+            name=name,
+            currency=currency,
+            balance_micros=0,
+            held_micros=0,
+            disabled=False,
+            created_at=utcnow(),
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(accounts).values(**row))
+        return AccountRow(**row)
+
+    async def get_account(self, account_id: str) -> AccountRow | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
+        return AccountRow(**row._mapping) if row else None
+
+    async def count_accounts(self) -> int:
+        async with self._engine.connect() as conn:
+            return len((await conn.execute(select(accounts.c.id).limit(1))).all())
+
+    async def set_disabled(self, account_id: str, disabled: bool) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(accounts).where(accounts.c.id == account_id).values(disabled=disabled)
+            )
+        return result.rowcount == 1
+
+    async def add_credit(self, account_id: str, micros: int, kind: str, reason: str) -> AccountRow | None:
+        """Change the balance by `micros` with its ledger entry, in one transaction.
+
+        A negative adjustment may not take the balance below what is held.
+        """
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .where(accounts.c.balance_micros + micros >= accounts.c.held_micros)
+                .values(balance_micros=accounts.c.balance_micros + micros)
+            )
+            if result.rowcount != 1:
+                return None
+            await conn.execute(
+                insert(ledger_entries).values(
+                    id=new_id("led"),
+                    account_id=account_id,
+                    kind=kind,
+                    amount_micros=micros,
+                    reason=reason,
+                    request_id=None,
+                    created_at=utcnow(),
+                )
+            )
+        return await self.get_account(account_id)
+
+    async def create_key(
+        self,
+        account_id: str,
+        key_hash: str,
+        prefix: str,
+        mode: str,
+        allowed_models: tuple[str, ...] | None,
+        rpm: int | None,
+    ) -> KeyRow:
+        row = dict(
+            id=new_id("key"),
+            account_id=account_id,
+            key_hash=key_hash,
+            prefix=prefix,
+            mode=mode,
+            allowed_models=json.dumps(list(allowed_models)) if allowed_models is not None else None,
+            rpm=rpm,
+            created_at=utcnow(),
+            revoked_at=None,
+        )
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(api_keys).values(**row))
+        return _key_row(row)
+
+    async def revoke_key(self, key_id: str) -> bool:
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(api_keys)
+                .where(api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+        return result.rowcount == 1
+
+    async def get_key(self, key_id: str) -> KeyRow | None:
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(api_keys).where(api_keys.c.id == key_id))).first()
+        return _key_row(dict(row._mapping)) if row else None
+
+    async def find_key(self, key_hash: str) -> KeyLookup | None:
+        query = (
+            select(api_keys, accounts.c.disabled, accounts.c.currency)
+            .join(accounts, accounts.c.id == api_keys.c.account_id)
+            .where(api_keys.c.key_hash == key_hash)
+        )
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        key = _key_row(dict(row._mapping))
+        principal = Principal(
+            key_id=key.id,
+            account_id=key.account_id,
+            mode=key.mode,
+            allowed_models=key.allowed_models,
+            rpm=key.rpm,
+            currency=row.currency,
+        )
+        return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
+
+
+def _key_row(row: dict) -> KeyRow:  # type: ignore[type-arg]
+    allowed = row["allowed_models"]
+    return KeyRow(
+        id=row["id"],
+        account_id=row["account_id"],
+        prefix=row["prefix"],
+        mode=row["mode"],
+        allowed_models=tuple(json.loads(allowed)) if allowed is not None else None,
+        rpm=row["rpm"],
+        created_at=row["created_at"],
+        revoked_at=row["revoked_at"],
+    )
+
+
+__all__ = ["AccountRow", "AccountsRepo", "KeyLookup", "KeyRow", "utcnow"]

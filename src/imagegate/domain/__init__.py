@@ -1,0 +1,1 @@
+"""Pure domain: no web, database, network or filesystem imports."""

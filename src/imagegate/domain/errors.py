@@ -1,0 +1,153 @@
+"""Every error the public API can return, one class per contract row.
+
+    GatewayError                      status  type
+    ├── InvalidRequest                400     invalid_request_error
+    │   └── RequestTooLarge           413     invalid_request_error
+    ├── AuthenticationFailed          401     authentication_error
+    ├── InsufficientBalance           402     billing_error
+    ├── PermissionDenied              403     permission_error
+    ├── NotFound                      404     not_found_error
+    ├── Conflict                      409     conflict_error
+    ├── RateLimited                   429     rate_limit_error
+    ├── ContentBlocked                451     content_policy_error
+    ├── UpstreamFailed                502     upstream_error
+    ├── NoRouteAvailable              503     service_unavailable
+    └── UpstreamTimeout               504     upstream_error
+
+No error is ever billed: a request that ends in any of these releases its hold.
+The HTTP layer renders all of them with one handler (the OpenAI error body).
+"""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Base of every refusal; carries what the error body and status need."""
+
+    status: int = 500
+    type: str = "server_error"
+    code: str = "internal_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        param: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.param = param
+        self.headers = dict(headers or {})
+
+    def body(self) -> dict[str, object]:
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequest(GatewayError):
+    """The request body or a parameter is wrong; `param` names the field."""
+
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_value"
+
+
+class RequestTooLarge(InvalidRequest):
+    status = 413
+    code = "request_too_large"
+
+
+class AuthenticationFailed(GatewayError):
+    status = 401
+    type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class InsufficientBalance(GatewayError):
+    status = 402
+    type = "billing_error"
+    code = "insufficient_balance"
+
+
+class PermissionDenied(GatewayError):
+    status = 403
+    type = "permission_error"
+    code = "permission_denied"
+
+
+class NotFound(GatewayError):
+    status = 404
+    type = "not_found_error"
+    code = "not_found"
+
+
+class Conflict(GatewayError):
+    status = 409
+    type = "conflict_error"
+    code = "idempotency_in_progress"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class ContentBlocked(GatewayError):
+    """A safety refusal. Never retried, never failed over, never billed.
+
+    `stage` is `gateway` (our own screening) or `upstream` (the provider refused).
+    """
+
+    status = 451
+    type = "content_policy_error"
+    code = "prompt_blocked"
+
+    def __init__(self, message: str, *, code: str = "prompt_blocked", stage: str = "upstream") -> None:
+        super().__init__(message, code=code, headers={"x-imagegate-block-stage": stage})
+        self.stage = stage
+
+
+class UpstreamFailed(GatewayError):
+    status = 502
+    type = "upstream_error"
+    code = "upstream_failed"
+
+
+class NoRouteAvailable(GatewayError):
+    status = 503
+    type = "service_unavailable"
+    code = "no_route_available"
+
+
+class UpstreamTimeout(GatewayError):
+    status = 504
+    type = "upstream_error"
+    code = "upstream_timeout"
+
+
+__all__ = [
+    "AuthenticationFailed",
+    "Conflict",
+    "ContentBlocked",
+    "GatewayError",
+    "InsufficientBalance",
+    "InvalidRequest",
+    "NoRouteAvailable",
+    "NotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "RequestTooLarge",
+    "UpstreamFailed",
+    "UpstreamTimeout",
+]

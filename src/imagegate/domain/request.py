@@ -1,0 +1,213 @@
+"""The validated image request, and the rules that turn a JSON body into one.
+
+Values are never silently changed: a body is either served as asked or refused with the
+contract's code and the offending `param`. An explicit `null` counts as "not given".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import Catalog, Model, parse_size
+from .errors import InvalidRequest
+
+FIELDS = (
+    "model",
+    "prompt",
+    "size",
+    "n",
+    "quality",
+    "style",
+    "output_format",
+    "output_compression",
+    "response_format",
+    "user",
+)
+RESPONSE_FORMATS = ("url", "b64_json")
+COMPRESSIBLE_FORMATS = ("webp", "jpeg")
+MAX_USER_CHARS = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRequest:
+    model: Model
+    prompt: str
+    size: str
+    n: int
+    quality: str | None
+    style: str | None
+    output_format: str
+    output_compression: int | None
+    response_format: str
+    user: str | None
+
+    @property
+    def width(self) -> int:
+        return parse_size(self.size)[0]
+
+    @property
+    def height(self) -> int:
+        return parse_size(self.size)[1]
+
+    @property
+    def upstream_size(self) -> str:
+        """The size asked of the upstream (smaller when the gateway upscales)."""
+        return self.model.native_size(self.size)
+
+    @property
+    def upstream_prompt(self) -> str:
+        """The prompt as sent upstream: the gateway's style text appended where one applies."""
+        addition = self.model.style_prompts.get(self.style or "")
+        return f"{self.prompt}\n\n{addition}" if addition else self.prompt
+
+
+def parse_image_request(body: Any, catalog: Catalog) -> ImageRequest:
+    """Validate a decoded JSON body against the contract and the model's capabilities."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    for name in body:
+        if name not in FIELDS:
+            raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
+    fields = {k: v for k, v in body.items() if v is not None}
+
+    model_name = _required_string(fields, "model")
+    model = catalog.find(model_name)
+    if model is None:
+        raise InvalidRequest(
+            f"The model '{model_name}' does not exist. GET /v1/models lists the available models.",
+            code="model_not_found",
+            param="model",
+        )
+    caps = model.capabilities
+    prompt = _prompt(fields, caps.max_prompt_chars)
+    size = _choice(fields, "size", caps.sizes, caps.default_size)
+    n = _n(fields, caps.max_n)
+    quality = _supported_choice(fields, "quality", caps.qualities, caps.default_quality, model.id)
+    style = _supported_choice(fields, "style", caps.styles, caps.default_style, model.id)
+    output_format = _choice(fields, "output_format", caps.output_formats, "png")
+    compression = _compression(fields, output_format)
+    response_format = _choice(fields, "response_format", RESPONSE_FORMATS, "url")
+    user = _user(fields)
+    return ImageRequest(
+        model=model,
+        prompt=prompt,
+        size=size,
+        n=n,
+        quality=quality,
+        style=style,
+        output_format=output_format,
+        output_compression=compression,
+        response_format=response_format,
+        user=user,
+    )
+
+
+def _string(fields: dict[str, Any], name: str) -> str | None:
+    value = fields.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidRequest(f"'{name}' must be a string.", code="invalid_type", param=name)
+    return value
+
+
+def _required_string(fields: dict[str, Any], name: str) -> str:
+    value = _string(fields, name)
+    if value is None:
+        raise InvalidRequest(
+            f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name
+        )
+    return value
+
+
+def _prompt(fields: dict[str, Any], max_chars: int) -> str:
+    prompt = _required_string(fields, "prompt")
+    if not prompt.strip():
+        raise InvalidRequest("'prompt' must not be empty.", code="invalid_value", param="prompt")
+    if len(prompt) > max_chars:
+        raise InvalidRequest(
+            f"'prompt' is {len(prompt)} characters long; this model accepts at most {max_chars}.",
+            code="invalid_value",
+            param="prompt",
+        )
+    return prompt
+
+
+def _choice(fields: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = _string(fields, name)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise InvalidRequest(
+            f"Invalid value for '{name}': '{value}'. Supported values are: {', '.join(allowed)}.",
+            code="invalid_value",
+            param=name,
+        )
+    return value
+
+
+def _supported_choice(
+    fields: dict[str, Any], name: str, allowed: tuple[str, ...], default: str | None, model_id: str
+) -> str | None:
+    if not allowed:
+        if name in fields:
+            raise InvalidRequest(
+                f"The model '{model_id}' does not support '{name}'.",
+                code="unsupported_parameter",
+                param=name,
+            )
+        return None
+    assert default is not None
+    return _choice(fields, name, allowed, default)
+
+
+def _integer(fields: dict[str, Any], name: str) -> int | None:
+    value = fields.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidRequest(f"'{name}' must be an integer.", code="invalid_type", param=name)
+    return value
+
+
+def _n(fields: dict[str, Any], max_n: int) -> int:
+    n = _integer(fields, "n")
+    if n is None:
+        return 1
+    if not 1 <= n <= max_n:
+        raise InvalidRequest(
+            f"'n' must be between 1 and {max_n} for this model; got {n}.", code="invalid_value", param="n"
+        )
+    return n
+
+
+def _compression(fields: dict[str, Any], output_format: str) -> int | None:
+    compression = _integer(fields, "output_compression")
+    if output_format not in COMPRESSIBLE_FORMATS:
+        if compression is not None:
+            raise InvalidRequest(
+                "'output_compression' applies only to 'webp' and 'jpeg' output.",
+                code="invalid_value",
+                param="output_compression",
+            )
+        return None
+    if compression is None:
+        return 100
+    if not 0 <= compression <= 100:
+        raise InvalidRequest(
+            f"'output_compression' must be between 0 and 100; got {compression}.",
+            code="invalid_value",
+            param="output_compression",
+        )
+    return compression
+
+
+def _user(fields: dict[str, Any]) -> str | None:
+    user = _string(fields, "user")
+    if user is not None and len(user) > MAX_USER_CHARS:
+        raise InvalidRequest(
+            f"'user' must be at most {MAX_USER_CHARS} characters.", code="invalid_value", param="user"
+        )
+    return user
+
+
+__all__ = ["FIELDS", "ImageRequest", "parse_image_request"]

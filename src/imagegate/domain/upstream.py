@@ -1,0 +1,55 @@
+"""What a provider hands back, and how it says an upstream call went wrong.
+
+    UpstreamProblem                 raised by providers; routing decides what happens next
+    ├── RetryableUpstreamError      5xx, 429, dropped connections, malformed bodies, bad bytes
+    │   └── UpstreamTimedOut        the upstream did not answer within the route's timeout
+    └── UpstreamRejected            not retryable: the gateway's own key or parameters were refused
+
+Safety refusals are not here: providers raise `errors.ContentBlocked` directly, on a branch of
+its own, so that retry and failover never see them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class GeneratedImage:
+    """One image as an upstream delivered it: raw bytes, not yet checked."""
+
+    data: bytes
+    revised_prompt: str | None = None
+    quality: str | None = None  # the quality the upstream reports it used (resolves `auto`)
+
+
+class UpstreamProblem(Exception):
+    """An upstream call failed for a reason that is not the client's."""
+
+    retryable: bool = False
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class RetryableUpstreamError(UpstreamProblem):
+    retryable = True
+
+
+class UpstreamTimedOut(RetryableUpstreamError):
+    pass
+
+
+class UpstreamRejected(UpstreamProblem):
+    """The upstream refused something the gateway sent (its key, a parameter): an operator problem."""
+
+
+__all__ = [
+    "GeneratedImage",
+    "RetryableUpstreamError",
+    "UpstreamProblem",
+    "UpstreamRejected",
+    "UpstreamTimedOut",
+]

@@ -1,0 +1,1 @@
+"""The HTTP edge: FastAPI app, authentication, routes and the one error renderer."""

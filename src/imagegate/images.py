@@ -1,0 +1,235 @@
+"""Checking upstream image bytes and making them exactly what the client asked for.
+
+`inspect` is cheap (header parse plus Pillow's `verify`, never a pixel decode) because it runs for
+every image. `conform` re-encodes only when it must: a wrong format, or a size the gateway upscales
+from. Any other mismatch is a `BadImage`, so a client is never handed a wrong image.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+import anyio.to_thread
+from PIL import Image, UnidentifiedImageError
+
+from .domain.upstream import RetryableUpstreamError
+
+FORMATS = ("png", "jpeg", "webp")
+"""The formats a client may ask for, by their `output_format` names."""
+
+_PIL_FORMATS: Mapping[str, str] = MappingProxyType(
+    {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp"}
+)
+"""Pillow's format names -> ours. MPO is a JPEG with extra frames appended; decoders read it as one."""
+
+_PIL_OPENERS = ("PNG", "JPEG", "WEBP")
+"""The only Pillow plugins tried: fewer parsers see upstream bytes, and identification is quicker."""
+
+_END_MARKERS: Mapping[str, bytes] = MappingProxyType(
+    {
+        "png": b"\x00\x00\x00\x00IEND\xaeB`\x82",  # the whole IEND chunk, CRC included
+        "jpeg": b"\xff\xd9",  # EOI; cannot occur inside entropy-coded data (0xFF is stuffed there)
+    }
+)
+_TAIL_ALLOWANCE = 1024
+"""How far from the end an end marker may sit: some encoders pad or append a few bytes."""
+
+_DEFAULT_JPEG_QUALITY = 95
+_DEFAULT_WEBP_QUALITY = 100
+_DEFAULT_PNG_LEVEL = 6
+_LARGE_PIXELS = 4_200_000  # above ~2048x2048, zlib level 6 costs seconds for no smaller file
+_LARGE_PNG_LEVEL = 1
+
+
+def _png_level(size: tuple[int, int]) -> int:
+    return _LARGE_PNG_LEVEL if size[0] * size[1] > _LARGE_PIXELS else _DEFAULT_PNG_LEVEL
+
+
+class BadImage(RetryableUpstreamError):
+    """The upstream's bytes are not a usable image (unknown format, truncated, corrupt, wrong size)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    format: str  # "png" | "jpeg" | "webp"
+    width: int
+    height: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.width, self.height
+
+
+def inspect(data: bytes) -> ImageInfo:
+    """Format and dimensions of `data`; raises `BadImage` for anything unusable.
+
+    Truncation is caught without decoding pixels: PNG chunk CRCs are checked up to IEND by
+    `verify()`, a PNG or JPEG must end with its end marker (a little trailing padding is allowed),
+    and a WEBP must be as long as its RIFF header says.
+    """
+    if not data:
+        raise BadImage("upstream returned an empty image")
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP" and int.from_bytes(data[4:8], "little") + 8 > len(data):
+        raise BadImage("upstream returned a truncated WEBP (shorter than its RIFF header says)")
+    try:
+        with Image.open(io.BytesIO(data), formats=_PIL_OPENERS) as image:
+            pil_format = image.format or ""
+            width, height = image.size
+            image.verify()
+    except UnidentifiedImageError:
+        message = f"upstream returned {len(data)} bytes that are not a PNG, JPEG or WEBP image"
+        raise BadImage(message) from None
+    except Exception as exc:  # Pillow's parsers raise many types (OSError, SyntaxError, struct.error, ...)
+        raise BadImage(f"upstream returned a corrupt or truncated image: {exc}") from exc
+    fmt = _PIL_FORMATS.get(pil_format)
+    if fmt is None:
+        raise BadImage(f"upstream returned a {pil_format or 'unknown'} image, not PNG, JPEG or WEBP")
+    end_marker = _END_MARKERS.get(fmt)
+    if end_marker is not None and end_marker not in data[-_TAIL_ALLOWANCE:]:
+        raise BadImage(f"upstream returned a truncated {fmt.upper()} (no end-of-image marker)")
+    if width <= 0 or height <= 0:
+        raise BadImage(f"upstream returned an image of size {width}x{height}")
+    return ImageInfo(format=fmt, width=width, height=height)
+
+
+def conform(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+) -> bytes:
+    """Bytes that are exactly `want_size` in `want_format`; `data` itself when already so.
+
+    A different format at the right size is re-encoded. An image at `native_size` (when that differs
+    from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
+    """
+    _check_format(want_format)
+    info = inspect(data)
+    want_size = (int(want_size[0]), int(want_size[1]))
+    if info.size == want_size:
+        if info.format == want_format:
+            return data
+        return encode(_decode(data), want_format, compression, png_compress_level=_png_level(want_size))
+    if native_size is not None and tuple(native_size) != want_size and info.size == tuple(native_size):
+        image = _resizable(_decode(data))
+        resized = image.resize(want_size, Image.Resampling.LANCZOS)
+        return encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
+    raise BadImage(f"upstream returned {info.width}x{info.height}, expected {want_size[0]}x{want_size[1]}")
+
+
+async def conform_async(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+) -> bytes:
+    """`conform` in a worker thread, so image work never runs on the event loop."""
+    work = functools.partial(
+        conform,
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+    )
+    return await anyio.to_thread.run_sync(work)
+
+
+def encode(
+    image: Image.Image,
+    fmt: str,
+    compression: int | None,
+    *,
+    png_compress_level: int = _DEFAULT_PNG_LEVEL,
+) -> bytes:
+    """Encode `image` as `fmt`, keeping an ICC profile that still fits the pixels (colours survive).
+
+    png: zlib level `png_compress_level`, no optimize (`compression` is ignored).
+    jpeg: alpha flattened onto white; quality = `compression` (0-100), else 95.
+    webp: lossy, quality = `compression` (0-100), else 100.
+    """
+    _check_format(fmt)
+    icc = image.info.get("icc_profile")
+    out = io.BytesIO()
+    if fmt == "png":
+        ready = _png_ready(image)
+        options: dict[str, object] = {"compress_level": png_compress_level, "optimize": False}
+    elif fmt == "jpeg":
+        ready = _jpeg_ready(image)
+        options = {"quality": _DEFAULT_JPEG_QUALITY if compression is None else compression}
+    else:
+        ready = _webp_ready(image)
+        options = {"quality": _DEFAULT_WEBP_QUALITY if compression is None else compression}
+    if _icc_fits(icc, ready.mode):
+        options["icc_profile"] = icc
+    ready.save(out, fmt.upper(), **options)
+    return out.getvalue()
+
+
+def _check_format(fmt: str) -> None:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown image format {fmt!r}; expected one of {', '.join(FORMATS)}")
+
+
+def _icc_fits(icc: object, mode: str) -> bool:
+    """Whether a source ICC profile describes pixels of `mode` (a CMYK profile on RGB would be wrong)."""
+    if not isinstance(icc, bytes) or len(icc) < 20:
+        return False
+    space = icc[16:20]  # the profile header's data colour space
+    return (space == b"RGB " and mode in ("RGB", "RGBA", "P")) or (space == b"GRAY" and mode in ("L", "LA"))
+
+
+def _decode(data: bytes) -> Image.Image:
+    """Fully decoded pixels; a failure here (corrupt compressed data) is still the upstream's fault."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=_PIL_OPENERS)
+        image.load()
+    except Exception as exc:  # see inspect(): any parser failure means unusable bytes
+        raise BadImage(f"upstream returned an image that does not decode: {exc}") from exc
+    return image
+
+
+def _has_alpha(image: Image.Image) -> bool:
+    return image.mode in ("RGBA", "LA", "PA", "RGBa", "La") or image.has_transparency_data
+
+
+def _resizable(image: Image.Image) -> Image.Image:
+    """A mode Lanczos works on (palette and 1-bit images would fall back to nearest-neighbour)."""
+    if image.mode in ("RGB", "RGBA", "L", "LA"):
+        return image
+    return image.convert("RGBA" if _has_alpha(image) else "RGB")
+
+
+def _png_ready(image: Image.Image) -> Image.Image:
+    if image.mode in ("1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"):
+        return image
+    return image.convert("RGBA" if _has_alpha(image) else "RGB")
+
+
+def _jpeg_ready(image: Image.Image) -> Image.Image:
+    """RGB or L; anything with transparency is flattened onto white (JPEG has no alpha)."""
+    if image.mode in ("RGB", "L"):
+        return image
+    if _has_alpha(image):
+        rgba = image.convert("RGBA")
+        flat = Image.new("RGB", rgba.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+        return flat
+    return image.convert("RGB")
+
+
+def _webp_ready(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGB", "RGBA"):
+        return image
+    return image.convert("RGBA" if _has_alpha(image) else "RGB")
+
+
+__all__ = ["FORMATS", "BadImage", "ImageInfo", "conform", "conform_async", "encode", "inspect"]

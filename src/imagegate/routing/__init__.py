@@ -1,0 +1,1 @@
+"""Getting images from upstream routes: conformance checks, retries, failover, deadline."""

@@ -1,0 +1,171 @@
+"""Operator actions: accounts, credit, keys, prices. The CLI (and the admin API) call these."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import asdict
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from ..config import Settings
+from ..db.accounts import AccountsRepo
+from ..db.engine import create_engine, migrate
+from ..db.prices import PricesRepo
+from ..domain.catalog import STANDARD_QUALITY, Catalog
+from ..domain.errors import InvalidRequest, NotFound
+from ..domain.pricing import unit_price
+from .keys import display_prefix, hash_key, new_key
+
+MICROS_PER_UNIT = 1_000_000
+
+
+def to_micros(amount: str, param: str = "amount") -> int:
+    """`"12.5"` USD -> 12500000 micros, exactly; more than six decimals is refused, never rounded."""
+    try:
+        value = Decimal(amount) * MICROS_PER_UNIT
+    except InvalidOperation as exc:
+        raise InvalidRequest(f"'{amount}' is not a number.", param=param) from exc
+    if not value.is_finite() or value != value.to_integral_value():
+        raise InvalidRequest(f"'{amount}' has more than six decimal places.", param=param)
+    return int(value)
+
+
+class AdminService:
+    def __init__(self, accounts: AccountsRepo, prices: PricesRepo, catalog: Catalog) -> None:
+        self._accounts = accounts
+        self._prices = prices
+        self._catalog = catalog
+
+    async def create_account(self, name: str) -> dict[str, Any]:
+        return _account_json(await self._accounts.create_account(name))
+
+    async def has_accounts(self) -> bool:
+        return await self._accounts.count_accounts() > 0
+
+    async def get_account(self, account_id: str) -> dict[str, Any]:
+        account = await self._accounts.get_account(account_id)
+        if account is None:
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        return _account_json(account)
+
+    async def set_account_disabled(self, account_id: str, disabled: bool) -> dict[str, Any]:
+        if not await self._accounts.set_disabled(account_id, disabled):
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        return await self.get_account(account_id)
+
+    async def add_credit(self, account_id: str, amount_usd: str, reason: str, kind: str = "topup") -> dict[str, Any]:
+        micros = to_micros(amount_usd)
+        if kind == "topup" and micros <= 0:
+            raise InvalidRequest("A top-up must be a positive amount.", param="amount")
+        if not reason.strip():
+            raise InvalidRequest("A reason is required.", param="reason")
+        if await self._accounts.get_account(account_id) is None:
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        account = await self._accounts.add_credit(account_id, micros, kind, reason)
+        if account is None:
+            raise InvalidRequest("The adjustment would take the balance below what is held.", param="amount")
+        return {**_account_json(account), "amount_micros": micros, "reason": reason}
+
+    async def create_key(
+        self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None
+    ) -> dict[str, Any]:
+        if await self._accounts.get_account(account_id) is None:
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        allowed = None
+        if models is not None:
+            unknown = [m for m in models if self._catalog.find(m) is None]
+            if unknown:
+                raise InvalidRequest(f"Unknown model(s): {', '.join(unknown)}.", code="model_not_found", param="models")
+            allowed = tuple(dict.fromkeys(self._catalog.find(m).id for m in models))  # type: ignore[union-attr]
+        mode = "test" if test else "live"
+        key = new_key(mode)
+        row = await self._accounts.create_key(account_id, hash_key(key), display_prefix(key), mode, allowed, rpm)
+        return {
+            "id": row.id,
+            "key": key,
+            "prefix": row.prefix,
+            "mode": row.mode,
+            "account_id": row.account_id,
+            "allowed_models": list(row.allowed_models) if row.allowed_models is not None else None,
+            "rpm": row.rpm,
+            "created_at": row.created_at.isoformat(),
+        }
+
+    async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        if not await self._accounts.revoke_key(key_id):
+            if await self._accounts.get_key(key_id) is None:
+                raise NotFound(f"No key '{key_id}'.", param="key_id")
+        key = await self._accounts.get_key(key_id)
+        assert key is not None and key.revoked_at is not None
+        return {"id": key.id, "revoked_at": key.revoked_at.isoformat()}
+
+    async def set_price(self, model_name: str, quality: str | None, size: str, amount_usd: str) -> dict[str, Any]:
+        model = self._catalog.find(model_name)
+        if model is None:
+            raise InvalidRequest(f"Unknown model '{model_name}'.", code="model_not_found", param="model")
+        if model.free:
+            raise InvalidRequest(f"'{model.id}' is free and has no price card.", param="model")
+        keys = list(model.prices)
+        quality_key = quality or STANDARD_QUALITY
+        if quality_key not in keys:
+            raise InvalidRequest(f"'{model.id}' is priced by quality {', '.join(keys)}.", param="quality")
+        if size not in model.capabilities.sizes:
+            raise InvalidRequest(f"'{model.id}' has no size '{size}'.", param="size")
+        micros = to_micros(amount_usd)
+        if micros < 0:
+            raise InvalidRequest("A price cannot be negative.", param="amount")
+        await self._prices.set(model.id, quality_key, size, micros)
+        return {"model": model.id, "quality": quality_key, "size": size, "micros": micros}
+
+    async def list_prices(self) -> dict[str, Any]:
+        """Every model's live card: the rate the next request pays, per quality and size."""
+        overrides = await self._prices.overrides()
+        return {
+            "currency": "USD",
+            "models": {model.id: live_card(model, overrides) for model in self._catalog if not model.free},
+        }
+
+
+def live_card(model, overrides) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def]
+    """`per_image_micros[quality][size]`; `auto` shows what it is held at (the dearest quality)."""
+    if model.free:
+        return {STANDARD_QUALITY: {size: 0 for size in model.capabilities.sizes}}
+    card = {
+        quality: {size: unit_price(model, quality, size, overrides) for size in model.capabilities.sizes}
+        for quality in model.prices
+    }
+    if "auto" in model.capabilities.qualities:
+        card["auto"] = {size: max(card[q][size] for q in model.prices) for size in model.capabilities.sizes}
+    return card
+
+
+def _account_json(account) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    data = asdict(account)
+    data["created_at"] = account.created_at.isoformat()
+    data["available_micros"] = account.available_micros
+    return data
+
+
+
+
+@asynccontextmanager
+async def open_admin(settings: Settings) -> AsyncIterator[AdminService]:
+    """An AdminService on its own short-lived engine (for the CLI); migrates the database first."""
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        yield AdminService(AccountsRepo(engine), PricesRepo(engine), settings.catalog)
+    finally:
+        await engine.dispose()
+
+
+async def bootstrap_first_run(admin: AdminService) -> dict[str, Any] | None:
+    """On an empty database: a `default` account and a free test-mode key, so the first curl works."""
+    if await admin.has_accounts():
+        return None
+    account = await admin.create_account("default")
+    return await admin.create_key(account["id"], test=True, models=None, rpm=None)
+
+
+__all__ = ["AdminService", "bootstrap_first_run", "live_card", "open_admin", "to_micros"]

@@ -1,0 +1,1 @@
+"""Where images are kept and how clients are handed URLs to them."""

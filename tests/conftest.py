@@ -1,0 +1,182 @@
+"""Fixtures: a real gateway process on loopback, fake upstreams, and operator helpers.
+
+The gateway runs as `python -m imagegate serve` exactly as an operator starts it; clients talk to
+it with the official `openai` SDK or plain httpx. Upstreams are fakes on 127.0.0.1 that speak the
+providers' wire formats; no test can reach a real provider (every base URL is loopback, and the
+provider variables of the machine's environment are removed from the gateway's).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import httpx
+import openai
+import pytest
+
+from imagegate.config import load_settings
+from imagegate.service.admin import AdminService, open_admin
+from tests.support.processes import ManagedProcess, free_port
+from tests.upstreams.fake_openai import FakeOpenAI
+
+ROOT = Path(__file__).resolve().parents[1]
+UPSTREAM_KEY = "sk-fake-upstream"
+SIGNING_SECRET = "test-signing-secret-not-for-production"
+_PROVIDER_VARS = ("IMAGEGATE_", "OPENAI_", "AZURE_OPENAI_", "GEMINI_", "ARK_")
+
+# Fast retries so failure tests take seconds; the policy's shape is what is under test.
+FAST_RETRIES = {
+    "IMAGEGATE_RETRY_ATTEMPTS": "3",
+    "IMAGEGATE_RETRY_BASE_SECONDS": "0.01",
+    "IMAGEGATE_RETRY_MAX_SECONDS": "5",
+    "IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS": "1.5",
+    "IMAGEGATE_REQUEST_DEADLINE_SECONDS": "20",
+}
+
+
+def _assert_loopback(url: str) -> None:
+    host = urlparse(url).hostname
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        raise AssertionError(f"tests may only reach loopback upstreams, not {url}")
+
+
+@dataclass
+class Account:
+    id: str
+    key: str
+    key_id: str
+
+
+class Gateway:
+    """A running gateway process and what a test needs to use and inspect it."""
+
+    def __init__(self, process: ManagedProcess, port: int, env: dict[str, str]) -> None:
+        self.process = process
+        self.port = port
+        self.env = env
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.data_dir = Path(env["IMAGEGATE_DATA_DIR"])
+
+    def client(self, key: str, **kwargs: Any) -> openai.OpenAI:
+        """The official SDK, configured as a user would; no client-side retries to hide ours."""
+        return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=key, max_retries=0, timeout=60, **kwargs)
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=60)
+
+    def post_images(self, key: str | None, body: Any, **kwargs: Any) -> httpx.Response:
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        with self.http() as http:
+            if isinstance(body, (bytes, str)):
+                return http.post("/v1/images/generations", content=body, headers=headers, **kwargs)
+            return http.post("/v1/images/generations", json=body, headers=headers, **kwargs)
+
+    def admin(self, action: Callable[[AdminService], Awaitable[Any]]) -> Any:
+        """Run an operator action on the gateway's database, as the CLI does."""
+
+        async def run() -> Any:
+            async with open_admin(load_settings(self.env)) as admin:
+                return await action(admin)
+
+        return asyncio.run(run())
+
+    def cli(self, *args: str) -> str:
+        import subprocess
+
+        result = subprocess.run(
+            [sys.executable, "-m", "imagegate", *args],
+            env={**_clean_environ(), **self.env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        if result.returncode != 0:
+            raise AssertionError(f"imagegate {' '.join(args)} failed: {result.stderr}")
+        return result.stdout
+
+    def new_account(self, usd: str = "10", *, test: bool = False, models: list[str] | None = None) -> Account:
+        async def make(admin: AdminService) -> Account:
+            account = await admin.create_account("test")
+            if usd != "0":
+                await admin.add_credit(account["id"], usd, "test funding")
+            key = await admin.create_key(account["id"], test=test, models=models, rpm=None)
+            return Account(account["id"], key["key"], key["id"])
+
+        return self.admin(make)
+
+    def balance(self, account_id: str) -> tuple[int, int]:
+        """(balance_micros, held_micros) as the database has them now."""
+        account = self.admin(lambda admin: admin.get_account(account_id))
+        return account["balance_micros"], account["held_micros"]
+
+
+def _clean_environ() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith(_PROVIDER_VARS)}
+
+
+def start_gateway(data_dir: Path, upstream: FakeOpenAI | None, extra_env: dict[str, str] | None = None) -> Gateway:
+    port = free_port()
+    env = {
+        "IMAGEGATE_DATA_DIR": str(data_dir),
+        "IMAGEGATE_PORT": str(port),
+        "IMAGEGATE_SIGNING_SECRET": SIGNING_SECRET,
+        "IMAGEGATE_LOG_LEVEL": "warning",
+        **FAST_RETRIES,
+        **(extra_env or {}),
+    }
+    if upstream is not None:
+        env["OPENAI_API_KEY"] = UPSTREAM_KEY
+        env["OPENAI_BASE_URL"] = upstream.base_url
+    for name, value in env.items():
+        if name.endswith("_BASE_URL") or name.endswith("_ENDPOINT"):
+            _assert_loopback(value)
+    process = ManagedProcess(
+        [sys.executable, "-m", "imagegate", "serve"],
+        env={**_clean_environ(), **env},
+        log_path=data_dir.parent / f"{data_dir.name}.log",
+        cwd=ROOT,
+        inherit_env=False,
+    )
+    process.start(ready_url=f"http://127.0.0.1:{port}/healthz", timeout=60)
+    return Gateway(process, port, env)
+
+
+@pytest.fixture(scope="session")
+def fake_openai() -> Iterator[FakeOpenAI]:
+    with FakeOpenAI(api_key=UPSTREAM_KEY) as fake:
+        yield fake
+
+
+@pytest.fixture
+def upstream(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
+    """The fake OpenAI upstream, with an empty script and request log for this test."""
+    fake_openai.reset()
+    fake_openai.auto_quality = "medium"
+    yield fake_openai
+    fake_openai.reset()
+
+
+@pytest.fixture(scope="session")
+def gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[Gateway]:
+    gw = start_gateway(tmp_path_factory.mktemp("gateway") / "data", fake_openai)
+    yield gw
+    gw.process.stop()
+
+
+@pytest.fixture
+def account(gateway: Gateway) -> Account:
+    """A fresh account with $10.00 of credit and a live key."""
+    return gateway.new_account("10")
+
+
+@pytest.fixture
+def test_account(gateway: Gateway) -> Account:
+    """A fresh account with no credit and a test-mode key."""
+    return gateway.new_account("0", test=True)

@@ -1,0 +1,1067 @@
+"""A fake OpenAI Images API (``POST /v1/images/generations``) for the gateway's tests.
+
+A real HTTP/1.1 server on raw asyncio + ``httptools`` so that it can misbehave at the
+transport level (drop a connection mid-request, hang, send truncated bodies), with
+keep-alive. It follows the wire format of the real API for GPT image models
+(docs: shared/reference/providers.md section 1).
+
+In-process use::
+
+    fake = FakeOpenAI(api_key="sk-fake-upstream")
+    fake.start()
+    fake.script({"kind": "rate_limit", "retry_after": 1}, {"kind": "server_error"})
+    ...                       # point the gateway at fake.base_url
+    fake.wait_for_requests(3)
+    fake.stop()
+
+As a process::
+
+    python -m tests.upstreams.fake_openai --port 8123 --api-key sk-x
+
+controlled over HTTP: ``POST /_control/script`` (JSON list of behaviours, appended to the
+queue), ``POST /_control/reset``, ``GET /_control/requests``, ``POST /_control/config``
+(``{"auto_quality": "high"}``), ``GET /_control/health``.
+
+Each request to ``/v1/images/generations`` takes the next queued behaviour (or ``ok`` once the
+queue is empty), in order of arrival, whatever its key or body. See ``BEHAVIOURS`` for the kinds
+and their options.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import http
+import io
+import json
+import re
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from email.utils import formatdate
+from typing import Any
+
+import httptools
+from PIL import Image, ImageDraw, ImageFont
+
+GENERATIONS_PATH = "/v1/images/generations"
+
+ALLOWED_FIELDS = frozenset(
+    {
+        "model",
+        "prompt",
+        "n",
+        "size",
+        "quality",
+        "output_format",
+        "output_compression",
+        "background",
+        "moderation",
+        "user",
+        "stream",
+        "partial_images",
+    }
+)
+QUALITIES = ("auto", "low", "medium", "high")
+OUTPUT_FORMATS = ("png", "jpeg", "webp")
+BACKGROUNDS = ("transparent", "opaque", "auto")
+MODERATIONS = ("low", "auto")
+MAX_SIDE = 3840
+MAX_PIXELS = 3840 * 2160
+MAX_PROMPT = 32000
+DEFAULT_SIZE = "1024x1024"
+
+# kind -> options it understands (every kind also takes "headers": extra response headers,
+# and "times": how many consecutive requests it applies to, default 1).
+BEHAVIOURS: dict[str, tuple[str, ...]] = {
+    "ok": (),
+    "server_error": (),
+    "status": ("status", "body"),
+    "rate_limit": ("retry_after", "retry_after_ms", "message"),
+    "insufficient_quota": (),
+    "invalid_key": (),
+    "bad_param": ("param", "message", "code"),
+    "moderation_blocked": ("stage", "categories"),
+    "content_policy": (),
+    "billing_limit": (),
+    "model_not_found": (),
+    "hang": ("seconds",),
+    "delay": ("seconds",),
+    "drop": ("partial_bytes", "rst"),
+    "malformed_json": (),
+    "bad_b64": (),
+    "truncated_image": (),
+    "wrong_size": ("size",),
+    "wrong_format": (),
+    "fewer_images": (),
+}
+_COMMON_OPTIONS = ("kind", "headers", "times")
+DEFAULT_HANG_SECONDS = 60.0
+
+_USAGE_INPUT = 50
+_USAGE_OUTPUT_PER_IMAGE = 1056
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    time: float  # time.monotonic() when the full request had arrived
+    method: str
+    path: str  # without the query string
+    headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
+    json: Any  # parsed JSON body, or None if absent / not JSON
+    body: bytes
+    query: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": self.headers,
+            "json": self.json,
+            "body": self.body.decode("utf-8", "replace"),
+        }
+
+
+def _validate_behaviour(b: Any) -> dict[str, Any]:
+    if not isinstance(b, dict) or not isinstance(b.get("kind"), str):
+        raise ValueError(f"behaviour must be a dict with a 'kind': {b!r}")
+    kind = b["kind"]
+    if kind not in BEHAVIOURS:
+        raise ValueError(f"unknown behaviour kind {kind!r}; known: {sorted(BEHAVIOURS)}")
+    unknown = set(b) - set(BEHAVIOURS[kind]) - set(_COMMON_OPTIONS)
+    if unknown:
+        raise ValueError(f"unknown options for {kind!r}: {sorted(unknown)}")
+    if kind == "status" and not isinstance(b.get("status"), int):
+        raise ValueError("'status' behaviour needs an integer 'status'")
+    return dict(b)
+
+
+# ---------------------------------------------------------------------------------------------
+# Images (rendered with Pillow, cached per (size, format, index, transparent))
+
+_image_cache: dict[tuple[int, int, str, int, bool], tuple[bytes, str]] = {}
+_image_cache_lock = threading.Lock()
+
+
+def _font(px: int) -> Any:
+    try:
+        return ImageFont.load_default(size=px)
+    except TypeError:  # very old Pillow
+        return ImageFont.load_default()
+
+
+def render_image(width: int, height: int, fmt: str, index: int = 0, transparent: bool = False) -> tuple[bytes, str]:
+    """Return (image bytes, base64 text) of a ``width``x``height`` image showing ``index``."""
+    key = (width, height, fmt, index, transparent)
+    with _image_cache_lock:
+        hit = _image_cache.get(key)
+    if hit is not None:
+        return hit
+    hue = (index * 67) % 256
+    colour = ((hue * 3) % 256, (hue * 5 + 80) % 256, (255 - hue) % 256)
+    if transparent and fmt != "jpeg":
+        img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+        ImageDraw.Draw(img).ellipse((width // 8, height // 8, width * 7 // 8, height * 7 // 8), fill=colour + (255,))
+    else:
+        img = Image.new("RGB", (width, height), colour)
+    draw = ImageDraw.Draw(img)
+    text = str(index)
+    px = max(8, min(width, height) // 3)
+    draw.text((width // 2, height // 2), text, fill=(255, 255, 255), font=_font(px), anchor="mm")
+    # a per-index stripe so even a failed font still yields distinct images
+    draw.rectangle((0, 0, min(width, 4 + index * 8), max(1, height // 16)), fill=(0, 0, 0))
+    buf = io.BytesIO()
+    if fmt == "png":
+        img.save(buf, "PNG", compress_level=1)
+    elif fmt == "jpeg":
+        img.convert("RGB").save(buf, "JPEG", quality=85)
+    elif fmt == "webp":
+        img.save(buf, "WEBP", quality=80, method=0)
+    else:
+        raise ValueError(fmt)
+    data = buf.getvalue()
+    result = (data, base64.b64encode(data).decode("ascii"))
+    with _image_cache_lock:
+        _image_cache[key] = result
+    return result
+
+
+# ---------------------------------------------------------------------------------------------
+# OpenAI error bodies
+
+
+class _ApiError(Exception):
+    def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None, **extra: Any):
+        super().__init__(message)
+        self.status = status
+        self.body = {"error": {"message": message, "type": type_, "param": param, "code": code, **extra}}
+
+
+def _invalid(message: str, param: str | None, code: str | None = "invalid_value") -> _ApiError:
+    return _ApiError(400, message, "invalid_request_error", param, code)
+
+
+def _mask_key(key: str) -> str:
+    if len(key) <= 8:
+        return "sk-" + "*" * 4
+    return key[:3] + "*" * max(4, len(key) - 7) + key[-4:]
+
+
+def invalid_key_error(provided: str | None) -> _ApiError:
+    if not provided:
+        msg = (
+            "You didn't provide an API key. You need to provide your API key in an Authorization header "
+            "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank "
+            "username) if you're accessing the API from your browser and are prompted for a username and "
+            "password. You can obtain an API key from https://platform.openai.com/account/api-keys."
+        )
+    else:
+        msg = (
+            f"Incorrect API key provided: {_mask_key(provided)}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys."
+        )
+    return _ApiError(401, msg, "invalid_request_error", None, "invalid_api_key")
+
+
+def _type_name(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a decimal"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "an array"
+    if isinstance(v, dict):
+        return "an object"
+    return "an unknown type"
+
+
+def _bad_type(name: str, expected: str, v: Any) -> _ApiError:
+    return _invalid(f"Invalid type for '{name}': expected {expected}, but got {_type_name(v)} instead.", name, "invalid_type")
+
+
+def _check_int(body: dict, name: str, lo: int, hi: int) -> int | None:
+    if name not in body or body[name] is None:
+        return None
+    v = body[name]
+    if isinstance(v, bool) or not isinstance(v, int):
+        raise _bad_type(name, "an integer", v)
+    if v < lo:
+        raise _invalid(
+            f"Invalid '{name}': integer below minimum value. Expected a value >= {lo}, but got {v} instead.",
+            name,
+            "integer_below_min_value",
+        )
+    if v > hi:
+        raise _invalid(
+            f"Invalid '{name}': integer above maximum value. Expected a value <= {hi}, but got {v} instead.",
+            name,
+            "integer_above_max_value",
+        )
+    return v
+
+
+def _check_enum(body: dict, name: str, allowed: tuple[str, ...]) -> str | None:
+    if name not in body or body[name] is None:
+        return None
+    v = body[name]
+    if not isinstance(v, str):
+        raise _bad_type(name, "one of " + ", ".join(repr(a) for a in allowed), v)
+    if v not in allowed:
+        raise _invalid(
+            f"Invalid value: '{v}'. Supported values are: " + ", ".join(f"'{a}'" for a in allowed) + ".", name
+        )
+    return v
+
+
+_SIZE_RE = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
+
+
+def parse_size(v: Any) -> tuple[int, int]:
+    """Validate a gpt-image-2 style size; 'auto' -> 1024x1024."""
+    if not isinstance(v, str):
+        raise _bad_type("size", "a string", v)
+    if v == "auto":
+        return 1024, 1024
+    m = _SIZE_RE.match(v)
+    if not m:
+        raise _invalid(
+            f"Invalid value: '{v}'. Size must be 'auto' or in the format 'WIDTHxHEIGHT', e.g. '1024x1024'.", "size"
+        )
+    w, h = int(m.group(1)), int(m.group(2))
+    problem = None
+    if w <= 0 or h <= 0 or w % 16 or h % 16:
+        problem = "width and height must be multiples of 16"
+    elif w > MAX_SIDE or h > MAX_SIDE:
+        problem = f"width and height must be at most {MAX_SIDE}"
+    elif w * h > MAX_PIXELS:
+        problem = f"total pixels must be at most {MAX_PIXELS} (3840x2160)"
+    elif max(w, h) > 3 * min(w, h):
+        problem = "aspect ratio must be between 1:3 and 3:1"
+    if problem:
+        raise _invalid(f"Invalid size '{v}': {problem}.", "size")
+    return w, h
+
+
+@dataclass
+class _Params:
+    model: str
+    prompt: str
+    n: int
+    width: int
+    height: int
+    size: str
+    quality: str
+    output_format: str
+    background: str
+    stream: bool
+    partial_images: int
+
+
+def validate_generation(body: Any, auto_quality: str) -> _Params:
+    if not isinstance(body, dict):
+        raise _invalid(
+            "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
+            "HTTP library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. "
+            "If you have trouble figuring out how to fix this, please contact us through our help center at "
+            "help.openai.com.)",
+            None,
+            None,
+        )
+    for name in body:
+        if name not in ALLOWED_FIELDS:
+            raise _invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+    for name in ("prompt", "model"):
+        if name not in body or body[name] is None:
+            raise _invalid(f"Missing required parameter: '{name}'.", name, "missing_required_parameter")
+        if not isinstance(body[name], str):
+            raise _bad_type(name, "a string", body[name])
+    prompt = body["prompt"]
+    if not prompt:
+        raise _invalid(
+            "Invalid 'prompt': empty string. Expected a string with minimum length 1, but got an empty string instead.",
+            "prompt",
+            "empty_string",
+        )
+    if len(prompt) > MAX_PROMPT:
+        raise _invalid(
+            f"Invalid 'prompt': string too long. Expected a string with maximum length {MAX_PROMPT}, "
+            f"but got a string with length {len(prompt)} instead.",
+            "prompt",
+            "string_above_max_length",
+        )
+    n = _check_int(body, "n", 1, 10) or 1
+    size_in = body.get("size")
+    w, h = parse_size(size_in) if size_in is not None else parse_size(DEFAULT_SIZE)
+    quality = _check_enum(body, "quality", QUALITIES) or "auto"
+    fmt = _check_enum(body, "output_format", OUTPUT_FORMATS) or "png"
+    compression = _check_int(body, "output_compression", 0, 100)
+    if compression is not None and fmt == "png":
+        raise _invalid(
+            "The 'output_compression' parameter is only supported for the 'jpeg' and 'webp' output formats.",
+            "output_compression",
+        )
+    background = _check_enum(body, "background", BACKGROUNDS) or "auto"
+    if background == "transparent" and fmt == "jpeg":
+        raise _invalid("Transparent background is not supported for the 'jpeg' output format.", "background")
+    _check_enum(body, "moderation", MODERATIONS)
+    if "user" in body and body["user"] is not None and not isinstance(body["user"], str):
+        raise _bad_type("user", "a string", body["user"])
+    stream = body.get("stream")
+    if stream is not None and not isinstance(stream, bool):
+        raise _bad_type("stream", "a boolean", stream)
+    partial = _check_int(body, "partial_images", 0, 3) or 0
+    return _Params(
+        model=body["model"],
+        prompt=prompt,
+        n=n,
+        width=w,
+        height=h,
+        size=f"{w}x{h}",
+        quality=auto_quality if quality == "auto" else quality,
+        output_format=fmt,
+        background="transparent" if background == "transparent" else "opaque",
+        stream=bool(stream),
+        partial_images=partial,
+    )
+
+
+def _usage(n: int) -> dict[str, Any]:
+    out = _USAGE_OUTPUT_PER_IMAGE * n
+    return {
+        "input_tokens": _USAGE_INPUT,
+        "input_tokens_details": {"image_tokens": 0, "text_tokens": _USAGE_INPUT},
+        "output_tokens": out,
+        "total_tokens": _USAGE_INPUT + out,
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# HTTP plumbing
+
+
+@dataclass
+class _Incoming:
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    json: Any
+    keep_alive: bool
+    behaviour: dict[str, Any] | None = None
+    received: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Response:
+    status: int
+    body: bytes
+    headers: list[tuple[str, str]]
+
+
+def _json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None = None) -> _Response:
+    return _Response(status, json.dumps(obj).encode(), [("content-type", "application/json")] + (headers or []))
+
+
+class _Conn(asyncio.Protocol):
+    def __init__(self, fake: "FakeOpenAI") -> None:
+        self.fake = fake
+        self.loop = asyncio.get_running_loop()
+        self.transport: asyncio.Transport | None = None
+        self.parser = httptools.HttpRequestParser(self)
+        self.queue: asyncio.Queue[_Incoming] = asyncio.Queue()
+        self.closed = asyncio.Event()
+        self.worker: asyncio.Task | None = None
+        self.pending = 0  # requests received but not answered
+        self.server_closing = False
+        self._url = b""
+        self._headers: list[tuple[str, str]] = []
+        self._body: list[bytes] = []
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.fake._on_connection(self, opened=True)
+        self.worker = self.loop.create_task(self._work())
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+        if self.pending and not self.server_closing:
+            self.fake._note_client_disconnect()
+        self.fake._on_connection(self, opened=False)
+        if self.worker is not None:
+            self.worker.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fatal(400, "upgrade not supported")
+        except httptools.HttpParserError as e:
+            self._fatal(400, f"bad request: {e}")
+
+    def _fatal(self, status: int, message: str) -> None:
+        body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}})
+        self._write(_Response(status, body.encode(), [("content-type", "application/json")]), keep_alive=False)
+        self.close()
+
+    # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        self._url = b""
+        self._headers = []
+        self._body = []
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
+
+    def on_headers_complete(self) -> None:
+        for k, v in self._headers:
+            if k == "expect" and v.lower() == "100-continue" and self.transport is not None:
+                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        self._body.append(body)
+
+    def on_message_complete(self) -> None:
+        url = httptools.parse_url(self._url)
+        headers: dict[str, str] = {}
+        for k, v in self._headers:
+            headers[k] = f"{headers[k]}, {v}" if k in headers else v
+        body = b"".join(self._body)
+        parsed: Any = None
+        if body:
+            try:
+                parsed = json.loads(body)
+            except ValueError:
+                parsed = None
+        inc = _Incoming(
+            method=self.parser.get_method().decode("latin-1"),
+            path=url.path.decode("latin-1"),
+            query=(url.query or b"").decode("latin-1"),
+            headers=headers,
+            body=body,
+            json=parsed,
+            keep_alive=self.parser.should_keep_alive(),
+            received=time.monotonic(),
+        )
+        self.fake._record(inc)  # records + takes the scripted behaviour, before answering
+        self.pending += 1
+        self.queue.put_nowait(inc)
+
+    # -- worker: answers requests of this connection in order
+    async def _work(self) -> None:
+        try:
+            while True:
+                inc = await self.queue.get()
+                keep = await self.fake._handle(self, inc)
+                self.pending -= 1
+                if not keep or not inc.keep_alive:
+                    self.close()
+                    return
+        except asyncio.CancelledError:
+            pass
+
+    def close(self, rst: bool = False) -> None:
+        self.server_closing = True
+        if self.transport is None or self.transport.is_closing():
+            return
+        if rst:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                try:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                except OSError:
+                    pass
+            self.transport.abort()
+        else:
+            self.transport.close()
+
+    def _write(self, resp: _Response, keep_alive: bool, limit: int | None = None) -> None:
+        if self.transport is None or self.transport.is_closing():
+            return
+        self.transport.write(_serialize(resp, keep_alive)[:limit] if limit is not None else _serialize(resp, keep_alive))
+
+
+def _serialize(resp: _Response, keep_alive: bool) -> bytes:
+    try:
+        reason = http.HTTPStatus(resp.status).phrase
+    except ValueError:
+        reason = "Unknown"
+    lines = [f"HTTP/1.1 {resp.status} {reason}"]
+    names = {k.lower() for k, _ in resp.headers}
+    lines += [f"{k}: {v}" for k, v in resp.headers]
+    if "date" not in names:
+        lines.append("date: " + formatdate(usegmt=True))
+    if "transfer-encoding" not in names:
+        lines.append(f"content-length: {len(resp.body)}")
+    lines.append("connection: " + ("keep-alive" if keep_alive else "close"))
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + resp.body
+
+
+def _chunked(parts: list[bytes]) -> bytes:
+    out = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts if p)
+    return out + b"0\r\n\r\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# The fake
+
+
+class FakeOpenAI:
+    def __init__(self, api_key: str = "sk-fake-upstream", host: str = "127.0.0.1", port: int = 0) -> None:
+        self.api_key = api_key
+        self.host = host
+        self.port = port
+        self.auto_quality = "medium"  # quality reported for quality "auto" / absent
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._queue: deque[dict[str, Any]] = deque()
+        self._requests: list[RecordedRequest] = []
+        self._client_disconnects = 0
+        self._connections_opened = 0
+        self._conns: set[_Conn] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._thread: threading.Thread | None = None
+        self._started = threading.Event()
+        self._start_error: BaseException | None = None
+
+    # -- lifecycle
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}/v1"
+
+    @property
+    def url(self) -> str:
+        """Root URL (no /v1), for the /_control endpoints."""
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("already started")
+        self._started.clear()
+        self._thread = threading.Thread(target=self._run, name=f"fake-openai-{id(self):x}", daemon=True)
+        self._thread.start()
+        if not self._started.wait(10):
+            raise RuntimeError("fake OpenAI server did not start within 10 s")
+        if self._start_error is not None:
+            self._thread.join(5)
+            self._thread = None
+            raise RuntimeError(f"fake OpenAI server failed to start: {self._start_error!r}") from self._start_error
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            self._server = loop.run_until_complete(
+                loop.create_server(lambda: _Conn(self), self.host, self.port, reuse_address=True)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+        except BaseException as e:  # noqa: BLE001 - reported to start()
+            self._start_error = e
+            self._started.set()
+            loop.close()
+            return
+        self._started.set()
+        try:
+            loop.run_forever()
+        finally:
+            tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            for t in tasks:
+                t.cancel()
+            if tasks:
+                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
+            loop.close()
+
+    async def _shutdown(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for c in list(self._conns):
+            c.server_closing = True
+            if c.transport is not None:
+                c.transport.abort()
+            if c.worker is not None:
+                c.worker.cancel()
+        await asyncio.sleep(0)
+
+    def stop(self) -> None:
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(5)
+        except Exception:  # noqa: BLE001 - best effort
+            pass
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        self._thread = None
+        self._loop = None
+        self._server = None
+
+    def __enter__(self) -> "FakeOpenAI":
+        self.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # -- scripting and inspection (thread-safe)
+    def script(self, *behaviours: dict[str, Any]) -> None:
+        """Append behaviours for the next requests to /v1/images/generations, in order."""
+        checked = [_validate_behaviour(b) for b in behaviours]
+        with self._lock:
+            for b in checked:
+                times = int(b.get("times", 1))
+                for _ in range(max(0, times)):
+                    self._queue.append(b)
+
+    def reset(self) -> None:
+        """Clear the behaviour queue, the request log and the counters."""
+        with self._lock:
+            self._queue.clear()
+            self._requests.clear()
+            self._client_disconnects = 0
+            self._connections_opened = len(self._conns)
+
+    @property
+    def pending_behaviours(self) -> int:
+        with self._lock:
+            return len(self._queue)
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def client_disconnects(self) -> int:
+        """Requests whose connection the client closed before the fake answered (e.g. during 'hang')."""
+        with self._lock:
+            return self._client_disconnects
+
+    @property
+    def connections_opened(self) -> int:
+        """TCP connections accepted since start / the last reset (still-open ones count after reset)."""
+        with self._lock:
+            return self._connections_opened
+
+    def wait_for_requests(self, count: int, timeout: float = 10) -> list[RecordedRequest]:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while len(self._requests) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(
+                        f"fake OpenAI got {len(self._requests)} request(s), wanted {count}, within {timeout} s"
+                    )
+                self._cond.wait(left)
+            return list(self._requests)
+
+    def wait_for_client_disconnects(self, count: int, timeout: float = 10) -> None:
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._client_disconnects < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError(f"{self._client_disconnects} client disconnect(s), wanted {count}")
+                self._cond.wait(left)
+
+    # -- called on the loop thread
+    def _on_connection(self, conn: _Conn, opened: bool) -> None:
+        if opened:
+            self._conns.add(conn)
+            with self._lock:
+                self._connections_opened += 1
+        else:
+            self._conns.discard(conn)
+
+    def _note_client_disconnect(self) -> None:
+        with self._cond:
+            self._client_disconnects += 1
+            self._cond.notify_all()
+
+    def _record(self, inc: _Incoming) -> None:
+        if inc.path.startswith("/_control/"):
+            return
+        rec = RecordedRequest(
+            time=inc.received,
+            method=inc.method,
+            path=inc.path,
+            headers=dict(inc.headers),
+            json=inc.json,
+            body=inc.body,
+            query=inc.query,
+        )
+        with self._cond:
+            self._requests.append(rec)
+            if inc.path == GENERATIONS_PATH:
+                inc.behaviour = self._queue.popleft() if self._queue else {"kind": "ok"}
+            self._cond.notify_all()
+
+    async def _handle(self, conn: _Conn, inc: _Incoming) -> bool:
+        """Answer one request; return False if the connection must be closed."""
+        request_id = "req_" + uuid.uuid4().hex
+        if inc.path.startswith("/_control/"):
+            resp = self._control(inc)
+            conn._write(resp, inc.keep_alive)
+            return True
+        b = inc.behaviour or {"kind": "ok"}
+        kind = b["kind"]
+        if kind == "hang":
+            seconds = float(b.get("seconds", DEFAULT_HANG_SECONDS))
+            try:
+                await asyncio.wait_for(conn.closed.wait(), seconds)
+            except asyncio.TimeoutError:
+                pass
+            conn.close()
+            return False
+        if kind == "drop" and not b.get("partial_bytes"):
+            conn.close(rst=bool(b.get("rst")))
+            return False
+        if kind == "delay":
+            await asyncio.sleep(float(b.get("seconds", 1.0)))
+            if conn.closed.is_set():
+                return False
+        resp = await self._answer(inc, b, request_id)
+        resp.headers += [
+            ("x-request-id", request_id),
+            ("openai-version", "2020-10-01"),
+            ("openai-processing-ms", str(max(1, int((time.monotonic() - inc.received) * 1000)))),
+        ]
+        resp.headers += [(str(k).lower(), str(v)) for k, v in (b.get("headers") or {}).items()]
+        if kind == "drop":  # with partial_bytes: send the start of the answer, then close
+            conn._write(resp, inc.keep_alive, limit=int(b["partial_bytes"]))
+            conn.close(rst=bool(b.get("rst")))
+            return False
+        conn._write(resp, inc.keep_alive)
+        return True
+
+    def _control(self, inc: _Incoming) -> _Response:
+        try:
+            if inc.path == "/_control/script" and inc.method == "POST":
+                items = inc.json.get("behaviours") if isinstance(inc.json, dict) else inc.json
+                if not isinstance(items, list):
+                    raise ValueError("body must be a JSON list of behaviours")
+                self.script(*items)
+                return _json_response(200, {"queued": self.pending_behaviours})
+            if inc.path == "/_control/reset" and inc.method == "POST":
+                self.reset()
+                return _json_response(200, {"ok": True})
+            if inc.path == "/_control/requests" and inc.method == "GET":
+                return _json_response(200, [r.to_dict() for r in self.requests])
+            if inc.path == "/_control/config" and inc.method == "POST":
+                if not isinstance(inc.json, dict):
+                    raise ValueError("body must be a JSON object")
+                if "auto_quality" in inc.json:
+                    self.auto_quality = str(inc.json["auto_quality"])
+                return _json_response(200, {"auto_quality": self.auto_quality})
+            if inc.path == "/_control/health":
+                return _json_response(200, {"ok": True, "client_disconnects": self.client_disconnects})
+        except (ValueError, TypeError, AttributeError) as e:
+            return _json_response(400, {"error": str(e)})
+        return _json_response(404, {"error": f"no control endpoint {inc.method} {inc.path}"})
+
+    async def _answer(self, inc: _Incoming, b: dict[str, Any], request_id: str) -> _Response:
+        if inc.path != GENERATIONS_PATH or inc.method != "POST":
+            if inc.path.startswith("/v1/") and not self._auth_ok(inc):
+                return self._error_response(invalid_key_error(self._bearer(inc)))
+            err = _ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
+            return self._error_response(err)
+        if not self._auth_ok(inc):
+            return self._error_response(invalid_key_error(self._bearer(inc)))
+        scripted = self._scripted_error(b, request_id)
+        if scripted is not None:
+            return scripted
+        try:
+            p = validate_generation(inc.json, self.auto_quality)
+        except _ApiError as e:
+            return self._error_response(e)
+        return await self._success(p, b)
+
+    @staticmethod
+    def _bearer(inc: _Incoming) -> str | None:
+        auth = inc.headers.get("authorization", "")
+        if auth[:7].lower() == "bearer ":
+            return auth[7:].strip() or None
+        return None
+
+    def _auth_ok(self, inc: _Incoming) -> bool:
+        return self._bearer(inc) == self.api_key
+
+    @staticmethod
+    def _error_response(e: _ApiError, headers: list[tuple[str, str]] | None = None) -> _Response:
+        return _json_response(e.status, e.body, headers)
+
+    def _scripted_error(self, b: dict[str, Any], request_id: str) -> _Response | None:
+        kind = b["kind"]
+        if kind == "server_error":
+            return self._error_response(
+                _ApiError(
+                    500,
+                    "The server had an error processing your request. Sorry about that! You can retry your request, "
+                    "or contact us through our help center at help.openai.com if you keep seeing this error. "
+                    f"(Please include the request ID {request_id} in your email.)",
+                    "server_error",
+                    None,
+                    None,
+                )
+            )
+        if kind == "status":
+            status = int(b["status"])
+            body = b.get("body")
+            if body is None:
+                body = {
+                    "error": {
+                        "message": f"Scripted error with status {status}.",
+                        "type": "server_error" if status >= 500 else "invalid_request_error",
+                        "param": None,
+                        "code": None,
+                    }
+                }
+            if isinstance(body, (bytes, str)):
+                raw = body.encode() if isinstance(body, str) else body
+                return _Response(status, raw, [("content-type", "application/json")])
+            return _json_response(status, body)
+        if kind == "rate_limit":
+            headers: list[tuple[str, str]] = []
+            wait = "20s"
+            if b.get("retry_after") is not None:
+                headers.append(("retry-after", str(b["retry_after"])))
+                wait = f"{float(b['retry_after']):.2f} seconds" if _is_number(b["retry_after"]) else wait
+            if b.get("retry_after_ms") is not None:
+                headers.append(("retry-after-ms", str(b["retry_after_ms"])))
+            headers += [
+                ("x-ratelimit-limit-requests", "5"),
+                ("x-ratelimit-remaining-requests", "0"),
+                ("x-ratelimit-reset-requests", "12s"),
+            ]
+            msg = b.get("message") or (
+                "Rate limit exceeded for images per minute in organization org-fake. Limit: 5/1min. "
+                f"Current: 6/1min. Please try again after {wait}. Visit "
+                "https://platform.openai.com/account/rate-limits to learn more."
+            )
+            return self._error_response(_ApiError(429, msg, "requests", None, "rate_limit_exceeded"), headers)
+        if kind == "insufficient_quota":
+            return self._error_response(
+                _ApiError(
+                    429,
+                    "You exceeded your current quota, please check your plan and billing details. For more "
+                    "information on this error, read the docs: "
+                    "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+                    "insufficient_quota",
+                    None,
+                    "insufficient_quota",
+                )
+            )
+        if kind == "invalid_key":
+            return self._error_response(invalid_key_error("sk-proj-revokedkey0000"))
+        if kind == "bad_param":
+            param = b.get("param", "size")
+            return self._error_response(
+                _invalid(b.get("message") or f"Invalid value for '{param}'.", param, b.get("code", "invalid_value"))
+            )
+        if kind == "moderation_blocked":
+            cats = list(b.get("categories") or ["sexual"])
+            return self._error_response(
+                _ApiError(
+                    400,
+                    "Your request was rejected by the safety system. If you believe this is an error, contact us at "
+                    f"help.openai.com and include the request ID {request_id}. "
+                    f"safety_violations=[{', '.join(cats)}].",
+                    "image_generation_user_error",
+                    None,
+                    "moderation_blocked",
+                    moderation_details={"moderation_stage": b.get("stage", "input"), "categories": cats},
+                )
+            )
+        if kind == "content_policy":
+            return self._error_response(
+                _ApiError(
+                    400,
+                    "Your request was rejected as a result of our safety system. Your prompt may contain text that "
+                    "is not allowed by our safety system.",
+                    "invalid_request_error",
+                    None,
+                    "content_policy_violation",
+                )
+            )
+        if kind == "billing_limit":
+            return self._error_response(
+                _ApiError(400, "Billing hard limit has been reached", "invalid_request_error", None,
+                          "billing_hard_limit_reached")
+            )
+        if kind == "model_not_found":
+            return self._error_response(
+                _ApiError(
+                    404,
+                    "The model does not exist or you do not have access to it.",
+                    "invalid_request_error",
+                    None,
+                    "model_not_found",
+                )
+            )
+        return None
+
+    async def _success(self, p: _Params, b: dict[str, Any]) -> _Response:
+        kind = b["kind"]
+        count = max(0, p.n - 1) if kind == "fewer_images" else p.n
+        w, h, fmt = p.width, p.height, p.output_format
+        if kind == "wrong_size":
+            if b.get("size"):
+                w, h = (int(x) for x in str(b["size"]).split("x"))
+            else:
+                w, h = (512, 512) if (w, h) != (512, 512) else (1024, 1024)
+        if kind == "wrong_format":
+            fmt = "jpeg" if p.output_format != "jpeg" else "png"
+        transparent = p.background == "transparent"
+        images: list[str] = []
+        for i in range(count):
+            data, b64 = await asyncio.to_thread(render_image, w, h, fmt, i, transparent)
+            if kind == "bad_b64":
+                b64 = "!!not*base64@@" + b64[:20] + "%%"
+            elif kind == "truncated_image":
+                b64 = base64.b64encode(data[: max(16, len(data) // 2)]).decode("ascii")
+            images.append(b64)
+        created = int(time.time())
+        common = {"background": p.background, "output_format": p.output_format, "quality": p.quality, "size": p.size}
+        if p.stream:
+            events: list[bytes] = []
+            for i, b64 in enumerate(images):
+                for k in range(p.partial_images):
+                    ev = {"type": "image_generation.partial_image", "b64_json": b64, "created_at": created,
+                          "partial_image_index": k, **common, "background": "auto" if p.background == "opaque" else p.background}
+                    events.append(b"event: image_generation.partial_image\ndata: " + json.dumps(ev).encode() + b"\n\n")
+                ev = {"type": "image_generation.completed", "b64_json": b64, "created_at": created, **common,
+                      "usage": _usage(1)}
+                events.append(b"event: image_generation.completed\ndata: " + json.dumps(ev).encode() + b"\n\n")
+            if kind == "malformed_json" and events:
+                last = events[-1]
+                events[-1] = last[: len(last) // 2] + b"\n\n"
+            return _Response(
+                200,
+                _chunked(events),
+                [("content-type", "text/event-stream; charset=utf-8"), ("transfer-encoding", "chunked"),
+                 ("cache-control", "no-cache")],
+            )
+        body = {"created": created, **common, "data": [{"b64_json": x} for x in images], "usage": _usage(p.n)}
+        raw = json.dumps(body).encode()
+        if kind == "malformed_json":
+            raw = raw[: max(1, len(raw) // 2)]
+        return _Response(200, raw, [("content-type", "application/json")])
+
+
+def _is_number(v: Any) -> bool:
+    try:
+        float(v)
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+# ---------------------------------------------------------------------------------------------
+# Process mode
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description="Fake OpenAI Images API")
+    ap.add_argument("--host", default="127.0.0.1")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--api-key", default="sk-fake-upstream")
+    ap.add_argument("--auto-quality", default="medium")
+    args = ap.parse_args(argv)
+    fake = FakeOpenAI(api_key=args.api_key, host=args.host, port=args.port)
+    fake.auto_quality = args.auto_quality
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    fake.start()
+    print(f"fake-openai listening on {fake.base_url}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    fake.stop()
+    print("fake-openai stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
