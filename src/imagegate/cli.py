@@ -146,9 +146,17 @@ def accounts_show(account_id: str, as_json: bool) -> None:
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros, held {result['held_micros']}")
 
 
+@accounts.command("list")
+@json_option
+def accounts_list(as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.list_accounts())
+    lines = [f"{a['id']}  {a['name']:20} balance {a['balance_micros']:>12}  held {a['held_micros']:>10}" for a in result["data"]]
+    _emit(result, as_json, "\n".join(lines))
+
+
 @main.group()
 def credit() -> None:
-    """Top up credit."""
+    """Top up or adjust credit (each a ledger entry with a reason)."""
 
 
 @credit.command("add")
@@ -158,6 +166,17 @@ def credit() -> None:
 @json_option
 def credit_add(account_id: str, amount_usd: str, reason: str, as_json: bool) -> None:
     result = _admin_call(lambda admin: admin.add_credit(account_id, amount_usd, reason))
+    _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
+
+
+@credit.command("adjust")
+@click.argument("account_id")
+@click.argument("amount_usd")
+@click.option("--reason", required=True, help="recorded with the ledger entry")
+@json_option
+def credit_adjust(account_id: str, amount_usd: str, reason: str, as_json: bool) -> None:
+    """Correct the balance by AMOUNT_USD (negative takes credit away)."""
+    result = _admin_call(lambda admin: admin.adjust_credit(account_id, amount_usd, reason))
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
 
 
@@ -184,6 +203,61 @@ def keys_create(account_id: str, test: bool, models: str | None, rpm: int | None
 def keys_revoke(key_id: str, as_json: bool) -> None:
     result = _admin_call(lambda admin: admin.revoke_key(key_id))
     _emit(result, as_json, f"{result['id']} revoked")
+
+
+@keys.command("list")
+@click.argument("account_id")
+@json_option
+def keys_list(account_id: str, as_json: bool) -> None:
+    result = _admin_call(lambda admin: admin.list_keys(account_id))
+    lines = [f"{k['id']}  {k['prefix']}…  {k['mode']}  {'revoked' if k['revoked_at'] else 'active'}" for k in result["data"]]
+    _emit(result, as_json, "\n".join(lines))
+
+
+@main.command()
+@click.option("--start", default=None, help="unix seconds or ISO 8601 (default: 30 days before --end)")
+@click.option("--end", default=None, help="unix seconds or ISO 8601 (default: now)")
+@click.option("--account", "account_id", default=None, help="one account only")
+@json_option
+def usage(start: str | None, end: str | None, account_id: str | None, as_json: bool) -> None:
+    """Usage records across accounts, with totals."""
+    from .service.timerange import time_range
+
+    first, last = time_range(start, end)
+    result = _admin_call(lambda admin: admin.usage(first, last, account_id))
+    totals = result["totals"]
+    _emit(result, as_json, f"{totals['requests']} requests, {totals['images']} images, {totals['cost_micros']} micros")
+
+
+@main.group()
+def ledger() -> None:
+    """Check the ledger."""
+
+
+@ledger.command("verify")
+@json_option
+def ledger_verify(as_json: bool) -> None:
+    """Prove that every balance equals the sum of its ledger entries (exit 1 if not)."""
+    result = _admin_call(lambda admin: admin.verify_ledger())
+    human = f"ok: {result['accounts_checked']} accounts" if result["ok"] else "\n".join(
+        f"{p['account_id']}: {p['problem']}" for p in result["problems"]
+    )
+    _emit(result, as_json, human)
+    if not result["ok"]:
+        sys.exit(1)
+
+
+@main.group()
+def holds() -> None:
+    """Credit holds."""
+
+
+@holds.command("sweep")
+@json_option
+def holds_sweep(as_json: bool) -> None:
+    """Release the holds of requests that died with their node (serve also does this every minute)."""
+    result = _admin_call(lambda admin: admin.sweep_holds())
+    _emit(result, as_json, f"released {result['released']} expired hold(s)")
 
 
 @main.group()

@@ -43,6 +43,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_RETRY_BASE_SECONDS", "0.5", "first backoff delay; doubles per attempt, with full jitter"),
     Setting("IMAGEGATE_RETRY_MAX_SECONDS", "20", "longest single wait between attempts (Retry-After included)"),
     Setting("IMAGEGATE_HOLD_TTL_SECONDS", "900", "how long a hold outlives a request that died with its node"),
+    Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "60", "how often each node releases expired holds"),
     Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
     Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
     Setting("OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"),
@@ -74,6 +75,7 @@ class Settings:
     retry_base_seconds: float
     retry_max_seconds: float
     hold_ttl_seconds: int
+    sweep_interval_seconds: float
     log_level: str
     credentials: Mapping[str, Credentials]
     catalog: Catalog = field(repr=False)
@@ -108,6 +110,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         retry_base_seconds=float(get("IMAGEGATE_RETRY_BASE_SECONDS") or 0.5),
         retry_max_seconds=float(get("IMAGEGATE_RETRY_MAX_SECONDS") or 20),
         hold_ttl_seconds=int(get("IMAGEGATE_HOLD_TTL_SECONDS") or 900),
+        sweep_interval_seconds=float(get("IMAGEGATE_SWEEP_INTERVAL_SECONDS") or 60),
         log_level=(get("IMAGEGATE_LOG_LEVEL") or "info").lower(),
         credentials={
             "openai": Credentials(get("OPENAI_API_KEY"), get("OPENAI_BASE_URL")),
@@ -121,7 +124,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         catalog=load_catalog(get("IMAGEGATE_CONFIG")),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.hold_ttl_seconds <= settings.request_deadline_seconds:
+        raise ValueError(
+            "IMAGEGATE_HOLD_TTL_SECONDS must be longer than IMAGEGATE_REQUEST_DEADLINE_SECONDS, "
+            "or the sweeper could release the hold of a request that is still running"
+        )
+    return settings
 
 
 def load_catalog(config_path: str | None = None) -> Catalog:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.principal import Principal
 from ..ids import new_id
-from .tables import accounts, api_keys, ledger_entries
-
-
-def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+from .clock import utcnow
+from .tables import accounts, api_keys
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +74,17 @@ class AccountsRepo:
             row = (await conn.execute(select(accounts).where(accounts.c.id == account_id))).first()
         return AccountRow(**row._mapping) if row else None
 
+    async def list_accounts(self, limit: int = 1000) -> list[AccountRow]:
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(select(accounts).order_by(accounts.c.created_at).limit(limit))).all()
+        return [AccountRow(**row._mapping) for row in rows]
+
+    async def list_keys(self, account_id: str) -> list[KeyRow]:
+        query = select(api_keys).where(api_keys.c.account_id == account_id).order_by(api_keys.c.created_at)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_key_row(dict(row._mapping)) for row in rows]
+
     async def count_accounts(self) -> int:
         async with self._engine.connect() as conn:
             return len((await conn.execute(select(accounts.c.id).limit(1))).all())
@@ -87,33 +95,6 @@ class AccountsRepo:
                 update(accounts).where(accounts.c.id == account_id).values(disabled=disabled)
             )
         return result.rowcount == 1
-
-    async def add_credit(self, account_id: str, micros: int, kind: str, reason: str) -> AccountRow | None:
-        """Change the balance by `micros` with its ledger entry, in one transaction.
-
-        A negative adjustment may not take the balance below what is held.
-        """
-        async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(accounts)
-                .where(accounts.c.id == account_id)
-                .where(accounts.c.balance_micros + micros >= accounts.c.held_micros)
-                .values(balance_micros=accounts.c.balance_micros + micros)
-            )
-            if result.rowcount != 1:
-                return None
-            await conn.execute(
-                insert(ledger_entries).values(
-                    id=new_id("led"),
-                    account_id=account_id,
-                    kind=kind,
-                    amount_micros=micros,
-                    reason=reason,
-                    request_id=None,
-                    created_at=utcnow(),
-                )
-            )
-        return await self.get_account(account_id)
 
     async def create_key(
         self,
@@ -189,4 +170,4 @@ def _key_row(row: dict) -> KeyRow:  # type: ignore[type-arg]
     )
 
 
-__all__ = ["AccountRow", "AccountsRepo", "KeyLookup", "KeyRow", "utcnow"]
+__all__ = ["AccountRow", "AccountsRepo", "KeyLookup", "KeyRow"]

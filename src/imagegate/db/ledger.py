@@ -1,15 +1,59 @@
-"""Holds and captures: each one atomic conditional statement, so balances never go negative."""
+"""The credit ledger: holds, captures, releases and their append-only entries.
+
+Each change of an account's `balance_micros` or `held_micros` is written in the same transaction
+as a ledger entry carrying the same deltas, so that for every account
+
+    balance_micros == Σ entries.amount_micros
+    held_micros    == Σ entries.held_delta_micros == Σ open holds
+    0 <= held_micros <= balance_micros
+
+A hold is taken with one conditional UPDATE (no read-then-write race), so the last invariant holds
+with any number of nodes on one database. `verify()` proves all of it.
+"""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..ids import new_id
-from .accounts import utcnow
+from .clock import utcnow
 from .tables import accounts, holds, ledger_entries
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    account_id: str
+    problem: str
+
+
+def entry(
+    account_id: str,
+    kind: str,
+    *,
+    amount: int = 0,
+    held_delta: int = 0,
+    reason: str,
+    request_id: str | None = None,
+    hold_id: str | None = None,
+    at: datetime | None = None,
+) -> dict[str, Any]:
+    """One ledger row; `amount` changes the balance, `held_delta` what is held."""
+    return dict(
+        id=new_id("led"),
+        account_id=account_id,
+        kind=kind,
+        amount_micros=amount,
+        held_delta_micros=held_delta,
+        reason=reason,
+        request_id=request_id,
+        hold_id=hold_id,
+        created_at=at or utcnow(),
+    )
 
 
 class LedgerRepo:
@@ -44,56 +88,136 @@ class LedgerRepo:
                     expires_at=now + timedelta(seconds=ttl_seconds),
                 )
             )
-        return hold_id
-
-    async def settle(self, hold_id: str, capture: int, reason: str) -> bool:
-        """Capture `capture` (at most the hold) and release the rest; False if the hold is gone."""
-        async with self._engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(holds)
-                    .where(holds.c.id == hold_id, holds.c.status == "open")
-                    .values(status="settled" if capture else "released")
-                    .returning(holds.c.account_id, holds.c.amount_micros, holds.c.request_id)
-                )
-            ).first()
-            if row is None:
-                return False
-            if capture > row.amount_micros:
-                raise ValueError("capture exceeds the hold")
             await conn.execute(
-                update(accounts)
-                .where(accounts.c.id == row.account_id)
-                .values(
-                    held_micros=accounts.c.held_micros - row.amount_micros,
-                    balance_micros=accounts.c.balance_micros - capture,
+                insert(ledger_entries).values(
+                    entry(account_id, "hold", held_delta=amount, reason="hold", request_id=request_id, hold_id=hold_id, at=now)
                 )
             )
-            if capture:
-                await conn.execute(
-                    insert(ledger_entries).values(
-                        id=new_id("led"),
-                        account_id=row.account_id,
-                        kind="capture",
-                        amount_micros=-capture,
-                        reason=reason,
-                        request_id=row.request_id,
-                        created_at=utcnow(),
-                    )
-                )
+        return hold_id
+
+    async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
+        """Top up (or adjust) the balance with its ledger entry, in one transaction.
+
+        A negative adjustment may not take the balance below what is held; False if it would,
+        or if there is no such account.
+        """
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == account_id)
+                .where(accounts.c.balance_micros + micros >= accounts.c.held_micros)
+                .values(balance_micros=accounts.c.balance_micros + micros)
+            )
+            if result.rowcount != 1:
+                return False
+            await conn.execute(insert(ledger_entries).values(entry(account_id, kind, amount=micros, reason=reason)))
         return True
+
+    async def settle(self, hold_id: str, capture: int, reason: str) -> bool:
+        """Capture `capture` (at most the hold) and release the rest; False if the hold is no longer open."""
+        async with self._engine.begin() as conn:
+            return await self._close(conn, hold_id, capture, reason, "settled" if capture else "released")
 
     async def release(self, hold_id: str) -> bool:
         return await self.settle(hold_id, 0, "released")
 
-    async def open_holds(self, account_id: str) -> int:
+    async def sweep_expired(self, now: datetime | None = None) -> list[str]:
+        """Release every open hold past its expiry (its request died with its node)."""
+        now = now or utcnow()
         async with self._engine.connect() as conn:
-            rows = (
+            expired = (
                 await conn.execute(
-                    select(holds.c.id).where(holds.c.account_id == account_id, holds.c.status == "open")
+                    select(holds.c.id).where(holds.c.status == "open", holds.c.expires_at < now).limit(1000)
                 )
-            ).all()
-        return len(rows)
+            ).scalars().all()
+        released = []
+        for hold_id in expired:
+            async with self._engine.begin() as conn:
+                if await self._close(conn, hold_id, 0, "hold expired: released by the sweeper", "expired"):
+                    released.append(hold_id)
+        return released
+
+    async def _close(self, conn: AsyncConnection, hold_id: str, capture: int, reason: str, status: str) -> bool:
+        row = (
+            await conn.execute(
+                update(holds)
+                .where(holds.c.id == hold_id, holds.c.status == "open")
+                .values(status=status)
+                .returning(holds.c.account_id, holds.c.amount_micros, holds.c.request_id)
+            )
+        ).first()
+        if row is None:
+            return False
+        if not 0 <= capture <= row.amount_micros:
+            raise ValueError(f"capture {capture} is outside the hold of {row.amount_micros}")
+        await conn.execute(
+            update(accounts)
+            .where(accounts.c.id == row.account_id)
+            .values(
+                held_micros=accounts.c.held_micros - row.amount_micros,
+                balance_micros=accounts.c.balance_micros - capture,
+            )
+        )
+        now = utcnow()
+        entries = []
+        if capture:
+            entries.append(
+                entry(row.account_id, "capture", amount=-capture, held_delta=-capture, reason=reason,
+                      request_id=row.request_id, hold_id=hold_id, at=now)
+            )
+        if row.amount_micros - capture:
+            entries.append(
+                entry(row.account_id, "release", held_delta=capture - row.amount_micros,
+                      reason=reason if not capture else "rest of the hold released",
+                      request_id=row.request_id, hold_id=hold_id, at=now)
+            )
+        if entries:
+            await conn.execute(insert(ledger_entries), entries)
+        return True
+
+    async def verify(self) -> tuple[int, list[Discrepancy]]:
+        """Check the ledger's invariants for every account: (accounts checked, problems found)."""
+        sums = (
+            select(
+                ledger_entries.c.account_id,
+                func.coalesce(func.sum(ledger_entries.c.amount_micros), 0).label("balance"),
+                func.coalesce(func.sum(ledger_entries.c.held_delta_micros), 0).label("held"),
+            )
+            .group_by(ledger_entries.c.account_id)
+            .subquery()
+        )
+        open_holds = (
+            select(holds.c.account_id, func.sum(holds.c.amount_micros).label("held"))
+            .where(holds.c.status == "open")
+            .group_by(holds.c.account_id)
+            .subquery()
+        )
+        query = (
+            select(
+                accounts.c.id,
+                accounts.c.balance_micros,
+                accounts.c.held_micros,
+                func.coalesce(sums.c.balance, 0).label("entry_balance"),
+                func.coalesce(sums.c.held, 0).label("entry_held"),
+                func.coalesce(open_holds.c.held, 0).label("open_held"),
+            )
+            .select_from(accounts)
+            .outerjoin(sums, sums.c.account_id == accounts.c.id)
+            .outerjoin(open_holds, open_holds.c.account_id == accounts.c.id)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        problems = []
+        for r in rows:
+            if r.balance_micros != r.entry_balance:
+                problems.append(Discrepancy(r.id, f"balance {r.balance_micros} != sum of entries {r.entry_balance}"))
+            if r.held_micros != r.entry_held:
+                problems.append(Discrepancy(r.id, f"held {r.held_micros} != sum of hold entries {r.entry_held}"))
+            if r.held_micros != r.open_held:
+                problems.append(Discrepancy(r.id, f"held {r.held_micros} != sum of open holds {r.open_held}"))
+            if not 0 <= r.held_micros <= r.balance_micros:
+                problems.append(Discrepancy(r.id, f"held {r.held_micros} outside [0, balance {r.balance_micros}]"))
+        return len(rows), problems
 
 
-__all__ = ["LedgerRepo"]
+__all__ = ["Discrepancy", "LedgerRepo", "entry"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .accounts import utcnow
+from .clock import utcnow
 from .tables import price_cards
 
 

@@ -62,10 +62,12 @@ ledger_entries = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
-    Column("kind", String(12), nullable=False),  # topup | capture | adjustment
+    Column("kind", String(12), nullable=False),  # topup | adjustment | hold | capture | release
     Column("amount_micros", BigInteger, nullable=False),  # signed change of the balance
+    Column("held_delta_micros", BigInteger, nullable=False, default=0),  # signed change of what is held
     Column("reason", Text, nullable=False),
     Column("request_id", String(64), nullable=True),
+    Column("hold_id", String(40), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
@@ -100,6 +102,33 @@ usage_records = Table(
     Column("user", String(256), nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Index("ix_usage_account_time", "account_id", "created_at"),
+    Index("ix_usage_time", "created_at"),
 )
 
-__all__ = ["accounts", "api_keys", "holds", "ledger_entries", "metadata", "price_cards", "usage_records"]
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("account_id", String(40), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("body_hash", String(64), nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("status", String(12), nullable=False),  # running | done
+    Column("response_status", Integer, nullable=True),
+    Column("response_body", Text, nullable=True),
+    Column("response_cost_micros", BigInteger, nullable=True),
+    Column("locked_until", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_idempotency_expiry", "expires_at"),
+)
+
+__all__ = [
+    "accounts",
+    "api_keys",
+    "holds",
+    "idempotency_keys",
+    "ledger_entries",
+    "metadata",
+    "price_cards",
+    "usage_records",
+]

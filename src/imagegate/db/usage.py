@@ -1,14 +1,17 @@
-"""One usage record per authenticated request, success or refusal."""
+"""One usage record per authenticated request, success or refusal, and the queries over them."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timezone
+from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .tables import usage_records
+
+MAX_ROWS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,13 @@ class UsageRecord:
     user: str | None
     created_at: datetime
 
+    def as_json(self) -> dict[str, Any]:
+        created = self.created_at if self.created_at.tzinfo else self.created_at.replace(tzinfo=timezone.utc)
+        data = asdict(self)
+        data.update(created=int(created.timestamp()), time=created.isoformat())
+        del data["created_at"]
+        return data
+
 
 class UsageRepo:
     def __init__(self, engine: AsyncEngine) -> None:
@@ -39,6 +49,25 @@ class UsageRepo:
     async def record(self, record: UsageRecord) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(insert(usage_records).values(**asdict(record)))
+
+    async def query(
+        self, start: datetime, end: datetime, account_id: str | None = None, limit: int = MAX_ROWS
+    ) -> tuple[list[UsageRecord], dict[str, Any]]:
+        """Records in [start, end), newest first (at most `limit`), and totals over all of them."""
+        where = [usage_records.c.created_at >= start, usage_records.c.created_at < end]
+        if account_id is not None:
+            where.append(usage_records.c.account_id == account_id)
+        rows_query = select(usage_records).where(*where).order_by(usage_records.c.created_at.desc()).limit(limit)
+        totals_query = select(
+            func.count().label("requests"),
+            func.coalesce(func.sum(usage_records.c.delivered), 0).label("images"),
+            func.coalesce(func.sum(usage_records.c.cost_micros), 0).label("cost_micros"),
+        ).where(*where)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(rows_query)).all()
+            totals = (await conn.execute(totals_query)).one()
+        records = [UsageRecord(**row._mapping) for row in rows]
+        return records, {"requests": totals.requests, "images": int(totals.images), "cost_micros": int(totals.cost_micros)}
 
 
 __all__ = ["UsageRecord", "UsageRepo"]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,25 +12,45 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
-from .components import build_components
+from .components import Components, build_components
 from .errors import install_error_handlers
 from .middleware import RequestIdMiddleware
-from .routes import account, files, images, models
+from .routes import account, admin, files, images, models, usage
+
+
+log = logging.getLogger("imagegate.sweeper")
+
+
+async def _sweep_forever(components: Components) -> None:
+    """Release the holds of requests that died with their node, on every node, now and then."""
+    interval = components.settings.sweep_interval_seconds
+    while True:
+        try:
+            released = await components.ledger.sweep_expired()
+            if released:
+                log.warning("released %d expired hold(s)", len(released))
+        except Exception:  # a bad sweep must not stop the next one
+            log.exception("hold sweep failed")
+        await asyncio.sleep(interval)
 
 
 def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.components = await build_components(settings)
+        sweeper = asyncio.create_task(_sweep_forever(app.state.components))
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await app.state.components.aclose()
 
     app = FastAPI(title="imagegate", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account):
+    for module in (images, models, files, account, usage, admin):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -12,6 +12,7 @@ from ..billing import Billing
 from ..config import Settings
 from ..db.accounts import AccountsRepo
 from ..db.engine import create_engine, migrate
+from ..db.idempotency import IdempotencyRepo
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRepo
@@ -34,6 +35,8 @@ class Components:
     http_client: httpx.AsyncClient
     accounts: AccountsRepo
     prices: PricesRepo
+    ledger: LedgerRepo
+    usage: UsageRepo
     signer: UrlSigner
     store: FilesystemBlobStore
     router: Router
@@ -67,9 +70,19 @@ async def build_components(settings: Settings) -> Components:
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
     )
-    billing = Billing(LedgerRepo(engine), accounts, settings.hold_ttl_seconds)
+    ledger = LedgerRepo(engine)
+    usage = UsageRepo(engine)
+    billing = Billing(ledger, accounts, settings.hold_ttl_seconds)
     images = ImageService(
-        settings.catalog, router, store, billing, prices, UsageRepo(engine), settings.url_ttl_seconds
+        settings.catalog,
+        router,
+        store,
+        billing,
+        prices,
+        usage,
+        IdempotencyRepo(engine),
+        settings.url_ttl_seconds,
+        settings.request_deadline_seconds,
     )
     return Components(
         settings=settings,
@@ -78,11 +91,13 @@ async def build_components(settings: Settings) -> Components:
         http_client=http_client,
         accounts=accounts,
         prices=prices,
+        ledger=ledger,
+        usage=usage,
         signer=signer,
         store=store,
         router=router,
         images=images,
-        admin=AdminService(accounts, prices, settings.catalog),
+        admin=AdminService(accounts, ledger, prices, usage, settings.catalog),
         authenticate=Authenticator(accounts),
     )
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..config import Settings
-from ..db.accounts import AccountsRepo
+from ..db.accounts import AccountsRepo, KeyRow
 from ..db.engine import create_engine, migrate
+from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
+from ..db.usage import UsageRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import InvalidRequest, NotFound
 from ..domain.pricing import unit_price
@@ -32,9 +35,13 @@ def to_micros(amount: str, param: str = "amount") -> int:
 
 
 class AdminService:
-    def __init__(self, accounts: AccountsRepo, prices: PricesRepo, catalog: Catalog) -> None:
+    def __init__(
+        self, accounts: AccountsRepo, ledger: LedgerRepo, prices: PricesRepo, usage: UsageRepo, catalog: Catalog
+    ) -> None:
         self._accounts = accounts
+        self._ledger = ledger
         self._prices = prices
+        self._usage = usage
         self._catalog = catalog
 
     async def create_account(self, name: str) -> dict[str, Any]:
@@ -54,18 +61,32 @@ class AdminService:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         return await self.get_account(account_id)
 
-    async def add_credit(self, account_id: str, amount_usd: str, reason: str, kind: str = "topup") -> dict[str, Any]:
+    async def list_accounts(self) -> dict[str, Any]:
+        return {"object": "list", "data": [_account_json(a) for a in await self._accounts.list_accounts()]}
+
+    async def add_credit(self, account_id: str, amount_usd: str, reason: str) -> dict[str, Any]:
+        """A top-up: a positive amount, with a reason, as one ledger entry."""
         micros = to_micros(amount_usd)
-        if kind == "topup" and micros <= 0:
-            raise InvalidRequest("A top-up must be a positive amount.", param="amount")
+        if micros <= 0:
+            raise InvalidRequest("A top-up must be a positive amount; use an adjustment to take credit away.", param="amount")
+        return await self._change_balance(account_id, micros, "topup", reason)
+
+    async def adjust_credit(self, account_id: str, amount_usd: str, reason: str) -> dict[str, Any]:
+        """A correction in either direction; it may not take the balance below what is held."""
+        micros = to_micros(amount_usd)
+        if micros == 0:
+            raise InvalidRequest("An adjustment of zero changes nothing.", param="amount")
+        return await self._change_balance(account_id, micros, "adjustment", reason)
+
+    async def _change_balance(self, account_id: str, micros: int, kind: str, reason: str) -> dict[str, Any]:
         if not reason.strip():
             raise InvalidRequest("A reason is required.", param="reason")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
-        account = await self._accounts.add_credit(account_id, micros, kind, reason)
-        if account is None:
+        if not await self._ledger.adjust(account_id, micros, kind, reason):
             raise InvalidRequest("The adjustment would take the balance below what is held.", param="amount")
-        return {**_account_json(account), "amount_micros": micros, "reason": reason}
+        account = await self.get_account(account_id)
+        return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
 
     async def create_key(
         self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None
@@ -80,17 +101,15 @@ class AdminService:
             allowed = tuple(dict.fromkeys(self._catalog.find(m).id for m in models))  # type: ignore[union-attr]
         mode = "test" if test else "live"
         key = new_key(mode)
+        if rpm is not None and rpm < 1:
+            raise InvalidRequest("rpm must be at least 1.", param="rpm")
         row = await self._accounts.create_key(account_id, hash_key(key), display_prefix(key), mode, allowed, rpm)
-        return {
-            "id": row.id,
-            "key": key,
-            "prefix": row.prefix,
-            "mode": row.mode,
-            "account_id": row.account_id,
-            "allowed_models": list(row.allowed_models) if row.allowed_models is not None else None,
-            "rpm": row.rpm,
-            "created_at": row.created_at.isoformat(),
-        }
+        return {**_key_json(row), "key": key}
+
+    async def list_keys(self, account_id: str) -> dict[str, Any]:
+        if await self._accounts.get_account(account_id) is None:
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        return {"object": "list", "data": [_key_json(k) for k in await self._accounts.list_keys(account_id)]}
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
         if not await self._accounts.revoke_key(key_id):
@@ -118,6 +137,23 @@ class AdminService:
         await self._prices.set(model.id, quality_key, size, micros)
         return {"model": model.id, "quality": quality_key, "size": size, "micros": micros}
 
+    async def usage(self, start: datetime, end: datetime, account_id: str | None = None) -> dict[str, Any]:
+        """Usage across every account (or one), with totals."""
+        records, totals = await self._usage.query(start, end, account_id=account_id)
+        return {"object": "list", "data": [r.as_json() for r in records], "totals": totals}
+
+    async def verify_ledger(self) -> dict[str, Any]:
+        checked, problems = await self._ledger.verify()
+        return {
+            "ok": not problems,
+            "accounts_checked": checked,
+            "problems": [{"account_id": p.account_id, "problem": p.problem} for p in problems],
+        }
+
+    async def sweep_holds(self) -> dict[str, Any]:
+        released = await self._ledger.sweep_expired()
+        return {"released": len(released), "hold_ids": released}
+
     async def list_prices(self) -> dict[str, Any]:
         """Every model's live card: the rate the next request pays, per quality and size."""
         overrides = await self._prices.overrides()
@@ -140,6 +176,19 @@ def live_card(model, overrides) -> dict[str, dict[str, int]]:  # type: ignore[no
     return card
 
 
+def _key_json(row: KeyRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "prefix": row.prefix,
+        "mode": row.mode,
+        "account_id": row.account_id,
+        "allowed_models": list(row.allowed_models) if row.allowed_models is not None else None,
+        "rpm": row.rpm,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+    }
+
+
 def _account_json(account) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     data = asdict(account)
     data["created_at"] = account.created_at.isoformat()
@@ -155,7 +204,9 @@ async def open_admin(settings: Settings) -> AsyncIterator[AdminService]:
     engine = create_engine(settings.database_url)
     try:
         await migrate(engine)
-        yield AdminService(AccountsRepo(engine), PricesRepo(engine), settings.catalog)
+        yield AdminService(
+            AccountsRepo(engine), LedgerRepo(engine), PricesRepo(engine), UsageRepo(engine), settings.catalog
+        )
     finally:
         await engine.dispose()
 

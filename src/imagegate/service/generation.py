@@ -7,19 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
+import json
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 from ..billing import Billing
-from ..db.accounts import utcnow
+from ..db.clock import utcnow
+from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
 from ..domain.catalog import Catalog
-from ..domain.errors import GatewayError, PermissionDenied
+from ..domain.errors import Conflict, GatewayError, InvalidRequest, PermissionDenied
 from ..domain.ports import BlobStore
-from ..domain.pricing import charged_unit_price, held_unit_price
+from ..domain.pricing import PriceOverrides, charged_unit_price, held_unit_price
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
 from ..ids import new_id
@@ -32,6 +35,28 @@ log = logging.getLogger("imagegate.service")
 class GenerationResult:
     body: dict[str, Any]
     cost_micros: int
+    replayed: bool = False
+
+
+def parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError as exc:
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from exc
+
+
+def check_idempotency_key(key: str) -> str:
+    if not 1 <= len(key) <= 255 or not all(" " <= ch <= "~" for ch in key):
+        raise InvalidRequest(
+            "The Idempotency-Key header must be 1 to 255 printable ASCII characters.", param="Idempotency-Key"
+        )
+    return key
+
+
+def body_hash(body: Any) -> str:
+    """The same JSON, however it is spaced or ordered, hashes the same."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 @dataclass(slots=True)
@@ -44,6 +69,16 @@ class _Progress:
     delivered: int = 0
     cost: int = 0
     unit_price: int = 0
+    idempotency_key: str | None = None
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Priced:
+    request: ImageRequest
+    billable: bool
+    overrides: PriceOverrides
+    held_unit: int
 
 
 class ImageService:
@@ -55,7 +90,9 @@ class ImageService:
         billing: Billing,
         prices: PricesRepo,
         usage: UsageRepo,
+        idempotency: IdempotencyRepo,
         url_ttl_seconds: int,
+        deadline_seconds: float,
     ) -> None:
         self._catalog = catalog
         self._router = router
@@ -63,26 +100,49 @@ class ImageService:
         self._billing = billing
         self._prices = prices
         self._usage = usage
+        self._idempotency = idempotency
         self._url_ttl = url_ttl_seconds
+        self._deadline = deadline_seconds
 
-    async def generate(self, body: Any, principal: Principal, request_id: str) -> GenerationResult:
+    async def quote(self, raw: bytes, principal: Principal) -> dict[str, Any]:
+        """The price a generation with this body would be held at now; validates, holds nothing."""
+        priced = await self._price(parse_json(raw), principal)
+        request = priced.request
+        return {
+            "object": "image.quote",
+            "model": request.model.id,
+            "n": request.n,
+            "size": request.size,
+            "quality": request.quality,
+            "unit_price_micros": priced.held_unit,
+            "amount_micros": priced.held_unit * request.n,
+            "currency": principal.currency,
+        }
+
+    async def generate(
+        self, raw: bytes, principal: Principal, request_id: str, idempotency_key: str | None = None
+    ) -> GenerationResult:
         progress = _Progress(started=time.monotonic())
         outcome = Outcome(images=[])
         try:
-            result = await self._generate(body, principal, request_id, progress, outcome)
+            result = await self._generate(raw, principal, request_id, idempotency_key, progress, outcome)
         except BaseException as exc:
-            if progress.hold_id is not None:
-                await asyncio.shield(self._billing.release(progress.hold_id))
+            await asyncio.shield(self._unwind(principal, request_id, progress))
             status, code = (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
             await self._record(principal, request_id, progress, outcome, status, code)
             raise
         await self._record(principal, request_id, progress, outcome, 200, None)
         return result
 
-    async def _generate(
-        self, body: Any, principal: Principal, request_id: str, progress: _Progress, outcome: Outcome
-    ) -> GenerationResult:
-        request = progress.request = parse_image_request(body, self._catalog)
+    async def _unwind(self, principal: Principal, request_id: str, progress: _Progress) -> None:
+        """Undo what a failed request holds: its credit and its idempotency key."""
+        if progress.hold_id is not None:
+            await self._billing.release(progress.hold_id)
+        if progress.idempotency_key is not None:
+            await self._idempotency.give_back(principal.account_id, progress.idempotency_key, request_id)
+
+    async def _price(self, body: Any, principal: Principal) -> _Priced:
+        request = parse_image_request(body, self._catalog)
         model = request.model
         if principal.allowed_models is not None and model.id not in principal.allowed_models:
             raise PermissionDenied(
@@ -90,25 +150,60 @@ class ImageService:
             )
         billable = not principal.is_test and not model.free
         overrides = await self._prices.overrides(model.id) if billable else {}
-        if billable:
-            held_unit = held_unit_price(model, request.quality, request.size, overrides)
+        held_unit = held_unit_price(model, request.quality, request.size, overrides) if billable else 0
+        return _Priced(request, billable, overrides, held_unit)
+
+    async def _claim(self, key: str, body: Any, principal: Principal, request_id: str) -> GenerationResult | None:
+        """Claim the idempotency key; a finished first request's response when this is a replay."""
+        claim = await self._idempotency.claim(
+            principal.account_id, check_idempotency_key(key), body_hash(body), request_id, self._deadline + 60
+        )
+        if claim.status == "mismatch":
+            raise InvalidRequest(
+                "This Idempotency-Key was used with a different request body.",
+                code="idempotency_key_reused",
+                param="Idempotency-Key",
+            )
+        if claim.status == "running":
+            raise Conflict("A request with this Idempotency-Key is still running; retry when it has finished.")
+        if claim.status == "done":
+            assert claim.response_body is not None
+            return GenerationResult(json.loads(claim.response_body), claim.response_cost_micros or 0, replayed=True)
+        return None
+
+    async def _generate(
+        self,
+        raw: bytes,
+        principal: Principal,
+        request_id: str,
+        idempotency_key: str | None,
+        progress: _Progress,
+        outcome: Outcome,
+    ) -> GenerationResult:
+        body = parse_json(raw)
+        priced = await self._price(body, principal)
+        request = progress.request = priced.request
+        model = request.model
+        if idempotency_key is not None:
+            replay = await self._claim(idempotency_key, body, principal, request_id)
+            if replay is not None:
+                progress.replayed = True
+                return replay
+            progress.idempotency_key = idempotency_key
+        if priced.billable:
             what = f"{request.n} × {model.id} {request.quality or 'standard'} {request.size}"
-            progress.hold_id = await self._billing.hold(principal, request_id, held_unit * request.n, what)
+            progress.hold_id = await self._billing.hold(principal, request_id, priced.held_unit * request.n, what)
 
         await self._router.generate(request, principal, outcome)
         images = outcome.images[: request.n]
 
-        if billable:
+        if priced.billable:
             reported = images[0].quality if images else None
-            progress.unit_price = charged_unit_price(model, request.quality, reported, request.size, overrides)
+            progress.unit_price = charged_unit_price(model, request.quality, reported, request.size, priced.overrides)
         progress.cost = progress.unit_price * len(images)
         created = int(time.time())
         data = await self._deliver(request, images, created)
-        if progress.hold_id is not None:
-            await self._billing.settle(progress.hold_id, progress.cost, f"{len(images)} image(s) of {model.id}")
-            progress.hold_id = None
-        progress.delivered = len(images)
-        return GenerationResult(
+        result = GenerationResult(
             body={
                 "created": created,
                 "data": data,
@@ -122,6 +217,16 @@ class ImageService:
             },
             cost_micros=progress.cost,
         )
+        if progress.hold_id is not None:
+            await self._billing.settle(progress.hold_id, progress.cost, f"{len(images)} image(s) of {model.id}")
+            progress.hold_id = None
+        progress.delivered = len(images)
+        if progress.idempotency_key is not None:
+            await self._idempotency.complete(
+                principal.account_id, progress.idempotency_key, request_id, 200, json.dumps(result.body), progress.cost
+            )
+            progress.idempotency_key = None
+        return result
 
     async def _deliver(self, request: ImageRequest, images: list, created: int) -> list[dict[str, Any]]:  # type: ignore[type-arg]
         if request.response_format == "b64_json":
@@ -153,7 +258,7 @@ class ImageService:
             account_id=principal.account_id,
             key_id=principal.key_id,
             model=request.model.id if request else None,
-            route=outcome.route,
+            route="idempotent-replay" if progress.replayed else outcome.route,
             attempts=outcome.attempts,
             n=request.n if request else None,
             delivered=progress.delivered,
@@ -173,4 +278,4 @@ class ImageService:
             log.exception("could not write the usage record of request %s", request_id)
 
 
-__all__ = ["GenerationResult", "ImageService"]
+__all__ = ["GenerationResult", "ImageService", "body_hash", "parse_json"]

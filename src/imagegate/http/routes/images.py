@@ -1,13 +1,12 @@
-"""POST /v1/images/generations"""
+"""POST /v1/images/generations and POST /v1/images/quote"""
 
 from __future__ import annotations
 
-import json
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from ...domain.errors import InvalidRequest
 from ..components import components
 
 router = APIRouter()
@@ -17,10 +16,20 @@ router = APIRouter()
 async def generate_images(request: Request) -> JSONResponse:
     gateway = components(request)
     principal = await gateway.authenticate(request)
-    raw = await request.body()
-    try:
-        body = json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from exc
-    result = await gateway.images.generate(body, principal, request.state.request_id)
-    return JSONResponse(result.body, headers={"x-imagegate-cost-micros": str(result.cost_micros)})
+    result = await gateway.images.generate(
+        await request.body(),
+        principal,
+        request.state.request_id,
+        idempotency_key=request.headers.get("idempotency-key"),
+    )
+    headers = {"x-imagegate-cost-micros": str(result.cost_micros)}
+    if result.replayed:
+        headers["idempotent-replayed"] = "true"
+    return JSONResponse(result.body, headers=headers)
+
+
+@router.post("/v1/images/quote")
+async def quote_images(request: Request) -> dict[str, Any]:
+    gateway = components(request)
+    principal = await gateway.authenticate(request)
+    return await gateway.images.quote(await request.body(), principal)

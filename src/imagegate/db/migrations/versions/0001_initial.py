@@ -1,4 +1,4 @@
-"""Accounts, keys, holds, ledger, price cards, usage.
+"""Accounts, keys, holds, ledger, price cards, usage, idempotency keys.
 
 Revision ID: 0001
 Revises:
@@ -59,8 +59,10 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(40), sa.ForeignKey("accounts.id"), nullable=False, index=True),
         sa.Column("kind", sa.String(12), nullable=False),
         sa.Column("amount_micros", sa.BigInteger, nullable=False),
+        sa.Column("held_delta_micros", sa.BigInteger, nullable=False),
         sa.Column("reason", sa.Text, nullable=False),
         sa.Column("request_id", sa.String(64), nullable=True),
+        sa.Column("hold_id", sa.String(40), nullable=True),
         sa.Column("created_at", TS, nullable=False),
     )
     op.create_table(
@@ -92,8 +94,24 @@ def upgrade() -> None:
         sa.Column("created_at", TS, nullable=False),
     )
     op.create_index("ix_usage_account_time", "usage_records", ["account_id", "created_at"])
+    op.create_index("ix_usage_time", "usage_records", ["created_at"])
+    op.create_table(
+        "idempotency_keys",
+        sa.Column("account_id", sa.String(40), primary_key=True),
+        sa.Column("key", sa.String(255), primary_key=True),
+        sa.Column("body_hash", sa.String(64), nullable=False),
+        sa.Column("request_id", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(12), nullable=False),
+        sa.Column("response_status", sa.Integer, nullable=True),
+        sa.Column("response_body", sa.Text, nullable=True),
+        sa.Column("response_cost_micros", sa.BigInteger, nullable=True),
+        sa.Column("locked_until", TS, nullable=False),
+        sa.Column("expires_at", TS, nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+    )
+    op.create_index("ix_idempotency_expiry", "idempotency_keys", ["expires_at"])
 
 
 def downgrade() -> None:
-    for table in ("usage_records", "price_cards", "ledger_entries", "holds", "api_keys", "accounts"):
+    for table in ("idempotency_keys", "usage_records", "price_cards", "ledger_entries", "holds", "api_keys", "accounts"):
         op.drop_table(table)

@@ -1,0 +1,153 @@
+"""The admin API under /admin/v1/, behind IMAGEGATE_ADMIN_TOKEN. Each action is a CLI command too:
+both call the same AdminService method."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from ...domain.errors import AuthenticationFailed, InvalidRequest, NotFound
+from ..components import components
+from .usage import time_range
+
+router = APIRouter(prefix="/admin/v1")
+
+
+def _authorize(request: Request) -> None:
+    token = components(request).settings.admin_token
+    if token is None:
+        raise NotFound("The admin API is off: set IMAGEGATE_ADMIN_TOKEN to turn it on.")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise AuthenticationFailed("A valid admin token is required.", code="invalid_admin_token")
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
+    return body
+
+
+def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidRequest(f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name)
+        return None
+    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool) and name == "amount_usd":
+        return str(value)
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise InvalidRequest(f"'{name}' must be a {kind.__name__}.", code="invalid_type", param=name)
+    return value
+
+
+@router.post("/accounts")
+async def create_account(request: Request) -> dict[str, Any]:
+    _authorize(request)
+    body = await _body(request)
+    return await components(request).admin.create_account(_field(body, "name", str))
+
+
+@router.get("/accounts")
+async def list_accounts(request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.list_accounts()
+
+
+@router.get("/accounts/{account_id}")
+async def get_account(account_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.get_account(account_id)
+
+
+@router.post("/accounts/{account_id}/disable")
+async def disable_account(account_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.set_account_disabled(account_id, True)
+
+
+@router.post("/accounts/{account_id}/enable")
+async def enable_account(account_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.set_account_disabled(account_id, False)
+
+
+@router.post("/accounts/{account_id}/credit")
+async def top_up(account_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    body = await _body(request)
+    return await components(request).admin.add_credit(
+        account_id, _field(body, "amount_usd", str), _field(body, "reason", str)
+    )
+
+
+@router.post("/accounts/{account_id}/adjustments")
+async def adjust(account_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    body = await _body(request)
+    return await components(request).admin.adjust_credit(
+        account_id, _field(body, "amount_usd", str), _field(body, "reason", str)
+    )
+
+
+@router.post("/accounts/{account_id}/keys")
+async def create_key(account_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    body = await _body(request)
+    models = _field(body, "models", list, required=False)
+    return await components(request).admin.create_key(
+        account_id,
+        test=bool(_field(body, "test", bool, required=False)),
+        models=models,
+        rpm=_field(body, "rpm", int, required=False),
+    )
+
+
+@router.get("/accounts/{account_id}/keys")
+async def list_keys(account_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.list_keys(account_id)
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(key_id: str, request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.revoke_key(key_id)
+
+
+@router.get("/prices")
+async def list_prices(request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.list_prices()
+
+
+@router.put("/prices")
+async def set_price(request: Request) -> dict[str, Any]:
+    _authorize(request)
+    body = await _body(request)
+    return await components(request).admin.set_price(
+        _field(body, "model", str),
+        _field(body, "quality", str, required=False),
+        _field(body, "size", str),
+        _field(body, "amount_usd", str),
+    )
+
+
+@router.get("/usage")
+async def usage(request: Request) -> dict[str, Any]:
+    _authorize(request)
+    start, end = time_range(request)
+    return await components(request).admin.usage(start, end, request.query_params.get("account_id"))
+
+
+@router.get("/ledger/verify")
+async def verify_ledger(request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await components(request).admin.verify_ledger()

@@ -1,0 +1,34 @@
+"""Time ranges given as unix seconds or ISO 8601, for usage queries (HTTP and CLI alike)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from ..domain.errors import InvalidRequest
+
+DEFAULT_SPAN = timedelta(days=30)
+
+
+def parse_time(value: str | None, param: str, default: datetime) -> datetime:
+    """Unix seconds or ISO 8601 (a time without a zone is UTC)."""
+    if value is None or value == "":
+        return default
+    try:
+        if value.replace(".", "", 1).isdigit():
+            return datetime.fromtimestamp(float(value), timezone.utc)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except (ValueError, OverflowError, OSError) as exc:
+        raise InvalidRequest(f"'{param}' must be unix seconds or an ISO 8601 time.", param=param) from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def time_range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
+    """[start, end): end defaults to now, start to 30 days before end."""
+    last = parse_time(end, "end", datetime.now(timezone.utc) + timedelta(seconds=1))
+    first = parse_time(start, "start", last - DEFAULT_SPAN)
+    if first >= last:
+        raise InvalidRequest("'start' must be before 'end'.", param="start")
+    return first, last
+
+
+__all__ = ["parse_time", "time_range"]
