@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
+import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -71,8 +73,8 @@ class Gateway:
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=60)
 
-    def post_images(self, key: str | None, body: Any, **kwargs: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+    def post_images(self, key: str | None, body: Any, headers: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+        headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
         with self.http() as http:
             if isinstance(body, (bytes, str)):
                 return http.post("/v1/images/generations", content=body, headers=headers, **kwargs)
@@ -163,9 +165,80 @@ def upstream(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
     fake_openai.reset()
 
 
+def service_reachable(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def require_service(name: str, port: int) -> None:
+    """Skip, saying why, when a local service is down; under CI=true its absence is a failure."""
+    if service_reachable(port):
+        return
+    message = f"{name} is not reachable on 127.0.0.1:{port}"
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"{message} (CI=true: a missing service fails the run)")
+    pytest.skip(f"{message}; start it (scripts/services) to run this test")
+
+
+class PostgresDatabase:
+    """A throwaway database on the local PostgreSQL, dropped at the end."""
+
+    ADMIN_DSN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+    def __init__(self) -> None:
+        self.name = f"imagegate_test_{secrets.token_hex(6)}"
+        self.url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{self.name}"
+
+    def _admin(self, sql: str) -> None:
+        import asyncpg
+
+        async def run() -> None:
+            conn = await asyncpg.connect(self.ADMIN_DSN)
+            try:
+                await conn.execute(sql)
+            finally:
+                await conn.close()
+
+        asyncio.run(run())
+
+    def create(self) -> str:
+        self._admin(f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    def drop(self) -> None:
+        self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Every test that runs the gateway runs once on SQLite (the default) and once on PostgreSQL."""
+    if request.param == "sqlite":
+        yield None
+        return
+    require_service("PostgreSQL", 5432)
+    database = PostgresDatabase()
+    yield database.create()
+    database.drop()
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test."""
+    require_service("PostgreSQL", 5432)
+    database = PostgresDatabase()
+    yield database.create()
+    database.drop()
+
+
 @pytest.fixture(scope="session")
-def gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[Gateway]:
-    gw = start_gateway(tmp_path_factory.mktemp("gateway") / "data", fake_openai)
+def gateway(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
+) -> Iterator[Gateway]:
+    extra = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
+    gw = start_gateway(tmp_path_factory.mktemp("gateway") / "data", fake_openai, extra)
     yield gw
     gw.process.stop()
 

@@ -1,0 +1,159 @@
+"""Money under concurrency, crashes and client retries: exact to the micro-unit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import Gateway, start_gateway
+from tests.upstreams.fake_openai import FakeOpenAI
+
+LOW_1024 = 6_000  # gpt-image-2 low 1024x1024, micros
+
+
+def post_until_the_node_dies(gateway: Gateway, key: str) -> None:
+    """A client whose request is in flight when its node is killed: it sees the connection drop."""
+    try:
+        gateway.post_images(key, {"model": "gpt-image-2", "prompt": "x"})
+    except httpx.TransportError:
+        pass
+
+
+def ledger_verify(gateway: Gateway) -> dict:
+    return json.loads(gateway.cli("ledger", "verify", "--json"))
+
+
+async def _fire(base_urls: list[str], key: str, count: int) -> list[int | str]:
+    """`count` concurrent generations spread over the nodes; the status of each."""
+    clients = [openai.AsyncOpenAI(base_url=f"{url}/v1", api_key=key, max_retries=0, timeout=120) for url in base_urls]
+
+    async def one(i: int) -> int | str:
+        try:
+            await clients[i % len(clients)].images.generate(model="gpt-image-2", prompt=f"race {i}", quality="low")
+            return 200
+        except openai.APIStatusError as exc:
+            return exc.status_code
+        except openai.APIConnectionError as exc:
+            return f"connection: {exc}"
+
+    try:
+        return list(await asyncio.gather(*(one(i) for i in range(count))))
+    finally:
+        for client in clients:
+            await client.close()
+
+
+def test_two_nodes_one_account_bill_exactly_what_credit_covers(
+    tmp_path: Path, upstream: FakeOpenAI, postgres_url: str
+) -> None:
+    """240 concurrent requests over two gateway processes on one PostgreSQL; credit covers 37 images."""
+    covered, fired = 37, 240
+    shared = {"IMAGEGATE_DATABASE_URL": postgres_url}
+    node_a = start_gateway(tmp_path / "data", upstream, shared)
+    node_b = start_gateway(tmp_path / "data", upstream, shared)
+    try:
+        account = node_a.new_account(f"{covered * LOW_1024 / 1_000_000:.6f}")
+        statuses = asyncio.run(_fire([node_a.base_url, node_b.base_url], account.key, fired))
+
+        assert statuses.count(200) == covered
+        assert statuses.count(402) == fired - covered, sorted(set(map(str, statuses)))
+        assert len(upstream.requests) == covered  # a refused request never reaches the upstream
+        assert node_a.balance(account.id) == (0, 0)
+        stored = list((tmp_path / "data" / "images").rglob("img_*.png"))
+        assert len(stored) == covered
+        usage = node_a.admin(lambda admin: admin.usage(*_today(), account.id))
+        assert usage["totals"] == {"requests": fired, "images": covered, "cost_micros": covered * LOW_1024}
+        verdict = ledger_verify(node_a)
+        assert verdict["ok"], verdict
+    finally:
+        node_a.process.stop()
+        node_b.process.stop()
+
+
+def _today():  # type: ignore[no-untyped-def]
+    from datetime import datetime, timedelta, timezone
+
+    now = datetime.now(timezone.utc)
+    return now - timedelta(hours=1), now + timedelta(hours=1)
+
+
+def test_ledger_verify_passes_after_every_kind_of_entry(gateway: Gateway, upstream: FakeOpenAI) -> None:
+    account = gateway.new_account("1")
+    client = gateway.client(account.key)
+    client.images.generate(model="gpt-image-2", prompt="a cat", n=2, quality="low")
+    upstream.script({"kind": "server_error", "times": 3})
+    with pytest.raises(openai.APIStatusError):
+        client.images.generate(model="gpt-image-2", prompt="a cat")
+    upstream.script({"kind": "fewer_images"})
+    client.images.generate(model="gpt-image-2", prompt="a cat", n=3, quality="low")
+    gateway.admin(lambda admin: admin.adjust_credit(account.id, "-0.25", "goodwill reversed"))
+
+    assert gateway.balance(account.id) == (1_000_000 - 4 * LOW_1024 - 250_000, 0)
+    assert ledger_verify(gateway)["ok"]
+
+
+def test_a_hold_left_by_a_dead_node_is_released_by_the_sweeper(
+    tmp_path: Path, upstream: FakeOpenAI, database_url: str | None
+) -> None:
+    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
+    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "2", "IMAGEGATE_HOLD_TTL_SECONDS": "3", **db}
+    doomed = start_gateway(tmp_path / "data", upstream, short)
+    account = doomed.new_account("1")
+    upstream.script({"kind": "hang", "seconds": 30})
+    worker = threading.Thread(target=post_until_the_node_dies, args=(doomed, account.key), daemon=True)
+    worker.start()
+    upstream.wait_for_requests(1)
+    assert doomed.balance(account.id) == (1_000_000, 53_000)
+    doomed.process._proc.send_signal(signal.SIGKILL)  # the node dies mid-request, holding credit
+    doomed.process.stop()
+    worker.join(10)
+
+    survivor = start_gateway(tmp_path / "data", upstream, {**short, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "0.2"})
+    try:
+        deadline = time.monotonic() + 15
+        while survivor.balance(account.id)[1] and time.monotonic() < deadline:
+            time.sleep(0.2)  # polling the database for the sweeper's work, bounded
+        assert survivor.balance(account.id) == (1_000_000, 0)
+        assert ledger_verify(survivor)["ok"]
+    finally:
+        survivor.process.stop()
+
+
+def test_holds_sweep_command_releases_only_expired_holds(
+    tmp_path: Path, upstream: FakeOpenAI, database_url: str | None
+) -> None:
+    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
+    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "1", "IMAGEGATE_HOLD_TTL_SECONDS": "2", **db}
+    doomed = start_gateway(tmp_path / "data", upstream, {**short, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600"})
+    account = doomed.new_account("1")
+    upstream.script({"kind": "hang", "seconds": 30})
+    threading.Thread(target=post_until_the_node_dies, args=(doomed, account.key), daemon=True).start()
+    upstream.wait_for_requests(1)
+    doomed.process._proc.send_signal(signal.SIGKILL)
+    doomed.process.stop()
+
+    assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 0  # not expired yet
+    assert doomed.balance(account.id) == (1_000_000, 53_000)
+    time.sleep(2.2)  # let the hold's real expiry pass: expiry is the behaviour under test
+    assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 1
+    assert doomed.balance(account.id) == (1_000_000, 0)
+    assert ledger_verify(doomed)["ok"]
+
+
+def test_negative_adjustment_cannot_take_balance_below_zero(gateway: Gateway) -> None:
+    account = gateway.new_account("1")
+    result = gateway.admin(lambda admin: admin.adjust_credit(account.id, "-1", "zero it"))
+    assert result["balance_micros"] == 0
+    from imagegate.domain.errors import InvalidRequest
+
+    with pytest.raises(InvalidRequest):
+        gateway.admin(lambda admin: admin.adjust_credit(account.id, "-0.000001", "below zero"))
+    assert gateway.balance(account.id) == (0, 0)
