@@ -160,16 +160,38 @@ def _read(path: Path) -> bytes:
         return b""
 
 
+def _stored_bytes(gateway: Gateway) -> bytes:
+    """Everything the gateway has persisted: its data dir, and on PostgreSQL every row of every table."""
+    files = [p for p in gateway.data_dir.rglob("*") if p.is_file()]
+    blob = b"".join(_read(p) for p in files)
+    url = gateway.env.get("IMAGEGATE_DATABASE_URL")
+    if url is None:
+        assert "imagegate.db" in {p.name for p in files}
+        return blob
+    import asyncio
+
+    import asyncpg
+
+    async def dump() -> bytes:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            tables = [r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+            assert "api_keys" in tables
+            rows = [await conn.fetch(f'SELECT * FROM "{t}"') for t in tables]
+        finally:
+            await conn.close()
+        return repr(rows).encode()
+
+    return blob + asyncio.run(dump())
+
+
 def test_keys_are_stored_only_as_hashes(gateway: Gateway) -> None:
     account_id = new_account_id(gateway)
     created = [
         cli_json(gateway, "keys", "create", account_id)["key"],
         cli_json(gateway, "keys", "create", account_id, "--test")["key"],
     ]
-    files = [p for p in gateway.data_dir.rglob("*") if p.is_file()]
-    names = {p.name for p in files}
-    assert "imagegate.db" in names
-    blob = b"".join(_read(p) for p in files)
+    blob = _stored_bytes(gateway)
     for key in created:
         assert key.encode() not in blob
         assert key[len("ig_live_") :].encode() not in blob  # not even the secret part alone

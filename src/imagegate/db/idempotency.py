@@ -63,9 +63,7 @@ class IdempotencyRepo:
             ).first()
             if row is None:  # given back in between: try once more from the top
                 return await self.claim(account_id, key, body_hash, request_id, lock_seconds)
-            if row.expires_at.replace(tzinfo=now.tzinfo) <= now or (
-                row.status == "running" and row.locked_until.replace(tzinfo=now.tzinfo) <= now
-            ):
+            if row.expires_at <= now or (row.status == "running" and row.locked_until <= now):
                 taken = await conn.execute(
                     update(idempotency_keys)
                     .where(

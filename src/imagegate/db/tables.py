@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -15,8 +17,27 @@ from sqlalchemy import (
     Table,
     Text,
 )
+from sqlalchemy import DateTime as _DateTime
+from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData()
+
+
+class DateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, on SQLite (which keeps no zone) and PostgreSQL alike."""
+
+    impl = _DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored")
+        return value.astimezone(timezone.utc) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
 
 accounts = Table(
     "accounts",
@@ -27,7 +48,7 @@ accounts = Table(
     Column("balance_micros", BigInteger, nullable=False, default=0),
     Column("held_micros", BigInteger, nullable=False, default=0),
     Column("disabled", Boolean, nullable=False, default=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
 )
 
 api_keys = Table(
@@ -40,8 +61,8 @@ api_keys = Table(
     Column("mode", String(8), nullable=False),
     Column("allowed_models", Text, nullable=True),  # JSON list, or NULL for every model
     Column("rpm", Integer, nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("revoked_at", DateTime(), nullable=True),
 )
 
 holds = Table(
@@ -52,8 +73,8 @@ holds = Table(
     Column("request_id", String(64), nullable=False),
     Column("amount_micros", BigInteger, nullable=False),
     Column("status", String(10), nullable=False),  # open | settled | released
-    Column("created_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
     Index("ix_holds_open", "status", "expires_at"),
 )
 
@@ -68,7 +89,7 @@ ledger_entries = Table(
     Column("reason", Text, nullable=False),
     Column("request_id", String(64), nullable=True),
     Column("hold_id", String(40), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
 )
 
 price_cards = Table(
@@ -78,7 +99,7 @@ price_cards = Table(
     Column("quality", String(20), primary_key=True),
     Column("size", String(20), primary_key=True),
     Column("micros", BigInteger, nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
 )
 
 usage_records = Table(
@@ -100,7 +121,7 @@ usage_records = Table(
     Column("unit_price_micros", BigInteger, nullable=False, default=0),
     Column("latency_ms", Integer, nullable=False),
     Column("user", String(256), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )
@@ -116,9 +137,9 @@ idempotency_keys = Table(
     Column("response_status", Integer, nullable=True),
     Column("response_body", Text, nullable=True),
     Column("response_cost_micros", BigInteger, nullable=True),
-    Column("locked_until", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(), nullable=False),
+    Column("expires_at", DateTime(), nullable=False),
+    Column("created_at", DateTime(), nullable=False),
     Index("ix_idempotency_expiry", "expires_at"),
 )
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, select
@@ -35,9 +35,8 @@ class UsageRecord:
     created_at: datetime
 
     def as_json(self) -> dict[str, Any]:
-        created = self.created_at if self.created_at.tzinfo else self.created_at.replace(tzinfo=timezone.utc)
         data = asdict(self)
-        data.update(created=int(created.timestamp()), time=created.isoformat())
+        data.update(created=int(self.created_at.timestamp()), time=self.created_at.isoformat())
         del data["created_at"]
         return data
 

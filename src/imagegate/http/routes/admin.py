@@ -41,11 +41,17 @@ def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -
         if required:
             raise InvalidRequest(f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name)
         return None
-    if kind is str and isinstance(value, (int, float)) and not isinstance(value, bool) and name == "amount_usd":
-        return str(value)
-    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+    if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
         raise InvalidRequest(f"'{name}' must be a {kind.__name__}.", code="invalid_type", param=name)
     return value
+
+
+def _amount(body: dict[str, Any]) -> str:
+    """`amount_usd` as a decimal string; a JSON number is taken by its shortest text ("0.1", not 0.1000…)."""
+    value = body.get("amount_usd")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return repr(value)
+    return _field(body, "amount_usd", str)
 
 
 @router.post("/accounts")
@@ -84,7 +90,7 @@ async def top_up(account_id: str, request: Request) -> dict[str, Any]:
     _authorize(request)
     body = await _body(request)
     return await components(request).admin.add_credit(
-        account_id, _field(body, "amount_usd", str), _field(body, "reason", str)
+        account_id, _amount(body), _field(body, "reason", str)
     )
 
 
@@ -93,7 +99,7 @@ async def adjust(account_id: str, request: Request) -> dict[str, Any]:
     _authorize(request)
     body = await _body(request)
     return await components(request).admin.adjust_credit(
-        account_id, _field(body, "amount_usd", str), _field(body, "reason", str)
+        account_id, _amount(body), _field(body, "reason", str)
     )
 
 
@@ -102,6 +108,8 @@ async def create_key(account_id: str, request: Request) -> dict[str, Any]:
     _authorize(request)
     body = await _body(request)
     models = _field(body, "models", list, required=False)
+    if models is not None and not all(isinstance(m, str) for m in models):
+        raise InvalidRequest("'models' must be a list of model ids.", code="invalid_type", param="models")
     return await components(request).admin.create_key(
         account_id,
         test=bool(_field(body, "test", bool, required=False)),
@@ -136,7 +144,7 @@ async def set_price(request: Request) -> dict[str, Any]:
         _field(body, "model", str),
         _field(body, "quality", str, required=False),
         _field(body, "size", str),
-        _field(body, "amount_usd", str),
+        _amount(body),
     )
 
 
