@@ -169,7 +169,7 @@ def credit_add(account_id: str, amount_usd: str, reason: str, as_json: bool) -> 
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
 
 
-@credit.command("adjust")
+@credit.command("adjust", context_settings={"ignore_unknown_options": True})
 @click.argument("account_id")
 @click.argument("amount_usd")
 @click.option("--reason", required=True, help="recorded with the ledger entry")

@@ -65,7 +65,7 @@ def test_credit_add_with_seven_decimals_is_refused(gateway: Gateway) -> None:
     assert result.returncode != 0
     assert result.stdout.strip() == ""
     error = json.loads(result.stderr)["error"]
-    assert error["param"] == "amount"
+    assert error["param"] == "amount_usd"
     assert "decimal" in error["message"]
     assert gateway.balance(account_id) == (0, 0)
 

@@ -23,7 +23,7 @@ from .keys import display_prefix, hash_key, new_key
 MICROS_PER_UNIT = 1_000_000
 
 
-def to_micros(amount: str, param: str = "amount") -> int:
+def to_micros(amount: str, param: str = "amount_usd") -> int:
     """`"12.5"` USD -> 12500000 micros, exactly; more than six decimals is refused, never rounded."""
     try:
         value = Decimal(amount) * MICROS_PER_UNIT
@@ -68,14 +68,14 @@ class AdminService:
         """A top-up: a positive amount, with a reason, as one ledger entry."""
         micros = to_micros(amount_usd)
         if micros <= 0:
-            raise InvalidRequest("A top-up must be a positive amount; use an adjustment to take credit away.", param="amount")
+            raise InvalidRequest("A top-up must be a positive amount; use an adjustment to take credit away.", param="amount_usd")
         return await self._change_balance(account_id, micros, "topup", reason)
 
     async def adjust_credit(self, account_id: str, amount_usd: str, reason: str) -> dict[str, Any]:
         """A correction in either direction; it may not take the balance below what is held."""
         micros = to_micros(amount_usd)
         if micros == 0:
-            raise InvalidRequest("An adjustment of zero changes nothing.", param="amount")
+            raise InvalidRequest("An adjustment of zero changes nothing.", param="amount_usd")
         return await self._change_balance(account_id, micros, "adjustment", reason)
 
     async def _change_balance(self, account_id: str, micros: int, kind: str, reason: str) -> dict[str, Any]:
@@ -84,7 +84,7 @@ class AdminService:
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         if not await self._ledger.adjust(account_id, micros, kind, reason):
-            raise InvalidRequest("The adjustment would take the balance below what is held.", param="amount")
+            raise InvalidRequest("The adjustment would take the balance below what is held.", param="amount_usd")
         account = await self.get_account(account_id)
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
 
@@ -133,7 +133,7 @@ class AdminService:
             raise InvalidRequest(f"'{model.id}' has no size '{size}'.", param="size")
         micros = to_micros(amount_usd)
         if micros < 0:
-            raise InvalidRequest("A price cannot be negative.", param="amount")
+            raise InvalidRequest("A price cannot be negative.", param="amount_usd")
         await self._prices.set(model.id, quality_key, size, micros)
         return {"model": model.id, "quality": quality_key, "size": size, "micros": micros}
 

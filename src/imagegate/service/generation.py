@@ -25,6 +25,7 @@ from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides, charged_unit_price, held_unit_price
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
+from ..domain.upstream import GeneratedImage
 from ..ids import new_id
 from ..routing.router import Outcome, Router
 
@@ -106,7 +107,7 @@ class ImageService:
 
     async def quote(self, raw: bytes, principal: Principal) -> dict[str, Any]:
         """The price a generation with this body would be held at now; validates, holds nothing."""
-        priced = await self._price(parse_json(raw), principal)
+        priced = await self._price(parse_image_request(parse_json(raw), self._catalog), principal)
         request = priced.request
         return {
             "object": "image.quote",
@@ -141,8 +142,7 @@ class ImageService:
         if progress.idempotency_key is not None:
             await self._idempotency.give_back(principal.account_id, progress.idempotency_key, request_id)
 
-    async def _price(self, body: Any, principal: Principal) -> _Priced:
-        request = parse_image_request(body, self._catalog)
+    async def _price(self, request: ImageRequest, principal: Principal) -> _Priced:
         model = request.model
         if principal.allowed_models is not None and model.id not in principal.allowed_models:
             raise PermissionDenied(
@@ -181,8 +181,8 @@ class ImageService:
         outcome: Outcome,
     ) -> GenerationResult:
         body = parse_json(raw)
-        priced = await self._price(body, principal)
-        request = progress.request = priced.request
+        request = progress.request = parse_image_request(body, self._catalog)
+        priced = await self._price(request, principal)
         model = request.model
         if idempotency_key is not None:
             replay = await self._claim(idempotency_key, body, principal, request_id)
@@ -228,7 +228,7 @@ class ImageService:
             progress.idempotency_key = None
         return result
 
-    async def _deliver(self, request: ImageRequest, images: list, created: int) -> list[dict[str, Any]]:  # type: ignore[type-arg]
+    async def _deliver(self, request: ImageRequest, images: list[GeneratedImage], created: int) -> list[dict[str, Any]]:
         if request.response_format == "b64_json":
             return [
                 {"b64_json": base64.b64encode(img.data).decode("ascii"), "revised_prompt": img.revised_prompt}
@@ -237,10 +237,10 @@ class ImageService:
         ext = request.output_format
         expires = created + self._url_ttl
         ids = [new_id("img") for _ in images]
-        await asyncio.gather(*(self._store.put(image_id, ext, img.data) for image_id, img in zip(ids, images)))
+        await asyncio.gather(*(self._store.put(image_id, ext, img.data) for image_id, img in zip(ids, images, strict=True)))
         return [
             {"url": self._store.url_for(image_id, ext, expires), "revised_prompt": img.revised_prompt}
-            for image_id, img in zip(ids, images)
+            for image_id, img in zip(ids, images, strict=True)
         ]
 
     async def _record(
