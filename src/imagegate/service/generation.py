@@ -17,7 +17,7 @@ from ..db.accounts import utcnow
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
 from ..domain.catalog import Catalog
-from ..domain.errors import GatewayError, PermissionDenied
+from ..domain.errors import GatewayError, PermissionDenied, UpstreamFailed
 from ..domain.ports import BlobStore
 from ..domain.pricing import charged_unit_price, held_unit_price
 from ..domain.principal import Principal
@@ -32,6 +32,8 @@ log = logging.getLogger("imagegate.service")
 class GenerationResult:
     body: dict[str, Any]
     cost_micros: int
+    images_missing: int = 0
+    """Images asked for but not delivered (a partial result): billed nothing, told in a header."""
 
 
 @dataclass(slots=True)
@@ -97,6 +99,8 @@ class ImageService:
 
         await self._router.generate(request, principal, outcome)
         images = outcome.images[: request.n]
+        if not images:  # the router never returns without images; never answer 200 with empty data
+            raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
 
         if billable:
             reported = images[0].quality if images else None
@@ -121,6 +125,7 @@ class ImageService:
                 },
             },
             cost_micros=progress.cost,
+            images_missing=request.n - len(images),
         )
 
     async def _deliver(self, request: ImageRequest, images: list, created: int) -> list[dict[str, Any]]:  # type: ignore[type-arg]
