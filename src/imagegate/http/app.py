@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
+from ..logs import configure_logging
 from .components import build_components
 from .errors import install_error_handlers
 from .middleware import RequestIdMiddleware
@@ -16,6 +17,8 @@ from .routes import account, files, images, models
 
 
 def create_app(settings: Settings) -> FastAPI:
+    configure_logging(settings.log_level)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.components = await build_components(settings)
