@@ -15,7 +15,16 @@ from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
-from .base import decode_b64, error_object, json_body, map_transport_errors, retry_after_seconds
+from .base import (
+    Failure,
+    decode_b64,
+    error_object,
+    json_body,
+    keep_successes,
+    map_transport_errors,
+    retry_after_seconds,
+    sniff_format,
+)
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
 AZURE_SAFETY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation"})
@@ -92,15 +101,22 @@ class OpenAIImages:
                 raise self._failure(response.status_code, error_object(body), response)
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
         quality = body.get("quality") if isinstance(body.get("quality"), str) else None
-        sent_prompt = request.upstream_prompt
-        return [
-            GeneratedImage(
-                data=decode_b64(item.get("b64_json") if isinstance(item, dict) else None, self._route.name),
-                revised_prompt=(item.get("revised_prompt") or sent_prompt) if isinstance(item, dict) else sent_prompt,
-                quality=quality,
-            )
-            for item in items
-        ]
+        asked = self.output_format(request)
+        return keep_successes([self._item(item, request, asked, quality) for item in items], self._route.name)
+
+    def _item(self, item: Any, request: ImageRequest, asked: str, quality: str | None) -> list[GeneratedImage] | Failure:
+        """One image of `data`, or why it is unusable (it is then dropped: a partial result)."""
+        if not isinstance(item, dict):
+            return RetryableUpstreamError(f"route {self._route.name}: an item of data is not an object")
+        try:
+            data = decode_b64(item.get("b64_json"), self._route.name)
+        except RetryableUpstreamError as problem:
+            return problem
+        got = sniff_format(data)
+        if got is not None and got != asked:
+            return RetryableUpstreamError(f"route {self._route.name}: upstream answered {got}, asked for {asked}")
+        revised = item.get("revised_prompt") or request.upstream_prompt
+        return [GeneratedImage(data=data, revised_prompt=revised, quality=quality)]
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""
