@@ -42,7 +42,7 @@ async def route_report(settings: Settings) -> dict[str, Any]:
     if settings.redis_url:
         store = RedisCircuitStore(settings.redis_url, breaker_policy(settings), settings.redis_prefix)
     else:
-        store = PublishedCircuits(run_dir(settings))
+        store = PublishedCircuits(run_dir(settings), breaker_policy(settings))
     keys = [route_key(m.id, r.name) for m in settings.catalog for r in m.routes]
     try:
         health = await store.health(keys)

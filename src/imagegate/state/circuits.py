@@ -13,6 +13,7 @@ import logging
 import os
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import anyio.to_thread
@@ -72,10 +73,14 @@ class MemoryCircuitStore:
 
 
 class PublishedCircuits:
-    """The health the running gateway processes last published (read-only; for the CLI)."""
+    """The health the running gateway processes last published (read-only; for the CLI).
 
-    def __init__(self, run_dir: Path) -> None:
+    An open circuit whose cool-down has passed since it was written is shown half open.
+    """
+
+    def __init__(self, run_dir: Path, policy: BreakerPolicy) -> None:
         self._run_dir = run_dir
+        self._policy = policy
 
     async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
         """Per route, the most severe circuit any live process reports, with its recent calls."""
@@ -85,6 +90,9 @@ class PublishedCircuits:
                 if key not in keys:
                     continue
                 health = RouteHealth.from_json(data)
+                if health.circuit == "open" and health.opened_at is not None:
+                    if time.time() >= health.opened_at + self._policy.cooldown_seconds:
+                        health = replace(health, circuit="half_open")
                 current = merged.get(key)
                 if current is None or _SEVERITY[health.circuit] > _SEVERITY[current.circuit]:
                     merged[key] = health
