@@ -129,3 +129,21 @@ def test_models_endpoint_marks_upscaled_sizes(live_gateway: Gateway) -> None:
     assert models["gpt-image-2-official"]["upscaled_from"] == {"4096x4096": "2880x2880"}
     for model in ("nano-banana-2", "nano-banana-pro", "seedream-4.5", "preview"):
         assert models[model]["upscaled_from"] == {}
+
+
+def test_gemini_interim_thought_image_is_skipped(
+    live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini
+) -> None:
+    """Gemini 3 may send a `thought: true` draft first (here 64x64); only the final image counts."""
+    fake_gemini.script({"kind": "thought_image"})
+    assert _one(live_gateway, funded.key, "nano-banana-pro", "2528x1696", "png") == ("2528x1696", "png", None)
+    assert len(fake_gemini.requests) == 1  # the draft did not make the gateway retry
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_gemini_jpeg_answer_is_delivered_as_asked(
+    live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini, fmt: str
+) -> None:
+    fake_gemini.script({"kind": "jpeg"})
+    assert _one(live_gateway, funded.key, "nano-banana-2", "1376x768", fmt) == ("1376x768", fmt, None)
+    assert len(fake_gemini.requests) == 1
