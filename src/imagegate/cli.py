@@ -235,6 +235,8 @@ def routes_list(as_json: bool) -> None:
             f"{row['model']:22} {row['route']:12} {row['provider']:18} {'yes' if row['configured'] else 'no':4} "
             f"{row['circuit']:9} {recent['calls']:>5} {rate:>7} {p50:>7}"
         )
+    if result.get("error"):
+        lines.append(f"warning: {result['error']}")
     _emit(result, as_json, "\n".join(lines))
 
 

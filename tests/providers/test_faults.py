@@ -10,9 +10,12 @@ except in latency, and billed exactly once.
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 import pytest
+from PIL import Image
 
 from tests.conftest import Account, Gateway
 
@@ -55,7 +58,6 @@ RETRIED_THEN_502 = [
     ("openai", {"kind": "bad_b64"}),
     ("openai", {"kind": "truncated_image"}),
     ("openai", {"kind": "wrong_size"}),
-    ("openai", {"kind": "wrong_format"}),
 ]
 
 NOT_RETRIED = [  # (provider, behaviour, status, code)
@@ -197,3 +199,18 @@ def test_retry_after_is_honoured(live_gateway: Gateway, account_10: Account, fak
 @pytest.fixture
 def account_10(live_gateway: Gateway) -> Account:
     return live_gateway.new_account("10")
+
+
+def test_wrong_format_at_the_right_size_is_re_encoded_not_retried(
+    live_gateway: Gateway, account_10: Account, fake_openai: Any
+) -> None:
+    """The image is good, only its encoding differs: the gateway re-encodes it (as for any route that
+    cannot make the format) rather than paying the upstream again."""
+    fake_openai.script({"kind": "wrong_format"})
+    body = {"model": "gpt-image-2", "prompt": "x", "output_format": "webp", "response_format": "b64_json"}
+    response = live_gateway.post_images(account_10.key, body)
+    assert response.status_code == 200
+    image = Image.open(io.BytesIO(base64.b64decode(response.json()["data"][0]["b64_json"])))
+    assert (image.format, image.size) == ("WEBP", (1024, 1024))
+    assert len(fake_openai.requests) == 1
+    assert live_gateway.balance(account_10.id) == (10_000_000 - PRICE_OF["openai"], 0)

@@ -81,17 +81,6 @@ def decode_b64(value: Any, route: str) -> bytes:
         raise RetryableUpstreamError(f"route {route}: image data is not valid base64") from exc
 
 
-def sniff_format(data: bytes) -> str | None:
-    """`png`, `jpeg` or `webp` from the first bytes (no decoding), or None for anything else."""
-    if data.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if data.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    return None
-
-
 async def gather_calls(calls: Sequence[Awaitable[list[GeneratedImage]]], route: str) -> list[GeneratedImage]:
     """Run one-image calls concurrently; see `keep_successes` for what comes back."""
 
@@ -140,5 +129,4 @@ __all__ = [
     "keep_successes",
     "map_transport_errors",
     "retry_after_seconds",
-    "sniff_format",
 ]

@@ -23,7 +23,6 @@ from .base import (
     keep_successes,
     map_transport_errors,
     retry_after_seconds,
-    sniff_format,
 )
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
@@ -101,10 +100,9 @@ class OpenAIImages:
                 raise self._failure(response.status_code, error_object(body), response)
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
         quality = body.get("quality") if isinstance(body.get("quality"), str) else None
-        asked = self.output_format(request)
-        return keep_successes([self._item(item, request, asked, quality) for item in items], self._route.name)
+        return keep_successes([self._item(item, request, quality) for item in items], self._route.name)
 
-    def _item(self, item: Any, request: ImageRequest, asked: str, quality: str | None) -> list[GeneratedImage] | Failure:
+    def _item(self, item: Any, request: ImageRequest, quality: str | None) -> list[GeneratedImage] | Failure:
         """One image of `data`, or why it is unusable (it is then dropped: a partial result)."""
         if not isinstance(item, dict):
             return RetryableUpstreamError(f"route {self._route.name}: an item of data is not an object")
@@ -112,9 +110,6 @@ class OpenAIImages:
             data = decode_b64(item.get("b64_json"), self._route.name)
         except RetryableUpstreamError as problem:
             return problem
-        got = sniff_format(data)
-        if got is not None and got != asked:
-            return RetryableUpstreamError(f"route {self._route.name}: upstream answered {got}, asked for {asked}")
         revised = item.get("revised_prompt") or request.upstream_prompt
         return [GeneratedImage(data=data, revised_prompt=revised, quality=quality)]
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from redis.exceptions import RedisError
 
 from ..config import Settings
 from ..domain.circuits import UNKNOWN_HEALTH, BreakerPolicy, route_key
@@ -44,8 +45,11 @@ async def route_report(settings: Settings) -> dict[str, Any]:
     else:
         store = PublishedCircuits(run_dir(settings), breaker_policy(settings))
     keys = [route_key(m.id, r.name) for m in settings.catalog for r in m.routes]
+    problem = None
     try:
         health = await store.health(keys)
+    except (RedisError, OSError) as exc:  # show the configuration anyway, and say why health is missing
+        health, problem = {}, f"could not read the circuit states: {exc}"
     finally:
         await store.aclose()
     rows = []
@@ -68,7 +72,10 @@ async def route_report(settings: Settings) -> dict[str, Any]:
                         **health.get(key, UNKNOWN_HEALTH).as_json(),
                     }
                 )
-    return {"state": "redis" if settings.redis_url else "process", "routes": rows}
+    report: dict[str, Any] = {"state": "redis" if settings.redis_url else "process", "routes": rows}
+    if problem:
+        report["error"] = problem
+    return report
 
 
 __all__ = ["breaker_policy", "circuit_store", "route_report"]
