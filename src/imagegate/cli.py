@@ -1,4 +1,4 @@
-"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices`.
+"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes`.
 
 Every command that creates or shows something accepts `--json` and then prints exactly one JSON
 object. Commands call the service layer, never the database.
@@ -19,6 +19,7 @@ from . import __version__
 from .config import load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run, open_admin
+from .service.routes import route_report
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -286,6 +287,30 @@ def prices_list(as_json: bool) -> None:
         for quality, row in card.items()
         for size, micros in row.items()
     ]
+    _emit(result, as_json, "\n".join(lines))
+
+
+@main.group()
+def routes() -> None:
+    """Show upstream routes and their health."""
+
+
+@routes.command("list")
+@json_option
+def routes_list(as_json: bool) -> None:
+    """Each route in priority order: configured?, circuit state, recent latency and error rate."""
+    result = asyncio.run(route_report(load_settings()))
+    lines = [f"{'model':22} {'route':12} {'provider':18} {'ok?':4} {'circuit':9} {'calls':>5} {'err%':>7} {'p50 ms':>7}"]
+    for row in result["routes"]:
+        recent = row["recent"]
+        rate = "-" if recent["error_rate"] is None else f"{recent['error_rate']:.0%}"
+        p50 = "-" if recent["latency_ms_p50"] is None else str(recent["latency_ms_p50"])
+        lines.append(
+            f"{row['model']:22} {row['route']:12} {row['provider']:18} {'yes' if row['configured'] else 'no':4} "
+            f"{row['circuit']:9} {recent['calls']:>5} {rate:>7} {p50:>7}"
+        )
+    if result.get("error"):
+        lines.append(f"warning: {result['error']}")
     _emit(result, as_json, "\n".join(lines))
 
 

@@ -42,6 +42,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_RETRY_ATTEMPTS", "3", "upstream attempts per route (first try included)"),
     Setting("IMAGEGATE_RETRY_BASE_SECONDS", "0.5", "first backoff delay; doubles per attempt, with full jitter"),
     Setting("IMAGEGATE_RETRY_MAX_SECONDS", "20", "longest single wait between attempts (Retry-After included)"),
+    Setting("IMAGEGATE_BREAKER_FAILURES", "5", "consecutive failed upstream calls that open a route's circuit"),
+    Setting("IMAGEGATE_BREAKER_COOLDOWN_SECONDS", "30", "how long an open circuit waits before one probe call"),
+    Setting("IMAGEGATE_REDIS_PREFIX", "imagegate", "prefix of every Redis key the gateway writes"),
     Setting("IMAGEGATE_HOLD_TTL_SECONDS", "900", "how long a hold outlives a request that died with its node"),
     Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "60", "how often each node releases expired holds"),
     Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
@@ -79,6 +82,9 @@ class Settings:
     log_level: str
     credentials: Mapping[str, Credentials]
     catalog: Catalog = field(repr=False)
+    breaker_failures: int = 5
+    breaker_cooldown_seconds: float = 30.0
+    redis_prefix: str = "imagegate"
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -121,7 +127,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             "ark": Credentials(get("ARK_API_KEY"), get("ARK_BASE_URL")),
             "none": Credentials(None, None),
         },
-        catalog=load_catalog(get("IMAGEGATE_CONFIG")),
+        catalog=load_catalog(get("IMAGEGATE_CONFIG"), env),
+        breaker_failures=max(1, int(get("IMAGEGATE_BREAKER_FAILURES") or 5)),
+        breaker_cooldown_seconds=float(get("IMAGEGATE_BREAKER_COOLDOWN_SECONDS") or 30),
+        redis_prefix=get("IMAGEGATE_REDIS_PREFIX") or "imagegate",
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
@@ -133,14 +142,26 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     return settings
 
 
-def load_catalog(config_path: str | None = None) -> Catalog:
-    """The shipped catalog, with the operator's `[models.*]` tables merged over it."""
+def load_catalog(config_path: str | None = None, env: Mapping[str, str] | None = None) -> Catalog:
+    """The shipped catalog, with the operator's `[models.*]` and `[providers.*]` tables merged over it.
+
+    A model's `routes` list in the operator's file replaces the shipped one. A route may name the
+    environment variable holding its key (`api_key_env`) instead of writing the key in the file.
+    """
     data = tomllib.loads(resources.files("imagegate").joinpath("catalog.toml").read_text("utf-8"))
     if config_path:
         with open(config_path, "rb") as fh:
             operator = tomllib.load(fh)
         data = _merge(data, operator)
+    _resolve_route_keys(data, os.environ if env is None else env)
     return Catalog.from_dict(data)
+
+
+def _resolve_route_keys(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    for model in (data.get("models") or {}).values():
+        for route in model.get("routes", ()) if isinstance(model, dict) else ():
+            if isinstance(route, dict) and "api_key_env" in route:
+                route["api_key"] = env.get(route.pop("api_key_env")) or None
 
 
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:

@@ -103,17 +103,19 @@ def conform(
     want_size: tuple[int, int],
     compression: int | None,
     native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
 ) -> bytes:
     """Bytes that are exactly `want_size` in `want_format`; `data` itself when already so.
 
-    A different format at the right size is re-encoded. An image at `native_size` (when that differs
+    A different format at the right size is re-encoded, and so is the right format when
+    `reencode` is set (an upstream that could not apply the requested compression). An image at `native_size` (when that differs
     from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
     """
     _check_format(want_format)
     info = inspect(data)
     want_size = (int(want_size[0]), int(want_size[1]))
     if info.size == want_size:
-        if info.format == want_format:
+        if info.format == want_format and not reencode:
             return data
         return encode(_decode(data), want_format, compression, png_compress_level=_png_level(want_size))
     if native_size is not None and tuple(native_size) != want_size and info.size == tuple(native_size):
@@ -130,6 +132,7 @@ async def conform_async(
     want_size: tuple[int, int],
     compression: int | None,
     native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
 ) -> bytes:
     """`conform` in a worker thread, so image work never runs on the event loop."""
     work = functools.partial(
@@ -139,6 +142,7 @@ async def conform_async(
         want_size=want_size,
         compression=compression,
         native_size=native_size,
+        reencode=reencode,
     )
     return await anyio.to_thread.run_sync(work)
 

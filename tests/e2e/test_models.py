@@ -21,6 +21,7 @@ GPT_IMAGE_2_CAPABILITIES = {
     "output_formats": ["png", "webp", "jpeg"],
     "img2img": False,
     "max_prompt_chars": 32000,
+    "upscaled_from": {"4096x4096": "2880x2880"},
 }
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 STANDARD_QUALITY = "standard"
@@ -32,6 +33,8 @@ class Capabilities:
     output_formats: tuple[str, ...]
     img2img: bool
     max_prompt_chars: int
+    upscaled_from: Mapping[str, str] = field(default_factory=dict)
+    """Sizes some route makes smaller and the gateway upscales: size -> the native size asked for."""
 
     def as_public(self) -> dict[str, Any]:
         return {
@@ -42,18 +45,39 @@ class Capabilities:
             "output_formats": list(self.output_formats),
             "img2img": self.img2img,
             "max_prompt_chars": self.max_prompt_chars,
+            "upscaled_from": dict(self.upscaled_from),
         }
 
 
 @dataclass(frozen=True, slots=True)
 class Route:
-    """One way to reach a model: a wire format, the credentials it uses and the upstream model id."""
+    """One way to reach a model: a wire format, the credentials it uses and the upstream model id.
+
+    Routes are tried by ascending `priority` (default: their position in the list); routes of
+    equal priority are ordered at random in proportion to `weight`. `native_formats` are the
+    output formats the upstream can be asked for (others are re-encoded by the gateway), and
+    `native_compression` says whether it honours `output_compression`. `base_url`, `api_key` and
+    `api_version` override the route's credentials section; `options` are wire-specific.
+    """
 
     name: str
     provider: str  # wire module registered in providers.registry
     credentials: str  # name of a credentials section in the settings
     upstream_model: str
     timeout_seconds: float | None = None
+    priority: int = 0
+    weight: int = 1
+    native_formats: tuple[str, ...] = OUTPUT_FORMATS
+    native_compression: bool = True
+    upscaled_from: Mapping[str, str] = field(default_factory=dict)
+    base_url: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    api_version: str | None = None
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    def native_size(self, size: str) -> str:
+        """The size this route asks its upstream for when a client asks for `size`."""
+        return self.upscaled_from.get(size, size)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,10 +113,14 @@ class Catalog:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Catalog:
+        """`[models.*]` tables, plus `[providers.*]` tables of defaults for the routes of each wire."""
         raw_models = data.get("models")
         if not isinstance(raw_models, Mapping) or not raw_models:
             raise CatalogError("catalog has no [models]")
-        models = {model_id: _parse_model(model_id, raw) for model_id, raw in raw_models.items()}
+        defaults = data.get("providers", {})
+        if not isinstance(defaults, Mapping):
+            raise CatalogError("[providers] must be a table of route defaults per provider")
+        models = {model_id: _parse_model(model_id, raw, defaults) for model_id, raw in raw_models.items()}
         by_name: dict[str, Model] = {}
         for model in models.values():
             for name in (model.id, *model.aliases):
@@ -109,11 +137,65 @@ class Catalog:
         return iter(self.models.values())
 
 
-def _parse_model(model_id: str, raw: Mapping[str, Any]) -> Model:
+ROUTE_KEYS = frozenset(
+    {
+        "name", "provider", "credentials", "upstream_model", "timeout_seconds", "priority", "weight",
+        "native_formats", "native_compression", "upscaled_from", "base_url", "api_key", "api_version",
+        "options",
+    }
+)
+
+
+def _parse_routes(
+    model_id: str, raw_routes: Any, defaults: Mapping[str, Any], model_upscaled: Mapping[str, str]
+) -> tuple[Route, ...]:
+    routes = []
+    for index, entry in enumerate(raw_routes or ()):
+        if not isinstance(entry, Mapping):
+            raise CatalogError(f"model {model_id!r}: each route must be a table")
+        provider_defaults = defaults.get(entry.get("provider", ""), {})
+        r = {**provider_defaults, **entry}
+        unknown = set(r) - ROUTE_KEYS
+        if unknown:
+            raise CatalogError(f"model {model_id!r}: route keys {sorted(unknown)} are unknown")
+        upscaled = {**model_upscaled, **r.get("upscaled_from", {})}
+        routes.append(
+            Route(
+                name=r["name"],
+                provider=r["provider"],
+                credentials=r.get("credentials", r["provider"]),
+                upstream_model=r["upstream_model"],
+                timeout_seconds=float(r["timeout_seconds"]) if r.get("timeout_seconds") is not None else None,
+                priority=int(r.get("priority", index)),
+                weight=int(r.get("weight", 1)),
+                native_formats=tuple(r.get("native_formats", OUTPUT_FORMATS)),
+                native_compression=bool(r.get("native_compression", True)),
+                upscaled_from=MappingProxyType({s: n for s, n in upscaled.items() if s != n}),
+                base_url=r.get("base_url"),
+                api_key=r.get("api_key"),
+                api_version=r.get("api_version"),
+                options=MappingProxyType(dict(r.get("options", {}))),
+            )
+        )
+    return tuple(routes)
+
+
+def _public_upscaled(sizes: tuple[str, ...], routes: tuple[Route, ...], model_upscaled: Mapping[str, str]) -> dict[str, str]:
+    """Every size some route upscales, with the native size of the first such route in priority order."""
+    marked: dict[str, str] = {} if routes else dict(model_upscaled)
+    for route in sorted(routes, key=lambda r: r.priority):
+        for size, native in route.upscaled_from.items():
+            marked.setdefault(size, native)
+    return {size: marked[size] for size in sizes if size in marked}
+
+
+def _parse_model(model_id: str, raw: Mapping[str, Any], defaults: Mapping[str, Any] | None = None) -> Model:
     try:
         qualities = tuple(raw.get("qualities", ()))
         styles = tuple(raw.get("styles", ()))
         sizes = tuple(raw["sizes"])
+        model_upscaled = dict(raw.get("upscaled_from", {}))
+        routes = _parse_routes(model_id, raw.get("routes", ()), defaults or {}, model_upscaled)
         caps = Capabilities(
             sizes=sizes,
             default_size=raw.get("default_size", "1024x1024"),
@@ -125,16 +207,7 @@ def _parse_model(model_id: str, raw: Mapping[str, Any]) -> Model:
             output_formats=tuple(raw.get("output_formats", OUTPUT_FORMATS)),
             img2img=bool(raw.get("img2img", False)),
             max_prompt_chars=int(raw["max_prompt_chars"]),
-        )
-        routes = tuple(
-            Route(
-                name=r["name"],
-                provider=r["provider"],
-                credentials=r.get("credentials", r["provider"]),
-                upstream_model=r["upstream_model"],
-                timeout_seconds=r.get("timeout_seconds"),
-            )
-            for r in raw.get("routes", ())
+            upscaled_from=_public_upscaled(sizes, routes, model_upscaled),
         )
         prices = {q: {s: int(v) for s, v in row.items()} for q, row in raw.get("prices", {}).items()}
         latency = raw.get("latency_seconds", [0, 0])
@@ -150,7 +223,7 @@ def _parse_model(model_id: str, raw: Mapping[str, Any]) -> Model:
             prices=prices,
             auto_quality_price=raw.get("auto_quality_price"),
             style_prompts=dict(raw.get("style_prompts", {})),
-            upscaled_from=dict(raw.get("upscaled_from", {})),
+            upscaled_from=model_upscaled,
             latency_seconds=(int(latency[0]), int(latency[1])),
             when_to_use=tuple(raw.get("when_to_use", ())),
             free=bool(raw.get("free", False)),
@@ -171,12 +244,15 @@ def _check_model(model: Model) -> None:
         raise CatalogError(f"model {model.id!r}: default style is not one of its styles")
     if not set(caps.output_formats) <= set(OUTPUT_FORMATS):
         raise CatalogError(f"model {model.id!r}: unknown output format")
-    for size in (*caps.sizes, *model.upscaled_from.values()):
+    for size in caps.sizes:
         _parse_size(model.id, size)
-    for size, native in model.upscaled_from.items():
-        (w, h), (nw, nh) = _parse_size(model.id, size), _parse_size(model.id, native)
-        if size not in caps.sizes or nw > w or nh > h or w * nh != h * nw:
-            raise CatalogError(f"model {model.id!r}: {size} cannot be upscaled from {native}")
+    for upscaled in (model.upscaled_from, *(route.upscaled_from for route in model.routes)):
+        _check_upscaling(model, upscaled)
+    names = [route.name for route in model.routes]
+    if len(set(names)) != len(names):
+        raise CatalogError(f"model {model.id!r}: route names must be unique")
+    for route in model.routes:
+        _check_route(model.id, route)
     if model.free:
         return
     price_keys = [q for q in caps.qualities if q != "auto"] or [STANDARD_QUALITY]
@@ -187,6 +263,23 @@ def _check_model(model: Model) -> None:
         missing = [s for s in caps.sizes if s not in model.prices.get(quality, {})]
         if missing:
             raise CatalogError(f"model {model.id!r}: no price for {quality} at {missing}")
+
+
+def _check_upscaling(model: Model, upscaled: Mapping[str, str]) -> None:
+    for size, native in upscaled.items():
+        (w, h), (nw, nh) = _parse_size(model.id, size), _parse_size(model.id, native)
+        if size not in model.capabilities.sizes or nw > w or nh > h or w * nh != h * nw:
+            raise CatalogError(f"model {model.id!r}: {size} cannot be upscaled from {native}")
+
+
+def _check_route(model_id: str, route: Route) -> None:
+    where = f"model {model_id!r} route {route.name!r}"
+    if not route.native_formats or not set(route.native_formats) <= set(OUTPUT_FORMATS):
+        raise CatalogError(f"{where}: native_formats must be some of {', '.join(OUTPUT_FORMATS)}")
+    if route.weight < 1:
+        raise CatalogError(f"{where}: weight must be a positive integer")
+    if route.timeout_seconds is not None and route.timeout_seconds <= 0:
+        raise CatalogError(f"{where}: timeout_seconds must be positive")
 
 
 def _parse_size(model_id: str, size: str) -> tuple[int, int]:
@@ -209,6 +302,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "Model",
+    "ROUTE_KEYS",
     "Route",
     "parse_size",
 ]

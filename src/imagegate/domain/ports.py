@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
+from .circuits import Admission, RouteHealth
 from .request import ImageRequest
 from .upstream import GeneratedImage
 
@@ -37,4 +39,28 @@ class BlobStore(Protocol):
         ...
 
 
-__all__ = ["BlobStore", "Provider"]
+class CircuitStore(Protocol):
+    """Where the routes' circuit breakers and recent calls live (in process, or shared in Redis).
+
+    Applies the rules of `domain.circuits`. A store that cannot reach its backend lets calls
+    through (`closed`) rather than failing requests.
+    """
+
+    async def admit(self, key: str, *, lease_seconds: float) -> Admission:
+        """May the route `key` be called now? `probe` reserves the one probe for `lease_seconds`."""
+        ...
+
+    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> RouteHealth:
+        """Record how a call went and return the route's health after it."""
+        ...
+
+    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+        """The health of each route in `keys` (routes never recorded are absent)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+__all__ = ["BlobStore", "CircuitStore", "Provider"]

@@ -41,6 +41,8 @@ class ImageRequest:
     output_compression: int | None
     response_format: str
     user: str | None
+    route_size: str | None = None
+    """The native size of the route being tried (set by the router), when it differs per route."""
 
     @property
     def width(self) -> int:
@@ -53,7 +55,7 @@ class ImageRequest:
     @property
     def upstream_size(self) -> str:
         """The size asked of the upstream (smaller when the gateway upscales)."""
-        return self.model.native_size(self.size)
+        return self.route_size or self.model.native_size(self.size)
 
     @property
     def upstream_prompt(self) -> str:

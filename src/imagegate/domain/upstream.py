@@ -3,7 +3,8 @@
     UpstreamProblem                 raised by providers; routing decides what happens next
     ├── RetryableUpstreamError      5xx, 429, dropped connections, malformed bodies, bad bytes
     │   └── UpstreamTimedOut        the upstream did not answer within the route's timeout
-    └── UpstreamRejected            not retryable: the gateway's own key or parameters were refused
+    ├── UpstreamRejected            not retryable: the gateway's own key or parameters were refused
+    └── RouteUnavailable            not tried: the route's circuit breaker is open
 
 Safety refusals are not here: providers raise `errors.ContentBlocked` directly, on a branch of
 its own, so that retry and failover never see them.
@@ -46,9 +47,14 @@ class UpstreamRejected(UpstreamProblem):
     """The upstream refused something the gateway sent (its key, a parameter): an operator problem."""
 
 
+class RouteUnavailable(UpstreamProblem):
+    """The route was not called at all (its circuit is open): fail over, and never count it as a failure."""
+
+
 __all__ = [
     "GeneratedImage",
     "RetryableUpstreamError",
+    "RouteUnavailable",
     "UpstreamProblem",
     "UpstreamRejected",
     "UpstreamTimedOut",

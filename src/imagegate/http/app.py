@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
+from ..logs import configure_logging
 from .components import Components, build_components
 from .errors import install_error_handlers
 from .middleware import RequestIdMiddleware
@@ -35,6 +36,8 @@ async def _sweep_forever(components: Components) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
+    configure_logging(settings.log_level)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.components = await build_components(settings)

@@ -17,11 +17,13 @@ from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRepo
 from ..domain.catalog import Catalog
+from ..domain.ports import CircuitStore
 from ..providers.registry import default_registry
 from ..routing.retry import RetryPolicy
 from ..routing.router import Router
 from ..service.admin import AdminService
 from ..service.generation import ImageService
+from ..service.routes import circuit_store
 from ..storage.filesystem import FilesystemBlobStore
 from ..storage.signing import UrlSigner
 from .auth import Authenticator
@@ -40,12 +42,14 @@ class Components:
     signer: UrlSigner
     store: FilesystemBlobStore
     router: Router
+    circuits: CircuitStore
     images: ImageService
     admin: AdminService
     authenticate: Authenticator
 
     async def aclose(self) -> None:
         await self.router.aclose()
+        await self.circuits.aclose()
         await self.http_client.aclose()
         await self.engine.dispose()
 
@@ -61,6 +65,7 @@ async def build_components(settings: Settings) -> Components:
     prices = PricesRepo(engine)
     signer = UrlSigner(settings.signing_secret)
     store = FilesystemBlobStore(settings.data_dir / "images", signer, settings.base_url())
+    circuits = circuit_store(settings)
     router = Router(
         settings.catalog,
         settings.credentials,
@@ -69,6 +74,7 @@ async def build_components(settings: Settings) -> Components:
         policy=RetryPolicy(settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds),
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
+        circuits=circuits,
     )
     ledger = LedgerRepo(engine)
     usage = UsageRepo(engine)
@@ -96,6 +102,7 @@ async def build_components(settings: Settings) -> Components:
         signer=signer,
         store=store,
         router=router,
+        circuits=circuits,
         images=images,
         admin=AdminService(accounts, ledger, prices, usage, settings.catalog),
         authenticate=Authenticator(accounts),

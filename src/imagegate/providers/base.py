@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import email.utils
 import json
+import logging
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import httpx
 
-from ..domain.upstream import RetryableUpstreamError, UpstreamTimedOut
+from ..domain.errors import ContentBlocked
+from ..domain.upstream import (
+    GeneratedImage,
+    RetryableUpstreamError,
+    UpstreamProblem,
+    UpstreamRejected,
+    UpstreamTimedOut,
+)
+
+log = logging.getLogger("imagegate.providers")
+
+Failure = ContentBlocked | UpstreamProblem
+"""What one upstream call (or one item of a batch) may end in instead of an image."""
 
 
 @contextmanager
@@ -67,4 +81,52 @@ def decode_b64(value: Any, route: str) -> bytes:
         raise RetryableUpstreamError(f"route {route}: image data is not valid base64") from exc
 
 
-__all__ = ["decode_b64", "error_object", "json_body", "map_transport_errors", "retry_after_seconds"]
+async def gather_calls(calls: Sequence[Awaitable[list[GeneratedImage]]], route: str) -> list[GeneratedImage]:
+    """Run one-image calls concurrently; see `keep_successes` for what comes back."""
+
+    async def settle(call: Awaitable[list[GeneratedImage]]) -> list[GeneratedImage] | Failure:
+        try:
+            return await call
+        except (ContentBlocked, UpstreamProblem) as failure:
+            return failure
+
+    return keep_successes(await asyncio.gather(*(settle(c) for c in calls)), route)
+
+
+def keep_successes(results: Sequence[list[GeneratedImage] | Failure], route: str) -> list[GeneratedImage]:
+    """The images of every part that succeeded (a partial result), or the most telling failure.
+
+    When nothing succeeded: a safety refusal wins (it must not be retried), then a rejection of
+    the gateway's request, then a timeout, then any other retryable problem.
+    """
+    images = [image for r in results if isinstance(r, list) for image in r]
+    failures = [r for r in results if not isinstance(r, list)]
+    if images:
+        if failures:
+            log.warning("route %s: %d of %d part(s) failed: %s", route, len(failures), len(results), failures[0])
+        return images
+    if not failures:
+        raise RetryableUpstreamError(f"route {route}: upstream answered with no images")
+    raise min(failures, key=_decisiveness)
+
+
+def _decisiveness(failure: Failure) -> int:
+    if isinstance(failure, ContentBlocked):
+        return 0 if failure.code == "prompt_blocked" else 1
+    if isinstance(failure, UpstreamRejected):
+        return 2
+    if isinstance(failure, UpstreamTimedOut):
+        return 3
+    return 4
+
+
+__all__ = [
+    "Failure",
+    "decode_b64",
+    "error_object",
+    "gather_calls",
+    "json_body",
+    "keep_successes",
+    "map_transport_errors",
+    "retry_after_seconds",
+]

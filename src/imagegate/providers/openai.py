@@ -1,8 +1,13 @@
-"""The OpenAI Images API wire format (OpenAI, and any server that speaks it)."""
+"""The OpenAI Images API wire format: OpenAI, Azure OpenAI, and any server that speaks it.
+
+The three differ only in the URL and the key's header, so one class serves them all; the
+registry's factories (providers/registry.py) build it for each kind of route.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -10,29 +15,61 @@ from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
-from .base import decode_b64, error_object, json_body, map_transport_errors, retry_after_seconds
+from .base import (
+    Failure,
+    decode_b64,
+    error_object,
+    json_body,
+    keep_successes,
+    map_transport_errors,
+    retry_after_seconds,
+)
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
+AZURE_SAFETY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation"})
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
+NOT_RETRYABLE_CODES = frozenset({"insufficient_quota"})
 
 
 class OpenAIImages:
-    """`POST {base_url}/images/generations` with a Bearer key.
+    """`POST …/images/generations` of one route.
 
     GPT image models refuse `style` and `response_format`: neither is ever sent. The gateway's
     style is already in `request.upstream_prompt`, and GPT models always answer base64.
     """
 
-    def __init__(self, client: httpx.AsyncClient, route: Route, api_key: str, base_url: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, route: Route, url: str, headers: dict[str, str]) -> None:
         self._client = client
         self._route = route
-        self._url = base_url.rstrip("/") + "/images/generations"
-        self._headers = {"Authorization": f"Bearer {api_key}"}
+        self._url = url
+        self._headers = headers
+
+    @classmethod
+    def openai(cls, client: httpx.AsyncClient, route: Route, api_key: str | None, base_url: str) -> OpenAIImages:
+        """OpenAI itself, or any OpenAI-compatible server (a key is optional for the latter)."""
+        headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        return cls(client, route, base_url.rstrip("/") + "/images/generations", headers)
+
+    @classmethod
+    def azure(
+        cls, client: httpx.AsyncClient, route: Route, api_key: str, endpoint: str, api_version: str
+    ) -> OpenAIImages:
+        """Azure OpenAI: the route's `upstream_model` is the deployment name."""
+        deployment = quote(route.upstream_model, safe="")
+        query = urlencode({"api-version": api_version})
+        url = f"{endpoint.rstrip('/')}/openai/deployments/{deployment}/images/generations?{query}"
+        return cls(client, route, url, {"api-key": api_key})
+
+    def output_format(self, request: ImageRequest) -> str:
+        """The format asked upstream: the client's when the route makes it and nothing is resized,
+        else lossless PNG (the gateway re-encodes anyway), else the route's first native format."""
+        native = self._route.native_formats
+        if request.output_format in native and request.upstream_size == request.size:
+            return request.output_format
+        return "png" if "png" in native else native[0]
 
     def payload(self, request: ImageRequest) -> dict[str, Any]:
-        upscaling = request.upstream_size != request.size
-        # When the gateway upscales it re-encodes anyway: ask for lossless PNG then.
-        output_format = "png" if upscaling else request.output_format
+        output_format = self.output_format(request)
         body: dict[str, Any] = {
             "model": self._route.upstream_model,
             "prompt": request.upstream_prompt,
@@ -42,8 +79,9 @@ class OpenAIImages:
         }
         if request.quality is not None:
             body["quality"] = request.quality
-        if output_format != "png" and request.output_compression is not None:
-            body["output_compression"] = request.output_compression
+        if output_format == request.output_format != "png" and self._route.native_compression:
+            if request.output_compression is not None:
+                body["output_compression"] = request.output_compression
         if request.user is not None:
             body["user"] = request.user
         return body
@@ -54,45 +92,56 @@ class OpenAIImages:
                 self._url, json=self.payload(request), headers=self._headers, timeout=timeout
             )
         if response.status_code != 200:
-            raise self._failure(response)
+            raise self._failure(response.status_code, _error_of(response), response)
         body = json_body(response, self._route.name)
         items = body.get("data") if isinstance(body, dict) else None
         if not isinstance(items, list) or not items:
+            if error_object(body):  # Azure's older content-filter shape: an error object and no data
+                raise self._failure(response.status_code, error_object(body), response)
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
         quality = body.get("quality") if isinstance(body.get("quality"), str) else None
-        sent_prompt = request.upstream_prompt
-        return [
-            GeneratedImage(
-                data=decode_b64(item.get("b64_json") if isinstance(item, dict) else None, self._route.name),
-                revised_prompt=(item.get("revised_prompt") or sent_prompt) if isinstance(item, dict) else sent_prompt,
-                quality=quality,
-            )
-            for item in items
-        ]
+        return keep_successes([self._item(item, request, quality) for item in items], self._route.name)
+
+    def _item(self, item: Any, request: ImageRequest, quality: str | None) -> list[GeneratedImage] | Failure:
+        """One image of `data`, or why it is unusable (it is then dropped: a partial result)."""
+        if not isinstance(item, dict):
+            return RetryableUpstreamError(f"route {self._route.name}: an item of data is not an object")
+        try:
+            data = decode_b64(item.get("b64_json"), self._route.name)
+        except RetryableUpstreamError as problem:
+            return problem
+        revised = item.get("revised_prompt") or request.upstream_prompt
+        return [GeneratedImage(data=data, revised_prompt=revised, quality=quality)]
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""
 
-    def _failure(self, response: httpx.Response) -> Exception:
-        status = response.status_code
-        try:
-            error = error_object(response.json())
-        except ValueError:
-            error = {}
+    def _failure(self, status: int, error: Any, response: httpx.Response) -> Exception:
         code = str(error.get("code") or "")
         inner = error.get("inner_error")
         inner_code = str(inner.get("code") or "") if isinstance(inner, dict) else ""
         message = str(error.get("message") or response.reason_phrase)
         where = f"route {self._route.name}: upstream {status}"
-        if code in SAFETY_CODES or inner_code == "ResponsibleAIPolicyViolation":
+        if code in SAFETY_CODES or inner_code in AZURE_SAFETY_INNER_CODES:
             details = error.get("moderation_details")
             stage = details.get("moderation_stage") if isinstance(details, dict) else None
             if stage == "output":
-                return ContentBlocked("The generated image was blocked by the upstream's safety system.", code="output_blocked")
+                return ContentBlocked(
+                    "The generated image was blocked by the upstream's safety system.", code="output_blocked"
+                )
             return ContentBlocked("The prompt was blocked by the upstream's safety system.")
-        if status >= 500 or (status in RETRYABLE_STATUSES and code != "insufficient_quota"):
-            return RetryableUpstreamError(f"{where} {code or ''}: {message}".strip(), retry_after=retry_after_seconds(response.headers))
+        if status >= 500 or (status in RETRYABLE_STATUSES and code not in NOT_RETRYABLE_CODES):
+            return RetryableUpstreamError(
+                f"{where} {code}: {message}".strip(), retry_after=retry_after_seconds(response.headers)
+            )
         return UpstreamRejected(f"{where} {code}: {message}")
+
+
+def _error_of(response: httpx.Response) -> Any:
+    try:
+        return error_object(response.json())
+    except ValueError:
+        return {}
 
 
 __all__ = ["OpenAIImages"]

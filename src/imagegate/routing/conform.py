@@ -2,39 +2,58 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
-from ..domain.catalog import parse_size
+from ..domain.catalog import Route, parse_size
 from ..domain.ports import Provider
 from ..domain.request import ImageRequest
-from ..domain.upstream import GeneratedImage
-from ..images import conform_async
+from ..domain.upstream import GeneratedImage, RetryableUpstreamError
+from ..images import BadImage, conform_async
+
+log = logging.getLogger("imagegate.routing")
 
 
 class ConformingProvider:
-    """Hands back only images of exactly the requested size and format.
+    """Hands back only images of exactly the requested size, format and compression.
 
-    Re-encodes when the upstream could not honour the format and upscales sizes the catalog marks
-    `upscaled_from`; anything else (wrong size, undecodable bytes) raises `BadImage`, a retryable
-    upstream problem.
+    Re-encodes when the route could not honour the format or the compression, and upscales sizes
+    the route marks `upscaled_from`. An image that is anything else (wrong size, undecodable bytes)
+    is dropped; when no image is left, that is a `BadImage`, a retryable upstream problem, and an
+    upstream that delivered nothing at all is one too. Never returns an empty list.
     """
 
-    def __init__(self, inner: Provider) -> None:
+    def __init__(self, inner: Provider, route: Route) -> None:
         self._inner = inner
+        self._route = route
 
     async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         images = await self._inner.generate(request, timeout=timeout)
+        if not images:
+            raise RetryableUpstreamError(f"route {self._route.name}: upstream delivered no images")
         native = parse_size(request.upstream_size)
-        conformed = []
+        compression = request.output_compression
+        reencode = not self._route.native_compression and compression is not None and compression < 100
+        conformed: list[GeneratedImage] = []
+        bad: list[BadImage] = []
         for image in images:
-            data = await conform_async(
-                image.data,
-                want_format=request.output_format,
-                want_size=(request.width, request.height),
-                compression=request.output_compression,
-                native_size=native,
-            )
+            try:
+                data = await conform_async(
+                    image.data,
+                    want_format=request.output_format,
+                    want_size=(request.width, request.height),
+                    compression=compression,
+                    native_size=native,
+                    reencode=reencode,
+                )
+            except BadImage as exc:
+                bad.append(exc)
+                continue
             conformed.append(image if data is image.data else replace(image, data=data))
+        if bad:
+            log.warning("route %s: %d of %d image(s) unusable: %s", self._route.name, len(bad), len(images), bad[0])
+            if not conformed:
+                raise BadImage(f"route {self._route.name}: {bad[0].message}")
         return conformed
 
     async def aclose(self) -> None:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from ..domain.ports import Provider
 from ..domain.request import ImageRequest
-from ..domain.upstream import GeneratedImage, UpstreamProblem, UpstreamTimedOut
+from ..domain.upstream import GeneratedImage, RouteUnavailable, UpstreamProblem, UpstreamTimedOut
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,9 +43,11 @@ async def call_with_retries(
     """Call until success, a non-retryable problem, the attempt budget, or the deadline (monotonic).
 
     A Retry-After longer than the policy's longest wait, or past the deadline, ends the retries on
-    this route at once (the router may fail over); safety refusals pass straight through.
+    this route at once (the router may fail over); safety refusals pass straight through. A circuit
+    that opens between attempts ends them too, with the failure that opened it.
     """
     rng = rng or random.Random()
+    last: UpstreamProblem | None = None
     for attempt in range(1, policy.attempts + 1):
         remaining = deadline - time.monotonic()
         if remaining <= 0:
@@ -53,7 +55,13 @@ async def call_with_retries(
         call.attempts += 1
         try:
             return await provider.generate(request, timeout=min(attempt_timeout, remaining))
+        except RouteUnavailable:
+            call.attempts -= 1  # the route was not called this time
+            if last is not None:
+                raise last from None
+            raise
         except UpstreamProblem as problem:
+            last = problem
             if not problem.retryable or attempt == policy.attempts:
                 raise
             wait = policy.backoff(attempt, rng)

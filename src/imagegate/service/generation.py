@@ -20,7 +20,7 @@ from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
 from ..domain.catalog import Catalog
-from ..domain.errors import Conflict, GatewayError, InvalidRequest, PermissionDenied
+from ..domain.errors import Conflict, GatewayError, InvalidRequest, PermissionDenied, UpstreamFailed
 from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides, charged_unit_price, held_unit_price
 from ..domain.principal import Principal
@@ -37,6 +37,8 @@ class GenerationResult:
     body: dict[str, Any]
     cost_micros: int
     replayed: bool = False
+    images_missing: int = 0
+    """Images asked for but not delivered (a partial result): billed nothing, told in a header."""
 
 
 def parse_json(raw: bytes) -> Any:
@@ -168,7 +170,9 @@ class ImageService:
             raise Conflict("A request with this Idempotency-Key is still running; retry when it has finished.")
         if claim.status == "done":
             assert claim.response_body is not None
-            return GenerationResult(json.loads(claim.response_body), claim.response_cost_micros or 0, replayed=True)
+            body = json.loads(claim.response_body)
+            missing = body["billing"]["images_requested"] - body["billing"]["images"]
+            return GenerationResult(body, claim.response_cost_micros or 0, replayed=True, images_missing=missing)
         return None
 
     async def _generate(
@@ -196,6 +200,8 @@ class ImageService:
 
         await self._router.generate(request, principal, outcome)
         images = outcome.images[: request.n]
+        if not images:  # the router never returns without images; never answer 200 with empty data
+            raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
 
         if priced.billable:
             reported = images[0].quality if images else None
@@ -216,6 +222,7 @@ class ImageService:
                 },
             },
             cost_micros=progress.cost,
+            images_missing=request.n - len(images),
         )
         if progress.hold_id is not None:
             await self._billing.settle(progress.hold_id, progress.cost, f"{len(images)} image(s) of {model.id}")

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ...domain.errors import AuthenticationFailed, InvalidRequest, NotFound
+from ...service.routes import route_report
 from ..components import components
 from .usage import time_range
 
@@ -159,3 +160,9 @@ async def usage(request: Request) -> dict[str, Any]:
 async def verify_ledger(request: Request) -> dict[str, Any]:
     _authorize(request)
     return await components(request).admin.verify_ledger()
+
+
+@router.get("/routes")
+async def list_routes(request: Request) -> dict[str, Any]:
+    _authorize(request)
+    return await route_report(components(request).settings)

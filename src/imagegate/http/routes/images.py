@@ -25,6 +25,8 @@ async def generate_images(request: Request) -> JSONResponse:
     headers = {"x-imagegate-cost-micros": str(result.cost_micros)}
     if result.replayed:
         headers["idempotent-replayed"] = "true"
+    if result.images_missing:
+        headers["x-imagegate-images-missing"] = str(result.images_missing)
     return JSONResponse(result.body, headers=headers)
 
 

@@ -1,0 +1,112 @@
+"""Seedream on BytePlus ModelArk / Volcengine Ark: `POST {base}/images/generations` with a Bearer key.
+
+Each call asks for one independent image (`sequential_image_generation: disabled`; Ark's "group"
+mode makes related images and may make fewer), so `n` images are `n` concurrent calls. Ark answers
+JPEG only; the gateway re-encodes when the client asked for PNG or WEBP. `watermark` is off unless
+the route's `options.watermark` is true.
+
+Refusals are structured codes: `InputTextSensitiveContentDetected`, `InputImageSensitiveContentDetected`
+and `SensitiveContentDetected[.…]` refuse the prompt, `OutputImageSensitiveContentDetected` the
+output, either as the error of the whole call or as the `error` of one item of `data`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..domain.catalog import Route
+from ..domain.errors import ContentBlocked
+from ..domain.request import ImageRequest
+from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
+from .base import (
+    Failure,
+    decode_b64,
+    error_object,
+    gather_calls,
+    json_body,
+    keep_successes,
+    map_transport_errors,
+    retry_after_seconds,
+)
+
+PROMPT_BLOCK_CODES = frozenset(
+    {"InputTextSensitiveContentDetected", "InputImageSensitiveContentDetected", "SensitiveContentDetected"}
+)
+OUTPUT_BLOCK_CODES = frozenset({"OutputImageSensitiveContentDetected"})
+RETRYABLE_STATUSES = frozenset({408, 429})
+
+
+class SeedreamImages:
+    """Implements `domain.ports.Provider` for one Ark route."""
+
+    def __init__(self, client: httpx.AsyncClient, route: Route, api_key: str, base_url: str) -> None:
+        self._client = client
+        self._route = route
+        self._url = base_url.rstrip("/") + "/images/generations"
+        self._headers = {"Authorization": f"Bearer {api_key}"}
+
+    def payload(self, request: ImageRequest) -> dict[str, Any]:
+        return {
+            "model": self._route.upstream_model,
+            "prompt": request.upstream_prompt,
+            "size": request.upstream_size,
+            "sequential_image_generation": "disabled",
+            "response_format": "b64_json",
+            "stream": False,
+            "watermark": bool(self._route.options.get("watermark", False)),
+        }
+
+    async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        payload = self.payload(request)
+        return await gather_calls([self._one(payload, request, timeout) for _ in range(request.n)], self._route.name)
+
+    async def aclose(self) -> None:
+        """The HTTP client is shared and closed by the app."""
+
+    async def _one(self, payload: dict[str, Any], request: ImageRequest, timeout: float) -> list[GeneratedImage]:
+        with map_transport_errors(self._route.name):
+            response = await self._client.post(self._url, json=payload, headers=self._headers, timeout=timeout)
+        if response.status_code != 200:
+            try:
+                error = error_object(response.json())
+            except ValueError:
+                error = {}
+            raise self._failure(error, response.status_code, response.headers, response.reason_phrase)
+        body = json_body(response, self._route.name)
+        items = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(items, list) or not items:
+            if error_object(body):
+                raise self._failure(error_object(body), response.status_code, response.headers, "")
+            raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
+        return keep_successes([self._item(item, request) for item in items], self._route.name)
+
+    def _item(self, item: Any, request: ImageRequest) -> list[GeneratedImage] | Failure:
+        if not isinstance(item, dict):
+            return RetryableUpstreamError(f"route {self._route.name}: an item of data is not an object")
+        if isinstance(item.get("error"), dict):
+            return self._failure(item["error"], 200, {}, "")
+        try:
+            data = decode_b64(item.get("b64_json"), self._route.name)
+        except UpstreamProblem as problem:
+            return problem
+        return [GeneratedImage(data=data, revised_prompt=request.upstream_prompt)]
+
+    def _failure(self, error: Mapping[str, Any], status: int, headers: Mapping[str, str], reason: str) -> Failure:
+        code = str(error.get("code") or "")
+        family = code.split(".", 1)[0]
+        if family in PROMPT_BLOCK_CODES:
+            return ContentBlocked(f"The prompt was blocked by the upstream's safety system ({code}).")
+        if family in OUTPUT_BLOCK_CODES:
+            return ContentBlocked(
+                f"The generated image was blocked by the upstream's safety system ({code}).", code="output_blocked"
+            )
+        message = f"route {self._route.name}: upstream {status} {code}: {error.get('message') or reason}"
+        if status >= 500 or status in RETRYABLE_STATUSES or status == 200:  # 200: a failed item of a batch
+            return RetryableUpstreamError(message, retry_after=retry_after_seconds(headers))
+        return UpstreamRejected(message)
+
+
+__all__ = ["SeedreamImages"]

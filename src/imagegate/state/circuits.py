@@ -1,0 +1,135 @@
+"""Circuit breakers in process (the default), published to a file for `imagegate routes list`.
+
+Each gateway process keeps its own breakers in memory, and after every recorded call writes their
+health to `{run_dir}/circuits-{pid}.json` (atomically), so that the CLI, a separate process, can
+show them. `PublishedCircuits` reads those files back, for processes that are still alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import anyio.to_thread
+
+from ..domain.circuits import Admission, BreakerPolicy, CircuitState, RouteHealth
+
+log = logging.getLogger("imagegate.state")
+
+_SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
+
+
+class MemoryCircuitStore:
+    """Implements `domain.ports.CircuitStore` for one process."""
+
+    def __init__(self, policy: BreakerPolicy, run_dir: Path | None = None) -> None:
+        self._policy = policy
+        self._states: dict[str, CircuitState] = {}
+        self._path = run_dir / f"circuits-{os.getpid()}.json" if run_dir is not None else None
+        self._write_lock = asyncio.Lock()
+
+    async def admit(self, key: str, *, lease_seconds: float) -> Admission:
+        return self._state(key).admit(time.time(), self._policy, lease_seconds)
+
+    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> RouteHealth:
+        state = self._state(key)
+        now = time.time()
+        state.record(now, self._policy, ok=ok, latency_ms=latency_ms, probe=probe)
+        await self._publish()
+        return state.health(now, self._policy)
+
+    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+        now = time.time()
+        return {k: self._states[k].health(now, self._policy) for k in keys if k in self._states}
+
+    async def aclose(self) -> None:
+        if self._path is not None:
+            self._path.unlink(missing_ok=True)
+
+    def _state(self, key: str) -> CircuitState:
+        state = self._states.get(key)
+        if state is None:
+            state = self._states[key] = CircuitState()
+        return state
+
+    async def _publish(self) -> None:
+        if self._path is None:
+            return
+        path = self._path
+        async with self._write_lock:  # writes in order, so the file always ends with the newest state
+            now = time.time()
+            routes = {k: s.health(now, self._policy).as_json() for k, s in self._states.items()}
+            text = json.dumps({"pid": os.getpid(), "written_at": now, "routes": routes})
+            try:
+                await anyio.to_thread.run_sync(_write_atomically, path, text)
+            except OSError as exc:
+                log.warning("could not publish circuit states to %s: %s", path, exc)
+
+
+class PublishedCircuits:
+    """The health the running gateway processes last published (read-only; for the CLI).
+
+    An open circuit whose cool-down has passed since it was written is shown half open.
+    """
+
+    def __init__(self, run_dir: Path, policy: BreakerPolicy) -> None:
+        self._run_dir = run_dir
+        self._policy = policy
+
+    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+        """Per route, the most severe circuit any live process reports, with its recent calls."""
+        merged: dict[str, RouteHealth] = {}
+        for routes in self._live_snapshots():
+            for key, data in routes.items():
+                if key not in keys:
+                    continue
+                health = RouteHealth.from_json(data)
+                if health.circuit == "open" and health.opened_at is not None:
+                    if time.time() >= health.opened_at + self._policy.cooldown_seconds:
+                        health = replace(health, circuit="half_open")
+                current = merged.get(key)
+                if current is None or _SEVERITY[health.circuit] > _SEVERITY[current.circuit]:
+                    merged[key] = health
+        return merged
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+    def _live_snapshots(self) -> list[dict[str, dict]]:  # type: ignore[type-arg]
+        snapshots = []
+        for path in sorted(self._run_dir.glob("circuits-*.json")):
+            try:
+                data = json.loads(path.read_text("utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and _alive(data.get("pid")):
+                snapshots.append(data.get("routes") or {})
+        return snapshots
+
+
+def _alive(pid: object) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text, "utf-8")
+    os.replace(tmp, path)
+
+
+__all__ = ["MemoryCircuitStore", "PublishedCircuits"]
