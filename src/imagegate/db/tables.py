@@ -28,6 +28,11 @@ accounts = Table(
     Column("held_micros", BigInteger, nullable=False, default=0),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # defaults for the account's keys (NULL: unlimited), and its stricter safety additions (JSON)
+    Column("rpm", Integer, nullable=True),
+    Column("ipm", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
+    Column("safety", Text, nullable=True),
 )
 
 api_keys = Table(
@@ -42,6 +47,7 @@ api_keys = Table(
     Column("rpm", Integer, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True), nullable=True),
+    Column("ipm", Integer, nullable=True),
 )
 
 holds = Table(
@@ -102,4 +108,31 @@ usage_records = Table(
     Index("ix_usage_account_time", "account_id", "created_at"),
 )
 
-__all__ = ["accounts", "api_keys", "holds", "ledger_entries", "metadata", "price_cards", "usage_records"]
+# Every prompt the screening blocked or flagged, and every upstream safety refusal.
+safety_events = Table(
+    "safety_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("action", String(8), nullable=False),  # block | flag
+    Column("stage", String(16), nullable=False),  # gateway | upstream
+    Column("category", String(100), nullable=True),
+    Column("code", String(40), nullable=True),  # prompt_blocked | output_blocked (blocks only)
+    Column("prompt", Text, nullable=True),  # only with IMAGEGATE_AUDIT_PROMPTS=true
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Index("ix_safety_events_time", "created_at"),
+    Index("ix_safety_events_account_time", "account_id", "created_at"),
+)
+
+__all__ = [
+    "accounts",
+    "api_keys",
+    "holds",
+    "ledger_entries",
+    "metadata",
+    "price_cards",
+    "safety_events",
+    "usage_records",
+]

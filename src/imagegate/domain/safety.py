@@ -286,6 +286,9 @@ class SafetyPolicy:
     def category(self, name: str) -> Category | None:
         return self._by_name.get(name)
 
+    def unknown_categories(self, names: Iterable[str]) -> list[str]:
+        return [name for name in names if name not in self._by_name]
+
     def prepare(self, prompt: str) -> Normalized:
         text = normalize(prompt)
         if not self.allow:
@@ -311,10 +314,8 @@ class SafetyPolicy:
 
     def stricter(self, extra: AccountSafety) -> SafetyPolicy:
         """This policy plus an account's additions: flagged or disabled categories it names
-        become blocking, and its own terms block. Nothing is ever loosened."""
-        unknown = [name for name in extra.block_categories if name not in self._by_name]
-        if unknown:
-            raise PolicyError(f"unknown safety categories: {', '.join(unknown)}")
+        become blocking, and its own terms block. Nothing is ever loosened. Names this policy
+        does not have are ignored (`unknown_categories` is for checking them up front)."""
         categories = [
             replace(c, action="block") if c.name in extra.block_categories else c for c in self.categories
         ]

@@ -11,6 +11,7 @@ from .. import __version__
 from ..config import Settings
 from .components import build_components
 from .errors import install_error_handlers
+from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
 from .routes import account, files, images, models
 
@@ -26,6 +27,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="imagegate", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     for module in (images, models, files, account):
         app.include_router(module.router)

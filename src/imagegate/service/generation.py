@@ -1,4 +1,4 @@
-"""The one use case: a principal asks for images; validate, hold, route, store, settle.
+"""The one use case: a principal asks for images; validate, rate-limit, screen, hold, route, store, settle.
 
 Every exit before settlement releases the hold, so a failed request never costs money.
 """
@@ -9,7 +9,7 @@ import asyncio
 import base64
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..billing import Billing
@@ -17,13 +17,15 @@ from ..db.accounts import utcnow
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
 from ..domain.catalog import Catalog
-from ..domain.errors import GatewayError, PermissionDenied
+from ..domain.errors import ContentBlocked, GatewayError, PermissionDenied
 from ..domain.ports import BlobStore
 from ..domain.pricing import charged_unit_price, held_unit_price
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
 from ..ids import new_id
 from ..routing.router import Outcome, Router
+from .limits import Limiter
+from .screening import PromptScreen
 
 log = logging.getLogger("imagegate.service")
 
@@ -32,6 +34,7 @@ log = logging.getLogger("imagegate.service")
 class GenerationResult:
     body: dict[str, Any]
     cost_micros: int
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(slots=True)
@@ -44,6 +47,8 @@ class _Progress:
     delivered: int = 0
     cost: int = 0
     unit_price: int = 0
+    rate_headers: dict[str, str] = field(default_factory=dict)
+    in_flight: bool = False
 
 
 class ImageService:
@@ -56,6 +61,8 @@ class ImageService:
         prices: PricesRepo,
         usage: UsageRepo,
         url_ttl_seconds: int,
+        limiter: Limiter | None = None,
+        screen: PromptScreen | None = None,
     ) -> None:
         self._catalog = catalog
         self._router = router
@@ -64,6 +71,8 @@ class ImageService:
         self._prices = prices
         self._usage = usage
         self._url_ttl = url_ttl_seconds
+        self._limiter = limiter
+        self._screen = screen
 
     async def generate(self, body: Any, principal: Principal, request_id: str) -> GenerationResult:
         progress = _Progress(started=time.monotonic())
@@ -74,8 +83,13 @@ class ImageService:
             if progress.hold_id is not None:
                 await asyncio.shield(self._billing.release(progress.hold_id))
             status, code = (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
+            if isinstance(exc, ContentBlocked) and self._screen is not None:
+                await self._screen.record_block(exc, principal, request_id, progress.request)
             await self._record(principal, request_id, progress, outcome, status, code)
             raise
+        finally:
+            if progress.in_flight and self._limiter is not None:
+                await self._limiter.leave(principal, request_id)
         await self._record(principal, request_id, progress, outcome, 200, None)
         return result
 
@@ -88,6 +102,11 @@ class ImageService:
             raise PermissionDenied(
                 f"This API key may not use the model '{model.id}'.", code="model_not_allowed", param="model"
             )
+        if self._limiter is not None:
+            progress.rate_headers = await self._limiter.check_rate(principal, request)
+            progress.in_flight = await self._limiter.enter(principal, request_id)
+        if self._screen is not None:
+            await self._screen.check(request, principal, request_id)
         billable = not principal.is_test and not model.free
         overrides = await self._prices.overrides(model.id) if billable else {}
         if billable:
@@ -121,6 +140,7 @@ class ImageService:
                 },
             },
             cost_micros=progress.cost,
+            headers=progress.rate_headers,
         )
 
     async def _deliver(self, request: ImageRequest, images: list, created: int) -> list[dict[str, Any]]:  # type: ignore[type-arg]

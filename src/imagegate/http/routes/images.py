@@ -23,4 +23,4 @@ async def generate_images(request: Request) -> JSONResponse:
     except ValueError as exc:
         raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from exc
     result = await gateway.images.generate(body, principal, request.state.request_id)
-    return JSONResponse(result.body, headers={"x-imagegate-cost-micros": str(result.cost_micros)})
+    return JSONResponse(result.body, headers={**result.headers, "x-imagegate-cost-micros": str(result.cost_micros)})
