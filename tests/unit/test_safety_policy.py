@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from imagegate.config import load_safety_policy
@@ -134,3 +136,16 @@ def test_normalized_views() -> None:
 def test_shipped_policy_loads_and_has_the_issues_categories() -> None:
     names = {c.name for c in load_safety_policy(None).categories}
     assert {"sexual_minors", "sexual_deepfake", "graphic_gore", "self_harm", "hate_symbols", "weapons_manufacture"} <= names
+
+
+@pytest.mark.parametrize(
+    "prompt",
+    [" ".join("a" for _ in range(16_000)), "a" * 32_000, " ".join(["s e l f"] * 4_000), "n" * 10_000 + "a" * 22_000],
+)
+def test_screening_a_hostile_32k_prompt_stays_cheap(prompt: str) -> None:
+    """Letter runs are collapsed and terms share one prefix-factored regex, so a 32k-character
+    prompt built to make the matcher backtrack costs well under a second (it once took 6 s)."""
+    policy = load_safety_policy(None)
+    started = time.perf_counter()
+    policy.screen(prompt)
+    assert time.perf_counter() - started < 1.5

@@ -58,8 +58,9 @@ _DOTTED = re.compile(rf"{_TOKEN_CHAR}(?:[.\-_*·'~:/\\^,=]+{_TOKEN_CHAR}){{2,}}"
 _NON_WORD = re.compile(f"[^{_WORD}]+")
 _HAS_LETTER = re.compile("[a-z]")
 _EDGE_PUNCT = re.compile(rf"^[^{_WORD}{re.escape(_LEET_SYMBOLS)}]+|[^{_WORD}{re.escape(_LEET_SYMBOLS)}]+$")
+_REPEATS = re.compile(r"(.)\1{2,}")
 _FUSE_MIN_RUN = 3
-_FUSED_TERM_MIN_CHARS = 4
+_FUSED_TERM_MIN_CHARS = 3
 
 
 class PolicyError(ValueError):
@@ -85,7 +86,7 @@ def fold(text: str) -> str:
     text = text.translate(_CONFUSABLES)
     text = unicodedata.normalize("NFKD", text)
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
-    return text.casefold().translate(_CONFUSABLES)
+    return _REPEATS.sub(r"\1\1", text.casefold().translate(_CONFUSABLES))
 
 
 def _words(token: str, leet: bool) -> list[str]:
@@ -109,7 +110,7 @@ def _fuse(words: list[str], leet: bool, fused: list[str]) -> list[str]:
             run.append(word.translate(_LEET) if leet else word)
             continue
         if len(run) >= _FUSE_MIN_RUN:
-            fused.append("".join(run))
+            fused.append(_REPEATS.sub(r"\1\1", "".join(run)))
         out.extend(run)
         run = []
         if word:
@@ -131,17 +132,16 @@ def normalize(prompt: str) -> Normalized:
 # Compiled term lists
 
 
-def _term_body(word: str) -> str:
-    """A word of a term as a regex that tolerates repeated letters: 'kill' -> 'k+i+ll+'."""
-    parts = []
-    for i, ch in enumerate(word):
-        literal = re.escape(ch)
-        parts.append(literal if i + 1 < len(word) and word[i + 1] == ch else literal + "+")
-    return "".join(parts)
+def _letters(word: str) -> list[str]:
+    """A word of a term as regex pieces that tolerate repeated letters: 'kill' -> k+ i+ l l+."""
+    return [
+        re.escape(ch) if i + 1 < len(word) and word[i + 1] == ch else re.escape(ch) + "+"
+        for i, ch in enumerate(word)
+    ]
 
 
-def _compile_term(term: str) -> tuple[str, str | None]:
-    """(regex over the word views, regex over fused runs or None) for one term."""
+def _term_pieces(term: str) -> tuple[list[str], list[str] | None]:
+    """(pieces over the word views, pieces over fused runs or None) for one term."""
     words = []
     for raw in fold(term).split():
         star = raw.endswith("*")
@@ -151,10 +151,34 @@ def _compile_term(term: str) -> tuple[str, str | None]:
         words.append((core, star))
     if not words:
         raise PolicyError("a term is empty")
-    word_re = "[ ]?".join(_term_body(core) + (f"[{_WORD}]*" if star else "") for core, star in words)
+    word_pieces: list[str] = []
+    for index, (core, star) in enumerate(words):
+        if index:
+            word_pieces.append("[ ]?")
+        word_pieces += _letters(core) + ([f"[{_WORD}]*"] if star else [])
     compact = "".join(core for core, _ in words)
-    fused_re = "".join(_term_body(core) for core, _ in words) if len(compact) >= _FUSED_TERM_MIN_CHARS else None
-    return f"(?<![{_WORD}])(?:{word_re})(?![{_WORD}])", fused_re
+    fused = _letters(compact) if len(compact) >= _FUSED_TERM_MIN_CHARS else None
+    return word_pieces, fused
+
+
+def _trie_regex(sequences: list[list[str]]) -> str:
+    """One regex matching any of the piece sequences, factored by common prefixes so that a
+    search costs about one alternative per position rather than one per term."""
+    trie: dict[str, Any] = {}
+    for pieces in sequences:
+        node = trie
+        for piece in pieces:
+            node = node.setdefault(piece, {})
+        node[""] = {}
+
+    def emit(node: dict[str, Any]) -> str:
+        branches = [piece + emit(child) if piece else "" for piece, child in node.items()]
+        if len(branches) == 1:
+            return branches[0]
+        ordered = sorted(branches, key=lambda b: b == "")  # the end of a term last: longer first
+        return "(?:" + "|".join(ordered) + ")"
+
+    return emit(trie)
 
 
 def _compile_pattern(pattern: str, where: str) -> str:
@@ -174,14 +198,16 @@ class TermSet:
 
     @classmethod
     def compile(cls, terms: Iterable[str], patterns: Iterable[str], where: str) -> TermSet:
-        word_parts, fused_parts = [], []
+        word_seqs, fused_seqs = [], []
         for term in terms:
             if not isinstance(term, str):
                 raise PolicyError(f"{where}: terms must be strings, not {term!r}")
-            word_re, fused_re = _compile_term(term)
-            word_parts.append(word_re)
-            if fused_re:
-                fused_parts.append(fused_re)
+            word_pieces, fused_pieces = _term_pieces(term)
+            word_seqs.append(word_pieces)
+            if fused_pieces:
+                fused_seqs.append(fused_pieces)
+        word_parts = [f"(?<![{_WORD}]){_trie_regex(word_seqs)}(?![{_WORD}])"] if word_seqs else []
+        fused_parts = [_trie_regex(fused_seqs)] if fused_seqs else []
         for pattern in patterns:
             if not isinstance(pattern, str):
                 raise PolicyError(f"{where}: patterns must be strings, not {pattern!r}")
