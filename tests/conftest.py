@@ -135,7 +135,7 @@ def start_gateway(data_dir: Path, upstream: FakeOpenAI | None, extra_env: dict[s
         env["OPENAI_API_KEY"] = UPSTREAM_KEY
         env["OPENAI_BASE_URL"] = upstream.base_url
     for name, value in env.items():
-        if name.endswith("_BASE_URL") or name.endswith("_ENDPOINT"):
+        if name.endswith(("_BASE_URL", "_ENDPOINT", "_MODERATION_URL", "_REDIS_URL")):
             _assert_loopback(value)
     process = ManagedProcess(
         [sys.executable, "-m", "imagegate", "serve"],
