@@ -116,6 +116,14 @@ class Gateway:
 
         return self.admin(make)
 
+    def usage_row(self, request_id: str) -> dict[str, Any] | None:
+        """The usage record the gateway wrote for `request_id`, as the operator's usage view shows it."""
+        from datetime import datetime, timedelta, timezone
+
+        now = datetime.now(timezone.utc)
+        report = self.admin(lambda admin: admin.usage(now - timedelta(hours=1), now + timedelta(minutes=1)))
+        return next((row for row in report["data"] if row["id"] == request_id), None)
+
     def balance(self, account_id: str) -> tuple[int, int]:
         """(balance_micros, held_micros) as the database has them now."""
         account = self.admin(lambda admin: admin.get_account(account_id))
@@ -140,7 +148,7 @@ def start_gateway(data_dir: Path, upstream: FakeOpenAI | None, extra_env: dict[s
         env["OPENAI_API_KEY"] = UPSTREAM_KEY
         env["OPENAI_BASE_URL"] = upstream.base_url
     for name, value in env.items():
-        if name.endswith("_BASE_URL") or name.endswith("_ENDPOINT"):
+        if name.endswith(("_BASE_URL", "_ENDPOINT", "_MODERATION_URL", "_REDIS_URL")):
             _assert_loopback(value)
     process = ManagedProcess(
         [sys.executable, "-m", "imagegate", "serve"],

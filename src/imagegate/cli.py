@@ -155,6 +155,58 @@ def accounts_list(as_json: bool) -> None:
     _emit(result, as_json, "\n".join(lines))
 
 
+@accounts.command("limits")
+@click.argument("account_id")
+@click.option("--rpm", default=None, type=int, help="requests per minute for keys without their own")
+@click.option("--ipm", default=None, type=int, help="images per minute for keys without their own")
+@click.option("--max-in-flight", default=None, type=int, help="requests the account may have running at once")
+@json_option
+def accounts_limits(account_id: str, rpm: int | None, ipm: int | None, max_in_flight: int | None, as_json: bool) -> None:
+    """Set the account's limits (an option left out means no limit)."""
+    result = _admin_call(
+        lambda admin: admin.set_account_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
+    )
+    _emit(result, as_json, f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}")
+
+
+@accounts.command("safety")
+@click.argument("account_id")
+@click.option("--block-terms", default="", help="comma-separated extra terms that block this account's prompts")
+@click.option("--block-categories", default="", help="comma-separated policy categories to block instead of flag")
+@json_option
+def accounts_safety(account_id: str, block_terms: str, block_categories: str, as_json: bool) -> None:
+    """Make screening stricter for one account (replaces its previous additions)."""
+    terms = [t for t in block_terms.split(",") if t.strip()]
+    categories = [c.strip() for c in block_categories.split(",") if c.strip()]
+    result = _admin_call(
+        lambda admin: admin.set_account_safety(account_id, block_terms=terms, block_categories=categories)
+    )
+    _emit(result, as_json, f"{result['id']}  safety {json.dumps(result['safety'])}")
+
+
+@main.group()
+def blocks() -> None:
+    """The safety audit log."""
+
+
+@blocks.command("list")
+@click.option("--account", "account_id", default=None, help="only this account's")
+@click.option("--include-flags", is_flag=True, help="also prompts that were flagged but served")
+@click.option("--limit", default=100, show_default=True, type=int)
+@json_option
+def blocks_list(account_id: str | None, include_flags: bool, limit: int, as_json: bool) -> None:
+    """Blocked (and flagged) requests, newest first."""
+    result = _admin_call(
+        lambda admin: admin.list_blocks(account_id=account_id, include_flags=include_flags, limit=limit)
+    )
+    lines = [
+        f"{e['created_at']}  {e['action']:5} {e['stage']:8} {e['category'] or '-':24} {e['request_id']}  "
+        f"{e['account_id']} {e['key_id']}"
+        for e in result["data"]
+    ]
+    _emit(result, as_json, "\n".join(lines) or "no blocks recorded")
+
+
 @main.group()
 def credit() -> None:
     """Top up or adjust credit (each a ledger entry with a reason)."""
@@ -190,11 +242,12 @@ def keys() -> None:
 @click.argument("account_id")
 @click.option("--test", is_flag=True, help="a free test-mode key: every model answers with offline previews")
 @click.option("--models", default=None, help="comma-separated allowlist of models")
-@click.option("--rpm", default=None, type=int, help="requests per minute")
+@click.option("--rpm", default=None, type=int, help="requests per minute (default: the account's)")
+@click.option("--ipm", default=None, type=int, help="images per minute (default: the account's)")
 @json_option
-def keys_create(account_id: str, test: bool, models: str | None, rpm: int | None, as_json: bool) -> None:
+def keys_create(account_id: str, test: bool, models: str | None, rpm: int | None, ipm: int | None, as_json: bool) -> None:
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    result = _admin_call(lambda admin: admin.create_key(account_id, test=test, models=allowed, rpm=rpm))
+    result = _admin_call(lambda admin: admin.create_key(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm))
     _emit(result, as_json, f"{result['id']}  {result['key']}\n(the key is shown only this once)")
 
 

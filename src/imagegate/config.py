@@ -17,6 +17,7 @@ from typing import Any
 
 from .domain.catalog import Catalog
 from .domain.credentials import Credentials
+from .domain.safety import SafetyPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_HOLD_TTL_SECONDS", "900", "how long a hold outlives a request that died with its node"),
     Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "60", "how often each node releases expired holds"),
     Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
+    Setting("IMAGEGATE_SAFETY_POLICY", None, "operator TOML file merged over the shipped prompt-screening policy (docs/safety.md)"),
+    Setting("IMAGEGATE_AUDIT_PROMPTS", "false", "`true`: keep the prompt text with each recorded block or flag"),
+    Setting("IMAGEGATE_MODERATION_URL", None, "moderations endpoint, e.g. `https://api.openai.com/v1/moderations` (unset: no moderation stage)"),
+    Setting("IMAGEGATE_MODERATION_API_KEY", None, "key of the moderation endpoint (default: OPENAI_API_KEY)"),
+    Setting("IMAGEGATE_MODERATION_MODEL", "omni-moderation-latest", "model asked by the moderation stage"),
+    Setting("IMAGEGATE_MODERATION_TIMEOUT_SECONDS", "2", "latency budget of the moderation stage"),
+    Setting("IMAGEGATE_MODERATION_ON_ERROR", "open", "moderation down or over budget: `open` serves the request, `closed` answers 503"),
+    Setting("IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"),
+    Setting("IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"),
     Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
     Setting("OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"),
     Setting("AZURE_OPENAI_API_KEY", None, "key of the Azure OpenAI route"),
@@ -85,6 +95,15 @@ class Settings:
     breaker_failures: int = 5
     breaker_cooldown_seconds: float = 30.0
     redis_prefix: str = "imagegate"
+    safety_policy: SafetyPolicy | None = field(default=None, repr=False)
+    audit_prompts: bool = False
+    moderation_url: str | None = None
+    moderation_api_key: str | None = field(default=None, repr=False)
+    moderation_model: str = "omni-moderation-latest"
+    moderation_timeout_seconds: float = 2.0
+    moderation_fail_open: bool = True
+    rate_limit_fail_open: bool = True
+    max_body_bytes: int = 1_048_576
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -131,6 +150,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         breaker_failures=max(1, int(get("IMAGEGATE_BREAKER_FAILURES") or 5)),
         breaker_cooldown_seconds=float(get("IMAGEGATE_BREAKER_COOLDOWN_SECONDS") or 30),
         redis_prefix=get("IMAGEGATE_REDIS_PREFIX") or "imagegate",
+        safety_policy=load_safety_policy(get("IMAGEGATE_SAFETY_POLICY")),
+        audit_prompts=_flag(get("IMAGEGATE_AUDIT_PROMPTS"), "IMAGEGATE_AUDIT_PROMPTS"),
+        moderation_url=get("IMAGEGATE_MODERATION_URL"),
+        moderation_api_key=get("IMAGEGATE_MODERATION_API_KEY") or get("OPENAI_API_KEY"),
+        moderation_model=get("IMAGEGATE_MODERATION_MODEL") or "omni-moderation-latest",
+        moderation_timeout_seconds=float(get("IMAGEGATE_MODERATION_TIMEOUT_SECONDS") or 2),
+        moderation_fail_open=_open_or_closed(get("IMAGEGATE_MODERATION_ON_ERROR"), "IMAGEGATE_MODERATION_ON_ERROR"),
+        rate_limit_fail_open=_open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
+        max_body_bytes=int(get("IMAGEGATE_MAX_BODY_BYTES") or 1_048_576),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
@@ -164,6 +192,30 @@ def _resolve_route_keys(data: dict[str, Any], env: Mapping[str, str]) -> None:
                 route["api_key"] = env.get(route.pop("api_key_env")) or None
 
 
+def load_safety_policy(policy_path: str | None = None) -> SafetyPolicy:
+    """The shipped screening policy, with the operator's TOML file merged over it."""
+    shipped = tomllib.loads(resources.files("imagegate").joinpath("safety_policy.toml").read_text("utf-8"))
+    if not policy_path:
+        return SafetyPolicy.from_dicts(shipped)
+    with open(policy_path, "rb") as fh:
+        return SafetyPolicy.from_dicts(shipped, tomllib.load(fh))
+
+
+def _flag(value: str | None, name: str) -> bool:
+    text = (value or "false").strip().lower()
+    if text not in ("true", "false", "1", "0", "yes", "no"):
+        raise ValueError(f"{name} must be true or false, not {value!r}")
+    return text in ("true", "1", "yes")
+
+
+def _open_or_closed(value: str | None, name: str) -> bool:
+    """True for fail-open."""
+    text = (value or "open").strip().lower()
+    if text not in ("open", "closed"):
+        raise ValueError(f"{name} must be 'open' or 'closed', not {value!r}")
+    return text == "open"
+
+
 def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     merged = dict(base)
     for key, value in extra.items():
@@ -195,4 +247,4 @@ def _signing_secret(configured: str | None, data_dir: Path) -> bytes:
     return path.read_bytes().strip()
 
 
-__all__ = ["SETTINGS", "Credentials", "Setting", "Settings", "load_catalog", "load_settings"]
+__all__ = ["SETTINGS", "Credentials", "Setting", "Settings", "load_catalog", "load_safety_policy", "load_settings"]

@@ -315,7 +315,7 @@ def test_keys_create_list_revoke(admin_gateway: Gateway, upstream: FakeOpenAI) -
 
     with admin_gateway.http() as http:
         seen = http.get("/v1/account", headers={"Authorization": f"Bearer {key['key']}"}).json()
-    assert seen["key"] == {"id": key["id"], "mode": "live", "allowed_models": ["gpt-image-2"], "rate_limit": {"rpm": 30}}
+    assert seen["key"] == {"id": key["id"], "mode": "live", "allowed_models": ["gpt-image-2"], "rate_limit": {"rpm": 30, "ipm": None, "max_in_flight": None}}
 
     assert generate(admin_gateway, key["key"], quality="low").status_code == 200
     refused = admin_gateway.post_images(key["key"], {"model": "nano-banana-2", "prompt": "x"})

@@ -9,7 +9,8 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..domain.principal import Principal
+from ..domain.principal import AccountLimits, Principal
+from ..domain.safety import AccountSafety
 from ..ids import new_id
 from .clock import utcnow
 from .tables import accounts, api_keys
@@ -24,6 +25,10 @@ class AccountRow:
     held_micros: int
     disabled: bool
     created_at: datetime
+    rpm: int | None = None
+    ipm: int | None = None
+    max_in_flight: int | None = None
+    safety: str | None = None  # JSON: {"block_terms": [...], "block_categories": [...]}
 
     @property
     def available_micros(self) -> int:
@@ -40,6 +45,7 @@ class KeyRow:
     rpm: int | None
     created_at: datetime
     revoked_at: datetime | None
+    ipm: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +110,7 @@ class AccountsRepo:
         mode: str,
         allowed_models: tuple[str, ...] | None,
         rpm: int | None,
+        ipm: int | None = None,
     ) -> KeyRow:
         row = dict(
             id=new_id("key"),
@@ -115,6 +122,7 @@ class AccountsRepo:
             rpm=rpm,
             created_at=utcnow(),
             revoked_at=None,
+            ipm=ipm,
         )
         async with self._engine.begin() as conn:
             await conn.execute(insert(api_keys).values(**row))
@@ -136,7 +144,15 @@ class AccountsRepo:
 
     async def find_key(self, key_hash: str) -> KeyLookup | None:
         query = (
-            select(api_keys, accounts.c.disabled, accounts.c.currency)
+            select(
+                api_keys,
+                accounts.c.disabled,
+                accounts.c.currency,
+                accounts.c.rpm.label("account_rpm"),
+                accounts.c.ipm.label("account_ipm"),
+                accounts.c.max_in_flight,
+                accounts.c.safety,
+            )
             .join(accounts, accounts.c.id == api_keys.c.account_id)
             .where(api_keys.c.key_hash == key_hash)
         )
@@ -152,8 +168,19 @@ class AccountsRepo:
             allowed_models=key.allowed_models,
             rpm=key.rpm,
             currency=row.currency,
+            ipm=key.ipm,
+            account_limits=AccountLimits(row.account_rpm, row.account_ipm, row.max_in_flight),
+            safety=account_safety(row.safety),
         )
         return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
+
+
+def account_safety(stored: str | None) -> AccountSafety:
+    """The `accounts.safety` JSON column as the domain's AccountSafety."""
+    if not stored:
+        return AccountSafety()
+    data = json.loads(stored)
+    return AccountSafety(tuple(data.get("block_terms", ())), tuple(data.get("block_categories", ())))
 
 
 def _key_row(row: dict) -> KeyRow:  # type: ignore[type-arg]
@@ -167,7 +194,8 @@ def _key_row(row: dict) -> KeyRow:  # type: ignore[type-arg]
         rpm=row["rpm"],
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
+        ipm=row.get("ipm"),
     )
 
 
-__all__ = ["AccountRow", "AccountsRepo", "KeyLookup", "KeyRow"]
+__all__ = ["AccountRow", "AccountsRepo", "KeyLookup", "KeyRow", "account_safety"]

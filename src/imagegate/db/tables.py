@@ -49,6 +49,11 @@ accounts = Table(
     Column("held_micros", BigInteger, nullable=False, default=0),
     Column("disabled", Boolean, nullable=False, default=False),
     Column("created_at", DateTime(), nullable=False),
+    # defaults for the account's keys (NULL: unlimited), and its stricter safety additions (JSON)
+    Column("rpm", Integer, nullable=True),
+    Column("ipm", Integer, nullable=True),
+    Column("max_in_flight", Integer, nullable=True),
+    Column("safety", Text, nullable=True),
 )
 
 api_keys = Table(
@@ -63,6 +68,7 @@ api_keys = Table(
     Column("rpm", Integer, nullable=True),
     Column("created_at", DateTime(), nullable=False),
     Column("revoked_at", DateTime(), nullable=True),
+    Column("ipm", Integer, nullable=True),
 )
 
 holds = Table(
@@ -143,6 +149,24 @@ idempotency_keys = Table(
     Index("ix_idempotency_expiry", "expires_at"),
 )
 
+# Every prompt the screening blocked or flagged, and every upstream safety refusal.
+safety_events = Table(
+    "safety_events",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("request_id", String(64), nullable=False),
+    Column("account_id", String(40), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("action", String(8), nullable=False),  # block | flag
+    Column("stage", String(16), nullable=False),  # gateway | upstream
+    Column("category", String(100), nullable=True),
+    Column("code", String(40), nullable=True),  # prompt_blocked | output_blocked (blocks only)
+    Column("prompt", Text, nullable=True),  # only with IMAGEGATE_AUDIT_PROMPTS=true
+    Column("created_at", DateTime(), nullable=False),
+    Index("ix_safety_events_time", "created_at"),
+    Index("ix_safety_events_account_time", "account_id", "created_at"),
+)
+
 __all__ = [
     "accounts",
     "api_keys",
@@ -151,5 +175,6 @@ __all__ = [
     "ledger_entries",
     "metadata",
     "price_cards",
+    "safety_events",
     "usage_records",
 ]

@@ -12,6 +12,7 @@
     ├── ContentBlocked                451     content_policy_error
     ├── UpstreamFailed                502     upstream_error
     ├── NoRouteAvailable              503     service_unavailable
+    ├── ServiceUnavailable            503     service_unavailable
     └── UpstreamTimeout               504     upstream_error
 
 No error is ever billed: a request that ends in any of these releases its hold.
@@ -113,9 +114,12 @@ class ContentBlocked(GatewayError):
     type = "content_policy_error"
     code = "prompt_blocked"
 
-    def __init__(self, message: str, *, code: str = "prompt_blocked", stage: str = "upstream") -> None:
+    def __init__(
+        self, message: str, *, code: str = "prompt_blocked", stage: str = "upstream", category: str | None = None
+    ) -> None:
         super().__init__(message, code=code, headers={"x-imagegate-block-stage": stage})
         self.stage = stage
+        self.category = category
 
 
 class UpstreamFailed(GatewayError):
@@ -128,6 +132,14 @@ class NoRouteAvailable(GatewayError):
     status = 503
     type = "service_unavailable"
     code = "no_route_available"
+
+
+class ServiceUnavailable(GatewayError):
+    """A dependency the operator chose to fail closed on (rate-limit store, moderation) is down."""
+
+    status = 503
+    type = "service_unavailable"
+    code = "service_unavailable"
 
 
 class UpstreamTimeout(GatewayError):
@@ -148,6 +160,7 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "RequestTooLarge",
+    "ServiceUnavailable",
     "UpstreamFailed",
     "UpstreamTimeout",
 ]

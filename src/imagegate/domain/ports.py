@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from .circuits import Admission, RouteHealth
+from .ratelimit import Decision, Limit
 from .request import ImageRequest
 from .upstream import GeneratedImage
 
@@ -63,4 +64,47 @@ class CircuitStore(Protocol):
         ...
 
 
-__all__ = ["BlobStore", "CircuitStore", "Provider"]
+class LimiterState(Protocol):
+    """Where rate-limit buckets and in-flight counts live: in process, or Redis shared by nodes.
+
+    Every method raises `StateUnavailable` (and nothing else) when the store cannot answer.
+    """
+
+    async def take(self, key: str, limits: Sequence[Limit]) -> Decision:
+        """Take each limit's `cost` from `key`'s buckets, all or none, atomically across nodes."""
+        ...
+
+    async def enter(self, scope: str, token: str, cap: int, ttl_seconds: float) -> bool:
+        """Count `token` in flight for `scope` unless `cap` are already; False when full. An entry
+        not left within `ttl_seconds` (its node died) stops counting."""
+        ...
+
+    async def leave(self, scope: str, token: str) -> None:
+        """Stop counting `token`; leaving twice is harmless."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class Moderator(Protocol):
+    """An external moderation check of a prompt (OpenAI's moderations endpoint)."""
+
+    async def flagged_category(self, prompt: str) -> str | None:
+        """The category the service flags the prompt for, or None when it passes.
+
+        Raises `ModerationUnavailable` when the service is down, slow or answers nonsense.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class ModerationUnavailable(Exception):
+    """The moderation service gave no usable verdict; the caller decides open or closed."""
+
+
+__all__ = ["BlobStore", "CircuitStore", "LimiterState", "ModerationUnavailable", "Moderator", "Provider"]

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from .safety import AccountSafety
+
+
+@dataclass(frozen=True, slots=True)
+class AccountLimits:
+    """An account's defaults for its keys (None: unlimited)."""
+
+    rpm: int | None = None
+    ipm: int | None = None
+    max_in_flight: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,10 +24,22 @@ class Principal:
     allowed_models: tuple[str, ...] | None
     rpm: int | None = None
     currency: str = "USD"
+    ipm: int | None = None
+    account_limits: AccountLimits = field(default_factory=AccountLimits)
+    safety: AccountSafety = field(default_factory=AccountSafety)
 
     @property
     def is_test(self) -> bool:
         return self.mode == "test"
 
+    @property
+    def effective_rpm(self) -> int | None:
+        """The key's own limit, else its account's default."""
+        return self.rpm if self.rpm is not None else self.account_limits.rpm
 
-__all__ = ["Principal"]
+    @property
+    def effective_ipm(self) -> int | None:
+        return self.ipm if self.ipm is not None else self.account_limits.ipm
+
+
+__all__ = ["AccountLimits", "Principal"]

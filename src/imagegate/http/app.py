@@ -15,6 +15,7 @@ from ..config import Settings
 from ..logs import configure_logging
 from .components import Components, build_components
 from .errors import install_error_handlers
+from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
 from .routes import account, admin, files, images, models, usage
 
@@ -52,6 +53,7 @@ def create_app(settings: Settings) -> FastAPI:
 
     app = FastAPI(title="imagegate", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     install_error_handlers(app)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     for module in (images, models, files, account, usage, admin):
         app.include_router(module.router)

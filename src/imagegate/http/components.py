@@ -15,15 +15,22 @@ from ..db.engine import create_engine, migrate
 from ..db.idempotency import IdempotencyRepo
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
+from ..db.safety import AccountPolicyRepo, SafetyEventsRepo
 from ..db.usage import UsageRepo
 from ..domain.catalog import Catalog
 from ..domain.ports import CircuitStore
+from ..domain.ports import LimiterState, Moderator
+from ..providers.moderation import OpenAIModeration
 from ..providers.registry import default_registry
 from ..routing.retry import RetryPolicy
 from ..routing.router import Router
 from ..service.admin import AdminService
 from ..service.generation import ImageService
 from ..service.routes import circuit_store
+from ..service.limits import Limiter
+from ..service.screening import PromptScreen
+from ..state.memory import MemoryLimiterState
+from ..state.redis import RedisLimiterState
 from ..storage.filesystem import FilesystemBlobStore
 from ..storage.signing import UrlSigner
 from .auth import Authenticator
@@ -46,10 +53,13 @@ class Components:
     images: ImageService
     admin: AdminService
     authenticate: Authenticator
+    limiter_state: LimiterState | None = None
 
     async def aclose(self) -> None:
         await self.router.aclose()
         await self.circuits.aclose()
+        if self.limiter_state is not None:
+            await self.limiter_state.aclose()
         await self.http_client.aclose()
         await self.engine.dispose()
 
@@ -79,6 +89,10 @@ async def build_components(settings: Settings) -> Components:
     ledger = LedgerRepo(engine)
     usage = UsageRepo(engine)
     billing = Billing(ledger, accounts, settings.hold_ttl_seconds)
+    limiter_state: LimiterState = (
+        RedisLimiterState(settings.redis_url) if settings.redis_url else MemoryLimiterState()
+    )
+    events = SafetyEventsRepo(engine)
     images = ImageService(
         settings.catalog,
         router,
@@ -89,6 +103,12 @@ async def build_components(settings: Settings) -> Components:
         IdempotencyRepo(engine),
         settings.url_ttl_seconds,
         settings.request_deadline_seconds,
+        limiter=Limiter(
+            limiter_state,
+            fail_open=settings.rate_limit_fail_open,
+            in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
+        ),
+        screen=_prompt_screen(settings, events, http_client),
     )
     return Components(
         settings=settings,
@@ -104,8 +124,39 @@ async def build_components(settings: Settings) -> Components:
         router=router,
         circuits=circuits,
         images=images,
-        admin=AdminService(accounts, ledger, prices, usage, settings.catalog),
+        admin=AdminService(
+            accounts,
+            ledger,
+            prices,
+            usage,
+            settings.catalog,
+            events=events,
+            policies=AccountPolicyRepo(engine),
+            safety_policy=settings.safety_policy,
+        ),
         authenticate=Authenticator(accounts),
+        limiter_state=limiter_state,
+    )
+
+
+def _prompt_screen(settings: Settings, events: SafetyEventsRepo, client: httpx.AsyncClient) -> PromptScreen | None:
+    if settings.safety_policy is None:
+        return None
+    moderator: Moderator | None = None
+    if settings.moderation_url:
+        moderator = OpenAIModeration(
+            client,
+            settings.moderation_url,
+            settings.moderation_api_key,
+            settings.moderation_model,
+            settings.moderation_timeout_seconds,
+        )
+    return PromptScreen(
+        settings.safety_policy,
+        events,
+        moderator=moderator,
+        moderation_fail_open=settings.moderation_fail_open,
+        audit_prompts=settings.audit_prompts,
     )
 
 

@@ -10,14 +10,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..config import Settings
-from ..db.accounts import AccountsRepo, KeyRow
+from ..db.accounts import AccountsRepo, KeyRow, account_safety
 from ..db.engine import create_engine, migrate
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRepo
+from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import InvalidRequest, NotFound
 from ..domain.pricing import unit_price
+from ..domain.principal import AccountLimits
+from ..domain.safety import AccountSafety, PolicyError, SafetyPolicy, TermSet
 from .keys import display_prefix, hash_key, new_key
 
 MICROS_PER_UNIT = 1_000_000
@@ -36,13 +39,25 @@ def to_micros(amount: str, param: str = "amount_usd") -> int:
 
 class AdminService:
     def __init__(
-        self, accounts: AccountsRepo, ledger: LedgerRepo, prices: PricesRepo, usage: UsageRepo, catalog: Catalog
+        self,
+        accounts: AccountsRepo,
+        ledger: LedgerRepo,
+        prices: PricesRepo,
+        usage: UsageRepo,
+        catalog: Catalog,
+        *,
+        events: SafetyEventsRepo | None = None,
+        policies: AccountPolicyRepo | None = None,
+        safety_policy: SafetyPolicy | None = None,
     ) -> None:
         self._accounts = accounts
         self._ledger = ledger
         self._prices = prices
         self._usage = usage
         self._catalog = catalog
+        self._events = events
+        self._policies = policies
+        self._safety_policy = safety_policy
 
     async def create_account(self, name: str) -> dict[str, Any]:
         return _account_json(await self._accounts.create_account(name))
@@ -89,8 +104,10 @@ class AdminService:
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
 
     async def create_key(
-        self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None
+        self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None, ipm: int | None = None
     ) -> dict[str, Any]:
+        _check_limit(rpm, "rpm")
+        _check_limit(ipm, "ipm")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         allowed = None
@@ -103,7 +120,7 @@ class AdminService:
         key = new_key(mode)
         if rpm is not None and rpm < 1:
             raise InvalidRequest("rpm must be at least 1.", param="rpm")
-        row = await self._accounts.create_key(account_id, hash_key(key), display_prefix(key), mode, allowed, rpm)
+        row = await self._accounts.create_key(account_id, hash_key(key), display_prefix(key), mode, allowed, rpm, ipm)
         return {**_key_json(row), "key": key}
 
     async def list_keys(self, account_id: str) -> dict[str, Any]:
@@ -118,6 +135,46 @@ class AdminService:
         key = await self._accounts.get_key(key_id)
         assert key is not None and key.revoked_at is not None
         return {"id": key.id, "revoked_at": key.revoked_at.isoformat()}
+
+    async def set_account_limits(
+        self, account_id: str, *, rpm: int | None, ipm: int | None, max_in_flight: int | None
+    ) -> dict[str, Any]:
+        """The defaults of the account's keys (a key's own --rpm / --ipm wins); None: unlimited."""
+        for value, name in ((rpm, "rpm"), (ipm, "ipm"), (max_in_flight, "max_in_flight")):
+            _check_limit(value, name)
+        assert self._policies is not None
+        if not await self._policies.set_limits(account_id, AccountLimits(rpm, ipm, max_in_flight)):
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        return await self.get_account(account_id)
+
+    async def set_account_safety(
+        self, account_id: str, *, block_terms: list[str], block_categories: list[str]
+    ) -> dict[str, Any]:
+        """Make the deployment's screening stricter for one account: extra terms that block, and
+        flagging categories that block. Replaces the account's previous additions."""
+        assert self._policies is not None and self._safety_policy is not None
+        terms = [t.strip() for t in block_terms if t.strip()]
+        try:
+            TermSet.compile(terms, (), "block_terms")
+        except PolicyError as exc:
+            raise InvalidRequest(str(exc), param="block_terms") from exc
+        unknown = self._safety_policy.unknown_categories(block_categories)
+        if unknown:
+            raise InvalidRequest(f"Unknown safety categories: {', '.join(unknown)}.", param="block_categories")
+        safety = AccountSafety(tuple(dict.fromkeys(terms)), tuple(dict.fromkeys(block_categories)))
+        if not await self._policies.set_safety(account_id, safety):
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        return await self.get_account(account_id)
+
+    async def list_blocks(
+        self, *, account_id: str | None = None, include_flags: bool = False, limit: int = 100
+    ) -> dict[str, Any]:
+        """The safety audit log, newest first: blocks (and flags, if asked), at both stages."""
+        if not 1 <= limit <= 10_000:
+            raise InvalidRequest("limit must be between 1 and 10000.", param="limit")
+        assert self._events is not None
+        events = await self._events.list(account_id=account_id, include_flags=include_flags, limit=limit)
+        return {"object": "list", "data": [_event_json(e) for e in events]}
 
     async def set_price(self, model_name: str, quality: str | None, size: str, amount_usd: str) -> dict[str, Any]:
         model = self._catalog.find(model_name)
@@ -184,6 +241,7 @@ def _key_json(row: KeyRow) -> dict[str, Any]:
         "account_id": row.account_id,
         "allowed_models": list(row.allowed_models) if row.allowed_models is not None else None,
         "rpm": row.rpm,
+        "ipm": row.ipm,
         "created_at": row.created_at.isoformat(),
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
     }
@@ -193,7 +251,20 @@ def _account_json(account) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     data = asdict(account)
     data["created_at"] = account.created_at.isoformat()
     data["available_micros"] = account.available_micros
+    safety = account_safety(account.safety)
+    data["safety"] = {"block_terms": list(safety.block_terms), "block_categories": list(safety.block_categories)}
     return data
+
+
+def _event_json(event: SafetyEvent) -> dict[str, Any]:
+    data = asdict(event)
+    data["created_at"] = event.created_at.isoformat()
+    return data
+
+
+def _check_limit(value: int | None, name: str) -> None:
+    if value is not None and value < 1:
+        raise InvalidRequest(f"{name} must be a positive number (omit it for no limit).", param=name)
 
 
 
@@ -205,7 +276,14 @@ async def open_admin(settings: Settings) -> AsyncIterator[AdminService]:
     try:
         await migrate(engine)
         yield AdminService(
-            AccountsRepo(engine), LedgerRepo(engine), PricesRepo(engine), UsageRepo(engine), settings.catalog
+            AccountsRepo(engine),
+            LedgerRepo(engine),
+            PricesRepo(engine),
+            UsageRepo(engine),
+            settings.catalog,
+            events=SafetyEventsRepo(engine),
+            policies=AccountPolicyRepo(engine),
+            safety_policy=settings.safety_policy,
         )
     finally:
         await engine.dispose()

@@ -1,4 +1,4 @@
-"""The one use case: a principal asks for images; validate, hold, route, store, settle.
+"""The one use case: a principal asks for images; validate, rate-limit, screen, hold, route, store, settle.
 
 Every exit before settlement releases the hold, so a failed request never costs money.
 """
@@ -11,7 +11,7 @@ import hashlib
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..billing import Billing
@@ -20,7 +20,7 @@ from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
 from ..domain.catalog import Catalog
-from ..domain.errors import Conflict, GatewayError, InvalidRequest, PermissionDenied, UpstreamFailed
+from ..domain.errors import Conflict, ContentBlocked, GatewayError, InvalidRequest, PermissionDenied, UpstreamFailed
 from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides, charged_unit_price, held_unit_price
 from ..domain.principal import Principal
@@ -28,6 +28,8 @@ from ..domain.request import ImageRequest, parse_image_request
 from ..domain.upstream import GeneratedImage
 from ..ids import new_id
 from ..routing.router import Outcome, Router
+from .limits import Limiter
+from .screening import PromptScreen
 
 log = logging.getLogger("imagegate.service")
 
@@ -39,6 +41,8 @@ class GenerationResult:
     replayed: bool = False
     images_missing: int = 0
     """Images asked for but not delivered (a partial result): billed nothing, told in a header."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Response headers the service wants sent (rate-limit state)."""
 
 
 def parse_json(raw: bytes) -> Any:
@@ -74,6 +78,8 @@ class _Progress:
     unit_price: int = 0
     idempotency_key: str | None = None
     replayed: bool = False
+    rate_headers: dict[str, str] = field(default_factory=dict)
+    in_flight: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,8 @@ class ImageService:
         idempotency: IdempotencyRepo,
         url_ttl_seconds: int,
         deadline_seconds: float,
+        limiter: Limiter | None = None,
+        screen: PromptScreen | None = None,
     ) -> None:
         self._catalog = catalog
         self._router = router
@@ -106,6 +114,8 @@ class ImageService:
         self._idempotency = idempotency
         self._url_ttl = url_ttl_seconds
         self._deadline = deadline_seconds
+        self._limiter = limiter
+        self._screen = screen
 
     async def quote(self, raw: bytes, principal: Principal) -> dict[str, Any]:
         """The price a generation with this body would be held at now; validates, holds nothing."""
@@ -132,8 +142,13 @@ class ImageService:
         except BaseException as exc:
             await asyncio.shield(self._unwind(principal, request_id, progress))
             status, code = (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
+            if isinstance(exc, ContentBlocked) and self._screen is not None:
+                await self._screen.record_block(exc, principal, request_id, progress.request)
             await self._record(principal, request_id, progress, outcome, status, code)
             raise
+        finally:
+            if progress.in_flight and self._limiter is not None:
+                await self._limiter.leave(principal, request_id)
         await self._record(principal, request_id, progress, outcome, 200, None)
         return result
 
@@ -188,11 +203,16 @@ class ImageService:
         request = progress.request = parse_image_request(body, self._catalog)
         priced = await self._price(request, principal)
         model = request.model
+        if self._limiter is not None:
+            progress.rate_headers = await self._limiter.check_rate(principal, request)
+            progress.in_flight = await self._limiter.enter(principal, request_id)
+        if self._screen is not None:
+            await self._screen.check(request, principal, request_id)
         if idempotency_key is not None:
             replay = await self._claim(idempotency_key, body, principal, request_id)
             if replay is not None:
                 progress.replayed = True
-                return replay
+                return replace(replay, headers=progress.rate_headers)
             progress.idempotency_key = idempotency_key
         if priced.billable:
             what = f"{request.n} × {model.id} {request.quality or 'standard'} {request.size}"
@@ -223,6 +243,7 @@ class ImageService:
             },
             cost_micros=progress.cost,
             images_missing=request.n - len(images),
+            headers=progress.rate_headers,
         )
         if progress.hold_id is not None:
             await self._billing.settle(progress.hold_id, progress.cost, f"{len(images)} image(s) of {model.id}")

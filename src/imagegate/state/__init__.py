@@ -1,1 +1,1 @@
-"""Shared runtime state: in process by default, in Redis when IMAGEGATE_REDIS_URL is set."""
+"""Shared runtime state: circuit breakers, rate-limit buckets and in-flight counts (in process, or Redis)."""

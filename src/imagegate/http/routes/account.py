@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ...domain.errors import NotFound
+from ...domain.principal import Principal
 from ..components import components
 
 router = APIRouter()
@@ -28,6 +29,16 @@ async def get_account(request: Request) -> dict[str, Any]:
             "id": principal.key_id,
             "mode": principal.mode,
             "allowed_models": list(principal.allowed_models) if principal.allowed_models is not None else None,
-            "rate_limit": {"rpm": principal.rpm} if principal.rpm is not None else None,
+            "rate_limit": _rate_limit(principal),
         },
     }
+
+
+def _rate_limit(principal: Principal) -> dict[str, int | None] | None:
+    """The limits in force for this key (its own, else its account's); None when unlimited."""
+    limits = {
+        "rpm": principal.effective_rpm,
+        "ipm": principal.effective_ipm,
+        "max_in_flight": principal.account_limits.max_in_flight,
+    }
+    return limits if any(v is not None for v in limits.values()) else None

@@ -116,6 +116,7 @@ async def create_key(account_id: str, request: Request) -> dict[str, Any]:
         test=bool(_field(body, "test", bool, required=False)),
         models=models,
         rpm=_field(body, "rpm", int, required=False),
+        ipm=_field(body, "ipm", int, required=False),
     )
 
 

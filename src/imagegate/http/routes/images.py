@@ -22,7 +22,7 @@ async def generate_images(request: Request) -> JSONResponse:
         request.state.request_id,
         idempotency_key=request.headers.get("idempotency-key"),
     )
-    headers = {"x-imagegate-cost-micros": str(result.cost_micros)}
+    headers = {**result.headers, "x-imagegate-cost-micros": str(result.cost_micros)}
     if result.replayed:
         headers["idempotent-replayed"] = "true"
     if result.images_missing:
