@@ -57,12 +57,15 @@ class TreeUsage:
     first_ticks: dict[int, int] = field(default_factory=dict)
     last_ticks: dict[int, int] = field(default_factory=dict)
     peak_rss: int = 0
+    start_rss: int | None = None
 
     def add(self, tree: dict[int, tuple[int, int]]) -> None:
         for pid, (ticks, _) in tree.items():
             self.first_ticks.setdefault(pid, ticks)
             self.last_ticks[pid] = ticks
-        self.peak_rss = max(self.peak_rss, sum(rss for _, rss in tree.values()))
+        rss = sum(rss for _, rss in tree.values())
+        self.start_rss = rss if self.start_rss is None else self.start_rss
+        self.peak_rss = max(self.peak_rss, rss)
 
     def cpu_seconds(self) -> float:
         return sum(self.last_ticks[p] - t for p, t in self.first_ticks.items()) / TICKS_PER_SECOND
@@ -99,7 +102,8 @@ class Sampler(threading.Thread):
         self.sample()
         self._host_end = host_cpu()
         return {
-            name: {"cpu_s": round(u.cpu_seconds(), 3), "peak_rss_mb": round(u.peak_rss / 2**20, 1)}
+            name: {"cpu_s": round(u.cpu_seconds(), 3), "peak_rss_mb": round(u.peak_rss / 2**20, 1),
+                   "start_rss_mb": round((u.start_rss or 0) / 2**20, 1)}
             for name, u in self.usage.items()
         }
 

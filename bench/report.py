@@ -1,6 +1,6 @@
 """Markdown tables from bench/run.py's JSON lines: medians over repeats, and the issue's targets.
 
-    python bench/report.py bench/results/2026-11-25-1400.jsonl     # print the tables
+    python bench/report.py bench/results/2026-11-25-1403.jsonl [docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ def summary(runs: list[dict]) -> dict:
         "errors": sum(r["error_count"] for r in runs),
         "error_kinds": {k: sum(r["errors"][k] for r in runs) for k in runs[0]["errors"] if any(r["errors"][k] for r in runs)},
         "rss": max(r["peak_rss_mb"] for r in runs),
+        "rss_min": min(r["peak_rss_mb"] for r in runs),
         "cpu_ms": med(lambda r: r["cpu_ms_per_req"]),
         "upstream_max": max(r["upstream"]["max_in_flight"] for r in runs),
         "upstream_cpu_ms": med(lambda r: 1000 * r["processes"]["upstream"]["cpu_s"] / r["requests"]
@@ -59,7 +60,7 @@ def summary(runs: list[dict]) -> dict:
 
 def main_table(rows: list[dict]) -> list[str]:
     out = [
-        "| scenario | target | req/s median (min–max) | MB/s | p50 ms | p90 ms | p99 ms | errors | peak RSS MB | CPU ms/req | upstream max in flight |",
+        "| scenario | target | req/s median (min–max) | MB/s | p50 ms | p90 ms | p99 ms | errors | peak RSS MB (min–max over repeats) | CPU ms/req | upstream max in flight |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for sc in SCENARIOS:
@@ -72,7 +73,7 @@ def main_table(rows: list[dict]) -> list[str]:
             label = f"**{sc.name}**: {sc.question}; c={sc.concurrency}, {sc.size}, {sc.response_format}" + (
                 f", {sc.output_format}" if sc.output_format != "png" else "") if first else ""
             errors = str(s["errors"]) + (f" ({', '.join(f'{k} {v}' for k, v in s['error_kinds'].items())})" if s["errors"] else "")
-            rss = f"{_num(s['rss'], 0)}" + (" (upstream)" if target == "direct" else "")
+            rss = f"{_num(s['rss_min'], 0)}–{_num(s['rss'], 0)}" + (" (upstream)" if target == "direct" else "")
             out.append(
                 f"| {label} | {TARGET_NAMES[target]} | {_num(s['rps'])} ({_num(s['rps_min'])}–{_num(s['rps_max'])}) "
                 f"| {_num(s['mb_s'])} | {_num(s['p50'], 2)} | {_num(s['p90'], 2)} | {_num(s['p99'], 2)} | {errors} "
@@ -169,9 +170,13 @@ def splice(doc: Path, table: str) -> None:
 
 
 def main(argv: list[str]) -> None:
+    """`report.py RESULTS.jsonl [DOC.md]`: print the tables, or put them into DOC.md's results block."""
     lines = [json.loads(l) for l in open(argv[0])]
-    meta = lines[0]["meta"]
-    print(render(meta, [l for l in lines[1:] if "scenario" in l], argv[0]))
+    table = render(lines[0]["meta"], [l for l in lines[1:] if "scenario" in l], argv[0])
+    if len(argv) > 1:
+        splice(Path(argv[1]), table)
+    else:
+        print(table)
 
 
 if __name__ == "__main__":

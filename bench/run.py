@@ -235,7 +235,7 @@ def measure(target: Target, sc: Scenario, seconds: int, max_requests: int, upstr
         "latency_ms": result["latency_ms"], "errors": result["errors"],
         "error_count": sum(result["errors"].values()),
         "cpu_s": cpu, "cpu_ms_per_req": round(1000 * cpu / n, 3) if n else None,
-        "peak_rss_mb": procs["target"]["peak_rss_mb"], "processes": procs,
+        "peak_rss_mb": procs["target"]["peak_rss_mb"], "start_rss_mb": procs["target"]["start_rss_mb"], "processes": procs,
         "wrk_cpu_s": round(wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime, 2),
         "host_busy_cores": sampler.host_busy_cores(secs), "settle_s": waited,
         "upstream": upstream_stats, "ts": dt.datetime.now().isoformat(timespec="seconds"),
@@ -291,7 +291,8 @@ def thread_names(raw_profile: Path) -> dict[int, str]:
     for line in open(raw_profile):
         root = line.split(";", 1)[0]
         if root.startswith("thread ("):
-            tid, _, name = root[len("thread ("):].partition("): ")
+            tid, _, name = root[len("thread ("):].partition(")")
+            name = name.lstrip(": ") or "unnamed"
             if "_connection_worker_thread" in name:
                 name = "aiosqlite connection threads"
             elif name.startswith("uvloop_"):
@@ -309,6 +310,8 @@ def profile(gateway: Target, sc: Scenario, seconds: int, a: argparse.Namespace, 
            "--nonblocking", "--threads", "--format", "raw", "-o", str(out)]
     if a.workers > 1:
         cmd.append("--subprocesses")
+    if a.native:  # needs py-spy to pause the process for each sample: slower, shares still hold
+        cmd = [c for c in cmd if c != "--nonblocking"] + ["--native"]
     spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     time.sleep(1)
     before = thread_cpu(gateway.pid)
@@ -348,6 +351,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--workers", type=int, default=1, help="imagegate serve --workers N")
     p.add_argument("--max-requests", type=int, default=1_000_000, help="request cap of one run")
     p.add_argument("--profile", default=None, help="comma-separated scenarios to profile the gateway in with py-spy, after the table's runs")
+    p.add_argument("--native", action="store_true", help="py-spy --native: C frames too (uvloop, sqlite3, zlib)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, data dir) in /tmp")
     p.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown file to update")
     a = p.parse_args(argv)
