@@ -144,12 +144,12 @@ def render(meta: dict, rows: list[dict], source: str | Path) -> str:
     ledger = meta.get("ledger", {})
     repeats = "Quick run: 1 repeat, short durations." if meta["quick"] else f"Median of {meta['repeats']} repeats."
     lines = [
-        f"Measured {meta['date']} on {m['cores']} cores ({m['cpu']}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
+        f"Measured {meta['date'][:10]} {meta['date'][11:13]}:{meta['date'][13:15]} UTC on {m['cores']} cores ({m['cpu']}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
         f"Python {m['python']}; {m['wrk']}; {libs}. imagegate: `imagegate serve --workers {meta['workers']}`, SQLite, "
-        f"a live key on a funded account; {lite}. Open-file limit {meta['fd_limit']}. "
+        f"a live key on a funded account; {lite}. Open-file limit {meta['fd_limit']} (raised to the hard limit). "
         f"{repeats} "
         f"Raw rows: `{source}`. Ledger verified after the run: {ledger.get('ok', '?')} "
-        f"({ledger.get('accounts_checked', '?')} accounts).",
+        f"({ledger.get('accounts_checked', '?')} account(s)).",
         "",
         *main_table(rows),
         "",
