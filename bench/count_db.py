@@ -1,0 +1,124 @@
+"""Count the database work of one image request: statements, transactions, pool checkouts, thread hops.
+
+    .venv/bin/python bench/count_db.py [--requests 50] [--response-format url]
+
+Runs the gateway in this process (create_app + its lifespan, called through httpx's ASGI transport)
+against bench/fake_upstream.py, with a live key on a funded account, and counts with SQLAlchemy's
+event hooks (every engine and pool) and a wrapper around aiosqlite's hop to its worker thread. Prints
+the counts per request and the statements of one request in order. Nothing in src/ is changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiosqlite
+import httpx
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.pool import Pool
+
+from imagegate.config import load_settings
+from imagegate.http.app import create_app
+from imagegate.service.admin import open_admin
+from scenarios import operator_toml
+
+HERE = Path(__file__).resolve().parent
+
+
+class Counts:
+    def __init__(self) -> None:
+        self.c: collections.Counter[str] = collections.Counter()
+        self.statements: list[str] = []
+
+    def install(self) -> None:
+        event.listen(Engine, "before_cursor_execute", self._statement)
+        event.listen(Engine, "begin", lambda conn: self.c.update(["begin"]))
+        event.listen(Engine, "commit", lambda conn: self.c.update(["commit"]))
+        event.listen(Engine, "rollback", lambda conn: self.c.update(["rollback"]))
+        event.listen(Pool, "checkout", lambda *a: self.c.update(["pool checkout"]))
+        event.listen(Pool, "reset", lambda *a: self.c.update(["pool reset (rollback on return)"]))
+        original = aiosqlite.Connection._execute
+
+        async def hop(conn, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+            self.c.update(["aiosqlite thread hop"])
+            return await original(conn, fn, *args, **kwargs)
+
+        aiosqlite.Connection._execute = hop  # type: ignore[method-assign]
+
+    def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        self.c.update(["statement"])
+        words = statement.split()
+        verb = words[0].upper()
+        table = next((words[i + 1] for i, w in enumerate(words[:-1]) if w.upper() in ("FROM", "INTO", "UPDATE")), "")
+        self.statements.append(f"{verb} {table}".strip())
+
+
+async def generate(client: httpx.AsyncClient, key: str, body: dict) -> None:
+    r = await client.post("/v1/images/generations", json=body, headers={"authorization": f"Bearer {key}"})
+    r.raise_for_status()
+
+
+async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
+    settings = load_settings(env)
+    async with open_admin(settings) as admin:
+        account = await admin.create_account("count-db")
+        await admin.add_credit(account["id"], "1000", "count")
+        key = (await admin.create_key(account["id"], test=False, models=None, rpm=None))["key"]
+    counts = Counts()
+    counts.install()
+    app = create_app(settings)
+    body = {"model": "bench-tiny", "prompt": "a fox", "size": "256x256", "response_format": args.response_format}
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            for _ in range(5):
+                await generate(client, key, body)
+            counts.c.clear()
+            counts.statements.clear()
+            await generate(client, key, body)
+            one = list(counts.statements)
+            counts.c.clear()
+            started = time.perf_counter()
+            for _ in range(args.requests):
+                await generate(client, key, body)
+            elapsed = time.perf_counter() - started
+    per_request = {k: round(v / args.requests, 2) for k, v in sorted(counts.c.items())}
+    return {"requests": args.requests, "per_request": per_request, "one_request_statements": one,
+            "ms_per_request_in_process": round(1000 * elapsed / args.requests, 2)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=50)
+    parser.add_argument("--response-format", default="url")
+    parser.add_argument("--port", type=int, default=9177)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="imagegate-countdb-"))
+    (work / "bench-models.toml").write_text(operator_toml())
+    env = {"IMAGEGATE_DATA_DIR": str(work / "data"), "IMAGEGATE_CONFIG": str(work / "bench-models.toml"),
+           "IMAGEGATE_SIGNING_SECRET": "count", "OPENAI_API_KEY": "sk-count",
+           "OPENAI_BASE_URL": f"http://127.0.0.1:{args.port}/v1"}
+    fake = subprocess.Popen([sys.executable, str(HERE / "fake_upstream.py"), "--port", str(args.port),
+                             "--api-key", "sk-count", "--render", "256x256:flat"], stdout=subprocess.PIPE)
+    try:
+        fake.stdout.readline()  # the fake prints its first line once it listens
+        print(json.dumps(asyncio.run(measure(args, env)), indent=1))
+    finally:
+        fake.terminate()
+        fake.wait(timeout=10)
+        subprocess.run(["rm", "-rf", str(work)], check=False)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    main()
