@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .db.accounts import AccountsRepo
 from .db.ledger import LedgerRepo
+from .db.usage import UsageRecord
 from .domain.errors import InsufficientBalance
 from .domain.principal import Principal
 
@@ -34,11 +35,12 @@ class Billing:
             )
         return hold_id
 
-    async def settle(self, hold_id: str, capture: int, reason: str) -> None:
-        await self._ledger.settle(hold_id, capture, reason)
+    async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> None:
+        """Capture what was delivered and release the rest, with the usage record, in one transaction."""
+        await self._ledger.settle(hold_id, capture, reason, usage)
 
-    async def release(self, hold_id: str) -> None:
-        await self._ledger.release(hold_id)
+    async def release(self, hold_id: str, usage: UsageRecord | None = None) -> None:
+        await self._ledger.release(hold_id, usage)
 
 
 __all__ = ["Billing", "usd"]

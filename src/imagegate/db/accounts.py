@@ -6,14 +6,14 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.principal import AccountLimits, Principal
 from ..domain.safety import AccountSafety
 from ..ids import new_id
 from .clock import utcnow
-from .tables import accounts, api_keys
+from .tables import accounts, api_keys, price_cards
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +55,24 @@ class KeyLookup:
     principal: Principal
     revoked: bool
     account_disabled: bool
+
+
+_FIND_KEY = (  # the hot path's one read, built once
+    select(
+        api_keys,
+        accounts.c.disabled,
+        accounts.c.currency,
+        accounts.c.rpm.label("account_rpm"),
+        accounts.c.ipm.label("account_ipm"),
+        accounts.c.max_in_flight,
+        accounts.c.safety,
+        # the price cards' freshness stamp, in the same round trip (see PricesRepo.overrides)
+        select(func.count()).select_from(price_cards).scalar_subquery().label("price_cards"),
+        select(func.max(price_cards.c.updated_at)).scalar_subquery().label("prices_changed_at"),
+    )
+    .join(accounts, accounts.c.id == api_keys.c.account_id)
+    .where(api_keys.c.key_hash == bindparam("key_hash"))
+)
 
 
 class AccountsRepo:
@@ -143,21 +161,8 @@ class AccountsRepo:
         return _key_row(dict(row._mapping)) if row else None
 
     async def find_key(self, key_hash: str) -> KeyLookup | None:
-        query = (
-            select(
-                api_keys,
-                accounts.c.disabled,
-                accounts.c.currency,
-                accounts.c.rpm.label("account_rpm"),
-                accounts.c.ipm.label("account_ipm"),
-                accounts.c.max_in_flight,
-                accounts.c.safety,
-            )
-            .join(accounts, accounts.c.id == api_keys.c.account_id)
-            .where(api_keys.c.key_hash == key_hash)
-        )
         async with self._engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+            row = (await conn.execute(_FIND_KEY, {"key_hash": key_hash})).first()
         if row is None:
             return None
         key = _key_row(dict(row._mapping))
@@ -168,6 +173,7 @@ class AccountsRepo:
             allowed_models=key.allowed_models,
             rpm=key.rpm,
             currency=row.currency,
+            prices_version=f"{row.price_cards}:{row.prices_changed_at}",
             ipm=key.ipm,
             account_limits=AccountLimits(row.account_rpm, row.account_ipm, row.max_in_flight),
             safety=account_safety(row.safety),

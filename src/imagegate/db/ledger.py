@@ -13,16 +13,45 @@ with any number of nodes on one database. `verify()` proves all of it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..ids import new_id
 from .clock import utcnow
 from .tables import accounts, holds, ledger_entries
+from .usage import INSERT_USAGE, UsageRecord
+
+# The hot path's statements, built once (building a statement costs more than running it on SQLite).
+_TAKE = (
+    update(accounts)
+    .where(
+        and_(
+            accounts.c.id == bindparam("account_id"),
+            accounts.c.balance_micros - accounts.c.held_micros >= bindparam("amount"),
+        )
+    )
+    .values(held_micros=accounts.c.held_micros + bindparam("amount"))
+)
+_INSERT_HOLD = insert(holds)
+_INSERT_ENTRY = insert(ledger_entries)
+_CLOSE_HOLD = (
+    update(holds)
+    .where(holds.c.id == bindparam("hold_id"), holds.c.status == "open")
+    .values(status=bindparam("new_status"))
+    .returning(holds.c.account_id, holds.c.amount_micros, holds.c.request_id)
+)
+_SETTLE_ACCOUNT = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account_id"))
+    .values(
+        held_micros=accounts.c.held_micros - bindparam("held"),
+        balance_micros=accounts.c.balance_micros - bindparam("capture"),
+    )
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,33 +94,22 @@ class LedgerRepo:
         hold_id = new_id("hold")
         now = utcnow()
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(accounts)
-                .where(
-                    and_(
-                        accounts.c.id == account_id,
-                        accounts.c.balance_micros - accounts.c.held_micros >= amount,
-                    )
-                )
-                .values(held_micros=accounts.c.held_micros + amount)
-            )
+            result = await conn.execute(_TAKE, {"account_id": account_id, "amount": amount})
             if result.rowcount != 1:
                 return None
-            await conn.execute(
-                insert(holds).values(
-                    id=hold_id,
-                    account_id=account_id,
-                    request_id=request_id,
-                    amount_micros=amount,
-                    status="open",
-                    created_at=now,
-                    expires_at=now + timedelta(seconds=ttl_seconds),
-                )
+            hold = dict(
+                id=hold_id,
+                account_id=account_id,
+                request_id=request_id,
+                amount_micros=amount,
+                status="open",
+                created_at=now,
+                expires_at=now + timedelta(seconds=ttl_seconds),
             )
+            await conn.execute(_INSERT_HOLD, hold)
             await conn.execute(
-                insert(ledger_entries).values(
-                    entry(account_id, "hold", held_delta=amount, reason="hold", request_id=request_id, hold_id=hold_id, at=now)
-                )
+                _INSERT_ENTRY,
+                entry(account_id, "hold", held_delta=amount, reason="hold", request_id=request_id, hold_id=hold_id, at=now),
             )
         return hold_id
 
@@ -113,13 +131,19 @@ class LedgerRepo:
             await conn.execute(insert(ledger_entries).values(entry(account_id, kind, amount=micros, reason=reason)))
         return True
 
-    async def settle(self, hold_id: str, capture: int, reason: str) -> bool:
-        """Capture `capture` (at most the hold) and release the rest; False if the hold is no longer open."""
-        async with self._engine.begin() as conn:
-            return await self._close(conn, hold_id, capture, reason, "settled" if capture else "released")
+    async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> bool:
+        """Capture `capture` (at most the hold) and release the rest; False if the hold is no longer open.
 
-    async def release(self, hold_id: str) -> bool:
-        return await self.settle(hold_id, 0, "released")
+        The request's usage record, when given, is written in the same transaction.
+        """
+        async with self._engine.begin() as conn:
+            closed = await self._close(conn, hold_id, capture, reason, "settled" if capture else "released")
+            if usage is not None:
+                await conn.execute(INSERT_USAGE, asdict(usage))
+            return closed
+
+    async def release(self, hold_id: str, usage: UsageRecord | None = None) -> bool:
+        return await self.settle(hold_id, 0, "released", usage)
 
     async def sweep_expired(self, now: datetime | None = None) -> list[str]:
         """Release every open hold past its expiry (its request died with its node)."""
@@ -138,25 +162,13 @@ class LedgerRepo:
         return released
 
     async def _close(self, conn: AsyncConnection, hold_id: str, capture: int, reason: str, status: str) -> bool:
-        row = (
-            await conn.execute(
-                update(holds)
-                .where(holds.c.id == hold_id, holds.c.status == "open")
-                .values(status=status)
-                .returning(holds.c.account_id, holds.c.amount_micros, holds.c.request_id)
-            )
-        ).first()
+        row = (await conn.execute(_CLOSE_HOLD, {"hold_id": hold_id, "new_status": status})).first()
         if row is None:
             return False
         if not 0 <= capture <= row.amount_micros:
             raise ValueError(f"capture {capture} is outside the hold of {row.amount_micros}")
         await conn.execute(
-            update(accounts)
-            .where(accounts.c.id == row.account_id)
-            .values(
-                held_micros=accounts.c.held_micros - row.amount_micros,
-                balance_micros=accounts.c.balance_micros - capture,
-            )
+            _SETTLE_ACCOUNT, {"account_id": row.account_id, "held": row.amount_micros, "capture": capture}
         )
         now = utcnow()
         entries = []
@@ -172,7 +184,7 @@ class LedgerRepo:
                       request_id=row.request_id, hold_id=hold_id, at=now)
             )
         if entries:
-            await conn.execute(insert(ledger_entries), entries)
+            await conn.execute(_INSERT_ENTRY, entries)
         return True
 
     async def verify(self) -> tuple[int, list[Discrepancy]]:

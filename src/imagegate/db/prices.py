@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .clock import utcnow
 from .tables import price_cards
 
 
+_MODEL_OVERRIDES = select(price_cards).where(price_cards.c.model == bindparam("model"))
+
+
 class PricesRepo:
+    """The operator's live rates. With a freshness stamp (read in the same round trip as the API
+    key), they are served from memory until the stamp changes, so a change made on any node applies
+    to the next request everywhere, without a query per request."""
+
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        self._cached: tuple[str, dict[tuple[str, str, str], int]] | None = None
 
-    async def overrides(self, model: str | None = None) -> dict[tuple[str, str, str], int]:
-        query = select(price_cards)
-        if model is not None:
-            query = query.where(price_cards.c.model == model)
+    async def overrides(self, model: str | None = None, version: str | None = None) -> dict[tuple[str, str, str], int]:
+        if version is not None:
+            if self._cached is None or self._cached[0] != version:
+                self._cached = (version, await self._load(None))
+            every = self._cached[1]
+            return every if model is None else {k: v for k, v in every.items() if k[0] == model}
+        return await self._load(model)
+
+    async def _load(self, model: str | None) -> dict[tuple[str, str, str], int]:
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+            if model is None:
+                rows = (await conn.execute(select(price_cards))).all()
+            else:
+                rows = (await conn.execute(_MODEL_OVERRIDES, {"model": model})).all()
         return {(r.model, r.quality, r.size): r.micros for r in rows}
 
     async def set(self, model: str, quality: str, size: str, micros: int) -> None:

@@ -41,13 +41,17 @@ class UsageRecord:
         return data
 
 
+INSERT_USAGE = insert(usage_records)
+"""Built once: executed with `asdict(record)` as its parameters."""
+
+
 class UsageRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
     async def record(self, record: UsageRecord) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(insert(usage_records).values(**asdict(record)))
+            await conn.execute(INSERT_USAGE, asdict(record))
 
     async def query(
         self, start: datetime, end: datetime, account_id: str | None = None, limit: int = MAX_ROWS
@@ -69,4 +73,4 @@ class UsageRepo:
         return records, {"requests": totals.requests, "images": int(totals.images), "cost_micros": int(totals.cost_micros)}
 
 
-__all__ = ["UsageRecord", "UsageRepo"]
+__all__ = ["INSERT_USAGE", "UsageRecord", "UsageRepo"]

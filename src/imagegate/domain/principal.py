@@ -24,6 +24,9 @@ class Principal:
     allowed_models: tuple[str, ...] | None
     rpm: int | None = None
     currency: str = "USD"
+    prices_version: str | None = None
+    """A stamp of the live price cards, read with the key in the same round trip: the price cache
+    is fresh while the stamp is unchanged."""
     ipm: int | None = None
     account_limits: AccountLimits = field(default_factory=AccountLimits)
     safety: AccountSafety = field(default_factory=AccountSafety)

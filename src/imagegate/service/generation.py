@@ -138,24 +138,29 @@ class ImageService:
         progress = _Progress(started=time.monotonic())
         outcome = Outcome(images=[])
         try:
-            result = await self._generate(raw, principal, request_id, idempotency_key, progress, outcome)
+            return await self._generate(raw, principal, request_id, idempotency_key, progress, outcome)
         except BaseException as exc:
-            await asyncio.shield(self._unwind(principal, request_id, progress))
             status, code = (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
             if isinstance(exc, ContentBlocked) and self._screen is not None:
                 await self._screen.record_block(exc, principal, request_id, progress.request)
-            await self._record(principal, request_id, progress, outcome, status, code)
+            await asyncio.shield(self._unwind(principal, request_id, progress, outcome, status, code))
             raise
         finally:
             if progress.in_flight and self._limiter is not None:
                 await self._limiter.leave(principal, request_id)
-        await self._record(principal, request_id, progress, outcome, 200, None)
-        return result
 
-    async def _unwind(self, principal: Principal, request_id: str, progress: _Progress) -> None:
-        """Undo what a failed request holds: its credit and its idempotency key."""
-        if progress.hold_id is not None:
-            await self._billing.release(progress.hold_id)
+    async def _unwind(
+        self, principal: Principal, request_id: str, progress: _Progress, outcome: Outcome, status: int, code: str
+    ) -> None:
+        """Undo what a failed request holds (its credit, its idempotency key) and record its usage."""
+        record = self._usage_record(principal, request_id, progress, outcome, status, code)
+        try:
+            if progress.hold_id is not None:
+                await self._billing.release(progress.hold_id, usage=record)
+            else:
+                await self._usage.record(record)
+        except Exception:  # the sweeper releases a hold this could not; the client still gets its error
+            log.exception("could not release the hold or record the usage of request %s", request_id)
         if progress.idempotency_key is not None:
             await self._idempotency.give_back(principal.account_id, progress.idempotency_key, request_id)
 
@@ -166,7 +171,7 @@ class ImageService:
                 f"This API key may not use the model '{model.id}'.", code="model_not_allowed", param="model"
             )
         billable = not principal.is_test and not model.free
-        overrides = await self._prices.overrides(model.id) if billable else {}
+        overrides = await self._prices.overrides(model.id, principal.prices_version) if billable else {}
         held_unit = held_unit_price(model, request.quality, request.size, overrides) if billable else 0
         return _Priced(request, billable, overrides, held_unit)
 
@@ -212,6 +217,7 @@ class ImageService:
             replay = await self._claim(idempotency_key, body, principal, request_id)
             if replay is not None:
                 progress.replayed = True
+                await self._record(self._usage_record(principal, request_id, progress, outcome, 200, None))
                 return replace(replay, headers=progress.rate_headers)
             progress.idempotency_key = idempotency_key
         if priced.billable:
@@ -245,10 +251,14 @@ class ImageService:
             images_missing=request.n - len(images),
             headers=progress.rate_headers,
         )
-        if progress.hold_id is not None:
-            await self._billing.settle(progress.hold_id, progress.cost, f"{len(images)} image(s) of {model.id}")
-            progress.hold_id = None
         progress.delivered = len(images)
+        usage = self._usage_record(principal, request_id, progress, outcome, 200, None)
+        if progress.hold_id is not None:
+            reason = f"{len(images)} image(s) of {model.id}"
+            await self._billing.settle(progress.hold_id, progress.cost, reason, usage=usage)
+            progress.hold_id = None
+        else:
+            await self._record(usage)
         if progress.idempotency_key is not None:
             await self._idempotency.complete(
                 principal.account_id, progress.idempotency_key, request_id, 200, json.dumps(result.body), progress.cost
@@ -271,7 +281,7 @@ class ImageService:
             for image_id, img in zip(ids, images, strict=True)
         ]
 
-    async def _record(
+    def _usage_record(
         self,
         principal: Principal,
         request_id: str,
@@ -279,9 +289,9 @@ class ImageService:
         outcome: Outcome,
         status: int,
         error_code: str | None,
-    ) -> None:
+    ) -> UsageRecord:
         request = progress.request
-        record = UsageRecord(
+        return UsageRecord(
             id=request_id,
             account_id=principal.account_id,
             key_id=principal.key_id,
@@ -300,10 +310,12 @@ class ImageService:
             user=request.user if request else None,
             created_at=utcnow(),
         )
+
+    async def _record(self, record: UsageRecord) -> None:
         try:
             await asyncio.shield(self._usage.record(record))
         except Exception:  # the answer matters more than its usage row; the ledger is already right
-            log.exception("could not write the usage record of request %s", request_id)
+            log.exception("could not write the usage record of request %s", record.id)
 
 
 __all__ = ["GenerationResult", "ImageService", "body_hash", "parse_json"]
