@@ -50,7 +50,10 @@ def main() -> None:
 @click.option("--host", default=None, help="address to bind (default IMAGEGATE_HOST or 127.0.0.1)")
 @click.option("--port", default=None, type=int, help="port (default IMAGEGATE_PORT or 8000)")
 @click.option("--workers", default=1, show_default=True, type=int, help="worker processes")
-def serve(host: str | None, port: int | None, workers: int) -> None:
+@click.option(
+    "--backlog", default=16384, show_default=True, type=int, help="connections the kernel may queue (capped by somaxconn)"
+)
+def serve(host: str | None, port: int | None, workers: int, backlog: int) -> None:
     """Start the gateway (creates / migrates the database first)."""
     import uvicorn
 
@@ -75,6 +78,7 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         http="httptools",
         loop="uvloop",
         timeout_keep_alive=30,
+        backlog=backlog,
     )
     if workers > 1:
         # Workers build their own app from the environment: pass the CLI's choices down that way.
