@@ -104,7 +104,6 @@ BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "fewer_images": (),
 }
 _COMMON_OPTIONS = ("kind", "headers", "times")
-DEFAULT_HANG_SECONDS = 60.0
 
 _USAGE_INPUT = 50
 _USAGE_OUTPUT_PER_IMAGE = 1056
@@ -612,21 +611,8 @@ class FakeOpenAI(LoopbackServer):
             return True
         b = inc.behaviour or {"kind": "ok"}
         kind = b["kind"]
-        if kind == "hang":
-            seconds = float(b.get("seconds", DEFAULT_HANG_SECONDS))
-            try:
-                await asyncio.wait_for(conn.closed.wait(), seconds)
-            except asyncio.TimeoutError:
-                pass
-            conn.close()
+        if not await self._transport_behaviour(conn, b):
             return False
-        if kind == "drop" and not b.get("partial_bytes"):
-            conn.close(rst=bool(b.get("rst")))
-            return False
-        if kind == "delay":
-            await asyncio.sleep(float(b.get("seconds", 1.0)))
-            if conn.closed.is_set():
-                return False
         resp = await self._answer(inc, b, request_id)
         resp.headers += [
             ("x-request-id", request_id),

@@ -16,6 +16,8 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Callable, ClassVar
 
+DEFAULT_HANG_SECONDS = 60.0
+
 
 @dataclass(frozen=True)
 class RecordedRequest:
@@ -202,6 +204,27 @@ class LoopbackServer:
                 self._cond.wait(left)
 
     # -- called by the transport, on the loop thread
+    async def _transport_behaviour(self, conn: Any, b: dict[str, Any]) -> bool:
+        """The transport part of behaviour `b`: ``hang`` (hold the request, then close), ``drop`` without
+        ``partial_bytes`` (close at once; ``rst``: with a reset), ``delay`` (wait before answering).
+        False when the connection is closed and no answer may be sent."""
+        kind = b["kind"]
+        if kind == "hang":
+            try:
+                await asyncio.wait_for(conn.closed.wait(), float(b.get("seconds", DEFAULT_HANG_SECONDS)))
+            except asyncio.TimeoutError:
+                pass
+            conn.close()
+            return False
+        if kind == "drop" and not b.get("partial_bytes"):
+            conn.close(rst=bool(b.get("rst")))
+            return False
+        if kind == "delay":
+            await asyncio.sleep(float(b.get("seconds", 1.0)))
+            if conn.closed.is_set():
+                return False
+        return True
+
     def _on_connection(self, conn: Any, opened: bool) -> None:
         if opened:
             self._conns.add(conn)

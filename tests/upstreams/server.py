@@ -15,7 +15,6 @@ Every kind also takes ``times`` (how many consecutive requests it applies to) an
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import io
 import threading
@@ -35,7 +34,6 @@ TRANSPORT_BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "status": ("status", "body"),
 }
 COMMON_OPTIONS = ("kind", "headers", "times")
-DEFAULT_HANG_SECONDS = 60.0
 
 _image_cache: dict[tuple[int, int, str, int], bytes] = {}
 _image_lock = threading.Lock()
@@ -109,22 +107,9 @@ class FakeUpstream(LoopbackServer):
         """Answer one request; False when the connection must be closed."""
         request_id = uuid.uuid4().hex
         b = inc.behaviour or {"kind": "ok"}
-        kind = b["kind"]
-        if kind == "hang":
-            try:
-                await asyncio.wait_for(conn.closed.wait(), float(b.get("seconds", DEFAULT_HANG_SECONDS)))
-            except asyncio.TimeoutError:
-                pass
-            conn.close()
+        if not await self._transport_behaviour(conn, b):  # hang, drop, delay (drop takes no partial_bytes here)
             return False
-        if kind == "drop":
-            conn.close(rst=bool(b.get("rst")))
-            return False
-        if kind == "delay":
-            await asyncio.sleep(float(b.get("seconds", 1.0)))
-            if conn.closed.is_set():
-                return False
-        if kind == "status":
+        if b["kind"] == "status":
             resp = _scripted_status(b)
         else:
             resp = await self.answer(inc, b, request_id)
