@@ -161,6 +161,21 @@ def start_gateway(data_dir: Path, upstream: FakeOpenAI | None, extra_env: dict[s
     return Gateway(process, port, env)
 
 
+def serve_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    upstream: FakeOpenAI | None,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Gateway]:
+    """For a fixture to `yield from`: a gateway in a fresh data folder `name` (on `database_url` when
+    set), stopped afterwards."""
+    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
+    gw = start_gateway(tmp_path_factory.mktemp(name) / "data", upstream, {**(extra_env or {}), **db})
+    yield gw
+    gw.process.stop()
+
+
 @pytest.fixture(scope="session")
 def fake_openai() -> Iterator[FakeOpenAI]:
     with FakeOpenAI(api_key=UPSTREAM_KEY) as fake:
@@ -248,10 +263,7 @@ def postgres_url() -> Iterator[str]:
 def gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
 ) -> Iterator[Gateway]:
-    extra = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
-    gw = start_gateway(tmp_path_factory.mktemp("gateway") / "data", fake_openai, extra)
-    yield gw
-    gw.process.stop()
+    yield from serve_gateway(tmp_path_factory, "gateway", fake_openai, database_url)
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Gateway, start_gateway
+from tests.conftest import Gateway, serve_gateway
+from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 
 ADMIN_TOKEN = "adm-secret"
@@ -29,12 +30,9 @@ LOW_1024 = 6_000  # gpt-image-2, low, 1024x1024 (catalog)
 def admin_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
 ) -> Iterator[Gateway]:
-    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
-    gw = start_gateway(
-        tmp_path_factory.mktemp("admin-api") / "data", fake_openai, {"IMAGEGATE_ADMIN_TOKEN": ADMIN_TOKEN, **db}
+    yield from serve_gateway(
+        tmp_path_factory, "admin-api", fake_openai, database_url, {"IMAGEGATE_ADMIN_TOKEN": ADMIN_TOKEN}
     )
-    yield gw
-    gw.process.stop()
 
 
 # -- helpers
@@ -53,22 +51,6 @@ def ok(response: httpx.Response) -> Any:
     assert response.is_success, (response.status_code, response.text)
     assert response.headers["x-request-id"].startswith("req_")
     return response.json()
-
-
-def assert_error(response: httpx.Response, status: int, type_: str, code: str | None = None) -> dict[str, Any]:
-    """The OpenAI error shape, with a request id."""
-    assert response.status_code == status, response.text
-    assert response.headers["x-request-id"].startswith("req_")
-    payload = response.json()
-    assert set(payload) == {"error"}, payload
-    error = payload["error"]
-    assert set(error) == {"message", "type", "param", "code"}, error
-    assert isinstance(error["message"], str) and error["message"].strip()
-    assert error["type"] == type_, error
-    assert isinstance(error["code"], str) and error["code"], error
-    if code is not None:
-        assert error["code"] == code, error
-    return error
 
 
 TIME_FIELDS = ("created_at", "revoked_at")

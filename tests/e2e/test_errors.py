@@ -17,6 +17,7 @@ import openai
 import pytest
 
 from tests.conftest import Account, Gateway
+from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 
 FUNDED = (10_000_000, 0)  # the `account` fixture's (balance_micros, held_micros)
@@ -139,20 +140,6 @@ def post(gateway: Gateway, key: str | None, refusal: Refusal) -> httpx.Response:
         headers["Authorization"] = f"Bearer {key}"
     with gateway.http() as http:
         return http.post("/v1/images/generations", content=refusal.content(), headers=headers)
-
-
-def assert_error(response: httpx.Response, status: int, type_: str, code: str, param: str | None) -> dict[str, Any]:
-    """The contract's error: status, exactly the OpenAI body, and a request id. Returns the error object."""
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"].startswith("application/json")
-    assert response.headers["x-request-id"].startswith("req_")
-    payload = response.json()
-    assert set(payload) == {"error"}, payload
-    error = payload["error"]
-    assert set(error) == {"message", "type", "param", "code"}, error
-    assert isinstance(error["message"], str) and error["message"].strip(), error
-    assert (error["type"], error["code"], error["param"]) == (type_, code, param), error
-    return error
 
 
 @pytest.mark.parametrize("refusal", VALIDATION_REFUSALS)

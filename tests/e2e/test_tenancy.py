@@ -11,7 +11,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, Gateway, start_gateway
+from tests.conftest import Account, Gateway, serve_gateway
+from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 
 FUNDED = 10_000_000  # new_account("10")
@@ -26,15 +27,6 @@ def auth(key: str) -> dict[str, str]:
 def get(gateway: Gateway, path: str, key: str, **params: Any) -> httpx.Response:
     with gateway.http() as http:
         return http.get(path, headers=auth(key), params=params)
-
-
-def assert_error(response: httpx.Response, status: int, type_: str, code: str) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["x-request-id"].startswith("req_")
-    error = response.json()["error"]
-    assert set(error) == {"message", "type", "param", "code"}, error
-    assert (error["type"], error["code"]) == (type_, code), error
-    return error
 
 
 @pytest.fixture
@@ -170,12 +162,9 @@ def test_disabled_account_is_refused_everywhere(gateway: Gateway, upstream: Fake
 def admin_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
 ) -> Iterator[Gateway]:
-    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
-    gw = start_gateway(
-        tmp_path_factory.mktemp("tenancy-admin") / "data", fake_openai, {"IMAGEGATE_ADMIN_TOKEN": "adm-secret", **db}
+    yield from serve_gateway(
+        tmp_path_factory, "tenancy-admin", fake_openai, database_url, {"IMAGEGATE_ADMIN_TOKEN": "adm-secret"}
     )
-    yield gw
-    gw.process.stop()
 
 
 def test_client_keys_cannot_use_the_admin_api(admin_gateway: Gateway, upstream: FakeOpenAI) -> None:

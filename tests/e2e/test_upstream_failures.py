@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Account, Gateway
+from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 
 FUNDED = (10_000_000, 0)  # the `account` fixture's (balance_micros, held_micros)
@@ -23,19 +24,6 @@ ATTEMPTS = 3  # IMAGEGATE_RETRY_ATTEMPTS in the fixture
 UPSTREAM_TIMEOUT = 1.5  # IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS in the fixture
 MEDIUM_1024 = 53_000  # gpt-image-2, medium, 1024x1024: the price of VALID
 VALID = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk, waves breaking on the rocks"}
-
-
-def assert_error(response: httpx.Response, status: int, type_: str, code: str) -> dict[str, Any]:
-    """The contract's error: status, exactly the OpenAI body, and a request id. Returns the error object."""
-    assert response.status_code == status, response.text
-    assert response.headers["x-request-id"].startswith("req_")
-    payload = response.json()
-    assert set(payload) == {"error"}, payload
-    error = payload["error"]
-    assert set(error) == {"message", "type", "param", "code"}, error
-    assert isinstance(error["message"], str) and error["message"].strip(), error
-    assert (error["type"], error["code"]) == (type_, code), error
-    return error
 
 
 def assert_attempts(upstream: FakeOpenAI, count: int) -> None:

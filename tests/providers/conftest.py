@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import Account, Gateway, start_gateway
+from tests.conftest import Account, Gateway, serve_gateway
 from tests.upstreams.fake_azure import FakeAzure
 from tests.upstreams.fake_gemini import FakeGemini
 from tests.upstreams.fake_openai import FakeOpenAI
@@ -85,9 +85,7 @@ def live_gateway(
         **NO_BREAKER,
         "IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS": "1",
     }
-    gw = start_gateway(tmp_path_factory.mktemp("live") / "data", fake_openai, env)
-    yield gw
-    gw.process.stop()
+    yield from serve_gateway(tmp_path_factory, "live", fake_openai, extra_env=env)
 
 
 @pytest.fixture

@@ -43,13 +43,14 @@ import sys
 import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from typing import Any
 
 import httptools
 from PIL import Image, ImageDraw, ImageFont
+
+from tests.upstreams.loopback import LoopbackServer, RecordedRequest
 
 GENERATIONS_PATH = "/v1/images/generations"
 
@@ -103,32 +104,9 @@ BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "fewer_images": (),
 }
 _COMMON_OPTIONS = ("kind", "headers", "times")
-DEFAULT_HANG_SECONDS = 60.0
 
 _USAGE_INPUT = 50
 _USAGE_OUTPUT_PER_IMAGE = 1056
-
-
-@dataclass(frozen=True)
-class RecordedRequest:
-    time: float  # time.monotonic() when the full request had arrived
-    method: str
-    path: str  # without the query string
-    headers: dict[str, str]  # lower-case names; repeated headers joined with ", "
-    json: Any  # parsed JSON body, or None if absent / not JSON
-    body: bytes
-    query: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "time": self.time,
-            "method": self.method,
-            "path": self.path,
-            "query": self.query,
-            "headers": self.headers,
-            "json": self.json,
-            "body": self.body.decode("utf-8", "replace"),
-        }
 
 
 def _validate_behaviour(b: Any) -> dict[str, Any]:
@@ -586,179 +564,25 @@ def _chunked(parts: list[bytes]) -> bytes:
 # The fake
 
 
-class FakeOpenAI:
-    def __init__(self, api_key: str = "sk-fake-upstream", host: str = "127.0.0.1", port: int = 0) -> None:
-        self.api_key = api_key
-        self.host = host
-        self.port = port
-        self.auto_quality = "medium"  # quality reported for quality "auto" / absent
-        self._lock = threading.Lock()
-        self._cond = threading.Condition(self._lock)
-        self._queue: deque[dict[str, Any]] = deque()
-        self._requests: list[RecordedRequest] = []
-        self._client_disconnects = 0
-        self._connections_opened = 0
-        self._conns: set[_Conn] = set()
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.AbstractServer | None = None
-        self._thread: threading.Thread | None = None
-        self._started = threading.Event()
-        self._start_error: BaseException | None = None
+class FakeOpenAI(LoopbackServer):
+    NAME = "fake-openai"
+    LABEL = "fake OpenAI server"
+    PROTOCOL = _Conn
 
-    # -- lifecycle
+    def __init__(self, api_key: str = "sk-fake-upstream", host: str = "127.0.0.1", port: int = 0) -> None:
+        super().__init__(host, port)
+        self.api_key = api_key
+        self.auto_quality = "medium"  # quality reported for quality "auto" / absent
+
     @property
     def base_url(self) -> str:
         return f"http://{self.host}:{self.port}/v1"
 
-    @property
-    def url(self) -> str:
-        """Root URL (no /v1), for the /_control endpoints."""
-        return f"http://{self.host}:{self.port}"
+    def _validate(self, b: Any) -> dict[str, Any]:
+        return _validate_behaviour(b)
 
-    def start(self) -> None:
-        if self._thread is not None:
-            raise RuntimeError("already started")
-        self._started.clear()
-        self._thread = threading.Thread(target=self._run, name=f"fake-openai-{id(self):x}", daemon=True)
-        self._thread.start()
-        if not self._started.wait(10):
-            raise RuntimeError("fake OpenAI server did not start within 10 s")
-        if self._start_error is not None:
-            self._thread.join(5)
-            self._thread = None
-            raise RuntimeError(f"fake OpenAI server failed to start: {self._start_error!r}") from self._start_error
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        asyncio.set_event_loop(loop)
-        try:
-            self._server = loop.run_until_complete(
-                loop.create_server(lambda: _Conn(self), self.host, self.port, reuse_address=True)
-            )
-            self.port = self._server.sockets[0].getsockname()[1]
-        except BaseException as e:  # noqa: BLE001 - reported to start()
-            self._start_error = e
-            self._started.set()
-            loop.close()
-            return
-        self._started.set()
-        try:
-            loop.run_forever()
-        finally:
-            tasks = [t for t in asyncio.all_tasks(loop) if not t.done()]
-            for t in tasks:
-                t.cancel()
-            if tasks:
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.close()
-
-    async def _shutdown(self) -> None:
-        if self._server is not None:
-            self._server.close()
-        for c in list(self._conns):
-            c.server_closing = True
-            if c.transport is not None:
-                c.transport.abort()
-            if c.worker is not None:
-                c.worker.cancel()
-        await asyncio.sleep(0)
-
-    def stop(self) -> None:
-        thread, loop = self._thread, self._loop
-        if thread is None or loop is None:
-            return
-        try:
-            asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(5)
-        except Exception:  # noqa: BLE001 - best effort
-            pass
-        loop.call_soon_threadsafe(loop.stop)
-        thread.join(10)
-        self._thread = None
-        self._loop = None
-        self._server = None
-
-    def __enter__(self) -> "FakeOpenAI":
-        self.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
-    # -- scripting and inspection (thread-safe)
-    def script(self, *behaviours: dict[str, Any]) -> None:
-        """Append behaviours for the next requests to /v1/images/generations, in order."""
-        checked = [_validate_behaviour(b) for b in behaviours]
-        with self._lock:
-            for b in checked:
-                times = int(b.get("times", 1))
-                for _ in range(max(0, times)):
-                    self._queue.append(b)
-
-    def reset(self) -> None:
-        """Clear the behaviour queue, the request log and the counters."""
-        with self._lock:
-            self._queue.clear()
-            self._requests.clear()
-            self._client_disconnects = 0
-            self._connections_opened = len(self._conns)
-
-    @property
-    def pending_behaviours(self) -> int:
-        with self._lock:
-            return len(self._queue)
-
-    @property
-    def requests(self) -> list[RecordedRequest]:
-        with self._lock:
-            return list(self._requests)
-
-    @property
-    def client_disconnects(self) -> int:
-        """Requests whose connection the client closed before the fake answered (e.g. during 'hang')."""
-        with self._lock:
-            return self._client_disconnects
-
-    @property
-    def connections_opened(self) -> int:
-        """TCP connections accepted since start / the last reset (still-open ones count after reset)."""
-        with self._lock:
-            return self._connections_opened
-
-    def wait_for_requests(self, count: int, timeout: float = 10) -> list[RecordedRequest]:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while len(self._requests) < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(
-                        f"fake OpenAI got {len(self._requests)} request(s), wanted {count}, within {timeout} s"
-                    )
-                self._cond.wait(left)
-            return list(self._requests)
-
-    def wait_for_client_disconnects(self, count: int, timeout: float = 10) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while self._client_disconnects < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise TimeoutError(f"{self._client_disconnects} client disconnect(s), wanted {count}")
-                self._cond.wait(left)
-
-    # -- called on the loop thread
-    def _on_connection(self, conn: _Conn, opened: bool) -> None:
-        if opened:
-            self._conns.add(conn)
-            with self._lock:
-                self._connections_opened += 1
-        else:
-            self._conns.discard(conn)
-
-    def _note_client_disconnect(self) -> None:
-        with self._cond:
-            self._client_disconnects += 1
-            self._cond.notify_all()
+    def _too_few_requests(self, count: int, timeout: float) -> str:
+        return f"fake OpenAI got {len(self._requests)} request(s), wanted {count}, within {timeout} s"
 
     def _record(self, inc: _Incoming) -> None:
         if inc.path.startswith("/_control/"):
@@ -787,21 +611,8 @@ class FakeOpenAI:
             return True
         b = inc.behaviour or {"kind": "ok"}
         kind = b["kind"]
-        if kind == "hang":
-            seconds = float(b.get("seconds", DEFAULT_HANG_SECONDS))
-            try:
-                await asyncio.wait_for(conn.closed.wait(), seconds)
-            except asyncio.TimeoutError:
-                pass
-            conn.close()
+        if not await self._transport_behaviour(conn, b):
             return False
-        if kind == "drop" and not b.get("partial_bytes"):
-            conn.close(rst=bool(b.get("rst")))
-            return False
-        if kind == "delay":
-            await asyncio.sleep(float(b.get("seconds", 1.0)))
-            if conn.closed.is_set():
-                return False
         resp = await self._answer(inc, b, request_id)
         resp.headers += [
             ("x-request-id", request_id),
