@@ -63,7 +63,7 @@ async def amain() -> None:
 
     from imagegate.http.routes import images as route
 
-    response_cls = getattr(route, "_Response", JSONResponse)
+    response_cls = getattr(route, "FastJSONResponse", JSONResponse)
     body = {"created": 1, "data": [{"b64_json": text, "revised_prompt": "x"}],
             "billing": {"images": 1, "images_requested": 1, "amount_micros": 40000, "currency": "USD",
                         "unit_price_micros": 40000}}
