@@ -15,6 +15,7 @@ import httpx
 import orjson
 
 from ..domain.errors import ContentBlocked
+from ..domain.request import ImageRequest
 from ..domain.upstream import (
     GeneratedImage,
     RetryableUpstreamError,
@@ -82,6 +83,22 @@ def decode_b64(value: Any, route: str) -> bytes:
         raise RetryableUpstreamError(f"route {route}: image data is not valid base64") from exc
 
 
+def passthrough_b64(value: str, data: bytes, request: ImageRequest) -> str | None:
+    """`value` (already decoded to `data` by `decode_b64`) when a b64_json answer can reuse it as is.
+
+    Only for b64_json requests (a url answer should not hold the text in memory), and only when it is
+    the canonical encoding: strict decoding already allows only the alphabet and correct padding, so
+    the one thing left to check is that the unused bits of the last quantum are zero (strict decoders
+    on the client's side reject them), by re-encoding the last 1-3 bytes.
+    """
+    if request.response_format != "b64_json":
+        return None
+    tail = len(data) % 3 or 3
+    if len(value) != 4 * ((len(data) + 2) // 3) or binascii.b2a_base64(data[-tail:], newline=False) != value[-4:].encode():
+        return None
+    return value
+
+
 async def gather_calls(calls: Sequence[Awaitable[list[GeneratedImage]]], route: str) -> list[GeneratedImage]:
     """Run one-image calls concurrently; see `keep_successes` for what comes back."""
 
@@ -129,5 +146,6 @@ __all__ = [
     "json_body",
     "keep_successes",
     "map_transport_errors",
+    "passthrough_b64",
     "retry_after_seconds",
 ]
