@@ -11,7 +11,6 @@ from ..responses import FastJSONResponse
 router = APIRouter()
 
 
-@router.post("/v1/images/generations")
 async def generate_images(request: Request) -> FastJSONResponse:
     gateway = components(request)
     principal = await gateway.authenticate(request)
@@ -27,6 +26,11 @@ async def generate_images(request: Request) -> FastJSONResponse:
     if result.images_missing:
         headers["x-imagegate-images-missing"] = str(result.images_missing)
     return FastJSONResponse(result.body, headers=headers)
+
+
+# A plain Starlette route: the endpoint takes the raw Request, so FastAPI's dependency solving and
+# request wrapping would be pure per-request overhead. Errors still reach the app's handlers.
+router.add_route("/v1/images/generations", generate_images, methods=["POST"], include_in_schema=False)
 
 
 @router.post("/v1/images/quote")
