@@ -9,9 +9,6 @@ from pathlib import Path
 
 from .signing import UrlSigner
 
-_INLINE_MAX_BYTES = 64 * 1024
-"""Files up to this size are written on the event loop: a few syscalls cost less than a thread hop."""
-
 _NAME = re.compile(r"^img_[0-9a-z]{26}\.(png|jpeg|webp)$")
 
 
@@ -32,10 +29,7 @@ class FilesystemBlobStore:
         path = self.path_for(f"{image_id}.{ext}")
         if path is None:
             raise ValueError(f"bad image name {image_id}.{ext}")
-        if len(data) <= _INLINE_MAX_BYTES:
-            _write_atomically(path, data)
-        else:
-            await asyncio.to_thread(_write_atomically, path, data)
+        await asyncio.to_thread(_write_atomically, path, data)
 
     def url_for(self, image_id: str, ext: str, expires: int) -> str:
         name = f"{image_id}.{ext}"
