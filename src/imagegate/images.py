@@ -38,6 +38,9 @@ _END_MARKERS: Mapping[str, bytes] = MappingProxyType(
 _TAIL_ALLOWANCE = 1024
 """How far from the end an end marker may sit: some encoders pad or append a few bytes."""
 
+INLINE_MAX_BYTES = 64 * 1024
+"""Up to this size an image that needs no change is checked on the event loop, not in a thread."""
+
 _DEFAULT_JPEG_QUALITY = 95
 _DEFAULT_WEBP_QUALITY = 100
 _DEFAULT_PNG_LEVEL = 6
@@ -134,7 +137,17 @@ async def conform_async(
     native_size: tuple[int, int] | None = None,
     reencode: bool = False,
 ) -> bytes:
-    """`conform` in a worker thread, so image work never runs on the event loop."""
+    """`conform` in a worker thread, so image work never runs on the event loop.
+
+    Except the check of a small image that needs no change: below `INLINE_MAX_BYTES` it runs inline
+    (tens of microseconds: less than the hop to a thread and back). Anything to re-encode or resize,
+    whatever its size, still goes to the thread.
+    """
+    if len(data) <= INLINE_MAX_BYTES and not reencode:
+        _check_format(want_format)
+        info = inspect(data)  # BadImage from here is what the thread would have raised
+        if info.size == (int(want_size[0]), int(want_size[1])) and info.format == want_format:
+            return data
     work = functools.partial(
         conform,
         data,

@@ -9,6 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -261,8 +262,37 @@ def routes_list(gateway: Gateway, extra_env: dict[str, str] | None = None) -> di
     """`imagegate routes list --json`, by "model/route"."""
     if extra_env:
         gateway = Gateway(gateway.process, gateway.port, {**gateway.env, **extra_env})
+    if gateway.process is not None and "IMAGEGATE_REDIS_URL" not in gateway.env:
+        wait_for_published_circuits(Path(gateway.env["IMAGEGATE_DATA_DIR"]) / "run")
     report = json.loads(gateway.cli("routes", "list", "--json"))
     return {f"{row['model']}/{row['route']}": row for row in report["routes"]}
+
+
+PUBLISH_INTERVAL = 1.0  # MemoryCircuitStore's default
+
+
+def wait_for_published_circuits(run_dir: Path) -> None:
+    """Until the gateway has published what it recorded before now (it writes at most once a second).
+
+    A change is written at once after a quiet second, else one interval after the previous write:
+    so once the file is newer than `start`, or an interval (plus slack) has passed since its last
+    write, nothing recorded before `start` is still unwritten. Bounded: polls for at most 5 s.
+    """
+    start = time.time()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        written = [_written_at(path) for path in run_dir.glob("circuits-*.json")]
+        newest = max((w for w in written if w is not None), default=None)
+        if newest is None or newest >= start or time.time() >= newest + PUBLISH_INTERVAL + 0.5:
+            return
+        time.sleep(0.02)
+
+
+def _written_at(path: Path) -> float | None:
+    try:
+        return float(json.loads(path.read_text("utf-8"))["written_at"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def _open_gemini_circuit(gateway: Gateway, account: Account, fake: FakeGemini) -> None:

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from imagegate.domain.upstream import RetryableUpstreamError
-from imagegate.images import BadImage, ImageInfo, conform, conform_async, encode, inspect
+from imagegate.images import INLINE_MAX_BYTES, BadImage, ImageInfo, conform, conform_async, encode, inspect
 
 
 def _picture(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
@@ -175,6 +175,23 @@ def test_conform_async_matches_conform() -> None:
     work = functools.partial(conform_async, data, want_format="webp", want_size=(64, 48), compression=70)
     out = anyio.run(work)
     assert out == conform(data, want_format="webp", want_size=(64, 48), compression=70)
+
+
+def test_conform_async_on_small_images_checks_inline_and_converts_in_the_thread() -> None:
+    data = _bytes(_picture((64, 48)), "PNG")
+    assert len(data) <= INLINE_MAX_BYTES
+    same = anyio.run(functools.partial(conform_async, data, want_format="png", want_size=(64, 48), compression=None))
+    assert same is data
+    for kwargs in ({"want_format": "png", "want_size": (100, 100)}, {"want_format": "png", "want_size": (64, 48)}):
+        bad = data[:-20] if kwargs["want_size"] == (64, 48) else data
+        with pytest.raises(BadImage):
+            anyio.run(functools.partial(conform_async, bad, compression=None, **kwargs))  # type: ignore[arg-type]
+    converted = anyio.run(functools.partial(conform_async, data, want_format="jpeg", want_size=(64, 48), compression=None))
+    assert inspect(converted) == ImageInfo("jpeg", 64, 48)
+    recompressed = anyio.run(
+        functools.partial(conform_async, data, want_format="png", want_size=(64, 48), compression=50, reencode=True)
+    )
+    assert recompressed is not data and inspect(recompressed) == ImageInfo("png", 64, 48)
 
 
 def test_encode_keeps_an_rgb_icc_profile() -> None:

@@ -22,6 +22,9 @@ class GeneratedImage:
     data: bytes
     revised_prompt: str | None = None
     quality: str | None = None  # the quality the upstream reports it used (resolves `auto`)
+    b64: str | None = None
+    """The upstream's base64 text of exactly `data`, in canonical form, kept only for a b64_json answer
+    so it can be passed through instead of re-encoded. Whoever changes `data` must drop it."""
 
 
 class UpstreamProblem(Exception):

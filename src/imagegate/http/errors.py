@@ -6,10 +6,10 @@ import json
 import logging
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..domain.errors import GatewayError
+from .responses import FastJSONResponse
 
 log = logging.getLogger("imagegate.http")
 
@@ -20,21 +20,21 @@ def error_body(message: str, type_: str, code: str, param: str | None = None) ->
     return json.dumps({"error": {"message": message, "type": type_, "param": param, "code": code}}).encode()
 
 
-def gateway_error_response(exc: GatewayError) -> JSONResponse:
-    return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+def gateway_error_response(exc: GatewayError) -> FastJSONResponse:
+    return FastJSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
 
-async def _on_gateway_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_gateway_error(_request: Request, exc: Exception) -> FastJSONResponse:
     assert isinstance(exc, GatewayError)
     return gateway_error_response(exc)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(_request: Request, exc: Exception) -> FastJSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "invalid_request")
     message = "No such endpoint." if exc.status_code == 404 else str(exc.detail)
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-    return JSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    return FastJSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
 
 def install_error_handlers(app: FastAPI) -> None:

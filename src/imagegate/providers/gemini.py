@@ -23,7 +23,15 @@ from ..domain.catalog import Route, parse_size
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
-from .base import decode_b64, error_object, gather_calls, json_body, map_transport_errors, retry_after_seconds
+from .base import (
+    decode_b64,
+    error_object,
+    gather_calls,
+    json_body,
+    map_transport_errors,
+    passthrough_b64,
+    retry_after_seconds,
+)
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:4", "4:1", "1:8", "8:1")
 """Every `imageConfig.aspectRatio` the Gemini API knows (Nano Banana 2 has all; Pro the first ten)."""
@@ -128,7 +136,9 @@ class GeminiImages:
         candidates = [c for c in body.get("candidates") or () if isinstance(c, dict)]
         data = next(_image_parts(candidates), None)
         if data is not None:
-            return [GeneratedImage(data=decode_b64(data, self._route.name), revised_prompt=request.upstream_prompt)]
+            image = decode_b64(data, self._route.name)
+            b64 = passthrough_b64(data, image, request)
+            return [GeneratedImage(data=image, revised_prompt=request.upstream_prompt, b64=b64)]
         reasons = [str(c.get("finishReason")) for c in candidates]
         blocked = next((r for r in reasons if r in OUTPUT_BLOCK_REASONS), None)
         if blocked is not None:

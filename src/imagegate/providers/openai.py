@@ -22,6 +22,7 @@ from .base import (
     json_body,
     keep_successes,
     map_transport_errors,
+    passthrough_b64,
     retry_after_seconds,
 )
 
@@ -106,12 +107,13 @@ class OpenAIImages:
         """One image of `data`, or why it is unusable (it is then dropped: a partial result)."""
         if not isinstance(item, dict):
             return RetryableUpstreamError(f"route {self._route.name}: an item of data is not an object")
+        value = item.get("b64_json")
         try:
-            data = decode_b64(item.get("b64_json"), self._route.name)
+            data = decode_b64(value, self._route.name)
         except RetryableUpstreamError as problem:
             return problem
         revised = item.get("revised_prompt") or request.upstream_prompt
-        return [GeneratedImage(data=data, revised_prompt=revised, quality=quality)]
+        return [GeneratedImage(data=data, revised_prompt=revised, quality=quality, b64=passthrough_b64(value, data, request))]
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""

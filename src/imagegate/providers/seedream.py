@@ -29,6 +29,7 @@ from .base import (
     json_body,
     keep_successes,
     map_transport_errors,
+    passthrough_b64,
     retry_after_seconds,
 )
 
@@ -88,11 +89,12 @@ class SeedreamImages:
             return RetryableUpstreamError(f"route {self._route.name}: an item of data is not an object")
         if isinstance(item.get("error"), dict):
             return self._failure(item["error"], 200, {}, "")
+        value = item.get("b64_json")
         try:
-            data = decode_b64(item.get("b64_json"), self._route.name)
+            data = decode_b64(value, self._route.name)
         except UpstreamProblem as problem:
             return problem
-        return [GeneratedImage(data=data, revised_prompt=request.upstream_prompt)]
+        return [GeneratedImage(data=data, revised_prompt=request.upstream_prompt, b64=passthrough_b64(value, data, request))]
 
     def _failure(self, error: Mapping[str, Any], status: int, headers: Mapping[str, str], reason: str) -> Failure:
         code = str(error.get("code") or "")

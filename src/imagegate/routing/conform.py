@@ -49,7 +49,7 @@ class ConformingProvider:
             except BadImage as exc:
                 bad.append(exc)
                 continue
-            conformed.append(image if data is image.data else replace(image, data=data))
+            conformed.append(image if data is image.data else replace(image, data=data, b64=None))
         if bad:
             log.warning("route %s: %d of %d image(s) unusable: %s", self._route.name, len(bad), len(images), bad[0])
             if not conformed:

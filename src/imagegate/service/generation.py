@@ -268,8 +268,9 @@ class ImageService:
 
     async def _deliver(self, request: ImageRequest, images: list[GeneratedImage], created: int) -> list[dict[str, Any]]:
         if request.response_format == "b64_json":
-            return [
-                {"b64_json": base64.b64encode(img.data).decode("ascii"), "revised_prompt": img.revised_prompt}
+            return [  # the upstream's own text when the bytes were not changed (saves ~2 ms per 2.4 MB)
+                {"b64_json": img.b64 if img.b64 is not None else base64.b64encode(img.data).decode("ascii"),
+                 "revised_prompt": img.revised_prompt}
                 for img in images
             ]
         ext = request.output_format

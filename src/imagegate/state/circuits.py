@@ -1,15 +1,20 @@
 """Circuit breakers in process (the default), published to a file for `imagegate routes list`.
 
-Each gateway process keeps its own breakers in memory, and after every recorded call writes their
-health to `{run_dir}/circuits-{pid}.json` (atomically), so that the CLI, a separate process, can
-show them. `PublishedCircuits` reads those files back, for processes that are still alive.
+Each gateway process keeps its own breakers in memory and publishes their health to
+`{run_dir}/circuits-{pid}.json` (atomically), so that the CLI, a separate process, can show them.
+Publishing is debounced: a recorded call marks the states changed, and one background task writes
+them at most once per `publish_interval` seconds (the first change after a quiet spell at once), so
+the file is at most that stale and no request waits on file I/O. `PublishedCircuits` reads those
+files back, for processes that are still alive.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import math
 import os
 import time
 from collections.abc import Sequence
@@ -28,11 +33,14 @@ _SEVERITY = {"closed": 0, "half_open": 1, "open": 2}
 class MemoryCircuitStore:
     """Implements `domain.ports.CircuitStore` for one process."""
 
-    def __init__(self, policy: BreakerPolicy, run_dir: Path | None = None) -> None:
+    def __init__(self, policy: BreakerPolicy, run_dir: Path | None = None, *, publish_interval: float = 1.0) -> None:
         self._policy = policy
         self._states: dict[str, CircuitState] = {}
         self._path = run_dir / f"circuits-{os.getpid()}.json" if run_dir is not None else None
-        self._write_lock = asyncio.Lock()
+        self._interval = publish_interval
+        self._dirty = False
+        self._last_write = -math.inf  # time.monotonic() of the last write
+        self._publisher: asyncio.Task[None] | None = None
 
     async def admit(self, key: str, *, lease_seconds: float) -> Admission:
         return self._state(key).admit(time.time(), self._policy, lease_seconds)
@@ -41,7 +49,7 @@ class MemoryCircuitStore:
         state = self._state(key)
         now = time.time()
         state.record(now, self._policy, ok=ok, latency_ms=latency_ms, probe=probe)
-        await self._publish()
+        self._changed()
         return state.health(now, self._policy)
 
     async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
@@ -49,6 +57,11 @@ class MemoryCircuitStore:
         return {k: self._states[k].health(now, self._policy) for k in keys if k in self._states}
 
     async def aclose(self) -> None:
+        publisher, self._publisher = self._publisher, None
+        if publisher is not None:
+            publisher.cancel()  # a write already in its thread finishes first (anyio defers the cancel)
+            with contextlib.suppress(asyncio.CancelledError):
+                await publisher
         if self._path is not None:
             self._path.unlink(missing_ok=True)
 
@@ -58,18 +71,42 @@ class MemoryCircuitStore:
             state = self._states[key] = CircuitState()
         return state
 
-    async def _publish(self) -> None:
+    def _changed(self) -> None:
+        """Mark the states changed; the publisher task (started when none runs) writes them soon."""
         if self._path is None:
             return
-        path = self._path
-        async with self._write_lock:  # writes in order, so the file always ends with the newest state
-            now = time.time()
-            routes = {k: s.health(now, self._policy).as_json() for k, s in self._states.items()}
-            text = json.dumps({"pid": os.getpid(), "written_at": now, "routes": routes})
-            try:
-                await anyio.to_thread.run_sync(_write_atomically, path, text)
-            except OSError as exc:
-                log.warning("could not publish circuit states to %s: %s", path, exc)
+        self._dirty = True
+        if self._publisher is None:
+            delay = self._last_write + self._interval - time.monotonic()
+            self._publisher = asyncio.get_running_loop().create_task(self._publish(delay))
+
+    async def _publish(self, delay: float) -> None:
+        """Write the states, then again every interval while they keep changing; ends when they stop."""
+        try:
+            while True:
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                self._dirty = False
+                await self._write()
+                self._last_write = time.monotonic()
+                if not self._dirty:
+                    return
+                delay = self._interval
+        except Exception:  # never leave an unretrieved task error; the next change tries again
+            log.exception("could not publish circuit states to %s", self._path)
+        finally:
+            if self._publisher is asyncio.current_task():
+                self._publisher = None
+
+    async def _write(self) -> None:
+        assert self._path is not None
+        now = time.time()
+        routes = {k: s.health(now, self._policy).as_json() for k, s in self._states.items()}
+        text = json.dumps({"pid": os.getpid(), "written_at": now, "routes": routes})
+        try:
+            await anyio.to_thread.run_sync(_write_atomically, self._path, text)
+        except OSError as exc:
+            log.warning("could not publish circuit states to %s: %s", self._path, exc)
 
 
 class PublishedCircuits:

@@ -5,15 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
-
 from ..components import components
+from ..responses import FastJSONResponse
 
 router = APIRouter()
 
 
-@router.post("/v1/images/generations")
-async def generate_images(request: Request) -> JSONResponse:
+async def generate_images(request: Request) -> FastJSONResponse:
     gateway = components(request)
     principal = await gateway.authenticate(request)
     result = await gateway.images.generate(
@@ -27,7 +25,12 @@ async def generate_images(request: Request) -> JSONResponse:
         headers["idempotent-replayed"] = "true"
     if result.images_missing:
         headers["x-imagegate-images-missing"] = str(result.images_missing)
-    return JSONResponse(result.body, headers=headers)
+    return FastJSONResponse(result.body, headers=headers)
+
+
+# A plain Starlette route: the endpoint takes the raw Request, so FastAPI's dependency solving and
+# request wrapping would be pure per-request overhead. Errors still reach the app's handlers.
+router.add_route("/v1/images/generations", generate_images, methods=["POST"], include_in_schema=False)
 
 
 @router.post("/v1/images/quote")
