@@ -7,11 +7,12 @@ import asyncio
 import logging
 
 from ..domain import ratelimit
-from ..domain.errors import InvalidRequest, RateLimited, ServiceUnavailable
+from ..domain.errors import InvalidRequest, RateLimited
 from ..domain.ports import LimiterState
 from ..domain.principal import Principal
 from ..domain.ratelimit import Limit, StateUnavailable
 from ..domain.request import ImageRequest
+from .degraded import serve_without_or_refuse
 
 log = logging.getLogger("imagegate.limits")
 
@@ -76,15 +77,14 @@ class Limiter:
             log.warning("could not release the in-flight slot of %s: %s", request_id, exc)
 
     def _unavailable(self, exc: StateUnavailable) -> None:
-        if self._fail_open:
-            log.warning("rate-limit state unavailable (%s); serving without limits (fail-open)", exc)
-            return
-        log.error("rate-limit state unavailable (%s); refusing (fail-closed)", exc)
-        raise ServiceUnavailable(
-            "Rate limits cannot be checked right now; try again shortly. Nothing was charged.",
+        serve_without_or_refuse(
+            self._fail_open,
+            "rate-limit state",
+            exc,
+            message="Rate limits cannot be checked right now; try again shortly. Nothing was charged.",
             code="rate_limiter_unavailable",
-            headers={"retry-after": "1"},
-        ) from exc
+            retry_after=1,
+        )
 
 
 __all__ = ["Limiter"]

@@ -9,11 +9,12 @@ import asyncio
 import logging
 
 from ..db.safety import SafetyEventsRepo
-from ..domain.errors import ContentBlocked, ServiceUnavailable
+from ..domain.errors import ContentBlocked
 from ..domain.ports import ModerationUnavailable, Moderator
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.safety import AccountSafety, SafetyPolicy
+from .degraded import serve_without_or_refuse
 
 log = logging.getLogger("imagegate.safety")
 
@@ -64,15 +65,15 @@ class PromptScreen:
         try:
             category = await self._moderator.flagged_category(prompt)
         except ModerationUnavailable as exc:
-            if self._moderation_fail_open:
-                log.warning("moderation stage unavailable (%s); serving without it (fail-open)", exc)
-                return
-            log.error("moderation stage unavailable (%s); refusing (fail-closed)", exc)
-            raise ServiceUnavailable(
-                "The prompt could not be screened right now; try again shortly. Nothing was charged.",
+            serve_without_or_refuse(
+                self._moderation_fail_open,
+                "moderation stage",
+                exc,
+                message="The prompt could not be screened right now; try again shortly. Nothing was charged.",
                 code="moderation_unavailable",
-                headers={"retry-after": "5"},
-            ) from exc
+                retry_after=5,
+            )
+            return
         if category is not None:
             raise ContentBlocked(
                 f"The prompt was blocked by this gateway's moderation check (category: {category}). "
