@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import orjson
+
 from ..billing import Billing
 from ..db.clock import utcnow
 from ..db.idempotency import IdempotencyRepo
@@ -261,7 +263,12 @@ class ImageService:
             await self._record(usage)
         if progress.idempotency_key is not None:
             await self._idempotency.complete(
-                principal.account_id, progress.idempotency_key, request_id, 200, json.dumps(result.body), progress.cost
+                principal.account_id,
+                progress.idempotency_key,
+                request_id,
+                200,
+                orjson.dumps(result.body).decode(),
+                progress.cost,
             )
             progress.idempotency_key = None
         return result
