@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import socket
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import pytest
 
 from imagegate.config import load_settings
 from imagegate.service.admin import AdminService, open_admin
-from tests.support.processes import ManagedProcess, free_port
+from tests.support.processes import ManagedProcess, free_port, port_accepts
 from tests.upstreams.fake_openai import FakeOpenAI
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -191,17 +190,9 @@ def upstream(fake_openai: FakeOpenAI) -> Iterator[FakeOpenAI]:
     fake_openai.reset()
 
 
-def service_reachable(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def require_service(name: str, port: int) -> None:
     """Skip, saying why, when a local service is down; under CI=true its absence is a failure."""
-    if service_reachable(port):
+    if port_accepts(port, timeout=1):
         return
     message = f"{name} is not reachable on 127.0.0.1:{port}"
     if os.environ.get("CI") == "true":

@@ -39,9 +39,10 @@ def _url_answers(url: str) -> bool:
         return False
 
 
-def _port_accepts(port: int) -> bool:
+def port_accepts(port: int, timeout: float = 0.5) -> bool:
+    """A TCP connection to 127.0.0.1:`port` succeeds."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout):
             return True
     except OSError:
         return False
@@ -120,7 +121,7 @@ class ManagedProcess:
                 )
             if ready_url is not None and _url_answers(ready_url):
                 return
-            if ready_port is not None and ready_url is None and _port_accepts(ready_port):
+            if ready_port is not None and ready_url is None and port_accepts(ready_port):
                 return
             if time.monotonic() >= deadline:
                 self.stop()
