@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+from typing import Any
 
 from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.principal import AccountLimits, Principal
 from ..domain.safety import AccountSafety
 from ..ids import new_id
 from .clock import utcnow
+from .runner import EngineRunner, Runner
 from .tables import accounts, api_keys, price_cards
 
 
@@ -76,8 +80,9 @@ _FIND_KEY = (  # the hot path's one read, built once
 
 
 class AccountsRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, runner: Runner | None = None) -> None:
         self._engine = engine
+        self._runner = runner or EngineRunner(engine)
 
     async def create_account(self, name: str, currency: str = "USD") -> AccountRow:
         row = dict(
@@ -161,8 +166,7 @@ class AccountsRepo:
         return _key_row(dict(row._mapping)) if row else None
 
     async def find_key(self, key_hash: str) -> KeyLookup | None:
-        async with self._engine.connect() as conn:
-            row = (await conn.execute(_FIND_KEY, {"key_hash": key_hash})).first()
+        row = await self._runner.read(partial(_find_key, key_hash))
         if row is None:
             return None
         key = _key_row(dict(row._mapping))
@@ -179,6 +183,10 @@ class AccountsRepo:
             safety=account_safety(row.safety),
         )
         return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
+
+
+def _find_key(key_hash: str, conn: Connection) -> Row[Any] | None:
+    return conn.execute(_FIND_KEY, {"key_hash": key_hash}).first()
 
 
 def account_safety(stored: str | None) -> AccountSafety:

@@ -21,12 +21,12 @@ def create_engine(url: str) -> AsyncEngine:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         # Requests queue for a connection rather than fail: a burst of thousands in flight must wait, not 500.
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8, pool_timeout=300)
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_size=20, max_overflow=20, pool_timeout=300, pool_pre_ping=True)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
@@ -50,4 +50,4 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-__all__ = ["create_engine", "migrate"]
+__all__ = ["create_engine", "migrate", "sqlite_pragmas"]

@@ -14,14 +14,17 @@ with any number of nodes on one database. `verify()` proves all of it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import partial
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..ids import new_id
 from .clock import utcnow
+from .runner import EngineRunner, Runner
 from .tables import accounts, holds, ledger_entries
 from .usage import INSERT_USAGE, UsageRecord
 
@@ -85,33 +88,70 @@ def entry(
     )
 
 
+def _take_hold(account_id: str, request_id: str, amount: int, ttl_seconds: int, conn: Connection) -> str | None:
+    if conn.execute(_TAKE, {"account_id": account_id, "amount": amount}).rowcount != 1:
+        return None
+    hold_id = new_id("hold")
+    now = utcnow()
+    conn.execute(
+        _INSERT_HOLD,
+        dict(
+            id=hold_id,
+            account_id=account_id,
+            request_id=request_id,
+            amount_micros=amount,
+            status="open",
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl_seconds),
+        ),
+    )
+    conn.execute(
+        _INSERT_ENTRY,
+        entry(account_id, "hold", held_delta=amount, reason="hold", request_id=request_id, hold_id=hold_id, at=now),
+    )
+    return hold_id
+
+
+def _settle(hold_id: str, capture: int, reason: str, usage: UsageRecord | None, conn: Connection) -> bool:
+    closed = _close(hold_id, capture, reason, "settled" if capture else "released", conn)
+    if usage is not None:
+        conn.execute(INSERT_USAGE, asdict(usage))
+    return closed
+
+
+def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connection) -> bool:
+    row = conn.execute(_CLOSE_HOLD, {"hold_id": hold_id, "new_status": status}).first()
+    if row is None:
+        return False
+    if not 0 <= capture <= row.amount_micros:
+        raise ValueError(f"capture {capture} is outside the hold of {row.amount_micros}")
+    conn.execute(_SETTLE_ACCOUNT, {"account_id": row.account_id, "held": row.amount_micros, "capture": capture})
+    now = utcnow()
+    entries = []
+    if capture:
+        entries.append(
+            entry(row.account_id, "capture", amount=-capture, held_delta=-capture, reason=reason,
+                  request_id=row.request_id, hold_id=hold_id, at=now)
+        )
+    if row.amount_micros - capture:
+        entries.append(
+            entry(row.account_id, "release", held_delta=capture - row.amount_micros,
+                  reason=reason if not capture else "rest of the hold released",
+                  request_id=row.request_id, hold_id=hold_id, at=now)
+        )
+    if entries:
+        conn.execute(_INSERT_ENTRY, entries)
+    return True
+
+
 class LedgerRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, runner: Runner | None = None) -> None:
         self._engine = engine
+        self._runner = runner or EngineRunner(engine)
 
     async def take_hold(self, account_id: str, request_id: str, amount: int, ttl_seconds: int) -> str | None:
         """Reserve `amount` if the account has it available; the hold's id, or None if short."""
-        hold_id = new_id("hold")
-        now = utcnow()
-        async with self._engine.begin() as conn:
-            result = await conn.execute(_TAKE, {"account_id": account_id, "amount": amount})
-            if result.rowcount != 1:
-                return None
-            hold = dict(
-                id=hold_id,
-                account_id=account_id,
-                request_id=request_id,
-                amount_micros=amount,
-                status="open",
-                created_at=now,
-                expires_at=now + timedelta(seconds=ttl_seconds),
-            )
-            await conn.execute(_INSERT_HOLD, hold)
-            await conn.execute(
-                _INSERT_ENTRY,
-                entry(account_id, "hold", held_delta=amount, reason="hold", request_id=request_id, hold_id=hold_id, at=now),
-            )
-        return hold_id
+        return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds))
 
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
         """Top up (or adjust) the balance with its ledger entry, in one transaction.
@@ -136,11 +176,7 @@ class LedgerRepo:
 
         The request's usage record, when given, is written in the same transaction.
         """
-        async with self._engine.begin() as conn:
-            closed = await self._close(conn, hold_id, capture, reason, "settled" if capture else "released")
-            if usage is not None:
-                await conn.execute(INSERT_USAGE, asdict(usage))
-            return closed
+        return await self._runner.write(partial(_settle, hold_id, capture, reason, usage))
 
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> bool:
         return await self.settle(hold_id, 0, "released", usage)
@@ -156,36 +192,9 @@ class LedgerRepo:
             ).scalars().all()
         released = []
         for hold_id in expired:
-            async with self._engine.begin() as conn:
-                if await self._close(conn, hold_id, 0, "hold expired: released by the sweeper", "expired"):
-                    released.append(hold_id)
+            if await self._runner.write(partial(_close, hold_id, 0, "hold expired: released by the sweeper", "expired")):
+                released.append(hold_id)
         return released
-
-    async def _close(self, conn: AsyncConnection, hold_id: str, capture: int, reason: str, status: str) -> bool:
-        row = (await conn.execute(_CLOSE_HOLD, {"hold_id": hold_id, "new_status": status})).first()
-        if row is None:
-            return False
-        if not 0 <= capture <= row.amount_micros:
-            raise ValueError(f"capture {capture} is outside the hold of {row.amount_micros}")
-        await conn.execute(
-            _SETTLE_ACCOUNT, {"account_id": row.account_id, "held": row.amount_micros, "capture": capture}
-        )
-        now = utcnow()
-        entries = []
-        if capture:
-            entries.append(
-                entry(row.account_id, "capture", amount=-capture, held_delta=-capture, reason=reason,
-                      request_id=row.request_id, hold_id=hold_id, at=now)
-            )
-        if row.amount_micros - capture:
-            entries.append(
-                entry(row.account_id, "release", held_delta=capture - row.amount_micros,
-                      reason=reason if not capture else "rest of the hold released",
-                      request_id=row.request_id, hold_id=hold_id, at=now)
-            )
-        if entries:
-            await conn.execute(_INSERT_ENTRY, entries)
-        return True
 
     async def verify(self) -> tuple[int, list[Discrepancy]]:
         """Check the ledger's invariants for every account: (accounts checked, problems found)."""

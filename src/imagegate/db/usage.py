@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from .runner import EngineRunner, Runner
 from .tables import usage_records
 
 MAX_ROWS = 10_000
@@ -45,13 +48,17 @@ INSERT_USAGE = insert(usage_records)
 """Built once: executed with `asdict(record)` as its parameters."""
 
 
+def _insert(record: UsageRecord, conn: Connection) -> None:
+    conn.execute(INSERT_USAGE, asdict(record))
+
+
 class UsageRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, runner: Runner | None = None) -> None:
         self._engine = engine
+        self._runner = runner or EngineRunner(engine)
 
     async def record(self, record: UsageRecord) -> None:
-        async with self._engine.begin() as conn:
-            await conn.execute(INSERT_USAGE, asdict(record))
+        await self._runner.write(partial(_insert, record))
 
     async def query(
         self, start: datetime, end: datetime, account_id: str | None = None, limit: int = MAX_ROWS
