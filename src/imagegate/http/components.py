@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import httpx
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -15,11 +14,13 @@ from ..db.engine import create_engine, migrate
 from ..db.idempotency import IdempotencyRepo
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
+from ..db.runner import Runner, runner_for
 from ..db.safety import AccountPolicyRepo, SafetyEventsRepo
 from ..db.usage import UsageRepo
 from ..domain.catalog import Catalog
 from ..domain.ports import CircuitStore
 from ..domain.ports import LimiterState, Moderator
+from ..providers.http_client import UpstreamClient
 from ..providers.moderation import OpenAIModeration
 from ..providers.registry import default_registry
 from ..routing.retry import RetryPolicy
@@ -41,7 +42,8 @@ class Components:
     settings: Settings
     catalog: Catalog
     engine: AsyncEngine
-    http_client: httpx.AsyncClient
+    runner: Runner
+    http_client: UpstreamClient
     accounts: AccountsRepo
     prices: PricesRepo
     ledger: LedgerRepo
@@ -61,17 +63,16 @@ class Components:
         if self.limiter_state is not None:
             await self.limiter_state.aclose()
         await self.http_client.aclose()
+        await self.runner.aclose()
         await self.engine.dispose()
 
 
 async def build_components(settings: Settings) -> Components:
     engine = create_engine(settings.database_url)
     await migrate(engine)
-    http_client = httpx.AsyncClient(
-        limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
-        timeout=httpx.Timeout(settings.upstream_timeout_seconds),
-    )
-    accounts = AccountsRepo(engine)
+    runner = runner_for(engine)  # the request path's units of work: one hand-off each
+    http_client = UpstreamClient()  # every call passes its own timeout
+    accounts = AccountsRepo(engine, runner)
     prices = PricesRepo(engine)
     signer = UrlSigner(settings.signing_secret)
     store = FilesystemBlobStore(settings.data_dir / "images", signer, settings.base_url())
@@ -86,8 +87,8 @@ async def build_components(settings: Settings) -> Components:
         deadline_seconds=settings.request_deadline_seconds,
         circuits=circuits,
     )
-    ledger = LedgerRepo(engine)
-    usage = UsageRepo(engine)
+    ledger = LedgerRepo(engine, runner)
+    usage = UsageRepo(engine, runner)
     billing = Billing(ledger, accounts, settings.hold_ttl_seconds)
     limiter_state: LimiterState = (
         RedisLimiterState(settings.redis_url) if settings.redis_url else MemoryLimiterState()
@@ -114,6 +115,7 @@ async def build_components(settings: Settings) -> Components:
         settings=settings,
         catalog=settings.catalog,
         engine=engine,
+        runner=runner,
         http_client=http_client,
         accounts=accounts,
         prices=prices,
@@ -139,7 +141,7 @@ async def build_components(settings: Settings) -> Components:
     )
 
 
-def _prompt_screen(settings: Settings, events: SafetyEventsRepo, client: httpx.AsyncClient) -> PromptScreen | None:
+def _prompt_screen(settings: Settings, events: SafetyEventsRepo, client: UpstreamClient) -> PromptScreen | None:
     if settings.safety_policy is None:
         return None
     moderator: Moderator | None = None

@@ -17,7 +17,6 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-import httpx
 
 from ..domain.catalog import Route, parse_size
 from ..domain.errors import ContentBlocked
@@ -32,6 +31,7 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
+from .http_client import UpstreamClient, UpstreamResponse
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:4", "4:1", "1:8", "8:1")
 """Every `imageConfig.aspectRatio` the Gemini API knows (Nano Banana 2 has all; Pro the first ten)."""
@@ -91,7 +91,7 @@ def _ratio(aspect: str) -> float:
 class GeminiImages:
     """Implements `domain.ports.Provider` for one Gemini route."""
 
-    def __init__(self, client: httpx.AsyncClient, route: Route, api_key: str, base_url: str) -> None:
+    def __init__(self, client: UpstreamClient, route: Route, api_key: str, base_url: str) -> None:
         self._client = client
         self._route = route
         self._url = f"{base_url.rstrip('/')}/models/{route.upstream_model}:generateContent"
@@ -149,7 +149,7 @@ class GeminiImages:
             f"route {self._route.name}: upstream answered 200 with no image (finishReason {reasons or 'none'})"
         )
 
-    def _failure(self, response: httpx.Response) -> Exception:
+    def _failure(self, response: UpstreamResponse) -> Exception:
         try:
             error = error_object(response.json())
         except ValueError:

@@ -10,16 +10,16 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import httpx
 
 from ..domain.ports import ModerationUnavailable
+from .http_client import UpstreamClient, UpstreamConnectionError
 
 UNSPECIFIED = "unspecified"
 
 
 class OpenAIModeration:
     def __init__(
-        self, client: httpx.AsyncClient, url: str, api_key: str | None, model: str, budget_seconds: float
+        self, client: UpstreamClient, url: str, api_key: str | None, model: str, budget_seconds: float
     ) -> None:
         self._client = client
         self._url = url
@@ -36,7 +36,7 @@ class OpenAIModeration:
                     headers=self._headers,
                     timeout=self._budget,
                 )
-        except (httpx.HTTPError, TimeoutError) as exc:
+        except (UpstreamConnectionError, TimeoutError) as exc:
             raise ModerationUnavailable(f"{type(exc).__name__} within {self._budget} s") from exc
         if response.status_code != 200:
             raise ModerationUnavailable(f"status {response.status_code}")

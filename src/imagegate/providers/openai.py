@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlencode
 
-import httpx
 
 from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
@@ -25,6 +24,7 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
+from .http_client import UpstreamClient, UpstreamResponse
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
 AZURE_SAFETY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation"})
@@ -39,21 +39,21 @@ class OpenAIImages:
     style is already in `request.upstream_prompt`, and GPT models always answer base64.
     """
 
-    def __init__(self, client: httpx.AsyncClient, route: Route, url: str, headers: dict[str, str]) -> None:
+    def __init__(self, client: UpstreamClient, route: Route, url: str, headers: dict[str, str]) -> None:
         self._client = client
         self._route = route
         self._url = url
         self._headers = headers
 
     @classmethod
-    def openai(cls, client: httpx.AsyncClient, route: Route, api_key: str | None, base_url: str) -> OpenAIImages:
+    def openai(cls, client: UpstreamClient, route: Route, api_key: str | None, base_url: str) -> OpenAIImages:
         """OpenAI itself, or any OpenAI-compatible server (a key is optional for the latter)."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         return cls(client, route, base_url.rstrip("/") + "/images/generations", headers)
 
     @classmethod
     def azure(
-        cls, client: httpx.AsyncClient, route: Route, api_key: str, endpoint: str, api_version: str
+        cls, client: UpstreamClient, route: Route, api_key: str, endpoint: str, api_version: str
     ) -> OpenAIImages:
         """Azure OpenAI: the route's `upstream_model` is the deployment name."""
         deployment = quote(route.upstream_model, safe="")
@@ -118,7 +118,7 @@ class OpenAIImages:
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""
 
-    def _failure(self, status: int, error: Any, response: httpx.Response) -> Exception:
+    def _failure(self, status: int, error: Any, response: UpstreamResponse) -> Exception:
         code = str(error.get("code") or "")
         inner = error.get("inner_error")
         inner_code = str(inner.get("code") or "") if isinstance(inner, dict) else ""
@@ -139,7 +139,7 @@ class OpenAIImages:
         return UpstreamRejected(f"{where} {code}: {message}")
 
 
-def _error_of(response: httpx.Response) -> Any:
+def _error_of(response: UpstreamResponse) -> Any:
     try:
         return error_object(response.json())
     except ValueError:

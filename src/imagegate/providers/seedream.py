@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import httpx
 
 from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
@@ -32,6 +31,7 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
+from .http_client import UpstreamClient
 
 PROMPT_BLOCK_CODES = frozenset(
     {"InputTextSensitiveContentDetected", "InputImageSensitiveContentDetected", "SensitiveContentDetected"}
@@ -43,7 +43,7 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 class SeedreamImages:
     """Implements `domain.ports.Provider` for one Ark route."""
 
-    def __init__(self, client: httpx.AsyncClient, route: Route, api_key: str, base_url: str) -> None:
+    def __init__(self, client: UpstreamClient, route: Route, api_key: str, base_url: str) -> None:
         self._client = client
         self._route = route
         self._url = base_url.rstrip("/") + "/images/generations"

@@ -13,7 +13,6 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
-import httpx
 
 from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
@@ -29,6 +28,7 @@ from ..domain.upstream import (
     UpstreamRejected,
     UpstreamTimedOut,
 )
+from ..providers.http_client import UpstreamClient
 from ..providers.registry import ProviderFactory
 from .breaker import CircuitBreaker
 from .conform import ConformingProvider
@@ -70,7 +70,7 @@ class Router:
         catalog: Catalog,
         credentials: Mapping[str, Credentials],
         registry: Mapping[str, ProviderFactory],
-        client: httpx.AsyncClient,
+        client: UpstreamClient,
         *,
         policy: RetryPolicy,
         attempt_timeout: float,

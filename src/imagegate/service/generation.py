@@ -6,7 +6,6 @@ Every exit before settlement releases the hold, so a failed request never costs 
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
@@ -15,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
+import pybase64
 
 from ..billing import Billing
 from ..db.clock import utcnow
@@ -276,7 +276,7 @@ class ImageService:
     async def _deliver(self, request: ImageRequest, images: list[GeneratedImage], created: int) -> list[dict[str, Any]]:
         if request.response_format == "b64_json":
             return [  # the upstream's own text when the bytes were not changed (saves ~2 ms per 2.4 MB)
-                {"b64_json": img.b64 if img.b64 is not None else base64.b64encode(img.data).decode("ascii"),
+                {"b64_json": img.b64 if img.b64 is not None else pybase64.b64encode_as_string(img.data),
                  "revised_prompt": img.revised_prompt}
                 for img in images
             ]

@@ -9,12 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import httpx
 from redis.exceptions import RedisError
 
 from ..config import Settings
 from ..domain.circuits import UNKNOWN_HEALTH, BreakerPolicy, route_key
 from ..domain.ports import CircuitStore
+from ..providers.http_client import UpstreamClient
 from ..providers.registry import default_registry
 from ..routing.router import route_credentials
 from ..state.circuits import MemoryCircuitStore, PublishedCircuits
@@ -53,25 +53,25 @@ async def route_report(settings: Settings) -> dict[str, Any]:
     finally:
         await store.aclose()
     rows = []
-    async with httpx.AsyncClient() as client:  # the factories only keep it; nothing is sent
-        for model in settings.catalog:
-            for route in sorted(model.routes, key=lambda r: r.priority):
-                factory = registry.get(route.provider)
-                configured = bool(factory and factory(route, route_credentials(route, settings.credentials), client))
-                key = route_key(model.id, route.name)
-                rows.append(
-                    {
-                        "model": model.id,
-                        "route": route.name,
-                        "provider": route.provider,
-                        "upstream_model": route.upstream_model,
-                        "priority": route.priority,
-                        "weight": route.weight,
-                        "timeout_seconds": route.timeout_seconds or settings.upstream_timeout_seconds,
-                        "configured": configured,
-                        **health.get(key, UNKNOWN_HEALTH).as_json(),
-                    }
-                )
+    client = UpstreamClient()  # the factories only keep it; nothing is sent, no session is opened
+    for model in settings.catalog:
+        for route in sorted(model.routes, key=lambda r: r.priority):
+            factory = registry.get(route.provider)
+            configured = bool(factory and factory(route, route_credentials(route, settings.credentials), client))
+            key = route_key(model.id, route.name)
+            rows.append(
+                {
+                    "model": model.id,
+                    "route": route.name,
+                    "provider": route.provider,
+                    "upstream_model": route.upstream_model,
+                    "priority": route.priority,
+                    "weight": route.weight,
+                    "timeout_seconds": route.timeout_seconds or settings.upstream_timeout_seconds,
+                    "configured": configured,
+                    **health.get(key, UNKNOWN_HEALTH).as_json(),
+                }
+            )
     report: dict[str, Any] = {"state": "redis" if settings.redis_url else "process", "routes": rows}
     if problem:
         report["error"] = problem
