@@ -9,6 +9,9 @@ from pathlib import Path
 
 from .signing import UrlSigner
 
+INLINE_WRITE_BYTES = 64 * 1024
+"""Smaller files are written on the event loop: into the page cache that takes less than the hand-off
+to a worker thread would (~0.3 ms of CPU per image at 64 requests in flight, bench c64)."""
 _NAME = re.compile(r"^img_[0-9a-z]{26}\.(png|jpeg|webp)$")
 
 
@@ -29,7 +32,10 @@ class FilesystemBlobStore:
         path = self.path_for(f"{image_id}.{ext}")
         if path is None:
             raise ValueError(f"bad image name {image_id}.{ext}")
-        await asyncio.to_thread(_write_atomically, path, data)
+        if len(data) <= INLINE_WRITE_BYTES:
+            _write_atomically(path, data)
+        else:
+            await asyncio.to_thread(_write_atomically, path, data)
 
     def url_for(self, image_id: str, ext: str, expires: int) -> str:
         name = f"{image_id}.{ext}"
@@ -38,9 +44,13 @@ class FilesystemBlobStore:
 
 def _write_atomically(path: Path, data: bytes) -> None:
     """Readers see the whole file or none of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
-    with open(tmp, "wb") as fh:
+    try:
+        fh = open(tmp, "wb")
+    except FileNotFoundError:  # the shard's first image (or its directory was cleaned away)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(tmp, "wb")
+    with fh:
         fh.write(data)
     os.replace(tmp, path)
 
