@@ -39,6 +39,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_HOST", "127.0.0.1", "address `serve` binds to"),
     Setting("IMAGEGATE_PORT", "8000", "port `serve` listens on"),
     Setting("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS", "300", "timeout of one upstream call"),
+    Setting("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS", None, "upstream connections open at once; more requests wait for one (default: half the open-file limit, less 256)"),
     Setting("IMAGEGATE_REQUEST_DEADLINE_SECONDS", "600", "overall deadline of a request, retries included"),
     Setting("IMAGEGATE_RETRY_ATTEMPTS", "3", "upstream attempts per route (first try included)"),
     Setting("IMAGEGATE_RETRY_BASE_SECONDS", "0.5", "first backoff delay; doubles per attempt, with full jitter"),
@@ -104,6 +105,7 @@ class Settings:
     moderation_fail_open: bool = True
     rate_limit_fail_open: bool = True
     max_body_bytes: int = 1_048_576
+    upstream_max_connections: int | None = None
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -159,6 +161,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         moderation_fail_open=_open_or_closed(get("IMAGEGATE_MODERATION_ON_ERROR"), "IMAGEGATE_MODERATION_ON_ERROR"),
         rate_limit_fail_open=_open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
         max_body_bytes=int(get("IMAGEGATE_MAX_BODY_BYTES") or 1_048_576),
+        upstream_max_connections=int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)

@@ -71,7 +71,7 @@ async def build_components(settings: Settings) -> Components:
     engine = create_engine(settings.database_url)
     await migrate(engine)
     runner = runner_for(engine)  # the request path's units of work: one hand-off each
-    http_client = UpstreamClient()  # every call passes its own timeout
+    http_client = UpstreamClient(settings.upstream_max_connections)  # every call passes its own timeout
     accounts = AccountsRepo(engine, runner)
     prices = PricesRepo(engine)
     signer = UrlSigner(settings.signing_secret)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..ids import new_id
@@ -39,6 +40,8 @@ class RequestIdMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:  # the client left while its body was read: no one to answer
+            log.info("request %s: the client disconnected before its body was read", request_id)
         except Exception:
             log.exception("unhandled error in request %s", request_id)
             if started:

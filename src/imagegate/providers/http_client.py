@@ -9,6 +9,7 @@ below, so the choice stays in this file.
 from __future__ import annotations
 
 import functools
+import resource
 import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,16 +42,29 @@ class UpstreamResponse:
         return orjson.loads(self.content)
 
 
-class UpstreamClient:
-    """A pooled keep-alive client; the session is opened on first use, inside the running loop."""
+def default_max_connections() -> int:
+    """Half the open-file limit, less some for the database, files and listeners: every request in
+    flight holds two descriptors (its client's socket and its upstream's)."""
+    soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    return max(16, (soft - 256) // 2)
 
-    def __init__(self, max_keepalive: int = 200) -> None:
-        self._max_keepalive = max_keepalive
+
+class UpstreamClient:
+    """A pooled keep-alive client; the session is opened on first use, inside the running loop.
+
+    Past `max_connections` a request waits for a free connection (within its own timeout) rather than
+    failing with "too many open files", which would also count against the route's circuit.
+    """
+
+    def __init__(self, max_connections: int | None = None) -> None:
+        self._max_connections = max_connections or default_max_connections()
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30)
+            connector = aiohttp.TCPConnector(
+                limit=self._max_connections, limit_per_host=0, ttl_dns_cache=300, keepalive_timeout=30
+            )
             # not trust_env: aiohttp would then read the environment and ~/.netrc in a worker thread on
             # every request (0.6 ms of CPU each); _proxy_for reads the same proxy settings once per host
             self._session = aiohttp.ClientSession(connector=connector)
