@@ -23,6 +23,8 @@ COMPONENTS = (
     ("SQLAlchemy (statement building, compile cache, execution, greenlet bridge)", r"sqlalchemy/|greenlet"),
     ("aiosqlite (queueing work to its thread, futures)", r"aiosqlite/"),
     ("httpx / httpcore (upstream call)", r"httpx/|httpcore/"),
+    ("aiohttp (upstream call)", r"aiohttp/|multidict/|yarl/"),
+    ("asyncio (tasks, futures, executor dispatch)", r"asyncio/"),
     ("Pillow", r"PIL/"),
     ("json", r"json/"),
     ("base64", r"base64\.py|binascii"),

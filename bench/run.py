@@ -336,7 +336,7 @@ def machine() -> dict:
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
     from importlib.metadata import version
 
-    libs = {p: version(p) for p in ("uvicorn", "fastapi", "starlette", "httptools", "uvloop", "sqlalchemy", "aiosqlite", "httpx", "pillow")}
+    libs = {p: version(p) for p in ("uvicorn", "fastapi", "starlette", "httptools", "uvloop", "sqlalchemy", "aiosqlite", "aiohttp", "pybase64", "pillow")}
     return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem / 2**20, 1), "kernel": platform.release(),
             "python": platform.python_version(), "wrk": wrk, "libs": libs}
 
