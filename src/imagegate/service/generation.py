@@ -21,7 +21,7 @@ from ..db.clock import utcnow
 from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
-from ..domain.catalog import Catalog
+from ..domain.catalog import Catalog, parse_size
 from ..domain.errors import Conflict, ContentBlocked, GatewayError, InvalidRequest, PermissionDenied, UpstreamFailed
 from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides, charged_unit_price, held_unit_price
@@ -29,6 +29,7 @@ from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
 from ..domain.upstream import GeneratedImage
 from ..ids import new_id
+from ..memory import after_image
 from ..routing.router import Outcome, Router
 from .limits import Limiter
 from .screening import PromptScreen
@@ -254,6 +255,7 @@ class ImageService:
             headers=progress.rate_headers,
         )
         progress.delivered = len(images)
+        after_image(*parse_size(request.size))
         usage = self._usage_record(principal, request_id, progress, outcome, 200, None)
         if progress.hold_id is not None:
             reason = f"{len(images)} image(s) of {model.id}"
