@@ -88,28 +88,25 @@ class SqliteRunner:
         """The checkpoint last scheduled, while it runs (awaited by aclose)."""
 
     async def write(self, unit: Unit[T]) -> T:
-        if self._inline_conn is None:
-            self._inline_conn = self._inline.connect()
-        try:
-            result = _write(self._inline_conn, unit)
-        except OperationalError as exc:
-            if not _is_busy(exc):
-                raise
-            return await self._in_thread(_write, unit)
+        result = await self._run(_write, unit)
         self._writes += 1
         if self._writes % self.CHECKPOINT_EVERY == 0:
             self._checkpoint_soon()
         return result
 
     async def read(self, unit: Unit[T]) -> T:
+        return await self._run(_read, unit)
+
+    async def _run(self, how: Callable[[Connection, Unit[T]], T], unit: Unit[T]) -> T:
+        """On the loop's connection; on the waiting one, in the thread, when the lock is taken."""
         if self._inline_conn is None:
             self._inline_conn = self._inline.connect()
         try:
-            return _read(self._inline_conn, unit)
+            return how(self._inline_conn, unit)
         except OperationalError as exc:
             if not _is_busy(exc):
                 raise
-            return await self._in_thread(_read, unit)
+            return await self._in_thread(how, unit)
 
     async def _in_thread(self, how: Callable[[Connection, Unit[T]], T], unit: Unit[T]) -> T:
         def run() -> T:
