@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
@@ -81,7 +82,7 @@ class SqliteRunner:
         self._inline = _sqlite_engine(url, busy_timeout_ms=0, autocheckpoint=False)
         self._waiting = _sqlite_engine(url, busy_timeout_ms=30_000, autocheckpoint=True)
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="imagegate-sqlite")
-        self._inline_conn: Connection | None = None
+        self._inline_conn = self._inline.connect()
         self._waiting_conn: Connection | None = None
         self._writes = 0
         self.pending_checkpoint: asyncio.Future[None] | None = None
@@ -99,8 +100,6 @@ class SqliteRunner:
 
     async def _run(self, how: Callable[[Connection, Unit[T]], T], unit: Unit[T]) -> T:
         """On the loop's connection; on the waiting one, in the thread, when the lock is taken."""
-        if self._inline_conn is None:
-            self._inline_conn = self._inline.connect()
         try:
             return how(self._inline_conn, unit)
         except OperationalError as exc:
@@ -129,14 +128,14 @@ class SqliteRunner:
     async def aclose(self) -> None:
         if self.pending_checkpoint is not None:
             await asyncio.wait([self.pending_checkpoint])
+
         def close() -> None:
             if self._waiting_conn is not None:
                 self._waiting_conn.close()
 
         await asyncio.get_running_loop().run_in_executor(self._thread, close)
         self._thread.shutdown(wait=True)
-        if self._inline_conn is not None:
-            self._inline_conn.close()
+        self._inline_conn.close()
         self._inline.dispose()
         self._waiting.dispose()
 
@@ -170,7 +169,9 @@ def _read(conn: Connection, unit: Unit[T]) -> T:
 
 
 def _is_busy(exc: OperationalError) -> bool:
-    return "database is locked" in str(exc.orig) or "database is busy" in str(exc.orig)
+    """SQLITE_BUSY or SQLITE_LOCKED, extended codes included (the low byte is the primary code)."""
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
 
 
 def _log_failure(task: asyncio.Future[Any]) -> None:
