@@ -29,7 +29,7 @@ from sqlalchemy.pool import Pool
 
 from imagegate.config import load_settings
 from imagegate.http.app import create_app
-from imagegate.service.admin import open_admin
+from imagegate.wiring import open_admin
 from scenarios import operator_toml
 
 HERE = Path(__file__).resolve().parent

@@ -22,7 +22,7 @@ from fake_upstream import render_png  # noqa: E402
 from imagegate.domain.circuits import BreakerPolicy  # noqa: E402
 from imagegate.images import conform_async  # noqa: E402
 from imagegate.providers import base  # noqa: E402
-from imagegate.state.circuits import MemoryCircuitStore  # noqa: E402
+from imagegate.state.circuits_memory import MemoryCircuitStore  # noqa: E402
 from imagegate.storage.filesystem import FilesystemBlobStore  # noqa: E402
 from imagegate.storage.signing import UrlSigner  # noqa: E402
 
@@ -61,7 +61,7 @@ async def amain() -> None:
 
     from fastapi.responses import JSONResponse
 
-    from imagegate.http.routes import images as route
+    from imagegate.http.endpoints import images as route
 
     response_cls = getattr(route, "FastJSONResponse", JSONResponse)
     body = {"created": 1, "data": [{"b64_json": text, "revised_prompt": "x"}],

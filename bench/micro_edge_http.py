@@ -1,5 +1,5 @@
 """CPU of the HTTP edge alone: the full ASGI stack (middleware, routing, the generation route, the
-response) around stub components that answer at once (no database, no upstream).
+response) around a stub gateway that answer at once (no database, no upstream).
 
     .venv/bin/python bench/micro_edge_http.py
 """
@@ -31,13 +31,15 @@ async def main(n: int = 20000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         app = create_app(load_settings({"IMAGEGATE_DATA_DIR": tmp}))
 
-        async def authenticate(request: Any) -> object:
+        async def principal_for(key: Any) -> object:
             return object()
 
         async def generate(*args: Any, **kwargs: Any) -> GenerationResult:
             return RESULT
 
-        app.state.components = SimpleNamespace(authenticate=authenticate, images=SimpleNamespace(generate=generate))
+        app.state.gateway = SimpleNamespace(
+            authenticator=SimpleNamespace(principal_for=principal_for), images=SimpleNamespace(generate=generate)
+        )
         scope_base = {
             "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
             "path": "/v1/images/generations", "raw_path": b"/v1/images/generations", "query_string": b"",
@@ -57,7 +59,7 @@ async def main(n: int = 20000) -> None:
         async def one() -> None:
             await app({**scope_base, "app": app, "state": {}}, receive, send)  # type: ignore[arg-type]
 
-        # uvicorn passes a fresh scope per request; lifespan is not run: the stub replaces the components
+        # uvicorn passes a fresh scope per request; lifespan is not run: the stub replaces the gateway
         for _ in range(200):
             await one()
         assert set(statuses) == {200}, set(statuses)

@@ -23,7 +23,8 @@ import openai
 import pytest
 
 from imagegate.config import load_settings
-from imagegate.service.admin import AdminService, open_admin
+from imagegate.service.admin import AdminService
+from imagegate.wiring import open_admin
 from tests.support.processes import ManagedProcess, free_port, port_accepts
 from tests.upstreams.fake_openai import FakeOpenAI
 

@@ -9,7 +9,7 @@ import click
 import pytest
 
 from imagegate.cli import main
-from imagegate.config import SETTINGS
+from imagegate.wiring import all_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
@@ -72,12 +72,12 @@ def _documented_names() -> set[str]:
 
 def test_every_setting_is_in_the_readme_configuration_table() -> None:
     documented = _documented_names()
-    missing = [s.name for s in SETTINGS if s.name not in documented]
+    missing = [s.name for s in all_settings() if s.name not in documented]
     assert not missing, f"settings missing from README.md's configuration table: {missing}"
 
 
 def test_readme_configuration_table_documents_only_real_settings() -> None:
-    unknown = sorted(_documented_names() - {s.name for s in SETTINGS})
+    unknown = sorted(_documented_names() - {s.name for s in all_settings()})
     assert not unknown, f"README.md documents variables that are not settings: {unknown}"
 
 

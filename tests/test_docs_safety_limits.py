@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from imagegate.config import SETTINGS
+from imagegate.wiring import all_settings
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 ADDED = (
@@ -25,7 +25,7 @@ def docs_text() -> str:
 
 
 def test_added_settings_are_real_and_documented_with_their_defaults() -> None:
-    settings = {s.name: s for s in SETTINGS}
+    settings = {s.name: s for s in all_settings()}
     text = docs_text()
     for name in ADDED:
         assert name in settings

@@ -18,8 +18,8 @@ import click
 from . import __version__
 from .config import load_settings
 from .domain.errors import GatewayError
-from .service.admin import AdminService, bootstrap_first_run, open_admin
-from .service.routes import route_report
+from .service.admin import AdminService, bootstrap_first_run
+from .wiring import open_admin, open_route_health
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -356,7 +356,11 @@ def routes() -> None:
 @json_option
 def routes_list(as_json: bool) -> None:
     """Each route in priority order: configured?, circuit state, recent latency and error rate."""
-    result = asyncio.run(route_report(load_settings()))
+    async def report() -> dict[str, Any]:
+        async with open_route_health(load_settings()) as health:
+            return await health.report()
+
+    result = asyncio.run(report())
     lines = [f"{'model':22} {'route':12} {'provider':18} {'ok?':4} {'circuit':9} {'calls':>5} {'err%':>7} {'p50 ms':>7}"]
     for row in result["routes"]:
         recent = row["recent"]

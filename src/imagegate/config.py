@@ -16,18 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from .domain.catalog import Catalog
-from .domain.credentials import Credentials
-from .domain.safety import SafetyPolicy
+from .domain.safety_policy import SafetyPolicy
+from .setting import Setting
 
 
-@dataclass(frozen=True, slots=True)
-class Setting:
-    name: str
-    default: str | None
-    help: str
-
-
-SETTINGS: tuple[Setting, ...] = (
+SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares its credentials' (providers/)
     Setting("IMAGEGATE_DATA_DIR", "./data", "where the embedded database, images and the generated signing secret live"),
     Setting("IMAGEGATE_DATABASE_URL", None, "SQLAlchemy URL; default a SQLite file in the data dir (`postgresql+asyncpg://…` at scale)"),
     Setting("IMAGEGATE_REDIS_URL", None, "shared rate limits, circuit breakers, idempotency locks (unset: in process)"),
@@ -59,15 +52,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_MODERATION_ON_ERROR", "open", "moderation down or over budget: `open` serves the request, `closed` answers 503"),
     Setting("IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"),
     Setting("IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"),
-    Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
-    Setting("OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"),
-    Setting("AZURE_OPENAI_API_KEY", None, "key of the Azure OpenAI route"),
-    Setting("AZURE_OPENAI_ENDPOINT", None, "`https://{resource}.openai.azure.com` of the Azure OpenAI route"),
-    Setting("OPENAI_API_VERSION", "2025-04-01-preview", "api-version of the Azure OpenAI route"),
-    Setting("GEMINI_API_KEY", None, "key of the Gemini route"),
-    Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", "base URL of the Gemini route"),
-    Setting("ARK_API_KEY", None, "key of the Seedream (BytePlus ModelArk) route"),
-    Setting("ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 
@@ -91,21 +75,22 @@ class Settings:
     hold_ttl_seconds: int
     sweep_interval_seconds: float
     log_level: str
-    credentials: Mapping[str, Credentials]
+    env: Mapping[str, str] = field(repr=False)
+    """The environment as read at start: providers read their credential variables from it."""
     catalog: Catalog = field(repr=False)
-    breaker_failures: int = 5
-    breaker_cooldown_seconds: float = 30.0
-    redis_prefix: str = "imagegate"
-    safety_policy: SafetyPolicy | None = field(default=None, repr=False)
-    audit_prompts: bool = False
-    moderation_url: str | None = None
-    moderation_api_key: str | None = field(default=None, repr=False)
-    moderation_model: str = "omni-moderation-latest"
-    moderation_timeout_seconds: float = 2.0
-    moderation_fail_open: bool = True
-    rate_limit_fail_open: bool = True
-    max_body_bytes: int = 1_048_576
-    upstream_max_connections: int | None = None
+    breaker_failures: int
+    breaker_cooldown_seconds: float
+    redis_prefix: str
+    safety_policy: SafetyPolicy | None = field(repr=False)
+    audit_prompts: bool
+    moderation_url: str | None
+    moderation_api_key: str | None = field(repr=False)
+    moderation_model: str
+    moderation_timeout_seconds: float
+    moderation_fail_open: bool
+    rate_limit_fail_open: bool
+    max_body_bytes: int
+    upstream_max_connections: int | None
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -113,13 +98,18 @@ class Settings:
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Read the environment once. `overrides` (e.g. host/port from the CLI) win over it."""
-    env = os.environ if env is None else env
+    env = dict(os.environ if env is None else env)
 
     def get(name: str) -> str | None:
         value = env.get(name)
         return value if value not in (None, "") else _DEFAULTS[name]
 
-    data_dir = Path(get("IMAGEGATE_DATA_DIR") or "./data").resolve()
+    def text(name: str) -> str:
+        value = get(name)
+        assert value is not None, f"{name} has no default"
+        return value
+
+    data_dir = Path(text("IMAGEGATE_DATA_DIR")).resolve()
     database_url = get("IMAGEGATE_DATABASE_URL") or f"sqlite+aiosqlite:///{data_dir / 'imagegate.db'}"
     values: dict[str, Any] = dict(
         data_dir=data_dir,
@@ -127,40 +117,32 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         redis_url=get("IMAGEGATE_REDIS_URL"),
         public_url=get("IMAGEGATE_PUBLIC_URL"),
         signing_secret=_signing_secret(get("IMAGEGATE_SIGNING_SECRET"), data_dir),
-        url_ttl_seconds=int(get("IMAGEGATE_URL_TTL_SECONDS") or 86400),
+        url_ttl_seconds=int(text("IMAGEGATE_URL_TTL_SECONDS")),
         admin_token=get("IMAGEGATE_ADMIN_TOKEN"),
-        host=get("IMAGEGATE_HOST") or "127.0.0.1",
-        port=int(get("IMAGEGATE_PORT") or 8000),
-        upstream_timeout_seconds=float(get("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS") or 300),
-        request_deadline_seconds=float(get("IMAGEGATE_REQUEST_DEADLINE_SECONDS") or 600),
-        retry_attempts=max(1, int(get("IMAGEGATE_RETRY_ATTEMPTS") or 3)),
-        retry_base_seconds=float(get("IMAGEGATE_RETRY_BASE_SECONDS") or 0.5),
-        retry_max_seconds=float(get("IMAGEGATE_RETRY_MAX_SECONDS") or 20),
-        hold_ttl_seconds=int(get("IMAGEGATE_HOLD_TTL_SECONDS") or 900),
-        sweep_interval_seconds=float(get("IMAGEGATE_SWEEP_INTERVAL_SECONDS") or 60),
-        log_level=(get("IMAGEGATE_LOG_LEVEL") or "info").lower(),
-        credentials={
-            "openai": Credentials(get("OPENAI_API_KEY"), get("OPENAI_BASE_URL")),
-            "azure_openai": Credentials(
-                get("AZURE_OPENAI_API_KEY"), get("AZURE_OPENAI_ENDPOINT"), get("OPENAI_API_VERSION")
-            ),
-            "gemini": Credentials(get("GEMINI_API_KEY"), get("GEMINI_BASE_URL")),
-            "ark": Credentials(get("ARK_API_KEY"), get("ARK_BASE_URL")),
-            "none": Credentials(None, None),
-        },
+        host=text("IMAGEGATE_HOST"),
+        port=int(text("IMAGEGATE_PORT")),
+        upstream_timeout_seconds=float(text("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS")),
+        request_deadline_seconds=float(text("IMAGEGATE_REQUEST_DEADLINE_SECONDS")),
+        retry_attempts=max(1, int(text("IMAGEGATE_RETRY_ATTEMPTS"))),
+        retry_base_seconds=float(text("IMAGEGATE_RETRY_BASE_SECONDS")),
+        retry_max_seconds=float(text("IMAGEGATE_RETRY_MAX_SECONDS")),
+        hold_ttl_seconds=int(text("IMAGEGATE_HOLD_TTL_SECONDS")),
+        sweep_interval_seconds=float(text("IMAGEGATE_SWEEP_INTERVAL_SECONDS")),
+        log_level=text("IMAGEGATE_LOG_LEVEL").lower(),
+        env=env,
         catalog=load_catalog(get("IMAGEGATE_CONFIG"), env),
-        breaker_failures=max(1, int(get("IMAGEGATE_BREAKER_FAILURES") or 5)),
-        breaker_cooldown_seconds=float(get("IMAGEGATE_BREAKER_COOLDOWN_SECONDS") or 30),
-        redis_prefix=get("IMAGEGATE_REDIS_PREFIX") or "imagegate",
+        breaker_failures=max(1, int(text("IMAGEGATE_BREAKER_FAILURES"))),
+        breaker_cooldown_seconds=float(text("IMAGEGATE_BREAKER_COOLDOWN_SECONDS")),
+        redis_prefix=text("IMAGEGATE_REDIS_PREFIX"),
         safety_policy=load_safety_policy(get("IMAGEGATE_SAFETY_POLICY")),
         audit_prompts=_flag(get("IMAGEGATE_AUDIT_PROMPTS"), "IMAGEGATE_AUDIT_PROMPTS"),
         moderation_url=get("IMAGEGATE_MODERATION_URL"),
-        moderation_api_key=get("IMAGEGATE_MODERATION_API_KEY") or get("OPENAI_API_KEY"),
-        moderation_model=get("IMAGEGATE_MODERATION_MODEL") or "omni-moderation-latest",
-        moderation_timeout_seconds=float(get("IMAGEGATE_MODERATION_TIMEOUT_SECONDS") or 2),
+        moderation_api_key=get("IMAGEGATE_MODERATION_API_KEY") or env.get("OPENAI_API_KEY") or None,
+        moderation_model=text("IMAGEGATE_MODERATION_MODEL"),
+        moderation_timeout_seconds=float(text("IMAGEGATE_MODERATION_TIMEOUT_SECONDS")),
         moderation_fail_open=_open_or_closed(get("IMAGEGATE_MODERATION_ON_ERROR"), "IMAGEGATE_MODERATION_ON_ERROR"),
         rate_limit_fail_open=_open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
-        max_body_bytes=int(get("IMAGEGATE_MAX_BODY_BYTES") or 1_048_576),
+        max_body_bytes=int(text("IMAGEGATE_MAX_BODY_BYTES")),
         upstream_max_connections=int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
@@ -250,4 +232,4 @@ def _signing_secret(configured: str | None, data_dir: Path) -> bytes:
     return path.read_bytes().strip()
 
 
-__all__ = ["SETTINGS", "Credentials", "Setting", "Settings", "load_catalog", "load_safety_policy", "load_settings"]
+__all__ = ["SETTINGS", "Setting", "Settings", "load_catalog", "load_safety_policy", "load_settings"]

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 
 from imagegate.config import load_safety_policy
-from imagegate.domain.safety import SafetyPolicy
+from imagegate.domain.safety_policy import SafetyPolicy
 from tests.safety.evalset import BENIGN, Example, load
 
 MAX_BENIGN_BLOCKED = 0.01

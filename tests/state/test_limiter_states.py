@@ -9,8 +9,8 @@ import uuid
 import pytest
 
 from imagegate.domain.ratelimit import Limit, StateUnavailable
-from imagegate.state.memory import MemoryLimiterState
-from imagegate.state.redis import RedisLimiterState
+from imagegate.state.limiter_memory import MemoryLimiterState
+from imagegate.state.limiter_redis import RedisLimiterState
 from tests.support.processes import free_port
 from tests.support.services import require_redis
 

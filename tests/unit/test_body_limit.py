@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from imagegate.domain.errors import RequestTooLarge
-from imagegate.http.limits import BodySizeLimitMiddleware
+from imagegate.http.body_limit import BodySizeLimitMiddleware
 
 CHUNK = 1024
 

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 from imagegate.domain.circuits import BreakerPolicy
-from imagegate.state.circuits import MemoryCircuitStore, PublishedCircuits
+from imagegate.state.circuits_memory import MemoryCircuitStore, PublishedCircuits
 
 
 def _published(run_dir: Path) -> dict:  # type: ignore[type-arg]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from imagegate.domain.ratelimit import Limit, duration_text, headers, take
-from imagegate.state.memory import MemoryLimiterState
+from imagegate.state.limiter_memory import MemoryLimiterState
 
 REQ = Limit("requests", 6, 1)  # one every 10 s, six at once
 

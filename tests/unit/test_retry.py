@@ -64,8 +64,7 @@ def run(
 
     async def go() -> list[GeneratedImage]:
         return await call_with_retries(
-            provider,
-            REQUEST,
+            lambda timeout: provider.generate(REQUEST, timeout=timeout),
             policy=policy,
             attempt_timeout=attempt_timeout,
             deadline=time.monotonic() + deadline_in,

@@ -1,4 +1,4 @@
-"""The normalizer, the term syntax and the policy format of domain.safety (pure)."""
+"""The normalizer, the term syntax and the policy format of domain.safety_text and domain.safety_policy (pure)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import time
 import pytest
 
 from imagegate.config import load_safety_policy
-from imagegate.domain.safety import AccountSafety, PolicyError, SafetyPolicy, normalize
+from imagegate.domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
+from imagegate.domain.safety_text import normalize
 
 BASE = {
     "lists": {"colour": {"terms": ["crimson", "scarlet"]}},

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.principal import AccountLimits, Principal
-from ..domain.safety import AccountSafety
+from ..domain.safety_policy import AccountSafety
 from ..ids import new_id
 from .clock import utcnow
 from .runner import EngineRunner, Runner

@@ -10,7 +10,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.principal import AccountLimits
-from ..domain.safety import AccountSafety
+from ..domain.safety_policy import AccountSafety
 from ..ids import new_id
 from .clock import utcnow
 from .tables import accounts, safety_events

@@ -64,6 +64,18 @@ class CircuitStore(Protocol):
         ...
 
 
+class CircuitHealthSource(Protocol):
+    """Where the routes' recorded health can be read (a `CircuitStore`, or what processes published)."""
+
+    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+        """The health of each route in `keys` (routes never recorded are absent)."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
 class LimiterState(Protocol):
     """Where rate-limit buckets and in-flight counts live: in process, or Redis shared by nodes.
 
@@ -107,4 +119,4 @@ class ModerationUnavailable(Exception):
     """The moderation service gave no usable verdict; the caller decides open or closed."""
 
 
-__all__ = ["BlobStore", "CircuitStore", "LimiterState", "ModerationUnavailable", "Moderator", "Provider"]
+__all__ = ["BlobStore", "CircuitHealthSource", "CircuitStore", "LimiterState", "ModerationUnavailable", "Moderator", "Provider"]

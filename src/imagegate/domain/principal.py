@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .safety import AccountSafety
+from .safety_policy import AccountSafety
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,24 +13,24 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..logs import configure_logging
-from .components import Components, build_components
+from ..wiring import Gateway, open_gateway
 from .errors import install_error_handlers
-from .limits import BodySizeLimitMiddleware
+from .body_limit import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
-from .routes import account, admin, files, images, models, usage
+from .endpoints import account, admin, files, images, models, usage
 
 
 log = logging.getLogger("imagegate.sweeper")
 
 
-async def _sweep_forever(components: Components) -> None:
+async def _sweep_forever(gateway: Gateway) -> None:
     """Release the holds of requests that died with their node, on every node, now and then."""
-    interval = components.settings.sweep_interval_seconds
+    interval = gateway.settings.sweep_interval_seconds
     while True:
         try:
-            released = await components.ledger.sweep_expired()
-            if released:
-                log.warning("released %d expired hold(s)", len(released))
+            swept = await gateway.admin.sweep_holds()
+            if swept["released"]:
+                log.warning("released %d expired hold(s)", swept["released"])
         except Exception:  # a bad sweep must not stop the next one
             log.exception("hold sweep failed")
         await asyncio.sleep(interval)
@@ -41,15 +41,15 @@ def create_app(settings: Settings) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        app.state.components = await build_components(settings)
-        sweeper = asyncio.create_task(_sweep_forever(app.state.components))
-        try:
-            yield
-        finally:
-            sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sweeper
-            await app.state.components.aclose()
+        async with open_gateway(settings) as gateway:
+            app.state.gateway = gateway
+            sweeper = asyncio.create_task(_sweep_forever(gateway))
+            try:
+                yield
+            finally:
+                sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
 
     app = FastAPI(
         title="imagegate",

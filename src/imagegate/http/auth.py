@@ -1,35 +1,31 @@
-"""Bearer API key -> Principal, with the contract's 401 and 403 refusals."""
+"""The HTTP side of authentication: the Bearer key from the header, and the admin token check."""
 
 from __future__ import annotations
 
+import hmac
+
 from fastapi import Request
 
-from ..db.accounts import AccountsRepo
-from ..domain.errors import AuthenticationFailed, PermissionDenied
+from ..domain.errors import AuthenticationFailed, NotFound
 from ..domain.principal import Principal
-from ..service.keys import hash_key
+from .gateway import gateway
 
 
-class Authenticator:
-    def __init__(self, accounts: AccountsRepo) -> None:
-        self._accounts = accounts
-
-    async def __call__(self, request: Request) -> Principal:
-        header = request.headers.get("authorization", "")
-        scheme, _, key = header.partition(" ")
-        key = key.strip()
-        if scheme.lower() != "bearer" or not key:
-            raise AuthenticationFailed(
-                "Missing API key. Send it as 'Authorization: Bearer <key>'.", code="missing_api_key"
-            )
-        found = await self._accounts.find_key(hash_key(key))
-        if found is None:
-            raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
-        if found.revoked:
-            raise PermissionDenied("This API key has been revoked.", code="key_revoked")
-        if found.account_disabled:
-            raise PermissionDenied("This account is disabled.", code="account_disabled")
-        return found.principal
+async def authenticate(request: Request) -> Principal:
+    """The caller's Principal from `Authorization: Bearer <key>` (401 / 403 as the contract says)."""
+    scheme, _, key = request.headers.get("authorization", "").partition(" ")
+    key = key.strip() if scheme.lower() == "bearer" else ""
+    return await gateway(request).authenticator.principal_for(key)
 
 
-__all__ = ["Authenticator"]
+async def require_admin(request: Request) -> None:
+    """The admin API's one guard: 404 while no admin token is set, 401 for a wrong one."""
+    token = gateway(request).settings.admin_token
+    if token is None:
+        raise NotFound("The admin API is off: set IMAGEGATE_ADMIN_TOKEN to turn it on.")
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+        raise AuthenticationFailed("A valid admin token is required.", code="invalid_admin_token")
+
+
+__all__ = ["authenticate", "require_admin"]

@@ -31,6 +31,9 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
+from ..domain.credentials import Credentials
+from ..setting import Setting
+from .credentials import CredentialSection
 from .http_client import UpstreamClient, UpstreamResponse
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:4", "4:1", "1:8", "8:1")
@@ -86,6 +89,12 @@ def size_table(sizes: tuple[str, ...]) -> Mapping[str, tuple[str, str]]:
 def _ratio(aspect: str) -> float:
     w, _, h = aspect.partition(":")
     return int(w) / int(h)
+
+CREDENTIALS = CredentialSection(
+    "gemini",
+    api_key=Setting("GEMINI_API_KEY", None, "key of the Gemini route"),
+    base_url=Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", "base URL of the Gemini route"),
+)
 
 
 class GeminiImages:
@@ -193,4 +202,10 @@ def _retry_delay(details: list[dict[str, Any]]) -> float | None:
     return None
 
 
-__all__ = ["ASPECT_RATIOS", "IMAGE_SIZES", "GeminiImages", "SizeNotSupported", "image_config", "size_table"]
+def build(route: Route, credentials: Credentials, client: UpstreamClient) -> GeminiImages | None:
+    if not credentials.api_key or not credentials.base_url:
+        return None
+    return GeminiImages(client, route, credentials.api_key, credentials.base_url)
+
+
+__all__ = ["ASPECT_RATIOS", "IMAGE_SIZES", "CREDENTIALS", "GeminiImages", "build", "SizeNotSupported", "image_config", "size_table"]

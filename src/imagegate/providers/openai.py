@@ -24,12 +24,30 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
+from ..domain.credentials import Credentials
+from ..setting import Setting
+from .credentials import CredentialSection
 from .http_client import UpstreamClient, UpstreamResponse
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
 AZURE_SAFETY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation"})
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 NOT_RETRYABLE_CODES = frozenset({"insufficient_quota"})
+
+
+OPENAI_CREDENTIALS = CredentialSection(
+    "openai",
+    api_key=Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
+    base_url=Setting(
+        "OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"
+    ),
+)
+AZURE_CREDENTIALS = CredentialSection(
+    "azure_openai",
+    api_key=Setting("AZURE_OPENAI_API_KEY", None, "key of the Azure OpenAI route"),
+    base_url=Setting("AZURE_OPENAI_ENDPOINT", None, "`https://{resource}.openai.azure.com` of the Azure OpenAI route"),
+    api_version=Setting("OPENAI_API_VERSION", "2025-04-01-preview", "api-version of the Azure OpenAI route"),
+)
 
 
 class OpenAIImages:
@@ -146,4 +164,24 @@ def _error_of(response: UpstreamResponse) -> Any:
         return {}
 
 
-__all__ = ["OpenAIImages"]
+
+def build_openai(route: Route, credentials: Credentials, client: UpstreamClient) -> OpenAIImages | None:
+    if not credentials.api_key or not credentials.base_url:
+        return None
+    return OpenAIImages.openai(client, route, credentials.api_key, credentials.base_url)
+
+
+def build_openai_compatible(route: Route, credentials: Credentials, client: UpstreamClient) -> OpenAIImages | None:
+    """An operator's own server (a GPU worker, another imagegate): a base URL, and a key if it wants one."""
+    if not credentials.base_url:
+        return None
+    return OpenAIImages.openai(client, route, credentials.api_key, credentials.base_url)
+
+
+def build_azure(route: Route, credentials: Credentials, client: UpstreamClient) -> OpenAIImages | None:
+    if not credentials.api_key or not credentials.base_url or not credentials.api_version:
+        return None
+    return OpenAIImages.azure(client, route, credentials.api_key, credentials.base_url, credentials.api_version)
+
+
+__all__ = ["AZURE_CREDENTIALS", "OPENAI_CREDENTIALS", "OpenAIImages", "build_azure", "build_openai", "build_openai_compatible"]

@@ -15,6 +15,8 @@ import anyio
 import anyio.to_thread
 from PIL import Image, ImageDraw, ImageFont
 
+from ..domain.catalog import Route
+from ..domain.credentials import Credentials
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 from ..images import encode
@@ -194,4 +196,8 @@ def _with_ellipsis(line: str, font: ImageFont.FreeTypeFont, max_width: float) ->
     return line.rstrip() + "..."
 
 
-__all__ = ["PreviewProvider", "render"]
+def build(route: Route, credentials: Credentials, client: object) -> PreviewProvider:
+    return PreviewProvider()
+
+
+__all__ = ["PreviewProvider", "build", "render"]

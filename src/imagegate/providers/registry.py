@@ -1,71 +1,66 @@
-"""Wire name -> provider factory. Built-in providers register exactly as an extension would.
+"""Wire name -> provider entry. Built-in providers register exactly as an extension would.
 
-A route's `provider` names one of these; its `credentials` name the settings section whose key and
-base URL it uses (a route's own `base_url`, `api_key` and `api_version` win over the section's).
+A route's `provider` names one of these; its `credentials` name a section that some entry declares
+(with the environment variables it is read from). A route's own `base_url`, `api_key` and
+`api_version` win over the section's. Adding an upstream: one module, one line in `default_registry`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.ports import Provider
-from .gemini import GeminiImages
+from ..setting import Setting
+from . import gemini, openai, preview, seedream
+from .credentials import CredentialSection
 from .http_client import UpstreamClient
-from .openai import OpenAIImages
-from .preview import PreviewProvider
-from .seedream import SeedreamImages
 
 ProviderFactory = Callable[[Route, Credentials, UpstreamClient], Provider | None]
 """Builds a provider for a route, or returns None when the route's credentials are missing."""
 
 
-def _openai(route: Route, credentials: Credentials, client: UpstreamClient) -> Provider | None:
-    if not credentials.api_key or not credentials.base_url:
-        return None
-    return OpenAIImages.openai(client, route, credentials.api_key, credentials.base_url)
+@dataclass(frozen=True, slots=True)
+class ProviderEntry:
+    build: ProviderFactory
+    credentials: tuple[CredentialSection, ...] = ()
 
 
-def _openai_compatible(route: Route, credentials: Credentials, client: UpstreamClient) -> Provider | None:
-    """An operator's own server (a GPU worker, another imagegate): a base URL, and a key if it wants one."""
-    if not credentials.base_url:
-        return None
-    return OpenAIImages.openai(client, route, credentials.api_key, credentials.base_url)
+Registry = Mapping[str, ProviderEntry]
 
 
-def _azure_openai(route: Route, credentials: Credentials, client: UpstreamClient) -> Provider | None:
-    if not credentials.api_key or not credentials.base_url or not credentials.api_version:
-        return None
-    return OpenAIImages.azure(client, route, credentials.api_key, credentials.base_url, credentials.api_version)
-
-
-def _gemini(route: Route, credentials: Credentials, client: UpstreamClient) -> Provider | None:
-    if not credentials.api_key or not credentials.base_url:
-        return None
-    return GeminiImages(client, route, credentials.api_key, credentials.base_url)
-
-
-def _seedream(route: Route, credentials: Credentials, client: UpstreamClient) -> Provider | None:
-    if not credentials.api_key or not credentials.base_url:
-        return None
-    return SeedreamImages(client, route, credentials.api_key, credentials.base_url)
-
-
-def _preview(route: Route, credentials: Credentials, client: UpstreamClient) -> Provider | None:
-    return PreviewProvider()
-
-
-def default_registry() -> dict[str, ProviderFactory]:
+def default_registry() -> dict[str, ProviderEntry]:
     return {
-        "openai": _openai,
-        "openai_compatible": _openai_compatible,
-        "azure_openai": _azure_openai,
-        "gemini": _gemini,
-        "seedream": _seedream,
-        "preview": _preview,
+        "openai": ProviderEntry(openai.build_openai, (openai.OPENAI_CREDENTIALS,)),
+        "openai_compatible": ProviderEntry(openai.build_openai_compatible),
+        "azure_openai": ProviderEntry(openai.build_azure, (openai.AZURE_CREDENTIALS,)),
+        "gemini": ProviderEntry(gemini.build, (gemini.CREDENTIALS,)),
+        "seedream": ProviderEntry(seedream.build, (seedream.CREDENTIALS,)),
+        "preview": ProviderEntry(preview.build),
     }
 
 
-__all__ = ["ProviderFactory", "default_registry"]
+def credential_sections(registry: Registry) -> dict[str, CredentialSection]:
+    return {section.name: section for entry in registry.values() for section in entry.credentials}
+
+
+def read_credentials(registry: Registry, env: Mapping[str, str]) -> dict[str, Credentials]:
+    """Every declared section's credentials, read from `env` (the settings' snapshot of it)."""
+    return {name: section.read(env) for name, section in credential_sections(registry).items()}
+
+
+def credential_settings(registry: Registry) -> tuple[Setting, ...]:
+    """The environment variables of every section, for the settings table."""
+    return tuple(s for section in credential_sections(registry).values() for s in section.settings())
+
+
+__all__ = [
+    "ProviderEntry",
+    "ProviderFactory",
+    "Registry",
+    "credential_settings",
+    "default_registry",
+    "read_credentials",
+]

@@ -31,6 +31,9 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
+from ..domain.credentials import Credentials
+from ..setting import Setting
+from .credentials import CredentialSection
 from .http_client import UpstreamClient
 
 PROMPT_BLOCK_CODES = frozenset(
@@ -38,6 +41,12 @@ PROMPT_BLOCK_CODES = frozenset(
 )
 OUTPUT_BLOCK_CODES = frozenset({"OutputImageSensitiveContentDetected"})
 RETRYABLE_STATUSES = frozenset({408, 429})
+
+CREDENTIALS = CredentialSection(
+    "ark",
+    api_key=Setting("ARK_API_KEY", None, "key of the Seedream (BytePlus ModelArk) route"),
+    base_url=Setting("ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"),
+)
 
 
 class SeedreamImages:
@@ -111,4 +120,10 @@ class SeedreamImages:
         return UpstreamRejected(message)
 
 
-__all__ = ["SeedreamImages"]
+def build(route: Route, credentials: Credentials, client: UpstreamClient) -> SeedreamImages | None:
+    if not credentials.api_key or not credentials.base_url:
+        return None
+    return SeedreamImages(client, route, credentials.api_key, credentials.base_url)
+
+
+__all__ = ["CREDENTIALS", "SeedreamImages", "build"]

@@ -15,6 +15,7 @@ from ..domain.errors import ContentBlocked
 from ..domain.ports import CircuitStore, Provider
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RouteUnavailable, UpstreamProblem
+from .wrapper import ProviderWrapper, UpstreamCall
 
 log = logging.getLogger("imagegate.routing")
 
@@ -22,13 +23,13 @@ PROBE_GRACE_SECONDS = 5.0
 """How long past its timeout a probe keeps the probe slot (then another node or request may probe)."""
 
 
-class CircuitBreaker:
+class CircuitBreaker(ProviderWrapper):
     def __init__(self, inner: Provider, store: CircuitStore, key: str) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._store = store
         self._key = key
 
-    async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+    async def around(self, call: UpstreamCall, request: ImageRequest, timeout: float) -> list[GeneratedImage]:
         admission = await self._store.admit(self._key, lease_seconds=timeout + PROBE_GRACE_SECONDS)
         if admission == OPEN:
             raise RouteUnavailable(f"route {self._key}: circuit open, not called")
@@ -37,7 +38,7 @@ class CircuitBreaker:
             log.warning("route %s: circuit half open, sending one probe", self._key)
         started = time.monotonic()
         try:
-            images = await self._inner.generate(request, timeout=timeout)
+            images = await call()
         except ContentBlocked:
             await self._record(True, started, probe)
             raise
@@ -46,9 +47,6 @@ class CircuitBreaker:
             raise
         await self._record(True, started, probe)
         return images
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
     async def _record(self, ok: bool, started: float, probe: bool) -> None:
         latency_ms = int((time.monotonic() - started) * 1000)

@@ -10,11 +10,12 @@ from ..domain.ports import Provider
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError
 from ..images import BadImage, conform_async
+from .wrapper import ProviderWrapper, UpstreamCall
 
 log = logging.getLogger("imagegate.routing")
 
 
-class ConformingProvider:
+class ConformingProvider(ProviderWrapper):
     """Hands back only images of exactly the requested size, format and compression.
 
     Re-encodes when the route could not honour the format or the compression, and upscales sizes
@@ -24,11 +25,11 @@ class ConformingProvider:
     """
 
     def __init__(self, inner: Provider, route: Route) -> None:
-        self._inner = inner
+        super().__init__(inner)
         self._route = route
 
-    async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
-        images = await self._inner.generate(request, timeout=timeout)
+    async def around(self, call: UpstreamCall, request: ImageRequest, timeout: float) -> list[GeneratedImage]:
+        images = await call()
         if not images:
             raise RetryableUpstreamError(f"route {self._route.name}: upstream delivered no images")
         native = parse_size(request.upstream_size)
@@ -55,9 +56,6 @@ class ConformingProvider:
             if not conformed:
                 raise BadImage(f"route {self._route.name}: {bad[0].message}")
         return conformed
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
 
 
 __all__ = ["ConformingProvider"]

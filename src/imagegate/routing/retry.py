@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from ..domain.ports import Provider
-from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RouteUnavailable, UpstreamProblem, UpstreamTimedOut
 
 
@@ -30,9 +29,12 @@ class RouteCall:
     attempts: int = 0
 
 
+Attempt = Callable[[float], Awaitable[list[GeneratedImage]]]
+"""One upstream request, given its timeout."""
+
+
 async def call_with_retries(
-    provider: Provider,
-    request: ImageRequest,
+    attempt_once: Attempt,
     *,
     policy: RetryPolicy,
     attempt_timeout: float,
@@ -54,7 +56,7 @@ async def call_with_retries(
             raise UpstreamTimedOut("the request's deadline passed before the upstream answered")
         call.attempts += 1
         try:
-            return await provider.generate(request, timeout=min(attempt_timeout, remaining))
+            return await attempt_once(min(attempt_timeout, remaining))
         except RouteUnavailable:
             call.attempts -= 1  # the route was not called this time
             if last is not None:
@@ -75,4 +77,4 @@ async def call_with_retries(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-__all__ = ["RetryPolicy", "RouteCall", "call_with_retries"]
+__all__ = ["Attempt", "RetryPolicy", "RouteCall", "call_with_retries"]

@@ -10,14 +10,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 
 from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
-from ..domain.errors import NoRouteAvailable, UpstreamFailed, UpstreamTimeout
+from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
 from ..domain.ports import CircuitStore, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
@@ -29,7 +29,7 @@ from ..domain.upstream import (
     UpstreamTimedOut,
 )
 from ..providers.http_client import UpstreamClient
-from ..providers.registry import ProviderFactory
+from ..providers.registry import Registry
 from .breaker import CircuitBreaker
 from .conform import ConformingProvider
 from .retry import RetryPolicy, RouteCall, call_with_retries
@@ -40,12 +40,24 @@ PREVIEW_ROUTE = Route(name="preview", provider="preview", credentials="none", up
 NO_CREDENTIALS = Credentials(None, None)
 
 
-@dataclass(slots=True)
-class Outcome:
+Operation = Callable[[Provider, ImageRequest, float], Awaitable[list[GeneratedImage]]]
+"""One upstream operation on a provider (its `generate`, or any later one), given the attempt's timeout."""
+
+
+@dataclass(frozen=True, slots=True)
+class Routed:
+    """How routing went: the images of the route that delivered them, or the contract's error when
+    no route did (`ContentBlocked` included). `route` is the last route tried, `attempts` counts
+    every upstream request made."""
+
     images: list[GeneratedImage]
-    route: str | None = None
-    attempts: int = 0
-    failures: list[str] = field(default_factory=list)
+    route: str | None
+    attempts: int
+    error: GatewayError | None = None
+
+
+def generate_images(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
+    return provider.generate(request, timeout=timeout)
 
 
 def route_credentials(route: Route, credentials: Mapping[str, Credentials]) -> Credentials:
@@ -69,7 +81,7 @@ class Router:
         self,
         catalog: Catalog,
         credentials: Mapping[str, Credentials],
-        registry: Mapping[str, ProviderFactory],
+        registry: Registry,
         client: UpstreamClient,
         *,
         policy: RetryPolicy,
@@ -85,23 +97,24 @@ class Router:
         self._providers: dict[tuple[str, str], Provider] = {}
         for model in catalog:
             for route in model.routes:
-                factory = registry.get(route.provider)
-                if factory is None:
+                entry = registry.get(route.provider)
+                if entry is None:
                     log.error("model %s route %s: unknown provider %r, route ignored", model.id, route.name, route.provider)
                     continue
-                provider = factory(route, route_credentials(route, credentials), client)
+                provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
                     conforming = ConformingProvider(provider, route)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
         self._preview = ConformingProvider(
-            registry["preview"](PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
+            registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
             PREVIEW_ROUTE,
         )
         self._routes = {model.id: model.routes for model in catalog}
 
     def is_configured(self, model_id: str, route_name: str) -> bool:
+        """The route's provider could be built: its credentials are set."""
         return (model_id, route_name) in self._providers
 
     def plan(self, request: ImageRequest, principal: Principal) -> list[tuple[Route, Provider]]:
@@ -120,34 +133,43 @@ class Router:
             )
         return planned
 
-    async def generate(self, request: ImageRequest, principal: Principal, outcome: Outcome) -> None:
-        """Fill `outcome` with images from the first route that delivers; raise the contract's error if none does."""
+    async def generate(self, request: ImageRequest, principal: Principal) -> Routed:
+        return await self.route(request, principal, generate_images)
+
+    async def route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
+        """Run `operation` on the first route that delivers, with retries and failover; never raises
+        a contract error, returns it in `Routed.error` with what was tried."""
+        try:
+            plan = self.plan(request, principal)
+        except NoRouteAvailable as exc:
+            return Routed([], None, 0, exc)
         deadline = time.monotonic() + self._deadline_seconds
         problems: list[tuple[Route, UpstreamProblem]] = []
-        for route, provider in self.plan(request, principal):
+        attempts = 0
+        for route, provider in plan:
             call = RouteCall()
-            outcome.route = route.name
+            routed_request = replace(request, route_size=route.native_size(request.size))
             try:
-                outcome.images = await call_with_retries(
-                    provider,
-                    replace(request, route_size=route.native_size(request.size)),
+                images = await call_with_retries(
+                    lambda timeout: operation(provider, routed_request, timeout),  # noqa: B023 - awaited here
                     policy=self._policy,
                     attempt_timeout=route.timeout_seconds or self._attempt_timeout,
                     deadline=deadline,
                     call=call,
                 )
-                return
+                return Routed(images, route.name, attempts + call.attempts)
+            except ContentBlocked as blocked:
+                return Routed([], route.name, attempts + call.attempts, blocked)
             except UpstreamProblem as problem:
                 problems.append((route, problem))
-                outcome.failures.append(problem.message)
                 _log_route_failure(route, call, problem)
-            finally:
-                outcome.attempts += call.attempts
-        raise self._final_error(request, problems, outcome)
+            attempts += call.attempts
+        last_route = plan[-1][0].name
+        return Routed([], last_route, attempts, self._final_error(request, problems, attempts))
 
     def _final_error(
-        self, request: ImageRequest, problems: list[tuple[Route, UpstreamProblem]], outcome: Outcome
-    ) -> Exception:
+        self, request: ImageRequest, problems: list[tuple[Route, UpstreamProblem]], attempts: int
+    ) -> GatewayError:
         tried = [(route, p) for route, p in problems if not isinstance(p, RouteUnavailable)]
         names = ", ".join(route.name for route, _ in problems)
         if not tried:
@@ -161,7 +183,7 @@ class Router:
             return UpstreamTimeout("The upstream did not deliver the image before the deadline. Nothing was charged.")
         if isinstance(last, UpstreamRejected):
             return UpstreamFailed("The upstream refused the gateway's request; the operator has been alerted. Nothing was charged.")
-        return UpstreamFailed(f"The upstream failed after {outcome.attempts} attempt(s). Nothing was charged.")
+        return UpstreamFailed(f"The upstream failed after {attempts} attempt(s). Nothing was charged.")
 
     async def aclose(self) -> None:
         for provider in {id(p): p for p in [*self._providers.values(), self._preview]}.values():
@@ -176,4 +198,4 @@ def _log_route_failure(route: Route, call: RouteCall, problem: UpstreamProblem) 
     log.log(level, "route %s failed after %d attempt(s): %s", route.name, call.attempts, problem.message)
 
 
-__all__ = ["Outcome", "Router", "order_routes", "route_credentials"]
+__all__ = ["Operation", "Routed", "Router", "generate_images", "order_routes", "route_credentials"]

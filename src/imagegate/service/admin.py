@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from ..config import Settings
 from ..db.accounts import AccountsRepo, KeyRow, account_safety
-from ..db.engine import create_engine, migrate
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRepo
 from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import InvalidRequest, NotFound
-from ..domain.pricing import unit_price
 from ..domain.principal import AccountLimits
-from ..domain.safety import AccountSafety, PolicyError, SafetyPolicy, TermSet
+from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
+from ..domain.safety_text import TermSet
+from .catalog import live_card
 from .keys import display_prefix, hash_key, new_key
 
 MICROS_PER_UNIT = 1_000_000
@@ -220,19 +217,6 @@ class AdminService:
         }
 
 
-def live_card(model, overrides) -> dict[str, dict[str, int]]:  # type: ignore[no-untyped-def]
-    """`per_image_micros[quality][size]`; `auto` shows what it is held at (the dearest quality)."""
-    if model.free:
-        return {STANDARD_QUALITY: {size: 0 for size in model.capabilities.sizes}}
-    card = {
-        quality: {size: unit_price(model, quality, size, overrides) for size in model.capabilities.sizes}
-        for quality in model.prices
-    }
-    if "auto" in model.capabilities.qualities:
-        card["auto"] = {size: max(card[q][size] for q in model.prices) for size in model.capabilities.sizes}
-    return card
-
-
 def _key_json(row: KeyRow) -> dict[str, Any]:
     return {
         "id": row.id,
@@ -269,26 +253,6 @@ def _check_limit(value: int | None, name: str) -> None:
 
 
 
-@asynccontextmanager
-async def open_admin(settings: Settings) -> AsyncIterator[AdminService]:
-    """An AdminService on its own short-lived engine (for the CLI); migrates the database first."""
-    engine = create_engine(settings.database_url)
-    try:
-        await migrate(engine)
-        yield AdminService(
-            AccountsRepo(engine),
-            LedgerRepo(engine),
-            PricesRepo(engine),
-            UsageRepo(engine),
-            settings.catalog,
-            events=SafetyEventsRepo(engine),
-            policies=AccountPolicyRepo(engine),
-            safety_policy=settings.safety_policy,
-        )
-    finally:
-        await engine.dispose()
-
-
 async def bootstrap_first_run(admin: AdminService) -> dict[str, Any] | None:
     """On an empty database: a `default` account and a free test-mode key, so the first curl works."""
     if await admin.has_accounts():
@@ -297,4 +261,4 @@ async def bootstrap_first_run(admin: AdminService) -> dict[str, Any] | None:
     return await admin.create_key(account["id"], test=True, models=None, rpm=None)
 
 
-__all__ = ["AdminService", "bootstrap_first_run", "live_card", "open_admin", "to_micros"]
+__all__ = ["AdminService", "bootstrap_first_run", "to_micros"]

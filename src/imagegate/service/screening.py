@@ -13,7 +13,7 @@ from ..domain.errors import ContentBlocked
 from ..domain.ports import ModerationUnavailable, Moderator
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
-from ..domain.safety import AccountSafety, SafetyPolicy
+from ..domain.safety_policy import AccountSafety, SafetyPolicy
 from .degraded import serve_without_or_refuse
 
 log = logging.getLogger("imagegate.safety")

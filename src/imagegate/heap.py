@@ -19,7 +19,7 @@ from collections.abc import Callable
 LARGE_PIXELS = 2048 * 2048
 DELAY = 1.0
 
-log = logging.getLogger("imagegate.memory")
+log = logging.getLogger("imagegate.heap")
 
 
 def _find_malloc_trim() -> Callable[[int], int] | None:

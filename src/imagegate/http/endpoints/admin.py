@@ -3,37 +3,26 @@ both call the same AdminService method."""
 
 from __future__ import annotations
 
-import hmac
-import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
-from ...domain.errors import AuthenticationFailed, InvalidRequest, NotFound
-from ...service.routes import route_report
-from ..components import components
-from .usage import time_range
+from ...domain.errors import InvalidRequest
+from ...domain.json_body import parse_json_object
+from ...service.admin import AdminService
+from ...service.timerange import time_range
+from ..auth import require_admin
+from ..gateway import gateway
 
-router = APIRouter(prefix="/admin/v1")
+router = APIRouter(prefix="/admin/v1", dependencies=[Depends(require_admin)])
 
 
-def _authorize(request: Request) -> None:
-    token = components(request).settings.admin_token
-    if token is None:
-        raise NotFound("The admin API is off: set IMAGEGATE_ADMIN_TOKEN to turn it on.")
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
-        raise AuthenticationFailed("A valid admin token is required.", code="invalid_admin_token")
+def _admin(request: Request) -> AdminService:
+    return gateway(request).admin
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from exc
-    if not isinstance(body, dict):
-        raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
-    return body
+    return parse_json_object(await request.body(), empty_is_object=True)
 
 
 def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
@@ -57,61 +46,53 @@ def _amount(body: dict[str, Any]) -> str:
 
 @router.post("/accounts")
 async def create_account(request: Request) -> dict[str, Any]:
-    _authorize(request)
     body = await _body(request)
-    return await components(request).admin.create_account(_field(body, "name", str))
+    return await _admin(request).create_account(_field(body, "name", str))
 
 
 @router.get("/accounts")
 async def list_accounts(request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.list_accounts()
+    return await _admin(request).list_accounts()
 
 
 @router.get("/accounts/{account_id}")
 async def get_account(account_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.get_account(account_id)
+    return await _admin(request).get_account(account_id)
 
 
 @router.post("/accounts/{account_id}/disable")
 async def disable_account(account_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.set_account_disabled(account_id, True)
+    return await _admin(request).set_account_disabled(account_id, True)
 
 
 @router.post("/accounts/{account_id}/enable")
 async def enable_account(account_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.set_account_disabled(account_id, False)
+    return await _admin(request).set_account_disabled(account_id, False)
 
 
 @router.post("/accounts/{account_id}/credit")
 async def top_up(account_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
     body = await _body(request)
-    return await components(request).admin.add_credit(
+    return await _admin(request).add_credit(
         account_id, _amount(body), _field(body, "reason", str)
     )
 
 
 @router.post("/accounts/{account_id}/adjustments")
 async def adjust(account_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
     body = await _body(request)
-    return await components(request).admin.adjust_credit(
+    return await _admin(request).adjust_credit(
         account_id, _amount(body), _field(body, "reason", str)
     )
 
 
 @router.post("/accounts/{account_id}/keys")
 async def create_key(account_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
     body = await _body(request)
     models = _field(body, "models", list, required=False)
     if models is not None and not all(isinstance(m, str) for m in models):
         raise InvalidRequest("'models' must be a list of model ids.", code="invalid_type", param="models")
-    return await components(request).admin.create_key(
+    return await _admin(request).create_key(
         account_id,
         test=bool(_field(body, "test", bool, required=False)),
         models=models,
@@ -122,27 +103,23 @@ async def create_key(account_id: str, request: Request) -> dict[str, Any]:
 
 @router.get("/accounts/{account_id}/keys")
 async def list_keys(account_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.list_keys(account_id)
+    return await _admin(request).list_keys(account_id)
 
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(key_id: str, request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.revoke_key(key_id)
+    return await _admin(request).revoke_key(key_id)
 
 
 @router.get("/prices")
 async def list_prices(request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.list_prices()
+    return await _admin(request).list_prices()
 
 
 @router.put("/prices")
 async def set_price(request: Request) -> dict[str, Any]:
-    _authorize(request)
     body = await _body(request)
-    return await components(request).admin.set_price(
+    return await _admin(request).set_price(
         _field(body, "model", str),
         _field(body, "quality", str, required=False),
         _field(body, "size", str),
@@ -152,18 +129,16 @@ async def set_price(request: Request) -> dict[str, Any]:
 
 @router.get("/usage")
 async def usage(request: Request) -> dict[str, Any]:
-    _authorize(request)
-    start, end = time_range(request)
-    return await components(request).admin.usage(start, end, request.query_params.get("account_id"))
+    params = request.query_params
+    start, end = time_range(params.get("start"), params.get("end"))
+    return await _admin(request).usage(start, end, request.query_params.get("account_id"))
 
 
 @router.get("/ledger/verify")
 async def verify_ledger(request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await components(request).admin.verify_ledger()
+    return await _admin(request).verify_ledger()
 
 
 @router.get("/routes")
 async def list_routes(request: Request) -> dict[str, Any]:
-    _authorize(request)
-    return await route_report(components(request).settings)
+    return await gateway(request).route_health.report()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from .db.accounts import AccountsRepo
-from .db.ledger import LedgerRepo
-from .db.usage import UsageRecord
-from .domain.errors import InsufficientBalance
-from .domain.principal import Principal
+from ..db.accounts import AccountsRepo
+from ..db.ledger import LedgerRepo
+from ..db.usage import UsageRecord
+from ..domain.errors import InsufficientBalance
+from ..domain.principal import Principal
 
 
 def usd(micros: int) -> str:

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from ..components import components
+from ..auth import authenticate
+from ..gateway import gateway
 from ..responses import FastJSONResponse
 
 router = APIRouter()
 
 
 async def generate_images(request: Request) -> FastJSONResponse:
-    gateway = components(request)
-    principal = await gateway.authenticate(request)
-    result = await gateway.images.generate(
+    principal = await authenticate(request)
+    result = await gateway(request).images.generate(
         await request.body(),
         principal,
         request.state.request_id,
@@ -35,6 +35,5 @@ router.add_route("/v1/images/generations", generate_images, methods=["POST"], in
 
 @router.post("/v1/images/quote")
 async def quote_images(request: Request) -> dict[str, Any]:
-    gateway = components(request)
-    principal = await gateway.authenticate(request)
-    return await gateway.images.quote(await request.body(), principal)
+    principal = await authenticate(request)
+    return await gateway(request).images.quote(await request.body(), principal)

@@ -7,7 +7,7 @@ from fastapi.responses import FileResponse
 
 from ...domain.errors import NotFound, PermissionDenied
 from ...storage.signing import Verdict
-from ..components import components
+from ..gateway import gateway as gateway_of
 
 router = APIRouter()
 
@@ -16,7 +16,7 @@ CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 @router.get("/v1/files/{name}")
 async def download(name: str, request: Request) -> FileResponse:
-    gateway = components(request)
+    gateway = gateway_of(request)
     params = request.query_params
     verdict = gateway.signer.verify(name, params.get("expires"), params.get("signature"))
     if verdict is Verdict.BAD_SIGNATURE:

@@ -1,0 +1,203 @@
+"""The settlement step every operation runs after its upstream call: capture the delivered images'
+price and release the rest of the hold, finish the idempotency claim, and write the usage record,
+or, when the request failed or was refused, give back what admission took. Nothing is billed for a
+failure."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ..db.clock import utcnow
+from ..db.idempotency import IdempotencyRepo
+from ..db.usage import UsageRecord, UsageRepo
+from ..domain.errors import ContentBlocked, GatewayError
+from ..domain.pricing import charged_unit_price
+from ..domain.request import ImageRequest
+from ..domain.upstream import GeneratedImage
+from ..routing.router import Routed
+from .admission import Admitted, Replay, Ticket
+from .billing import Billing
+from .screening import PromptScreen
+
+log = logging.getLogger("imagegate.service")
+
+REPLAY_ROUTE = "idempotent-replay"
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationResult:
+    body: dict[str, Any]
+    cost_micros: int
+    replayed: bool = False
+    images_missing: int = 0
+    """Images asked for but not delivered (a partial result): billed nothing, told in a header."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """Response headers the service wants sent (rate-limit state)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    unit_price: int
+    images: int
+
+    @property
+    def amount(self) -> int:
+        return self.unit_price * self.images
+
+
+@dataclass(frozen=True, slots=True)
+class _Usage:
+    """What the usage record of one request says beyond its ticket."""
+
+    request: ImageRequest | None
+    status: int
+    error_code: str | None = None
+    route: str | None = None
+    attempts: int = 0
+    delivered: int = 0
+    charge: Charge = Charge(0, 0)
+
+
+class Settlement:
+    def __init__(
+        self, billing: Billing, usage: UsageRepo, idempotency: IdempotencyRepo, screen: PromptScreen | None = None
+    ) -> None:
+        self._billing = billing
+        self._usage = usage
+        self._idempotency = idempotency
+        self._screen = screen
+
+    @staticmethod
+    def charge(admitted: Admitted, images: list[GeneratedImage]) -> Charge:
+        """The price of the delivered images: at the quality the upstream reports using (for `auto`)."""
+        priced = admitted.priced
+        if not priced.billable:
+            return Charge(0, len(images))
+        request = priced.request
+        reported = images[0].quality if images else None
+        unit = charged_unit_price(request.model, request.quality, reported, request.size, priced.overrides)
+        return Charge(unit, len(images))
+
+    async def complete(
+        self, admitted: Admitted, routed: Routed, charge: Charge, data: list[dict[str, Any]], created: int
+    ) -> GenerationResult:
+        """Capture `charge`, release the rest of the hold, record the usage, finish the claim."""
+        ticket, request = admitted.ticket, admitted.request
+        result = GenerationResult(
+            body={
+                "created": created,
+                "data": data,
+                "billing": {
+                    "images": charge.images,
+                    "images_requested": request.n,
+                    "amount_micros": charge.amount,
+                    "currency": ticket.principal.currency,
+                    "unit_price_micros": charge.unit_price,
+                },
+            },
+            cost_micros=charge.amount,
+            images_missing=request.n - charge.images,
+            headers=admitted.rate_headers,
+        )
+        usage = self._record_of(
+            ticket, _Usage(request, 200, None, routed.route, routed.attempts, charge.images, charge)
+        )
+        if admitted.hold_id is not None:
+            reason = f"{charge.images} image(s) of {request.model.id}"
+            await self._billing.settle(admitted.hold_id, charge.amount, reason, usage=usage)
+        else:
+            await self._record(usage)
+        if admitted.idempotency_claimed:
+            assert ticket.idempotency_key is not None
+            await self._idempotency.complete(
+                ticket.principal.account_id,
+                ticket.idempotency_key,
+                ticket.request_id,
+                200,
+                orjson.dumps(result.body).decode(),
+                charge.amount,
+            )
+        return result
+
+    async def abandon(self, admitted: Admitted, routed: Routed | None, exc: BaseException) -> None:
+        """An admitted request failed: release its hold, give its idempotency key back, record it."""
+        ticket = admitted.ticket
+        await self._audit_block(ticket, admitted.request, exc)
+        status, code = _status_of(exc)
+        record = self._record_of(
+            ticket,
+            _Usage(admitted.request, status, code, routed.route if routed else None, routed.attempts if routed else 0),
+        )
+        try:
+            if admitted.hold_id is not None:
+                await self._billing.release(admitted.hold_id, usage=record)
+            else:
+                await self._usage.record(record)
+        except Exception:  # the sweeper releases a hold this could not; the client still gets its error
+            log.exception("could not release the hold or record the usage of request %s", ticket.request_id)
+        if admitted.idempotency_claimed:
+            assert ticket.idempotency_key is not None
+            await self._idempotency.give_back(ticket.principal.account_id, ticket.idempotency_key, ticket.request_id)
+
+    async def refused(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
+        """A request refused before it was admitted (admission gave back what it took): its record."""
+        await self._audit_block(ticket, request, exc)
+        status, code = _status_of(exc)
+        await self._record(self._record_of(ticket, _Usage(request, status, code)))
+
+    async def replayed(self, ticket: Ticket, request: ImageRequest, replay: Replay) -> GenerationResult:
+        await self._record(self._record_of(ticket, _Usage(request, 200, route=REPLAY_ROUTE)))
+        billing = replay.body["billing"]
+        return GenerationResult(
+            replay.body,
+            replay.cost_micros,
+            replayed=True,
+            images_missing=billing["images_requested"] - billing["images"],
+            headers=replay.rate_headers,
+        )
+
+    async def _audit_block(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
+        if isinstance(exc, ContentBlocked) and self._screen is not None:
+            await self._screen.record_block(exc, ticket.principal, ticket.request_id, request)
+
+    @staticmethod
+    def _record_of(ticket: Ticket, usage: _Usage) -> UsageRecord:
+        request, principal = usage.request, ticket.principal
+        return UsageRecord(
+            id=ticket.request_id,
+            account_id=principal.account_id,
+            key_id=principal.key_id,
+            model=request.model.id if request else None,
+            route=usage.route,
+            attempts=usage.attempts,
+            n=request.n if request else None,
+            delivered=usage.delivered,
+            size=request.size if request else None,
+            quality=request.quality if request else None,
+            status=usage.status,
+            error_code=usage.error_code,
+            cost_micros=usage.charge.amount if usage.status == 200 else 0,
+            unit_price_micros=usage.charge.unit_price,
+            latency_ms=int((time.monotonic() - ticket.started) * 1000),
+            user=request.user if request else None,
+            created_at=utcnow(),
+        )
+
+    async def _record(self, record: UsageRecord) -> None:
+        try:
+            await asyncio.shield(self._usage.record(record))
+        except Exception:  # the answer matters more than its usage row; the ledger is already right
+            log.exception("could not write the usage record of request %s", record.id)
+
+
+def _status_of(exc: BaseException) -> tuple[int, str]:
+    return (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
+
+
+__all__ = ["Charge", "GenerationResult", "Settlement"]
