@@ -21,7 +21,7 @@ import time
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.upstreams.fake_openai import _ApiError, validate_generation
+from tests.upstreams.fake_openai import ApiError, validate_generation
 from tests.upstreams.server import FakeUpstream, Incoming, Response, b64, json_response, solid_image, truncated
 
 PATH = re.compile(r"^/openai/deployments/(?P<deployment>[^/]+)/images/generations$")
@@ -75,7 +75,7 @@ class FakeAzure(FakeUpstream):
                                         "message": "Invalid value for 'output_format': supported values are 'png' and 'jpeg'."})
         except _AzureError as exc:
             return json_response(exc.status, exc.body, [("apim-request-id", request_id), *exc.headers])
-        except _ApiError as exc:  # the OpenAI body rules: same envelope on Azure
+        except ApiError as exc:  # the OpenAI body rules: same envelope on Azure
             return json_response(exc.status, exc.body, [("apim-request-id", request_id)])
         return self._success(params, behaviour)
 

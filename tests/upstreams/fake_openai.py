@@ -32,25 +32,21 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import http
 import io
 import json
 import re
 import signal
-import socket
-import struct
 import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from email.utils import formatdate
+from dataclasses import dataclass
 from typing import Any
 
-import httptools
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.upstreams.loopback import LoopbackServer, RecordedRequest
+from tests.upstreams.transport import Connection, Incoming, Response, json_response
 
 GENERATIONS_PATH = "/v1/images/generations"
 
@@ -177,15 +173,15 @@ def render_image(width: int, height: int, fmt: str, index: int = 0, transparent:
 # OpenAI error bodies
 
 
-class _ApiError(Exception):
+class ApiError(Exception):
     def __init__(self, status: int, message: str, type_: str, param: str | None, code: str | None, **extra: Any):
         super().__init__(message)
         self.status = status
         self.body = {"error": {"message": message, "type": type_, "param": param, "code": code, **extra}}
 
 
-def _invalid(message: str, param: str | None, code: str | None = "invalid_value") -> _ApiError:
-    return _ApiError(400, message, "invalid_request_error", param, code)
+def _invalid(message: str, param: str | None, code: str | None = "invalid_value") -> ApiError:
+    return ApiError(400, message, "invalid_request_error", param, code)
 
 
 def _mask_key(key: str) -> str:
@@ -194,7 +190,7 @@ def _mask_key(key: str) -> str:
     return key[:3] + "*" * max(4, len(key) - 7) + key[-4:]
 
 
-def invalid_key_error(provided: str | None) -> _ApiError:
+def invalid_key_error(provided: str | None) -> ApiError:
     if not provided:
         msg = (
             "You didn't provide an API key. You need to provide your API key in an Authorization header "
@@ -207,7 +203,7 @@ def invalid_key_error(provided: str | None) -> _ApiError:
             f"Incorrect API key provided: {_mask_key(provided)}. You can find your API key at "
             "https://platform.openai.com/account/api-keys."
         )
-    return _ApiError(401, msg, "invalid_request_error", None, "invalid_api_key")
+    return ApiError(401, msg, "invalid_request_error", None, "invalid_api_key")
 
 
 def _type_name(v: Any) -> str:
@@ -228,7 +224,7 @@ def _type_name(v: Any) -> str:
     return "an unknown type"
 
 
-def _bad_type(name: str, expected: str, v: Any) -> _ApiError:
+def _bad_type(name: str, expected: str, v: Any) -> ApiError:
     return _invalid(f"Invalid type for '{name}': expected {expected}, but got {_type_name(v)} instead.", name, "invalid_type")
 
 
@@ -388,173 +384,6 @@ def _usage(n: int) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------------------------------------
-# HTTP plumbing
-
-
-@dataclass
-class _Incoming:
-    method: str
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
-    json: Any
-    keep_alive: bool
-    behaviour: dict[str, Any] | None = None
-    received: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class _Response:
-    status: int
-    body: bytes
-    headers: list[tuple[str, str]]
-
-
-def _json_response(status: int, obj: Any, headers: list[tuple[str, str]] | None = None) -> _Response:
-    return _Response(status, json.dumps(obj).encode(), [("content-type", "application/json")] + (headers or []))
-
-
-class _Conn(asyncio.Protocol):
-    def __init__(self, fake: "FakeOpenAI") -> None:
-        self.fake = fake
-        self.loop = asyncio.get_running_loop()
-        self.transport: asyncio.Transport | None = None
-        self.parser = httptools.HttpRequestParser(self)
-        self.queue: asyncio.Queue[_Incoming] = asyncio.Queue()
-        self.closed = asyncio.Event()
-        self.worker: asyncio.Task | None = None
-        self.pending = 0  # requests received but not answered
-        self.server_closing = False
-        self._url = b""
-        self._headers: list[tuple[str, str]] = []
-        self._body: list[bytes] = []
-
-    # -- asyncio.Protocol
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
-        self.fake._on_connection(self, opened=True)
-        self.worker = self.loop.create_task(self._work())
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self.closed.set()
-        if self.pending and not self.server_closing:
-            self.fake._note_client_disconnect()
-        self.fake._on_connection(self, opened=False)
-        if self.worker is not None:
-            self.worker.cancel()
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.parser.feed_data(data)
-        except httptools.HttpParserUpgrade:
-            self._fatal(400, "upgrade not supported")
-        except httptools.HttpParserError as e:
-            self._fatal(400, f"bad request: {e}")
-
-    def _fatal(self, status: int, message: str) -> None:
-        body = json.dumps({"error": {"message": message, "type": "invalid_request_error", "param": None, "code": None}})
-        self._write(_Response(status, body.encode(), [("content-type", "application/json")]), keep_alive=False)
-        self.close()
-
-    # -- httptools callbacks
-    def on_message_begin(self) -> None:
-        self._url = b""
-        self._headers = []
-        self._body = []
-
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1").lower(), value.decode("latin-1")))
-
-    def on_headers_complete(self) -> None:
-        for k, v in self._headers:
-            if k == "expect" and v.lower() == "100-continue" and self.transport is not None:
-                self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-
-    def on_body(self, body: bytes) -> None:
-        self._body.append(body)
-
-    def on_message_complete(self) -> None:
-        url = httptools.parse_url(self._url)
-        headers: dict[str, str] = {}
-        for k, v in self._headers:
-            headers[k] = f"{headers[k]}, {v}" if k in headers else v
-        body = b"".join(self._body)
-        parsed: Any = None
-        if body:
-            try:
-                parsed = json.loads(body)
-            except ValueError:
-                parsed = None
-        inc = _Incoming(
-            method=self.parser.get_method().decode("latin-1"),
-            path=url.path.decode("latin-1"),
-            query=(url.query or b"").decode("latin-1"),
-            headers=headers,
-            body=body,
-            json=parsed,
-            keep_alive=self.parser.should_keep_alive(),
-            received=time.monotonic(),
-        )
-        self.fake._record(inc)  # records + takes the scripted behaviour, before answering
-        self.pending += 1
-        self.queue.put_nowait(inc)
-
-    # -- worker: answers requests of this connection in order
-    async def _work(self) -> None:
-        try:
-            while True:
-                inc = await self.queue.get()
-                keep = await self.fake._handle(self, inc)
-                self.pending -= 1
-                if not keep or not inc.keep_alive:
-                    self.close()
-                    return
-        except asyncio.CancelledError:
-            pass
-
-    def close(self, rst: bool = False) -> None:
-        self.server_closing = True
-        if self.transport is None or self.transport.is_closing():
-            return
-        if rst:
-            sock = self.transport.get_extra_info("socket")
-            if sock is not None:
-                try:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                except OSError:
-                    pass
-            self.transport.abort()
-        else:
-            self.transport.close()
-
-    def _write(self, resp: _Response, keep_alive: bool, limit: int | None = None) -> None:
-        if self.transport is None or self.transport.is_closing():
-            return
-        self.transport.write(_serialize(resp, keep_alive)[:limit] if limit is not None else _serialize(resp, keep_alive))
-
-
-def _serialize(resp: _Response, keep_alive: bool) -> bytes:
-    try:
-        reason = http.HTTPStatus(resp.status).phrase
-    except ValueError:
-        reason = "Unknown"
-    lines = [f"HTTP/1.1 {resp.status} {reason}"]
-    names = {k.lower() for k, _ in resp.headers}
-    lines += [f"{k}: {v}" for k, v in resp.headers]
-    if "date" not in names:
-        lines.append("date: " + formatdate(usegmt=True))
-    if "transfer-encoding" not in names:
-        lines.append(f"content-length: {len(resp.body)}")
-    lines.append("connection: " + ("keep-alive" if keep_alive else "close"))
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + resp.body
-
-
 def _chunked(parts: list[bytes]) -> bytes:
     out = b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in parts if p)
     return out + b"0\r\n\r\n"
@@ -567,7 +396,7 @@ def _chunked(parts: list[bytes]) -> bytes:
 class FakeOpenAI(LoopbackServer):
     NAME = "fake-openai"
     LABEL = "fake OpenAI server"
-    PROTOCOL = _Conn
+    PROTOCOL = Connection
 
     def __init__(self, api_key: str = "sk-fake-upstream", host: str = "127.0.0.1", port: int = 0) -> None:
         super().__init__(host, port)
@@ -584,7 +413,7 @@ class FakeOpenAI(LoopbackServer):
     def _too_few_requests(self, count: int, timeout: float) -> str:
         return f"fake OpenAI got {len(self._requests)} request(s), wanted {count}, within {timeout} s"
 
-    def _record(self, inc: _Incoming) -> None:
+    def _record(self, inc: Incoming) -> None:
         if inc.path.startswith("/_control/"):
             return
         rec = RecordedRequest(
@@ -602,7 +431,7 @@ class FakeOpenAI(LoopbackServer):
                 inc.behaviour = self._queue.popleft() if self._queue else {"kind": "ok"}
             self._cond.notify_all()
 
-    async def _handle(self, conn: _Conn, inc: _Incoming) -> bool:
+    async def _handle(self, conn: Connection, inc: Incoming) -> bool:
         """Answer one request; return False if the connection must be closed."""
         request_id = "req_" + uuid.uuid4().hex
         if inc.path.startswith("/_control/"):
@@ -627,36 +456,36 @@ class FakeOpenAI(LoopbackServer):
         conn._write(resp, inc.keep_alive)
         return True
 
-    def _control(self, inc: _Incoming) -> _Response:
+    def _control(self, inc: Incoming) -> Response:
         try:
             if inc.path == "/_control/script" and inc.method == "POST":
                 items = inc.json.get("behaviours") if isinstance(inc.json, dict) else inc.json
                 if not isinstance(items, list):
                     raise ValueError("body must be a JSON list of behaviours")
                 self.script(*items)
-                return _json_response(200, {"queued": self.pending_behaviours})
+                return json_response(200, {"queued": self.pending_behaviours})
             if inc.path == "/_control/reset" and inc.method == "POST":
                 self.reset()
-                return _json_response(200, {"ok": True})
+                return json_response(200, {"ok": True})
             if inc.path == "/_control/requests" and inc.method == "GET":
-                return _json_response(200, [r.to_dict() for r in self.requests])
+                return json_response(200, [r.to_dict() for r in self.requests])
             if inc.path == "/_control/config" and inc.method == "POST":
                 if not isinstance(inc.json, dict):
                     raise ValueError("body must be a JSON object")
                 if "auto_quality" in inc.json:
                     self.auto_quality = str(inc.json["auto_quality"])
-                return _json_response(200, {"auto_quality": self.auto_quality})
+                return json_response(200, {"auto_quality": self.auto_quality})
             if inc.path == "/_control/health":
-                return _json_response(200, {"ok": True, "client_disconnects": self.client_disconnects})
+                return json_response(200, {"ok": True, "client_disconnects": self.client_disconnects})
         except (ValueError, TypeError, AttributeError) as e:
-            return _json_response(400, {"error": str(e)})
-        return _json_response(404, {"error": f"no control endpoint {inc.method} {inc.path}"})
+            return json_response(400, {"error": str(e)})
+        return json_response(404, {"error": f"no control endpoint {inc.method} {inc.path}"})
 
-    async def _answer(self, inc: _Incoming, b: dict[str, Any], request_id: str) -> _Response:
+    async def _answer(self, inc: Incoming, b: dict[str, Any], request_id: str) -> Response:
         if inc.path != GENERATIONS_PATH or inc.method != "POST":
             if inc.path.startswith("/v1/") and not self._auth_ok(inc):
                 return self._error_response(invalid_key_error(self._bearer(inc)))
-            err = _ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
+            err = ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
             return self._error_response(err)
         if not self._auth_ok(inc):
             return self._error_response(invalid_key_error(self._bearer(inc)))
@@ -665,29 +494,29 @@ class FakeOpenAI(LoopbackServer):
             return scripted
         try:
             p = validate_generation(inc.json, self.auto_quality)
-        except _ApiError as e:
+        except ApiError as e:
             return self._error_response(e)
         return await self._success(p, b)
 
     @staticmethod
-    def _bearer(inc: _Incoming) -> str | None:
+    def _bearer(inc: Incoming) -> str | None:
         auth = inc.headers.get("authorization", "")
         if auth[:7].lower() == "bearer ":
             return auth[7:].strip() or None
         return None
 
-    def _auth_ok(self, inc: _Incoming) -> bool:
+    def _auth_ok(self, inc: Incoming) -> bool:
         return self._bearer(inc) == self.api_key
 
     @staticmethod
-    def _error_response(e: _ApiError, headers: list[tuple[str, str]] | None = None) -> _Response:
-        return _json_response(e.status, e.body, headers)
+    def _error_response(e: ApiError, headers: list[tuple[str, str]] | None = None) -> Response:
+        return json_response(e.status, e.body, headers)
 
-    def _scripted_error(self, b: dict[str, Any], request_id: str) -> _Response | None:
+    def _scripted_error(self, b: dict[str, Any], request_id: str) -> Response | None:
         kind = b["kind"]
         if kind == "server_error":
             return self._error_response(
-                _ApiError(
+                ApiError(
                     500,
                     "The server had an error processing your request. Sorry about that! You can retry your request, "
                     "or contact us through our help center at help.openai.com if you keep seeing this error. "
@@ -711,8 +540,8 @@ class FakeOpenAI(LoopbackServer):
                 }
             if isinstance(body, (bytes, str)):
                 raw = body.encode() if isinstance(body, str) else body
-                return _Response(status, raw, [("content-type", "application/json")])
-            return _json_response(status, body)
+                return Response(status, raw, [("content-type", "application/json")])
+            return json_response(status, body)
         if kind == "rate_limit":
             headers: list[tuple[str, str]] = []
             wait = "20s"
@@ -731,10 +560,10 @@ class FakeOpenAI(LoopbackServer):
                 f"Current: 6/1min. Please try again after {wait}. Visit "
                 "https://platform.openai.com/account/rate-limits to learn more."
             )
-            return self._error_response(_ApiError(429, msg, "requests", None, "rate_limit_exceeded"), headers)
+            return self._error_response(ApiError(429, msg, "requests", None, "rate_limit_exceeded"), headers)
         if kind == "insufficient_quota":
             return self._error_response(
-                _ApiError(
+                ApiError(
                     429,
                     "You exceeded your current quota, please check your plan and billing details. For more "
                     "information on this error, read the docs: "
@@ -754,7 +583,7 @@ class FakeOpenAI(LoopbackServer):
         if kind == "moderation_blocked":
             cats = list(b.get("categories") or ["sexual"])
             return self._error_response(
-                _ApiError(
+                ApiError(
                     400,
                     "Your request was rejected by the safety system. If you believe this is an error, contact us at "
                     f"help.openai.com and include the request ID {request_id}. "
@@ -767,7 +596,7 @@ class FakeOpenAI(LoopbackServer):
             )
         if kind == "content_policy":
             return self._error_response(
-                _ApiError(
+                ApiError(
                     400,
                     "Your request was rejected as a result of our safety system. Your prompt may contain text that "
                     "is not allowed by our safety system.",
@@ -778,12 +607,12 @@ class FakeOpenAI(LoopbackServer):
             )
         if kind == "billing_limit":
             return self._error_response(
-                _ApiError(400, "Billing hard limit has been reached", "invalid_request_error", None,
+                ApiError(400, "Billing hard limit has been reached", "invalid_request_error", None,
                           "billing_hard_limit_reached")
             )
         if kind == "model_not_found":
             return self._error_response(
-                _ApiError(
+                ApiError(
                     404,
                     "The model does not exist or you do not have access to it.",
                     "invalid_request_error",
@@ -793,7 +622,7 @@ class FakeOpenAI(LoopbackServer):
             )
         return None
 
-    async def _success(self, p: _Params, b: dict[str, Any]) -> _Response:
+    async def _success(self, p: _Params, b: dict[str, Any]) -> Response:
         kind = b["kind"]
         count = max(0, p.n - 1) if kind == "fewer_images" else p.n
         w, h, fmt = p.width, p.height, p.output_format
@@ -828,7 +657,7 @@ class FakeOpenAI(LoopbackServer):
             if kind == "malformed_json" and events:
                 last = events[-1]
                 events[-1] = last[: len(last) // 2] + b"\n\n"
-            return _Response(
+            return Response(
                 200,
                 _chunked(events),
                 [("content-type", "text/event-stream; charset=utf-8"), ("transfer-encoding", "chunked"),
@@ -838,7 +667,7 @@ class FakeOpenAI(LoopbackServer):
         raw = json.dumps(body).encode()
         if kind == "malformed_json":
             raw = raw[: max(1, len(raw) // 2)]
-        return _Response(200, raw, [("content-type", "application/json")])
+        return Response(200, raw, [("content-type", "application/json")])
 
 
 def _is_number(v: Any) -> bool:

@@ -23,8 +23,8 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
-from tests.upstreams.fake_openai import RecordedRequest, _Conn, _Incoming, _json_response, _Response
-from tests.upstreams.loopback import LoopbackServer
+from tests.upstreams.loopback import LoopbackServer, RecordedRequest
+from tests.upstreams.transport import Connection, Incoming, Response, json_response
 
 TRANSPORT_BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "ok": (),
@@ -72,15 +72,15 @@ def truncated(data: bytes) -> bytes:
 class FakeUpstream(LoopbackServer):
     """Scripting and transport behaviours shared by the fake upstreams (lifecycle: LoopbackServer)."""
 
-    PROTOCOL = _Conn
+    PROTOCOL = Connection
     BEHAVIOURS: ClassVar[dict[str, tuple[str, ...]]] = TRANSPORT_BEHAVIOURS
 
     # -- to override
-    def takes_behaviour(self, inc: _Incoming) -> bool:
+    def takes_behaviour(self, inc: Incoming) -> bool:
         """Whether this request is one the script applies to (the generation endpoint)."""
         raise NotImplementedError
 
-    async def answer(self, inc: _Incoming, behaviour: dict[str, Any], request_id: str) -> _Response:
+    async def answer(self, inc: Incoming, behaviour: dict[str, Any], request_id: str) -> Response:
         raise NotImplementedError
 
     def _validate(self, b: Any) -> dict[str, Any]:
@@ -95,7 +95,7 @@ class FakeUpstream(LoopbackServer):
         return dict(b)
 
     # -- called by the transport, on the loop thread
-    def _record(self, inc: _Incoming) -> None:
+    def _record(self, inc: Incoming) -> None:
         rec = RecordedRequest(inc.received, inc.method, inc.path, dict(inc.headers), inc.json, inc.body, inc.query)
         with self._cond:
             self._requests.append(rec)
@@ -103,7 +103,7 @@ class FakeUpstream(LoopbackServer):
                 inc.behaviour = self._queue.popleft() if self._queue else {"kind": "ok"}
             self._cond.notify_all()
 
-    async def _handle(self, conn: _Conn, inc: _Incoming) -> bool:
+    async def _handle(self, conn: Connection, inc: Incoming) -> bool:
         """Answer one request; False when the connection must be closed."""
         request_id = uuid.uuid4().hex
         b = inc.behaviour or {"kind": "ok"}
@@ -118,17 +118,17 @@ class FakeUpstream(LoopbackServer):
         return True
 
 
-def _scripted_status(b: dict[str, Any]) -> _Response:
+def _scripted_status(b: dict[str, Any]) -> Response:
     body = b.get("body")
     if isinstance(body, (bytes, str)):
         raw = body.encode() if isinstance(body, str) else body
-        return _Response(int(b["status"]), raw, [("content-type", "application/json")])
-    return _json_response(int(b["status"]), body if body is not None else {"error": {"message": "scripted"}})
+        return Response(int(b["status"]), raw, [("content-type", "application/json")])
+    return json_response(int(b["status"]), body if body is not None else {"error": {"message": "scripted"}})
 
 
-json_response = _json_response
-Response = _Response
-Incoming = _Incoming
+json_response = json_response
+Response = Response
+Incoming = Incoming
 
 __all__ = [
     "FakeUpstream", "Incoming", "RecordedRequest", "Response", "b64", "json_response", "solid_image", "truncated",

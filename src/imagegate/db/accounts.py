@@ -39,6 +39,9 @@ class AccountRow:
         return self.balance_micros - self.held_micros
 
 
+_CREATED_COLUMNS = ("id", "name", "currency", "balance_micros", "held_micros", "disabled", "created_at")
+
+
 @dataclass(frozen=True, slots=True)
 class KeyRow:
     id: str
@@ -85,7 +88,7 @@ class AccountsRepo:
         self._runner = runner or EngineRunner(engine)
 
     async def create_account(self, name: str, currency: str = "USD") -> AccountRow:
-        row = dict(
+        account = AccountRow(
             id=new_id("acct"),
             name=name,
             currency=currency,
@@ -95,8 +98,8 @@ class AccountsRepo:
             created_at=utcnow(),
         )
         async with self._engine.begin() as conn:
-            await conn.execute(insert(accounts).values(**row))
-        return AccountRow(**row)
+            await conn.execute(insert(accounts).values(**{f: getattr(account, f) for f in _CREATED_COLUMNS}))
+        return account
 
     async def get_account(self, account_id: str) -> AccountRow | None:
         async with self._engine.connect() as conn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -83,7 +85,7 @@ class AccountPolicyRepo:
         )
         return await self._update(account_id, {"safety": stored})
 
-    async def _update(self, account_id: str, values: dict[str, object]) -> bool:
+    async def _update(self, account_id: str, values: Mapping[str, object]) -> bool:
         async with self._engine.begin() as conn:
             result = await conn.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
         return result.rowcount == 1

@@ -69,12 +69,12 @@ def json_body(response: UpstreamResponse, route: str) -> Any:
 
 def error_object(body: Any) -> Mapping[str, Any]:
     """The `error` object of an error body, or an empty mapping when there is none."""
-    if isinstance(body, Mapping) and isinstance(body.get("error"), Mapping):
-        return body["error"]
-    return {}
+    error = body.get("error") if isinstance(body, Mapping) else None
+    return error if isinstance(error, Mapping) else {}
 
 
 def decode_b64(value: Any, route: str) -> bytes:
+    """The image bytes of an upstream's base64 text (`value` is checked to be a str first)."""
     if not isinstance(value, str):
         raise RetryableUpstreamError(f"route {route}: image data is missing")
     try:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 
@@ -177,7 +177,7 @@ class GeminiImages:
         return UpstreamRejected(message)
 
 
-def _image_parts(candidates: Iterable[dict[str, Any]]) -> Iterable[Any]:
+def _image_parts(candidates: Iterable[dict[str, Any]]) -> Iterator[Any]:
     """The base64 data of each final image part; interim `thought` images are skipped."""
     for candidate in candidates:
         content = candidate.get("content")

@@ -60,7 +60,7 @@ def _verdict(body: dict[str, Any]) -> str | None:
     flagged = [name for name, hit in (result.get("categories") or {}).items() if hit is True]
     if not flagged:
         return UNSPECIFIED
-    return max(flagged, key=lambda name: float(scores.get(name) or 0.0))
+    return str(max(flagged, key=lambda name: float(scores.get(name) or 0.0)))
 
 
 __all__ = ["OpenAIModeration"]

@@ -131,7 +131,7 @@ class OpenAIImages:
         except RetryableUpstreamError as problem:
             return problem
         revised = item.get("revised_prompt") or request.upstream_prompt
-        return [GeneratedImage(data=data, revised_prompt=revised, quality=quality, b64=passthrough_b64(value, data, request))]
+        return [GeneratedImage(data=data, revised_prompt=revised, quality=quality, b64=passthrough_b64(str(value), data, request))]
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""

@@ -103,7 +103,7 @@ class SeedreamImages:
             data = decode_b64(value, self._route.name)
         except UpstreamProblem as problem:
             return problem
-        return [GeneratedImage(data=data, revised_prompt=request.upstream_prompt, b64=passthrough_b64(value, data, request))]
+        return [GeneratedImage(data=data, revised_prompt=request.upstream_prompt, b64=passthrough_b64(str(value), data, request))]
 
     def _failure(self, error: Mapping[str, Any], status: int, headers: Mapping[str, str], reason: str) -> Failure:
         code = str(error.get("code") or "")

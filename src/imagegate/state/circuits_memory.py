@@ -23,6 +23,7 @@ from pathlib import Path
 
 import anyio.to_thread
 
+from ..atomic_file import write_atomically
 from ..domain.circuits import Admission, BreakerPolicy, CircuitState, RouteHealth
 
 log = logging.getLogger("imagegate.state")
@@ -104,7 +105,7 @@ class MemoryCircuitStore:
         routes = {k: s.health(now, self._policy).as_json() for k, s in self._states.items()}
         text = json.dumps({"pid": os.getpid(), "written_at": now, "routes": routes})
         try:
-            await anyio.to_thread.run_sync(_write_atomically, self._path, text)
+            await anyio.to_thread.run_sync(write_atomically, self._path, text.encode())
         except OSError as exc:
             log.warning("could not publish circuit states to %s: %s", self._path, exc)
 
@@ -160,13 +161,6 @@ def _alive(pid: object) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, "utf-8")
-    os.replace(tmp, path)
 
 
 __all__ = ["MemoryCircuitStore", "PublishedCircuits"]

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 
+from ..atomic_file import write_atomically
 from .signing import UrlSigner
 
 INLINE_WRITE_BYTES = 64 * 1024
@@ -33,26 +33,13 @@ class FilesystemBlobStore:
         if path is None:
             raise ValueError(f"bad image name {image_id}.{ext}")
         if len(data) <= INLINE_WRITE_BYTES:
-            _write_atomically(path, data)
+            write_atomically(path, data)
         else:
-            await asyncio.to_thread(_write_atomically, path, data)
+            await asyncio.to_thread(write_atomically, path, data)
 
     def url_for(self, image_id: str, ext: str, expires: int) -> str:
         name = f"{image_id}.{ext}"
         return f"{self._base}/v1/files/{name}?expires={expires}&signature={self._signer.signature(name, expires)}"
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    """Readers see the whole file or none of it."""
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    try:
-        fh = open(tmp, "wb")
-    except FileNotFoundError:  # the shard's first image (or its directory was cleaned away)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(tmp, "wb")
-    with fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 __all__ = ["FilesystemBlobStore"]

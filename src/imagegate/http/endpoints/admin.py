@@ -41,7 +41,8 @@ def _amount(body: dict[str, Any]) -> str:
     value = body.get("amount_usd")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return repr(value)
-    return _field(body, "amount_usd", str)
+    amount: str = _field(body, "amount_usd", str)
+    return amount
 
 
 @router.post("/accounts")
