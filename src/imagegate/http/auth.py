@@ -25,6 +25,7 @@ class Authenticator:
         found = await self._accounts.find_key(hash_key(key))
         if found is None:
             raise AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+        request.state.key_id = found.principal.key_id  # for the access log (the id, never the key)
         if found.revoked:
             raise PermissionDenied("This API key has been revoked.", code="key_revoked")
         if found.account_disabled:

@@ -33,6 +33,7 @@ from ..memory import after_image
 from ..routing.router import Outcome, Router
 from .limits import Limiter
 from .screening import PromptScreen
+from .summary import RequestSummary
 
 log = logging.getLogger("imagegate.service")
 
@@ -91,6 +92,8 @@ class _Priced:
     billable: bool
     overrides: PriceOverrides
     held_unit: int
+    live_unit: int = 0
+    """What a live key would be held at per image: shown to test keys beside their zero."""
 
 
 class ImageService:
@@ -133,10 +136,16 @@ class ImageService:
             "unit_price_micros": priced.held_unit,
             "amount_micros": priced.held_unit * request.n,
             "currency": principal.currency,
+            **({"live_amount_micros": priced.live_unit * request.n} if principal.is_test else {}),
         }
 
     async def generate(
-        self, raw: bytes, principal: Principal, request_id: str, idempotency_key: str | None = None
+        self,
+        raw: bytes,
+        principal: Principal,
+        request_id: str,
+        idempotency_key: str | None = None,
+        summary: RequestSummary | None = None,
     ) -> GenerationResult:
         progress = _Progress(started=time.monotonic())
         outcome = Outcome(images=[])
@@ -151,6 +160,9 @@ class ImageService:
         finally:
             if progress.in_flight and self._limiter is not None:
                 await self._limiter.leave(principal, request_id)
+            if summary is not None and progress.request is not None:
+                summary.model = progress.request.model.id
+                summary.images, summary.cost_micros = progress.delivered, progress.cost
 
     async def _unwind(
         self, principal: Principal, request_id: str, progress: _Progress, outcome: Outcome, status: int, code: str
@@ -174,9 +186,9 @@ class ImageService:
                 f"This API key may not use the model '{model.id}'.", code="model_not_allowed", param="model"
             )
         billable = not principal.is_test and not model.free
-        overrides = await self._prices.overrides(model.id, principal.prices_version) if billable else {}
-        held_unit = held_unit_price(model, request.quality, request.size, overrides) if billable else 0
-        return _Priced(request, billable, overrides, held_unit)
+        overrides = await self._prices.overrides(model.id, principal.prices_version) if not model.free else {}
+        live_unit = held_unit_price(model, request.quality, request.size, overrides) if not model.free else 0
+        return _Priced(request, billable, overrides, live_unit if billable else 0, live_unit)
 
     async def _claim(self, key: str, body: Any, principal: Principal, request_id: str) -> GenerationResult | None:
         """Claim the idempotency key; a finished first request's response when this is a replay."""
@@ -254,6 +266,9 @@ class ImageService:
             images_missing=request.n - len(images),
             headers=progress.rate_headers,
         )
+        if principal.is_test:  # what the same images would have cost a live key
+            live = charged_unit_price(model, request.quality, images[0].quality, request.size, priced.overrides)
+            result.body["billing"]["live_amount_micros"] = live * len(images)
         progress.delivered = len(images)
         after_image(*parse_size(request.size))
         usage = self._usage_record(principal, request_id, progress, outcome, 200, None)
