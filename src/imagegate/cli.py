@@ -20,6 +20,7 @@ from .config import load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run, open_admin
 from .service.routes import route_report
+from .tour import command_name, tour
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -61,13 +62,17 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
 
     settings = load_settings(host=host, port=port)
     first = _admin_call(lambda admin: _bootstrap(admin))
-    click.echo(f"imagegate {__version__}: data in {settings.data_dir}")
-    if first.get("key"):
-        click.echo(
-            "First run: created the account 'default' and a free test-mode key (offline previews):\n"
-            f"    export IMAGEGATE_API_KEY={first['key']}\n"
-            "It is shown only this once. Create live keys with `imagegate keys create ACCOUNT_ID`."
+    embedded = settings.database_url.startswith("sqlite")
+    click.echo(
+        tour(
+            version=__version__,
+            data_dir=settings.data_dir,
+            database=None if embedded else _safe_url(settings.database_url),
+            base_url=settings.base_url(),
+            first_run=first if first.get("key") else None,
+            command=command_name(),
         )
+    )
     click.echo(f"Serving on {settings.base_url()}", nl=True)
     sys.stdout.flush()
     options: dict[str, Any] = dict(
