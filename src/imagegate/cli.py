@@ -19,6 +19,7 @@ from . import __version__
 from .config import load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run, open_admin
+from .service.doctor import diagnose, render, report
 from .service.routes import route_report
 from .tour import command_name, tour
 
@@ -388,6 +389,22 @@ def prices_list(as_json: bool) -> None:
         for size, micros in row.items()
     ]
     _emit(result, as_json, "\n".join(lines))
+
+
+@main.command()
+@click.option("--offline", is_flag=True, help="skip the checks that call the network (public URL, upstreams)")
+@click.option("--timeout", default=5.0, show_default=True, type=float, help="seconds each network check may take")
+@json_option
+def doctor(offline: bool, timeout: float, as_json: bool) -> None:
+    """Check the setup: one line per check, with the fix when one fails.
+
+    Exits 1 when a required check fails.
+    """
+    checks = asyncio.run(diagnose(load_settings, offline=offline, timeout=timeout))
+    result = report(checks)
+    _emit(result, as_json, render(checks))
+    if not result["ok"]:
+        sys.exit(1)
 
 
 @main.group()

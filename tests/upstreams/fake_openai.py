@@ -53,6 +53,9 @@ from PIL import Image, ImageDraw, ImageFont
 from tests.upstreams.loopback import LoopbackServer, RecordedRequest
 
 GENERATIONS_PATH = "/v1/images/generations"
+MODELS_PATH = "/v1/models"
+MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini")
+"""What `GET /v1/models` lists (a real account lists many more)."""
 
 ALLOWED_FIELDS = frozenset(
     {
@@ -656,6 +659,10 @@ class FakeOpenAI(LoopbackServer):
         if inc.path != GENERATIONS_PATH or inc.method != "POST":
             if inc.path.startswith("/v1/") and not self._auth_ok(inc):
                 return self._error_response(invalid_key_error(self._bearer(inc)))
+            if inc.path == MODELS_PATH and inc.method == "GET":  # GET /v1/models: the cheap authenticated call
+                return _json_response(200, {"object": "list", "data": [
+                    {"id": model, "object": "model", "created": 1745000000, "owned_by": "system"} for model in MODELS
+                ]})
             err = _ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
             return self._error_response(err)
         if not self._auth_ok(inc):
