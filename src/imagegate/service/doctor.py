@@ -59,7 +59,7 @@ async def diagnose(load: Callable[[], Settings], *, offline: bool = False, timeo
     """Every check, in order. `load` reads the settings (a failure there is the first check's)."""
     try:
         settings = load()
-    except Exception as exc:  # any broken setting: say which, and stop (nothing else can be read)
+    except Exception as exc:  # noqa: BLE001 -- any broken setting: say which, and stop (nothing else can be read)
         return [Check("configuration", FAIL, f"{type(exc).__name__}: {exc}", "correct the setting named above")]
     routes = sum(len(m.routes) for m in settings.catalog)
     checks = [Check("configuration", OK, f"loaded; {len(list(settings.catalog))} models, {routes} routes")]
@@ -100,7 +100,7 @@ async def _database(settings: Settings, timeout: float) -> list[Check]:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 current, heads = await conn.run_sync(_revisions)
-    except Exception as exc:  # the driver's own errors differ (asyncpg, aiosqlite): report any of them
+    except Exception as exc:  # noqa: BLE001 -- the driver's own errors differ (asyncpg, aiosqlite): report any of them
         fix = "check IMAGEGATE_DATABASE_URL and that the database server is running and accepts this user"
         return [Check("database", FAIL, f"{where} did not answer: {_reason(exc)}", fix)]
     finally:
@@ -119,7 +119,7 @@ async def _redis(settings: Settings, timeout: float) -> Check:
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         await client.ping()
-    except Exception as exc:  # redis-py raises its own and OS errors
+    except Exception as exc:  # noqa: BLE001 -- redis-py raises its own and OS errors
         return Check("redis", FAIL, f"{_safe_url(settings.redis_url)} did not answer: {_reason(exc)}",
                      "check IMAGEGATE_REDIS_URL and that Redis is running (or unset it for one node)")
     finally:
@@ -200,7 +200,7 @@ def _route_check(
     model: Model, route: Route, configured: bool, probe: Probe | None, results: dict[Any, ProbeResult], offline: bool
 ) -> Check:
     name = f"route {model.id}/{route.name}"
-    where = CREDENTIAL_VARIABLES.get(route.credentials, f"the route's base_url / api_key in IMAGEGATE_CONFIG")
+    where = CREDENTIAL_VARIABLES.get(route.credentials, "the route's base_url / api_key in IMAGEGATE_CONFIG")
     if not configured:
         return Check(name, WARN, f"{route.provider}: no credentials; live keys get 503 no_route_available",
                      f"set {where}")
