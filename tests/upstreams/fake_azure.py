@@ -5,7 +5,8 @@ Follows shared/reference/providers.md section 2: the ``api-key`` header, the dep
 ``model`` optional) except that ``output_format`` is only ``png`` or ``jpeg``. Errors use Azure's
 envelopes: ``{"error": {"code": "401", …}}`` for a bad key, ``{"error": {"code": "429", …}}`` plus
 ``Retry-After`` when throttled, ``content_policy_violation`` with ``inner_error.code``
-``ResponsibleAIPolicyViolation`` for a blocked prompt.
+``ResponsibleAIPolicyViolation`` for a blocked prompt. ``GET /openai/models?api-version=…`` ("Models -
+List") lists the deployments for the right key (401 for another).
 
 Behaviours (transport kinds in ``server.py``): server_error, rate_limit (``retry_after``),
 invalid_key, content_policy, moderation_blocked (``stage``), content_filter (the older

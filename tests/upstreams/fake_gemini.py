@@ -14,6 +14,7 @@ bad_param (400 INVALID_ARGUMENT), prompt_blocked (``reason``), output_blocked (`
 default IMAGE_SAFETY), no_image (``reason``, default NO_IMAGE), text_only (STOP, text, no
 image), thought_image (an interim ``thought`` image of another size, then the final one),
 jpeg (answers image/jpeg), malformed_json, bad_b64, truncated_image, wrong_size (``size``).
+``GET /v1beta/models`` lists the models for the right key (400 API_KEY_INVALID for another).
 """
 
 from __future__ import annotations

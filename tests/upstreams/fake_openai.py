@@ -24,7 +24,8 @@ queue), ``POST /_control/reset``, ``GET /_control/requests``, ``POST /_control/c
 
 Each request to ``/v1/images/generations`` takes the next queued behaviour (or ``ok`` once the
 queue is empty), in order of arrival, whatever its key or body. See ``BEHAVIOURS`` for the kinds
-and their options.
+and their options. ``GET /v1/models`` (the cheap authenticated call ``imagegate doctor`` makes)
+lists ``MODELS`` for the right key and answers 401 for any other.
 """
 
 from __future__ import annotations

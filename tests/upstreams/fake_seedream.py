@@ -5,6 +5,7 @@ as ``2K``/``4K`` or ``WxH`` inside the model's pixel range (4.5: 3,686,400 to 16
 ratio 1/16 to 16); JPEG output as ``url`` (default) or ``b64_json``; ``watermark`` default true;
 ``sequential_image_generation: auto`` makes ``max_images`` images. Errors are
 ``{"error": {"code", "message", "param", "type"}}``; failed items of ``data`` carry ``error``.
+``GET /api/v3/models`` lists the models for the right key (401 AuthenticationError for another).
 
 Behaviours (transport kinds in ``server.py``): server_error (500 InternalServiceError),
 rate_limit (429; ``retry_after`` header), invalid_key (401 AuthenticationError), overdue (403
