@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import UPSTREAM_KEY, Gateway, _clean_environ, serve_gateway
+from tests.conftest import UPSTREAM_KEY, Gateway, _clean_environ, require_service, serve_gateway
 from tests.support.processes import free_port
 from tests.upstreams.fake_azure import FakeAzure
 from tests.upstreams.fake_gemini import FakeGemini
@@ -153,3 +153,29 @@ def test_an_unwritable_store_fails(tmp_path: Path) -> None:
     assert code == 1 and result["ok"] is False
     assert checks["storage"]["status"] == "fail" and str(images) in checks["storage"]["fix"]
     assert checks["database"]["status"] == "ok" and checks["migrations"]["status"] == "ok"
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_postgresql_and_redis_at_scale(tmp_path: Path, postgres_url: str) -> None:
+    require_service("Redis", 6379)
+    env = {
+        "IMAGEGATE_DATA_DIR": str(tmp_path / "data"),
+        "IMAGEGATE_DATABASE_URL": postgres_url,
+        "IMAGEGATE_REDIS_URL": "redis://127.0.0.1:6379/0",
+    }
+    code, _result, checks = doctor_json(env, "--offline")  # not migrated yet
+    assert code == 1 and checks["database"]["status"] == "ok"
+    assert checks["migrations"]["status"] == "fail" and "imagegate init" in checks["migrations"]["fix"]
+
+    subprocess.run([sys.executable, "-m", "imagegate", "init"], env={**_clean_environ(), **env}, check=True,
+                   capture_output=True, timeout=60)
+    code, result, checks = doctor_json(env, "--offline")
+    assert code == 0 and result["ok"] is True, result
+    assert {n: checks[n]["status"] for n in ("database", "migrations", "redis")} == {
+        "database": "ok", "migrations": "ok", "redis": "ok"}
+    # many nodes on one database need one secret: a generated one is a warning, with the fix
+    assert checks["signing secret"]["status"] == "warn" and "IMAGEGATE_SIGNING_SECRET" in checks["signing secret"]["fix"]
+
+    code, _result, checks = doctor_json({**env, "IMAGEGATE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "--offline")
+    assert code == 1 and checks["redis"]["status"] == "fail" and "IMAGEGATE_REDIS_URL" in checks["redis"]["fix"]

@@ -83,7 +83,10 @@ def test_the_readme_first_hour_from_a_fresh_clone(tmp_path: Path, upstream: Fake
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout to clone")
     clone = tmp_path / "imagegate"
-    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True, timeout=120)
+    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True,
+                          timeout=60).stdout.strip()
+    subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(ROOT), str(clone)], check=True, timeout=120)
+    subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head], check=True, timeout=120)
     blocks = readme_blocks(clone / "README.md")
     start, key_line, curl, python, run_python, live, restart, live_key = blocks[:8]
     assert python[0] == "python" and start[1].strip() == "./scripts/serve", blocks
