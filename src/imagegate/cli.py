@@ -19,6 +19,8 @@ from . import __version__
 from .config import load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run
+from .service.doctor import diagnose, render, report
+from .tour import command_name, tour
 from .wiring import open_admin, open_route_health
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
@@ -61,13 +63,17 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
 
     settings = load_settings(host=host, port=port)
     first = _admin_call(lambda admin: _bootstrap(admin))
-    click.echo(f"imagegate {__version__}: data in {settings.data_dir}")
-    if first.get("key"):
-        click.echo(
-            "First run: created the account 'default' and a free test-mode key (offline previews):\n"
-            f"    export IMAGEGATE_API_KEY={first['key']}\n"
-            "It is shown only this once. Create live keys with `imagegate keys create ACCOUNT_ID`."
+    embedded = settings.database_url.startswith("sqlite")
+    click.echo(
+        tour(
+            version=__version__,
+            data_dir=settings.data_dir,
+            database=None if embedded else _safe_url(settings.database_url),
+            base_url=settings.base_url(),
+            first_run=first if first.get("key") else None,
+            command=command_name(),
         )
+    )
     click.echo(f"Serving on {settings.base_url()}", nl=True)
     sys.stdout.flush()
     options: dict[str, Any] = dict(
@@ -121,9 +127,14 @@ def accounts() -> None:
 
 @accounts.command("create")
 @click.argument("name")
+@click.option("--allow-duplicate", is_flag=True, help="create it even if another account has this name")
 @json_option
-def accounts_create(name: str, as_json: bool) -> None:
-    result = _admin_call(lambda admin: admin.create_account(name))
+def accounts_create(name: str, allow_duplicate: bool, as_json: bool) -> None:
+    """Create an account.
+
+    A name already in use is refused unless --allow-duplicate is given.
+    """
+    result = _admin_call(lambda admin: admin.create_account(name, allow_duplicate=allow_duplicate))
     _emit(result, as_json, f"{result['id']}  {result['name']}")
 
 
@@ -131,6 +142,7 @@ def accounts_create(name: str, as_json: bool) -> None:
 @click.argument("account_id")
 @json_option
 def accounts_disable(account_id: str, as_json: bool) -> None:
+    """Disable an account (its keys stop working)."""
     result = _admin_call(lambda admin: admin.set_account_disabled(account_id, True))
     _emit(result, as_json, f"{result['id']} disabled")
 
@@ -139,6 +151,7 @@ def accounts_disable(account_id: str, as_json: bool) -> None:
 @click.argument("account_id")
 @json_option
 def accounts_enable(account_id: str, as_json: bool) -> None:
+    """Enable a disabled account."""
     result = _admin_call(lambda admin: admin.set_account_disabled(account_id, False))
     _emit(result, as_json, f"{result['id']} enabled")
 
@@ -147,6 +160,7 @@ def accounts_enable(account_id: str, as_json: bool) -> None:
 @click.argument("account_id")
 @json_option
 def accounts_show(account_id: str, as_json: bool) -> None:
+    """Show one account: balance, held credit, limits."""
     result = _admin_call(lambda admin: admin.get_account(account_id))
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros, held {result['held_micros']}")
 
@@ -154,6 +168,7 @@ def accounts_show(account_id: str, as_json: bool) -> None:
 @accounts.command("list")
 @json_option
 def accounts_list(as_json: bool) -> None:
+    """List every account with its balance."""
     result = _admin_call(lambda admin: admin.list_accounts())
     lines = [f"{a['id']}  {a['name']:20} balance {a['balance_micros']:>12}  held {a['held_micros']:>10}" for a in result["data"]]
     _emit(result, as_json, "\n".join(lines))
@@ -166,7 +181,10 @@ def accounts_list(as_json: bool) -> None:
 @click.option("--max-in-flight", default=None, type=int, help="requests the account may have running at once")
 @json_option
 def accounts_limits(account_id: str, rpm: int | None, ipm: int | None, max_in_flight: int | None, as_json: bool) -> None:
-    """Set the account's limits (an option left out means no limit)."""
+    """Set the account's default limits.
+
+    An option left out means no limit.
+    """
     result = _admin_call(
         lambda admin: admin.set_account_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
     )
@@ -179,7 +197,10 @@ def accounts_limits(account_id: str, rpm: int | None, ipm: int | None, max_in_fl
 @click.option("--block-categories", default="", help="comma-separated policy categories to block instead of flag")
 @json_option
 def accounts_safety(account_id: str, block_terms: str, block_categories: str, as_json: bool) -> None:
-    """Make screening stricter for one account (replaces its previous additions)."""
+    """Make screening stricter for one account.
+
+    Replaces the account's previous additions.
+    """
     terms = [t for t in block_terms.split(",") if t.strip()]
     categories = [c.strip() for c in block_categories.split(",") if c.strip()]
     result = _admin_call(
@@ -216,12 +237,21 @@ def credit() -> None:
     """Top up or adjust credit (each a ledger entry with a reason)."""
 
 
-@credit.command("add")
+@credit.command("add", context_settings={"ignore_unknown_options": True})
 @click.argument("account_id")
 @click.argument("amount_usd")
 @click.option("--reason", required=True, help="recorded with the ledger entry")
 @json_option
 def credit_add(account_id: str, amount_usd: str, reason: str, as_json: bool) -> None:
+    """Top up an account by AMOUNT_USD (a ledger entry).
+
+    The amount must be positive; to take credit away use `imagegate credit adjust`.
+    """
+    if amount_usd.strip().startswith("-"):
+        raise click.UsageError(
+            f"a top-up must be positive; to take credit away use\n"
+            f"  imagegate credit adjust {account_id} {amount_usd} --reason {json.dumps(reason)}"
+        )
     result = _admin_call(lambda admin: admin.add_credit(account_id, amount_usd, reason))
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
 
@@ -232,7 +262,7 @@ def credit_add(account_id: str, amount_usd: str, reason: str, as_json: bool) -> 
 @click.option("--reason", required=True, help="recorded with the ledger entry")
 @json_option
 def credit_adjust(account_id: str, amount_usd: str, reason: str, as_json: bool) -> None:
-    """Correct the balance by AMOUNT_USD (negative takes credit away)."""
+    """Correct the balance by AMOUNT_USD (may be negative)."""
     result = _admin_call(lambda admin: admin.adjust_credit(account_id, amount_usd, reason))
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
 
@@ -250,6 +280,10 @@ def keys() -> None:
 @click.option("--ipm", default=None, type=int, help="images per minute (default: the account's)")
 @json_option
 def keys_create(account_id: str, test: bool, models: str | None, rpm: int | None, ipm: int | None, as_json: bool) -> None:
+    """Create an API key (printed only this once).
+
+    A live key unless --test; a test key is free and answers every model with offline previews.
+    """
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
     result = _admin_call(lambda admin: admin.create_key(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm))
     _emit(result, as_json, f"{result['id']}  {result['key']}\n(the key is shown only this once)")
@@ -259,6 +293,7 @@ def keys_create(account_id: str, test: bool, models: str | None, rpm: int | None
 @click.argument("key_id")
 @json_option
 def keys_revoke(key_id: str, as_json: bool) -> None:
+    """Revoke a key (refused from the next request on)."""
     result = _admin_call(lambda admin: admin.revoke_key(key_id))
     _emit(result, as_json, f"{result['id']} revoked")
 
@@ -267,6 +302,7 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
 @click.argument("account_id")
 @json_option
 def keys_list(account_id: str, as_json: bool) -> None:
+    """List an account's keys (prefixes only, never the keys)."""
     result = _admin_call(lambda admin: admin.list_keys(account_id))
     lines = [f"{k['id']}  {k['prefix']}…  {k['mode']}  {'revoked' if k['revoked_at'] else 'active'}" for k in result["data"]]
     _emit(result, as_json, "\n".join(lines))
@@ -295,7 +331,10 @@ def ledger() -> None:
 @ledger.command("verify")
 @json_option
 def ledger_verify(as_json: bool) -> None:
-    """Prove that every balance equals the sum of its ledger entries (exit 1 if not)."""
+    """Prove every balance equals the sum of its entries.
+
+    Exits 1 when one does not.
+    """
     result = _admin_call(lambda admin: admin.verify_ledger())
     human = f"ok: {result['accounts_checked']} accounts" if result["ok"] else "\n".join(
         f"{p['account_id']}: {p['problem']}" for p in result["problems"]
@@ -313,7 +352,10 @@ def holds() -> None:
 @holds.command("sweep")
 @json_option
 def holds_sweep(as_json: bool) -> None:
-    """Release the holds of requests that died with their node (serve also does this every minute)."""
+    """Release the holds of requests that died with their node.
+
+    `serve` also does this every minute.
+    """
     result = _admin_call(lambda admin: admin.sweep_holds())
     _emit(result, as_json, f"released {result['released']} expired hold(s)")
 
@@ -330,6 +372,7 @@ def prices() -> None:
 @click.option("--usd", "amount_usd", required=True, help="price per delivered image")
 @json_option
 def prices_set(model: str, quality: str | None, size: str, amount_usd: str, as_json: bool) -> None:
+    """Set the live price of MODEL at one quality and size."""
     result = _admin_call(lambda admin: admin.set_price(model, quality, size, amount_usd))
     _emit(result, as_json, f"{result['model']} {result['quality']} {result['size']}: {result['micros']} micros")
 
@@ -337,6 +380,7 @@ def prices_set(model: str, quality: str | None, size: str, amount_usd: str, as_j
 @prices.command("list")
 @json_option
 def prices_list(as_json: bool) -> None:
+    """List every model's live prices (micros per image)."""
     result = _admin_call(lambda admin: admin.list_prices())
     lines = [
         f"{model:22} {quality:8} {size:10} {micros:>10}"
@@ -347,6 +391,22 @@ def prices_list(as_json: bool) -> None:
     _emit(result, as_json, "\n".join(lines))
 
 
+@main.command()
+@click.option("--offline", is_flag=True, help="skip the checks that call the network (public URL, upstreams)")
+@click.option("--timeout", default=5.0, show_default=True, type=float, help="seconds each network check may take")
+@json_option
+def doctor(offline: bool, timeout: float, as_json: bool) -> None:
+    """Check the setup: one line per check, with the fix when one fails.
+
+    Exits 1 when a required check fails.
+    """
+    checks = asyncio.run(diagnose(load_settings, offline=offline, timeout=timeout))
+    result = report(checks)
+    _emit(result, as_json, render(checks))
+    if not result["ok"]:
+        sys.exit(1)
+
+
 @main.group()
 def routes() -> None:
     """Show upstream routes and their health."""
@@ -355,12 +415,13 @@ def routes() -> None:
 @routes.command("list")
 @json_option
 def routes_list(as_json: bool) -> None:
-    """Each route in priority order: configured?, circuit state, recent latency and error rate."""
-    async def report() -> dict[str, Any]:
+    """Each route: configured?, circuit, latency, error rate."""
+
+    async def read_report() -> dict[str, Any]:
         async with open_route_health(load_settings()) as health:
             return await health.report()
 
-    result = asyncio.run(report())
+    result = asyncio.run(read_report())
     lines = [f"{'model':22} {'route':12} {'provider':18} {'ok?':4} {'circuit':9} {'calls':>5} {'err%':>7} {'p50 ms':>7}"]
     for row in result["routes"]:
         recent = row["recent"]

@@ -43,6 +43,8 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting("IMAGEGATE_HOLD_TTL_SECONDS", "900", "how long a hold outlives a request that died with its node"),
     Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "60", "how often each node releases expired holds"),
     Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
+    Setting("IMAGEGATE_ACCESS_LOG", "true", "one line per request at level info (request id, key id, model, status, images, cost, latency); `false` turns it off"),
+    Setting("IMAGEGATE_LOG_FORMAT", "text", "`text`, or `json`: each access line as one JSON object"),
     Setting("IMAGEGATE_SAFETY_POLICY", None, "operator TOML file merged over the shipped prompt-screening policy (docs/safety.md)"),
     Setting("IMAGEGATE_AUDIT_PROMPTS", "false", "`true`: keep the prompt text with each recorded block or flag"),
     Setting("IMAGEGATE_MODERATION_URL", None, "moderations endpoint, e.g. `https://api.openai.com/v1/moderations` (unset: no moderation stage)"),
@@ -91,6 +93,8 @@ class Settings:
     rate_limit_fail_open: bool
     max_body_bytes: int
     upstream_max_connections: int | None
+    access_log: bool
+    log_format: str
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -144,6 +148,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         rate_limit_fail_open=_open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
         max_body_bytes=int(text("IMAGEGATE_MAX_BODY_BYTES")),
         upstream_max_connections=int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
+        access_log=_flag(get("IMAGEGATE_ACCESS_LOG"), "IMAGEGATE_ACCESS_LOG"),
+        log_format=_log_format(get("IMAGEGATE_LOG_FORMAT")),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
@@ -191,6 +197,13 @@ def _flag(value: str | None, name: str) -> bool:
     if text not in ("true", "false", "1", "0", "yes", "no"):
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return text in ("true", "1", "yes")
+
+
+def _log_format(value: str | None) -> str:
+    text = (value or "text").strip().lower()
+    if text not in ("text", "json"):
+        raise ValueError(f"IMAGEGATE_LOG_FORMAT must be 'text' or 'json', not {value!r}")
+    return text
 
 
 def _open_or_closed(value: str | None, name: str) -> bool:

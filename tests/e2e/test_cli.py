@@ -25,7 +25,7 @@ def cli_json(gateway: Gateway, *args: str) -> dict[str, Any]:
 
 
 def new_account_id(gateway: Gateway, name: str = "cli-test") -> str:
-    return cli_json(gateway, "accounts", "create", name)["id"]
+    return cli_json(gateway, "accounts", "create", name, "--allow-duplicate")["id"]
 
 
 def error_of(response: Any) -> dict[str, Any]:

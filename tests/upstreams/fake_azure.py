@@ -5,7 +5,8 @@ Follows shared/reference/providers.md section 2: the ``api-key`` header, the dep
 ``model`` optional) except that ``output_format`` is only ``png`` or ``jpeg``. Errors use Azure's
 envelopes: ``{"error": {"code": "401", …}}`` for a bad key, ``{"error": {"code": "429", …}}`` plus
 ``Retry-After`` when throttled, ``content_policy_violation`` with ``inner_error.code``
-``ResponsibleAIPolicyViolation`` for a blocked prompt.
+``ResponsibleAIPolicyViolation`` for a blocked prompt. ``GET /openai/models?api-version=…`` ("Models -
+List") lists the deployments for the right key (401 for another).
 
 Behaviours (transport kinds in ``server.py``): server_error, rate_limit (``retry_after``),
 invalid_key, content_policy, moderation_blocked (``stage``), content_filter (the older
@@ -66,6 +67,8 @@ class FakeAzure(FakeUpstream):
         return inc.method == "POST" and PATH.match(inc.path) is not None
 
     async def answer(self, inc: Incoming, behaviour: dict[str, Any], request_id: str) -> Response:
+        if inc.path == "/openai/models" and inc.method == "GET":  # "Models - List": the cheap authenticated call
+            return self._models(inc, request_id)
         try:
             body = self._check(inc)
             _raise_scripted(behaviour, request_id)
@@ -78,6 +81,17 @@ class FakeAzure(FakeUpstream):
         except ApiError as exc:  # the OpenAI body rules: same envelope on Azure
             return json_response(exc.status, exc.body, [("apim-request-id", request_id)])
         return self._success(params, behaviour)
+
+    def _models(self, inc: Incoming, request_id: str) -> Response:
+        headers = [("apim-request-id", request_id)]
+        if inc.headers.get("api-key") != self.api_key:
+            return json_response(401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key "
+                                                 "or wrong API endpoint."}}, headers)
+        if not parse_qs(inc.query).get("api-version"):
+            return json_response(404, {"error": {"code": "404", "message": "Resource not found"}}, headers)
+        data = [{"id": d, "object": "model", "status": "succeeded", "created_at": 1745000000,
+                 "capabilities": {"inference": True}, "lifecycle_status": "generally-available"} for d in self.deployments]
+        return json_response(200, {"data": data, "object": "list"}, headers)
 
     def _check(self, inc: Incoming) -> dict[str, Any]:
         match = PATH.match(inc.path)

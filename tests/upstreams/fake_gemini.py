@@ -14,6 +14,7 @@ bad_param (400 INVALID_ARGUMENT), prompt_blocked (``reason``), output_blocked (`
 default IMAGE_SAFETY), no_image (``reason``, default NO_IMAGE), text_only (STOP, text, no
 image), thought_image (an interim ``thought`` image of another size, then the final one),
 jpeg (answers image/jpeg), malformed_json, bad_b64, truncated_image, wrong_size (``size``).
+``GET /v1beta/models`` lists the models for the right key (400 API_KEY_INVALID for another).
 """
 
 from __future__ import annotations
@@ -111,6 +112,14 @@ class FakeGemini(FakeUpstream):
         return inc.method == "POST" and PATH.match(inc.path) is not None
 
     async def answer(self, inc: Incoming, behaviour: dict[str, Any], request_id: str) -> Response:
+        if inc.path == "/v1beta/models" and inc.method == "GET":  # models.list: the cheap authenticated call
+            try:
+                self._key(inc)
+            except _GoogleError as exc:
+                return json_response(exc.code, exc.body)
+            models = [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["generateContent"]}
+                      for m in MODELS]
+            return json_response(200, {"models": models})
         try:
             model, aspect, image_size, prompt = self._check(inc)
             scripted = _scripted_error(behaviour)
@@ -121,15 +130,18 @@ class FakeGemini(FakeUpstream):
             return json_response(exc.code, exc.body)
         return self._success(model, aspect, image_size, prompt, behaviour, request_id)
 
-    def _check(self, inc: Incoming) -> tuple[str, str, str, str]:
-        match = PATH.match(inc.path)
-        if match is None or inc.method != "POST":
-            raise _GoogleError(404, "NOT_FOUND", f"Method not found: {inc.method} {inc.path}")
+    def _key(self, inc: Incoming) -> None:
         key = inc.headers.get("x-goog-api-key") or (parse_qs(inc.query).get("key") or [None])[0]
         if not key:
             raise _GoogleError(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers.")
         if key != self.api_key:
             raise invalid_key_error()
+
+    def _check(self, inc: Incoming) -> tuple[str, str, str, str]:
+        match = PATH.match(inc.path)
+        if match is None or inc.method != "POST":
+            raise _GoogleError(404, "NOT_FOUND", f"Method not found: {inc.method} {inc.path}")
+        self._key(inc)
         model = match["model"]
         if model not in MODELS:
             raise _GoogleError(404, "NOT_FOUND", f"models/{model} is not found for API version v1beta.")

@@ -24,7 +24,8 @@ queue), ``POST /_control/reset``, ``GET /_control/requests``, ``POST /_control/c
 
 Each request to ``/v1/images/generations`` takes the next queued behaviour (or ``ok`` once the
 queue is empty), in order of arrival, whatever its key or body. See ``BEHAVIOURS`` for the kinds
-and their options.
+and their options. ``GET /v1/models`` (the cheap authenticated call ``imagegate doctor`` makes)
+lists ``MODELS`` for the right key and answers 401 for any other.
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ from tests.upstreams.loopback import LoopbackServer, RecordedRequest
 from tests.upstreams.transport import Connection, Incoming, Response, json_response
 
 GENERATIONS_PATH = "/v1/images/generations"
+MODELS_PATH = "/v1/models"
+MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini")
+"""What `GET /v1/models` lists (a real account lists many more)."""
 
 ALLOWED_FIELDS = frozenset(
     {
@@ -485,6 +489,11 @@ class FakeOpenAI(LoopbackServer):
         if inc.path != GENERATIONS_PATH or inc.method != "POST":
             if inc.path.startswith("/v1/") and not self._auth_ok(inc):
                 return self._error_response(invalid_key_error(self._bearer(inc)))
+            err = ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
+            if inc.path == MODELS_PATH and inc.method == "GET":  # GET /v1/models: the cheap authenticated call
+                return json_response(200, {"object": "list", "data": [
+                    {"id": model, "object": "model", "created": 1745000000, "owned_by": "system"} for model in MODELS
+                ]})
             err = ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
             return self._error_response(err)
         if not self._auth_ok(inc):

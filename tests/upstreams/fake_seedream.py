@@ -5,6 +5,7 @@ as ``2K``/``4K`` or ``WxH`` inside the model's pixel range (4.5: 3,686,400 to 16
 ratio 1/16 to 16); JPEG output as ``url`` (default) or ``b64_json``; ``watermark`` default true;
 ``sequential_image_generation: auto`` makes ``max_images`` images. Errors are
 ``{"error": {"code", "message", "param", "type"}}``; failed items of ``data`` carry ``error``.
+``GET /api/v3/models`` lists the models for the right key (401 AuthenticationError for another).
 
 Behaviours (transport kinds in ``server.py``): server_error (500 InternalServiceError),
 rate_limit (429; ``retry_after`` header), invalid_key (401 AuthenticationError), overdue (403
@@ -87,6 +88,8 @@ class FakeSeedream(FakeUpstream):
 
     async def answer(self, inc: Incoming, behaviour: dict[str, Any], request_id: str) -> Response:
         rid = f" Request ID: {request_id}"
+        if inc.path == "/api/v3/models" and inc.method == "GET":  # the cheap authenticated call
+            return self._models(inc, request_id, rid)
         try:
             params = self._check(inc, rid)
             _raise_scripted(behaviour, rid)
@@ -94,6 +97,15 @@ class FakeSeedream(FakeUpstream):
             headers = [("retry-after", str(behaviour["retry_after"]))] if behaviour.get("retry_after") else []
             return json_response(exc.status, exc.body, [("x-request-id", request_id), *headers])
         return self._success(params, behaviour)
+
+    def _models(self, inc: Incoming, request_id: str, rid: str) -> Response:
+        auth = inc.headers.get("authorization", "")
+        if auth[:7].lower() != "bearer " or auth[7:].strip() != self.api_key:
+            error = _ArkError(401, "Unauthorized", "AuthenticationError",
+                              f"The API key or AK/SK in the request is missing or invalid.{rid}")
+            return json_response(error.status, error.body, [("x-request-id", request_id)])
+        data = [{"id": m, "object": "model", "created": 1745000000, "owned_by": "bytedance"} for m in MODELS]
+        return json_response(200, {"object": "list", "data": data}, [("x-request-id", request_id)])
 
     def _check(self, inc: Incoming, rid: str) -> dict[str, Any]:
         if inc.path != PATH or inc.method != "POST":

@@ -16,6 +16,7 @@ from ..logs import configure_logging
 from ..wiring import Gateway, open_gateway
 from .errors import install_error_handlers
 from .body_limit import BodySizeLimitMiddleware
+from .access_log import AccessLogMiddleware
 from .middleware import RequestIdMiddleware
 from .endpoints import account, admin, files, images, models, usage
 
@@ -62,6 +63,8 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    if settings.access_log:
+        app.add_middleware(AccessLogMiddleware, json_lines=settings.log_format == "json")
     app.add_middleware(RequestIdMiddleware)
     for module in (images, models, files, account, usage, admin):
         app.include_router(module.router)

@@ -15,7 +15,9 @@ async def authenticate(request: Request) -> Principal:
     """The caller's Principal from `Authorization: Bearer <key>` (401 / 403 as the contract says)."""
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip() if scheme.lower() == "bearer" else ""
-    return await gateway(request).authenticator.principal_for(key)
+    principal = await gateway(request).authenticator.principal_for(key)
+    request.state.key_id = principal.key_id  # for the access log (the id, never the key)
+    return principal
 
 
 async def require_admin(request: Request) -> None:

@@ -90,6 +90,20 @@ class UpstreamClient:
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
+    async def get(self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float) -> UpstreamResponse:
+        """GET `url` (a health or model-list call); the whole answer within `timeout` seconds, whatever its status."""
+        session = self._open()
+        try:
+            async with session.get(
+                url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout), proxy=_proxy_for(url)
+            ) as response:
+                content = await response.read()
+                return UpstreamResponse(response.status, response.reason or "", response.headers, content)
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()

@@ -16,6 +16,7 @@ from ..domain.ports import Provider
 from ..setting import Setting
 from . import gemini, openai, preview, seedream
 from .credentials import CredentialSection
+from .probes import ProbeFactory, azure_probe, bearer_probe, gemini_probe
 from .http_client import UpstreamClient
 
 ProviderFactory = Callable[[Route, Credentials, UpstreamClient], Provider | None]
@@ -26,6 +27,8 @@ ProviderFactory = Callable[[Route, Credentials, UpstreamClient], Provider | None
 class ProviderEntry:
     build: ProviderFactory
     credentials: tuple[CredentialSection, ...] = ()
+    probe: ProbeFactory | None = None
+    """The cheapest authenticated call (a model list), for `imagegate doctor`; None: nothing to check."""
 
 
 Registry = Mapping[str, ProviderEntry]
@@ -33,11 +36,11 @@ Registry = Mapping[str, ProviderEntry]
 
 def default_registry() -> dict[str, ProviderEntry]:
     return {
-        "openai": ProviderEntry(openai.build_openai, (openai.OPENAI_CREDENTIALS,)),
-        "openai_compatible": ProviderEntry(openai.build_openai_compatible),
-        "azure_openai": ProviderEntry(openai.build_azure, (openai.AZURE_CREDENTIALS,)),
-        "gemini": ProviderEntry(gemini.build, (gemini.CREDENTIALS,)),
-        "seedream": ProviderEntry(seedream.build, (seedream.CREDENTIALS,)),
+        "openai": ProviderEntry(openai.build_openai, (openai.OPENAI_CREDENTIALS,), bearer_probe),
+        "openai_compatible": ProviderEntry(openai.build_openai_compatible, probe=bearer_probe),
+        "azure_openai": ProviderEntry(openai.build_azure, (openai.AZURE_CREDENTIALS,), azure_probe),
+        "gemini": ProviderEntry(gemini.build, (gemini.CREDENTIALS,), gemini_probe),
+        "seedream": ProviderEntry(seedream.build, (seedream.CREDENTIALS,), bearer_probe),
         "preview": ProviderEntry(preview.build),
     }
 
@@ -60,6 +63,7 @@ __all__ = [
     "ProviderEntry",
     "ProviderFactory",
     "Registry",
+    "credential_sections",
     "credential_settings",
     "default_registry",
     "read_credentials",

@@ -56,7 +56,16 @@ class AdminService:
         self._policies = policies
         self._safety_policy = safety_policy
 
-    async def create_account(self, name: str) -> dict[str, Any]:
+    async def create_account(self, name: str, *, allow_duplicate: bool = True) -> dict[str, Any]:
+        """`allow_duplicate=False` (the CLI's default) refuses a name another account already has."""
+        if not allow_duplicate:
+            taken = next((a for a in await self._accounts.list_accounts() if a.name == name), None)
+            if taken is not None:
+                raise InvalidRequest(
+                    f"An account named '{name}' already exists ({taken.id}); "
+                    "pass --allow-duplicate to create another one with the same name.",
+                    param="name",
+                )
         return _account_json(await self._accounts.create_account(name))
 
     async def has_accounts(self) -> bool:

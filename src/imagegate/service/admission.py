@@ -36,6 +36,8 @@ class Priced:
     billable: bool
     overrides: PriceOverrides
     held_unit: int
+    live_unit: int = 0
+    """What a live key would be held at per image: shown to test keys beside their zero."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,9 +104,9 @@ class Admission:
                 f"This API key may not use the model '{model.id}'.", code="model_not_allowed", param="model"
             )
         billable = not principal.is_test and not model.free
-        overrides = await self._prices.overrides(model.id, principal.prices_version) if billable else {}
-        held_unit = held_unit_price(model, request.quality, request.size, overrides) if billable else 0
-        return Priced(request, billable, overrides, held_unit)
+        overrides = await self._prices.overrides(model.id, principal.prices_version) if not model.free else {}
+        live_unit = held_unit_price(model, request.quality, request.size, overrides) if not model.free else 0
+        return Priced(request, billable, overrides, live_unit if billable else 0, live_unit)
 
     async def admit(self, ticket: Ticket, request: ImageRequest, body: Any) -> Admitted | Replay:
         """Steps 3-6 of a request, in the contract's order; all or nothing."""

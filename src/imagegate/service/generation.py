@@ -23,6 +23,7 @@ from ..routing.router import Routed, Router
 from .admission import Admission, Replay, Ticket
 from .delivery import Delivery
 from .settlement import GenerationResult, Settlement
+from .summary import RequestSummary
 
 Parser = Callable[[dict[str, Any], Catalog], ImageRequest]
 UpstreamCall = Callable[[ImageRequest, Principal], Awaitable[Routed]]
@@ -51,19 +52,28 @@ class ImageService:
             "unit_price_micros": priced.held_unit,
             "amount_micros": priced.held_unit * request.n,
             "currency": principal.currency,
+            **({"live_amount_micros": priced.live_unit * request.n} if principal.is_test else {}),
         }
 
     async def generate(
-        self, raw: bytes, principal: Principal, request_id: str, idempotency_key: str | None = None
+        self,
+        raw: bytes,
+        principal: Principal,
+        request_id: str,
+        idempotency_key: str | None = None,
+        summary: RequestSummary | None = None,
     ) -> GenerationResult:
         ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
-        return await self._run(ticket, raw, parse_image_request, self._router.generate)
+        return await self._run(ticket, raw, parse_image_request, self._router.generate, summary or RequestSummary())
 
-    async def _run(self, ticket: Ticket, raw: bytes, parse: Parser, upstream: UpstreamCall) -> GenerationResult:
+    async def _run(
+        self, ticket: Ticket, raw: bytes, parse: Parser, upstream: UpstreamCall, summary: RequestSummary
+    ) -> GenerationResult:
         request: ImageRequest | None = None
         try:
             body = parse_json_object(raw)
             request = parse(body, self._catalog)
+            summary.model = request.model.id
             admitted = await self._admission.admit(ticket, request, body)
         except BaseException as exc:
             await asyncio.shield(self._settlement.refused(ticket, request, exc))
@@ -82,7 +92,9 @@ class ImageService:
             created = int(time.time())
             data = await self._delivery.deliver(request, images, created)
             after_image(*parse_size(request.size))
-            return await self._settlement.complete(admitted, routed, charge, data, created)
+            result = await self._settlement.complete(admitted, routed, charge, data, created)
+            summary.images, summary.cost_micros = charge.images, charge.amount
+            return result
         except BaseException as exc:
             await asyncio.shield(self._settlement.abandon(admitted, routed, exc))
             raise

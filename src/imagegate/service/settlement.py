@@ -45,6 +45,8 @@ class GenerationResult:
 class Charge:
     unit_price: int
     images: int
+    live_unit_price: int | None = None
+    """For a test key: what a live key would have paid per image (shown beside the zero)."""
 
     @property
     def amount(self) -> int:
@@ -77,12 +79,14 @@ class Settlement:
     def charge(admitted: Admitted, images: list[GeneratedImage]) -> Charge:
         """The price of the delivered images: at the quality the upstream reports using (for `auto`)."""
         priced = admitted.priced
-        if not priced.billable:
-            return Charge(0, len(images))
         request = priced.request
         reported = images[0].quality if images else None
-        unit = charged_unit_price(request.model, request.quality, reported, request.size, priced.overrides)
-        return Charge(unit, len(images))
+        unit = 0 if request.model.free else charged_unit_price(
+            request.model, request.quality, reported, request.size, priced.overrides
+        )
+        if admitted.ticket.principal.is_test:
+            return Charge(0, len(images), live_unit_price=unit)
+        return Charge(unit if priced.billable else 0, len(images))
 
     async def complete(
         self, admitted: Admitted, routed: Routed, charge: Charge, data: list[dict[str, Any]], created: int
@@ -99,6 +103,11 @@ class Settlement:
                     "amount_micros": charge.amount,
                     "currency": ticket.principal.currency,
                     "unit_price_micros": charge.unit_price,
+                    **(
+                        {"live_amount_micros": charge.live_unit_price * charge.images}
+                        if charge.live_unit_price is not None
+                        else {}
+                    ),
                 },
             },
             cost_micros=charge.amount,

@@ -19,6 +19,7 @@ async def generate_images(request: Request) -> FastJSONResponse:
         principal,
         request.state.request_id,
         idempotency_key=request.headers.get("idempotency-key"),
+        summary=getattr(request.state, "summary", None),
     )
     headers = {**result.headers, "x-imagegate-cost-micros": str(result.cost_micros)}
     if result.replayed:
