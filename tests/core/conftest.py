@@ -25,11 +25,11 @@ def catalog(core_config: Path) -> Catalog:
 
 
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def core_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """None: each test's own SQLite file. PostgreSQL: one throwaway database per module (each test
-    makes its own accounts, so tests do not see each other's money or usage)."""
+def core_database_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database per module, a SQLite file or a throwaway PostgreSQL database; each test makes
+    its own accounts, so tests do not see each other's money or usage."""
     if request.param == "sqlite":
-        yield None
+        yield f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('core-db') / 'imagegate.db'}"
         return
     require_service("PostgreSQL", 5432)
     database = PostgresDatabase()
@@ -38,5 +38,5 @@ def core_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
 
 
 @pytest.fixture
-def settings(tmp_path: Path, core_config: Path, core_database_url: str | None) -> Settings:
+def settings(tmp_path: Path, core_config: Path, core_database_url: str) -> Settings:
     return core_settings(tmp_path / "data", core_config, core_database_url)

@@ -23,13 +23,17 @@ from imagegate.providers.registry import read_credentials
 from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.router import Router
 from imagegate.service.admin import AdminService
+from imagegate.service.admission import Admission
 from imagegate.service.authentication import KeyAuthenticator
+from imagegate.service.billing import Billing
 from imagegate.service.generation import ImageService
+from imagegate.service.rate_limits import Limiter
+from imagegate.service.settlement import Settlement
 from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.state.limiter_memory import MemoryLimiterState
 from imagegate.storage.filesystem import FilesystemBlobStore
 from imagegate.storage.signing import UrlSigner
-from imagegate.wiring import Database, admin_service, image_service, open_database
+from imagegate.wiring import Database, admin_service, image_service, open_database, prompt_screen
 
 from .scripted import scripted_registry
 
@@ -181,6 +185,18 @@ class Core:
         router = build_router(self.settings.catalog, upstreams, self.client, circuits=circuits)
         self.stack.push_async_callback(router.aclose)
         return router
+
+    def billing_steps(self) -> tuple[Admission, Settlement]:
+        """The admission and settlement steps on one Billing, built as `wiring.image_service` builds
+        them (in-process limiter state, the shipped screening policy)."""
+        settings, db = self.settings, self.db
+        billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
+        screen = prompt_screen(settings, db.safety_events, self.client)
+        limiter_state = MemoryLimiterState()
+        self.stack.push_async_callback(limiter_state.aclose)
+        limiter = Limiter(limiter_state, fail_open=False, in_flight_ttl_seconds=settings.request_deadline_seconds + 60)
+        admission = Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen)
+        return admission, Settlement(billing, db.usage, db.idempotency, screen)
 
     def image_service(self, router: Router) -> ImageService:
         """Assembled by `wiring.image_service`, exactly as a serving node assembles it."""
