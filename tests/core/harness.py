@@ -155,12 +155,20 @@ class Core:
     stack: AsyncExitStack
 
     async def principal(
-        self, usd: str = "1", *, test: bool = False, models: list[str] | None = None, max_in_flight: int | None = None
+        self,
+        usd: str = "1",
+        *,
+        test: bool = False,
+        models: list[str] | None = None,
+        max_in_flight: int | None = None,
+        block_terms: list[str] | None = None,
     ) -> Principal:
         """A new funded account and key, resolved from the key as the gateway resolves it."""
         account = await self.admin.create_account("core")
         if usd != "0":
             await self.admin.add_credit(account["id"], usd, "funding")
+        if block_terms is not None:
+            await self.admin.set_account_safety(account["id"], block_terms=block_terms, block_categories=[])
         if max_in_flight is not None:
             await self.admin.set_account_limits(account["id"], rpm=None, ipm=None, max_in_flight=max_in_flight)
         key = await self.admin.create_key(account["id"], test=test, models=models, rpm=None)
@@ -174,7 +182,9 @@ class Core:
     async def usage(self, principal: Principal) -> list[UsageRecord]:
         """The account's usage records, oldest first."""
         now = utcnow()
-        records, _ = await self.db.usage.query(now - timedelta(hours=1), now + timedelta(minutes=1), principal.account_id)
+        records, _ = await self.db.usage.query(
+            now - timedelta(hours=1), now + timedelta(minutes=1), principal.account_id
+        )
         return sorted(records, key=lambda r: r.created_at)
 
     async def assert_ledger_consistent(self) -> None:
@@ -226,6 +236,19 @@ def run_core(settings: Settings, scenario: Callable[[Core], Awaitable[None]]) ->
 
 
 __all__ = [
-    "CATALOG", "FAST_RETRIES", "HIGH_128", "HIGH_64", "LOW_128", "LOW_64", "MODEL", "NEVER_OPENS",
-    "Core", "Money", "build_router", "core_settings", "open_core", "run_core", "write_config",
+    "CATALOG",
+    "FAST_RETRIES",
+    "HIGH_64",
+    "HIGH_128",
+    "LOW_64",
+    "LOW_128",
+    "MODEL",
+    "NEVER_OPENS",
+    "Core",
+    "Money",
+    "build_router",
+    "core_settings",
+    "open_core",
+    "run_core",
+    "write_config",
 ]

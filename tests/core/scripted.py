@@ -21,7 +21,6 @@ from imagegate.providers.http_client import UpstreamClient
 from imagegate.providers.registry import ProviderEntry, default_registry
 
 
-
 class HeldAnswer:
     """A step that answers `images` only once the test calls `release()` (a call still in flight)."""
 

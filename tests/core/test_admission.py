@@ -16,7 +16,7 @@ from imagegate.domain.request import parse_image_request
 from imagegate.ids import new_id
 from imagegate.service.admission import Admission, Admitted, Replay, Ticket
 
-from .harness import HIGH_64, LOW_128, LOW_64, MODEL, Core, Money, run_core
+from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, run_core
 
 FUNDS = 1_000_000  # "$1"
 
@@ -32,7 +32,9 @@ async def admit(
     return await admission.admit(ticket, parse_image_request(fields, core.settings.catalog), fields)
 
 
-async def admitted(core: Core, admission: Admission, principal: Principal, fields: dict[str, Any], key: str | None = None) -> Admitted:
+async def admitted(
+    core: Core, admission: Admission, principal: Principal, fields: dict[str, Any], key: str | None = None
+) -> Admitted:
     result = await admit(core, admission, principal, fields, key)
     assert isinstance(result, Admitted)
     return result
@@ -47,7 +49,9 @@ async def admitted(core: Core, admission: Admission, principal: Principal, field
         (body(quality="auto", n=2), 2 * HIGH_64),  # auto is held at the dearest quality
     ],
 )
-def test_admitting_holds_the_price_of_every_image_asked_for(settings: Settings, fields: dict[str, Any], held: int) -> None:
+def test_admitting_holds_the_price_of_every_image_asked_for(
+    settings: Settings, fields: dict[str, Any], held: int
+) -> None:
     async def scenario(core: Core) -> None:
         admission, _ = core.billing_steps()
         principal = await core.principal("1")

@@ -11,8 +11,8 @@ import pytest
 
 from imagegate.domain.catalog import Catalog, Route
 from imagegate.domain.errors import ContentBlocked
-from imagegate.domain.upstream import GeneratedImage, RetryableUpstreamError
 from imagegate.domain.request import parse_image_request
+from imagegate.domain.upstream import GeneratedImage, RetryableUpstreamError
 from imagegate.images import BadImage, inspect
 from imagegate.routing.conform import ConformingProvider
 
@@ -54,9 +54,13 @@ def test_another_format_at_the_right_size_is_re_encoded(catalog: Catalog, upstre
 
 def test_a_route_that_cannot_compress_is_re_encoded_at_the_asked_compression(catalog: Catalog) -> None:
     data = picture((64, 64), "jpeg")
-    [out] = conformed(catalog, [GeneratedImage(data=data)], route="pngonly", output_format="jpeg", output_compression=10)
+    [out] = conformed(
+        catalog, [GeneratedImage(data=data)], route="pngonly", output_format="jpeg", output_compression=10
+    )
     assert inspect(out.data).format == "jpeg" and out.data != data
-    [same] = conformed(catalog, [GeneratedImage(data=data)], route="primary", output_format="jpeg", output_compression=10)
+    [same] = conformed(
+        catalog, [GeneratedImage(data=data)], route="primary", output_format="jpeg", output_compression=10
+    )
     assert same.data is data  # a route that compresses natively is trusted to have done it
 
 

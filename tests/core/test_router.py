@@ -106,7 +106,9 @@ def test_only_configured_routes_are_tried(catalog: Catalog) -> None:
 
 
 def test_every_route_failing_is_upstream_failed_with_every_attempt_counted(catalog: Catalog) -> None:
-    upstreams = {name: ScriptedUpstream(*[RetryableUpstreamError("500")] * 3) for name in ("primary", "secondary", "pngonly")}
+    upstreams = {
+        name: ScriptedUpstream(*[RetryableUpstreamError("500")] * 3) for name in ("primary", "secondary", "pngonly")
+    }
     routed = generate(catalog, upstreams)
     assert isinstance(routed.error, UpstreamFailed) and routed.error.status == 502
     assert routed.attempts == 9 and "9 attempt(s)" in routed.error.message

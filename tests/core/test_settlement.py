@@ -20,7 +20,7 @@ from imagegate.routing.router import Routed
 from imagegate.service.admission import Admission, Admitted, Replay, Ticket
 from imagegate.service.settlement import REPLAY_ROUTE, Charge, Settlement
 
-from .harness import HIGH_64, LOW_128, LOW_64, MODEL, Core, Money, run_core
+from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, run_core
 from .scripted import image
 
 FUNDS = 1_000_000  # "$1"
@@ -35,19 +35,27 @@ def ticket(principal: Principal, key: str | None = None) -> Ticket:
     return Ticket(principal, new_id("req"), time.monotonic(), key)
 
 
-async def admit(core: Core, admission: Admission, principal: Principal, fields: dict[str, Any], key: str | None = None) -> Admitted | Replay:
+async def admit(
+    core: Core, admission: Admission, principal: Principal, fields: dict[str, Any], key: str | None = None
+) -> Admitted | Replay:
     return await admission.admit(ticket(principal, key), parse_image_request(fields, core.settings.catalog), fields)
 
 
-async def admitted(core: Core, admission: Admission, principal: Principal, fields: dict[str, Any], key: str | None = None) -> Admitted:
+async def admitted(
+    core: Core, admission: Admission, principal: Principal, fields: dict[str, Any], key: str | None = None
+) -> Admitted:
     result = await admit(core, admission, principal, fields, key)
     assert isinstance(result, Admitted)
     return result
 
 
-async def deliver(settlement: Settlement, admitted: Admitted, images: list[GeneratedImage], route: str = "primary", attempts: int = 1) -> Any:
+async def deliver(
+    settlement: Settlement, admitted: Admitted, images: list[GeneratedImage], route: str = "primary", attempts: int = 1
+) -> Any:
     charge = settlement.charge(admitted, images)
-    return await settlement.complete(admitted, Routed(images, route, attempts), charge, DATA * len(images), int(time.time()))
+    return await settlement.complete(
+        admitted, Routed(images, route, attempts), charge, DATA * len(images), int(time.time())
+    )
 
 
 def test_a_delivered_request_pays_for_its_images_and_the_rest_of_the_hold_is_released(settings: Settings) -> None:
@@ -80,7 +88,9 @@ def test_a_delivered_request_pays_for_its_images_and_the_rest_of_the_hold_is_rel
     ("reported", "unit"),
     [("low", LOW_64), ("high", HIGH_64), (None, HIGH_64)],  # none reported: the catalog's auto_quality_price
 )
-def test_auto_quality_is_charged_at_the_quality_the_upstream_reports(settings: Settings, reported: str | None, unit: int) -> None:
+def test_auto_quality_is_charged_at_the_quality_the_upstream_reports(
+    settings: Settings, reported: str | None, unit: int
+) -> None:
     async def scenario(core: Core) -> None:
         admission, settlement = core.billing_steps()
         principal = await core.principal("1")
@@ -121,7 +131,13 @@ def test_a_failure_before_any_upstream_call_is_recorded_without_a_route(settings
         await settlement.abandon(request, None, RuntimeError("the delivery's disk is full"))
         assert await core.money(principal) == Money(FUNDS, 0)
         [row] = await core.usage(principal)
-        assert (row.status, row.error_code, row.route, row.attempts, row.cost_micros) == (500, "internal_error", None, 0, 0)
+        assert (row.status, row.error_code, row.route, row.attempts, row.cost_micros) == (
+            500,
+            "internal_error",
+            None,
+            0,
+            0,
+        )
 
     run_core(settings, scenario)
 
@@ -152,13 +168,23 @@ def test_a_delivered_request_finishes_its_idempotency_key_and_a_replay_costs_not
         assert (replay.body, replay.cost_micros) == (result.body, 2 * LOW_64)
         assert await core.money(principal) == Money(FUNDS - 2 * LOW_64, 0)  # nothing held for the replay
         replay_ticket = ticket(principal, "order-2")
-        replayed = await settlement.replayed(replay_ticket, parse_image_request(body(n=2), core.settings.catalog), replay)
-        assert (replayed.replayed, replayed.body, replayed.cost_micros, replayed.images_missing) == (True, result.body, 2 * LOW_64, 0)
+        replayed = await settlement.replayed(
+            replay_ticket, parse_image_request(body(n=2), core.settings.catalog), replay
+        )
+        assert (replayed.replayed, replayed.body, replayed.cost_micros, replayed.images_missing) == (
+            True,
+            result.body,
+            2 * LOW_64,
+            0,
+        )
         assert await core.money(principal) == Money(FUNDS - 2 * LOW_64, 0)  # charged once
         first_row, replay_row = await core.usage(principal)
         assert (first_row.route, first_row.cost_micros) == ("primary", 2 * LOW_64)
         assert (replay_row.id, replay_row.route, replay_row.status, replay_row.cost_micros) == (
-            replay_ticket.request_id, REPLAY_ROUTE, 200, 0
+            replay_ticket.request_id,
+            REPLAY_ROUTE,
+            200,
+            0,
         )
 
     run_core(settings, scenario)
@@ -177,7 +203,11 @@ def test_a_refused_request_is_recorded_and_costs_nothing(settings: Settings) -> 
         assert await core.money(principal) == Money(10_000, 0)
         [row] = await core.usage(principal)
         assert (row.id, row.status, row.error_code, row.model, row.cost_micros) == (
-            refused_ticket.request_id, 402, "insufficient_balance", MODEL, 0
+            refused_ticket.request_id,
+            402,
+            "insufficient_balance",
+            MODEL,
+            0,
         )
 
     run_core(settings, scenario)
@@ -188,11 +218,18 @@ def test_an_upstream_safety_refusal_costs_nothing_and_is_in_the_audit_log(settin
         admission, settlement = core.billing_steps()
         principal = await core.principal("1")
         request = await admitted(core, admission, principal, body())
-        blocked = ContentBlocked("The upstream refused this prompt. Nothing was charged.", code="content_policy_violation")
+        blocked = ContentBlocked(
+            "The upstream refused this prompt. Nothing was charged.", code="content_policy_violation"
+        )
         await settlement.abandon(request, Routed([], "primary", 1, blocked), blocked)
         assert await core.money(principal) == Money(FUNDS, 0)
         [row] = await core.usage(principal)
-        assert (row.status, row.error_code, row.route, row.cost_micros) == (451, "content_policy_violation", "primary", 0)
+        assert (row.status, row.error_code, row.route, row.cost_micros) == (
+            451,
+            "content_policy_violation",
+            "primary",
+            0,
+        )
         [event] = (await core.admin.list_blocks(account_id=principal.account_id))["data"]
         assert event["request_id"] == request.ticket.request_id
 
