@@ -4,6 +4,7 @@ repositories on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any
 
@@ -40,24 +41,22 @@ async def admitted(
     return result
 
 
-@pytest.mark.parametrize(
-    ("fields", "held"),
-    [
-        (body(), LOW_64),
-        (body(n=3), 3 * LOW_64),
-        (body(size="128x128", n=2), 2 * LOW_128),
-        (body(quality="auto", n=2), 2 * HIGH_64),  # auto is held at the dearest quality
-    ],
-)
-def test_admitting_holds_the_price_of_every_image_asked_for(
-    settings: Settings, fields: dict[str, Any], held: int
-) -> None:
+HOLDS = [  # (body, what it is held at)
+    (body(), LOW_64),
+    (body(n=3), 3 * LOW_64),
+    (body(size="128x128", n=2), 2 * LOW_128),
+    (body(quality="auto", n=2), 2 * HIGH_64),  # auto is held at the dearest quality
+]
+
+
+def test_admitting_holds_the_price_of_every_image_asked_for(settings: Settings) -> None:
     async def scenario(core: Core) -> None:
         admission, _ = core.billing_steps()
-        principal = await core.principal("1")
-        result = await admitted(core, admission, principal, fields)
-        assert result.hold_id is not None and result.priced.held_unit * result.request.n == held
-        assert await core.money(principal) == Money(FUNDS, held)
+        for fields, held in HOLDS:
+            principal = await core.principal("1")
+            result = await admitted(core, admission, principal, fields)
+            assert result.hold_id is not None and result.priced.held_unit * result.request.n == held, fields
+            assert await core.money(principal) == Money(FUNDS, held), fields
         await core.assert_ledger_consistent()
 
     run_core(settings, scenario)
@@ -160,5 +159,20 @@ def test_the_in_flight_cap_refuses_until_a_request_leaves(settings: Settings) ->
         await admission.leave(first)
         second = await admitted(core, admission, principal, body(), key="order-3")  # its key was given back too
         assert second.in_flight and second.idempotency_claimed
+
+    run_core(settings, scenario)
+
+
+def test_requests_racing_for_the_last_credit_never_hold_more_than_the_balance(settings: Settings) -> None:
+    async def scenario(core: Core) -> None:
+        admission, _ = core.billing_steps()
+        principal = await core.principal("0.1")  # room for two high-quality images, not five
+        outcomes = await asyncio.gather(
+            *(admit(core, admission, principal, body(quality="high")) for _ in range(5)), return_exceptions=True
+        )
+        assert sum(isinstance(o, Admitted) for o in outcomes) == 2
+        assert sum(isinstance(o, InsufficientBalance) for o in outcomes) == 3
+        assert await core.money(principal) == Money(100_000, 2 * HIGH_64)
+        await core.assert_ledger_consistent()
 
     run_core(settings, scenario)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -32,8 +32,8 @@ def request_of(catalog: Catalog) -> ImageRequest:
     return parse_image_request({"model": MODEL, "prompt": "a red square"}, catalog)
 
 
-def run(scenario: Callable[[], Awaitable[Any]]) -> Any:
-    return asyncio.run(scenario())  # type: ignore[arg-type]
+def run(scenario: Callable[[], Coroutine[Any, Any, None]]) -> None:
+    asyncio.run(scenario())
 
 
 async def call(breaker: CircuitBreaker, request: ImageRequest) -> list[GeneratedImage] | BaseException:

@@ -84,24 +84,23 @@ def test_a_delivered_request_pays_for_its_images_and_the_rest_of_the_hold_is_rel
     run_core(settings, scenario)
 
 
-@pytest.mark.parametrize(
-    ("reported", "unit"),
-    [("low", LOW_64), ("high", HIGH_64), (None, HIGH_64)],  # none reported: the catalog's auto_quality_price
-)
-def test_auto_quality_is_charged_at_the_quality_the_upstream_reports(
-    settings: Settings, reported: str | None, unit: int
-) -> None:
+AUTO_CHARGES = [("low", LOW_64), ("high", HIGH_64), (None, HIGH_64)]
+"""(the quality the upstream reports, the unit charged): none reported is the catalog's auto_quality_price."""
+
+
+def test_auto_quality_is_charged_at_the_quality_the_upstream_reports(settings: Settings) -> None:
     async def scenario(core: Core) -> None:
         admission, settlement = core.billing_steps()
-        principal = await core.principal("1")
-        request = await admitted(core, admission, principal, body(quality="auto", n=2))
-        assert await core.money(principal) == Money(FUNDS, 2 * HIGH_64)
-        assert settlement.charge(request, [image(quality=reported)] * 2) == Charge(unit, 2)
-        result = await deliver(settlement, request, [image(quality=reported)] * 2)
-        assert result.cost_micros == 2 * unit
-        assert await core.money(principal) == Money(FUNDS - 2 * unit, 0)
-        [row] = await core.usage(principal)
-        assert (row.cost_micros, row.unit_price_micros, row.quality) == (2 * unit, unit, "auto")
+        for reported, unit in AUTO_CHARGES:
+            principal = await core.principal("1")
+            request = await admitted(core, admission, principal, body(quality="auto", n=2))
+            assert await core.money(principal) == Money(FUNDS, 2 * HIGH_64)
+            assert settlement.charge(request, [image(quality=reported)] * 2) == Charge(unit, 2), reported
+            result = await deliver(settlement, request, [image(quality=reported)] * 2)
+            assert result.cost_micros == 2 * unit, reported
+            assert await core.money(principal) == Money(FUNDS - 2 * unit, 0), reported
+            [row] = await core.usage(principal)
+            assert (row.cost_micros, row.unit_price_micros, row.quality) == (2 * unit, unit, "auto"), reported
 
     run_core(settings, scenario)
 
