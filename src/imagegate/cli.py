@@ -16,10 +16,11 @@ from typing import Any
 import click
 
 from . import __version__
-from .config import load_settings
+from .config import Settings, load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run, open_admin
 from .service.routes import route_report
+from .storage.factory import check_storage
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -60,6 +61,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     from .http.app import create_app
 
     settings = load_settings(host=host, port=port)
+    check_store(settings)
     first = _admin_call(lambda admin: _bootstrap(admin))
     click.echo(f"imagegate {__version__}: data in {settings.data_dir}")
     if first.get("key"):
@@ -86,6 +88,14 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
         uvicorn.run("imagegate.http.asgi:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
+
+
+def check_store(settings: Settings) -> None:
+    """Refuse to start, with a message naming the bucket, when the image store cannot be used."""
+    try:
+        asyncio.run(check_storage(settings))
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from exc
 
 
 async def _bootstrap(admin: AdminService) -> dict[str, Any]:

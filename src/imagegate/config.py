@@ -59,6 +59,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_MODERATION_ON_ERROR", "open", "moderation down or over budget: `open` serves the request, `closed` answers 503"),
     Setting("IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"),
     Setting("IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"),
+    Setting("IMAGEGATE_STORAGE_URL", None, "where images are kept: `file:///path` (default: the data dir's `images`) or `s3://bucket/prefix` (credentials, region and endpoint from the standard `AWS_*` variables)"),
+    Setting("IMAGEGATE_URL_MODE", "gateway", "`gateway`: signed `/v1/files/…` URLs served by the gateway; `bucket`: the bucket's own pre-signed URLs (S3 only)"),
+    Setting("IMAGEGATE_STORAGE_TIMEOUT_SECONDS", "30", "longest one image store call may take (retries included)"),
+    Setting("IMAGEGATE_IMAGE_GRACE_SECONDS", "3600", "how long after its URL expires an image is deleted by the sweeper"),
+    Setting("IMAGEGATE_METRICS", "false", "`true`: serve Prometheus metrics on `GET /metrics`"),
     Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
     Setting("OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"),
     Setting("AZURE_OPENAI_API_KEY", None, "key of the Azure OpenAI route"),
@@ -70,6 +75,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+)
+"""The standard AWS variables an `s3://` store reads (as obstore's S3 config keys, lower-cased)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +121,12 @@ class Settings:
     rate_limit_fail_open: bool = True
     max_body_bytes: int = 1_048_576
     upstream_max_connections: int | None = None
+    storage_url: str | None = None
+    url_mode: str = "gateway"
+    storage_options: Mapping[str, str] = field(default_factory=dict, repr=False)
+    storage_timeout_seconds: float = 30.0
+    image_grace_seconds: int = 3600
+    metrics: bool = False
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -162,6 +183,12 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         rate_limit_fail_open=_open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
         max_body_bytes=int(get("IMAGEGATE_MAX_BODY_BYTES") or 1_048_576),
         upstream_max_connections=int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
+        storage_url=get("IMAGEGATE_STORAGE_URL"),
+        url_mode=_one_of(get("IMAGEGATE_URL_MODE"), "IMAGEGATE_URL_MODE", ("gateway", "bucket")),
+        storage_options={name.lower(): env[name] for name in AWS_VARIABLES if env.get(name)},
+        storage_timeout_seconds=float(get("IMAGEGATE_STORAGE_TIMEOUT_SECONDS") or 30),
+        image_grace_seconds=int(get("IMAGEGATE_IMAGE_GRACE_SECONDS") or 3600),
+        metrics=_flag(get("IMAGEGATE_METRICS"), "IMAGEGATE_METRICS"),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
@@ -209,6 +236,13 @@ def _flag(value: str | None, name: str) -> bool:
     if text not in ("true", "false", "1", "0", "yes", "no"):
         raise ValueError(f"{name} must be true or false, not {value!r}")
     return text in ("true", "1", "yes")
+
+
+def _one_of(value: str | None, name: str, choices: tuple[str, ...]) -> str:
+    text = (value or choices[0]).strip().lower()
+    if text not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return text
 
 
 def _open_or_closed(value: str | None, name: str) -> bool:

@@ -17,7 +17,7 @@ from .components import Components, build_components
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
-from .routes import account, admin, files, images, models, usage
+from .routes import account, admin, files, image_delete, images, models, usage
 
 
 log = logging.getLogger("imagegate.sweeper")
@@ -31,6 +31,8 @@ async def _sweep_forever(components: Components) -> None:
             released = await components.ledger.sweep_expired()
             if released:
                 log.warning("released %d expired hold(s)", len(released))
+            if components.retention is not None:
+                await components.retention.sweep()
         except Exception:  # a bad sweep must not stop the next one
             log.exception("hold sweep failed")
         await asyncio.sleep(interval)
@@ -42,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.components = await build_components(settings)
+        await app.state.components.store.check()  # a missing bucket stops the start, naming it
         sweeper = asyncio.create_task(_sweep_forever(app.state.components))
         try:
             yield
@@ -63,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account, usage, admin):
+    for module in (images, models, files, account, usage, admin, image_delete):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -12,13 +12,14 @@ from ..config import Settings
 from ..db.accounts import AccountsRepo
 from ..db.engine import create_engine, migrate
 from ..db.idempotency import IdempotencyRepo
+from ..db.images import ImagesRepo
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
 from ..db.runner import Runner, runner_for
 from ..db.safety import AccountPolicyRepo, SafetyEventsRepo
 from ..db.usage import UsageRepo
 from ..domain.catalog import Catalog
-from ..domain.ports import CircuitStore
+from ..domain.ports import BlobStore, CircuitStore
 from ..domain.ports import LimiterState, Moderator
 from ..providers.http_client import UpstreamClient
 from ..providers.moderation import OpenAIModeration
@@ -27,12 +28,13 @@ from ..routing.retry import RetryPolicy
 from ..routing.router import Router
 from ..service.admin import AdminService
 from ..service.generation import ImageService
+from ..service.retention import Retention
 from ..service.routes import circuit_store
 from ..service.limits import Limiter
 from ..service.screening import PromptScreen
 from ..state.memory import MemoryLimiterState
 from ..state.redis import RedisLimiterState
-from ..storage.filesystem import FilesystemBlobStore
+from ..storage.factory import build_store
 from ..storage.signing import UrlSigner
 from .auth import Authenticator
 
@@ -49,13 +51,14 @@ class Components:
     ledger: LedgerRepo
     usage: UsageRepo
     signer: UrlSigner
-    store: FilesystemBlobStore
+    store: BlobStore
     router: Router
     circuits: CircuitStore
     images: ImageService
     admin: AdminService
     authenticate: Authenticator
     limiter_state: LimiterState | None = None
+    retention: Retention | None = None
 
     async def aclose(self) -> None:
         await self.router.aclose()
@@ -63,6 +66,7 @@ class Components:
         if self.limiter_state is not None:
             await self.limiter_state.aclose()
         await self.http_client.aclose()
+        await self.store.aclose()
         await self.runner.aclose()
         await self.engine.dispose()
 
@@ -75,7 +79,7 @@ async def build_components(settings: Settings) -> Components:
     accounts = AccountsRepo(engine, runner)
     prices = PricesRepo(engine)
     signer = UrlSigner(settings.signing_secret)
-    store = FilesystemBlobStore(settings.data_dir / "images", signer, settings.base_url())
+    store = build_store(settings, signer)
     circuits = circuit_store(settings)
     router = Router(
         settings.catalog,
@@ -94,6 +98,7 @@ async def build_components(settings: Settings) -> Components:
         RedisLimiterState(settings.redis_url) if settings.redis_url else MemoryLimiterState()
     )
     events = SafetyEventsRepo(engine)
+    image_index = ImagesRepo(engine, runner)
     images = ImageService(
         settings.catalog,
         router,
@@ -110,6 +115,7 @@ async def build_components(settings: Settings) -> Components:
             in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
         ),
         screen=_prompt_screen(settings, events, http_client),
+        image_index=image_index,
     )
     return Components(
         settings=settings,
@@ -138,6 +144,7 @@ async def build_components(settings: Settings) -> Components:
         ),
         authenticate=Authenticator(accounts),
         limiter_state=limiter_state,
+        retention=Retention(image_index, store, settings.image_grace_seconds),
     )
 
 
