@@ -10,6 +10,7 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -85,6 +86,8 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     if workers > 1:
         # Workers build their own app from the environment: pass the CLI's choices down that way.
         os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = settings.host, str(settings.port)
+        if settings.metrics and settings.metrics_dir is None:  # the workers' metrics, added up at a scrape
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="imagegate-metrics-")
         uvicorn.run("imagegate.http.asgi:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)

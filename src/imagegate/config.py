@@ -127,6 +127,7 @@ class Settings:
     storage_timeout_seconds: float = 30.0
     image_grace_seconds: int = 3600
     metrics: bool = False
+    metrics_dir: Path | None = None
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -189,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         storage_timeout_seconds=float(get("IMAGEGATE_STORAGE_TIMEOUT_SECONDS") or 30),
         image_grace_seconds=int(get("IMAGEGATE_IMAGE_GRACE_SECONDS") or 3600),
         metrics=_flag(get("IMAGEGATE_METRICS"), "IMAGEGATE_METRICS"),
+        metrics_dir=Path(v) if (v := env.get("PROMETHEUS_MULTIPROC_DIR")) else None,
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)

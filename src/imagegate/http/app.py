@@ -17,7 +17,7 @@ from .components import Components, build_components
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
-from .routes import account, admin, files, image_delete, images, models, usage
+from .routes import account, admin, files, image_delete, images, metrics, models, usage
 
 
 log = logging.getLogger("imagegate.sweeper")
@@ -66,7 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account, usage, admin, image_delete):
+    for module in (images, models, files, account, usage, admin, image_delete, metrics):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

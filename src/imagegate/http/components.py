@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,6 +25,8 @@ from ..domain.ports import LimiterState, Moderator
 from ..providers.http_client import UpstreamClient
 from ..providers.moderation import OpenAIModeration
 from ..providers.registry import default_registry
+from ..observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
+from ..observability.metrics import Metrics
 from ..routing.retry import RetryPolicy
 from ..routing.router import Router
 from ..service.admin import AdminService
@@ -59,6 +62,7 @@ class Components:
     authenticate: Authenticator
     limiter_state: LimiterState | None = None
     retention: Retention | None = None
+    metrics: Metrics | None = None
 
     async def aclose(self) -> None:
         await self.router.aclose()
@@ -80,11 +84,12 @@ async def build_components(settings: Settings) -> Components:
     prices = PricesRepo(engine)
     signer = UrlSigner(settings.signing_secret)
     store = build_store(settings, signer)
-    circuits = circuit_store(settings)
+    metrics = Metrics(settings.metrics_dir) if settings.metrics else None
+    circuits = circuit_store(settings) if metrics is None else MeteredCircuits(circuit_store(settings), metrics)
     router = Router(
         settings.catalog,
         settings.credentials,
-        default_registry(),
+        default_registry() if metrics is None else metered_registry(default_registry(), metrics),
         http_client,
         policy=RetryPolicy(settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds),
         attempt_timeout=settings.upstream_timeout_seconds,
@@ -93,7 +98,11 @@ async def build_components(settings: Settings) -> Components:
     )
     ledger = LedgerRepo(engine, runner)
     usage = UsageRepo(engine, runner)
-    billing = Billing(ledger, accounts, settings.hold_ttl_seconds)
+    billing = (
+        Billing(ledger, accounts, settings.hold_ttl_seconds)
+        if metrics is None
+        else MeteredBilling(ledger, accounts, settings.hold_ttl_seconds, metrics)
+    )
     limiter_state: LimiterState = (
         RedisLimiterState(settings.redis_url) if settings.redis_url else MemoryLimiterState()
     )
@@ -105,7 +114,7 @@ async def build_components(settings: Settings) -> Components:
         store,
         billing,
         prices,
-        usage,
+        usage if metrics is None else MeteredUsage(engine, runner, metrics),
         IdempotencyRepo(engine),
         settings.url_ttl_seconds,
         settings.request_deadline_seconds,
@@ -114,7 +123,7 @@ async def build_components(settings: Settings) -> Components:
             fail_open=settings.rate_limit_fail_open,
             in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
         ),
-        screen=_prompt_screen(settings, events, http_client),
+        screen=_prompt_screen(settings, events, http_client, metrics),
         image_index=image_index,
     )
     return Components(
@@ -145,10 +154,13 @@ async def build_components(settings: Settings) -> Components:
         authenticate=Authenticator(accounts),
         limiter_state=limiter_state,
         retention=Retention(image_index, store, settings.image_grace_seconds),
+        metrics=metrics,
     )
 
 
-def _prompt_screen(settings: Settings, events: SafetyEventsRepo, client: UpstreamClient) -> PromptScreen | None:
+def _prompt_screen(
+    settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, metrics: Metrics | None = None
+) -> PromptScreen | None:
     if settings.safety_policy is None:
         return None
     moderator: Moderator | None = None
@@ -160,7 +172,8 @@ def _prompt_screen(settings: Settings, events: SafetyEventsRepo, client: Upstrea
             settings.moderation_model,
             settings.moderation_timeout_seconds,
         )
-    return PromptScreen(
+    screen = PromptScreen if metrics is None else partial(MeteredScreen, metrics)
+    return screen(
         settings.safety_policy,
         events,
         moderator=moderator,
