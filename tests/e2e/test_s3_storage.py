@@ -13,10 +13,17 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import pytest
 
-from tests.conftest import ROOT, Account, Gateway, _clean_environ, serve_gateway, start_gateway
+from tests.conftest import (
+    ROOT,
+    Account,
+    Gateway,
+    _clean_environ,
+    serve_gateway,
+    start_gateway,
+)
 from tests.support.assertions import assert_error
-from tests.upstreams.fake_openai import FakeOpenAI
 from tests.support.moto import MotoServer
+from tests.upstreams.fake_openai import FakeOpenAI
 
 BUCKET = "imagegate-test"
 
@@ -99,7 +106,7 @@ def test_missing_bucket_stops_serve_naming_it(tmp_path: Path, moto: MotoServer) 
         "IMAGEGATE_PORT": "1",  # never reached: serve must stop before binding
     }
     result = subprocess.run(
-        [sys.executable, "-m", "imagegate", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "imagegate", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode != 0
     assert "no-such-bucket" in result.stderr

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import boto3
 
@@ -21,11 +20,11 @@ class MotoServer:
         executable = Path(sys.executable).parent / "moto_server"
         self.process = ManagedProcess([str(executable), "-H", "127.0.0.1", "-p", str(self.port)], {}, log_dir / f"moto-{self.port}.log")
 
-    def __enter__(self) -> MotoServer:
+    def __enter__(self) -> Self:
         self.process.start(ready_port=self.port, timeout=60)
         return self
 
-    def __exit__(self, *exc: type[BaseException] | BaseException | TracebackType | None) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.process.stop()
 
     @property
