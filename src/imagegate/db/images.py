@@ -29,7 +29,7 @@ images = Table(
 )
 
 INSERT_IMAGE = insert(images)
-Deleter = Callable[[str], Awaitable[None]]
+Deleter = Callable[[list[str]], Awaitable[None]]
 
 
 def _insert(rows: list[dict[str, object]], conn: Connection) -> None:
@@ -63,19 +63,18 @@ class ImagesRepo:
         await self._runner.write(partial(_delete, [image_id]))
 
     async def sweep(self, cutoff: int, remove: Deleter, batch: int = 500) -> int:
-        """Delete the objects (with `remove`) and rows of images whose URL expired before `cutoff`."""
+        """Delete the objects (with `remove`, given the file names) and rows of images whose URL expired
+        before `cutoff`; how many. A failed `remove` leaves the rows for the next sweep."""
         if not self._skip_locked:  # SQLite: one node; read, delete the files, then the rows
             async with self._engine.connect() as conn:
                 names = await _expired(conn, cutoff, batch, lock=False)
-            for image_id, name in names:
-                await remove(name)
+            await remove([name for _, name in names])
             if names:
                 await self._runner.write(partial(_delete, [image_id for image_id, _ in names]))
             return len(names)
         async with self._engine.begin() as conn:  # the claimed rows stay locked until they are gone
             names = await _expired(conn, cutoff, batch, lock=True)
-            for image_id, name in names:
-                await remove(name)
+            await remove([name for _, name in names])
             if names:
                 await conn.execute(delete(images).where(images.c.id.in_([i for i, _ in names])))
         return len(names)

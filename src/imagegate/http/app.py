@@ -31,10 +31,10 @@ async def _sweep_forever(components: Components) -> None:
             released = await components.ledger.sweep_expired()
             if released:
                 log.warning("released %d expired hold(s)", len(released))
-            if components.retention is not None:
-                await components.retention.sweep()
         except Exception:  # a bad sweep must not stop the next one
             log.exception("hold sweep failed")
+        if components.retention is not None:
+            await components.retention.sweep_logged()
         await asyncio.sleep(interval)
 
 
