@@ -95,7 +95,7 @@ async def amain() -> None:
     service = ImageService.__new__(ImageService)
     kwargs = {"b64": text} if "b64" in GeneratedImage.__slots__ else {}
     images = [GeneratedImage(data=png, revised_prompt="x", **kwargs)]
-    await atimed("_deliver b64_json, 1024² noise", lambda: service._deliver(Req, images, 1), 30)  # type: ignore[arg-type]
+    await atimed("_deliver b64_json, 1024² noise", lambda: service._deliver(Req, images, 1, "acct_bench"), 30)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":
