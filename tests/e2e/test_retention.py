@@ -96,3 +96,8 @@ def test_owner_deletes_an_image_and_its_url_is_404(gateway: Gateway) -> None:
         assert_error(httpx.get(url, timeout=30), 404, "not_found_error", "image_not_found")
         again = http.delete(f"/v1/images/{image_id}", headers={"Authorization": f"Bearer {owner.key}"})
         assert_error(again, 404, "not_found_error", "image_not_found")
+        for bad in ("img_NOT-AN-ID", "img_" + "0" * 27):
+            wrong = http.delete(f"/v1/images/{bad}", headers={"Authorization": f"Bearer {owner.key}"})
+            assert_error(wrong, 404, "not_found_error", "image_not_found")
+        not_an_image = http.delete("/v1/images/edits", headers={"Authorization": f"Bearer {owner.key}"})
+        assert not_an_image.status_code in (404, 405), not_an_image.text

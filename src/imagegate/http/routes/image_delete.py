@@ -9,10 +9,11 @@ from ..components import components
 router = APIRouter()
 
 
-@router.delete("/v1/images/{image_id}", status_code=204)
-async def delete_image(image_id: str, request: Request) -> Response:
+# Only `img_…` ids match, so the other `/v1/images/…` paths (edits, jobs) keep their own 404s and routes.
+@router.delete("/v1/images/img_{suffix}", status_code=204)
+async def delete_image(suffix: str, request: Request) -> Response:
     gateway = components(request)
     principal = await gateway.authenticate(request)
     assert gateway.retention is not None
-    await gateway.retention.delete(principal, image_id)
+    await gateway.retention.delete(principal, f"img_{suffix}")
     return Response(status_code=204)
