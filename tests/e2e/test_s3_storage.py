@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -89,10 +90,12 @@ def test_bucket_mode_hands_out_the_buckets_presigned_url(
     env = _s3_env(moto, IMAGEGATE_URL_MODE="bucket", IMAGEGATE_URL_TTL_SECONDS="600")
     with running_gateway(tmp_path_factory, "bucket-mode", None, env) as gateway:
         account = gateway.new_account("0", test=True)
-        url = _generate(gateway, account.key, output_format="png")
+        result = gateway.client(account.key).images.generate(model="gpt-image-2", prompt="a lighthouse", output_format="png")
+        url = result.data[0].url or ""
         assert url.startswith(f"{moto.endpoint}/{BUCKET}/images/img_")
         query = parse_qs(urlparse(url).query)
-        assert query["X-Amz-Expires"] == ["600"]
+        signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+        assert signed_at + int(query["X-Amz-Expires"][0]) == result.created + 600  # the gateway URL's expiry
         download = httpx.get(url, timeout=30)
         assert download.status_code == 200
         assert download.content.startswith(b"\x89PNG")
