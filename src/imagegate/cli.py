@@ -99,6 +99,8 @@ def check_store(settings: Settings) -> None:
         asyncio.run(check_storage(settings))
     except GatewayError as exc:
         raise click.ClickException(exc.message) from exc
+    except ValueError as exc:  # a storage URL or URL mode that cannot work
+        raise click.ClickException(str(exc)) from exc
 
 
 async def _bootstrap(admin: AdminService) -> dict[str, Any]:

@@ -115,6 +115,16 @@ def test_missing_bucket_stops_serve_naming_it(tmp_path: Path, moto: MotoServer) 
     assert "no-such-bucket" in result.stderr
 
 
+def test_bucket_urls_on_a_file_store_stop_serve_saying_why(tmp_path: Path) -> None:
+    env = {**_clean_environ(), "IMAGEGATE_DATA_DIR": str(tmp_path / "data"), "IMAGEGATE_URL_MODE": "bucket", "IMAGEGATE_PORT": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "imagegate", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "IMAGEGATE_URL_MODE=bucket needs an s3://" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_refused_write_is_503_unbilled_and_the_hold_released(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, moto: MotoServer
 ) -> None:
