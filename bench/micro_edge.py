@@ -87,15 +87,15 @@ async def amain() -> None:
         await atimed(f"store.put, {len(tiny):,} B", lambda: blobs.put(new_id("img"), "png", tiny), 2000)
 
     from imagegate.domain.upstream import GeneratedImage
-    from imagegate.service.generation import ImageService
+    from imagegate.service.delivery import Delivery
 
     class Req:
         response_format = "b64_json"
 
-    service = ImageService.__new__(ImageService)
+    delivery = Delivery(blobs, 86400)
     kwargs = {"b64": text} if "b64" in GeneratedImage.__slots__ else {}
     images = [GeneratedImage(data=png, revised_prompt="x", **kwargs)]
-    await atimed("_deliver b64_json, 1024² noise", lambda: service._deliver(Req, images, 1), 30)  # type: ignore[arg-type]
+    await atimed("_deliver b64_json, 1024² noise", lambda: delivery.deliver(Req, images, 1, "acct_bench"), 30)  # type: ignore[arg-type]
 
 
 if __name__ == "__main__":

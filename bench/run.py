@@ -123,6 +123,7 @@ def gateway_env(work: Path, port: int, upstream_port: int) -> dict[str, str]:
         OPENAI_API_KEY=UPSTREAM_KEY,
         OPENAI_BASE_URL=f"http://127.0.0.1:{upstream_port}/v1",
     )
+    env.update(item.split("=", 1) for item in os.environ.get("BENCH_GATEWAY_ENV", "").split() if "=" in item)
     return env
 
 
@@ -343,6 +344,7 @@ def machine() -> dict:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    # BENCH_GATEWAY_ENV="IMAGEGATE_METRICS=true …": extra settings for the gateway under test
     p.add_argument("--quick", action="store_true", help="1 repeat, short durations; results go to bench/results/*.tmp")
     p.add_argument("--repeats", type=int, default=None, help="rounds over all scenarios (default 3, --quick 1)")
     p.add_argument("--only", default="", help="comma-separated scenario names (default: all)")

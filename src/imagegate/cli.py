@@ -10,18 +10,20 @@ import asyncio
 import json
 import os
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import click
 
 from . import __version__
-from .config import load_settings
+from .config import Settings, load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run
 from .service.doctor import diagnose, render, report
 from .tour import command_name, tour
-from .wiring import open_admin, open_route_health
+from .wiring import check_storage, open_admin, open_route_health
+
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -62,6 +64,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     from .http.app import create_app
 
     settings = load_settings(host=host, port=port)
+    check_store(settings)
     first = _admin_call(lambda admin: _bootstrap(admin))
     embedded = settings.database_url.startswith("sqlite")
     click.echo(
@@ -89,9 +92,21 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     if workers > 1:
         # Workers build their own app from the environment: pass the CLI's choices down that way.
         os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = settings.host, str(settings.port)
+        if settings.metrics and settings.metrics_dir is None:  # the workers' metrics, added up at a scrape
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="imagegate-metrics-")
         uvicorn.run("imagegate.http.asgi:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
+
+
+def check_store(settings: Settings) -> None:
+    """Refuse to start, with a message naming the bucket, when the image store cannot be used."""
+    try:
+        asyncio.run(check_storage(settings))
+    except GatewayError as exc:
+        raise click.ClickException(exc.message) from exc
+    except ValueError as exc:  # a storage URL or URL mode that cannot work
+        raise click.ClickException(str(exc)) from exc
 
 
 async def _bootstrap(admin: AdminService) -> dict[str, Any]:

@@ -54,8 +54,23 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting("IMAGEGATE_MODERATION_ON_ERROR", "open", "moderation down or over budget: `open` serves the request, `closed` answers 503"),
     Setting("IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"),
     Setting("IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"),
+    Setting("IMAGEGATE_STORAGE_URL", None, "where images are kept: `file:///path` (default: the data dir's `images`) or `s3://bucket/prefix` (credentials, region and endpoint from the standard `AWS_*` variables)"),
+    Setting("IMAGEGATE_URL_MODE", "gateway", "`gateway`: signed `/v1/files/…` URLs served by the gateway; `bucket`: the bucket's own pre-signed URLs (S3 only)"),
+    Setting("IMAGEGATE_STORAGE_TIMEOUT_SECONDS", "30", "longest one image store call may take (retries included)"),
+    Setting("IMAGEGATE_IMAGE_GRACE_SECONDS", "3600", "how long after its URL expires an image is deleted by the sweeper"),
+    Setting("IMAGEGATE_METRICS", "false", "`true`: serve Prometheus metrics on `GET /metrics`"),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+AWS_VARIABLES = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+)
+"""The standard AWS variables an `s3://` store reads (as obstore's S3 config keys, lower-cased)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +110,13 @@ class Settings:
     upstream_max_connections: int | None
     access_log: bool
     log_format: str
+    storage_url: str | None
+    url_mode: str
+    storage_options: Mapping[str, str] = field(repr=False)
+    storage_timeout_seconds: float
+    image_grace_seconds: int
+    metrics: bool
+    metrics_dir: Path | None
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -149,7 +171,14 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         max_body_bytes=int(text("IMAGEGATE_MAX_BODY_BYTES")),
         upstream_max_connections=int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
         access_log=_flag(get("IMAGEGATE_ACCESS_LOG"), "IMAGEGATE_ACCESS_LOG"),
-        log_format=_log_format(get("IMAGEGATE_LOG_FORMAT")),
+        log_format=_one_of(get("IMAGEGATE_LOG_FORMAT"), "IMAGEGATE_LOG_FORMAT", ("text", "json")),
+        storage_url=get("IMAGEGATE_STORAGE_URL"),
+        url_mode=_one_of(get("IMAGEGATE_URL_MODE"), "IMAGEGATE_URL_MODE", ("gateway", "bucket")),
+        storage_options={name.lower(): env[name] for name in AWS_VARIABLES if env.get(name)},
+        storage_timeout_seconds=float(text("IMAGEGATE_STORAGE_TIMEOUT_SECONDS")),
+        image_grace_seconds=int(text("IMAGEGATE_IMAGE_GRACE_SECONDS")),
+        metrics=_flag(get("IMAGEGATE_METRICS"), "IMAGEGATE_METRICS"),
+        metrics_dir=Path(v) if (v := env.get("PROMETHEUS_MULTIPROC_DIR")) else None,
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
@@ -199,10 +228,10 @@ def _flag(value: str | None, name: str) -> bool:
     return text in ("true", "1", "yes")
 
 
-def _log_format(value: str | None) -> str:
-    text = (value or "text").strip().lower()
-    if text not in ("text", "json"):
-        raise ValueError(f"IMAGEGATE_LOG_FORMAT must be 'text' or 'json', not {value!r}")
+def _one_of(value: str | None, name: str, choices: tuple[str, ...]) -> str:
+    text = (value or choices[0]).strip().lower()
+    if text not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return text
 
 

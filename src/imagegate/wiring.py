@@ -17,6 +17,7 @@ from .config import SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.engine import create_engine, migrate
 from .db.idempotency import IdempotencyRepo
+from .db.images import ImagesRepo
 from .db.ledger import LedgerRepo
 from .db.prices import PricesRepo
 from .db.runner import Runner, runner_for
@@ -24,6 +25,8 @@ from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.usage import UsageRepo
 from .domain.circuits import BreakerPolicy
 from .domain.ports import BlobStore, CircuitHealthSource, CircuitStore, LimiterState, Moderator
+from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
+from .observability.metrics import Metrics
 from .providers.http_client import UpstreamClient
 from .providers.moderation import OpenAIModeration
 from .providers.registry import credential_settings, default_registry, read_credentials
@@ -37,7 +40,9 @@ from .service.billing import Billing
 from .service.catalog import CatalogService
 from .service.delivery import Delivery
 from .service.generation import ImageService
+from .service.image_files import ImageFiles
 from .service.rate_limits import Limiter
+from .service.retention import Retention
 from .service.route_health import RouteHealth, run_dir
 from .service.screening import PromptScreen
 from .service.settlement import Settlement
@@ -46,7 +51,7 @@ from .state.circuits_memory import MemoryCircuitStore, PublishedCircuits
 from .state.circuits_redis import RedisCircuitStore
 from .state.limiter_memory import MemoryLimiterState
 from .state.limiter_redis import RedisLimiterState
-from .storage.filesystem import FilesystemBlobStore
+from .storage.factory import build_store
 from .storage.signing import UrlSigner
 
 
@@ -60,6 +65,7 @@ class Database:
     """The engine and the repositories on it."""
 
     engine: AsyncEngine
+    runner: Runner | None
     accounts: AccountsRepo
     ledger: LedgerRepo
     prices: PricesRepo
@@ -67,11 +73,12 @@ class Database:
     idempotency: IdempotencyRepo
     safety_events: SafetyEventsRepo
     account_policies: AccountPolicyRepo
+    images: ImagesRepo
 
 
 @dataclass(frozen=True)
 class Gateway:
-    """What a serving node's HTTP layer calls: services, plus the URL signer and blob store."""
+    """What a serving node's HTTP layer calls: its services (and the store, checked at start)."""
 
     settings: Settings
     images: ImageService
@@ -80,8 +87,10 @@ class Gateway:
     admin: AdminService
     route_health: RouteHealth
     authenticator: KeyAuthenticator
-    signer: UrlSigner
-    store: FilesystemBlobStore
+    files: ImageFiles
+    retention: Retention
+    store: BlobStore
+    metrics: Metrics | None
 
 
 @asynccontextmanager
@@ -97,6 +106,7 @@ async def open_database(settings: Settings, *, request_path: bool = False) -> As
             stack.push_async_callback(runner.aclose)
         yield Database(
             engine=engine,
+            runner=runner,
             accounts=AccountsRepo(engine, runner),
             ledger=LedgerRepo(engine, runner),
             prices=PricesRepo(engine),
@@ -104,6 +114,7 @@ async def open_database(settings: Settings, *, request_path: bool = False) -> As
             idempotency=IdempotencyRepo(engine),
             safety_events=SafetyEventsRepo(engine),
             account_policies=AccountPolicyRepo(engine),
+            images=ImagesRepo(engine, runner),
         )
 
 
@@ -134,7 +145,7 @@ async def open_route_health(settings: Settings) -> AsyncIterator[RouteHealth]:
         client = UpstreamClient()  # the providers only keep it; nothing is sent, no session is opened
         stack.push_async_callback(client.aclose)
         circuits = MemoryCircuitStore(breaker_policy(settings))  # never called: the router only answers "configured?"
-        router = build_router(settings, client, circuits)
+        router = build_router(settings, client, circuits, None)
         stack.push_async_callback(router.aclose)
         health = circuit_health(settings, None)
         stack.push_async_callback(health.aclose)
@@ -146,28 +157,41 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     """Everything a serving node owns, closed in reverse order on exit."""
     async with AsyncExitStack() as stack:
         db = await stack.enter_async_context(open_database(settings, request_path=True))
+        metrics = Metrics(settings.metrics_dir) if settings.metrics else None
         http_client = UpstreamClient(settings.upstream_max_connections)  # every call passes its own timeout
         stack.push_async_callback(http_client.aclose)
         circuits = circuit_store(settings)
         stack.push_async_callback(circuits.aclose)
-        router = build_router(settings, http_client, circuits)
+        router = build_router(settings, http_client, circuits, metrics)
         stack.push_async_callback(router.aclose)
         limiter_state = limiter_state_for(settings)
         stack.push_async_callback(limiter_state.aclose)
         health = circuit_health(settings, circuits)
         signer = UrlSigner(settings.signing_secret)
-        store = FilesystemBlobStore(settings.data_dir / "images", signer, settings.base_url())
+        store = build_store(settings, signer)
+        stack.push_async_callback(store.aclose)
         yield Gateway(
             settings=settings,
-            images=image_service(settings, db, router, store, limiter_state, http_client),
+            images=image_service(settings, db, router, store, limiter_state, http_client, metrics),
             catalog=CatalogService(settings.catalog, db.prices),
             account=AccountService(db.accounts, db.usage),
             admin=admin_service(settings, db),
             route_health=route_health(settings, router, health),
             authenticator=KeyAuthenticator(db.accounts),
-            signer=signer,
+            files=ImageFiles(signer, store),
+            retention=Retention(db.images, store, settings.image_grace_seconds),
             store=store,
+            metrics=metrics,
         )
+
+
+async def check_storage(settings: Settings) -> None:
+    """Raise `StorageUnavailable`, naming the bucket or folder, when the configured store cannot be used."""
+    store = build_store(settings, UrlSigner(settings.signing_secret))
+    try:
+        await store.check()
+    finally:
+        await store.aclose()
 
 
 def image_service(
@@ -177,9 +201,16 @@ def image_service(
     store: BlobStore,
     limiter_state: LimiterState,
     http_client: UpstreamClient,
+    metrics: Metrics | None = None,
 ) -> ImageService:
-    billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
-    screen = prompt_screen(settings, db.safety_events, http_client)
+    """The generation pipeline; with `metrics`, billing, usage and screening are counted as they pass."""
+    billing = (
+        Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
+        if metrics is None
+        else MeteredBilling(db.ledger, db.accounts, settings.hold_ttl_seconds, metrics)
+    )
+    usage = db.usage if metrics is None else MeteredUsage(db.engine, db.runner, metrics)
+    screen = prompt_screen(settings, db.safety_events, http_client, metrics)
     limiter = Limiter(
         limiter_state,
         fail_open=settings.rate_limit_fail_open,
@@ -189,22 +220,24 @@ def image_service(
         settings.catalog,
         router,
         Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen),
-        Delivery(store, settings.url_ttl_seconds),
-        Settlement(billing, db.usage, db.idempotency, screen),
+        Delivery(store, settings.url_ttl_seconds, db.images),
+        Settlement(billing, usage, db.idempotency, screen),
     )
 
 
-def build_router(settings: Settings, client: UpstreamClient, circuits: CircuitStore) -> Router:
+def build_router(
+    settings: Settings, client: UpstreamClient, circuits: CircuitStore, metrics: Metrics | None
+) -> Router:
     registry = default_registry()
     return Router(
         settings.catalog,
         read_credentials(registry, settings.env),
-        registry,
+        registry if metrics is None else metered_registry(registry, metrics),
         client,
         policy=RetryPolicy(settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds),
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
-        circuits=circuits,
+        circuits=circuits if metrics is None else MeteredCircuits(circuits, metrics),
     )
 
 
@@ -241,7 +274,9 @@ def limiter_state_for(settings: Settings) -> LimiterState:
     return RedisLimiterState(settings.redis_url) if settings.redis_url else MemoryLimiterState()
 
 
-def prompt_screen(settings: Settings, events: SafetyEventsRepo, client: UpstreamClient) -> PromptScreen | None:
+def prompt_screen(
+    settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, metrics: Metrics | None = None
+) -> PromptScreen | None:
     if settings.safety_policy is None:
         return None
     moderator: Moderator | None = None
@@ -253,6 +288,15 @@ def prompt_screen(settings: Settings, events: SafetyEventsRepo, client: Upstream
             settings.moderation_model,
             settings.moderation_timeout_seconds,
         )
+    if metrics is not None:
+        return MeteredScreen(
+            metrics,
+            settings.safety_policy,
+            events,
+            moderator=moderator,
+            moderation_fail_open=settings.moderation_fail_open,
+            audit_prompts=settings.audit_prompts,
+        )
     return PromptScreen(
         settings.safety_policy,
         events,
@@ -262,4 +306,4 @@ def prompt_screen(settings: Settings, events: SafetyEventsRepo, client: Upstream
     )
 
 
-__all__ = ["Database", "all_settings", "Gateway", "open_admin", "open_database", "open_gateway", "open_route_health"]
+__all__ = ["Database", "all_settings", "check_storage", "Gateway", "open_admin", "open_database", "open_gateway", "open_route_health"]

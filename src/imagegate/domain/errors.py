@@ -13,6 +13,7 @@
     ├── UpstreamFailed                502     upstream_error
     ├── NoRouteAvailable              503     service_unavailable
     ├── ServiceUnavailable            503     service_unavailable
+    │   └── StorageUnavailable        503     service_unavailable (storage_unavailable)
     └── UpstreamTimeout               504     upstream_error
 
 No error is ever billed: a request that ends in any of these releases its hold.
@@ -142,6 +143,12 @@ class ServiceUnavailable(GatewayError):
     code = "service_unavailable"
 
 
+class StorageUnavailable(ServiceUnavailable):
+    """The image store cannot be written or read (unreachable, refusing, out of space)."""
+
+    code = "storage_unavailable"
+
+
 class UpstreamTimeout(GatewayError):
     status = 504
     type = "upstream_error"
@@ -161,6 +168,7 @@ __all__ = [
     "RateLimited",
     "RequestTooLarge",
     "ServiceUnavailable",
+    "StorageUnavailable",
     "UpstreamFailed",
     "UpstreamTimeout",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from .blobs import Blob
 from .circuits import Admission, RouteHealth
 from .ratelimit import Decision, Limit
 from .request import ImageRequest
@@ -29,14 +30,34 @@ class Provider(Protocol):
 
 
 class BlobStore(Protocol):
-    """Where delivered images live, and how a client is handed a URL to one."""
+    """Where delivered images live, and how a client is handed a URL to one.
+
+    Every method raises `StorageUnavailable` (and nothing else) when the store cannot be reached
+    or refuses; an image that is not there is `None`, never an error.
+    """
 
     async def put(self, image_id: str, ext: str, data: bytes) -> None:
-        """Store the bytes under `image_id.ext`; the write is complete when this returns."""
+        """Store the bytes under `image_id.ext` with its content type; complete when this returns."""
         ...
 
     def url_for(self, image_id: str, ext: str, expires: int) -> str:
         """A URL that fetches the image without a key until `expires` (unix seconds)."""
+        ...
+
+    async def open(self, name: str, *, body: bool = True) -> Blob | None:
+        """The image `img_….ext`, or None when there is none; `body=False` reads only its size and type."""
+        ...
+
+    async def delete(self, name: str) -> None:
+        """Remove the image `img_….ext`; removing one that is not there is harmless."""
+        ...
+
+    async def check(self) -> None:
+        """Raise `StorageUnavailable`, naming the bucket or folder, when the store cannot be used."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
         ...
 
 

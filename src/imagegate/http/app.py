@@ -18,7 +18,7 @@ from .errors import install_error_handlers
 from .body_limit import BodySizeLimitMiddleware
 from .access_log import AccessLogMiddleware
 from .middleware import RequestIdMiddleware
-from .endpoints import account, admin, files, images, models, usage
+from .endpoints import account, admin, files, image_delete, images, metrics, models, usage
 
 
 log = logging.getLogger("imagegate.sweeper")
@@ -34,6 +34,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
                 log.warning("released %d expired hold(s)", swept["released"])
         except Exception:  # a bad sweep must not stop the next one
             log.exception("hold sweep failed")
+        await gateway.retention.sweep_logged()
         await asyncio.sleep(interval)
 
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_gateway(settings) as gateway:
+            await gateway.store.check()  # a missing bucket stops the start, naming it
             app.state.gateway = gateway
             sweeper = asyncio.create_task(_sweep_forever(gateway))
             try:
@@ -66,7 +68,7 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.access_log:
         app.add_middleware(AccessLogMiddleware, json_lines=settings.log_format == "json")
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account, usage, admin):
+    for module in (images, models, files, account, usage, admin, image_delete, metrics):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

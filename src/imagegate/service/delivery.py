@@ -7,6 +7,7 @@ from typing import Any
 
 import pybase64
 
+from ..db.images import ImagesRepo
 from ..domain.ports import BlobStore
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
@@ -14,11 +15,14 @@ from ..ids import new_id
 
 
 class Delivery:
-    def __init__(self, store: BlobStore, url_ttl_seconds: int) -> None:
+    def __init__(self, store: BlobStore, url_ttl_seconds: int, index: ImagesRepo | None = None) -> None:
         self._store = store
         self._url_ttl = url_ttl_seconds
+        self._index = index
 
-    async def deliver(self, request: ImageRequest, images: list[GeneratedImage], created: int) -> list[dict[str, Any]]:
+    async def deliver(
+        self, request: ImageRequest, images: list[GeneratedImage], created: int, account_id: str
+    ) -> list[dict[str, Any]]:
         """The `data` items of the answer; stored images' URLs expire `url_ttl_seconds` after `created`."""
         if request.response_format == "b64_json":
             return [  # the upstream's own text when the bytes were not changed (saves ~2 ms per 2.4 MB)
@@ -31,6 +35,8 @@ class Delivery:
         ext = request.output_format
         expires = created + self._url_ttl
         ids = [new_id("img") for _ in images]
+        if self._index is not None:  # known before stored, so the retention sweeper never misses one
+            await self._index.record(account_id, ids, ext, expires)
         await asyncio.gather(*(self._store.put(image_id, ext, img.data) for image_id, img in zip(ids, images, strict=True)))
         return [
             {"url": self._store.url_for(image_id, ext, expires), "revised_prompt": img.revised_prompt}

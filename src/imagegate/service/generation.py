@@ -90,7 +90,7 @@ class ImageService:
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
             charge = self._settlement.charge(admitted, images)
             created = int(time.time())
-            data = await self._delivery.deliver(request, images, created)
+            data = await self._delivery.deliver(request, images, created, ticket.principal.account_id)
             after_image(*parse_size(request.size))
             result = await self._settlement.complete(admitted, routed, charge, data, created)
             summary.images, summary.cost_micros = charge.images, charge.amount

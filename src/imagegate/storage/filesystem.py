@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 from pathlib import Path
 
 from ..atomic_file import write_atomically
+from ..domain.blobs import Blob, content_type_of
+from ..domain.errors import StorageUnavailable
 from .signing import UrlSigner
+from .urls import GatewayUrls
 
 INLINE_WRITE_BYTES = 64 * 1024
 """Smaller files are written on the event loop: into the page cache that takes less than the hand-off
@@ -18,8 +22,7 @@ _NAME = re.compile(r"^img_[0-9a-z]{26}\.(png|jpeg|webp)$")
 class FilesystemBlobStore:
     def __init__(self, root: Path, signer: UrlSigner, public_base_url: str) -> None:
         self._root = root
-        self._signer = signer
-        self._base = public_base_url.rstrip("/")
+        self._urls = GatewayUrls(signer, public_base_url)
         root.mkdir(parents=True, exist_ok=True)
 
     def path_for(self, name: str) -> Path | None:
@@ -32,14 +35,41 @@ class FilesystemBlobStore:
         path = self.path_for(f"{image_id}.{ext}")
         if path is None:
             raise ValueError(f"bad image name {image_id}.{ext}")
-        if len(data) <= INLINE_WRITE_BYTES:
-            write_atomically(path, data)
-        else:
-            await asyncio.to_thread(write_atomically, path, data)
+        try:
+            if len(data) <= INLINE_WRITE_BYTES:
+                write_atomically(path, data)
+            else:
+                await asyncio.to_thread(write_atomically, path, data)
+        except OSError as exc:  # a full or read-only disk: the request fails unbilled
+            raise StorageUnavailable(f"The image store at {self._root} could not be written.") from exc
 
     def url_for(self, image_id: str, ext: str, expires: int) -> str:
-        name = f"{image_id}.{ext}"
-        return f"{self._base}/v1/files/{name}?expires={expires}&signature={self._signer.signature(name, expires)}"
+        return self._urls.url_for(image_id, ext, expires)
+
+    async def open(self, name: str, *, body: bool = True) -> Blob | None:
+        """The file itself is handed back (sent zero-copy); `body` makes no difference here."""
+        path = self.path_for(name)
+        if path is None:
+            return None
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageUnavailable("The image store could not be read.") from exc
+        return Blob(name, size, content_type_of(name), path=path)
+
+    async def delete(self, name: str) -> None:
+        path = self.path_for(name)
+        if path is not None:
+            path.unlink(missing_ok=True)
+
+    async def check(self) -> None:
+        if not os.access(self._root, os.W_OK):
+            raise StorageUnavailable(f"The image folder {self._root} is not writable.")
+
+    async def aclose(self) -> None:
+        return None
 
 
 __all__ = ["FilesystemBlobStore"]

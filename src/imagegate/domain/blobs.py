@@ -1,0 +1,31 @@
+"""What a blob store hands back when an image is read: its size, type and where its bytes come from."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """One stored image, ready to send.
+
+    A store on local disk gives `path` (sent zero-copy); a remote store gives `chunks`, an
+    iterator over the body that holds at most one chunk in memory. A `head` read gives neither.
+    """
+
+    name: str
+    size: int
+    content_type: str
+    path: Path | None = None
+    chunks: AsyncIterator[bytes] | None = None
+
+
+def content_type_of(name: str) -> str:
+    return CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
+
+
+__all__ = ["CONTENT_TYPES", "Blob", "content_type_of"]

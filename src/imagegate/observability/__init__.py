@@ -1,0 +1,1 @@
+"""Prometheus metrics: what is counted, and the wrappers that count it."""

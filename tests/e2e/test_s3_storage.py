@@ -1,0 +1,172 @@
+"""Images in an S3-compatible bucket (moto's server on loopback): both URL modes, HEAD, and the faults."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    ROOT,
+    Account,
+    Gateway,
+    _clean_environ,
+    serve_gateway,
+    start_gateway,
+)
+from tests.support.assertions import assert_error
+from tests.support.moto import MotoServer
+from tests.upstreams.fake_openai import FakeOpenAI
+
+BUCKET = "imagegate-test"
+
+
+@pytest.fixture(scope="module")
+def moto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    with MotoServer(tmp_path_factory.mktemp("moto")) as server:
+        server.create_bucket(BUCKET)
+        yield server
+
+
+def _s3_env(moto: MotoServer, bucket: str = BUCKET, **extra: str) -> dict[str, str]:
+    return {**moto.env, "IMAGEGATE_STORAGE_URL": f"s3://{bucket}/images", **extra}
+
+
+@pytest.fixture(scope="module")
+def s3_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, moto: MotoServer) -> Iterator[Gateway]:
+    yield from serve_gateway(tmp_path_factory, "s3-gateway", fake_openai, extra_env=_s3_env(moto))
+
+
+@contextlib.contextmanager
+def running_gateway(
+    tmp_path_factory: pytest.TempPathFactory, name: str, upstream: FakeOpenAI | None, env: dict[str, str]
+) -> Iterator[Gateway]:
+    gateway = start_gateway(tmp_path_factory.mktemp(name) / "data", upstream, env)
+    try:
+        yield gateway
+    finally:
+        gateway.process.stop()
+
+
+def _generate(gateway: Gateway, key: str, **kwargs: object) -> str:
+    result = gateway.client(key).images.generate(model="gpt-image-2", prompt="a lighthouse", size="1024x1024", **kwargs)  # type: ignore[arg-type]
+    assert result.data[0].url
+    return result.data[0].url
+
+
+def test_gateway_url_streams_the_object_with_its_content_type(s3_gateway: Gateway, moto: MotoServer) -> None:
+    account = s3_gateway.new_account("0", test=True)
+    url = _generate(s3_gateway, account.key, output_format="webp")
+    assert url.startswith(s3_gateway.base_url + "/v1/files/img_")
+    name = urlparse(url).path.rsplit("/", 1)[-1]
+    stored = moto.client().get_object(Bucket=BUCKET, Key=f"images/{name}")
+    assert stored["ContentType"] == "image/webp"
+    body = stored["Body"].read()
+    assert not (s3_gateway.data_dir / "images").exists() or not any((s3_gateway.data_dir / "images").rglob("img_*"))
+
+    download = httpx.get(url, timeout=30)
+    assert download.status_code == 200
+    assert download.headers["content-type"] == "image/webp"
+    assert download.content == body
+
+    head = httpx.head(url, timeout=30)
+    assert head.status_code == 200
+    assert head.headers["content-type"] == "image/webp"
+    assert head.headers["content-length"] == str(len(body))
+    assert head.content == b""
+
+
+def test_bucket_mode_hands_out_the_buckets_presigned_url(
+    tmp_path_factory: pytest.TempPathFactory, moto: MotoServer
+) -> None:
+    env = _s3_env(moto, IMAGEGATE_URL_MODE="bucket", IMAGEGATE_URL_TTL_SECONDS="600")
+    with running_gateway(tmp_path_factory, "bucket-mode", None, env) as gateway:
+        account = gateway.new_account("0", test=True)
+        result = gateway.client(account.key).images.generate(model="gpt-image-2", prompt="a lighthouse", output_format="png")
+        url = result.data[0].url or ""
+        assert url.startswith(f"{moto.endpoint}/{BUCKET}/images/img_")
+        query = parse_qs(urlparse(url).query)
+        signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+        assert signed_at + int(query["X-Amz-Expires"][0]) == result.created + 600  # the gateway URL's expiry
+        download = httpx.get(url, timeout=30)
+        assert download.status_code == 200
+        assert download.content.startswith(b"\x89PNG")
+
+
+def test_missing_bucket_stops_serve_naming_it(tmp_path: Path, moto: MotoServer) -> None:
+    env = {
+        **_clean_environ(),
+        **_s3_env(moto, bucket="no-such-bucket"),
+        "IMAGEGATE_DATA_DIR": str(tmp_path / "data"),
+        "IMAGEGATE_PORT": "1",  # never reached: serve must stop before binding
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "imagegate", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "no-such-bucket" in result.stderr
+
+
+def test_bucket_urls_on_a_file_store_stop_serve_saying_why(tmp_path: Path) -> None:
+    env = {**_clean_environ(), "IMAGEGATE_DATA_DIR": str(tmp_path / "data"), "IMAGEGATE_URL_MODE": "bucket", "IMAGEGATE_PORT": "1"}
+    result = subprocess.run(
+        [sys.executable, "-m", "imagegate", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode != 0
+    assert "IMAGEGATE_URL_MODE=bucket needs an s3://" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_refused_write_is_503_unbilled_and_the_hold_released(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, moto: MotoServer
+) -> None:
+    moto.create_bucket("doomed")
+    with running_gateway(tmp_path_factory, "doomed", fake_openai, _s3_env(moto, bucket="doomed")) as gateway:
+        account: Account = gateway.new_account("10")
+        before = gateway.balance(account.id)
+        moto.drop_bucket("doomed")  # the store now refuses every write (NoSuchBucket)
+        response = gateway.post_images(account.key, {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1024x1024"})
+        assert_error(response, 503, "service_unavailable", "storage_unavailable")
+        assert gateway.balance(account.id) == before
+        assert before[1] == 0
+        row = gateway.usage_row(response.headers["x-request-id"])
+        assert row is not None and row["cost_micros"] == 0 and row["error_code"] == "storage_unavailable"
+
+
+def test_unreachable_store_at_read_is_503_not_a_partial_body(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with MotoServer(tmp_path_factory.mktemp("moto-down")) as own:
+        own.create_bucket(BUCKET)
+        env = _s3_env(own, IMAGEGATE_STORAGE_TIMEOUT_SECONDS="3")
+        with running_gateway(tmp_path_factory, "s3-down", None, env) as gateway:
+            account = gateway.new_account("0", test=True)
+            url = _generate(gateway, account.key)
+            assert httpx.get(url, timeout=30).status_code == 200
+            own.process.stop()
+            started = time.monotonic()
+            response = httpx.get(url, timeout=30)
+            assert_error(response, 503, "service_unavailable", "storage_unavailable")
+            assert time.monotonic() - started < 15
+            assert httpx.head(url, timeout=30).status_code == 503
+            # ...and a write now fails the same way, unbilled (a test key: nothing to bill anyway)
+            failed = gateway.post_images(account.key, {"model": "gpt-image-2", "prompt": "a lighthouse"})
+            assert_error(failed, 503, "service_unavailable", "storage_unavailable")
+
+
+def test_head_on_a_file_url_is_200_without_a_body(gateway: Gateway, test_account: Account) -> None:
+    url = _generate(gateway, test_account.key, output_format="png")
+    download = httpx.get(url, timeout=30)
+    head = httpx.head(url, timeout=30)
+    assert head.status_code == 200, head.text
+    assert head.headers["content-type"] == "image/png"
+    assert head.headers["content-length"] == str(len(download.content))
+    assert head.content == b""
