@@ -17,7 +17,8 @@ from .components import Components, build_components
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
-from .routes import account, admin, files, images, models, usage
+from ..web.pages import install_pages
+from .routes import account, activity, admin, files, images, models, usage
 
 
 log = logging.getLogger("imagegate.sweeper")
@@ -63,8 +64,9 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account, usage, admin):
+    for module in (images, models, files, account, activity, usage, admin):
         app.include_router(module.router)
+    install_pages(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -6,31 +6,11 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ...domain.catalog import Model
 from ...domain.errors import NotFound
-from ...domain.pricing import PriceOverrides
-from ...service.admin import live_card
+from ...service.catalog_view import model_json
 from ..components import components
 
 router = APIRouter()
-
-
-def model_json(model: Model, overrides: PriceOverrides) -> dict[str, Any]:
-    return {
-        "id": model.id,
-        "object": "model",
-        "created": model.created,
-        "owned_by": model.owned_by,
-        "imagegate": {
-            "vendor": model.vendor,
-            "display_name": model.display_name,
-            "aliases": list(model.aliases),
-            "capabilities": model.capabilities.as_public(),
-            "pricing": {"currency": "USD", "per_image_micros": live_card(model, overrides)},
-            "latency": {"typical_seconds": list(model.latency_seconds)},
-            "when_to_use": list(model.when_to_use),
-        },
-    }
 
 
 @router.get("/v1/models")
