@@ -19,7 +19,7 @@ from ..http.components import components
 from ..http.views import views
 from ..service.routes import route_report
 from .render import page
-from .session import COOKIE, SESSION_SECONDS, AdminSessions
+from .session import COOKIE, NEW_KEY_COOKIE, NEW_KEY_SECONDS, SESSION_SECONDS, AdminSessions
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -29,6 +29,7 @@ NOTICES = {
     "credit": "Credit added.",
     "revoked": "Key revoked.",
     "price": "Price set: the next request pays it.",
+    "key": "Key created: copy it now, it is not shown again.",
 }
 
 
@@ -90,7 +91,11 @@ async def dashboard(request: Request) -> Response:
         return _login(request)
     assert cookie is not None
     notice = NOTICES.get(request.query_params.get("done", ""))
-    return await _dashboard(request, sessions.csrf(cookie), notice=notice)
+    new_key = sessions.unseal(request.cookies.get(NEW_KEY_COOKIE))
+    response = await _dashboard(request, sessions.csrf(cookie), notice=notice, new_key=new_key)
+    if NEW_KEY_COOKIE in request.cookies:  # shown once
+        response.delete_cookie(NEW_KEY_COOKIE, path="/admin", httponly=True, samesite="strict")
+    return response
 
 
 async def _dashboard(
@@ -159,9 +164,14 @@ async def _act(request: Request, done: str, action: Any) -> Response:
         result = await action(components(request).admin, form)
     except GatewayError as exc:
         return await _dashboard(request, sessions.csrf(cookie), error=exc.message, status=exc.status)
-    if done == "key":  # the new key is shown once, in this answer only (never in a URL)
-        return await _dashboard(request, sessions.csrf(cookie), notice="Key created: copy it now, it is not shown again.", new_key=result)
-    return RedirectResponse(f"/admin?done={done}", status_code=303)
+    response = RedirectResponse(f"/admin?done={done}", status_code=303)
+    if done == "key":  # the new key rides the redirect in a short-lived cookie, never in a URL
+        response.set_cookie(
+            NEW_KEY_COOKIE, sessions.seal({k: result[k] for k in ("key", "id", "account_id", "mode")}),
+            max_age=NEW_KEY_SECONDS, path="/admin", httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+    return response
 
 
 def _optional_int(value: str, name: str) -> int | None:

@@ -53,7 +53,7 @@ def page(
     all_headers = {
         "content-security-policy": content_security_policy(settings.base_url()),
         "x-content-type-options": "nosniff",
-        "referrer-policy": "no-referrer",
+        "referrer-policy": "same-origin",  # "no-referrer" would make form posts say `Origin: null`
         **({"cache-control": "no-store"} if private else {}),
         **(headers or {}),
     }

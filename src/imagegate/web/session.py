@@ -8,12 +8,18 @@ post must also carry the CSRF token derived from the cookie, and a cross-origin 
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
+import json
 import secrets
 import time
+from typing import Any
 
 COOKIE = "imagegate_admin"
+NEW_KEY_COOKIE = "imagegate_admin_new_key"
+"""Carries a just-created key across the redirect to the dashboard, which shows it once and deletes it."""
+NEW_KEY_SECONDS = 120
 SESSION_SECONDS = 8 * 3600
 
 
@@ -42,6 +48,20 @@ class AdminSessions:
         expires = body.partition(".")[0]
         return expires.isdigit() and int(expires) > (now or time.time())
 
+    def seal(self, data: dict[str, Any]) -> str:
+        """`data` signed (not encrypted: the cookie is HttpOnly, lives two minutes and is read once)."""
+        body = base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+        return f"{body}.{self._sign('sealed' + body)}"
+
+    def unseal(self, value: str | None) -> dict[str, Any] | None:
+        if not value or "." not in value:
+            return None
+        body, _, signature = value.rpartition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign("sealed" + body).encode()):
+            return None
+        data = json.loads(base64.urlsafe_b64decode(body.encode()))
+        return data if isinstance(data, dict) else None
+
     def csrf(self, cookie: str) -> str:
         return self._sign(f"csrf\0{cookie}")
 
@@ -49,4 +69,4 @@ class AdminSessions:
         return hmac.compare_digest(given.encode(), self.csrf(cookie).encode())
 
 
-__all__ = ["COOKIE", "SESSION_SECONDS", "AdminSessions"]
+__all__ = ["COOKIE", "NEW_KEY_COOKIE", "NEW_KEY_SECONDS", "SESSION_SECONDS", "AdminSessions"]

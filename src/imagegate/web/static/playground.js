@@ -74,7 +74,12 @@
   };
 
   let timer = null;
-  const scheduleQuote = () => { clearTimeout(timer); timer = setTimeout(refreshQuote, 250); };
+  const scheduleQuote = () => {
+    quoteToken += 1;  // an answer for the old body is never shown
+    quoteBox.textContent = "Pricing…";
+    clearTimeout(timer);
+    timer = setTimeout(refreshQuote, 250);
+  };
 
   const remember = (images) => {
     const kept = JSON.parse(sessionStorage.getItem(IMAGES) || "[]");
