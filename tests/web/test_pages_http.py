@@ -4,6 +4,7 @@ the model page's measured latency, and the account activity API the account page
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -174,4 +175,12 @@ def test_account_activity_is_the_callers_own_last_30_days(gateway: Gateway) -> N
     assert sum(d["requests"] for d in body["days"]) == 1
     (recent,) = body["recent"]
     assert (recent["model"], recent["status"], recent["delivered"], recent["cost_micros"]) == ("gpt-image-2", 200, 2, 12000)
+    assert [(i["request_id"], i["model"], i["size"]) for i in body["images"]] == [(recent["id"], "gpt-image-2", "1024x1024")] * 2
+    for image in body["images"]:
+        assert image["expires"] > time.time() + 86000
+        fetched = httpx.get(image["url"])
+        assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
+    gateway.client(mine.key).images.generate(model="gpt-image-2", prompt="a b64 cat", quality="low", response_format="b64_json")
+    again = get(gateway, "/v1/account/activity", headers={"Authorization": f"Bearer {mine.key}"}).json()
+    assert len(again["recent"]) == 2 and len(again["images"]) == 2  # b64_json answers keep no images
     assert get(gateway, "/v1/account/activity").json()["error"]["code"] == "missing_api_key"

@@ -128,6 +128,7 @@ usage_records = Table(
     Column("latency_ms", Integer, nullable=False),
     Column("user", String(256), nullable=True),
     Column("created_at", DateTime(), nullable=False),
+    Column("images", Text, nullable=True),  # "<expires> img_….ext …": the stored images of a 200 (0003)
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )

@@ -36,12 +36,26 @@ class UsageRecord:
     latency_ms: int
     user: str | None
     created_at: datetime
+    images: str | None = None
+    """The stored images of a success, as `image_list` writes them (None for b64_json answers)."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(created=int(self.created_at.timestamp()), time=self.created_at.isoformat())
-        del data["created_at"]
+        del data["created_at"], data["images"]
         return data
+
+
+def image_list(expires: int, names: list[str]) -> str:
+    """`"<expires> img_a.png img_b.png"`: the file names a request stored and when their URLs expire."""
+    return " ".join([str(expires), *names])
+
+
+def parse_image_list(text: str | None) -> tuple[int, list[str]]:
+    if not text:
+        return 0, []
+    expires, *names = text.split()
+    return int(expires), names
 
 
 INSERT_USAGE = insert(usage_records)
@@ -80,4 +94,4 @@ class UsageRepo:
         return records, {"requests": totals.requests, "images": int(totals.images), "cost_micros": int(totals.cost_micros)}
 
 
-__all__ = ["INSERT_USAGE", "UsageRecord", "UsageRepo"]
+__all__ = ["INSERT_USAGE", "UsageRecord", "UsageRepo", "image_list", "parse_image_list"]

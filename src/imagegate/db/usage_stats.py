@@ -28,6 +28,15 @@ class ActivityRow:
     cost_micros: int
 
 
+@dataclass(frozen=True, slots=True)
+class StoredImages:
+    request_id: str
+    created_at: datetime
+    model: str | None
+    size: str | None
+    images: str
+
+
 def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
@@ -59,5 +68,18 @@ class UsageStatsRepo:
             rows = (await conn.execute(query.order_by(c.created_at).limit(MAX_SAMPLE_ROWS))).all()
         return [ActivityRow(_aware(r.created_at), int(r.status), int(r.delivered), int(r.cost_micros)) for r in rows]
 
+    async def stored_images(self, account_id: str, since: datetime, limit: int) -> list[StoredImages]:
+        """The successful requests of one account since `since` that stored images, newest first."""
+        c = usage_records.c
+        query = (
+            select(c.id, c.created_at, c.model, c.size, c.images)
+            .where(c.account_id == account_id, c.created_at >= since, c.images.is_not(None))
+            .order_by(c.created_at.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [StoredImages(r.id, _aware(r.created_at), r.model, r.size, r.images) for r in rows]
 
-__all__ = ["ActivityRow", "LatencySample", "UsageStatsRepo"]
+
+__all__ = ["ActivityRow", "LatencySample", "StoredImages", "UsageStatsRepo"]

@@ -27,7 +27,10 @@ def build_views(gateway: Components) -> Views:
     stats = UsageStatsRepo(gateway.engine)
     return Views(
         catalog=CatalogView(gateway.catalog, gateway.prices, stats),
-        account=AccountView(gateway.accounts, gateway.usage, stats, SafetyEventsRepo(gateway.engine)),
+        account=AccountView(
+            gateway.accounts, gateway.usage, stats, SafetyEventsRepo(gateway.engine),
+            gateway.store.url_for, gateway.settings.url_ttl_seconds,
+        ),
         stats=stats,
     )
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from ..db.accounts import AccountsRepo
 from ..db.safety import SafetyEventsRepo
-from ..db.usage import UsageRepo
+from ..db.usage import UsageRepo, parse_image_list
 from ..db.usage_stats import UsageStatsRepo
 from ..domain.activity import daily_totals
 from ..domain.errors import NotFound
@@ -15,6 +16,10 @@ from ..domain.principal import Principal
 
 ACTIVITY_DAYS = 30
 RECENT_REQUESTS = 25
+RECENT_IMAGE_REQUESTS = 50
+
+UrlFor = Callable[[str, str, int], str]
+"""The blob store's `url_for(image_id, ext, expires)`: a download URL signed until `expires`."""
 
 
 def rate_limit(principal: Principal) -> dict[str, int | None] | None:
@@ -29,12 +34,20 @@ def rate_limit(principal: Principal) -> dict[str, int | None] | None:
 
 class AccountView:
     def __init__(
-        self, accounts: AccountsRepo, usage: UsageRepo, stats: UsageStatsRepo, events: SafetyEventsRepo | None
+        self,
+        accounts: AccountsRepo,
+        usage: UsageRepo,
+        stats: UsageStatsRepo,
+        events: SafetyEventsRepo | None,
+        url_for: UrlFor,
+        url_ttl_seconds: int,
     ) -> None:
         self._accounts = accounts
         self._usage = usage
         self._stats = stats
         self._events = events
+        self._url_for = url_for
+        self._url_ttl = url_ttl_seconds
 
     async def summary(self, principal: Principal) -> dict[str, Any]:
         """The body of GET /v1/account."""
@@ -70,7 +83,30 @@ class AccountView:
             "currency": principal.currency,
             "days": [d.as_json() for d in days],
             "recent": recent,
+            "images": await self._valid_images(principal.account_id, now),
         }
+
+    async def _valid_images(self, account_id: str, now: datetime) -> list[dict[str, Any]]:
+        """The account's stored images whose URLs have not expired, newest first, each with its URL
+        signed until the same moment as the one first handed out."""
+        since = now - timedelta(seconds=self._url_ttl + 60)
+        images = []
+        for stored in await self._stats.stored_images(account_id, since, RECENT_IMAGE_REQUESTS):
+            expires, names = parse_image_list(stored.images)
+            if expires <= now.timestamp():
+                continue
+            for name in names:
+                image_id, _, ext = name.partition(".")
+                images.append({
+                    "id": image_id,
+                    "url": self._url_for(image_id, ext, expires),
+                    "request_id": stored.request_id,
+                    "model": stored.model,
+                    "size": stored.size,
+                    "created": int(stored.created_at.timestamp()),
+                    "expires": expires,
+                })
+        return images
 
     async def _block_categories(self, account_id: str) -> dict[str, str | None]:
         if self._events is None:

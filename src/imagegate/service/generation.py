@@ -20,7 +20,7 @@ from ..billing import Billing
 from ..db.clock import utcnow
 from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
-from ..db.usage import UsageRecord, UsageRepo
+from ..db.usage import UsageRecord, UsageRepo, image_list
 from ..domain.catalog import Catalog, parse_size
 from ..domain.errors import Conflict, ContentBlocked, GatewayError, InvalidRequest, PermissionDenied, UpstreamFailed
 from ..domain.ports import BlobStore
@@ -83,6 +83,7 @@ class _Progress:
     replayed: bool = False
     rate_headers: dict[str, str] = field(default_factory=dict)
     in_flight: bool = False
+    images: str | None = None  # the stored file names, for the usage record
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +238,7 @@ class ImageService:
             progress.unit_price = charged_unit_price(model, request.quality, reported, request.size, priced.overrides)
         progress.cost = progress.unit_price * len(images)
         created = int(time.time())
-        data = await self._deliver(request, images, created)
+        data = await self._deliver(request, images, created, progress)
         result = GenerationResult(
             body={
                 "created": created,
@@ -275,7 +276,9 @@ class ImageService:
             progress.idempotency_key = None
         return result
 
-    async def _deliver(self, request: ImageRequest, images: list[GeneratedImage], created: int) -> list[dict[str, Any]]:
+    async def _deliver(
+        self, request: ImageRequest, images: list[GeneratedImage], created: int, progress: _Progress
+    ) -> list[dict[str, Any]]:
         if request.response_format == "b64_json":
             return [  # the upstream's own text when the bytes were not changed (saves ~2 ms per 2.4 MB)
                 {"b64_json": img.b64 if img.b64 is not None else pybase64.b64encode_as_string(img.data),
@@ -286,6 +289,7 @@ class ImageService:
         expires = created + self._url_ttl
         ids = [new_id("img") for _ in images]
         await asyncio.gather(*(self._store.put(image_id, ext, img.data) for image_id, img in zip(ids, images, strict=True)))
+        progress.images = image_list(expires, [f"{image_id}.{ext}" for image_id in ids])
         return [
             {"url": self._store.url_for(image_id, ext, expires), "revised_prompt": img.revised_prompt}
             for image_id, img in zip(ids, images, strict=True)
@@ -319,6 +323,7 @@ class ImageService:
             latency_ms=int((time.monotonic() - progress.started) * 1000),
             user=request.user if request else None,
             created_at=utcnow(),
+            images=progress.images if status == 200 else None,
         )
 
     async def _record(self, record: UsageRecord) -> None:

@@ -1,9 +1,8 @@
-// The account page: balance, 30 days of spend and images, recent requests, this tab's images.
+// The account page: balance, 30 days of spend and images, recent requests, images with valid URLs.
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
   const errorBox = $("error");
-  const IMAGES = "imagegate.images";
 
   const cell = (row, text, code) => {
     const td = document.createElement("td");
@@ -11,23 +10,23 @@
     row.append(td);
   };
 
-  const showImages = () => {
+  const showImages = (images) => {
     const box = $("my-images");
     box.textContent = "";
-    const now = Date.now() / 1000;
-    const images = JSON.parse(sessionStorage.getItem(IMAGES) || "[]").filter((image) => image.expires > now);
-    if (!images.length) { box.textContent = "None yet: generate some in the playground."; return; }
+    if (!images.length) { box.textContent = "None with a valid URL: generate some in the playground."; return; }
     for (const image of images) {
       const figure = document.createElement("figure");
       const img = document.createElement("img");
       img.src = image.url;
-      img.alt = image.prompt;
+      img.alt = `${image.model} image ${image.id}`;
+      img.loading = "lazy";
       const caption = document.createElement("figcaption");
       const link = document.createElement("a");
       link.href = image.url;
       link.download = "";
       link.textContent = "Download";
-      caption.append(`${image.model} · ${image.size} · expires ${new Date(image.expires * 1000).toISOString().slice(0, 16).replace("T", " ")} UTC `, link);
+      const expires = new Date(image.expires * 1000).toISOString().slice(0, 16).replace("T", " ");
+      caption.append(`${image.model} · ${image.size} · URL valid until ${expires} UTC `, link);
       figure.append(img, caption);
       box.append(figure);
     }
@@ -35,7 +34,6 @@
 
   const load = async () => {
     errorBox.hidden = true;
-    showImages();
     if (!imagegateKey.get()) return;
     try {
       const [{ data: account }, { data: activity }] = await Promise.all([imagegateApi("/v1/account"), imagegateApi("/v1/account/activity")]);
@@ -44,6 +42,7 @@
       $("key-value").textContent = `${account.key.mode} key ${account.key.id}`;
       imagegateChart($("spend-chart"), activity.days);
       imagegateChart($("images-chart"), activity.days);
+      showImages(activity.images);
       const body = $("recent").querySelector("tbody");
       body.textContent = "";
       for (const r of activity.recent) {

@@ -9,7 +9,6 @@
   const results = $("results");
   const button = $("generate");
   const elapsed = $("elapsed");
-  const IMAGES = "imagegate.images";
   let models = [];
   let quoteToken = 0;
 
@@ -81,15 +80,9 @@
     timer = setTimeout(refreshQuote, 250);
   };
 
-  const remember = (images) => {
-    const kept = JSON.parse(sessionStorage.getItem(IMAGES) || "[]");
-    sessionStorage.setItem(IMAGES, JSON.stringify([...images, ...kept].slice(0, 100)));
-  };
-
   const show = (data, request, seconds) => {
     results.textContent = "";
     const unit = data.billing ? data.billing.unit_price_micros : 0;
-    const kept = [];
     data.data.forEach((item, index) => {
       const figure = document.createElement("figure");
       const img = document.createElement("img");
@@ -110,10 +103,7 @@
       caption.append(revised, facts, link);
       figure.append(img, caption);
       results.append(figure);
-      const expires = Number(new URL(item.url, location.href).searchParams.get("expires")) || 0;
-      kept.push({ url: item.url, model: request.model, size: request.size, prompt: request.prompt, created: data.created, expires, cost_micros: unit });
     });
-    remember(kept);
   };
 
   form.addEventListener("submit", async (event) => {
