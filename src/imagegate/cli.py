@@ -68,7 +68,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
             f"    export IMAGEGATE_API_KEY={first['key']}\n"
             "It is shown only this once. Create live keys with `imagegate keys create ACCOUNT_ID`."
         )
-    click.echo(f"Serving on {settings.base_url()}", nl=True)
+    click.echo(f"Serving on {settings.base_url()} (open {settings.base_url()}/ in a browser for the pages)", nl=True)
     sys.stdout.flush()
     options: dict[str, Any] = dict(
         host=settings.host,

@@ -55,13 +55,13 @@ def test_days_are_filled_and_bounded() -> None:
 
 
 def test_admin_session_cookies_are_signed_expiring_and_bound_to_the_token() -> None:
-    sessions = AdminSessions("secret", "token")
+    sessions = AdminSessions(b"secret", "token")
     cookie = sessions.issue(now=1000)
     assert sessions.valid(cookie, now=1001)
     assert not sessions.valid(cookie, now=1000 + 8 * 3600 + 1)
     expires, nonce, signature = cookie.split(".")
     assert not sessions.valid(f"{int(expires) + 1}.{nonce}.{signature}", now=1001)
-    assert not AdminSessions("secret", "new token").valid(cookie, now=1001)
+    assert not AdminSessions(b"secret", "new token").valid(cookie, now=1001)
     assert not sessions.valid("garbage", now=1001) and not sessions.valid(None)
     assert sessions.csrf_matches(cookie, sessions.csrf(cookie))
     assert not sessions.csrf_matches(cookie, sessions.csrf(sessions.issue(now=1000)))

@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..logs import configure_logging
+from ..web.pages import install_pages
 from .components import Components, build_components
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
-from ..web.pages import install_pages
 from .routes import account, activity, admin, files, images, models, usage
 
 

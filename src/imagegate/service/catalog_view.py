@@ -16,7 +16,12 @@ from ..domain.error_table import ERROR_ROWS, ErrorRow
 from ..domain.errors import NotFound
 from ..domain.latency import LatencySummary, summarize
 from ..domain.pricing import PriceOverrides
-from ..domain.request import COMPRESSIBLE_FORMATS, FIELDS, MAX_USER_CHARS, RESPONSE_FORMATS
+from ..domain.request import (
+    COMPRESSIBLE_FORMATS,
+    FIELDS,
+    MAX_USER_CHARS,
+    RESPONSE_FORMATS,
+)
 from .admin import live_card
 
 MEASURED_WINDOW = timedelta(hours=24)

@@ -19,7 +19,13 @@ from ..http.components import components
 from ..http.views import views
 from ..service.routes import route_report
 from .render import page
-from .session import COOKIE, NEW_KEY_COOKIE, NEW_KEY_SECONDS, SESSION_SECONDS, AdminSessions
+from .session import (
+    COOKIE,
+    NEW_KEY_COOKIE,
+    NEW_KEY_SECONDS,
+    SESSION_SECONDS,
+    AdminSessions,
+)
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 

@@ -24,8 +24,8 @@ SESSION_SECONDS = 8 * 3600
 
 
 class AdminSessions:
-    def __init__(self, signing_secret: str, admin_token: str) -> None:
-        self._key = hashlib.sha256(f"admin-session\0{signing_secret}\0{admin_token}".encode()).digest()
+    def __init__(self, signing_secret: bytes, admin_token: str) -> None:
+        self._key = hashlib.sha256(b"admin-session\0" + signing_secret + b"\0" + admin_token.encode()).digest()
         self._token = admin_token
 
     def _sign(self, text: str) -> str:
