@@ -277,3 +277,17 @@ def test_a_prompt_with_markup_never_executes(web_gateway: Gateway, context: Any,
     log_in(page, web_gateway)
     assert page.locator("details.account summary", has_text="<script>window.__pwned = 1</script>").count() == 1
     assert page.evaluate("() => window.__pwned") is None
+
+
+def test_pages_follow_the_dark_colour_scheme(web_gateway: Gateway, browser: Any) -> None:
+    backgrounds = {}
+    for scheme in ("light", "dark"):
+        ctx = browser.new_context(color_scheme=scheme)
+        try:
+            page = ctx.new_page()
+            open_page(page, web_gateway, "/models/gpt-image-2")
+            backgrounds[scheme] = page.evaluate("() => getComputedStyle(document.body).backgroundColor")
+            screenshot(page, f"scheme-{scheme}")
+        finally:
+            ctx.close()
+    assert backgrounds == {"light": "rgb(255, 255, 255)", "dark": "rgb(21, 23, 27)"}
