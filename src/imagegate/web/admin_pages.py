@@ -63,8 +63,9 @@ def _same_origin(request: Request) -> bool:
     origin = request.headers.get("origin")
     if origin is None:  # browsers send it on every cross-origin post; its absence is a same-origin form
         return True
-    parts = urlsplit(origin)
-    return parts.netloc == request.headers.get("host", "")
+    given = urlsplit(origin).netloc
+    public = urlsplit(components(request).settings.base_url()).netloc  # behind a proxy, Host may differ
+    return bool(given) and given in (request.headers.get("host", ""), public)
 
 
 async def _form(request: Request) -> dict[str, str]:
