@@ -23,6 +23,7 @@ from .db.prices import PricesRepo
 from .db.runner import Runner, runner_for
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.usage import UsageRepo
+from .db.usage_stats import UsageStatsRepo
 from .domain.circuits import BreakerPolicy
 from .domain.ports import BlobStore, CircuitHealthSource, CircuitStore, LimiterState, Moderator
 from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
@@ -32,12 +33,12 @@ from .providers.moderation import OpenAIModeration
 from .providers.registry import credential_settings, default_registry, read_credentials
 from .routing.retry import RetryPolicy
 from .routing.router import Router
-from .service.account import AccountService
+from .service.account_view import AccountView
 from .service.admin import AdminService
 from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
 from .service.billing import Billing
-from .service.catalog import CatalogService
+from .service.catalog_view import CatalogView
 from .service.delivery import Delivery
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
@@ -74,6 +75,7 @@ class Database:
     safety_events: SafetyEventsRepo
     account_policies: AccountPolicyRepo
     images: ImagesRepo
+    stats: UsageStatsRepo
 
 
 @dataclass(frozen=True)
@@ -82,8 +84,8 @@ class Gateway:
 
     settings: Settings
     images: ImageService
-    catalog: CatalogService
-    account: AccountService
+    catalog: CatalogView
+    account: AccountView
     admin: AdminService
     route_health: RouteHealth
     authenticator: KeyAuthenticator
@@ -115,6 +117,7 @@ async def open_database(settings: Settings, *, request_path: bool = False) -> As
             safety_events=SafetyEventsRepo(engine),
             account_policies=AccountPolicyRepo(engine),
             images=ImagesRepo(engine, runner),
+            stats=UsageStatsRepo(engine),
         )
 
 
@@ -128,6 +131,7 @@ def admin_service(settings: Settings, db: Database) -> AdminService:
         events=db.safety_events,
         policies=db.account_policies,
         safety_policy=settings.safety_policy,
+        stats=db.stats,
     )
 
 
@@ -173,8 +177,10 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         yield Gateway(
             settings=settings,
             images=image_service(settings, db, router, store, limiter_state, http_client, metrics),
-            catalog=CatalogService(settings.catalog, db.prices),
-            account=AccountService(db.accounts, db.usage),
+            catalog=CatalogView(settings.catalog, db.prices, db.stats),
+            account=AccountView(
+                db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
+            ),
             admin=admin_service(settings, db),
             route_health=route_health(settings, router, health),
             authenticator=KeyAuthenticator(db.accounts),

@@ -8,6 +8,7 @@ sweeper). The retention sweeper deletes the object, then the row; on PostgreSQL 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from sqlalchemy import BigInteger, Column, Index, String, Table, delete, insert, select
@@ -24,9 +25,32 @@ images = Table(
     Column("account_id", String(40), nullable=False),
     Column("ext", String(8), nullable=False),
     Column("expires_at", BigInteger, nullable=False),  # unix seconds: the URL's expiry
+    Column("request_id", String(40), nullable=True),  # what made it, for the account page
+    Column("model", String(64), nullable=True),
+    Column("size", String(16), nullable=True),
     Index("ix_images_account", "account_id"),
     Index("ix_images_expires", "expires_at"),
 )
+
+@dataclass(frozen=True, slots=True)
+class ImageOwner:
+    """Whose the images of one request are, and what made them."""
+
+    account_id: str
+    request_id: str | None = None
+    model: str | None = None
+    size: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredImage:
+    id: str
+    ext: str
+    expires: int
+    request_id: str | None
+    model: str | None
+    size: str | None
+
 
 INSERT_IMAGE = insert(images)
 Deleter = Callable[[list[str]], Awaitable[None]]
@@ -46,11 +70,33 @@ class ImagesRepo:
         self._runner = runner or EngineRunner(engine)
         self._skip_locked = engine.dialect.name == "postgresql"
 
-    async def record(self, account_id: str, ids: Sequence[str], ext: str, expires: int) -> None:
+    async def record(self, owner: ImageOwner, ids: Sequence[str], ext: str, expires: int) -> None:
         rows: list[dict[str, object]] = [
-            {"id": image_id, "account_id": account_id, "ext": ext, "expires_at": expires} for image_id in ids
+            {
+                "id": image_id,
+                "account_id": owner.account_id,
+                "ext": ext,
+                "expires_at": expires,
+                "request_id": owner.request_id,
+                "model": owner.model,
+                "size": owner.size,
+            }
+            for image_id in ids
         ]
         await self._runner.write(partial(_insert, rows))
+
+    async def valid(self, account_id: str, now: int, limit: int) -> list[StoredImage]:
+        """The account's images whose URL is still valid at `now` (unix seconds), newest first."""
+        c = images.c
+        query = (
+            select(c.id, c.ext, c.expires_at, c.request_id, c.model, c.size)
+            .where(c.account_id == account_id, c.expires_at > now)
+            .order_by(c.expires_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [StoredImage(r.id, r.ext, int(r.expires_at), r.request_id, r.model, r.size) for r in rows]
 
     async def owned(self, image_id: str, account_id: str) -> str | None:
         """The file name (`img_….ext`) of the account's image, or None (unknown, or someone else's)."""
@@ -88,4 +134,4 @@ async def _expired(conn: AsyncConnection, cutoff: int, batch: int, *, lock: bool
     return [(row.id, f"{row.id}.{row.ext}") for row in rows]
 
 
-__all__ = ["ImagesRepo", "images"]
+__all__ = ["ImageOwner", "ImagesRepo", "StoredImage", "images"]

@@ -97,6 +97,9 @@ class Model:
     latency_seconds: tuple[int, int]
     when_to_use: tuple[str, ...]
     free: bool = False
+    description: str = ""
+    capability_line: str = ""
+    see_also: tuple[str, ...] = ()  # ids of sibling models, for the model page's "When to use"
 
     def price_key(self, quality: str | None) -> str:
         """The price-card row for a requested quality (`auto` is held at its own row)."""
@@ -127,6 +130,10 @@ class Catalog:
                 if name in by_name:
                     raise CatalogError(f"model name {name!r} is used twice")
                 by_name[name] = model
+        for model in models.values():
+            unknown = [name for name in model.see_also if name not in models]
+            if unknown:
+                raise CatalogError(f"model {model.id!r}: see_also names unknown models {unknown}")
         return cls(models=models, _by_name=by_name)
 
     def find(self, name: str) -> Model | None:
@@ -227,6 +234,9 @@ def _parse_model(model_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
             latency_seconds=(int(latency[0]), int(latency[1])),
             when_to_use=tuple(raw.get("when_to_use", ())),
             free=bool(raw.get("free", False)),
+            description=str(raw.get("description", "")),
+            capability_line=str(raw.get("capability_line", "")),
+            see_also=tuple(raw.get("see_also", ())),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise CatalogError(f"model {model_id!r}: {exc!r}") from exc

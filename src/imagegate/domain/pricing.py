@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from .catalog import Model
+from .catalog import STANDARD_QUALITY, Model
 
 PriceOverrides = Mapping[tuple[str, str, str], int]
 """Live rates set by the operator: (model id, quality key, size) -> micros per image."""
@@ -42,4 +42,17 @@ def charged_unit_price(
     return unit_price(model, model.price_key(quality), size, overrides)
 
 
-__all__ = ["PriceOverrides", "charged_unit_price", "held_unit_price", "unit_price"]
+def live_card(model: Model, overrides: PriceOverrides) -> dict[str, dict[str, int]]:
+    """`per_image_micros[quality][size]`; `auto` shows what it is held at (the dearest quality)."""
+    if model.free:
+        return {STANDARD_QUALITY: {size: 0 for size in model.capabilities.sizes}}
+    card = {
+        quality: {size: unit_price(model, quality, size, overrides) for size in model.capabilities.sizes}
+        for quality in model.prices
+    }
+    if "auto" in model.capabilities.qualities:
+        card["auto"] = {size: max(card[q][size] for q in model.prices) for size in model.capabilities.sizes}
+    return card
+
+
+__all__ = ["PriceOverrides", "charged_unit_price", "held_unit_price", "live_card", "unit_price"]

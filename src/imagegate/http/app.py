@@ -14,11 +14,12 @@ from .. import __version__
 from ..config import Settings
 from ..logs import configure_logging
 from ..wiring import Gateway, open_gateway
+from ..web.pages import install_pages
 from .errors import install_error_handlers
 from .body_limit import BodySizeLimitMiddleware
 from .access_log import AccessLogMiddleware
 from .middleware import RequestIdMiddleware
-from .endpoints import account, admin, files, image_delete, images, metrics, models, usage
+from .endpoints import account, activity, admin, files, image_delete, images, metrics, models, usage
 
 
 log = logging.getLogger("imagegate.sweeper")
@@ -68,8 +69,9 @@ def create_app(settings: Settings) -> FastAPI:
     if settings.access_log:
         app.add_middleware(AccessLogMiddleware, json_lines=settings.log_format == "json")
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account, usage, admin, image_delete, metrics):
+    for module in (images, models, files, account, activity, usage, admin, image_delete, metrics):
         app.include_router(module.router)
+    install_pages(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -11,13 +11,15 @@ from ..db.accounts import AccountsRepo, KeyRow, account_safety
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRepo
+from ..db.usage_stats import UsageStatsRepo
+from ..domain.activity import daily_totals
 from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import InvalidRequest, NotFound
+from ..domain.pricing import live_card
 from ..domain.principal import AccountLimits
 from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
 from ..domain.safety_text import TermSet
-from .catalog import live_card
 from .keys import display_prefix, hash_key, new_key
 
 MICROS_PER_UNIT = 1_000_000
@@ -46,6 +48,7 @@ class AdminService:
         events: SafetyEventsRepo | None = None,
         policies: AccountPolicyRepo | None = None,
         safety_policy: SafetyPolicy | None = None,
+        stats: UsageStatsRepo | None = None,
     ) -> None:
         self._accounts = accounts
         self._ledger = ledger
@@ -55,6 +58,7 @@ class AdminService:
         self._events = events
         self._policies = policies
         self._safety_policy = safety_policy
+        self._stats = stats
 
     async def create_account(self, name: str, *, allow_duplicate: bool = True) -> dict[str, Any]:
         """`allow_duplicate=False` (the CLI's default) refuses a name another account already has."""
@@ -204,6 +208,13 @@ class AdminService:
         """Usage across every account (or one), with totals."""
         records, totals = await self._usage.query(start, end, account_id=account_id)
         return {"object": "list", "data": [r.as_json() for r in records], "totals": totals}
+
+    async def daily_activity(self, days: int, now: datetime | None = None) -> list[dict[str, Any]]:
+        """Spend, images and requests per day over the last `days` days, across every account."""
+        assert self._stats is not None
+        now = now or datetime.now(timezone.utc)
+        since = datetime.combine(now.date() - timedelta(days=days - 1), datetime.min.time(), timezone.utc)
+        return [d.as_json() for d in daily_totals(await self._stats.activity(since), now.date(), days)]
 
     async def verify_ledger(self) -> dict[str, Any]:
         checked, problems = await self._ledger.verify()

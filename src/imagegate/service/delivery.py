@@ -7,7 +7,7 @@ from typing import Any
 
 import pybase64
 
-from ..db.images import ImagesRepo
+from ..db.images import ImageOwner, ImagesRepo
 from ..domain.ports import BlobStore
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
@@ -21,7 +21,7 @@ class Delivery:
         self._index = index
 
     async def deliver(
-        self, request: ImageRequest, images: list[GeneratedImage], created: int, account_id: str
+        self, request: ImageRequest, images: list[GeneratedImage], created: int, owner: ImageOwner
     ) -> list[dict[str, Any]]:
         """The `data` items of the answer; stored images' URLs expire `url_ttl_seconds` after `created`."""
         if request.response_format == "b64_json":
@@ -36,7 +36,7 @@ class Delivery:
         expires = created + self._url_ttl
         ids = [new_id("img") for _ in images]
         if self._index is not None:  # known before stored, so the retention sweeper never misses one
-            await self._index.record(account_id, ids, ext, expires)
+            await self._index.record(owner, ids, ext, expires)
         await asyncio.gather(*(self._store.put(image_id, ext, img.data) for image_id, img in zip(ids, images, strict=True)))
         return [
             {"url": self._store.url_for(image_id, ext, expires), "revised_prompt": img.revised_prompt}

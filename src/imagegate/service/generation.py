@@ -13,6 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..db.images import ImageOwner
 from ..domain.catalog import Catalog, parse_size
 from ..domain.errors import UpstreamFailed
 from ..domain.json_body import parse_json_object
@@ -90,7 +91,8 @@ class ImageService:
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
             charge = self._settlement.charge(admitted, images)
             created = int(time.time())
-            data = await self._delivery.deliver(request, images, created, ticket.principal.account_id)
+            owner = ImageOwner(ticket.principal.account_id, ticket.request_id, request.model.id, request.size)
+            data = await self._delivery.deliver(request, images, created, owner)
             after_image(*parse_size(request.size))
             result = await self._settlement.complete(admitted, routed, charge, data, created)
             summary.images, summary.cost_micros = charge.images, charge.amount

@@ -14,4 +14,4 @@ router = APIRouter()
 
 @router.get("/v1/account")
 async def get_account(request: Request) -> dict[str, Any]:
-    return await gateway(request).account.account(await authenticate(request))
+    return await gateway(request).account.summary(await authenticate(request))

@@ -13,9 +13,9 @@ router = APIRouter()
 
 @router.get("/v1/models")
 async def list_models(request: Request) -> dict[str, Any]:
-    return await gateway(request).catalog.list_models()
+    return await gateway(request).catalog.list_json()
 
 
 @router.get("/v1/models/{model_id}")
 async def get_model(model_id: str, request: Request) -> dict[str, Any]:
-    return await gateway(request).catalog.get_model(model_id)
+    return await gateway(request).catalog.get_json(model_id)

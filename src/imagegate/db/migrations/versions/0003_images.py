@@ -23,6 +23,9 @@ def upgrade() -> None:
         sa.Column("account_id", sa.String(40), nullable=False),
         sa.Column("ext", sa.String(8), nullable=False),
         sa.Column("expires_at", sa.BigInteger, nullable=False),
+        sa.Column("request_id", sa.String(40), nullable=True),
+        sa.Column("model", sa.String(64), nullable=True),
+        sa.Column("size", sa.String(16), nullable=True),
     )
     op.create_index("ix_images_account", "images", ["account_id"])
     op.create_index("ix_images_expires", "images", ["expires_at"])

@@ -1,0 +1,1 @@
+"""The gateway's web pages: catalog, model reference pages, playground, account and admin dashboards."""

@@ -1,0 +1,223 @@
+"""The operator's dashboard at /admin: log in with the admin token, then accounts, credit, keys,
+price cards, route health, safety blocks and spend, through the same AdminService as the admin API.
+
+Every form post needs a valid session cookie, the CSRF token derived from it, and no foreign `Origin`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from fastapi import APIRouter, Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+
+from ..domain.errors import GatewayError, InvalidRequest
+from ..http.gateway import gateway
+from .render import page
+from .session import (
+    COOKIE,
+    NEW_KEY_COOKIE,
+    NEW_KEY_SECONDS,
+    SESSION_SECONDS,
+    AdminSessions,
+)
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+SPEND_DAYS = 30
+NOTICES = {
+    "account": "Account created.",
+    "credit": "Credit added.",
+    "revoked": "Key revoked.",
+    "price": "Price set: the next request pays it.",
+    "key": "Key created: copy it now, it is not shown again.",
+}
+
+
+class _Refused(Exception):
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+def _sessions(request: Request) -> AdminSessions | None:
+    settings = gateway(request).settings
+    if settings.admin_token is None:
+        return None
+    return AdminSessions(settings.signing_secret, settings.admin_token)
+
+
+def _off(request: Request) -> HTMLResponse:
+    return page(request, "not_found.html", {"what": "The admin pages are off: set IMAGEGATE_ADMIN_TOKEN to turn them on."}, status=404)
+
+
+def _login(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
+    return page(request, "admin_login.html", {"title": "Admin", "error": error}, status=status, private=True)
+
+
+def _same_origin(request: Request) -> bool:
+    origin = request.headers.get("origin")
+    if origin is None:  # browsers send it on every cross-origin post; its absence is a same-origin form
+        return True
+    given = urlsplit(origin).netloc
+    public = urlsplit(gateway(request).settings.base_url()).netloc  # behind a proxy, Host may differ
+    return bool(given) and given in (request.headers.get("host", ""), public)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    return {name: values[0] for name, values in parse_qs(body, keep_blank_values=True).items()}
+
+
+async def _authorized_form(request: Request) -> tuple[str, dict[str, str]]:
+    """The session cookie and the posted fields, or a refusal that shows the login page."""
+    sessions = _sessions(request)
+    if sessions is None:
+        raise _Refused(_off(request))
+    cookie = request.cookies.get(COOKIE)
+    if not sessions.valid(cookie) or not _same_origin(request):
+        raise _Refused(_login(request, "Your session has ended: log in again.", status=401))
+    assert cookie is not None
+    form = await _form(request)
+    if not sessions.csrf_matches(cookie, form.get("csrf", "")):
+        raise _Refused(_login(request, "The form was not sent from this dashboard: log in again.", status=403))
+    return cookie, form
+
+
+@router.get("")
+async def dashboard(request: Request) -> Response:
+    sessions = _sessions(request)
+    if sessions is None:
+        return _off(request)
+    cookie = request.cookies.get(COOKIE)
+    if not sessions.valid(cookie):
+        return _login(request)
+    assert cookie is not None
+    notice = NOTICES.get(request.query_params.get("done", ""))
+    new_key = sessions.unseal(request.cookies.get(NEW_KEY_COOKIE))
+    response = await _dashboard(request, sessions.csrf(cookie), notice=notice, new_key=new_key)
+    if NEW_KEY_COOKIE in request.cookies:  # shown once
+        response.delete_cookie(NEW_KEY_COOKIE, path="/admin", httponly=True, samesite="strict")
+    return response
+
+
+async def _dashboard(
+    request: Request, csrf: str, *, notice: str | None = None, error: str | None = None,
+    new_key: dict[str, Any] | None = None, status: int = 200,
+) -> HTMLResponse:
+    running = gateway(request)
+    admin = running.admin
+    accounts = (await admin.list_accounts())["data"]
+    keys = {a["id"]: (await admin.list_keys(a["id"]))["data"] for a in accounts}
+    context = {
+        "title": "Admin",
+        "csrf": csrf,
+        "notice": notice,
+        "error": error,
+        "new_key": new_key,
+        "accounts": accounts,
+        "keys": keys,
+        "cards": await running.catalog.cards(),
+        "routes": await running.route_health.report(),
+        "blocks": (await admin.list_blocks(limit=20))["data"],
+        "days": await admin.daily_activity(SPEND_DAYS),
+    }
+    return page(request, "admin.html", context, status=status, private=True)
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    sessions = _sessions(request)
+    if sessions is None:
+        return _off(request)
+    form = await _form(request)
+    if not _same_origin(request) or not sessions.token_matches(form.get("token", "")):
+        return _login(request, "That is not the admin token.", status=401)
+    response = RedirectResponse("/admin", status_code=303)
+    response.set_cookie(
+        COOKIE, sessions.issue(), max_age=SESSION_SECONDS, path="/admin", httponly=True, samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    try:
+        await _authorized_form(request)
+    except _Refused as refused:
+        return refused.response
+    response = RedirectResponse("/admin", status_code=303)
+    response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="strict")
+    return response
+
+
+async def _act(request: Request, done: str, action: Any) -> Response:
+    """Run one admin action from a posted form; back to the dashboard with a notice or the error."""
+    try:
+        cookie, form = await _authorized_form(request)
+    except _Refused as refused:
+        return refused.response
+    sessions = _sessions(request)
+    assert sessions is not None
+    try:
+        result = await action(gateway(request).admin, form)
+    except GatewayError as exc:
+        return await _dashboard(request, sessions.csrf(cookie), error=exc.message, status=exc.status)
+    response = RedirectResponse(f"/admin?done={done}", status_code=303)
+    if done == "key":  # the new key rides the redirect in a short-lived cookie, never in a URL
+        response.set_cookie(
+            NEW_KEY_COOKIE, sessions.seal({k: result[k] for k in ("key", "id", "account_id", "mode")}),
+            max_age=NEW_KEY_SECONDS, path="/admin", httponly=True, samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+    return response
+
+
+def _optional_int(value: str, name: str) -> int | None:
+    if not value.strip():
+        return None
+    if not value.strip().isdigit():
+        raise InvalidRequest(f"{name} must be a whole number.", param=name)
+    return int(value)
+
+
+@router.post("/accounts")
+async def create_account(request: Request) -> Response:
+    return await _act(request, "account", lambda admin, form: admin.create_account(form.get("name", "").strip() or "unnamed"))
+
+
+@router.post("/accounts/{account_id}/credit")
+async def add_credit(account_id: str, request: Request) -> Response:
+    return await _act(
+        request, "credit", lambda admin, form: admin.add_credit(account_id, form.get("amount_usd", ""), form.get("reason", ""))
+    )
+
+
+@router.post("/accounts/{account_id}/keys")
+async def create_key(account_id: str, request: Request) -> Response:
+    async def action(admin: Any, form: dict[str, str]) -> Any:
+        models = [m.strip() for m in form.get("models", "").split(",") if m.strip()] or None
+        return await admin.create_key(
+            account_id, test=form.get("test") == "on", models=models, rpm=_optional_int(form.get("rpm", ""), "rpm")
+        )
+
+    return await _act(request, "key", action)
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(key_id: str, request: Request) -> Response:
+    return await _act(request, "revoked", lambda admin, form: admin.revoke_key(key_id))
+
+
+@router.post("/prices")
+async def set_price(request: Request) -> Response:
+    return await _act(
+        request, "price",
+        lambda admin, form: admin.set_price(
+            form.get("model", ""), form.get("quality") or None, form.get("size", ""), form.get("amount_usd", "")
+        ),
+    )
+
+
+__all__ = ["router"]

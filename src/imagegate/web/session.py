@@ -1,0 +1,72 @@
+"""The operator's browser session: the admin token exchanged for a signed, expiring cookie, and the
+CSRF token its forms carry.
+
+The cookie is `<expires>.<nonce>.<signature>`, signed with a key derived from the signing secret and
+the admin token (changing either ends every session). It is HttpOnly and SameSite=Strict; each form
+post must also carry the CSRF token derived from the cookie, and a cross-origin `Origin` is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import secrets
+import time
+from typing import Any
+
+COOKIE = "imagegate_admin"
+NEW_KEY_COOKIE = "imagegate_admin_new_key"
+"""Carries a just-created key across the redirect to the dashboard, which shows it once and deletes it."""
+NEW_KEY_SECONDS = 120
+SESSION_SECONDS = 8 * 3600
+
+
+class AdminSessions:
+    def __init__(self, signing_secret: bytes, admin_token: str) -> None:
+        self._key = hashlib.sha256(b"admin-session\0" + signing_secret + b"\0" + admin_token.encode()).digest()
+        self._token = admin_token
+
+    def _sign(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
+
+    def token_matches(self, given: str) -> bool:
+        return hmac.compare_digest(given.strip().encode(), self._token.encode())
+
+    def issue(self, now: float | None = None) -> str:
+        expires = int((now or time.time()) + SESSION_SECONDS)
+        body = f"{expires}.{secrets.token_hex(16)}"
+        return f"{body}.{self._sign(body)}"
+
+    def valid(self, cookie: str | None, now: float | None = None) -> bool:
+        if not cookie or cookie.count(".") != 2:
+            return False
+        body, _, signature = cookie.rpartition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
+            return False
+        expires = body.partition(".")[0]
+        return expires.isdigit() and int(expires) > (now or time.time())
+
+    def seal(self, data: dict[str, Any]) -> str:
+        """`data` signed (not encrypted: the cookie is HttpOnly, lives two minutes and is read once)."""
+        body = base64.urlsafe_b64encode(json.dumps(data).encode()).decode()
+        return f"{body}.{self._sign('sealed' + body)}"
+
+    def unseal(self, value: str | None) -> dict[str, Any] | None:
+        if not value or "." not in value:
+            return None
+        body, _, signature = value.rpartition(".")
+        if not hmac.compare_digest(signature.encode(), self._sign("sealed" + body).encode()):
+            return None
+        data = json.loads(base64.urlsafe_b64decode(body.encode()))
+        return data if isinstance(data, dict) else None
+
+    def csrf(self, cookie: str) -> str:
+        return self._sign(f"csrf\0{cookie}")
+
+    def csrf_matches(self, cookie: str, given: str) -> bool:
+        return hmac.compare_digest(given.encode(), self.csrf(cookie).encode())
+
+
+__all__ = ["COOKIE", "NEW_KEY_COOKIE", "NEW_KEY_SECONDS", "SESSION_SECONDS", "AdminSessions"]

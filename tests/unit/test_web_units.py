@@ -1,0 +1,105 @@
+"""Pure pieces of the pages: dollars from micros, latency percentiles, days of activity, the admin
+session's signatures, the parameters table, and the catalog's see-also links."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+
+import pytest
+
+from imagegate.config import load_catalog
+from imagegate.domain.activity import daily_totals
+from imagegate.domain.catalog import Catalog, CatalogError
+from imagegate.domain.error_table import ERROR_ROWS
+from imagegate.domain.latency import summarize
+from imagegate.domain.request import FIELDS
+from imagegate.service.catalog_view import param_rows
+from imagegate.web.format import usd
+from imagegate.web.render import content_security_policy
+from imagegate.web.session import AdminSessions
+
+
+@pytest.mark.parametrize(
+    ("micros", "text"),
+    [(0, "$0.00"), (6000, "$0.006"), (53000, "$0.053"), (167000, "$0.167"), (1670000, "$1.67"),
+     (500000, "$0.50"), (1, "$0.000001"), (1234567890, "$1,234.56789"), (-12000, "-$0.012")],
+)
+def test_usd_is_exact(micros: int, text: str) -> None:
+    assert usd(micros) == text
+
+
+def test_latency_needs_three_samples_and_uses_nearest_rank() -> None:
+    assert not summarize([100, 200]).enough
+    summary = summarize([500, 100, 300, 200, 400, 600, 700, 800, 900, 1000])
+    assert (summary.samples, summary.median_ms, summary.p90_ms) == (10, 500, 900)
+    assert summarize([10, 20, 30]).p90_ms == 30
+
+
+@dataclass
+class Row:
+    created_at: datetime
+    delivered: int
+    cost_micros: int
+
+
+def test_days_are_filled_and_bounded() -> None:
+    rows = [
+        Row(datetime(2026, 11, 28, 23, 59, tzinfo=timezone.utc), 2, 100),
+        Row(datetime(2026, 11, 28, 0, 0, tzinfo=timezone.utc), 1, 50),
+        Row(datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc), 0, 0),
+        Row(datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc), 9, 999),  # before the window
+    ]
+    days = daily_totals(rows, date(2026, 11, 28), 3)
+    assert [(d.date.day, d.cost_micros, d.images, d.requests) for d in days] == [(26, 0, 0, 1), (27, 0, 0, 0), (28, 150, 3, 2)]
+
+
+def test_admin_session_cookies_are_signed_expiring_and_bound_to_the_token() -> None:
+    sessions = AdminSessions(b"secret", "token")
+    cookie = sessions.issue(now=1000)
+    assert sessions.valid(cookie, now=1001)
+    assert not sessions.valid(cookie, now=1000 + 8 * 3600 + 1)
+    expires, nonce, signature = cookie.split(".")
+    assert not sessions.valid(f"{int(expires) + 1}.{nonce}.{signature}", now=1001)
+    assert not AdminSessions(b"secret", "new token").valid(cookie, now=1001)
+    assert not sessions.valid("garbage", now=1001) and not sessions.valid(None)
+    assert sessions.csrf_matches(cookie, sessions.csrf(cookie))
+    assert not sessions.csrf_matches(cookie, sessions.csrf(sessions.issue(now=1000)))
+    assert sessions.token_matches("token") and not sessions.token_matches("tok")
+    sealed = sessions.seal({"key": "ig_live_x"})
+    assert sessions.unseal(sealed) == {"key": "ig_live_x"}
+    assert sessions.unseal(sealed[:-1] + ("0" if sealed[-1] != "0" else "1")) is None
+
+
+def test_every_request_field_has_a_row_and_unsupported_ones_say_so() -> None:
+    catalog = load_catalog()
+    for model in catalog:
+        rows = {row.name: row for row in param_rows(model)}
+        assert tuple(rows) == FIELDS
+        assert rows["style"].supported == bool(model.capabilities.styles)
+        assert rows["quality"].supported == bool(model.capabilities.qualities)
+        assert rows["size"].default == model.capabilities.default_size
+        for size in model.capabilities.sizes:
+            assert size in rows["size"].notes
+
+
+def test_the_errors_table_is_never_billed_and_covers_the_contract_statuses() -> None:
+    assert {row.status for row in ERROR_ROWS} == {400, 401, 402, 403, 409, 413, 429, 451, 502, 503, 504}
+    assert not any(row.billed for row in ERROR_ROWS)
+
+
+def test_see_also_must_name_catalog_models() -> None:
+    catalog = load_catalog()
+    for model in catalog:
+        assert model.description and model.capability_line
+        assert all(catalog.find(name) is not None for name in model.see_also)
+    raw = {"models": {"a": {"vendor": "V", "display_name": "A", "sizes": ["1x1"], "default_size": "1x1", "max_n": 1,
+                            "max_prompt_chars": 10, "free": True, "see_also": ["nope"]}}}
+    with pytest.raises(CatalogError, match="see_also"):
+        Catalog.from_dict(raw)
+
+
+def test_the_policy_allows_images_from_the_public_url_and_no_inline_script() -> None:
+    policy = content_security_policy("https://images.example.com/base")
+    assert "img-src 'self' data: blob: https://images.example.com;" in policy
+    assert "script-src 'self';" in policy and "unsafe-inline" not in policy
