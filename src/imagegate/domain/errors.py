@@ -21,6 +21,8 @@ The HTTP layer renders all of them with one handler (the OpenAI error body).
 
 from __future__ import annotations
 
+from .storable import printable
+
 
 class GatewayError(Exception):
     """Base of every refusal; carries what the error body and status need."""
@@ -47,9 +49,9 @@ class GatewayError(Exception):
     def body(self) -> dict[str, object]:
         return {
             "error": {
-                "message": self.message,
+                "message": printable(self.message),
                 "type": self.type,
-                "param": self.param,
+                "param": None if self.param is None else printable(self.param),
                 "code": self.code,
             }
         }

@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import asdict
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ..config import Settings
@@ -18,23 +17,20 @@ from ..db.usage import UsageRepo
 from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import InvalidRequest, NotFound
+from ..domain.money import MAX_PRICE_MICROS, check_balance, usd_to_micros
 from ..domain.pricing import unit_price
 from ..domain.principal import AccountLimits
 from ..domain.safety import AccountSafety, PolicyError, SafetyPolicy, TermSet
+from ..domain.text import check_text
 from .keys import display_prefix, hash_key, new_key
 
-MICROS_PER_UNIT = 1_000_000
+MAX_NAME_CHARS = 200  # accounts.name is VARCHAR(200)
+MAX_REASON_CHARS = 2000
 
 
 def to_micros(amount: str, param: str = "amount_usd") -> int:
-    """`"12.5"` USD -> 12500000 micros, exactly; more than six decimals is refused, never rounded."""
-    try:
-        value = Decimal(amount) * MICROS_PER_UNIT
-    except InvalidOperation as exc:
-        raise InvalidRequest(f"'{amount}' is not a number.", param=param) from exc
-    if not value.is_finite() or value != value.to_integral_value():
-        raise InvalidRequest(f"'{amount}' has more than six decimal places.", param=param)
-    return int(value)
+    """`"12.5"` USD -> 12500000 micros, exactly and within the documented bounds (domain/money.py)."""
+    return usd_to_micros(amount, param)
 
 
 class AdminService:
@@ -60,6 +56,7 @@ class AdminService:
         self._safety_policy = safety_policy
 
     async def create_account(self, name: str) -> dict[str, Any]:
+        check_text(name, "name", MAX_NAME_CHARS)
         return _account_json(await self._accounts.create_account(name))
 
     async def has_accounts(self) -> bool:
@@ -94,11 +91,17 @@ class AdminService:
         return await self._change_balance(account_id, micros, "adjustment", reason)
 
     async def _change_balance(self, account_id: str, micros: int, kind: str, reason: str) -> dict[str, Any]:
+        check_text(reason, "reason", MAX_REASON_CHARS)
         if not reason.strip():
             raise InvalidRequest("A reason is required.", param="reason")
-        if await self._accounts.get_account(account_id) is None:
+        account = await self._accounts.get_account(account_id)
+        if account is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
+        check_balance(account.balance_micros + micros)
         if not await self._ledger.adjust(account_id, micros, kind, reason):
+            after = await self._accounts.get_account(account_id)  # which bound refused it, for the message
+            if after is not None:
+                check_balance(after.balance_micros + micros)
             raise InvalidRequest("The adjustment would take the balance below what is held.", param="amount_usd")
         account = await self.get_account(account_id)
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
@@ -112,6 +115,8 @@ class AdminService:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         allowed = None
         if models is not None:
+            for model in models:
+                check_text(model, "models")
             unknown = [m for m in models if self._catalog.find(m) is None]
             if unknown:
                 raise InvalidRequest(f"Unknown model(s): {', '.join(unknown)}.", code="model_not_found", param="models")
@@ -153,7 +158,7 @@ class AdminService:
         """Make the deployment's screening stricter for one account: extra terms that block, and
         flagging categories that block. Replaces the account's previous additions."""
         assert self._policies is not None and self._safety_policy is not None
-        terms = [t.strip() for t in block_terms if t.strip()]
+        terms = [check_text(t, "block_terms").strip() for t in block_terms if t.strip()]
         try:
             TermSet.compile(terms, (), "block_terms")
         except PolicyError as exc:
@@ -188,7 +193,7 @@ class AdminService:
             raise InvalidRequest(f"'{model.id}' is priced by quality {', '.join(keys)}.", param="quality")
         if size not in model.capabilities.sizes:
             raise InvalidRequest(f"'{model.id}' has no size '{size}'.", param="size")
-        micros = to_micros(amount_usd)
+        micros = usd_to_micros(amount_usd, maximum=MAX_PRICE_MICROS)
         if micros < 0:
             raise InvalidRequest("A price cannot be negative.", param="amount_usd")
         await self._prices.set(model.id, quality_key, size, micros)

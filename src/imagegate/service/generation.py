@@ -22,6 +22,7 @@ from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
 from ..domain.catalog import Catalog, parse_size
+from ..domain.jsonbody import parse_json_body
 from ..domain.errors import Conflict, ContentBlocked, GatewayError, InvalidRequest, PermissionDenied, UpstreamFailed
 from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides, charged_unit_price, held_unit_price
@@ -49,10 +50,7 @@ class GenerationResult:
 
 
 def parse_json(raw: bytes) -> Any:
-    try:
-        return json.loads(raw)
-    except ValueError as exc:
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from exc
+    return parse_json_body(raw)
 
 
 def check_idempotency_key(key: str) -> str:
@@ -207,6 +205,8 @@ class ImageService:
         progress: _Progress,
         outcome: Outcome,
     ) -> GenerationResult:
+        if idempotency_key is not None:
+            check_idempotency_key(idempotency_key)
         body = parse_json(raw)
         request = progress.request = parse_image_request(body, self._catalog)
         priced = await self._price(request, principal)

@@ -4,17 +4,26 @@ both call the same AdminService method."""
 from __future__ import annotations
 
 import hmac
-import json
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 
 from ...domain.errors import AuthenticationFailed, InvalidRequest, NotFound
+from ...domain.jsonbody import parse_json_body
+from ...domain.text import check_text
 from ...service.routes import route_report
 from ..components import components
 from .usage import time_range
 
-router = APIRouter(prefix="/admin/v1")
+
+async def _storable_params(request: Request) -> None:
+    """Ids in the path and the query reach the database's WHERE clauses: refuse what it cannot store."""
+    for name, value in (*request.path_params.items(), *request.query_params.items()):
+        if isinstance(value, str):
+            check_text(value, name)
+
+
+router = APIRouter(prefix="/admin/v1", dependencies=[Depends(_storable_params)])
 
 
 def _authorize(request: Request) -> None:
@@ -27,10 +36,7 @@ def _authorize(request: Request) -> None:
 
 
 async def _body(request: Request) -> dict[str, Any]:
-    try:
-        body = json.loads(await request.body() or b"{}")
-    except ValueError as exc:
-        raise InvalidRequest("The request body is not valid JSON.", code="invalid_json") from exc
+    body = parse_json_body(await request.body() or b"{}")
     if not isinstance(body, dict):
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     return body
@@ -44,7 +50,7 @@ def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -
         return None
     if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
         raise InvalidRequest(f"'{name}' must be a {kind.__name__}.", code="invalid_type", param=name)
-    return value
+    return check_text(value, name) if isinstance(value, str) else value
 
 
 def _amount(body: dict[str, Any]) -> str:
