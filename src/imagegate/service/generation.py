@@ -163,7 +163,9 @@ class ImageService:
         except Exception:  # the sweeper releases a hold this could not; the client still gets its error
             log.exception("could not release the hold or record the usage of request %s", request_id)
         if progress.idempotency_key is not None:
-            await self._idempotency.give_back(principal.account_id, progress.idempotency_key, request_id)
+            await self._idempotency.give_back(
+                principal.account_id, progress.idempotency_key, request_id, mode=principal.mode
+            )
 
     async def _price(self, request: ImageRequest, principal: Principal) -> _Priced:
         model = request.model
@@ -179,7 +181,12 @@ class ImageService:
     async def _claim(self, key: str, body: Any, principal: Principal, request_id: str) -> GenerationResult | None:
         """Claim the idempotency key; a finished first request's response when this is a replay."""
         claim = await self._idempotency.claim(
-            principal.account_id, check_idempotency_key(key), body_hash(body), request_id, self._deadline + 60
+            principal.account_id,
+            check_idempotency_key(key),
+            body_hash(body),
+            request_id,
+            self._deadline + 60,
+            mode=principal.mode,
         )
         if claim.status == "mismatch":
             raise InvalidRequest(
@@ -271,6 +278,7 @@ class ImageService:
                 200,
                 orjson.dumps(result.body).decode(),
                 progress.cost,
+                mode=principal.mode,
             )
             progress.idempotency_key = None
         return result
