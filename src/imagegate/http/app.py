@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..logs import configure_logging
+from ..redaction import settings_secrets
 from .components import Components, build_components
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
@@ -37,7 +38,7 @@ async def _sweep_forever(components: Components) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings_secrets(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
