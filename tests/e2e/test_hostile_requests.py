@@ -272,6 +272,10 @@ ADMIN_TEXT: list[tuple[str, str, bytes, str]] = [
     ("adjust-reason-nul", "/admin/v1/accounts/{account}/adjustments", _body('{"amount_usd":"-1","reason":"\\u0000"}'), "reason"),
     ("key-models-nul", "/admin/v1/accounts/{account}/keys", _body('{"models":["gpt-image-2\\u0000"]}'), "models"),
     ("key-models-surrogate", "/admin/v1/accounts/{account}/keys", _body('{"models":["\\ud800"]}'), "models"),
+    ("key-rpm-2**70", "/admin/v1/accounts/{account}/keys", _body('{"rpm":' + str(2**70) + "}"), "rpm"),
+    ("key-ipm-2**40", "/admin/v1/accounts/{account}/keys", _body('{"ipm":' + str(2**40) + "}"), "ipm"),
+    ("account-name-too-long", "/admin/v1/accounts", _body('{"name":"' + "n" * 201 + '"}'), "name"),
+    ("credit-reason-too-long", "/admin/v1/accounts/{account}/credit", _body('{"amount_usd":"1","reason":"' + "r" * 2001 + '"}'), "reason"),
     ("nested-body", "/admin/v1/accounts", _body('{"name":' + _nested('"x"') + "}"), ...),  # type: ignore[list-item]
     ("deep-body", "/admin/v1/accounts", _body(_nested("1")), None),  # type: ignore[list-item]
 ]

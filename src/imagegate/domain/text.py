@@ -51,7 +51,7 @@ def check_json(value: Any, max_depth: int = MAX_JSON_DEPTH) -> Any:
                     check_text(key, field)
                     stack.append((item, depth + 1, key if field is None else field))
             else:
-                stack.extend((item, depth + 1, field) for item in node)
+                stack.extend((item, depth + 1, field) for item in node if isinstance(item, (str, dict, list)))
     return value
 
 

@@ -267,9 +267,14 @@ def _event_json(event: SafetyEvent) -> dict[str, Any]:
     return data
 
 
+MAX_LIMIT = 1_000_000_000  # the limit columns are 32-bit INTEGER on PostgreSQL
+
+
 def _check_limit(value: int | None, name: str) -> None:
     if value is not None and value < 1:
         raise InvalidRequest(f"{name} must be a positive number (omit it for no limit).", param=name)
+    if value is not None and value > MAX_LIMIT:
+        raise InvalidRequest(f"{name} must be at most {MAX_LIMIT:,} (omit it for no limit).", param=name)
 
 
 
