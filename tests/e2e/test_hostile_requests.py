@@ -94,6 +94,8 @@ GENERATION_BODIES: list[tuple[str, bytes, Any]] = [
     ("nested-in-prompt", _body('{"model":"gpt-image-2","quality":"low","prompt":' + _nested('"x"') + "}"), ...),
     ("nested-100k-unterminated", b"[" * 100_000, None),
     ("nested-objects-in-user", _body('{' + OK + ',"user":' + '{"a":' * DEEP + "1" + "}" * DEEP + "}"), ...),
+    ("wide-list-in-user", _body('{' + OK + ',"user":[' + ",".join(['"a"'] * 20_000) + "]}"), "user"),
+    ("wide-object", _body("{" + ",".join(f'"k{i}":1' for i in range(20_000)) + "}"), None),
     ("5000-digit-n", _body('{' + OK + ',"n":' + "9" * 5000 + "}"), ...),
     ("n-infinite", _body('{' + OK + ',"n":1e400}'), ...),
     ("n-nan", _body('{' + OK + ',"n":NaN}'), ...),
