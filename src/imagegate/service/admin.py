@@ -24,8 +24,14 @@ from ..domain.safety import AccountSafety, PolicyError, SafetyPolicy, TermSet
 from ..domain.text import check_text
 from .keys import display_prefix, hash_key, new_key
 
+MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 200  # accounts.name is VARCHAR(200)
 MAX_REASON_CHARS = 2000
+
+
+def check_id(value: str, param: str) -> str:
+    """An id from a path, a query or the command line, before it reaches a WHERE clause."""
+    return check_text(value, param, MAX_ID_CHARS)
 
 
 def to_micros(amount: str, param: str = "amount_usd") -> int:
@@ -63,12 +69,14 @@ class AdminService:
         return await self._accounts.count_accounts() > 0
 
     async def get_account(self, account_id: str) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         account = await self._accounts.get_account(account_id)
         if account is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         return _account_json(account)
 
     async def set_account_disabled(self, account_id: str, disabled: bool) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         if not await self._accounts.set_disabled(account_id, disabled):
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         return await self.get_account(account_id)
@@ -91,6 +99,7 @@ class AdminService:
         return await self._change_balance(account_id, micros, "adjustment", reason)
 
     async def _change_balance(self, account_id: str, micros: int, kind: str, reason: str) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         check_text(reason, "reason", MAX_REASON_CHARS)
         if not reason.strip():
             raise InvalidRequest("A reason is required.", param="reason")
@@ -109,6 +118,7 @@ class AdminService:
     async def create_key(
         self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None, ipm: int | None = None
     ) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         _check_limit(rpm, "rpm")
         _check_limit(ipm, "ipm")
         if await self._accounts.get_account(account_id) is None:
@@ -129,11 +139,13 @@ class AdminService:
         return {**_key_json(row), "key": key}
 
     async def list_keys(self, account_id: str) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         return {"object": "list", "data": [_key_json(k) for k in await self._accounts.list_keys(account_id)]}
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        check_id(key_id, "key_id")
         if not await self._accounts.revoke_key(key_id):
             if await self._accounts.get_key(key_id) is None:
                 raise NotFound(f"No key '{key_id}'.", param="key_id")
@@ -145,6 +157,7 @@ class AdminService:
         self, account_id: str, *, rpm: int | None, ipm: int | None, max_in_flight: int | None
     ) -> dict[str, Any]:
         """The defaults of the account's keys (a key's own --rpm / --ipm wins); None: unlimited."""
+        check_id(account_id, "account_id")
         for value, name in ((rpm, "rpm"), (ipm, "ipm"), (max_in_flight, "max_in_flight")):
             _check_limit(value, name)
         assert self._policies is not None
@@ -157,6 +170,7 @@ class AdminService:
     ) -> dict[str, Any]:
         """Make the deployment's screening stricter for one account: extra terms that block, and
         flagging categories that block. Replaces the account's previous additions."""
+        check_id(account_id, "account_id")
         assert self._policies is not None and self._safety_policy is not None
         terms = [check_text(t, "block_terms").strip() for t in block_terms if t.strip()]
         try:
@@ -175,6 +189,8 @@ class AdminService:
         self, *, account_id: str | None = None, include_flags: bool = False, limit: int = 100
     ) -> dict[str, Any]:
         """The safety audit log, newest first: blocks (and flags, if asked), at both stages."""
+        if account_id is not None:
+            check_id(account_id, "account_id")
         if not 1 <= limit <= 10_000:
             raise InvalidRequest("limit must be between 1 and 10000.", param="limit")
         assert self._events is not None
@@ -201,6 +217,8 @@ class AdminService:
 
     async def usage(self, start: datetime, end: datetime, account_id: str | None = None) -> dict[str, Any]:
         """Usage across every account (or one), with totals."""
+        if account_id is not None:
+            check_id(account_id, "account_id")
         records, totals = await self._usage.query(start, end, account_id=account_id)
         return {"object": "list", "data": [r.as_json() for r in records], "totals": totals}
 
