@@ -66,7 +66,7 @@ class RedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         try:
             message = record.getMessage()
-        except Exception:  # a bad format string: log it as written, still redacted
+        except (TypeError, ValueError):  # a bad format string: log it as written, still redacted
             message = str(record.msg)
         cleaned = self.redact(message)
         if cleaned != message or record.args:

@@ -17,6 +17,7 @@ def run_cli(gateway: Gateway, *args: bytes) -> subprocess.CompletedProcess[bytes
         [os.fsencode(sys.executable), b"-m", b"imagegate", *args],
         env={**_clean_environ(), **gateway.env},
         capture_output=True,
+        check=False,
         timeout=60,
         cwd=ROOT,
     )

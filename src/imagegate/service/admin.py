@@ -103,10 +103,10 @@ class AdminService:
         check_text(reason, "reason", MAX_REASON_CHARS)
         if not reason.strip():
             raise InvalidRequest("A reason is required.", param="reason")
-        account = await self._accounts.get_account(account_id)
-        if account is None:
+        row = await self._accounts.get_account(account_id)
+        if row is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
-        check_balance(account.balance_micros + micros)
+        check_balance(row.balance_micros + micros)
         if not await self._ledger.adjust(account_id, micros, kind, reason):
             after = await self._accounts.get_account(account_id)  # which bound refused it, for the message
             if after is not None:
