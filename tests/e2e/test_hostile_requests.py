@@ -343,3 +343,74 @@ def test_a_valid_astral_character_is_not_refused(hostile_gateway: Gateway, upstr
     )
     assert response.status == 200, response.body
     assert len(upstream.requests) == 1
+
+
+HOSTILE_VALUES: list[str] = [
+    '"\\u0000"', '"\\ud800"', '"a\\udfffb"', '"\\u3000"', '"\\u200b"', '""', '" "', '"' + "x" * 40_000 + '"',
+    "0", "-1", "1.5", "1e400", "-1e400", str(2**64), str(-(2**64)), "true", "false", "null", "[]", "{}",
+    '["gpt-image-2"]', '{"a":"\\u0000"}', '"0x0"', '"99999x99999"', '"-1x-1"', '"1024x1024\\u0000"', '"1024X1024"',
+    '"auto"', '"url"', '"b64_json"', '"png"', '"jpeg"', '"low"', '"gpt-image-2"', '"preview"', '"../../etc/passwd"',
+]
+FIELD_NAMES = ["model", "prompt", "size", "n", "quality", "style", "output_format", "output_compression",
+               "response_format", "user", "background", "stream", "\\u0000", "__proto__", ""]
+
+
+def _fuzzed_bodies(count: int, seed: int) -> list[bytes]:
+    import random
+
+    rng = random.Random(seed)
+    bodies = []
+    for _ in range(count):
+        fields = {"model": '"gpt-image-2"', "prompt": '"a red apple"', "quality": '"low"'}
+        for _ in range(rng.randint(1, 4)):
+            fields[rng.choice(FIELD_NAMES)] = rng.choice(HOSTILE_VALUES)
+        bodies.append(_body("{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}"))
+    return bodies
+
+
+def test_fuzzed_generation_bodies_never_answer_5xx_nor_leave_a_hold(
+    hostile_gateway: Gateway, upstream: FakeOpenAI
+) -> None:
+    """200 bodies built from hostile values in random fields (a fixed seed, so a failure reproduces):
+    each answer is a 200 or a clean 4xx, and when they are done nothing is held and the ledger verifies."""
+    account = hostile_gateway.new_account("100")
+    headers: dict[str, bytes | str] = {"Authorization": f"Bearer {account.key}", "Content-Type": "application/json"}
+    statuses: dict[int, int] = {}
+    for body in _fuzzed_bodies(200, seed=12):
+        response = raw_request(hostile_gateway.port, "POST", "/v1/images/generations", headers=headers, body=body)
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+        if response.status != 200:
+            clean_4xx(response)
+    assert all(status == 200 or 400 <= status < 500 for status in statuses), statuses
+    balance, held = money(hostile_gateway, account.key)
+    assert held == 0
+    verify = admin_call(hostile_gateway, "GET", "/admin/v1/ledger/verify")
+    assert verify.status == 200 and verify.json()["ok"] is True, verify.body
+
+
+def test_fuzzed_admin_bodies_never_answer_5xx(hostile_gateway: Gateway) -> None:
+    """The same hostile values in every admin body field (fixed seed): never a 5xx; the ledger verifies."""
+    import random
+
+    rng = random.Random(7)
+    account = hostile_gateway.new_account("1")
+    targets = [
+        ("POST", "/admin/v1/accounts", ["name"]),
+        ("POST", f"/admin/v1/accounts/{account.id}/credit", ["amount_usd", "reason"]),
+        ("POST", f"/admin/v1/accounts/{account.id}/adjustments", ["amount_usd", "reason"]),
+        ("POST", f"/admin/v1/accounts/{account.id}/keys", ["test", "models", "rpm", "ipm"]),
+        ("PUT", "/admin/v1/prices", ["model", "quality", "size", "amount_usd"]),
+    ]
+    amounts = ['"1"', '"-1"', '"0.5"', "2", '"1e9"', '"-1e9"', '"1e15"']
+    statuses: dict[int, int] = {}
+    for _ in range(150):
+        method, path, names = rng.choice(targets)
+        fields = {name: rng.choice(HOSTILE_VALUES + amounts) for name in names if rng.random() < 0.8}
+        body = _body("{" + ",".join(f'"{k}":{v}' for k, v in fields.items()) + "}")
+        response = admin_call(hostile_gateway, method, path, body)
+        statuses[response.status] = statuses.get(response.status, 0) + 1
+        if response.status >= 400:
+            clean_4xx(response)
+    assert all(status < 500 for status in statuses), statuses
+    verify = admin_call(hostile_gateway, "GET", "/admin/v1/ledger/verify")
+    assert verify.status == 200 and verify.json()["ok"] is True, verify.body
