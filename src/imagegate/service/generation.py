@@ -22,8 +22,8 @@ from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
 from ..db.usage import UsageRecord, UsageRepo
 from ..domain.catalog import Catalog, parse_size
-from ..domain.jsonbody import parse_json_body
 from ..domain.errors import Conflict, ContentBlocked, GatewayError, InvalidRequest, PermissionDenied, UpstreamFailed
+from ..domain.jsonbody import parse_json_body
 from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides, charged_unit_price, held_unit_price
 from ..domain.principal import Principal
