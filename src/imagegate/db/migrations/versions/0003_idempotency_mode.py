@@ -33,7 +33,8 @@ MODE_OF_ROW = (
 
 
 def _create(name: str, with_mode: bool) -> None:
-    mode = [sa.Column("mode", sa.String(8), primary_key=True)] if with_mode else []
+    # The default serves nodes still on the previous release during a rolling upgrade: their rows are live.
+    mode = [sa.Column("mode", sa.String(8), primary_key=True, server_default="live")] if with_mode else []
     op.create_table(
         name,
         sa.Column("account_id", sa.String(40), primary_key=True),
