@@ -7,12 +7,19 @@ fixed here rather than left to whatever the ASGI server configures.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+
+from .redaction import RedactingFilter, Redactor
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
-def configure_logging(level: str) -> None:
-    """Idempotent: a second call only changes the level."""
+OTHER_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "asyncio", "aiohttp.client", "aiohttp.server")
+"""Loggers of the libraries around the gateway whose records can carry a URL or an exception text."""
+
+
+def configure_logging(level: str, secrets: Iterable[str] = ()) -> None:
+    """Idempotent: a second call only changes the level (and the secrets redacted)."""
     logger = logging.getLogger("imagegate")
     logger.setLevel(level.upper())
     if not any(getattr(handler, "imagegate", False) for handler in logger.handlers):
@@ -21,6 +28,17 @@ def configure_logging(level: str) -> None:
         handler.imagegate = True  # type: ignore[attr-defined]
         logger.addHandler(handler)
         logger.propagate = False
+    redact_logs(Redactor(secrets), logger.handlers, [logging.getLogger(name) for name in OTHER_LOGGERS])
 
 
-__all__ = ["configure_logging"]
+def redact_logs(redactor: Redactor, handlers: Iterable[logging.Handler], loggers: Iterable[logging.Logger]) -> None:
+    """One RedactingFilter on each of the gateway's handlers (every `imagegate.*` record passes one)
+    and on the other libraries' loggers, replacing any installed before."""
+    redacting = RedactingFilter(redactor)
+    for target in (*handlers, *loggers):
+        for old in [f for f in target.filters if isinstance(f, RedactingFilter)]:
+            target.removeFilter(old)
+        target.addFilter(redacting)
+
+
+__all__ = ["configure_logging", "redact_logs"]

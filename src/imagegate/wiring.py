@@ -61,6 +61,15 @@ def all_settings() -> tuple[Setting, ...]:
     return SETTINGS + credential_settings(default_registry())
 
 
+def configured_secrets(settings: Settings) -> list[str]:
+    """Every credential the gateway was configured with: what the log redaction masks."""
+    found = [settings.admin_token, settings.moderation_api_key]
+    found += [c.api_key for c in read_credentials(default_registry(), settings.env).values()]
+    found += [route.api_key for model in settings.catalog for route in model.routes]
+    found.append(settings.signing_secret.decode("utf-8", "replace"))
+    return [s for s in found if s]
+
+
 @dataclass(frozen=True)
 class Database:
     """The engine and the repositories on it."""
@@ -312,4 +321,4 @@ def prompt_screen(
     )
 
 
-__all__ = ["Database", "all_settings", "check_storage", "Gateway", "open_admin", "open_database", "open_gateway", "open_route_health"]
+__all__ = ["Database", "all_settings", "check_storage", "configured_secrets", "Gateway", "open_admin", "open_database", "open_gateway", "open_route_health"]

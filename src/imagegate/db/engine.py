@@ -10,11 +10,14 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from .urls import async_database_url
+
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
 _PG_MIGRATION_LOCK = 7_260_001  # advisory lock id: one node migrates at a time
 
 
 def create_engine(url: str) -> AsyncEngine:
+    url = async_database_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":

@@ -1,5 +1,9 @@
 """Idempotency keys, shared by every node through the database.
 
+Keys are scoped by (account, key mode): a test key and a live key of one account never share a key
+space, so a free preview is never replayed to a live key nor a paid image to a test key; two live
+keys of one account do share it (a client that rotates its key mid-retry still gets its replay).
+
 A key is claimed with one INSERT (the primary key makes the race safe); the first request's
 successful response is kept for 24 hours and replayed. A failed request gives its key back, so a
 client may retry a failure with the same key. A claim whose node died is taken over once its lock
@@ -35,10 +39,13 @@ class IdempotencyRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
 
-    async def claim(self, account_id: str, key: str, body_hash: str, request_id: str, lock_seconds: float) -> Claim:
+    async def claim(
+        self, account_id: str, key: str, body_hash: str, request_id: str, lock_seconds: float, *, mode: str
+    ) -> Claim:
         now = utcnow()
         values = dict(
             account_id=account_id,
+            mode=mode,
             key=key,
             body_hash=body_hash,
             request_id=request_id,
@@ -57,17 +64,20 @@ class IdempotencyRepo:
             row = (
                 await conn.execute(
                     select(idempotency_keys).where(
-                        idempotency_keys.c.account_id == account_id, idempotency_keys.c.key == key
+                        idempotency_keys.c.account_id == account_id,
+                        idempotency_keys.c.mode == mode,
+                        idempotency_keys.c.key == key,
                     )
                 )
             ).first()
             if row is None:  # given back in between: try once more from the top
-                return await self.claim(account_id, key, body_hash, request_id, lock_seconds)
+                return await self.claim(account_id, key, body_hash, request_id, lock_seconds, mode=mode)
             if row.expires_at <= now or (row.status == "running" and row.locked_until <= now):
                 taken = await conn.execute(
                     update(idempotency_keys)
                     .where(
                         idempotency_keys.c.account_id == account_id,
+                        idempotency_keys.c.mode == mode,
                         idempotency_keys.c.key == key,
                         idempotency_keys.c.request_id == row.request_id,
                     )
@@ -80,23 +90,27 @@ class IdempotencyRepo:
             return Claim("running")
         return Claim("done", row.response_status, row.response_body, row.response_cost_micros)
 
-    async def complete(self, account_id: str, key: str, request_id: str, status: int, body: str, cost: int) -> None:
+    async def complete(
+        self, account_id: str, key: str, request_id: str, status: int, body: str, cost: int, *, mode: str
+    ) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 update(idempotency_keys)
                 .where(
                     idempotency_keys.c.account_id == account_id,
+                    idempotency_keys.c.mode == mode,
                     idempotency_keys.c.key == key,
                     idempotency_keys.c.request_id == request_id,
                 )
                 .values(status="done", response_status=status, response_body=body, response_cost_micros=cost)
             )
 
-    async def give_back(self, account_id: str, key: str, request_id: str) -> None:
+    async def give_back(self, account_id: str, key: str, request_id: str, *, mode: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(
                 delete(idempotency_keys).where(
                     idempotency_keys.c.account_id == account_id,
+                    idempotency_keys.c.mode == mode,
                     idempotency_keys.c.key == key,
                     idempotency_keys.c.request_id == request_id,
                 )

@@ -22,6 +22,7 @@ from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..domain.money import MAX_BALANCE_MICROS
 from ..ids import new_id
 from .clock import utcnow
 from .runner import EngineRunner, Runner
@@ -156,14 +157,16 @@ class LedgerRepo:
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
         """Top up (or adjust) the balance with its ledger entry, in one transaction.
 
-        A negative adjustment may not take the balance below what is held; False if it would,
-        or if there is no such account.
+        A negative adjustment may not take the balance below what is held, nor a top-up above
+        MAX_BALANCE_MICROS (checked in the same statement, so concurrent top-ups cannot pass it
+        together); False if it would, or if there is no such account.
         """
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 update(accounts)
                 .where(accounts.c.id == account_id)
                 .where(accounts.c.balance_micros + micros >= accounts.c.held_micros)
+                .where(accounts.c.balance_micros + micros <= MAX_BALANCE_MICROS)
                 .values(balance_micros=accounts.c.balance_micros + micros)
             )
             if result.rowcount != 1:

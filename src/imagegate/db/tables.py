@@ -136,6 +136,7 @@ idempotency_keys = Table(
     "idempotency_keys",
     metadata,
     Column("account_id", String(40), primary_key=True),
+    Column("mode", String(8), primary_key=True),  # the key mode: live and test never share a key space
     Column("key", String(255), primary_key=True),
     Column("body_hash", String(64), nullable=False),
     Column("request_id", String(64), nullable=False),

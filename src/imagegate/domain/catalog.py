@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from .money import MAX_PRICE_MICROS
+
 STANDARD_QUALITY = "standard"
 """Price key of models that have no quality levels."""
 
@@ -273,6 +275,9 @@ def _check_model(model: Model) -> None:
         missing = [s for s in caps.sizes if s not in model.prices.get(quality, {})]
         if missing:
             raise CatalogError(f"model {model.id!r}: no price for {quality} at {missing}")
+        out_of_range = [s for s, v in model.prices[quality].items() if not 0 <= v <= MAX_PRICE_MICROS]
+        if out_of_range:
+            raise CatalogError(f"model {model.id!r}: {quality} price at {out_of_range} outside 0..{MAX_PRICE_MICROS} micros")
 
 
 def _check_upscaling(model: Model, upscaled: Mapping[str, str]) -> None:

@@ -22,6 +22,8 @@ The HTTP layer renders all of them with one handler (the OpenAI error body).
 
 from __future__ import annotations
 
+from .storable import printable
+
 
 class GatewayError(Exception):
     """Base of every refusal; carries what the error body and status need."""
@@ -48,9 +50,9 @@ class GatewayError(Exception):
     def body(self) -> dict[str, object]:
         return {
             "error": {
-                "message": self.message,
+                "message": printable(self.message),
                 "type": self.type,
-                "param": self.param,
+                "param": None if self.param is None else printable(self.param),
                 "code": self.code,
             }
         }

@@ -11,6 +11,7 @@ from typing import Any
 
 from .catalog import Catalog, Model, parse_size
 from .errors import InvalidRequest
+from .text import check_text
 
 FIELDS = (
     "model",
@@ -70,6 +71,7 @@ def parse_image_request(body: Any, catalog: Catalog) -> ImageRequest:
         raise InvalidRequest("The request body must be a JSON object.", code="invalid_json")
     for name in body:
         if name not in FIELDS:
+            check_text(name, None)
             raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
     fields = {k: v for k, v in body.items() if v is not None}
 
@@ -109,7 +111,7 @@ def _string(fields: dict[str, Any], name: str) -> str | None:
     value = fields.get(name)
     if value is not None and not isinstance(value, str):
         raise InvalidRequest(f"'{name}' must be a string.", code="invalid_type", param=name)
-    return value
+    return value if value is None else check_text(value, name)
 
 
 def _required_string(fields: dict[str, Any], name: str) -> str:

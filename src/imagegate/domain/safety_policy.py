@@ -13,7 +13,8 @@ from typing import Any
 
 import re
 
-from .safety_text import Normalized, PolicyError, TermSet, compile_pattern, normalize
+from .masking import unmask, vocabulary
+from .safety_text import Normalized, PolicyError, TermSet, compile_pattern, fold, normalize
 
 ACTIONS = ("block", "flag", "off")
 ACCOUNT_CATEGORY = "account_policy"
@@ -83,6 +84,8 @@ class SafetyPolicy:
     lists: Mapping[str, TermSet]
     categories: tuple[Category, ...]
     allow: tuple[re.Pattern[str], ...] = ()
+    words: frozenset[str] = frozenset()
+    """Every word of every listed term: what a masked spelling (`n*de`) may stand for."""
     _by_name: Mapping[str, Category] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -104,6 +107,10 @@ class SafetyPolicy:
 
     def prepare(self, prompt: str) -> Normalized:
         text = normalize(prompt)
+        unmasked = unmask(fold(prompt), self.words) if self.words else None
+        if unmasked is not None:  # a third view: the masked words read as the listed words they hide
+            extra = normalize(unmasked)
+            text = Normalized(tuple(dict.fromkeys((*text.views, *extra.views))), tuple(dict.fromkeys((*text.fused, *extra.fused))))
         if not self.allow:
             return text
         views = []
@@ -135,7 +142,7 @@ class SafetyPolicy:
         if extra.block_terms:
             terms = TermSet.compile(extra.block_terms, (), f"categories.{ACCOUNT_CATEGORY}")
             categories.append(Category(ACCOUNT_CATEGORY, "this account's content policy", "block", (Rule(terms),)))
-        return SafetyPolicy(self.lists, tuple(categories), self.allow)
+        return SafetyPolicy(self.lists, tuple(categories), self.allow, self.words)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -207,18 +214,22 @@ def _build(data: Mapping[str, Any]) -> SafetyPolicy:
         re.compile(compile_pattern(p, "allow.patterns")) for p in _strings(allow_table.get("patterns"), "allow.patterns")
     )
     lists: dict[str, TermSet] = {}
+    all_terms: list[str] = []
     for name, table in _table(data.get("lists", {}), "lists").items():
         table = _table(table, f"lists.{name}")
         _check_keys(table, ("terms", "patterns", "replace"), f"lists.{name}")
         where = f"lists.{name}"
+        all_terms += _strings(table.get("terms"), f"{where}.terms")
         lists[name] = TermSet.compile(
             _strings(table.get("terms"), f"{where}.terms"), _strings(table.get("patterns"), f"{where}.patterns"), where
         )
+    category_tables = _table(data.get("categories", {}), "categories")
     categories = tuple(
-        _build_category(name, _table(table, f"categories.{name}"), lists)
-        for name, table in _table(data.get("categories", {}), "categories").items()
+        _build_category(name, _table(table, f"categories.{name}"), lists) for name, table in category_tables.items()
     )
-    return SafetyPolicy(lists, categories, allow)
+    for table in category_tables.values():  # rules' own terms are vocabulary too (validated above)
+        all_terms += [t for rule in table.get("rules", []) for t in rule.get("terms", [])]
+    return SafetyPolicy(lists, categories, allow, vocabulary(all_terms))
 
 
 def _build_category(name: str, table: Mapping[str, Any], lists: Mapping[str, TermSet]) -> Category:

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..logs import configure_logging
-from ..wiring import Gateway, open_gateway
+from ..wiring import Gateway, configured_secrets, open_gateway
 from ..web.pages import install_pages
 from .errors import install_error_handlers
 from .body_limit import BodySizeLimitMiddleware
@@ -40,7 +40,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
 
 
 def create_app(settings: Settings) -> FastAPI:
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, configured_secrets(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -16,24 +16,27 @@ from ..domain.activity import daily_totals
 from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import InvalidRequest, NotFound
+from ..domain.money import MAX_PRICE_MICROS, check_balance, usd_to_micros
 from ..domain.pricing import live_card
 from ..domain.principal import AccountLimits
 from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
 from ..domain.safety_text import TermSet
+from ..domain.text import check_text
 from .keys import display_prefix, hash_key, new_key
 
-MICROS_PER_UNIT = 1_000_000
+MAX_ID_CHARS = 64
+MAX_NAME_CHARS = 200  # accounts.name is VARCHAR(200)
+MAX_REASON_CHARS = 2000
+
+
+def check_id(value: str, param: str) -> str:
+    """An id from a path, a query or the command line, before it reaches a WHERE clause."""
+    return check_text(value, param, MAX_ID_CHARS)
 
 
 def to_micros(amount: str, param: str = "amount_usd") -> int:
-    """`"12.5"` USD -> 12500000 micros, exactly; more than six decimals is refused, never rounded."""
-    try:
-        value = Decimal(amount) * MICROS_PER_UNIT
-    except InvalidOperation as exc:
-        raise InvalidRequest(f"'{amount}' is not a number.", param=param) from exc
-    if not value.is_finite() or value != value.to_integral_value():
-        raise InvalidRequest(f"'{amount}' has more than six decimal places.", param=param)
-    return int(value)
+    """`"12.5"` USD -> 12500000 micros, exactly and within the documented bounds (domain/money.py)."""
+    return usd_to_micros(amount, param)
 
 
 class AdminService:
@@ -62,6 +65,7 @@ class AdminService:
 
     async def create_account(self, name: str, *, allow_duplicate: bool = True) -> dict[str, Any]:
         """`allow_duplicate=False` (the CLI's default) refuses a name another account already has."""
+        check_text(name, "name", MAX_NAME_CHARS)
         if not allow_duplicate:
             taken = next((a for a in await self._accounts.list_accounts() if a.name == name), None)
             if taken is not None:
@@ -76,12 +80,14 @@ class AdminService:
         return await self._accounts.count_accounts() > 0
 
     async def get_account(self, account_id: str) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         account = await self._accounts.get_account(account_id)
         if account is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         return _account_json(account)
 
     async def set_account_disabled(self, account_id: str, disabled: bool) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         if not await self._accounts.set_disabled(account_id, disabled):
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         return await self.get_account(account_id)
@@ -104,11 +110,18 @@ class AdminService:
         return await self._change_balance(account_id, micros, "adjustment", reason)
 
     async def _change_balance(self, account_id: str, micros: int, kind: str, reason: str) -> dict[str, Any]:
+        check_id(account_id, "account_id")
+        check_text(reason, "reason", MAX_REASON_CHARS)
         if not reason.strip():
             raise InvalidRequest("A reason is required.", param="reason")
-        if await self._accounts.get_account(account_id) is None:
+        row = await self._accounts.get_account(account_id)
+        if row is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
+        check_balance(row.balance_micros + micros)
         if not await self._ledger.adjust(account_id, micros, kind, reason):
+            after = await self._accounts.get_account(account_id)  # which bound refused it, for the message
+            if after is not None:
+                check_balance(after.balance_micros + micros)
             raise InvalidRequest("The adjustment would take the balance below what is held.", param="amount_usd")
         account = await self.get_account(account_id)
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
@@ -116,12 +129,15 @@ class AdminService:
     async def create_key(
         self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None, ipm: int | None = None
     ) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         _check_limit(rpm, "rpm")
         _check_limit(ipm, "ipm")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         allowed = None
         if models is not None:
+            for model in models:
+                check_text(model, "models")
             unknown = [m for m in models if self._catalog.find(m) is None]
             if unknown:
                 raise InvalidRequest(f"Unknown model(s): {', '.join(unknown)}.", code="model_not_found", param="models")
@@ -134,11 +150,13 @@ class AdminService:
         return {**_key_json(row), "key": key}
 
     async def list_keys(self, account_id: str) -> dict[str, Any]:
+        check_id(account_id, "account_id")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         return {"object": "list", "data": [_key_json(k) for k in await self._accounts.list_keys(account_id)]}
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
+        check_id(key_id, "key_id")
         if not await self._accounts.revoke_key(key_id):
             if await self._accounts.get_key(key_id) is None:
                 raise NotFound(f"No key '{key_id}'.", param="key_id")
@@ -150,6 +168,7 @@ class AdminService:
         self, account_id: str, *, rpm: int | None, ipm: int | None, max_in_flight: int | None
     ) -> dict[str, Any]:
         """The defaults of the account's keys (a key's own --rpm / --ipm wins); None: unlimited."""
+        check_id(account_id, "account_id")
         for value, name in ((rpm, "rpm"), (ipm, "ipm"), (max_in_flight, "max_in_flight")):
             _check_limit(value, name)
         assert self._policies is not None
@@ -162,8 +181,9 @@ class AdminService:
     ) -> dict[str, Any]:
         """Make the deployment's screening stricter for one account: extra terms that block, and
         flagging categories that block. Replaces the account's previous additions."""
+        check_id(account_id, "account_id")
         assert self._policies is not None and self._safety_policy is not None
-        terms = [t.strip() for t in block_terms if t.strip()]
+        terms = [check_text(t, "block_terms").strip() for t in block_terms if t.strip()]
         try:
             TermSet.compile(terms, (), "block_terms")
         except PolicyError as exc:
@@ -180,6 +200,8 @@ class AdminService:
         self, *, account_id: str | None = None, include_flags: bool = False, limit: int = 100
     ) -> dict[str, Any]:
         """The safety audit log, newest first: blocks (and flags, if asked), at both stages."""
+        if account_id is not None:
+            check_id(account_id, "account_id")
         if not 1 <= limit <= 10_000:
             raise InvalidRequest("limit must be between 1 and 10000.", param="limit")
         assert self._events is not None
@@ -198,7 +220,7 @@ class AdminService:
             raise InvalidRequest(f"'{model.id}' is priced by quality {', '.join(keys)}.", param="quality")
         if size not in model.capabilities.sizes:
             raise InvalidRequest(f"'{model.id}' has no size '{size}'.", param="size")
-        micros = to_micros(amount_usd)
+        micros = usd_to_micros(amount_usd, maximum=MAX_PRICE_MICROS)
         if micros < 0:
             raise InvalidRequest("A price cannot be negative.", param="amount_usd")
         await self._prices.set(model.id, quality_key, size, micros)
@@ -206,6 +228,8 @@ class AdminService:
 
     async def usage(self, start: datetime, end: datetime, account_id: str | None = None) -> dict[str, Any]:
         """Usage across every account (or one), with totals."""
+        if account_id is not None:
+            check_id(account_id, "account_id")
         records, totals = await self._usage.query(start, end, account_id=account_id)
         return {"object": "list", "data": [r.as_json() for r in records], "totals": totals}
 
@@ -266,9 +290,14 @@ def _event_json(event: SafetyEvent) -> dict[str, Any]:
     return data
 
 
+MAX_LIMIT = 1_000_000_000  # the limit columns are 32-bit INTEGER on PostgreSQL
+
+
 def _check_limit(value: int | None, name: str) -> None:
     if value is not None and value < 1:
         raise InvalidRequest(f"{name} must be a positive number (omit it for no limit).", param=name)
+    if value is not None and value > MAX_LIMIT:
+        raise InvalidRequest(f"{name} must be at most {MAX_LIMIT:,} (omit it for no limit).", param=name)
 
 
 

@@ -133,7 +133,9 @@ class Admission:
         except BaseException:
             if claimed:
                 assert ticket.idempotency_key is not None
-                await self._idempotency.give_back(principal.account_id, ticket.idempotency_key, ticket.request_id)
+                await self._idempotency.give_back(
+                    principal.account_id, ticket.idempotency_key, ticket.request_id, mode=principal.mode
+                )
             await self._leave(ticket, in_flight)
             raise
         return Admitted(ticket, priced, hold_id, claimed, in_flight, rate_headers)
@@ -148,8 +150,14 @@ class Admission:
 
     async def _claim(self, ticket: Ticket, key: str, body: Any, rate_headers: dict[str, str]) -> Replay | None:
         """Claim the idempotency key; a finished first request's answer when this is a replay."""
+        principal = ticket.principal
         claim = await self._idempotency.claim(
-            ticket.principal.account_id, check_idempotency_key(key), body_hash(body), ticket.request_id, self._deadline + 60
+            principal.account_id,
+            check_idempotency_key(key),
+            body_hash(body),
+            ticket.request_id,
+            self._deadline + 60,
+            mode=principal.mode,
         )
         if claim.status == "mismatch":
             raise InvalidRequest(

@@ -21,7 +21,7 @@ from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
 from ..heap import after_image
 from ..routing.router import Routed, Router
-from .admission import Admission, Replay, Ticket
+from .admission import Admission, Replay, Ticket, check_idempotency_key
 from .delivery import Delivery
 from .settlement import GenerationResult, Settlement
 from .summary import RequestSummary
@@ -72,6 +72,8 @@ class ImageService:
     ) -> GenerationResult:
         request: ImageRequest | None = None
         try:
+            if ticket.idempotency_key is not None:  # a header the database cannot store: refused first
+                check_idempotency_key(ticket.idempotency_key)
             body = parse_json_object(raw)
             request = parse(body, self._catalog)
             summary.model = request.model.id

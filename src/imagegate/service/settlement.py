@@ -131,6 +131,7 @@ class Settlement:
                 200,
                 orjson.dumps(result.body).decode(),
                 charge.amount,
+                mode=ticket.principal.mode,
             )
         return result
 
@@ -152,7 +153,9 @@ class Settlement:
             log.exception("could not release the hold or record the usage of request %s", ticket.request_id)
         if admitted.idempotency_claimed:
             assert ticket.idempotency_key is not None
-            await self._idempotency.give_back(ticket.principal.account_id, ticket.idempotency_key, ticket.request_id)
+            await self._idempotency.give_back(
+                ticket.principal.account_id, ticket.idempotency_key, ticket.request_id, mode=ticket.principal.mode
+            )
 
     async def refused(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
         """A request refused before it was admitted (admission gave back what it took): its record."""

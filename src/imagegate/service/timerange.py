@@ -7,6 +7,10 @@ from datetime import datetime, timedelta, timezone
 from ..domain.errors import InvalidRequest
 
 DEFAULT_SPAN = timedelta(days=30)
+EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
+LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+"""Times outside [EARLIEST, LATEST] are refused: far enough from `datetime`'s own limits (years 1 and
+9999) that a default span or a zone offset never overflows, wide enough for any real query."""
 
 
 def parse_time(value: str | None, param: str, default: datetime) -> datetime:
@@ -15,11 +19,18 @@ def parse_time(value: str | None, param: str, default: datetime) -> datetime:
         return default
     try:
         if value.replace(".", "", 1).isdigit():
-            return datetime.fromtimestamp(float(value), timezone.utc)
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = datetime.fromtimestamp(float(value), timezone.utc)
+        else:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+        parsed.astimezone(timezone.utc)  # an offset that carries the time past year 1 or 9999 overflows here
     except (ValueError, OverflowError, OSError) as exc:
         raise InvalidRequest(f"'{param}' must be unix seconds or an ISO 8601 time.", param=param) from exc
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if not EARLIEST <= parsed <= LATEST:
+        raise InvalidRequest(
+            f"'{param}' must be between {EARLIEST.date().isoformat()} and {LATEST.date().isoformat()}.", param=param
+        )
+    return parsed
 
 
 def time_range(start: str | None, end: str | None) -> tuple[datetime, datetime]:

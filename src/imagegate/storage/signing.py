@@ -24,13 +24,26 @@ class UrlSigner:
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
 
     def verify(self, name: str, expires: str | None, signature: str | None, now: float | None = None) -> Verdict:
-        if not expires or not signature or not expires.isdigit():
+        if expires is None or signature is None or not _well_formed(expires, signature):
             return Verdict.BAD_SIGNATURE
         if not hmac.compare_digest(self.signature(name, int(expires)), signature):
             return Verdict.BAD_SIGNATURE
         if int(expires) <= (time.time() if now is None else now):
             return Verdict.EXPIRED
         return Verdict.VALID
+
+
+MAX_EXPIRES_DIGITS = 12
+"""Unix seconds up to the year 33658: longer is no URL this signer made (and `int()` of thousands of
+digits is refused by Python, or slow)."""
+
+
+def _well_formed(expires: str, signature: str) -> bool:
+    """ASCII digits for `expires` (not `²` or `٣`, which `str.isdigit` accepts) and an ASCII signature
+    (`hmac.compare_digest` raises on any other str)."""
+    if not expires or not signature or not expires.isascii() or not signature.isascii():
+        return False
+    return expires.isdigit() and len(expires) <= MAX_EXPIRES_DIGITS
 
 
 __all__ = ["UrlSigner", "Verdict"]

@@ -9,12 +9,22 @@ from fastapi import APIRouter, Depends, Request
 
 from ...domain.errors import InvalidRequest
 from ...domain.json_body import parse_json_object
+from ...domain.text import check_text
 from ...service.admin import AdminService
 from ...service.timerange import time_range
 from ..auth import require_admin
 from ..gateway import gateway
 
-router = APIRouter(prefix="/admin/v1", dependencies=[Depends(require_admin)])
+
+async def _storable_params(request: Request) -> None:
+    """Ids in the path and the query reach the database's WHERE clauses: refuse what it cannot store."""
+    for name, value in (*request.path_params.items(), *request.query_params.items()):
+        if isinstance(value, str):
+            check_text(value, name)
+
+
+# the admin token first, then the request's own values
+router = APIRouter(prefix="/admin/v1", dependencies=[Depends(require_admin), Depends(_storable_params)])
 
 
 def _admin(request: Request) -> AdminService:
@@ -33,7 +43,7 @@ def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -
         return None
     if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
         raise InvalidRequest(f"'{name}' must be a {kind.__name__}.", code="invalid_type", param=name)
-    return value
+    return check_text(value, name) if isinstance(value, str) else value
 
 
 def _amount(body: dict[str, Any]) -> str:
