@@ -58,6 +58,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     import uvicorn
 
     from .http.app import create_app
+    from .http.connections import ConnectionPolicy, install
 
     settings = load_settings(host=host, port=port)
     first = _admin_call(lambda admin: _bootstrap(admin))
@@ -75,9 +76,9 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
-        http="httptools",
+        http=install(ConnectionPolicy.from_settings(settings)),
         loop="uvloop",
-        timeout_keep_alive=30,
+        timeout_keep_alive=max(1, int(settings.keepalive_timeout_seconds)),
         backlog=backlog,
     )
     if workers > 1:

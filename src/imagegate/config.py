@@ -59,6 +59,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_MODERATION_ON_ERROR", "open", "moderation down or over budget: `open` serves the request, `closed` answers 503"),
     Setting("IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"),
     Setting("IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"),
+    Setting("IMAGEGATE_HEADER_TIMEOUT_SECONDS", "10", "a client's request line and headers must arrive within this, from its first byte (or from connecting)"),
+    Setting("IMAGEGATE_BODY_TIMEOUT_SECONDS", "30", "a request's body must arrive within this, from the end of its headers"),
+    Setting("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS", "30", "an idle keep-alive connection is closed after this"),
+    Setting("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT", "512", "connections open at once from one client address, per worker (0: no cap; behind a proxy, cap there)"),
     Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
     Setting("OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"),
     Setting("AZURE_OPENAI_API_KEY", None, "key of the Azure OpenAI route"),
@@ -106,6 +110,10 @@ class Settings:
     rate_limit_fail_open: bool = True
     max_body_bytes: int = 1_048_576
     upstream_max_connections: int | None = None
+    header_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    keepalive_timeout_seconds: float = 30.0
+    max_connections_per_client: int = 512
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -162,6 +170,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         rate_limit_fail_open=_open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
         max_body_bytes=int(get("IMAGEGATE_MAX_BODY_BYTES") or 1_048_576),
         upstream_max_connections=int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
+        header_timeout_seconds=float(get("IMAGEGATE_HEADER_TIMEOUT_SECONDS") or 10),
+        body_timeout_seconds=float(get("IMAGEGATE_BODY_TIMEOUT_SECONDS") or 30),
+        keepalive_timeout_seconds=float(get("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS") or 30),
+        max_connections_per_client=max(0, int(get("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT") or 0)),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)
