@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -47,8 +48,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_BREAKER_FAILURES", "5", "consecutive failed upstream calls that open a route's circuit"),
     Setting("IMAGEGATE_BREAKER_COOLDOWN_SECONDS", "30", "how long an open circuit waits before one probe call"),
     Setting("IMAGEGATE_REDIS_PREFIX", "imagegate", "prefix of every Redis key the gateway writes"),
-    Setting("IMAGEGATE_HOLD_TTL_SECONDS", "900", "how long a hold outlives a request that died with its node"),
-    Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "60", "how often each node releases expired holds"),
+    Setting("IMAGEGATE_HOLD_TTL_SECONDS", None, "how long a hold lives if its request dies with its node (default: the request deadline plus 60 s)"),
+    Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "15", "how often each node releases expired holds"),
+    Setting("IMAGEGATE_NODE_ID", None, "this node's name, unique among the nodes sharing a database; a restarted node releases at once what its previous run held (default: the host name)"),
     Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
     Setting("IMAGEGATE_SAFETY_POLICY", None, "operator TOML file merged over the shipped prompt-screening policy (docs/safety.md)"),
     Setting("IMAGEGATE_AUDIT_PROMPTS", "false", "`true`: keep the prompt text with each recorded block or flag"),
@@ -74,6 +76,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
+HOLD_MARGIN_SECONDS = 60
+"""How long past its request's deadline a hold may live by default (settle, storage and sweep slack)."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +114,7 @@ class Settings:
     rate_limit_fail_open: bool = True
     max_body_bytes: int = 1_048_576
     upstream_max_connections: int | None = None
+    node_id: str = "node"
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     keepalive_timeout_seconds: float = 30.0
@@ -144,8 +149,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         retry_attempts=max(1, int(get("IMAGEGATE_RETRY_ATTEMPTS") or 3)),
         retry_base_seconds=float(get("IMAGEGATE_RETRY_BASE_SECONDS") or 0.5),
         retry_max_seconds=float(get("IMAGEGATE_RETRY_MAX_SECONDS") or 20),
-        hold_ttl_seconds=int(get("IMAGEGATE_HOLD_TTL_SECONDS") or 900),
-        sweep_interval_seconds=float(get("IMAGEGATE_SWEEP_INTERVAL_SECONDS") or 60),
+        hold_ttl_seconds=int(v) if (v := get("IMAGEGATE_HOLD_TTL_SECONDS")) else None,
+        sweep_interval_seconds=float(get("IMAGEGATE_SWEEP_INTERVAL_SECONDS") or 15),
+        node_id=get("IMAGEGATE_NODE_ID") or socket.gethostname(),
         log_level=(get("IMAGEGATE_LOG_LEVEL") or "info").lower(),
         credentials={
             "openai": Credentials(get("OPENAI_API_KEY"), get("OPENAI_BASE_URL")),
@@ -176,6 +182,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         max_connections_per_client=max(0, int(get("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT") or 0)),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline
+        values["hold_ttl_seconds"] = int(values["request_deadline_seconds"]) + HOLD_MARGIN_SECONDS
     settings = Settings(**values)
     if settings.hold_ttl_seconds <= settings.request_deadline_seconds:
         raise ValueError(

@@ -42,6 +42,8 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.components = await build_components(settings)
+        if app.state.components.recovery is not None:
+            await app.state.components.recovery.start()  # release what this node's dead previous run held
         sweeper = asyncio.create_task(_sweep_forever(app.state.components))
         try:
             yield
@@ -49,6 +51,9 @@ def create_app(settings: Settings) -> FastAPI:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sweeper
+            if app.state.components.recovery is not None:
+                with contextlib.suppress(Exception):
+                    await app.state.components.recovery.stop()
             await app.state.components.aclose()
 
     app = FastAPI(

@@ -15,6 +15,7 @@ from ..db.idempotency import IdempotencyRepo
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
 from ..db.runner import Runner, runner_for
+from ..db.runs import RunsRepo
 from ..db.safety import AccountPolicyRepo, SafetyEventsRepo
 from ..db.usage import UsageRepo
 from ..domain.catalog import Catalog
@@ -29,6 +30,7 @@ from ..service.admin import AdminService
 from ..service.generation import ImageService
 from ..service.routes import circuit_store
 from ..service.limits import Limiter
+from ..service.recovery import NodeRecovery, ThisRun
 from ..service.screening import PromptScreen
 from ..state.memory import MemoryLimiterState
 from ..state.redis import RedisLimiterState
@@ -56,6 +58,7 @@ class Components:
     admin: AdminService
     authenticate: Authenticator
     limiter_state: LimiterState | None = None
+    recovery: NodeRecovery | None = None
 
     async def aclose(self) -> None:
         await self.router.aclose()
@@ -87,7 +90,8 @@ async def build_components(settings: Settings) -> Components:
         deadline_seconds=settings.request_deadline_seconds,
         circuits=circuits,
     )
-    ledger = LedgerRepo(engine, runner)
+    this_run = ThisRun.now(settings.node_id)  # holds and claims name it; a restart releases them
+    ledger = LedgerRepo(engine, runner, run_id=this_run.run_id)
     usage = UsageRepo(engine, runner)
     billing = Billing(ledger, accounts, settings.hold_ttl_seconds)
     limiter_state: LimiterState = (
@@ -101,7 +105,7 @@ async def build_components(settings: Settings) -> Components:
         billing,
         prices,
         usage,
-        IdempotencyRepo(engine),
+        IdempotencyRepo(engine, run_id=this_run.run_id),
         settings.url_ttl_seconds,
         settings.request_deadline_seconds,
         limiter=Limiter(
@@ -138,6 +142,7 @@ async def build_components(settings: Settings) -> Components:
         ),
         authenticate=Authenticator(accounts),
         limiter_state=limiter_state,
+        recovery=NodeRecovery(RunsRepo(engine, runner), this_run),
     )
 
 
