@@ -65,6 +65,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("IMAGEGATE_BODY_TIMEOUT_SECONDS", "30", "a request's body must arrive within this, from the end of its headers"),
     Setting("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS", "30", "an idle keep-alive connection is closed after this"),
     Setting("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT", "512", "connections open at once from one client address, per worker (0: no cap; behind a proxy, cap there)"),
+    Setting("IMAGEGATE_MAX_PIXELS_IN_FLIGHT", "67108864", "image pixels decoded, drawn or encoded at once per process (four 4096² images); more image work waits (0: no bound)"),
     Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
     Setting("OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"),
     Setting("AZURE_OPENAI_API_KEY", None, "key of the Azure OpenAI route"),
@@ -115,6 +116,7 @@ class Settings:
     max_body_bytes: int = 1_048_576
     upstream_max_connections: int | None = None
     node_id: str = "node"
+    max_pixels_in_flight: int = 67_108_864
     header_timeout_seconds: float = 10.0
     body_timeout_seconds: float = 30.0
     keepalive_timeout_seconds: float = 30.0
@@ -152,6 +154,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         hold_ttl_seconds=int(v) if (v := get("IMAGEGATE_HOLD_TTL_SECONDS")) else None,
         sweep_interval_seconds=float(get("IMAGEGATE_SWEEP_INTERVAL_SECONDS") or 15),
         node_id=get("IMAGEGATE_NODE_ID") or socket.gethostname(),
+        max_pixels_in_flight=max(0, int(get("IMAGEGATE_MAX_PIXELS_IN_FLIGHT") or 0)),
         log_level=(get("IMAGEGATE_LOG_LEVEL") or "info").lower(),
         credentials={
             "openai": Credentials(get("OPENAI_API_KEY"), get("OPENAI_BASE_URL")),

@@ -17,6 +17,7 @@ from .components import Components, build_components
 from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
+from .openapi import install_openapi
 from .routes import account, admin, files, images, models, usage
 
 
@@ -66,6 +67,7 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    install_openapi(app, settings.catalog)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     for module in (images, models, files, account, usage, admin):

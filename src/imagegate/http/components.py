@@ -8,6 +8,7 @@ from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..billing import Billing
+from .. import pixels
 from ..config import Settings
 from ..db.accounts import AccountsRepo
 from ..db.engine import create_engine, migrate
@@ -71,6 +72,7 @@ class Components:
 
 
 async def build_components(settings: Settings) -> Components:
+    pixels.configure(settings.max_pixels_in_flight)  # image work past it waits
     engine = create_engine(settings.database_url)
     await migrate(engine)
     runner = runner_for(engine)  # the request path's units of work: one hand-off each
