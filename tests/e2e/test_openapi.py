@@ -27,7 +27,7 @@ from tests.conftest import Gateway, serve_gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 
 ADMIN_TOKEN = "schemathesis-admin-token"
-EXAMPLES = int(os.environ.get("IMAGEGATE_SCHEMATHESIS_EXAMPLES", "110"))  # per operation; 21 operations
+EXAMPLES = int(os.environ.get("IMAGEGATE_SCHEMATHESIS_EXAMPLES", "150"))  # per operation; 21 operations
 CHECKS = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 

@@ -18,6 +18,7 @@ from .errors import install_error_handlers
 from .limits import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
 from .openapi import install_openapi
+from .unavailable import install_database_unavailable
 from .routes import account, admin, files, images, models, usage
 
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings) -> FastAPI:
     )
     install_error_handlers(app)
     install_openapi(app, settings.catalog)
+    install_database_unavailable(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestIdMiddleware)
     for module in (images, models, files, account, usage, admin):
