@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from imagegate.db.runs import RunRecord
 from imagegate.service.recovery import ThisRun, process_start
 
-NOW = datetime.now(timezone.utc)
+NOW = datetime.now(UTC)
 
 
 def _run_of(this: ThisRun, pid: int, started: str | None, *, node: str | None = None, boot: str | None = None) -> RunRecord:

@@ -165,7 +165,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _expired(self, phase: str) -> None:
         self._deadline = None
         if not self.transport.is_closing():
-            who = "%s:%d" % tuple(self.client[:2]) if self.client else "a client"
+            who = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
             log.warning("closed the connection of %s: request %s not received in time", who, phase)
             self.transport.close()
 

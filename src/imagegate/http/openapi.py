@@ -204,8 +204,8 @@ def _schemas(catalog: Catalog) -> dict[str, Schema]:
 
 
 def _operations() -> dict[str, dict[str, Schema]]:
-    live = [{"apiKey": []}]
-    admin = [{"adminToken": []}]
+    live: list[dict[str, list[str]]] = [{"apiKey": []}]
+    admin: list[dict[str, list[str]]] = [{"adminToken": []}]
     idem = {"name": "Idempotency-Key", "in": "header", "required": False,
             "description": "1–255 printable ASCII characters: the same key and body within 24 h replays the first response",
             "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"}}
