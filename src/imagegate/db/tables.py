@@ -190,8 +190,8 @@ __all__ = [
     "idempotency_keys",
     "ledger_entries",
     "metadata",
+    "node_runs",
     "price_cards",
     "safety_events",
     "usage_records",
-    "node_runs",
 ]
