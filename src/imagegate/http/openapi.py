@@ -196,6 +196,14 @@ def _schemas(catalog: Catalog) -> dict[str, Schema]:
             "anyOf": [{"type": "string", "pattern": r"^-?[0-9]{1,9}(\.[0-9]{1,6})?$"},
                       {"type": "number", "minimum": -1_000_000, "maximum": 1_000_000}],
         },
+        "PriceBody": {
+            "type": "object", "required": ["model", "size", "amount_usd"],
+            "description": "the live rate of one image of `model` at `quality` × `size`; the next request pays it",
+            "properties": {
+                "model": {"type": "string", "enum": names}, "quality": {"type": ["string", "null"], "enum": [*qualities, None]},
+                "size": {"type": "string", "enum": sizes}, "amount_usd": _ref("Amount"),
+            },
+        },
         "CreditBody": {
             "type": "object", "required": ["amount_usd", "reason"],
             "properties": {"amount_usd": _ref("Amount"), "reason": {"type": "string", "minLength": 1}},
@@ -301,10 +309,7 @@ def _operations() -> dict[str, dict[str, Schema]]:
             "get": {"operationId": "adminListPrices", "tags": ["admin"], "security": admin,
                     "responses": {"200": _json(_ref("PriceList")), **admin_errors}},
             "put": {"operationId": "adminSetPrice", "tags": ["admin"], "security": admin,
-                    "requestBody": _body({"type": "object", "required": ["model", "size", "amount_usd"], "properties": {
-                        "model": {"type": "string"}, "quality": {"type": ["string", "null"]},
-                        "size": {"type": "string"}, "amount_usd": _ref("Amount"),
-                    }}),
+                    "requestBody": _body(_ref("PriceBody")),
                     "responses": {"200": _json(_ref("PriceSet")), **admin_errors}},
         },
         "/admin/v1/usage": {"get": {
