@@ -68,6 +68,7 @@ async def _slow(port: int, key: str, kind: str, connected: list[int], all_in: as
     if len(connected) == CAP:
         all_in.set()
     limit = HEADER_S
+    got = b""
     if kind == "half-line":
         writer.write(b"GET /v1/mod")
     elif kind == "trickled-headers":
@@ -85,11 +86,20 @@ async def _slow(port: int, key: str, kind: str, connected: list[int], all_in: as
         writer.write(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
                      b"authorization: Bearer " + key.encode() + b"\r\ncontent-length: 500\r\n\r\n{\"model\":")
         limit = BODY_S
+    elif kind == "answered-early":  # refused (401) before its body was read, then the body, then silence
+        writer.write(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\ncontent-length: 20\r\n\r\n{\"a\"")
+        await writer.drain()
+        answer = await asyncio.wait_for(reader.readuntil(b"}}"), timeout=5)  # the error body's end
+        writer.write(b":1," + b" " * 14 + b"}")
+        await writer.drain()
+        started = time.monotonic()  # from here the connection is idle
+        limit = IDLE_S
+        got = answer
     elif kind == "idle-keepalive":
         writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         limit = IDLE_S
     try:
-        got = await _until_closed(reader, 4 * HEADER_S + limit + MARGIN_S + 2)
+        got += await _until_closed(reader, 4 * HEADER_S + limit + MARGIN_S + 2)
     finally:
         writer.close()
     return kind, time.monotonic() - started, got
@@ -154,3 +164,12 @@ def test_a_slow_but_timely_request_is_served(guarded: Gateway) -> None:
         return got
 
     assert asyncio.run(run()).startswith(b"HTTP/1.1 200")
+
+
+def test_a_connection_answered_before_its_body_was_read_is_closed_once_idle(guarded: Gateway) -> None:
+    async def run() -> tuple[str, float, bytes]:
+        return await _slow(guarded.port, "", "answered-early", [], asyncio.Event())
+
+    kind, idle_seconds, got = asyncio.run(run())
+    assert got.startswith(b"HTTP/1.1 401"), got[:100]
+    assert idle_seconds <= IDLE_S + MARGIN_S  # closed (uvicorn may close it at once), never left open

@@ -141,6 +141,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self._phase in (_HEADERS, _BODY):
             self._disarm()
             self._phase = _HANDLING
+            if self.cycle is not None and self.cycle.response_complete:
+                # Answered before its body was read (a 401, a 413): the connection is now idle.
+                self._phase = _IDLE
+                self._unset_keepalive_if_required()
+                self.timeout_keep_alive_task = self.loop.call_later(
+                    self.timeout_keep_alive, self.timeout_keep_alive_handler
+                )
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
