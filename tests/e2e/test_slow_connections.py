@@ -170,6 +170,6 @@ def test_a_connection_answered_before_its_body_was_read_is_closed_once_idle(guar
     async def run() -> tuple[str, float, bytes]:
         return await _slow(guarded.port, "", "answered-early", [], asyncio.Event())
 
-    kind, idle_seconds, got = asyncio.run(run())
+    _, idle_seconds, got = asyncio.run(run())
     assert got.startswith(b"HTTP/1.1 401"), got[:100]
     assert idle_seconds <= IDLE_S + MARGIN_S  # closed (uvicorn may close it at once), never left open
