@@ -120,6 +120,7 @@ def gateway_env(work: Path, port: int, upstream_port: int) -> dict[str, str]:
         IMAGEGATE_PORT=str(port),
         IMAGEGATE_SIGNING_SECRET="bench-signing-secret",
         IMAGEGATE_LOG_LEVEL="warning",
+        IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT="0",  # every load generator connects from 127.0.0.1
         OPENAI_API_KEY=UPSTREAM_KEY,
         OPENAI_BASE_URL=f"http://127.0.0.1:{upstream_port}/v1",
     )

@@ -62,6 +62,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     import uvicorn
 
     from .http.app import create_app
+    from .http.connections import ConnectionPolicy, install
 
     settings = load_settings(host=host, port=port)
     check_store(settings)
@@ -84,9 +85,9 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
         port=settings.port,
         log_level=settings.log_level,
         access_log=False,
-        http="httptools",
+        http=install(ConnectionPolicy.from_settings(settings)),
         loop="uvloop",
-        timeout_keep_alive=30,
+        timeout_keep_alive=max(1, int(settings.keepalive_timeout_seconds)),
         backlog=backlog,
     )
     if workers > 1:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import socket
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,8 +41,9 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting("IMAGEGATE_BREAKER_FAILURES", "5", "consecutive failed upstream calls that open a route's circuit"),
     Setting("IMAGEGATE_BREAKER_COOLDOWN_SECONDS", "30", "how long an open circuit waits before one probe call"),
     Setting("IMAGEGATE_REDIS_PREFIX", "imagegate", "prefix of every Redis key the gateway writes"),
-    Setting("IMAGEGATE_HOLD_TTL_SECONDS", "900", "how long a hold outlives a request that died with its node"),
-    Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "60", "how often each node releases expired holds"),
+    Setting("IMAGEGATE_HOLD_TTL_SECONDS", None, "how long a hold lives if its request dies with its node (default: the request deadline plus 60 s)"),
+    Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "15", "how often each node releases expired holds"),
+    Setting("IMAGEGATE_NODE_ID", None, "this node's name, unique among the nodes sharing a database; a restarted node releases at once what its previous run held (default: the host name)"),
     Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
     Setting("IMAGEGATE_ACCESS_LOG", "true", "one line per request at level info (request id, key id, model, status, images, cost, latency); `false` turns it off"),
     Setting("IMAGEGATE_LOG_FORMAT", "text", "`text`, or `json`: each access line as one JSON object"),
@@ -59,6 +61,11 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting("IMAGEGATE_STORAGE_TIMEOUT_SECONDS", "30", "longest one image store call may take (retries included)"),
     Setting("IMAGEGATE_IMAGE_GRACE_SECONDS", "3600", "how long after its URL expires an image is deleted by the sweeper"),
     Setting("IMAGEGATE_METRICS", "false", "`true`: serve Prometheus metrics on `GET /metrics`"),
+    Setting("IMAGEGATE_HEADER_TIMEOUT_SECONDS", "10", "a client's request line and headers must arrive within this, from its first byte (or from connecting)"),
+    Setting("IMAGEGATE_BODY_TIMEOUT_SECONDS", "30", "a request's body must arrive within this, from the end of its headers"),
+    Setting("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS", "30", "an idle keep-alive connection is closed after this"),
+    Setting("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT", "512", "connections open at once from one client address, per worker (0: no cap; behind a proxy, cap there)"),
+    Setting("IMAGEGATE_MAX_PIXELS_IN_FLIGHT", "67108864", "image pixels decoded, drawn or encoded at once per process (four 4096² images); more image work waits (0: no bound)"),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 AWS_VARIABLES = (
@@ -71,6 +78,8 @@ AWS_VARIABLES = (
     "AWS_ENDPOINT_URL_S3",
 )
 """The standard AWS variables an `s3://` store reads (as obstore's S3 config keys, lower-cased)."""
+HOLD_MARGIN_SECONDS = 60
+"""How long past its request's deadline a hold may live by default (settle, storage and sweep slack)."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +126,12 @@ class Settings:
     image_grace_seconds: int
     metrics: bool
     metrics_dir: Path | None
+    node_id: str
+    max_pixels_in_flight: int
+    header_timeout_seconds: float
+    body_timeout_seconds: float
+    keepalive_timeout_seconds: float
+    max_connections_per_client: int
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -152,8 +167,10 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         retry_attempts=max(1, int(text("IMAGEGATE_RETRY_ATTEMPTS"))),
         retry_base_seconds=float(text("IMAGEGATE_RETRY_BASE_SECONDS")),
         retry_max_seconds=float(text("IMAGEGATE_RETRY_MAX_SECONDS")),
-        hold_ttl_seconds=int(text("IMAGEGATE_HOLD_TTL_SECONDS")),
+        hold_ttl_seconds=int(v) if (v := get("IMAGEGATE_HOLD_TTL_SECONDS")) else None,
         sweep_interval_seconds=float(text("IMAGEGATE_SWEEP_INTERVAL_SECONDS")),
+        node_id=get("IMAGEGATE_NODE_ID") or socket.gethostname(),
+        max_pixels_in_flight=max(0, int(text("IMAGEGATE_MAX_PIXELS_IN_FLIGHT"))),
         log_level=text("IMAGEGATE_LOG_LEVEL").lower(),
         env=env,
         catalog=load_catalog(get("IMAGEGATE_CONFIG"), env),
@@ -179,8 +196,14 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         image_grace_seconds=int(text("IMAGEGATE_IMAGE_GRACE_SECONDS")),
         metrics=_flag(get("IMAGEGATE_METRICS"), "IMAGEGATE_METRICS"),
         metrics_dir=Path(v) if (v := env.get("PROMETHEUS_MULTIPROC_DIR")) else None,
+        header_timeout_seconds=float(text("IMAGEGATE_HEADER_TIMEOUT_SECONDS")),
+        body_timeout_seconds=float(text("IMAGEGATE_BODY_TIMEOUT_SECONDS")),
+        keepalive_timeout_seconds=float(text("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS")),
+        max_connections_per_client=max(0, int(text("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT"))),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
+    if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline
+        values["hold_ttl_seconds"] = int(values["request_deadline_seconds"]) + HOLD_MARGIN_SECONDS
     settings = Settings(**values)
     if settings.hold_ttl_seconds <= settings.request_deadline_seconds:
         raise ValueError(

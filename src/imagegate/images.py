@@ -17,6 +17,7 @@ import anyio.to_thread
 from PIL import Image, UnidentifiedImageError
 
 from .domain.upstream import RetryableUpstreamError
+from .pixels import reserve
 
 FORMATS = ("png", "jpeg", "webp")
 """The formats a client may ask for, by their `output_format` names."""
@@ -157,7 +158,9 @@ async def conform_async(
         native_size=native_size,
         reencode=reencode,
     )
-    return await anyio.to_thread.run_sync(work)
+    source = native_size or want_size
+    async with reserve(int(want_size[0]) * int(want_size[1]) + int(source[0]) * int(source[1])):  # decoded + encoded
+        return await anyio.to_thread.run_sync(work)
 
 
 def encode(

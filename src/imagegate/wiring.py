@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from . import pixels
 from .config import SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.engine import create_engine, migrate
@@ -20,7 +21,8 @@ from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.ledger import LedgerRepo
 from .db.prices import PricesRepo
-from .db.runner import Runner, runner_for
+from .db.runner import EngineRunner, Runner, runner_for
+from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
@@ -43,6 +45,7 @@ from .service.delivery import Delivery
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
 from .service.rate_limits import Limiter
+from .service.recovery import NodeRecovery, ThisRun
 from .service.retention import Retention
 from .service.route_health import RouteHealth, run_dir
 from .service.screening import PromptScreen
@@ -75,7 +78,7 @@ class Database:
     """The engine and the repositories on it."""
 
     engine: AsyncEngine
-    runner: Runner | None
+    runner: Runner
     accounts: AccountsRepo
     ledger: LedgerRepo
     prices: PricesRepo
@@ -102,27 +105,29 @@ class Gateway:
     retention: Retention
     store: BlobStore
     metrics: Metrics | None
+    recovery: NodeRecovery
 
 
 @asynccontextmanager
-async def open_database(settings: Settings, *, request_path: bool = False) -> AsyncIterator[Database]:
-    """The migrated database. `request_path`: repositories use the fast runner (one hand-off per unit)."""
+async def open_database(
+    settings: Settings, *, request_path: bool = False, run_id: str | None = None
+) -> AsyncIterator[Database]:
+    """The migrated database. `request_path`: repositories use the fast runner (one hand-off per unit);
+    `run_id`: the serving process that the holds and idempotency claims it takes belong to."""
     async with AsyncExitStack() as stack:
         engine = create_engine(settings.database_url)
         stack.push_async_callback(engine.dispose)
         await migrate(engine)
-        runner: Runner | None = None
-        if request_path:
-            runner = runner_for(engine)
-            stack.push_async_callback(runner.aclose)
+        runner: Runner = runner_for(engine) if request_path else EngineRunner(engine)
+        stack.push_async_callback(runner.aclose)
         yield Database(
             engine=engine,
             runner=runner,
             accounts=AccountsRepo(engine, runner),
-            ledger=LedgerRepo(engine, runner),
+            ledger=LedgerRepo(engine, runner, run_id=run_id),
             prices=PricesRepo(engine),
             usage=UsageRepo(engine, runner),
-            idempotency=IdempotencyRepo(engine),
+            idempotency=IdempotencyRepo(engine, run_id=run_id),
             safety_events=SafetyEventsRepo(engine),
             account_policies=AccountPolicyRepo(engine),
             images=ImagesRepo(engine, runner),
@@ -169,7 +174,9 @@ async def open_route_health(settings: Settings) -> AsyncIterator[RouteHealth]:
 async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     """Everything a serving node owns, closed in reverse order on exit."""
     async with AsyncExitStack() as stack:
-        db = await stack.enter_async_context(open_database(settings, request_path=True))
+        pixels.configure(settings.max_pixels_in_flight)  # image work past it waits
+        this_run = ThisRun.now(settings.node_id)  # holds and claims name it; a restart releases them
+        db = await stack.enter_async_context(open_database(settings, request_path=True, run_id=this_run.run_id))
         metrics = Metrics(settings.metrics_dir) if settings.metrics else None
         http_client = UpstreamClient(settings.upstream_max_connections)  # every call passes its own timeout
         stack.push_async_callback(http_client.aclose)
@@ -197,6 +204,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             retention=Retention(db.images, store, settings.image_grace_seconds),
             store=store,
             metrics=metrics,
+            recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
         )
 
 

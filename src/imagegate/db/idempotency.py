@@ -36,8 +36,9 @@ class Claim:
 
 
 class IdempotencyRepo:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, run_id: str | None = None) -> None:
         self._engine = engine
+        self._run_id = run_id  # this process's run: a restart gives back its running claims
 
     async def claim(
         self, account_id: str, key: str, body_hash: str, request_id: str, lock_seconds: float, *, mode: str
@@ -53,6 +54,7 @@ class IdempotencyRepo:
             locked_until=now + timedelta(seconds=lock_seconds),
             expires_at=now + RETENTION,
             created_at=now,
+            run_id=self._run_id,
         )
         try:
             async with self._engine.begin() as conn:

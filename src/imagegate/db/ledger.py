@@ -89,7 +89,9 @@ def entry(
     )
 
 
-def _take_hold(account_id: str, request_id: str, amount: int, ttl_seconds: int, conn: Connection) -> str | None:
+def _take_hold(
+    account_id: str, request_id: str, amount: int, ttl_seconds: int, run_id: str | None, conn: Connection
+) -> str | None:
     if conn.execute(_TAKE, {"account_id": account_id, "amount": amount}).rowcount != 1:
         return None
     hold_id = new_id("hold")
@@ -104,6 +106,7 @@ def _take_hold(account_id: str, request_id: str, amount: int, ttl_seconds: int, 
             status="open",
             created_at=now,
             expires_at=now + timedelta(seconds=ttl_seconds),
+            run_id=run_id,
         ),
     )
     conn.execute(
@@ -115,7 +118,7 @@ def _take_hold(account_id: str, request_id: str, amount: int, ttl_seconds: int, 
 
 def _settle(hold_id: str, capture: int, reason: str, usage: UsageRecord | None, conn: Connection) -> bool:
     closed = _close(hold_id, capture, reason, "settled" if capture else "released", conn)
-    if usage is not None:
+    if usage is not None and (closed or not capture):  # a capture that found no open hold is not recorded as one
         conn.execute(INSERT_USAGE, asdict(usage))
     return closed
 
@@ -146,13 +149,14 @@ def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connectio
 
 
 class LedgerRepo:
-    def __init__(self, engine: AsyncEngine, runner: Runner | None = None) -> None:
+    def __init__(self, engine: AsyncEngine, runner: Runner | None = None, run_id: str | None = None) -> None:
         self._engine = engine
         self._runner = runner or EngineRunner(engine)
+        self._run_id = run_id  # this process's run: a restart releases its open holds (service/recovery.py)
 
     async def take_hold(self, account_id: str, request_id: str, amount: int, ttl_seconds: int) -> str | None:
         """Reserve `amount` if the account has it available; the hold's id, or None if short."""
-        return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds))
+        return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds, self._run_id))
 
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
         """Top up (or adjust) the balance with its ledger entry, in one transaction.

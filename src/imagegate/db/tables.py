@@ -81,7 +81,9 @@ holds = Table(
     Column("status", String(10), nullable=False),  # open | settled | released
     Column("created_at", DateTime(), nullable=False),
     Column("expires_at", DateTime(), nullable=False),
+    Column("run_id", String(40), nullable=True),  # the gateway process that took it (node_runs)
     Index("ix_holds_open", "status", "expires_at"),
+    Index("ix_holds_run", "run_id", "status"),
 )
 
 ledger_entries = Table(
@@ -147,7 +149,21 @@ idempotency_keys = Table(
     Column("locked_until", DateTime(), nullable=False),
     Column("expires_at", DateTime(), nullable=False),
     Column("created_at", DateTime(), nullable=False),
+    Column("run_id", String(40), nullable=True),  # the gateway process running the first request
     Index("ix_idempotency_expiry", "expires_at"),
+    Index("ix_idempotency_run", "run_id"),
+)
+
+node_runs = Table(
+    "node_runs",
+    metadata,
+    Column("run_id", String(40), primary_key=True),
+    Column("node_id", String(255), nullable=False),
+    Column("boot_id", String(64), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("process_start", String(32), nullable=False),
+    Column("started_at", DateTime(), nullable=False),
+    Index("ix_node_runs_node", "node_id"),
 )
 
 # Every prompt the screening blocked or flagged, and every upstream safety refusal.
@@ -175,6 +191,7 @@ __all__ = [
     "idempotency_keys",
     "ledger_entries",
     "metadata",
+    "node_runs",
     "price_cards",
     "safety_events",
     "usage_records",

@@ -19,7 +19,9 @@ from .errors import install_error_handlers
 from .body_limit import BodySizeLimitMiddleware
 from .access_log import AccessLogMiddleware
 from .middleware import RequestIdMiddleware
-from .endpoints import account, activity, admin, files, image_delete, images, metrics, models, usage
+from .endpoints import API_ROUTERS
+from .openapi import install_openapi
+from .unavailable import install_database_unavailable
 
 
 log = logging.getLogger("imagegate.sweeper")
@@ -46,6 +48,7 @@ def create_app(settings: Settings) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_gateway(settings) as gateway:
             await gateway.store.check()  # a missing bucket stops the start, naming it
+            await gateway.recovery.start()  # release what this node's dead previous run held
             app.state.gateway = gateway
             sweeper = asyncio.create_task(_sweep_forever(gateway))
             try:
@@ -54,6 +57,8 @@ def create_app(settings: Settings) -> FastAPI:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
+                with contextlib.suppress(Exception):
+                    await gateway.recovery.stop()
 
     app = FastAPI(
         title="imagegate",
@@ -65,12 +70,14 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    install_openapi(app, settings.catalog)
+    install_database_unavailable(app)
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     if settings.access_log:
         app.add_middleware(AccessLogMiddleware, json_lines=settings.log_format == "json")
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account, activity, usage, admin, image_delete, metrics):
-        app.include_router(module.router)
+    for router in API_ROUTERS:
+        app.include_router(router)
     install_pages(app)
 
     @app.get("/healthz", include_in_schema=False)

@@ -20,6 +20,7 @@ from ..domain.credentials import Credentials
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 from ..images import encode
+from ..pixels import reserve
 
 _PNG_LEVEL = 1
 """Fast zlib for preview PNGs: a 4096x4096 gradient at the default level costs several times more."""
@@ -47,7 +48,8 @@ class PreviewProvider:
         rendered: list[bytes] = [b""] * request.n
 
         async def render_one(index: int) -> None:
-            rendered[index] = await anyio.to_thread.run_sync(render, request, index)
+            async with reserve(request.width * request.height):  # waits while the pixel budget is spent
+                rendered[index] = await anyio.to_thread.run_sync(render, request, index)
 
         async with anyio.create_task_group() as group:
             for index in range(request.n):

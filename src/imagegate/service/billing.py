@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..db.accounts import AccountsRepo
 from ..db.ledger import LedgerRepo
 from ..db.usage import UsageRecord
-from ..domain.errors import InsufficientBalance
+from ..domain.errors import InsufficientBalance, UpstreamTimeout
 from ..domain.principal import Principal
 
 
@@ -37,7 +37,10 @@ class Billing:
 
     async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> None:
         """Capture what was delivered and release the rest, with the usage record, in one transaction."""
-        await self._ledger.settle(hold_id, capture, reason, usage)
+        if not await self._ledger.settle(hold_id, capture, reason, usage):
+            # The hold expired (the request outlived its deadline and margin) or its run was released:
+            # the images are not handed out, since they can no longer be billed.
+            raise UpstreamTimeout("The request outlived its deadline; its images were not delivered. Nothing was charged.")
 
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> None:
         await self._ledger.release(hold_id, usage)

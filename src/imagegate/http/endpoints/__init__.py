@@ -1,1 +1,11 @@
-"""One router per resource."""
+"""One module per resource; `API_ROUTERS` is every JSON API router, in the order the app includes them."""
+
+from fastapi import APIRouter
+
+from . import account, activity, admin, files, image_delete, images, metrics, models, usage
+
+API_ROUTERS: tuple[APIRouter, ...] = tuple(
+    module.router for module in (images, models, files, account, activity, usage, admin, image_delete, metrics)
+)
+
+__all__ = ["API_ROUTERS"]

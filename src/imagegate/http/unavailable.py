@@ -1,0 +1,49 @@
+"""The database unreachable (restarting, network cut): `503 database_unavailable`, never a 500.
+
+Money lives in the database, so without it the gateway fails closed: a request that cannot read or
+write it is refused with `Retry-After: 1`, and whatever it had done is undone by its own unwinding
+(or, for a hold it could not release, by the sweeper once the database is back). Any other database
+error is still the unexpected 500 it is.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+from ..domain.errors import ServiceUnavailable
+from .errors import gateway_error_response
+from .responses import FastJSONResponse
+
+log = logging.getLogger("imagegate.http")
+
+
+def is_unreachable(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, PoolTimeout, OperationalError, InterfaceError)):
+        return True
+    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
+
+
+async def _on_database_error(request: Request, exc: Exception) -> FastJSONResponse:
+    if not is_unreachable(exc):
+        raise exc
+    log.error("request %s: the database is unreachable (%s); answered 503",
+              getattr(request.state, "request_id", "?"), type(exc).__name__)
+    return gateway_error_response(
+        ServiceUnavailable(
+            "The gateway's database cannot be reached; nothing was charged. Retry shortly.",
+            code="database_unavailable",
+            headers={"retry-after": "1"},
+        )
+    )
+
+
+def install_database_unavailable(app: FastAPI) -> None:
+    for kind in (DBAPIError, PoolTimeout, ConnectionError):
+        app.add_exception_handler(kind, _on_database_error)
+
+
+__all__ = ["install_database_unavailable", "is_unreachable"]
