@@ -62,6 +62,7 @@ ALLOWED_FIELDS = frozenset(
         "background",
         "moderation",
         "user",
+        "safety_identifier",
         "stream",
         "partial_images",
     }
@@ -265,12 +266,13 @@ def _check_enum(body: dict, name: str, allowed: tuple[str, ...]) -> str | None:
 _SIZE_RE = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
 
 
-def parse_size(v: Any) -> tuple[int, int]:
-    """Validate a gpt-image-2 style size; 'auto' -> 1024x1024."""
+def parse_size(v: Any, auto_size: str = DEFAULT_SIZE) -> tuple[int, int]:
+    """Validate a gpt-image-2 style size; 'auto' -> `auto_size` (the size the fake "picks")."""
     if not isinstance(v, str):
         raise _bad_type("size", "a string", v)
     if v == "auto":
-        return 1024, 1024
+        w, _, h = auto_size.partition("x")
+        return int(w), int(h)
     m = _SIZE_RE.match(v)
     if not m:
         raise _invalid(
@@ -306,7 +308,7 @@ class _Params:
     partial_images: int
 
 
-def validate_generation(body: Any, auto_quality: str) -> _Params:
+def validate_generation(body: Any, auto_quality: str, auto_size: str = DEFAULT_SIZE) -> _Params:
     if not isinstance(body, dict):
         raise _invalid(
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
@@ -340,7 +342,7 @@ def validate_generation(body: Any, auto_quality: str) -> _Params:
         )
     n = _check_int(body, "n", 1, 10) or 1
     size_in = body.get("size")
-    w, h = parse_size(size_in) if size_in is not None else parse_size(DEFAULT_SIZE)
+    w, h = parse_size(size_in, auto_size) if size_in is not None else parse_size(DEFAULT_SIZE)
     quality = _check_enum(body, "quality", QUALITIES) or "auto"
     fmt = _check_enum(body, "output_format", OUTPUT_FORMATS) or "png"
     compression = _check_int(body, "output_compression", 0, 100)
@@ -402,6 +404,7 @@ class FakeOpenAI(LoopbackServer):
         super().__init__(host, port)
         self.api_key = api_key
         self.auto_quality = "medium"  # quality reported for quality "auto" / absent
+        self.auto_size = DEFAULT_SIZE  # size drawn for size "auto"
 
     @property
     def base_url(self) -> str:
@@ -493,7 +496,7 @@ class FakeOpenAI(LoopbackServer):
         if scripted is not None:
             return scripted
         try:
-            p = validate_generation(inc.json, self.auto_quality)
+            p = validate_generation(inc.json, self.auto_quality, self.auto_size)
         except ApiError as e:
             return self._error_response(e)
         return await self._success(p, b)

@@ -25,6 +25,8 @@ class GeneratedImage:
     b64: str | None = None
     """The upstream's base64 text of exactly `data`, in canonical form, kept only for a b64_json answer
     so it can be passed through instead of re-encoded. Whoever changes `data` must drop it."""
+    size: str | None = None
+    """"WxH" as delivered, once checked (set for `size: "auto"`, where the upstream picked it)."""
 
 
 class UpstreamProblem(Exception):

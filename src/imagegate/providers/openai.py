@@ -57,17 +57,23 @@ class OpenAIImages:
     style is already in `request.upstream_prompt`, and GPT models always answer base64.
     """
 
-    def __init__(self, client: UpstreamClient, route: Route, url: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, client: UpstreamClient, route: Route, url: str, headers: dict[str, str], *, safety_identifier: bool = False
+    ) -> None:
         self._client = client
         self._route = route
         self._url = url
         self._headers = headers
+        self._safety_identifier = safety_identifier
+        """OpenAI itself takes `safety_identifier`; elsewhere the end user goes as `user`."""
 
     @classmethod
-    def openai(cls, client: UpstreamClient, route: Route, api_key: str | None, base_url: str) -> OpenAIImages:
+    def openai(
+        cls, client: UpstreamClient, route: Route, api_key: str | None, base_url: str, *, official: bool = False
+    ) -> OpenAIImages:
         """OpenAI itself, or any OpenAI-compatible server (a key is optional for the latter)."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        return cls(client, route, base_url.rstrip("/") + "/images/generations", headers)
+        return cls(client, route, base_url.rstrip("/") + "/images/generations", headers, safety_identifier=official)
 
     @classmethod
     def azure(
@@ -101,9 +107,26 @@ class OpenAIImages:
         if output_format == request.output_format != "png" and self._route.native_compression:
             if request.output_compression is not None:
                 body["output_compression"] = request.output_compression
-        if request.user is not None:
-            body["user"] = request.user
+        body.update(self._openai_fields(request))
         return body
+
+    def _openai_fields(self, request: ImageRequest) -> dict[str, Any]:
+        """OpenAI's further fields, sent only when not the default (OpenAI-compatible servers may lack them)."""
+        fields: dict[str, Any] = {}
+        if request.background != "auto":
+            fields["background"] = request.background
+        if request.moderation != "auto":
+            fields["moderation"] = request.moderation
+        if request.complexity is not None:
+            fields["complexity"] = request.complexity
+        if self._safety_identifier:
+            if request.user is not None:
+                fields["user"] = request.user
+            if request.safety_identifier is not None:
+                fields["safety_identifier"] = request.safety_identifier
+        elif request.end_user is not None:
+            fields["user"] = request.end_user
+        return fields
 
     async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         with map_transport_errors(self._route.name):
@@ -168,7 +191,7 @@ def _error_of(response: UpstreamResponse) -> Any:
 def build_openai(route: Route, credentials: Credentials, client: UpstreamClient) -> OpenAIImages | None:
     if not credentials.api_key or not credentials.base_url:
         return None
-    return OpenAIImages.openai(client, route, credentials.api_key, credentials.base_url)
+    return OpenAIImages.openai(client, route, credentials.api_key, credentials.base_url, official=True)
 
 
 def build_openai_compatible(route: Route, credentials: Credentials, client: UpstreamClient) -> OpenAIImages | None:

@@ -65,7 +65,10 @@ def render(request: ImageRequest, index: int) -> bytes:
     """Image `index` (0-based) of `request`, encoded; a pure function of its arguments."""
     width, height = request.width, request.height
     digest = hashlib.sha256(request.prompt.encode("utf-8")).digest()
-    image = _gradient(width, height, digest, index)
+    if request.background == "transparent":  # the labels alone, on nothing
+        image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    else:
+        image = _gradient(width, height, digest, index)
     _draw_labels(image, request, index)
     return encode(image, request.output_format, request.output_compression, png_compress_level=_PNG_LEVEL)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ..domain.catalog import Catalog, parse_size
+from ..domain.catalog import Catalog
 from ..domain.errors import UpstreamFailed
 from ..domain.json_body import parse_json_object
 from ..domain.principal import Principal
@@ -81,7 +81,7 @@ class ImageService:
             charge = self._settlement.charge(admitted, images)
             created = int(time.time())
             data = await self._delivery.deliver(request, images, created)
-            after_image(*parse_size(request.size))
+            after_image(request.width, request.height)
             return await self._settlement.complete(admitted, routed, charge, data, created)
         except BaseException as exc:
             await asyncio.shield(self._settlement.abandon(admitted, routed, exc))

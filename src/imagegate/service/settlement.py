@@ -45,10 +45,24 @@ class GenerationResult:
 class Charge:
     unit_price: int
     images: int
+    size: str | None = None
+    """The size delivered, where the upstream picked it (`size: "auto"`)."""
+    quality: str | None = None
+    """The quality the upstream reports using, where it picked it (`quality: "auto"`)."""
 
     @property
     def amount(self) -> int:
         return self.unit_price * self.images
+
+
+def delivered_fields(request: ImageRequest, charge: Charge) -> dict[str, Any]:
+    """OpenAI's top-level `ImagesResponse` fields, as delivered (`size` is the one picked for `auto`)."""
+    fields: dict[str, Any] = {"output_format": request.output_format, "size": charge.size or request.size}
+    if request.quality is not None:
+        fields["quality"] = charge.quality or request.quality
+    if request.background != "auto":
+        fields["background"] = request.background
+    return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,12 +91,14 @@ class Settlement:
     def charge(admitted: Admitted, images: list[GeneratedImage]) -> Charge:
         """The price of the delivered images: at the quality the upstream reports using (for `auto`)."""
         priced = admitted.priced
-        if not priced.billable:
-            return Charge(0, len(images))
         request = priced.request
         reported = images[0].quality if images else None
-        unit = charged_unit_price(request.model, request.quality, reported, request.size, priced.overrides)
-        return Charge(unit, len(images))
+        picked = images[0].size if images and request.auto_size else None
+        resolved = reported if request.quality == "auto" and reported in request.model.prices else None
+        if not priced.billable:
+            return Charge(0, len(images), picked, resolved)
+        unit = charged_unit_price(request.model, request.quality, reported, picked or request.size, priced.overrides)
+        return Charge(unit, len(images), picked, resolved)
 
     async def complete(
         self, admitted: Admitted, routed: Routed, charge: Charge, data: list[dict[str, Any]], created: int
@@ -92,6 +108,7 @@ class Settlement:
         result = GenerationResult(
             body={
                 "created": created,
+                **delivered_fields(request, charge),
                 "data": data,
                 "billing": {
                     "images": charge.images,
