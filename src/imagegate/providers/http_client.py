@@ -30,6 +30,10 @@ class UpstreamTimeoutError(UpstreamConnectionError):
     """No complete answer within the timeout."""
 
 
+class UpstreamBodyTooLarge(Exception):
+    """The answer is longer than the caller's `max_bytes`; reading stopped there."""
+
+
 @dataclass(frozen=True, slots=True)
 class UpstreamResponse:
     status_code: int
@@ -90,6 +94,26 @@ class UpstreamClient:
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
+    async def get(self, url: str, *, max_bytes: int, timeout: float) -> UpstreamResponse:
+        """GET `url`; the whole answer, read within `timeout` seconds and at most `max_bytes` long."""
+        session = self._open()
+        try:
+            async with session.get(
+                url, timeout=aiohttp.ClientTimeout(total=timeout), proxy=_proxy_for(url)
+            ) as response:
+                if response.content_length is not None and response.content_length > max_bytes:
+                    raise UpstreamBodyTooLarge(f"{response.content_length} bytes announced, more than {max_bytes}")
+                content = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise UpstreamBodyTooLarge(f"more than {max_bytes} bytes")
+                return UpstreamResponse(response.status, response.reason or "", response.headers, bytes(content))
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -109,4 +133,10 @@ def _proxy_for(url: str) -> str | None:
     return _origin_proxy(parts.scheme, parts.hostname or "")
 
 
-__all__ = ["UpstreamClient", "UpstreamConnectionError", "UpstreamResponse", "UpstreamTimeoutError"]
+__all__ = [
+    "UpstreamBodyTooLarge",
+    "UpstreamClient",
+    "UpstreamConnectionError",
+    "UpstreamResponse",
+    "UpstreamTimeoutError",
+]

@@ -6,6 +6,8 @@ registry's factories (providers/registry.py) build it for each kind of route.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -13,7 +15,7 @@ from urllib.parse import quote, urlencode
 from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
-from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
+from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
 from .base import (
     Failure,
     decode_b64,
@@ -27,6 +29,7 @@ from .base import (
 from ..domain.credentials import Credentials
 from ..setting import Setting
 from .credentials import CredentialSection
+from .download import download_image, download_limit
 from .http_client import UpstreamClient, UpstreamResponse
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
@@ -53,8 +56,10 @@ AZURE_CREDENTIALS = CredentialSection(
 class OpenAIImages:
     """`POST …/images/generations` of one route.
 
-    GPT image models refuse `style` and `response_format`: neither is ever sent. The gateway's
-    style is already in `request.upstream_prompt`, and GPT models always answer base64.
+    GPT image models refuse `style` and `response_format`: `style` is never sent (the gateway's
+    style is already in `request.upstream_prompt`), and `response_format: b64_json` only where the
+    route's `options.response_format = "b64_json"` says the upstream takes it. An item answered as a
+    `url` (another imagegate, many OpenAI-compatible servers) is downloaded (`providers.download`).
     """
 
     def __init__(
@@ -63,6 +68,9 @@ class OpenAIImages:
         self._client = client
         self._route = route
         self._url = url
+        self._ask_b64 = route.options.get("response_format") == "b64_json"
+        """The upstream takes `response_format` (route option): ask for base64 rather than a URL to fetch."""
+        self._download_max = download_limit(route.options)
         self._headers = headers
         self._safety_identifier = safety_identifier
         """OpenAI itself takes `safety_identifier`; elsewhere the end user goes as `user`."""
@@ -104,6 +112,8 @@ class OpenAIImages:
         }
         if request.quality is not None:
             body["quality"] = request.quality
+        if self._ask_b64:
+            body["response_format"] = "b64_json"
         if output_format == request.output_format != "png" and self._route.native_compression:
             if request.output_compression is not None:
                 body["output_compression"] = request.output_compression
@@ -129,6 +139,7 @@ class OpenAIImages:
         return fields
 
     async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        started = time.monotonic()
         with map_transport_errors(self._route.name):
             response = await self._client.post(
                 self._url, json=self.payload(request), headers=self._headers, timeout=timeout
@@ -142,18 +153,29 @@ class OpenAIImages:
                 raise self._failure(response.status_code, error_object(body), response)
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
         quality = body.get("quality") if isinstance(body.get("quality"), str) else None
-        return keep_successes([self._item(item, request, quality) for item in items], self._route.name)
+        left = timeout - (time.monotonic() - started)
+        results = await asyncio.gather(*(self._item(item, request, quality, left) for item in items))
+        return keep_successes(results, self._route.name)
 
-    def _item(self, item: Any, request: ImageRequest, quality: str | None) -> list[GeneratedImage] | Failure:
-        """One image of `data`, or why it is unusable (it is then dropped: a partial result)."""
+    async def _item(
+        self, item: Any, request: ImageRequest, quality: str | None, timeout: float
+    ) -> list[GeneratedImage] | Failure:
+        """One image of `data` (base64, or a URL fetched within `timeout`), or why it is unusable (it
+        is then dropped: a partial result)."""
         if not isinstance(item, dict):
             return RetryableUpstreamError(f"route {self._route.name}: an item of data is not an object")
         value = item.get("b64_json")
-        try:
-            data = decode_b64(value, self._route.name)
-        except RetryableUpstreamError as problem:
-            return problem
+        url = item.get("url")
         revised = item.get("revised_prompt") or request.upstream_prompt
+        try:
+            if value is None and isinstance(url, str):
+                data = await download_image(
+                    self._client, url, self._url, route=self._route.name, max_bytes=self._download_max, timeout=timeout
+                )
+                return [GeneratedImage(data=data, revised_prompt=revised, quality=quality)]
+            data = decode_b64(value, self._route.name)
+        except UpstreamProblem as problem:
+            return problem
         return [GeneratedImage(data=data, revised_prompt=revised, quality=quality, b64=passthrough_b64(str(value), data, request))]
 
     async def aclose(self) -> None:
