@@ -52,6 +52,8 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting("IMAGEGATE_MODERATION_ON_ERROR", "open", "moderation down or over budget: `open` serves the request, `closed` answers 503"),
     Setting("IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"),
     Setting("IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"),
+    Setting("IMAGEGATE_EDIT_MAX_BODY_BYTES", "52428800", "largest multipart body of an edit (all its images together); larger ones are 413 before they are read"),
+    Setting("IMAGEGATE_EDIT_MAX_IMAGE_BYTES", "26214400", "largest single image (or mask) of an edit; a model's catalog `max_input_image_bytes` may be lower"),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 
@@ -91,6 +93,8 @@ class Settings:
     rate_limit_fail_open: bool
     max_body_bytes: int
     upstream_max_connections: int | None
+    edit_max_body_bytes: int = 52_428_800
+    edit_max_image_bytes: int = 26_214_400
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -144,6 +148,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         rate_limit_fail_open=_open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
         max_body_bytes=int(text("IMAGEGATE_MAX_BODY_BYTES")),
         upstream_max_connections=int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
+        edit_max_body_bytes=int(text("IMAGEGATE_EDIT_MAX_BODY_BYTES")),
+        edit_max_image_bytes=int(text("IMAGEGATE_EDIT_MAX_IMAGE_BYTES")),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     settings = Settings(**values)

@@ -281,7 +281,7 @@ def test_no_route_for_a_model_without_upstream_credentials(
 # -- unknown paths: 404 in the same shape
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/images/edits"), ("GET", "/")])
+@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/images/variations"), ("GET", "/")])
 def test_unknown_path_is_an_openai_error(gateway: Gateway, method: str, path: str) -> None:
     with gateway.http() as http:
         response = http.request(method, path, headers={"Authorization": "Bearer whatever"})

@@ -28,6 +28,8 @@ GPT_IMAGE_2_CAPABILITIES = {
     "complexities": [],
     "input_fidelities": ["high", "low"],
     "max_input_images": 16,
+    "max_input_image_bytes": 52428800,
+    "edit_mask": True,
 }
 
 

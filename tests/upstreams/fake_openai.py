@@ -46,9 +46,12 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.upstreams.loopback import LoopbackServer, RecordedRequest
+from tests.upstreams.reference_images import image_size, parse_multipart
 from tests.upstreams.transport import Connection, Incoming, Response, json_response
 
 GENERATIONS_PATH = "/v1/images/generations"
+EDITS_PATH = "/v1/images/edits"
+IMAGE_PATHS = (GENERATIONS_PATH, EDITS_PATH)
 
 ALLOWED_FIELDS = frozenset(
     {
@@ -67,6 +70,9 @@ ALLOWED_FIELDS = frozenset(
         "partial_images",
     }
 )
+EDIT_FIELDS = ALLOWED_FIELDS | {"input_fidelity"}
+EDIT_INTEGERS = ("n", "output_compression", "partial_images")
+MAX_EDIT_IMAGES = 16
 QUALITIES = ("auto", "low", "medium", "high")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("transparent", "opaque", "auto")
@@ -376,6 +382,47 @@ def validate_generation(body: Any, auto_quality: str, auto_size: str = DEFAULT_S
     )
 
 
+def edit_body(inc: Incoming) -> dict[str, Any]:
+    """An edit's multipart text fields as a generation body, once its files are checked: `image` (or
+    `image[]`, up to 16, each png/jpeg/webp that decodes), an optional png `mask` of the first image's size."""
+    try:
+        parts = parse_multipart(inc.headers.get("content-type", ""), inc.body)
+    except ValueError as exc:
+        raise _invalid(f"Could not parse multipart form: {exc}", None, None) from exc
+    body: dict[str, Any] = {}
+    images: list[tuple[int, int]] = []
+    mask: tuple[int, int] | None = None
+    for part in parts:
+        name = part.name.removesuffix("[]")
+        if part.filename is None:
+            if name not in EDIT_FIELDS:
+                raise _invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+            text = part.data.decode()
+            body[name] = int(text) if name in EDIT_INTEGERS and text.lstrip("-").isdigit() else text
+            if name == "stream":
+                body[name] = text == "true"
+            continue
+        try:
+            size = image_size(part.data)
+        except ValueError as exc:
+            raise _invalid(f"Invalid image file: {exc}", name, "invalid_image_file") from exc
+        if name == "image" and part.content_type in ("image/png", "image/jpeg", "image/webp"):
+            images.append(size)
+        elif name == "mask" and part.content_type == "image/png":
+            mask = size
+        else:
+            raise _invalid(f"Invalid file '{name}' ({part.content_type}).", name, "invalid_image_file")
+    if not images:
+        raise _invalid("Missing required parameter: 'image'.", "image", "missing_required_parameter")
+    if len(images) > MAX_EDIT_IMAGES:
+        raise _invalid(f"Invalid 'image': too many images, at most {MAX_EDIT_IMAGES}.", "image")
+    if mask is not None and mask != images[0]:
+        raise _invalid("Invalid mask image: the mask must have the same dimensions as the image.", "mask")
+    _check_enum(body, "input_fidelity", ("high", "low"))
+    body.pop("input_fidelity", None)
+    return body
+
+
 def _usage(n: int) -> dict[str, Any]:
     out = _USAGE_OUTPUT_PER_IMAGE * n
     return {
@@ -430,7 +477,7 @@ class FakeOpenAI(LoopbackServer):
         )
         with self._cond:
             self._requests.append(rec)
-            if inc.path == GENERATIONS_PATH:
+            if inc.path in IMAGE_PATHS:
                 inc.behaviour = self._queue.popleft() if self._queue else {"kind": "ok"}
             self._cond.notify_all()
 
@@ -485,7 +532,7 @@ class FakeOpenAI(LoopbackServer):
         return json_response(404, {"error": f"no control endpoint {inc.method} {inc.path}"})
 
     async def _answer(self, inc: Incoming, b: dict[str, Any], request_id: str) -> Response:
-        if inc.path != GENERATIONS_PATH or inc.method != "POST":
+        if inc.path not in IMAGE_PATHS or inc.method != "POST":
             if inc.path.startswith("/v1/") and not self._auth_ok(inc):
                 return self._error_response(invalid_key_error(self._bearer(inc)))
             err = ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
@@ -496,7 +543,8 @@ class FakeOpenAI(LoopbackServer):
         if scripted is not None:
             return scripted
         try:
-            p = validate_generation(inc.json, self.auto_quality, self.auto_size)
+            body = edit_body(inc) if inc.path == EDITS_PATH else inc.json
+            p = validate_generation(body, self.auto_quality, self.auto_size)
         except ApiError as e:
             return self._error_response(e)
         return await self._success(p, b)

@@ -29,7 +29,8 @@ class OpenAIExtras:
     `moderations`: the `moderation` levels its upstream takes (`auto` alone: nothing to forward).
     `auto_sizes`: the sizes the upstream may pick for `size: "auto"` (empty: `auto` is the model's
     default size, chosen by the gateway). `complexities`, `input_fidelities`: values forwarded as is
-    (empty: refused). `max_input_images`: images an edit may send (img2img models).
+    (empty: refused). `max_input_images`: images an edit may send (img2img models), each at most
+    `max_input_image_bytes`; `edit_mask`: the upstream takes an edit's `mask`.
     """
 
     backgrounds: tuple[str, ...] = ("auto", "opaque")
@@ -38,6 +39,8 @@ class OpenAIExtras:
     complexities: tuple[str, ...] = ()
     input_fidelities: tuple[str, ...] = ()
     max_input_images: int = 16
+    max_input_image_bytes: int = 50 * 1024 * 1024
+    edit_mask: bool = False
 
     def as_public(self) -> dict[str, Any]:
         return {
@@ -47,6 +50,8 @@ class OpenAIExtras:
             "complexities": list(self.complexities),
             "input_fidelities": list(self.input_fidelities),
             "max_input_images": self.max_input_images,
+            "max_input_image_bytes": self.max_input_image_bytes,
+            "edit_mask": self.edit_mask,
         }
 
 
@@ -289,6 +294,8 @@ def _parse_extras(raw: Mapping[str, Any]) -> OpenAIExtras:
         complexities=tuple(raw.get("complexities", defaults.complexities)),
         input_fidelities=tuple(raw.get("input_fidelities", defaults.input_fidelities)),
         max_input_images=int(raw.get("max_input_images", defaults.max_input_images)),
+        max_input_image_bytes=int(raw.get("max_input_image_bytes", defaults.max_input_image_bytes)),
+        edit_mask=bool(raw.get("edit_mask", defaults.edit_mask)),
     )
 
 

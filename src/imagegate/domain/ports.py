@@ -23,6 +23,11 @@ class Provider(Protocol):
         """
         ...
 
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """Like `generate`, from `request.inputs` (and `request.mask`), on the upstream's own edit wire
+        (only called for models whose catalog entry says img2img)."""
+        ...
+
     async def aclose(self) -> None:
         """Release connections."""
         ...

@@ -17,7 +17,7 @@ from ..wiring import Gateway, open_gateway
 from .errors import install_error_handlers
 from .body_limit import BodySizeLimitMiddleware
 from .middleware import RequestIdMiddleware
-from .endpoints import account, admin, files, images, models, usage
+from .endpoints import account, admin, edits, files, images, models, usage
 
 
 log = logging.getLogger("imagegate.sweeper")
@@ -61,9 +61,10 @@ def create_app(settings: Settings) -> FastAPI:
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    uploads = dict.fromkeys(edits.UPLOAD_PATHS, settings.edit_max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, multipart_limits=uploads)
     app.add_middleware(RequestIdMiddleware)
-    for module in (images, models, files, account, usage, admin):
+    for module in (images, edits, models, files, account, usage, admin):
         app.include_router(module.router)
 
     @app.get("/healthz", include_in_schema=False)

@@ -46,6 +46,16 @@ class UpstreamResponse:
         return orjson.loads(self.content)
 
 
+@dataclass(frozen=True, slots=True)
+class FormFile:
+    """One file part of a multipart request."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
+
+
 def default_max_connections() -> int:
     """Half the open-file limit, less some for the database, files and listeners: every request in
     flight holds two descriptors (its client's socket and its upstream's)."""
@@ -94,6 +104,37 @@ class UpstreamClient:
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
+    async def post_form(
+        self,
+        url: str,
+        *,
+        fields: Mapping[str, str],
+        files: list[FormFile],
+        headers: Mapping[str, str] | None = None,
+        timeout: float,
+    ) -> UpstreamResponse:
+        """POST a `multipart/form-data` body (an edit); otherwise as `post`."""
+        form = aiohttp.FormData()
+        for name, value in fields.items():
+            form.add_field(name, value)
+        for file in files:
+            form.add_field(file.field, file.data, filename=file.filename, content_type=file.content_type)
+        session = self._open()
+        try:
+            async with session.post(
+                url,
+                data=form,
+                headers=dict(headers or {}),
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                proxy=_proxy_for(url),
+            ) as response:
+                content = await response.read()
+                return UpstreamResponse(response.status, response.reason or "", response.headers, content)
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
     async def get(self, url: str, *, max_bytes: int, timeout: float) -> UpstreamResponse:
         """GET `url`; the whole answer, read within `timeout` seconds and at most `max_bytes` long."""
         session = self._open()
@@ -134,6 +175,7 @@ def _proxy_for(url: str) -> str | None:
 
 
 __all__ = [
+    "FormFile",
     "UpstreamBodyTooLarge",
     "UpstreamClient",
     "UpstreamConnectionError",

@@ -30,7 +30,7 @@ from ..domain.credentials import Credentials
 from ..setting import Setting
 from .credentials import CredentialSection
 from .download import download_image, download_limit
-from .http_client import UpstreamClient, UpstreamResponse
+from .http_client import FormFile, UpstreamClient, UpstreamResponse
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
 AZURE_SAFETY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation"})
@@ -68,6 +68,7 @@ class OpenAIImages:
         self._client = client
         self._route = route
         self._url = url
+        self._edit_url = url.replace("/images/generations", "/images/edits", 1)
         self._ask_b64 = route.options.get("response_format") == "b64_json"
         """The upstream takes `response_format` (route option): ask for base64 rather than a URL to fetch."""
         self._download_max = download_limit(route.options)
@@ -144,6 +145,26 @@ class OpenAIImages:
             response = await self._client.post(
                 self._url, json=self.payload(request), headers=self._headers, timeout=timeout
             )
+        return await self._images(response, request, timeout - (time.monotonic() - started))
+
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """`POST …/images/edits`, multipart as the `openai` SDK sends it (`image`, or `image[]` for several)."""
+        started = time.monotonic()
+        fields = {name: str(value) for name, value in self.payload(request).items()}
+        if request.input_fidelity is not None:
+            fields["input_fidelity"] = request.input_fidelity
+        name = "image" if len(request.inputs) == 1 else "image[]"
+        files = [FormFile(name, image.filename, image.mime_type, image.data) for image in request.inputs]
+        if request.mask is not None:
+            files.append(FormFile("mask", request.mask.filename, request.mask.mime_type, request.mask.data))
+        with map_transport_errors(self._route.name):
+            response = await self._client.post_form(
+                self._edit_url, fields=fields, files=files, headers=self._headers, timeout=timeout
+            )
+        return await self._images(response, request, timeout - (time.monotonic() - started))
+
+    async def _images(self, response: UpstreamResponse, request: ImageRequest, left: float) -> list[GeneratedImage]:
+        """The images of an answer (downloads within `left` seconds), or the failure it says."""
         if response.status_code != 200:
             raise self._failure(response.status_code, _error_of(response), response)
         body = json_body(response, self._route.name)
@@ -153,7 +174,6 @@ class OpenAIImages:
                 raise self._failure(response.status_code, error_object(body), response)
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
         quality = body.get("quality") if isinstance(body.get("quality"), str) else None
-        left = timeout - (time.monotonic() - started)
         results = await asyncio.gather(*(self._item(item, request, quality, left) for item in items))
         return keep_successes(results, self._route.name)
 

@@ -57,6 +57,10 @@ class PreviewProvider:
             for data in rendered
         ]
 
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """A placeholder of the requested shape, as for a generation (the input images are not drawn)."""
+        return await self.generate(request, timeout=timeout)
+
     async def aclose(self) -> None:
         """Nothing to release."""
 

@@ -60,6 +60,10 @@ def generate_images(provider: Provider, request: ImageRequest, timeout: float) -
     return provider.generate(request, timeout=timeout)
 
 
+def edit_images(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
+    return provider.edit(request, timeout=timeout)
+
+
 def route_credentials(route: Route, credentials: Mapping[str, Credentials]) -> Credentials:
     """The route's credentials section, with the route's own base URL, key and api-version laid over it."""
     base = credentials.get(route.credentials, NO_CREDENTIALS)
@@ -136,6 +140,9 @@ class Router:
     async def generate(self, request: ImageRequest, principal: Principal) -> Routed:
         return await self.route(request, principal, generate_images)
 
+    async def edit(self, request: ImageRequest, principal: Principal) -> Routed:
+        return await self.route(request, principal, edit_images)
+
     async def route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         """Run `operation` on the first route that delivers, with retries and failover; never raises
         a contract error, returns it in `Routed.error` with what was tried."""
@@ -198,4 +205,4 @@ def _log_route_failure(route: Route, call: RouteCall, problem: UpstreamProblem) 
     log.log(level, "route %s failed after %d attempt(s): %s", route.name, call.attempts, problem.message)
 
 
-__all__ = ["Operation", "Routed", "Router", "generate_images", "order_routes", "route_credentials"]
+__all__ = ["Operation", "Routed", "Router", "edit_images", "generate_images", "order_routes", "route_credentials"]

@@ -23,6 +23,9 @@ class ProviderWrapper:
     async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         return await self.around(lambda: self.inner.generate(request, timeout=timeout), request, timeout)
 
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        return await self.around(lambda: self.inner.edit(request, timeout=timeout), request, timeout)
+
     async def around(self, call: UpstreamCall, request: ImageRequest, timeout: float) -> list[GeneratedImage]:
         """Run one upstream operation; the default adds nothing."""
         return await call()

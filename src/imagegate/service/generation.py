@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..domain.catalog import Catalog
+from ..domain.edit_request import Upload
 from ..domain.errors import UpstreamFailed
 from ..domain.json_body import parse_json_object
 from ..domain.principal import Principal
@@ -22,16 +23,26 @@ from ..heap import after_image
 from ..routing.router import Routed, Router
 from .admission import Admission, Replay, Ticket
 from .delivery import Delivery
+from .edit_preparation import prepare_edit
 from .settlement import GenerationResult, Settlement
 
-Parser = Callable[[dict[str, Any], Catalog], ImageRequest]
+Prepare = Callable[[], Awaitable[tuple[dict[str, Any], ImageRequest]]]
+"""Reads and validates a request: (the body its Idempotency-Key hash covers, the request)."""
 UpstreamCall = Callable[[ImageRequest, Principal], Awaitable[Routed]]
 
 
 class ImageService:
     def __init__(
-        self, catalog: Catalog, router: Router, admission: Admission, delivery: Delivery, settlement: Settlement
+        self,
+        catalog: Catalog,
+        router: Router,
+        admission: Admission,
+        delivery: Delivery,
+        settlement: Settlement,
+        *,
+        edit_max_image_bytes: int = 26_214_400,
     ) -> None:
+        self._edit_max_image_bytes = edit_max_image_bytes
         self._catalog = catalog
         self._router = router
         self._admission = admission
@@ -40,7 +51,15 @@ class ImageService:
 
     async def quote(self, raw: bytes, principal: Principal) -> dict[str, Any]:
         """The price a generation with this body would be held at now; validates, holds nothing."""
-        priced = await self._admission.price(parse_image_request(parse_json_object(raw), self._catalog), principal)
+        return await self._quote(parse_image_request(parse_json_object(raw), self._catalog), principal)
+
+    async def quote_edit(self, fields: dict[str, str], files: list[Upload], principal: Principal) -> dict[str, Any]:
+        """The price an edit with these parts would be held at now; validates, holds nothing."""
+        _, request = await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
+        return await self._quote(request, principal)
+
+    async def _quote(self, parsed: ImageRequest, principal: Principal) -> dict[str, Any]:
+        priced = await self._admission.price(parsed, principal)
         request = priced.request
         return {
             "object": "image.quote",
@@ -57,13 +76,33 @@ class ImageService:
         self, raw: bytes, principal: Principal, request_id: str, idempotency_key: str | None = None
     ) -> GenerationResult:
         ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
-        return await self._run(ticket, raw, parse_image_request, self._router.generate)
 
-    async def _run(self, ticket: Ticket, raw: bytes, parse: Parser, upstream: UpstreamCall) -> GenerationResult:
+        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
+            body = parse_json_object(raw)
+            return body, parse_image_request(body, self._catalog)
+
+        return await self._run(ticket, prepare, self._router.generate)
+
+    async def edit(
+        self,
+        fields: dict[str, str],
+        files: list[Upload],
+        principal: Principal,
+        request_id: str,
+        idempotency_key: str | None = None,
+    ) -> GenerationResult:
+        """`POST /v1/images/edits`: the multipart parts, priced, held, billed and stored like a generation."""
+        ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
+
+        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
+            return await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
+
+        return await self._run(ticket, prepare, self._router.edit)
+
+    async def _run(self, ticket: Ticket, prepare: Prepare, upstream: UpstreamCall) -> GenerationResult:
         request: ImageRequest | None = None
         try:
-            body = parse_json_object(raw)
-            request = parse(body, self._catalog)
+            body, request = await prepare()
             admitted = await self._admission.admit(ticket, request, body)
         except BaseException as exc:
             await asyncio.shield(self._settlement.refused(ticket, request, exc))

@@ -1,11 +1,13 @@
-"""POST /v1/images/generations and POST /v1/images/quote"""
+"""POST /v1/images/generations and POST /v1/images/quote (JSON, or an edit's multipart parts)"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
+from ...service.settlement import GenerationResult
 from ..auth import authenticate
+from ..multipart import is_multipart, read_multipart
 from ..gateway import gateway
 from ..responses import FastJSONResponse
 
@@ -20,6 +22,11 @@ async def generate_images(request: Request) -> FastJSONResponse:
         request.state.request_id,
         idempotency_key=request.headers.get("idempotency-key"),
     )
+    return image_response(result)
+
+
+def image_response(result: GenerationResult) -> FastJSONResponse:
+    """The 200 of a generation or an edit, with the cost and partial-result headers."""
     headers = {**result.headers, "x-imagegate-cost-micros": str(result.cost_micros)}
     if result.replayed:
         headers["idempotent-replayed"] = "true"
@@ -36,4 +43,7 @@ router.add_route("/v1/images/generations", generate_images, methods=["POST"], in
 @router.post("/v1/images/quote")
 async def quote_images(request: Request) -> dict[str, Any]:
     principal = await authenticate(request)
+    if is_multipart(request):  # an edit's parts: quoted as that edit
+        fields, files = await read_multipart(request)
+        return await gateway(request).images.quote_edit(fields, files, principal)
     return await gateway(request).images.quote(await request.body(), principal)
