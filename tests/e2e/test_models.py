@@ -30,6 +30,7 @@ GPT_IMAGE_2_CAPABILITIES = {
     "max_input_images": 16,
     "max_input_image_bytes": 52428800,
     "edit_mask": True,
+    "stream_max_n": 1,
 }
 
 

@@ -288,3 +288,26 @@ def test_bad_edits_on_openai(
     assert_error(response, status, "invalid_request_error", code, param)
     assert upstream.requests == []
     assert edits_on.balance(operator_account.id) == (10_000_000, 0)
+
+
+# -- streamed edits
+
+
+def test_streamed_edit_on_a_non_streaming_upstream(live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini) -> None:
+    stream = live_gateway.client(funded.key).images.edit(
+        model="nano-banana-2", image=png(), prompt=PROMPT, stream=True, partial_images=2
+    )
+    assert [event.type for event in stream] == ["image_edit.completed"]
+    assert len(fake_gemini.requests) == 1
+    assert live_gateway.balance(funded.id) == (100_000_000 - 67_000, 0)
+
+
+def test_streamed_edit_passes_partials_through(edits_on: Gateway, operator_account: Account, upstream: FakeOpenAI) -> None:
+    stream = edits_on.client(operator_account.key).images.edit(
+        model="gpt-image-2", image=png(), prompt=PROMPT, stream=True, partial_images=1, quality="low"
+    )
+    assert [event.type for event in stream] == ["image_edit.partial_image", "image_edit.completed"]
+    (sent,) = upstream.requests
+    fields = {p.name: p.data.decode() for p in parse_multipart(sent.headers["content-type"], sent.body) if p.filename is None}
+    assert (sent.path, fields["stream"], fields["partial_images"]) == ("/v1/images/edits", "true", "1")
+    assert edits_on.balance(operator_account.id) == (10_000_000 - 6_000, 0)

@@ -30,7 +30,8 @@ class OpenAIExtras:
     `auto_sizes`: the sizes the upstream may pick for `size: "auto"` (empty: `auto` is the model's
     default size, chosen by the gateway). `complexities`, `input_fidelities`: values forwarded as is
     (empty: refused). `max_input_images`: images an edit may send (img2img models), each at most
-    `max_input_image_bytes`; `edit_mask`: the upstream takes an edit's `mask`.
+    `max_input_image_bytes`; `edit_mask`: the upstream takes an edit's `mask`. `stream_max_n`: the
+    most images one streamed request may ask for (None: `max_n`).
     """
 
     backgrounds: tuple[str, ...] = ("auto", "opaque")
@@ -41,6 +42,7 @@ class OpenAIExtras:
     max_input_images: int = 16
     max_input_image_bytes: int = 50 * 1024 * 1024
     edit_mask: bool = False
+    stream_max_n: int | None = None
 
     def as_public(self) -> dict[str, Any]:
         return {
@@ -52,6 +54,7 @@ class OpenAIExtras:
             "max_input_images": self.max_input_images,
             "max_input_image_bytes": self.max_input_image_bytes,
             "edit_mask": self.edit_mask,
+            "stream_max_n": self.stream_max_n,
         }
 
 
@@ -296,6 +299,7 @@ def _parse_extras(raw: Mapping[str, Any]) -> OpenAIExtras:
         max_input_images=int(raw.get("max_input_images", defaults.max_input_images)),
         max_input_image_bytes=int(raw.get("max_input_image_bytes", defaults.max_input_image_bytes)),
         edit_mask=bool(raw.get("edit_mask", defaults.edit_mask)),
+        stream_max_n=int(raw["stream_max_n"]) if "stream_max_n" in raw else None,
     )
 
 
@@ -313,6 +317,8 @@ def _check_extras(model: Model) -> None:
         raise CatalogError(f"model {model.id!r}: backgrounds and moderations must include 'auto' (OpenAI's default)")
     if not set(extra.auto_sizes) <= set(model.capabilities.sizes):
         raise CatalogError(f"model {model.id!r}: auto_sizes must be some of its sizes")
+    if extra.stream_max_n is not None and not 1 <= extra.stream_max_n <= model.capabilities.max_n:
+        raise CatalogError(f"model {model.id!r}: stream_max_n must be 1 to max_n")
     if not 1 <= extra.max_input_images <= 16:
         raise CatalogError(f"model {model.id!r}: max_input_images must be 1 to 16")
 

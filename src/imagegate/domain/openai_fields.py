@@ -119,14 +119,18 @@ def _stream(fields: Mapping[str, Any]) -> tuple[bool, int | None]:
             )
         if not stream:
             raise InvalidRequest("'partial_images' applies only with 'stream': true.", param="partial_images")
-    if stream:
-        raise InvalidRequest(
-            "Streaming ('stream': true) is not offered by this gateway yet; send the request without it and the "
-            "answer carries every image at once.",
-            code="unsupported_parameter",
-            param="stream",
-        )
     return stream, partial
+
+
+def check_stream_n(model: Model, n: int) -> None:
+    """A streamed request may ask for at most the model's `stream_max_n` images."""
+    most = model.capabilities.extra.stream_max_n or model.capabilities.max_n
+    if n > most:
+        raise InvalidRequest(
+            f"The model '{model.id}' streams at most {most} image(s) per request; got n={n}. "
+            f"Send n up to {most}, or the request without 'stream'.",
+            param="n",
+        )
 
 
 def _identifier(fields: Mapping[str, Any]) -> str | None:
@@ -167,4 +171,13 @@ def _check_offered(model: Model, name: str, value: str, offered: tuple[str, ...]
         )
 
 
-__all__ = ["EDIT_FIELDS", "EDIT_ONLY", "GENERATION_FIELDS", "REFUSED", "Extras", "parse_extras", "refuse_openai_field"]
+__all__ = [
+    "EDIT_FIELDS",
+    "EDIT_ONLY",
+    "GENERATION_FIELDS",
+    "REFUSED",
+    "Extras",
+    "check_stream_n",
+    "parse_extras",
+    "refuse_openai_field",
+]

@@ -12,7 +12,7 @@ from typing import Any
 from .catalog import AUTO_SIZE, Catalog, Model, parse_size
 from .errors import InvalidRequest
 from .input_image import InputImage
-from .openai_fields import GENERATION_FIELDS, Extras, parse_extras, refuse_openai_field
+from .openai_fields import GENERATION_FIELDS, Extras, check_stream_n, parse_extras, refuse_openai_field
 
 FIELDS = (
     "model",
@@ -54,6 +54,8 @@ class ImageRequest:
     inputs: tuple[InputImage, ...] = ()
     """The images to edit (an edit); empty for a generation."""
     mask: InputImage | None = None
+    stream: bool = False
+    partial_images: int | None = None
 
     @property
     def is_edit(self) -> bool:
@@ -132,6 +134,8 @@ def build_request(
     response_format = _choice(fields, "response_format", RESPONSE_FORMATS, "url")
     user = _user(fields)
     extras: Extras = parse_extras(fields, model, output_format, edit=bool(inputs))
+    if extras.stream:
+        check_stream_n(model, n)
     return ImageRequest(
         model=model,
         prompt=prompt,
@@ -150,6 +154,8 @@ def build_request(
         input_fidelity=extras.input_fidelity,
         inputs=inputs,
         mask=mask,
+        stream=extras.stream,
+        partial_images=extras.partial_images,
     )
 
 

@@ -29,6 +29,14 @@ class GeneratedImage:
     """"WxH" as delivered, once checked (set for `size: "auto"`, where the upstream picked it)."""
 
 
+@dataclass(frozen=True, slots=True)
+class PartialImage:
+    """A streaming upstream's preview of an image still being drawn (passed through, not checked)."""
+
+    b64: str
+    index: int  # OpenAI's partial_image_index: 0, 1, 2
+
+
 class UpstreamProblem(Exception):
     """An upstream call failed for a reason that is not the client's."""
 
@@ -58,6 +66,7 @@ class RouteUnavailable(UpstreamProblem):
 
 __all__ = [
     "GeneratedImage",
+    "PartialImage",
     "RetryableUpstreamError",
     "RouteUnavailable",
     "UpstreamProblem",

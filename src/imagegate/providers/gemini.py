@@ -21,6 +21,7 @@ import pybase64
 
 from ..domain.catalog import Route, parse_size
 from ..domain.errors import ContentBlocked
+from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
 from .base import (
@@ -124,6 +125,12 @@ class GeminiImages:
 
     async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         """The same call, with the input images as inline image parts after the prompt."""
+        return await self.generate(request, timeout=timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """`generateContent` is not streamed: the completed image only."""
+        if request.inputs:
+            return await self.edit(request, timeout=timeout)
         return await self.generate(request, timeout=timeout)
 
     async def aclose(self) -> None:

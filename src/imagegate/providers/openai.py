@@ -9,13 +9,16 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
+
+import orjson
 from urllib.parse import quote, urlencode
 
 
 from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
-from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
+from ..domain.ports import PartialSink
+from ..domain.upstream import GeneratedImage, PartialImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
 from .base import (
     Failure,
     decode_b64,
@@ -63,7 +66,14 @@ class OpenAIImages:
     """
 
     def __init__(
-        self, client: UpstreamClient, route: Route, url: str, headers: dict[str, str], *, safety_identifier: bool = False
+        self,
+        client: UpstreamClient,
+        route: Route,
+        url: str,
+        headers: dict[str, str],
+        *,
+        safety_identifier: bool = False,
+        streams: bool = False,
     ) -> None:
         self._client = client
         self._route = route
@@ -74,6 +84,8 @@ class OpenAIImages:
         self._download_max = download_limit(route.options)
         self._headers = headers
         self._safety_identifier = safety_identifier
+        self._streams = streams or route.options.get("stream") is True
+        """The upstream streams partial images (OpenAI, Azure; other servers where the route says so)."""
         """OpenAI itself takes `safety_identifier`; elsewhere the end user goes as `user`."""
 
     @classmethod
@@ -82,7 +94,8 @@ class OpenAIImages:
     ) -> OpenAIImages:
         """OpenAI itself, or any OpenAI-compatible server (a key is optional for the latter)."""
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        return cls(client, route, base_url.rstrip("/") + "/images/generations", headers, safety_identifier=official)
+        url = base_url.rstrip("/") + "/images/generations"
+        return cls(client, route, url, headers, safety_identifier=official, streams=official)
 
     @classmethod
     def azure(
@@ -92,7 +105,7 @@ class OpenAIImages:
         deployment = quote(route.upstream_model, safe="")
         query = urlencode({"api-version": api_version})
         url = f"{endpoint.rstrip('/')}/openai/deployments/{deployment}/images/generations?{query}"
-        return cls(client, route, url, {"api-key": api_key})
+        return cls(client, route, url, {"api-key": api_key}, streams=True)
 
     def output_format(self, request: ImageRequest) -> str:
         """The format asked upstream: the client's when the route makes it and nothing is resized,
@@ -150,6 +163,15 @@ class OpenAIImages:
     async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         """`POST …/images/edits`, multipart as the `openai` SDK sends it (`image`, or `image[]` for several)."""
         started = time.monotonic()
+        fields, files = self._form(request)
+        with map_transport_errors(self._route.name):
+            response = await self._client.post_form(
+                self._edit_url, fields=fields, files=files, headers=self._headers, timeout=timeout
+            )
+        return await self._images(response, request, timeout - (time.monotonic() - started))
+
+    def _form(self, request: ImageRequest) -> tuple[dict[str, str], list[FormFile]]:
+        """An edit's multipart parts: the generation's fields as text, then the images and the mask."""
         fields = {name: str(value) for name, value in self.payload(request).items()}
         if request.input_fidelity is not None:
             fields["input_fidelity"] = request.input_fidelity
@@ -157,11 +179,54 @@ class OpenAIImages:
         files = [FormFile(name, image.filename, image.mime_type, image.data) for image in request.inputs]
         if request.mask is not None:
             files.append(FormFile("mask", request.mask.filename, request.mask.mime_type, request.mask.data))
+        return fields, files
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """With `partial_images` > 0, on an upstream that streams (OpenAI, Azure, or a route whose
+        `options.stream` is true): `stream: true`, each partial image passed to `partial` as it comes,
+        the completed images returned. Otherwise the call is not streamed upstream at all."""
+        if not request.partial_images or not self._streams:
+            return await (self.edit(request, timeout=timeout) if request.inputs else self.generate(request, timeout=timeout))
+        images: list[GeneratedImage] = []
+
+        async def on_event(event: str, data: str) -> None:
+            if data.strip() == "[DONE]":
+                return
+            try:
+                item = orjson.loads(data)
+            except ValueError as exc:
+                raise RetryableUpstreamError(f"route {self._route.name}: a streamed event is not JSON") from exc
+            if not isinstance(item, dict) or error_object(item):
+                raise self._failure(200, error_object(item), UpstreamResponse(200, "OK", {}, b""))
+            kind = str(item.get("type") or event)
+            if kind.endswith(".partial_image") and isinstance(item.get("b64_json"), str):
+                await partial(PartialImage(item["b64_json"], int(item.get("partial_image_index") or 0)))
+            elif kind.endswith(".completed"):
+                value = item.get("b64_json")
+                image = decode_b64(value, self._route.name)
+                quality = item.get("quality") if isinstance(item.get("quality"), str) else None
+                b64 = passthrough_b64(str(value), image, request)
+                images.append(GeneratedImage(data=image, revised_prompt=request.upstream_prompt, quality=quality, b64=b64))
+
+        payload = {**self.payload(request), "stream": True, "partial_images": request.partial_images}
         with map_transport_errors(self._route.name):
-            response = await self._client.post_form(
-                self._edit_url, fields=fields, files=files, headers=self._headers, timeout=timeout
-            )
-        return await self._images(response, request, timeout - (time.monotonic() - started))
+            if request.inputs:
+                fields, files = self._form(request)
+                fields.update(stream="true", partial_images=str(request.partial_images))
+                response = await self._client.post_events(
+                    self._edit_url, on_event=on_event, fields=fields, files=files, headers=self._headers, timeout=timeout
+                )
+            else:
+                response = await self._client.post_events(
+                    self._url, on_event=on_event, json=payload, headers=self._headers, timeout=timeout
+                )
+        if response.status_code != 200:
+            raise self._failure(response.status_code, _error_of(response), response)
+        if response.content:  # a server that answered JSON although asked to stream
+            return await self._images(response, request, timeout)
+        if not images:
+            raise RetryableUpstreamError(f"route {self._route.name}: the stream ended without a completed image")
+        return images
 
     async def _images(self, response: UpstreamResponse, request: ImageRequest, left: float) -> list[GeneratedImage]:
         """The images of an answer (downloads within `left` seconds), or the failure it says."""

@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
+from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 from ..images import encode
@@ -59,6 +60,12 @@ class PreviewProvider:
 
     async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         """A placeholder of the requested shape, as for a generation (the input images are not drawn)."""
+        return await self.generate(request, timeout=timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """Nothing to stream: the image is drawn at once."""
+        if request.inputs:
+            return await self.edit(request, timeout=timeout)
         return await self.generate(request, timeout=timeout)
 
     async def aclose(self) -> None:

@@ -19,6 +19,7 @@ import pybase64
 
 from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
+from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
 from .base import (
@@ -80,6 +81,12 @@ class SeedreamImages:
 
     async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         """The same call, with the input images in the `image` field."""
+        return await self.generate(request, timeout=timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """Not streamed (Ark streams whole images, not partials): the completed images only."""
+        if request.inputs:
+            return await self.edit(request, timeout=timeout)
         return await self.generate(request, timeout=timeout)
 
     async def aclose(self) -> None:

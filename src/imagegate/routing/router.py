@@ -18,7 +18,7 @@ from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
-from ..domain.ports import CircuitStore, Provider
+from ..domain.ports import CircuitStore, PartialSink, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.upstream import (
@@ -142,6 +142,14 @@ class Router:
 
     async def edit(self, request: ImageRequest, principal: Principal) -> Routed:
         return await self.route(request, principal, edit_images)
+
+    async def stream(self, request: ImageRequest, principal: Principal, partial: PartialSink) -> Routed:
+        """A streamed generation or edit: partial images go to `partial` as the upstream streams them."""
+
+        def operation(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
+            return provider.stream(request, timeout=timeout, partial=partial)
+
+        return await self.route(request, principal, operation)
 
     async def route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         """Run `operation` on the first route that delivers, with retries and failover; never raises

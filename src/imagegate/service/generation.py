@@ -3,7 +3,8 @@ admission -> its operation's upstream call -> delivery -> settlement (design.md,
 
 Every exit before settlement releases the hold, so a failed request never costs money. A further
 operation (an edit, a streamed generate, an async job) is another parser and upstream call run
-through `_run`, with the same admission and settlement.
+through `_run`, with the same admission and settlement; a streamed one (`service.streaming`) runs
+its upstream call and settlement while its events are sent.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from ..domain.catalog import Catalog
 from ..domain.edit_request import Upload
-from ..domain.errors import UpstreamFailed
+from ..domain.errors import InvalidRequest, UpstreamFailed
 from ..domain.json_body import parse_json_object
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
@@ -25,6 +26,7 @@ from .admission import Admission, Replay, Ticket
 from .delivery import Delivery
 from .edit_preparation import prepare_edit
 from .settlement import GenerationResult, Settlement
+from .streaming import ImageStream
 
 Prepare = Callable[[], Awaitable[tuple[dict[str, Any], ImageRequest]]]
 """Reads and validates a request: (the body its Idempotency-Key hash covers, the request)."""
@@ -74,7 +76,7 @@ class ImageService:
 
     async def generate(
         self, raw: bytes, principal: Principal, request_id: str, idempotency_key: str | None = None
-    ) -> GenerationResult:
+    ) -> GenerationResult | ImageStream:
         ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
 
         async def prepare() -> tuple[dict[str, Any], ImageRequest]:
@@ -90,7 +92,7 @@ class ImageService:
         principal: Principal,
         request_id: str,
         idempotency_key: str | None = None,
-    ) -> GenerationResult:
+    ) -> GenerationResult | ImageStream:
         """`POST /v1/images/edits`: the multipart parts, priced, held, billed and stored like a generation."""
         ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
 
@@ -99,16 +101,24 @@ class ImageService:
 
         return await self._run(ticket, prepare, self._router.edit)
 
-    async def _run(self, ticket: Ticket, prepare: Prepare, upstream: UpstreamCall) -> GenerationResult:
+    async def _run(self, ticket: Ticket, prepare: Prepare, upstream: UpstreamCall) -> GenerationResult | ImageStream:
+        """The request's answer, or (`stream: true`) its admitted stream, which then owns the hold."""
         request: ImageRequest | None = None
         try:
             body, request = await prepare()
+            if request.stream and ticket.idempotency_key is not None:
+                raise InvalidRequest(
+                    "An Idempotency-Key cannot be used with 'stream': true (a stream cannot be replayed).",
+                    param="Idempotency-Key",
+                )
             admitted = await self._admission.admit(ticket, request, body)
         except BaseException as exc:
             await asyncio.shield(self._settlement.refused(ticket, request, exc))
             raise
         if isinstance(admitted, Replay):
             return await self._settlement.replayed(ticket, request, admitted)
+        if request.stream:
+            return ImageStream(admitted, self._router.stream, self._admission, self._settlement)
         routed: Routed | None = None
         try:
             routed = await upstream(request, ticket.principal)
@@ -129,4 +139,4 @@ class ImageService:
             await self._admission.leave(admitted)
 
 
-__all__ = ["GenerationResult", "ImageService"]
+__all__ = ["GenerationResult", "ImageService", "ImageStream"]

@@ -214,6 +214,8 @@ class Settlement:
 
 
 def _status_of(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, asyncio.CancelledError):  # the client left (a stream) before anything was delivered
+        return 499, "client_disconnected"
     return (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
+from ...service.streaming import ImageStream
 from ..auth import authenticate
+from ..event_stream import EventStreamResponse
 from ..gateway import gateway
 from ..multipart import read_multipart
 from ..responses import FastJSONResponse
@@ -16,7 +18,7 @@ UPLOAD_PATHS = ("/v1/images/edits", "/v1/images/quote")
 """Paths whose multipart bodies may be as large as an edit's (`IMAGEGATE_EDIT_MAX_BODY_BYTES`)."""
 
 
-async def edit_images(request: Request) -> FastJSONResponse:
+async def edit_images(request: Request) -> FastJSONResponse | EventStreamResponse:
     principal = await authenticate(request)
     fields, files = await read_multipart(request)
     result = await gateway(request).images.edit(
@@ -26,6 +28,8 @@ async def edit_images(request: Request) -> FastJSONResponse:
         request.state.request_id,
         idempotency_key=request.headers.get("idempotency-key"),
     )
+    if isinstance(result, ImageStream):
+        return EventStreamResponse(result)
     return image_response(result)
 
 

@@ -9,12 +9,14 @@ from ...service.settlement import GenerationResult
 from ..auth import authenticate
 from ..multipart import is_multipart, read_multipart
 from ..gateway import gateway
+from ...service.streaming import ImageStream
+from ..event_stream import EventStreamResponse
 from ..responses import FastJSONResponse
 
 router = APIRouter()
 
 
-async def generate_images(request: Request) -> FastJSONResponse:
+async def generate_images(request: Request) -> FastJSONResponse | EventStreamResponse:
     principal = await authenticate(request)
     result = await gateway(request).images.generate(
         await request.body(),
@@ -22,6 +24,8 @@ async def generate_images(request: Request) -> FastJSONResponse:
         request.state.request_id,
         idempotency_key=request.headers.get("idempotency-key"),
     )
+    if isinstance(result, ImageStream):
+        return EventStreamResponse(result)
     return image_response(result)
 
 
