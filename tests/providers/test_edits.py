@@ -311,3 +311,54 @@ def test_streamed_edit_passes_partials_through(edits_on: Gateway, operator_accou
     fields = {p.name: p.data.decode() for p in parse_multipart(sent.headers["content-type"], sent.body) if p.filename is None}
     assert (sent.path, fields["stream"], fields["partial_images"]) == ("/v1/images/edits", "true", "1")
     assert edits_on.balance(operator_account.id) == (10_000_000 - 6_000, 0)
+
+
+# -- every parameter of the installed SDK's images.edit
+
+SDK_EDIT_VALUES: dict[str, tuple[Any, str | None]] = {
+    "image": (None, None),  # always sent
+    "prompt": (None, None),
+    "model": (None, None),
+    "background": ("transparent", None),
+    "input_fidelity": ("high", None),
+    "mask": (("m.png", picture(colour=(0, 0, 0, 0)), "image/png"), None),
+    "n": (1, None),
+    "output_compression": (80, "invalid_value"),  # with the default png: refused, as for generations
+    "output_format": ("webp", None),
+    "quality": ("high", None),
+    "response_format": ("b64_json", None),
+    "safety_identifier": ("user-7f3a", None),
+    "size": ("auto", None),
+    "user": ("end-user-1", None),
+    "stream": (True, None),
+    "partial_images": (1, None),
+    "complexity": ("high", "unsupported_parameter"),
+    "frame_count": (4, "unsupported_parameter"),
+    "frame_duration_ms": (100, "unsupported_parameter"),
+    "svg": ({"model": "x"}, "unsupported_parameter"),
+    "markup": (("m.png", picture(), "image/png"), "unsupported_parameter"),
+}
+
+
+def test_every_sdk_edit_parameter_is_known(edits_on: Gateway) -> None:
+    """Each parameter of the installed SDK's `images.edit`, passed alone: served, or refused with a reason."""
+    import inspect
+
+    from openai.resources.images import Images
+
+    names = set(inspect.signature(Images.edit).parameters) - {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+    assert names <= set(SDK_EDIT_VALUES), f"list the SDK's new parameters: {sorted(names - set(SDK_EDIT_VALUES))}"
+    client = edits_on.client(edits_on.new_account("0", test=True).key)
+    for name in sorted(names - {"image", "prompt", "model"}):
+        value, refusal = SDK_EDIT_VALUES[name]
+        extra: dict[str, Any] = {"stream": True} if name == "partial_images" else {}
+        try:
+            result: Any = client.images.edit(model="gpt-image-2", image=png(), prompt=PROMPT, **{name: value}, **extra)
+            if isinstance(result, openai.Stream):
+                assert [event.type for event in result][-1] == "image_edit.completed"
+        except openai.BadRequestError as exc:
+            assert refusal is not None, f"{name}={value!r} was refused: {exc}"
+            assert (exc.code, exc.param) == (refusal, name), (name, exc.code, exc.param)
+            assert "Unknown parameter" not in exc.message
+        else:
+            assert refusal is None, f"{name}={value!r} was served, expected {refusal}"

@@ -45,7 +45,9 @@ def check_field_names(fields: Mapping[str, str], files: list[Upload]) -> None:
         raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
     for upload in files:
         if upload.field not in FILE_FIELDS:
-            raise InvalidRequest(f"'{upload.field}' must be a text field, not a file.", code="invalid_type", param=upload.field)
+            raise InvalidRequest(
+                f"'{upload.field}' must be a text field, not a file.", code="invalid_type", param=upload.field
+            )
 
 
 def edit_model(fields: Mapping[str, str], catalog: Catalog) -> Model:
@@ -74,11 +76,16 @@ def check_counts(model: Model, files: list[Upload]) -> None:
     images = [f for f in files if f.field == "image"]
     masks = [f for f in files if f.field == "mask"]
     if not images:
-        raise InvalidRequest("Missing required parameter: 'image' (one or more image files).",
-                             code="missing_required_parameter", param="image")
+        raise InvalidRequest(
+            "Missing required parameter: 'image' (one or more image files).",
+            code="missing_required_parameter",
+            param="image",
+        )
     limit = model.capabilities.extra.max_input_images
     if len(images) > limit:
-        raise InvalidRequest(f"The model '{model.id}' takes at most {limit} input images; got {len(images)}.", param="image")
+        raise InvalidRequest(
+            f"The model '{model.id}' takes at most {limit} input images; got {len(images)}.", param="image"
+        )
     if len(masks) > 1:
         raise InvalidRequest("At most one 'mask' may be sent.", param="mask")
     if masks and not model.capabilities.extra.edit_mask:

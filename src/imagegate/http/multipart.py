@@ -26,7 +26,8 @@ def is_multipart(request: Request) -> bool:
 
 
 async def read_multipart(request: Request) -> tuple[dict[str, str], list[Upload]]:
-    """(text fields, file parts); `image[]` is read as `image`, a repeated text field is refused."""
+    """(text fields, file parts); `image[]` is read as `image`, an object's `svg[model]` as `svg`, a
+    repeated text field is refused."""
     if not is_multipart(request):
         raise InvalidRequest(
             "This endpoint takes a multipart/form-data body (as the openai SDK's images.edit sends it).",
@@ -43,9 +44,11 @@ async def read_multipart(request: Request) -> tuple[dict[str, str], list[Upload]
     files: list[Upload] = []
     try:
         for name, value in form.multi_items():
-            field = name.removesuffix("[]")
+            field = name.split("[", 1)[0]  # `image[]` is `image`; an object's keys (`svg[model]`) are its name
             if isinstance(value, UploadFile):
                 files.append(Upload(field, value.filename or field, await value.read()))
+            elif field != name.removesuffix("[]") and field in fields:
+                continue  # another key of the same object: the name is what the checks look at
             elif field in fields:
                 raise InvalidRequest(f"The field '{field}' is sent more than once.", param=field)
             else:

@@ -37,7 +37,9 @@ async def download_image(
     except UpstreamBodyTooLarge as exc:
         raise RetryableUpstreamError(f"route {route}: the image at the upstream's URL is too large ({exc})") from exc
     if response.status_code != 200:
-        raise RetryableUpstreamError(f"route {route}: downloading the upstream's image URL answered {response.status_code}")
+        raise RetryableUpstreamError(
+            f"route {route}: downloading the upstream's image URL answered {response.status_code}"
+        )
     if not response.content:
         raise RetryableUpstreamError(f"route {route}: the upstream's image URL answered no bytes")
     return response.content

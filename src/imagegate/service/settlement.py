@@ -195,7 +195,7 @@ class Settlement:
             attempts=usage.attempts,
             n=request.n if request else None,
             delivered=usage.delivered,
-            size=request.size if request else None,
+            size=(usage.charge.size or request.size) if request else None,  # `auto`: the size delivered
             quality=request.quality if request else None,
             status=usage.status,
             error_code=usage.error_code,

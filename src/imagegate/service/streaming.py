@@ -30,8 +30,12 @@ Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Sends one event (name, data) to the client; returns once the server has it."""
 StreamCall = Callable[[ImageRequest, Principal, PartialSink], Awaitable[Routed]]
 
-NO_TOKENS = {"input_tokens": 0, "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
-             "output_tokens": 0, "total_tokens": 0}
+NO_TOKENS = {
+    "input_tokens": 0,
+    "input_tokens_details": {"image_tokens": 0, "text_tokens": 0},
+    "output_tokens": 0,
+    "total_tokens": 0,
+}
 """OpenAI's `usage` of a completed event; the gateway bills per image, not per token."""
 
 
