@@ -66,6 +66,8 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS", "30", "an idle keep-alive connection is closed after this"),
     Setting("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT", "512", "connections open at once from one client address, per worker (0: no cap; behind a proxy, cap there)"),
     Setting("IMAGEGATE_MAX_PIXELS_IN_FLIGHT", "67108864", "image pixels decoded, drawn or encoded at once per process (four 4096² images); more image work waits (0: no bound)"),
+    Setting("IMAGEGATE_EDIT_MAX_BODY_BYTES", "52428800", "largest multipart body of an edit (all its images together); larger ones are 413 before they are read"),
+    Setting("IMAGEGATE_EDIT_MAX_IMAGE_BYTES", "26214400", "largest single image (or mask) of an edit; a model's catalog `max_input_image_bytes` may be lower"),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 AWS_VARIABLES = (
@@ -132,6 +134,8 @@ class Settings:
     body_timeout_seconds: float
     keepalive_timeout_seconds: float
     max_connections_per_client: int
+    edit_max_body_bytes: int
+    edit_max_image_bytes: int
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -200,6 +204,8 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         body_timeout_seconds=float(text("IMAGEGATE_BODY_TIMEOUT_SECONDS")),
         keepalive_timeout_seconds=float(text("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS")),
         max_connections_per_client=max(0, int(text("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT"))),
+        edit_max_body_bytes=int(text("IMAGEGATE_EDIT_MAX_BODY_BYTES")),
+        edit_max_image_bytes=int(text("IMAGEGATE_EDIT_MAX_IMAGE_BYTES")),
     )
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline

@@ -245,6 +245,7 @@ def image_service(
         Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen),
         Delivery(store, settings.url_ttl_seconds, db.images),
         Settlement(billing, usage, db.idempotency, screen),
+        edit_max_image_bytes=settings.edit_max_image_bytes,
     )
 
 

@@ -95,7 +95,8 @@ def test_auto_quality_is_charged_at_the_quality_the_upstream_reports(settings: S
             principal = await core.principal("1")
             request = await admitted(core, admission, principal, body(quality="auto", n=2))
             assert await core.money(principal) == Money(FUNDS, 2 * HIGH_64)
-            assert settlement.charge(request, [image(quality=reported)] * 2) == Charge(unit, 2), reported
+            charge = settlement.charge(request, [image(quality=reported)] * 2)
+            assert charge == Charge(unit, 2, quality=reported), reported  # the resolved quality is answered too
             result = await deliver(settlement, request, [image(quality=reported)] * 2)
             assert result.cost_micros == 2 * unit, reported
             assert await core.money(principal) == Money(FUNDS - 2 * unit, 0), reported

@@ -72,8 +72,13 @@ VALIDATION_REFUSALS = [
     pytest.param(bad_request(body(prompt=None), "missing_required_parameter", "prompt"), id="prompt-null"),
     # -- fields the contract does not have
     pytest.param(bad_request(body(foo=1), "unknown_parameter", "foo"), id="unknown-foo"),
-    pytest.param(bad_request(body(background="transparent"), "unknown_parameter", "background"), id="unknown-background"),
-    pytest.param(bad_request(body(stream=True), "unknown_parameter", "stream"), id="unknown-stream"),
+    pytest.param(bad_request(body(background="sideways"), "invalid_value", "background"), id="background-invalid"),
+    pytest.param(bad_request(body(background="transparent", output_format="jpeg"), "invalid_value", "background"),
+                 id="background-transparent-jpeg"),
+    pytest.param(bad_request(body(stream=True, n=2), "invalid_value", "n"), id="stream-n-beyond-what-is-streamed"),
+    pytest.param(bad_request(body(stream="yes"), "invalid_type", "stream"), id="stream-not-boolean"),
+    pytest.param(bad_request(body(stream=True, partial_images=4), "invalid_value", "partial_images"),
+                 id="partial-images-4"),
     pytest.param(bad_request(body(Model="gpt-image-2"), "unknown_parameter", "Model"), id="unknown-case-variant"),
     pytest.param(bad_request(body(extra=None), "unknown_parameter", "extra"), id="unknown-null"),
     # -- model
@@ -89,7 +94,7 @@ VALIDATION_REFUSALS = [
     pytest.param(bad_request(body(model="seedream-4.5", prompt="x" * 4_001), "invalid_value", "prompt"),
                  id="prompt-over-seedream-4000"),
     # -- size
-    pytest.param(bad_request(body(size="auto"), "invalid_value", "size"), id="size-auto"),
+    pytest.param(bad_request(body(size="Auto"), "invalid_value", "size"), id="size-Auto"),
     pytest.param(bad_request(body(size="1024x1025"), "invalid_value", "size"), id="size-1024x1025"),
     pytest.param(bad_request(body(size="512x512"), "invalid_value", "size"), id="size-not-gpt-image-2s"),
     pytest.param(bad_request(body(size="1376x768"), "invalid_value", "size"), id="size-of-another-model"),
@@ -277,7 +282,7 @@ def test_no_route_for_a_model_without_upstream_credentials(
 # -- unknown paths: 404 in the same shape
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/images/edits"), ("GET", "/nope")])  # "/" is a page now
+@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/images/variations"), ("GET", "/nope")])  # "/" is a page
 def test_unknown_path_is_an_openai_error(gateway: Gateway, method: str, path: str) -> None:
     with gateway.http() as http:
         response = http.request(method, path, headers={"Authorization": "Bearer whatever"})
@@ -307,8 +312,8 @@ def test_sdk_bad_request_carries_code_and_param(gateway: Gateway, upstream: Fake
     assert (caught.value.code, caught.value.param) == ("model_not_found", "model")
 
     with pytest.raises(openai.BadRequestError) as caught:
-        client.images.generate(model="gpt-image-2", prompt="a cat", extra_body={"background": "transparent"})
-    assert (caught.value.code, caught.value.param) == ("unknown_parameter", "background")
+        client.images.generate(model="gpt-image-2", prompt="a cat", extra_body={"seed": 7})
+    assert (caught.value.code, caught.value.param) == ("unknown_parameter", "seed")
     assert upstream.requests == []
     assert gateway.balance(account.id) == FUNDED
 

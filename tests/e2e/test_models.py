@@ -22,6 +22,15 @@ GPT_IMAGE_2_CAPABILITIES = {
     "img2img": False,
     "max_prompt_chars": 32000,
     "upscaled_from": {"4096x4096": "2880x2880"},
+    "backgrounds": ["auto", "opaque", "transparent"],
+    "moderations": ["auto", "low"],
+    "auto_sizes": ["1024x1024", "1024x1536", "1536x1024"],
+    "complexities": [],
+    "input_fidelities": ["high", "low"],
+    "max_input_images": 16,
+    "max_input_image_bytes": 52428800,
+    "edit_mask": True,
+    "stream_max_n": 1,
 }
 
 

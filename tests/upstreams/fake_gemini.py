@@ -24,6 +24,7 @@ import re
 from typing import Any
 from urllib.parse import parse_qs
 
+from tests.upstreams.reference_images import decode_b64_image
 from tests.upstreams.server import FakeUpstream, Incoming, Response, b64, json_response, solid_image, truncated
 
 TEN_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9")
@@ -228,7 +229,31 @@ def _prompt(contents: Any) -> str:
     ]
     if not texts or not "".join(texts).strip():
         raise _invalid("* GenerateContentRequest.contents[0].parts: contents.parts must not be empty.")
+    _check_reference_images(contents)
     return "".join(texts)
+
+
+MAX_REFERENCE_IMAGES = 14
+
+
+def _check_reference_images(contents: list[Any]) -> None:
+    """Edits: reference images as `inlineData` parts, each a decodable png/jpeg/webp, at most 14."""
+    inline = [
+        part["inlineData"]
+        for content in contents
+        if isinstance(content, dict)
+        for part in content.get("parts") or ()
+        if isinstance(part, dict) and "inlineData" in part
+    ]
+    if len(inline) > MAX_REFERENCE_IMAGES:
+        raise _invalid(f"Too many images: at most {MAX_REFERENCE_IMAGES} reference images are supported.")
+    for data in inline:
+        if not isinstance(data, dict) or data.get("mimeType") not in ("image/png", "image/jpeg", "image/webp"):
+            raise _invalid("Unsupported MIME type for inline data.")
+        try:
+            decode_b64_image(data.get("data"))
+        except ValueError as exc:
+            raise _invalid(f"Unable to process input image: {exc}") from exc
 
 
 def _scripted_error(b: dict[str, Any]) -> _GoogleError | None:

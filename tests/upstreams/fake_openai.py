@@ -47,12 +47,15 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.upstreams.loopback import LoopbackServer, RecordedRequest
+from tests.upstreams.reference_images import image_size, parse_multipart
 from tests.upstreams.transport import Connection, Incoming, Response, json_response
 
 GENERATIONS_PATH = "/v1/images/generations"
 MODELS_PATH = "/v1/models"
 MODELS = ("gpt-image-2", "gpt-image-1.5", "gpt-image-1", "gpt-image-1-mini")
 """What `GET /v1/models` lists (a real account lists many more)."""
+EDITS_PATH = "/v1/images/edits"
+IMAGE_PATHS = (GENERATIONS_PATH, EDITS_PATH)
 
 ALLOWED_FIELDS = frozenset(
     {
@@ -66,10 +69,14 @@ ALLOWED_FIELDS = frozenset(
         "background",
         "moderation",
         "user",
+        "safety_identifier",
         "stream",
         "partial_images",
     }
 )
+EDIT_FIELDS = ALLOWED_FIELDS | {"input_fidelity"}
+EDIT_INTEGERS = ("n", "output_compression", "partial_images")
+MAX_EDIT_IMAGES = 16
 QUALITIES = ("auto", "low", "medium", "high")
 OUTPUT_FORMATS = ("png", "jpeg", "webp")
 BACKGROUNDS = ("transparent", "opaque", "auto")
@@ -269,12 +276,13 @@ def _check_enum(body: dict, name: str, allowed: tuple[str, ...]) -> str | None:
 _SIZE_RE = re.compile(r"^([0-9]{1,5})x([0-9]{1,5})$")
 
 
-def parse_size(v: Any) -> tuple[int, int]:
-    """Validate a gpt-image-2 style size; 'auto' -> 1024x1024."""
+def parse_size(v: Any, auto_size: str = DEFAULT_SIZE) -> tuple[int, int]:
+    """Validate a gpt-image-2 style size; 'auto' -> `auto_size` (the size the fake "picks")."""
     if not isinstance(v, str):
         raise _bad_type("size", "a string", v)
     if v == "auto":
-        return 1024, 1024
+        w, _, h = auto_size.partition("x")
+        return int(w), int(h)
     m = _SIZE_RE.match(v)
     if not m:
         raise _invalid(
@@ -310,7 +318,7 @@ class _Params:
     partial_images: int
 
 
-def validate_generation(body: Any, auto_quality: str) -> _Params:
+def validate_generation(body: Any, auto_quality: str, auto_size: str = DEFAULT_SIZE) -> _Params:
     if not isinstance(body, dict):
         raise _invalid(
             "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your "
@@ -344,7 +352,7 @@ def validate_generation(body: Any, auto_quality: str) -> _Params:
         )
     n = _check_int(body, "n", 1, 10) or 1
     size_in = body.get("size")
-    w, h = parse_size(size_in) if size_in is not None else parse_size(DEFAULT_SIZE)
+    w, h = parse_size(size_in, auto_size) if size_in is not None else parse_size(DEFAULT_SIZE)
     quality = _check_enum(body, "quality", QUALITIES) or "auto"
     fmt = _check_enum(body, "output_format", OUTPUT_FORMATS) or "png"
     compression = _check_int(body, "output_compression", 0, 100)
@@ -378,6 +386,47 @@ def validate_generation(body: Any, auto_quality: str) -> _Params:
     )
 
 
+def edit_body(inc: Incoming) -> dict[str, Any]:
+    """An edit's multipart text fields as a generation body, once its files are checked: `image` (or
+    `image[]`, up to 16, each png/jpeg/webp that decodes), an optional png `mask` of the first image's size."""
+    try:
+        parts = parse_multipart(inc.headers.get("content-type", ""), inc.body)
+    except ValueError as exc:
+        raise _invalid(f"Could not parse multipart form: {exc}", None, None) from exc
+    body: dict[str, Any] = {}
+    images: list[tuple[int, int]] = []
+    mask: tuple[int, int] | None = None
+    for part in parts:
+        name = part.name.removesuffix("[]")
+        if part.filename is None:
+            if name not in EDIT_FIELDS:
+                raise _invalid(f"Unknown parameter: '{name}'.", name, "unknown_parameter")
+            text = part.data.decode()
+            body[name] = int(text) if name in EDIT_INTEGERS and text.lstrip("-").isdigit() else text
+            if name == "stream":
+                body[name] = text == "true"
+            continue
+        try:
+            size = image_size(part.data)
+        except ValueError as exc:
+            raise _invalid(f"Invalid image file: {exc}", name, "invalid_image_file") from exc
+        if name == "image" and part.content_type in ("image/png", "image/jpeg", "image/webp"):
+            images.append(size)
+        elif name == "mask" and part.content_type == "image/png":
+            mask = size
+        else:
+            raise _invalid(f"Invalid file '{name}' ({part.content_type}).", name, "invalid_image_file")
+    if not images:
+        raise _invalid("Missing required parameter: 'image'.", "image", "missing_required_parameter")
+    if len(images) > MAX_EDIT_IMAGES:
+        raise _invalid(f"Invalid 'image': too many images, at most {MAX_EDIT_IMAGES}.", "image")
+    if mask is not None and mask != images[0]:
+        raise _invalid("Invalid mask image: the mask must have the same dimensions as the image.", "mask")
+    _check_enum(body, "input_fidelity", ("high", "low"))
+    body.pop("input_fidelity", None)
+    return body
+
+
 def _usage(n: int) -> dict[str, Any]:
     out = _USAGE_OUTPUT_PER_IMAGE * n
     return {
@@ -406,6 +455,7 @@ class FakeOpenAI(LoopbackServer):
         super().__init__(host, port)
         self.api_key = api_key
         self.auto_quality = "medium"  # quality reported for quality "auto" / absent
+        self.auto_size = DEFAULT_SIZE  # size drawn for size "auto"
 
     @property
     def base_url(self) -> str:
@@ -431,7 +481,7 @@ class FakeOpenAI(LoopbackServer):
         )
         with self._cond:
             self._requests.append(rec)
-            if inc.path == GENERATIONS_PATH:
+            if inc.path in IMAGE_PATHS:
                 inc.behaviour = self._queue.popleft() if self._queue else {"kind": "ok"}
             self._cond.notify_all()
 
@@ -486,7 +536,7 @@ class FakeOpenAI(LoopbackServer):
         return json_response(404, {"error": f"no control endpoint {inc.method} {inc.path}"})
 
     async def _answer(self, inc: Incoming, b: dict[str, Any], request_id: str) -> Response:
-        if inc.path != GENERATIONS_PATH or inc.method != "POST":
+        if inc.path not in IMAGE_PATHS or inc.method != "POST":
             if inc.path.startswith("/v1/") and not self._auth_ok(inc):
                 return self._error_response(invalid_key_error(self._bearer(inc)))
             err = ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
@@ -502,7 +552,8 @@ class FakeOpenAI(LoopbackServer):
         if scripted is not None:
             return scripted
         try:
-            p = validate_generation(inc.json, self.auto_quality)
+            body = edit_body(inc) if inc.path == EDITS_PATH else inc.json
+            p = validate_generation(body, self.auto_quality, self.auto_size)
         except ApiError as e:
             return self._error_response(e)
         return await self._success(p, b)

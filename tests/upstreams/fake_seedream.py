@@ -23,6 +23,7 @@ import re
 import time
 from typing import Any
 
+from tests.upstreams.reference_images import decode_data_url
 from tests.upstreams.server import FakeUpstream, Incoming, Response, b64, json_response, solid_image, truncated
 
 PATH = "/api/v3/images/generations"
@@ -133,6 +134,7 @@ class FakeSeedream(FakeUpstream):
         for name in ("watermark", "stream"):
             if name in body and not isinstance(body[name], bool):
                 raise _bad("InvalidParameter", f"The parameter `{name}` specified in the request is not valid.{rid}", name)
+        _check_reference_images(body.get("image"), rid)
         count = 1
         if body.get("sequential_image_generation", "disabled") == "auto":
             count = int((body.get("sequential_image_generation_options") or {}).get("max_images", 15))
@@ -206,3 +208,21 @@ def _raise_scripted(b: dict[str, Any], rid: str) -> None:
 
 
 __all__ = ["FakeSeedream", "MODELS"]
+
+
+MAX_REFERENCE_IMAGES = 14
+
+
+def _check_reference_images(image: Any, rid: str) -> None:
+    """Edits: `image` is a data URL (or a list of them, at most 14), each decoding to an image."""
+    if image is None:
+        return
+    urls = image if isinstance(image, list) else [image]
+    invalid = _bad("InvalidParameter", f"The parameter `image` specified in the request is not valid.{rid}", "image")
+    if not urls or len(urls) > MAX_REFERENCE_IMAGES:
+        raise invalid
+    for url in urls:
+        try:
+            decode_data_url(url)
+        except ValueError as exc:
+            raise invalid from exc

@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import Gateway
 from tests.web.conftest import ADMIN_TOKEN, Watch, cli_json, new_account, screenshot
+from imagegate.domain.request import FIELDS
 
 PAGES = ["/", "/models", "/playground", "/account", "/admin"]
 REFERENCE_SECTIONS = ["about", "pricing", "request", "parameters", "response", "errors", "when-to-use", "limits"]
@@ -127,7 +128,7 @@ def test_model_page_has_every_section_and_the_live_prices(web_gateway: Gateway, 
     high = next(text for q, s, _, text in cells if (q, s) == ("high", "1024x1024"))
     assert high == "$0.211"
     params = page.eval_on_selector_all("#params-table tbody th", "ths => ths.map(t => t.textContent)")
-    assert params == ["model", "prompt", "size", "n", "quality", "style", "output_format", "output_compression", "response_format", "user"]
+    assert params == list(FIELDS)  # every field of the request, in the contract's order
     for example in ("curl", "python", "js"):
         code = page.eval_on_selector(f"#code-{example}", "c => c.textContent")
         assert f"{web_gateway.base_url}/v1" in code and "gpt-image-2" in code

@@ -24,6 +24,52 @@ class CatalogError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
+class OpenAIExtras:
+    """What a model offers of OpenAI's fields beyond the first release's (catalog keys of the same name).
+
+    `backgrounds`: the `background` values it honours (`transparent` only where it draws alpha).
+    `moderations`: the `moderation` levels its upstream takes (`auto` alone: nothing to forward).
+    `auto_sizes`: the sizes the upstream may pick for `size: "auto"` (empty: `auto` is the model's
+    default size, chosen by the gateway). `complexities`, `input_fidelities`: values forwarded as is
+    (empty: refused). `max_input_images`: images an edit may send (img2img models), each at most
+    `max_input_image_bytes`; `edit_mask`: the upstream takes an edit's `mask`. `stream_max_n`: the
+    most images one streamed request may ask for (None: `max_n`).
+    """
+
+    backgrounds: tuple[str, ...] = ("auto", "opaque")
+    moderations: tuple[str, ...] = ("auto",)
+    auto_sizes: tuple[str, ...] = ()
+    complexities: tuple[str, ...] = ()
+    input_fidelities: tuple[str, ...] = ()
+    max_input_images: int = 16
+    max_input_image_bytes: int = 50 * 1024 * 1024
+    edit_mask: bool = False
+    stream_max_n: int | None = None
+
+    def as_public(self) -> dict[str, Any]:
+        return {
+            "backgrounds": list(self.backgrounds),
+            "moderations": list(self.moderations),
+            "auto_sizes": list(self.auto_sizes),
+            "complexities": list(self.complexities),
+            "input_fidelities": list(self.input_fidelities),
+            "max_input_images": self.max_input_images,
+            "max_input_image_bytes": self.max_input_image_bytes,
+            "edit_mask": self.edit_mask,
+            "stream_max_n": self.stream_max_n,
+        }
+
+
+AUTO_SIZE = "auto"
+"""OpenAI's `size: "auto"`: the upstream picks one of the model's `auto_sizes`."""
+
+BACKGROUNDS = ("transparent", "opaque", "auto")
+MODERATIONS = ("low", "auto")
+COMPLEXITIES = ("low", "medium", "high")
+INPUT_FIDELITIES = ("high", "low")
+
+
+@dataclass(frozen=True, slots=True)
 class Capabilities:
     sizes: tuple[str, ...]
     default_size: str
@@ -37,6 +83,8 @@ class Capabilities:
     max_prompt_chars: int
     upscaled_from: Mapping[str, str] = field(default_factory=dict)
     """Sizes some route makes smaller and the gateway upscales: size -> the native size asked for."""
+    extra: OpenAIExtras = field(default_factory=OpenAIExtras)
+    """OpenAI's further request fields (background, moderation, size "auto", edits), as data."""
 
     def as_public(self) -> dict[str, Any]:
         return {
@@ -48,6 +96,7 @@ class Capabilities:
             "img2img": self.img2img,
             "max_prompt_chars": self.max_prompt_chars,
             "upscaled_from": dict(self.upscaled_from),
+            **self.extra.as_public(),
         }
 
 
@@ -109,6 +158,10 @@ class Model:
 
     def native_size(self, size: str) -> str:
         return self.upscaled_from.get(size, size)
+
+    def priced_sizes(self, size: str) -> tuple[str, ...]:
+        """The sizes a request for `size` may be delivered at: several for `auto`."""
+        return self.capabilities.extra.auto_sizes if size == AUTO_SIZE else (size,)
 
 
 @dataclass(frozen=True)
@@ -217,6 +270,7 @@ def _parse_model(model_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
             img2img=bool(raw.get("img2img", False)),
             max_prompt_chars=int(raw["max_prompt_chars"]),
             upscaled_from=_public_upscaled(sizes, routes, model_upscaled),
+            extra=_parse_extras(raw),
         )
         prices = {q: {s: int(v) for s, v in row.items()} for q, row in raw.get("prices", {}).items()}
         latency = raw.get("latency_seconds", [0, 0])
@@ -246,7 +300,43 @@ def _parse_model(model_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
     return model
 
 
+def _parse_extras(raw: Mapping[str, Any]) -> OpenAIExtras:
+    defaults = OpenAIExtras()
+    return OpenAIExtras(
+        backgrounds=tuple(raw.get("backgrounds", defaults.backgrounds)),
+        moderations=tuple(raw.get("moderations", defaults.moderations)),
+        auto_sizes=tuple(raw.get("auto_sizes", defaults.auto_sizes)),
+        complexities=tuple(raw.get("complexities", defaults.complexities)),
+        input_fidelities=tuple(raw.get("input_fidelities", defaults.input_fidelities)),
+        max_input_images=int(raw.get("max_input_images", defaults.max_input_images)),
+        max_input_image_bytes=int(raw.get("max_input_image_bytes", defaults.max_input_image_bytes)),
+        edit_mask=bool(raw.get("edit_mask", defaults.edit_mask)),
+        stream_max_n=int(raw["stream_max_n"]) if "stream_max_n" in raw else None,
+    )
+
+
+def _check_extras(model: Model) -> None:
+    extra = model.capabilities.extra
+    for name, values, allowed in (
+        ("backgrounds", extra.backgrounds, BACKGROUNDS),
+        ("moderations", extra.moderations, MODERATIONS),
+        ("complexities", extra.complexities, COMPLEXITIES),
+        ("input_fidelities", extra.input_fidelities, INPUT_FIDELITIES),
+    ):
+        if not set(values) <= set(allowed):
+            raise CatalogError(f"model {model.id!r}: {name} must be some of {', '.join(allowed)}")
+    if "auto" not in extra.backgrounds or "auto" not in extra.moderations:
+        raise CatalogError(f"model {model.id!r}: backgrounds and moderations must include 'auto' (OpenAI's default)")
+    if not set(extra.auto_sizes) <= set(model.capabilities.sizes):
+        raise CatalogError(f"model {model.id!r}: auto_sizes must be some of its sizes")
+    if extra.stream_max_n is not None and not 1 <= extra.stream_max_n <= model.capabilities.max_n:
+        raise CatalogError(f"model {model.id!r}: stream_max_n must be 1 to max_n")
+    if not 1 <= extra.max_input_images <= 16:
+        raise CatalogError(f"model {model.id!r}: max_input_images must be 1 to 16")
+
+
 def _check_model(model: Model) -> None:
+    _check_extras(model)
     caps = model.capabilities
     if caps.default_size not in caps.sizes:
         raise CatalogError(f"model {model.id!r}: default size {caps.default_size} is not one of its sizes")
@@ -311,12 +401,18 @@ def parse_size(size: str) -> tuple[int, int]:
 
 
 __all__ = [
+    "AUTO_SIZE",
+    "BACKGROUNDS",
+    "COMPLEXITIES",
+    "INPUT_FIDELITIES",
+    "MODERATIONS",
     "OUTPUT_FORMATS",
     "STANDARD_QUALITY",
     "Capabilities",
     "Catalog",
     "CatalogError",
     "Model",
+    "OpenAIExtras",
     "ROUTE_KEYS",
     "Route",
     "parse_size",

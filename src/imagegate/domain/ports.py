@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from .blobs import Blob
 from .circuits import Admission, RouteHealth
 from .ratelimit import Decision, Limit
 from .request import ImageRequest
-from .upstream import GeneratedImage
+from .upstream import GeneratedImage, PartialImage
+
+
+PartialSink = Callable[[PartialImage], Awaitable[None]]
+"""Where a streaming upstream's partial images go (to the client's event stream)."""
 
 
 class Provider(Protocol):
@@ -22,6 +26,16 @@ class Provider(Protocol):
         Returns the images delivered (possibly fewer than asked). Raises `ContentBlocked` for a
         safety refusal and an `UpstreamProblem` for any other failure; never retries by itself.
         """
+        ...
+
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """Like `generate`, from `request.inputs` (and `request.mask`), on the upstream's own edit wire
+        (only called for models whose catalog entry says img2img)."""
+        ...
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """Like `generate` (or `edit`, for a request with inputs), handing each partial image the
+        upstream streams to `partial` as it arrives; an upstream that does not stream sends none."""
         ...
 
     async def aclose(self) -> None:
@@ -140,4 +154,4 @@ class ModerationUnavailable(Exception):
     """The moderation service gave no usable verdict; the caller decides open or closed."""
 
 
-__all__ = ["BlobStore", "CircuitHealthSource", "CircuitStore", "LimiterState", "ModerationUnavailable", "Moderator", "Provider"]
+__all__ = ["PartialSink", "BlobStore", "CircuitHealthSource", "CircuitStore", "LimiterState", "ModerationUnavailable", "Moderator", "Provider"]

@@ -23,19 +23,20 @@ def unit_price(model: Model, quality_key: str, size: str, overrides: PriceOverri
 def held_unit_price(model: Model, quality: str | None, size: str, overrides: PriceOverrides) -> int:
     """The price per image a request is held at.
 
-    `auto` resolves upstream, so it is held at the dearest quality for the size: whatever the
-    upstream picks, the capture fits inside the hold.
+    `auto` resolves upstream, so it is held at the dearest quality for the size (and size `auto` at
+    the dearest size the upstream may pick): whatever the upstream picks, the capture fits inside.
     """
+    sizes = model.priced_sizes(size)
     if quality == "auto":
-        return max(unit_price(model, q, size, overrides) for q in model.prices)
-    return unit_price(model, model.price_key(quality), size, overrides)
+        return max(unit_price(model, q, s, overrides) for q in model.prices for s in sizes)
+    return max(unit_price(model, model.price_key(quality), s, overrides) for s in sizes)
 
 
 def charged_unit_price(
     model: Model, quality: str | None, reported: str | None, size: str, overrides: PriceOverrides
 ) -> int:
     """The price per delivered image: `auto` is charged as the quality the upstream reports using,
-    and as the catalog's `auto_quality_price` when it reports none."""
+    and as the catalog's `auto_quality_price` when it reports none. `size` is the size delivered."""
     if quality == "auto":
         resolved = reported if reported in model.prices else model.auto_quality_price
         return unit_price(model, model.price_key(resolved), size, overrides)

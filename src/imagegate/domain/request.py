@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Catalog, Model, parse_size
+from .catalog import AUTO_SIZE, Catalog, Model, parse_size
 from .errors import InvalidRequest
 from .text import check_text
+from .input_image import InputImage
+from .openai_fields import GENERATION_FIELDS, Extras, check_stream_n, parse_extras, refuse_openai_field
 
 FIELDS = (
     "model",
@@ -24,6 +26,7 @@ FIELDS = (
     "output_compression",
     "response_format",
     "user",
+    *GENERATION_FIELDS,
 )
 RESPONSE_FORMATS = ("url", "b64_json")
 COMPRESSIBLE_FORMATS = ("webp", "jpeg")
@@ -44,14 +47,43 @@ class ImageRequest:
     user: str | None
     route_size: str | None = None
     """The native size of the route being tried (set by the router), when it differs per route."""
+    background: str = "auto"
+    moderation: str = "auto"
+    safety_identifier: str | None = None
+    complexity: str | None = None
+    input_fidelity: str | None = None
+    inputs: tuple[InputImage, ...] = ()
+    """The images to edit (an edit); empty for a generation."""
+    mask: InputImage | None = None
+    stream: bool = False
+    partial_images: int | None = None
+
+    @property
+    def is_edit(self) -> bool:
+        return bool(self.inputs)
+
+    @property
+    def auto_size(self) -> bool:
+        """`size: "auto"`: the upstream picks one of the model's `auto_sizes`."""
+        return self.size == AUTO_SIZE
 
     @property
     def width(self) -> int:
-        return parse_size(self.size)[0]
+        return parse_size(self.drawn_size)[0]
 
     @property
     def height(self) -> int:
-        return parse_size(self.size)[1]
+        return parse_size(self.drawn_size)[1]
+
+    @property
+    def drawn_size(self) -> str:
+        """A concrete size: the one asked, or the model's default for `auto` (what a local renderer draws)."""
+        return self.model.capabilities.default_size if self.auto_size else self.size
+
+    @property
+    def end_user(self) -> str | None:
+        """OpenAI's rule: a non-empty `safety_identifier` wins over the deprecated `user`."""
+        return self.safety_identifier or self.user
 
     @property
     def upstream_size(self) -> str:
@@ -72,9 +104,19 @@ def parse_image_request(body: Any, catalog: Catalog) -> ImageRequest:
     for name in body:
         if name not in FIELDS:
             check_text(name, None)
+            refuse_openai_field(name, edit=False)
             raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
-    fields = {k: v for k, v in body.items() if v is not None}
+    return build_request({k: v for k, v in body.items() if v is not None}, catalog)
 
+
+def build_request(
+    fields: dict[str, Any],
+    catalog: Catalog,
+    *,
+    inputs: tuple[InputImage, ...] = (),
+    mask: InputImage | None = None,
+) -> ImageRequest:
+    """The request of already name-checked `fields` (no nulls); `inputs` make it an edit."""
     model_name = _required_string(fields, "model")
     model = catalog.find(model_name)
     if model is None:
@@ -85,7 +127,7 @@ def parse_image_request(body: Any, catalog: Catalog) -> ImageRequest:
         )
     caps = model.capabilities
     prompt = _prompt(fields, caps.max_prompt_chars)
-    size = _choice(fields, "size", caps.sizes, caps.default_size)
+    size = _size(fields, model)
     n = _n(fields, caps.max_n)
     quality = _supported_choice(fields, "quality", caps.qualities, caps.default_quality, model.id)
     style = _supported_choice(fields, "style", caps.styles, caps.default_style, model.id)
@@ -93,6 +135,9 @@ def parse_image_request(body: Any, catalog: Catalog) -> ImageRequest:
     compression = _compression(fields, output_format)
     response_format = _choice(fields, "response_format", RESPONSE_FORMATS, "url")
     user = _user(fields)
+    extras: Extras = parse_extras(fields, model, output_format, edit=bool(inputs))
+    if extras.stream:
+        check_stream_n(model, n)
     return ImageRequest(
         model=model,
         prompt=prompt,
@@ -104,7 +149,24 @@ def parse_image_request(body: Any, catalog: Catalog) -> ImageRequest:
         output_compression=compression,
         response_format=response_format,
         user=user,
+        background=extras.background,
+        moderation=extras.moderation,
+        safety_identifier=extras.safety_identifier,
+        complexity=extras.complexity,
+        input_fidelity=extras.input_fidelity,
+        inputs=inputs,
+        mask=mask,
+        stream=extras.stream,
+        partial_images=extras.partial_images,
     )
+
+
+def _size(fields: dict[str, Any], model: Model) -> str:
+    """`auto` stays `auto` where the upstream picks (the model has `auto_sizes`), else it is the default size."""
+    caps = model.capabilities
+    if fields.get("size") == AUTO_SIZE:
+        return AUTO_SIZE if caps.extra.auto_sizes else caps.default_size
+    return _choice(fields, "size", caps.sizes, caps.default_size)
 
 
 def _string(fields: dict[str, Any], name: str) -> str | None:
@@ -214,4 +276,4 @@ def _user(fields: dict[str, Any]) -> str | None:
     return user
 
 
-__all__ = ["FIELDS", "ImageRequest", "parse_image_request"]
+__all__ = ["AUTO_SIZE", "FIELDS", "ImageRequest", "build_request", "parse_image_request"]

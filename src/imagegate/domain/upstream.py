@@ -25,6 +25,16 @@ class GeneratedImage:
     b64: str | None = None
     """The upstream's base64 text of exactly `data`, in canonical form, kept only for a b64_json answer
     so it can be passed through instead of re-encoded. Whoever changes `data` must drop it."""
+    size: str | None = None
+    """"WxH" as delivered, once checked (set for `size: "auto"`, where the upstream picked it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartialImage:
+    """A streaming upstream's preview of an image still being drawn (passed through, not checked)."""
+
+    b64: str
+    index: int  # OpenAI's partial_image_index: 0, 1, 2
 
 
 class UpstreamProblem(Exception):
@@ -56,6 +66,7 @@ class RouteUnavailable(UpstreamProblem):
 
 __all__ = [
     "GeneratedImage",
+    "PartialImage",
     "RetryableUpstreamError",
     "RouteUnavailable",
     "UpstreamProblem",

@@ -19,7 +19,7 @@ from .errors import install_error_handlers
 from .body_limit import BodySizeLimitMiddleware
 from .access_log import AccessLogMiddleware
 from .middleware import RequestIdMiddleware
-from .endpoints import API_ROUTERS
+from .endpoints import API_ROUTERS, edits
 from .openapi import install_openapi
 from .unavailable import install_database_unavailable
 
@@ -72,7 +72,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_error_handlers(app)
     install_openapi(app, settings.catalog)
     install_database_unavailable(app)
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    uploads = dict.fromkeys(edits.UPLOAD_PATHS, settings.edit_max_body_bytes)
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes, multipart_limits=uploads)
     if settings.access_log:
         app.add_middleware(AccessLogMiddleware, json_lines=settings.log_format == "json")
     app.add_middleware(RequestIdMiddleware)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..domain.errors import RequestTooLarge
@@ -15,32 +17,45 @@ class BodySizeLimitMiddleware:
     Plain ASGI rather than BaseHTTPMiddleware: no extra task or body copy per request.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, multipart_limits: Mapping[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.multipart_limits = dict(multipart_limits or {})
+        """path -> the limit of a `multipart/form-data` body there (image uploads: an edit, its quote)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         declared = _content_length(scope)
+        limit = self._limit_of(scope)
         received = 0
 
         async def limited_receive() -> Message:
             nonlocal received
-            if declared is not None and declared > self.max_bytes:
-                raise self._too_large()
+            if declared is not None and declared > limit:
+                raise self._too_large(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise self._too_large()
+                if received > limit:
+                    raise self._too_large(limit)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _too_large(self) -> RequestTooLarge:
-        return RequestTooLarge(f"The request body is larger than this gateway's limit of {self.max_bytes} bytes.")
+    def _limit_of(self, scope: Scope) -> int:
+        larger = self.multipart_limits.get(scope.get("path", ""))
+        if larger is None:
+            return self.max_bytes
+        return larger if _header(scope, b"content-type").lower().startswith(b"multipart/form-data") else self.max_bytes
+
+    def _too_large(self, limit: int) -> RequestTooLarge:
+        return RequestTooLarge(f"The request body is larger than this gateway's limit of {limit} bytes.")
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    return next((value for key, value in scope.get("headers", []) if key == name), b"")
 
 
 def _content_length(scope: Scope) -> int | None:

@@ -17,9 +17,11 @@ import math
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+import pybase64
 
 from ..domain.catalog import Route, parse_size
 from ..domain.errors import ContentBlocked
+from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
 from .base import (
@@ -108,8 +110,9 @@ class GeminiImages:
 
     def payload(self, request: ImageRequest) -> dict[str, Any]:
         aspect, image_size = self._pair(request)
+        images = [{"inlineData": {"mimeType": i.mime_type, "data": pybase64.b64encode_as_string(i.data)}} for i in request.inputs]
         return {
-            "contents": [{"role": "user", "parts": [{"text": request.upstream_prompt}]}],
+            "contents": [{"role": "user", "parts": [{"text": request.upstream_prompt}, *images]}],
             "generationConfig": {
                 "responseModalities": ["IMAGE"],
                 "imageConfig": {"aspectRatio": aspect, "imageSize": image_size},
@@ -119,6 +122,16 @@ class GeminiImages:
     async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         payload = self.payload(request)
         return await gather_calls([self._one(payload, request, timeout) for _ in range(request.n)], self._route.name)
+
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """The same call, with the input images as inline image parts after the prompt."""
+        return await self.generate(request, timeout=timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """`generateContent` is not streamed: the completed image only."""
+        if request.inputs:
+            return await self.edit(request, timeout=timeout)
+        return await self.generate(request, timeout=timeout)
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""

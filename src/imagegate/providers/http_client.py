@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import resource
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -20,6 +20,11 @@ import aiohttp
 import orjson
 
 _JSON = {"Content-Type": "application/json"}
+MAX_GET_BYTES = 16 * 1024 * 1024
+"""Default cap of a GET answer (a model list is kilobytes; an image download passes its own)."""
+
+EventSink = Callable[[str, str], Awaitable[None]]
+"""Receives each server-sent event of a streamed answer: (event name, data text)."""
 
 
 class UpstreamConnectionError(Exception):
@@ -28,6 +33,10 @@ class UpstreamConnectionError(Exception):
 
 class UpstreamTimeoutError(UpstreamConnectionError):
     """No complete answer within the timeout."""
+
+
+class UpstreamBodyTooLarge(Exception):
+    """The answer is longer than the caller's `max_bytes`; reading stopped there."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +49,16 @@ class UpstreamResponse:
 
     def json(self) -> Any:
         return orjson.loads(self.content)
+
+
+@dataclass(frozen=True, slots=True)
+class FormFile:
+    """One file part of a multipart request."""
+
+    field: str
+    filename: str
+    content_type: str
+    data: bytes
 
 
 def default_max_connections() -> int:
@@ -90,15 +109,99 @@ class UpstreamClient:
         except aiohttp.ClientError as exc:
             raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
-    async def get(self, url: str, *, headers: Mapping[str, str] | None = None, timeout: float) -> UpstreamResponse:
-        """GET `url` (a health or model-list call); the whole answer within `timeout` seconds, whatever its status."""
+    async def post_form(
+        self,
+        url: str,
+        *,
+        fields: Mapping[str, str],
+        files: list[FormFile],
+        headers: Mapping[str, str] | None = None,
+        timeout: float,
+    ) -> UpstreamResponse:
+        """POST a `multipart/form-data` body (an edit); otherwise as `post`."""
+        form = aiohttp.FormData()
+        for name, value in fields.items():
+            form.add_field(name, value)
+        for file in files:
+            form.add_field(file.field, file.data, filename=file.filename, content_type=file.content_type)
+        session = self._open()
+        try:
+            async with session.post(
+                url,
+                data=form,
+                headers=dict(headers or {}),
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                proxy=_proxy_for(url),
+            ) as response:
+                content = await response.read()
+                return UpstreamResponse(response.status, response.reason or "", response.headers, content)
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def post_events(
+        self,
+        url: str,
+        *,
+        on_event: EventSink,
+        json: Any = None,
+        fields: Mapping[str, str] | None = None,
+        files: list[FormFile] | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float,
+    ) -> UpstreamResponse:
+        """POST (JSON, or multipart when `files` is given) asking for server-sent events: each event of a
+        200 `text/event-stream` answer goes to `on_event(event, data)` as it arrives (the response's
+        `content` is then empty); any other answer is read whole, as `post` does."""
+        session = self._open()
+        data: Any
+        if files is not None:
+            data = aiohttp.FormData()
+            for name, value in (fields or {}).items():
+                data.add_field(name, value)
+            for file in files:
+                data.add_field(file.field, file.data, filename=file.filename, content_type=file.content_type)
+            sent_headers = dict(headers or {})
+        else:
+            data, sent_headers = orjson.dumps(json), {**_JSON, **(headers or {})}
+        try:
+            async with session.post(
+                url, data=data, headers=sent_headers, timeout=aiohttp.ClientTimeout(total=timeout), proxy=_proxy_for(url)
+            ) as response:
+                if response.status != 200 or not response.content_type.startswith("text/event-stream"):
+                    content = await response.read()
+                    return UpstreamResponse(response.status, response.reason or "", response.headers, content)
+                await _read_events(response.content, on_event)
+                return UpstreamResponse(response.status, response.reason or "", response.headers, b"")
+        except TimeoutError as exc:
+            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
+        except aiohttp.ClientError as exc:
+            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
+    async def get(
+        self,
+        url: str,
+        *,
+        headers: Mapping[str, str] | None = None,
+        max_bytes: int = MAX_GET_BYTES,
+        timeout: float,
+    ) -> UpstreamResponse:
+        """GET `url` (a returned image, a model list); the whole answer, whatever its status, read within
+        `timeout` seconds and at most `max_bytes` long."""
         session = self._open()
         try:
             async with session.get(
                 url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout), proxy=_proxy_for(url)
             ) as response:
-                content = await response.read()
-                return UpstreamResponse(response.status, response.reason or "", response.headers, content)
+                if response.content_length is not None and response.content_length > max_bytes:
+                    raise UpstreamBodyTooLarge(f"{response.content_length} bytes announced, more than {max_bytes}")
+                content = bytearray()
+                async for chunk in response.content.iter_chunked(64 * 1024):
+                    content += chunk
+                    if len(content) > max_bytes:
+                        raise UpstreamBodyTooLarge(f"more than {max_bytes} bytes")
+                return UpstreamResponse(response.status, response.reason or "", response.headers, bytes(content))
         except TimeoutError as exc:
             raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
         except aiohttp.ClientError as exc:
@@ -108,6 +211,28 @@ class UpstreamClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_events(stream: aiohttp.StreamReader, on_event: EventSink) -> None:
+    """Server-sent events, line by line: `event:` and `data:` lines, dispatched at each blank line."""
+    event, data, pending = "", list[str](), b""
+    # not `async for line in stream`: aiohttp's readline refuses lines over 128 KiB, and one base64 image is MBs
+    async for chunk in stream.iter_chunked(256 * 1024):
+        *lines, pending = (pending + chunk).split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8").rstrip("\r")
+            if not line:
+                if data:
+                    await on_event(event or "message", "\n".join(data))
+                event, data = "", []
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data.append(line[5:].removeprefix(" "))
+    if pending.strip().startswith(b"data:"):
+        data.append(pending.decode("utf-8").strip()[5:].removeprefix(" "))
+    if data:
+        await on_event(event or "message", "\n".join(data))
 
 
 @functools.cache
@@ -123,4 +248,12 @@ def _proxy_for(url: str) -> str | None:
     return _origin_proxy(parts.scheme, parts.hostname or "")
 
 
-__all__ = ["UpstreamClient", "UpstreamConnectionError", "UpstreamResponse", "UpstreamTimeoutError"]
+__all__ = [
+    "EventSink",
+    "FormFile",
+    "UpstreamBodyTooLarge",
+    "UpstreamClient",
+    "UpstreamConnectionError",
+    "UpstreamResponse",
+    "UpstreamTimeoutError",
+]

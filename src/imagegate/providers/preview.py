@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
+from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 from ..images import encode
@@ -59,6 +60,16 @@ class PreviewProvider:
             for data in rendered
         ]
 
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """A placeholder of the requested shape, as for a generation (the input images are not drawn)."""
+        return await self.generate(request, timeout=timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """Nothing to stream: the image is drawn at once."""
+        if request.inputs:
+            return await self.edit(request, timeout=timeout)
+        return await self.generate(request, timeout=timeout)
+
     async def aclose(self) -> None:
         """Nothing to release."""
 
@@ -67,7 +78,10 @@ def render(request: ImageRequest, index: int) -> bytes:
     """Image `index` (0-based) of `request`, encoded; a pure function of its arguments."""
     width, height = request.width, request.height
     digest = hashlib.sha256(request.prompt.encode("utf-8")).digest()
-    image = _gradient(width, height, digest, index)
+    if request.background == "transparent":  # the labels alone, on nothing
+        image = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    else:
+        image = _gradient(width, height, digest, index)
     _draw_labels(image, request, index)
     return encode(image, request.output_format, request.output_compression, png_compress_level=_PNG_LEVEL)
 

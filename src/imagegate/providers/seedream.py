@@ -15,9 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import pybase64
 
 from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
+from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
 from .base import (
@@ -59,7 +61,7 @@ class SeedreamImages:
         self._headers = {"Authorization": f"Bearer {api_key}"}
 
     def payload(self, request: ImageRequest) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "model": self._route.upstream_model,
             "prompt": request.upstream_prompt,
             "size": request.upstream_size,
@@ -68,10 +70,24 @@ class SeedreamImages:
             "stream": False,
             "watermark": bool(self._route.options.get("watermark", False)),
         }
+        if request.inputs:  # reference images as data URLs (lower-case format name, as Ark requires)
+            urls = [f"data:image/{i.format};base64,{pybase64.b64encode_as_string(i.data)}" for i in request.inputs]
+            body["image"] = urls[0] if len(urls) == 1 else urls
+        return body
 
     async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         payload = self.payload(request)
         return await gather_calls([self._one(payload, request, timeout) for _ in range(request.n)], self._route.name)
+
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """The same call, with the input images in the `image` field."""
+        return await self.generate(request, timeout=timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """Not streamed (Ark streams whole images, not partials): the completed images only."""
+        if request.inputs:
+            return await self.edit(request, timeout=timeout)
+        return await self.generate(request, timeout=timeout)
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""

@@ -9,7 +9,7 @@ from ..domain.catalog import Route, parse_size
 from ..domain.ports import Provider
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError
-from ..images import BadImage, conform_async
+from ..images import BadImage, conform_async, inspect
 from .wrapper import ProviderWrapper, UpstreamCall
 
 log = logging.getLogger("imagegate.routing")
@@ -32,17 +32,18 @@ class ConformingProvider(ProviderWrapper):
         images = await call()
         if not images:
             raise RetryableUpstreamError(f"route {self._route.name}: upstream delivered no images")
-        native = parse_size(request.upstream_size)
+        native = None if request.auto_size else parse_size(request.upstream_size)
         compression = request.output_compression
         reencode = not self._route.native_compression and compression is not None and compression < 100
         conformed: list[GeneratedImage] = []
         bad: list[BadImage] = []
         for image in images:
             try:
+                want = self._auto_size(image, request) if request.auto_size else (request.width, request.height)
                 data = await conform_async(
                     image.data,
                     want_format=request.output_format,
-                    want_size=(request.width, request.height),
+                    want_size=want,
                     compression=compression,
                     native_size=native,
                     reencode=reencode,
@@ -50,12 +51,22 @@ class ConformingProvider(ProviderWrapper):
             except BadImage as exc:
                 bad.append(exc)
                 continue
+            if request.auto_size:
+                image = replace(image, size=f"{want[0]}x{want[1]}")
             conformed.append(image if data is image.data else replace(image, data=data, b64=None))
         if bad:
             log.warning("route %s: %d of %d image(s) unusable: %s", self._route.name, len(bad), len(images), bad[0])
             if not conformed:
                 raise BadImage(f"route {self._route.name}: {bad[0].message}")
         return conformed
+
+    @staticmethod
+    def _auto_size(image: GeneratedImage, request: ImageRequest) -> tuple[int, int]:
+        """For `size: "auto"`: the size the upstream drew, when it is one the model may pick."""
+        info = inspect(image.data)
+        if f"{info.width}x{info.height}" not in request.model.capabilities.extra.auto_sizes:
+            raise BadImage(f"upstream returned {info.width}x{info.height} for size auto, not one of the model's auto sizes")
+        return info.size
 
 
 __all__ = ["ConformingProvider"]

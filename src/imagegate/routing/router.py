@@ -18,7 +18,7 @@ from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
-from ..domain.ports import CircuitStore, Provider
+from ..domain.ports import CircuitStore, PartialSink, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.upstream import (
@@ -58,6 +58,10 @@ class Routed:
 
 def generate_images(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
     return provider.generate(request, timeout=timeout)
+
+
+def edit_images(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
+    return provider.edit(request, timeout=timeout)
 
 
 def route_credentials(route: Route, credentials: Mapping[str, Credentials]) -> Credentials:
@@ -136,6 +140,17 @@ class Router:
     async def generate(self, request: ImageRequest, principal: Principal) -> Routed:
         return await self.route(request, principal, generate_images)
 
+    async def edit(self, request: ImageRequest, principal: Principal) -> Routed:
+        return await self.route(request, principal, edit_images)
+
+    async def stream(self, request: ImageRequest, principal: Principal, partial: PartialSink) -> Routed:
+        """A streamed generation or edit: partial images go to `partial` as the upstream streams them."""
+
+        def operation(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
+            return provider.stream(request, timeout=timeout, partial=partial)
+
+        return await self.route(request, principal, operation)
+
     async def route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         """Run `operation` on the first route that delivers, with retries and failover; never raises
         a contract error, returns it in `Routed.error` with what was tried."""
@@ -198,4 +213,4 @@ def _log_route_failure(route: Route, call: RouteCall, problem: UpstreamProblem) 
     log.log(level, "route %s failed after %d attempt(s): %s", route.name, call.attempts, problem.message)
 
 
-__all__ = ["Operation", "Routed", "Router", "generate_images", "order_routes", "route_credentials"]
+__all__ = ["Operation", "Routed", "Router", "edit_images", "generate_images", "order_routes", "route_credentials"]

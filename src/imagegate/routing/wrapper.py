@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-from ..domain.ports import Provider
+from ..domain.ports import PartialSink, Provider
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 
@@ -22,6 +22,12 @@ class ProviderWrapper:
 
     async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         return await self.around(lambda: self.inner.generate(request, timeout=timeout), request, timeout)
+
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        return await self.around(lambda: self.inner.edit(request, timeout=timeout), request, timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        return await self.around(lambda: self.inner.stream(request, timeout=timeout, partial=partial), request, timeout)
 
     async def around(self, call: UpstreamCall, request: ImageRequest, timeout: float) -> list[GeneratedImage]:
         """Run one upstream operation; the default adds nothing."""

@@ -118,6 +118,15 @@ def param_rows(model: Model) -> tuple[ParamRow, ...]:
         ),
         ParamRow("response_format", "string", False, "url", "one of " + ", ".join(RESPONSE_FORMATS)),
         ParamRow("user", "string", False, None, f"your end-user's id, at most {MAX_USER_CHARS} characters"),
+        _choice_row("background", caps.extra.backgrounds, "auto"),
+        _choice_row("moderation", caps.extra.moderations, "auto"),
+        ParamRow("safety_identifier", "string", False, None, "OpenAI's successor of `user`; recorded the same way"),
+        _choice_row("complexity", caps.extra.complexities, None),
+        ParamRow(
+            "stream", "boolean", False, "false",
+            "true: server-sent events; at most " + str(caps.extra.stream_max_n or caps.max_n) + " image(s) per stream",
+        ),
+        ParamRow("partial_images", "integer", False, "0", "0 to 3 partial images per streamed image"),
     ]
     assert tuple(row.name for row in rows) == FIELDS, "the parameters table must list every request field"
     return tuple(rows)

@@ -3,7 +3,8 @@ admission -> its operation's upstream call -> delivery -> settlement (design.md,
 
 Every exit before settlement releases the hold, so a failed request never costs money. A further
 operation (an edit, a streamed generate, an async job) is another parser and upstream call run
-through `_run`, with the same admission and settlement.
+through `_run`, with the same admission and settlement; a streamed one (`service.streaming`) runs
+its upstream call and settlement while its events are sent.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..db.images import ImageOwner
-from ..domain.catalog import Catalog, parse_size
-from ..domain.errors import UpstreamFailed
+from ..domain.catalog import Catalog
+from ..domain.edit_request import Upload
+from ..domain.errors import InvalidRequest, UpstreamFailed
 from ..domain.json_body import parse_json_object
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
@@ -23,17 +25,28 @@ from ..heap import after_image
 from ..routing.router import Routed, Router
 from .admission import Admission, Replay, Ticket, check_idempotency_key
 from .delivery import Delivery
+from .edit_preparation import prepare_edit
 from .settlement import GenerationResult, Settlement
+from .streaming import ImageStream
 from .summary import RequestSummary
 
-Parser = Callable[[dict[str, Any], Catalog], ImageRequest]
+Prepare = Callable[[], Awaitable[tuple[dict[str, Any], ImageRequest]]]
+"""Reads and validates a request: (the body its Idempotency-Key hash covers, the request)."""
 UpstreamCall = Callable[[ImageRequest, Principal], Awaitable[Routed]]
 
 
 class ImageService:
     def __init__(
-        self, catalog: Catalog, router: Router, admission: Admission, delivery: Delivery, settlement: Settlement
+        self,
+        catalog: Catalog,
+        router: Router,
+        admission: Admission,
+        delivery: Delivery,
+        settlement: Settlement,
+        *,
+        edit_max_image_bytes: int = 26_214_400,
     ) -> None:
+        self._edit_max_image_bytes = edit_max_image_bytes
         self._catalog = catalog
         self._router = router
         self._admission = admission
@@ -42,7 +55,15 @@ class ImageService:
 
     async def quote(self, raw: bytes, principal: Principal) -> dict[str, Any]:
         """The price a generation with this body would be held at now; validates, holds nothing."""
-        priced = await self._admission.price(parse_image_request(parse_json_object(raw), self._catalog), principal)
+        return await self._quote(parse_image_request(parse_json_object(raw), self._catalog), principal)
+
+    async def quote_edit(self, fields: dict[str, str], files: list[Upload], principal: Principal) -> dict[str, Any]:
+        """The price an edit with these parts would be held at now; validates, holds nothing."""
+        _, request = await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
+        return await self._quote(request, principal)
+
+    async def _quote(self, parsed: ImageRequest, principal: Principal) -> dict[str, Any]:
+        priced = await self._admission.price(parsed, principal)
         request = priced.request
         return {
             "object": "image.quote",
@@ -63,26 +84,57 @@ class ImageService:
         request_id: str,
         idempotency_key: str | None = None,
         summary: RequestSummary | None = None,
-    ) -> GenerationResult:
+    ) -> GenerationResult | ImageStream:
         ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
-        return await self._run(ticket, raw, parse_image_request, self._router.generate, summary or RequestSummary())
+
+        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
+            body = parse_json_object(raw)
+            return body, parse_image_request(body, self._catalog)
+
+        return await self._run(ticket, prepare, self._router.generate, summary)
+
+    async def edit(
+        self,
+        fields: dict[str, str],
+        files: list[Upload],
+        principal: Principal,
+        request_id: str,
+        idempotency_key: str | None = None,
+        summary: RequestSummary | None = None,
+    ) -> GenerationResult | ImageStream:
+        """`POST /v1/images/edits`: the multipart parts, priced, held, billed and stored like a generation."""
+        ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
+
+        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
+            return await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
+
+        return await self._run(ticket, prepare, self._router.edit, summary)
 
     async def _run(
-        self, ticket: Ticket, raw: bytes, parse: Parser, upstream: UpstreamCall, summary: RequestSummary
-    ) -> GenerationResult:
+        self, ticket: Ticket, prepare: Prepare, upstream: UpstreamCall, summary: RequestSummary | None
+    ) -> GenerationResult | ImageStream:
+        """The request's answer, or (`stream: true`) its admitted stream, which then owns the hold.
+        `summary` (for the access log) learns the model, and the images and cost once settled."""
+        summary = summary or RequestSummary()
         request: ImageRequest | None = None
         try:
             if ticket.idempotency_key is not None:  # a header the database cannot store: refused first
                 check_idempotency_key(ticket.idempotency_key)
-            body = parse_json_object(raw)
-            request = parse(body, self._catalog)
+            body, request = await prepare()
             summary.model = request.model.id
+            if request.stream and ticket.idempotency_key is not None:
+                raise InvalidRequest(
+                    "An Idempotency-Key cannot be used with 'stream': true (a stream cannot be replayed).",
+                    param="Idempotency-Key",
+                )
             admitted = await self._admission.admit(ticket, request, body)
         except BaseException as exc:
             await asyncio.shield(self._settlement.refused(ticket, request, exc))
             raise
         if isinstance(admitted, Replay):
             return await self._settlement.replayed(ticket, request, admitted)
+        if request.stream:
+            return ImageStream(admitted, self._router.stream, self._admission, self._settlement)
         routed: Routed | None = None
         try:
             routed = await upstream(request, ticket.principal)
@@ -95,7 +147,7 @@ class ImageService:
             created = int(time.time())
             owner = ImageOwner(ticket.principal.account_id, ticket.request_id, request.model.id, request.size)
             data = await self._delivery.deliver(request, images, created, owner)
-            after_image(*parse_size(request.size))
+            after_image(request.width, request.height)
             result = await self._settlement.complete(admitted, routed, charge, data, created)
             summary.images, summary.cost_micros = charge.images, charge.amount
             return result
@@ -106,4 +158,4 @@ class ImageService:
             await self._admission.leave(admitted)
 
 
-__all__ = ["GenerationResult", "ImageService"]
+__all__ = ["GenerationResult", "ImageService", "ImageStream"]

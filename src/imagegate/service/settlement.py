@@ -45,12 +45,26 @@ class GenerationResult:
 class Charge:
     unit_price: int
     images: int
+    size: str | None = None
+    """The size delivered, where the upstream picked it (`size: "auto"`)."""
+    quality: str | None = None
+    """The quality the upstream reports using, where it picked it (`quality: "auto"`)."""
     live_unit_price: int | None = None
     """For a test key: what a live key would have paid per image (shown beside the zero)."""
 
     @property
     def amount(self) -> int:
         return self.unit_price * self.images
+
+
+def delivered_fields(request: ImageRequest, charge: Charge) -> dict[str, Any]:
+    """OpenAI's top-level `ImagesResponse` fields, as delivered (`size` is the one picked for `auto`)."""
+    fields: dict[str, Any] = {"output_format": request.output_format, "size": charge.size or request.size}
+    if request.quality is not None:
+        fields["quality"] = charge.quality or request.quality
+    if request.background != "auto":
+        fields["background"] = request.background
+    return fields
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,12 +95,14 @@ class Settlement:
         priced = admitted.priced
         request = priced.request
         reported = images[0].quality if images else None
+        picked = images[0].size if images and request.auto_size else None
+        resolved = reported if request.quality == "auto" and reported in request.model.prices else None
         unit = 0 if request.model.free else charged_unit_price(
-            request.model, request.quality, reported, request.size, priced.overrides
+            request.model, request.quality, reported, picked or request.size, priced.overrides
         )
         if admitted.ticket.principal.is_test:
-            return Charge(0, len(images), live_unit_price=unit)
-        return Charge(unit if priced.billable else 0, len(images))
+            return Charge(0, len(images), picked, resolved, live_unit_price=unit)
+        return Charge(unit if priced.billable else 0, len(images), picked, resolved)
 
     async def complete(
         self, admitted: Admitted, routed: Routed, charge: Charge, data: list[dict[str, Any]], created: int
@@ -96,6 +112,7 @@ class Settlement:
         result = GenerationResult(
             body={
                 "created": created,
+                **delivered_fields(request, charge),
                 "data": data,
                 "billing": {
                     "images": charge.images,
@@ -190,7 +207,7 @@ class Settlement:
             attempts=usage.attempts,
             n=request.n if request else None,
             delivered=usage.delivered,
-            size=request.size if request else None,
+            size=(usage.charge.size or request.size) if request else None,  # `auto`: the size delivered
             quality=request.quality if request else None,
             status=usage.status,
             error_code=usage.error_code,
@@ -209,6 +226,8 @@ class Settlement:
 
 
 def _status_of(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, asyncio.CancelledError):  # the client left (a stream) before anything was delivered
+        return 499, "client_disconnected"
     return (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
 
 

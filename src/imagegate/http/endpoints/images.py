@@ -1,18 +1,22 @@
-"""POST /v1/images/generations and POST /v1/images/quote"""
+"""POST /v1/images/generations and POST /v1/images/quote (JSON, or an edit's multipart parts)"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from fastapi import APIRouter, Request
+from ...service.settlement import GenerationResult
 from ..auth import authenticate
+from ..multipart import is_multipart, read_multipart
 from ..gateway import gateway
+from ...service.streaming import ImageStream
+from ..event_stream import EventStreamResponse
 from ..responses import FastJSONResponse
 
 router = APIRouter()
 
 
-async def generate_images(request: Request) -> FastJSONResponse:
+async def generate_images(request: Request) -> FastJSONResponse | EventStreamResponse:
     principal = await authenticate(request)
     result = await gateway(request).images.generate(
         await request.body(),
@@ -21,6 +25,13 @@ async def generate_images(request: Request) -> FastJSONResponse:
         idempotency_key=request.headers.get("idempotency-key"),
         summary=getattr(request.state, "summary", None),
     )
+    if isinstance(result, ImageStream):
+        return EventStreamResponse(result)
+    return image_response(result)
+
+
+def image_response(result: GenerationResult) -> FastJSONResponse:
+    """The 200 of a generation or an edit, with the cost and partial-result headers."""
     headers = {**result.headers, "x-imagegate-cost-micros": str(result.cost_micros)}
     if result.replayed:
         headers["idempotent-replayed"] = "true"
@@ -37,4 +48,7 @@ router.add_route("/v1/images/generations", generate_images, methods=["POST"], in
 @router.post("/v1/images/quote")
 async def quote_images(request: Request) -> dict[str, Any]:
     principal = await authenticate(request)
+    if is_multipart(request):  # an edit's parts: quoted as that edit
+        fields, files = await read_multipart(request)
+        return await gateway(request).images.quote_edit(fields, files, principal)
     return await gateway(request).images.quote(await request.body(), principal)

@@ -1,0 +1,129 @@
+"""An edit (`POST /v1/images/edits`): multipart text fields plus input images, made into an `ImageRequest`.
+
+Multipart fields are text, so `n`, `output_compression` and `partial_images` are read as integers
+and `stream` as a boolean here; the rest is the generation's validation (`request.build_request`),
+with the edit's own rules: the model must say `img2img`, at least one image and at most the model's
+`max_input_images`, a `mask` only where the model takes one and only of the first image's size.
+Limits on bytes (413) and the decoding of each image happen before, in the service (`input_images`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .catalog import Catalog, Model
+from .errors import InvalidRequest
+from .input_image import InputImage
+from .openai_fields import EDIT_FIELDS, refuse_openai_field
+from .request import FIELDS, ImageRequest, build_request
+
+INTEGER_FIELDS = ("n", "output_compression", "partial_images")
+BOOLEAN_FIELDS = ("stream",)
+FILE_FIELDS = ("image", "mask")
+TEXT_FIELDS = frozenset({*FIELDS, *EDIT_FIELDS})
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """One file part of the multipart body, as the client sent it (not yet checked)."""
+
+    field: str  # "image" ("image[]" is read as "image") or "mask"
+    filename: str
+    data: bytes
+
+
+def check_field_names(fields: Mapping[str, str], files: list[Upload]) -> None:
+    """Refuse, naming it, any part the edit endpoint does not take."""
+    for name in list(fields) + [f.field for f in files]:
+        if name in FILE_FIELDS and name in fields:
+            raise InvalidRequest(f"'{name}' must be a file part, not a text field.", code="invalid_type", param=name)
+        if name in TEXT_FIELDS or name in FILE_FIELDS:
+            continue
+        refuse_openai_field(name, edit=True)
+        raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
+    for upload in files:
+        if upload.field not in FILE_FIELDS:
+            raise InvalidRequest(
+                f"'{upload.field}' must be a text field, not a file.", code="invalid_type", param=upload.field
+            )
+
+
+def edit_model(fields: Mapping[str, str], catalog: Catalog) -> Model:
+    """The model named, when it can edit; refused before any image is decoded."""
+    name = fields.get("model")
+    if not name:
+        raise InvalidRequest("Missing required parameter: 'model'.", code="missing_required_parameter", param="model")
+    model = catalog.find(name)
+    if model is None:
+        raise InvalidRequest(
+            f"The model '{name}' does not exist. GET /v1/models lists the available models.",
+            code="model_not_found",
+            param="model",
+        )
+    if not model.capabilities.img2img:
+        raise InvalidRequest(
+            f"The model '{model.id}' does not edit images (its catalog entry says img2img: false). "
+            "GET /v1/models lists the models with img2img: true.",
+            code="unsupported_operation",
+            param="model",
+        )
+    return model
+
+
+def check_counts(model: Model, files: list[Upload]) -> None:
+    images = [f for f in files if f.field == "image"]
+    masks = [f for f in files if f.field == "mask"]
+    if not images:
+        raise InvalidRequest(
+            "Missing required parameter: 'image' (one or more image files).",
+            code="missing_required_parameter",
+            param="image",
+        )
+    limit = model.capabilities.extra.max_input_images
+    if len(images) > limit:
+        raise InvalidRequest(
+            f"The model '{model.id}' takes at most {limit} input images; got {len(images)}.", param="image"
+        )
+    if len(masks) > 1:
+        raise InvalidRequest("At most one 'mask' may be sent.", param="mask")
+    if masks and not model.capabilities.extra.edit_mask:
+        raise InvalidRequest(
+            f"The model '{model.id}' does not take a 'mask': its upstream edits from the prompt and the images alone.",
+            code="unsupported_parameter",
+            param="mask",
+        )
+
+
+def parse_edit_request(
+    fields: Mapping[str, str], inputs: tuple[InputImage, ...], mask: InputImage | None, catalog: Catalog
+) -> ImageRequest:
+    """The edit as a request: `inputs` (and `mask`) already decoded and within the byte limits."""
+    typed: dict[str, Any] = {k: _typed(k, v) for k, v in fields.items() if v != ""}
+    if mask is not None:
+        first = inputs[0]
+        if mask.format != "png":
+            raise InvalidRequest("The 'mask' must be a PNG (its alpha channel marks the area to edit).", param="mask")
+        if (mask.width, mask.height) != (first.width, first.height):
+            raise InvalidRequest(
+                f"The 'mask' is {mask.size}; it must be the size of the first image, {first.size}.", param="mask"
+            )
+    return build_request(typed, catalog, inputs=inputs, mask=mask)
+
+
+def _typed(name: str, value: str) -> Any:
+    if name in INTEGER_FIELDS:
+        text = value.strip()
+        if not text.lstrip("-").isdigit():
+            raise InvalidRequest(f"'{name}' must be an integer.", code="invalid_type", param=name)
+        return int(text)
+    if name in BOOLEAN_FIELDS:
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false"):
+            raise InvalidRequest(f"'{name}' must be a boolean (true or false).", code="invalid_type", param=name)
+        return lowered == "true"
+    return value
+
+
+__all__ = ["FILE_FIELDS", "Upload", "check_counts", "check_field_names", "edit_model", "parse_edit_request"]
