@@ -93,8 +93,12 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
                 await generate(client, key, body)
             elapsed = time.perf_counter() - started
     per_request = {k: round(v / args.requests, 2) for k, v in sorted(counts.c.items())}
-    return {"requests": args.requests, "per_request": per_request, "one_request_statements": one,
-            "ms_per_request_in_process": round(1000 * elapsed / args.requests, 2)}
+    return {
+        "requests": args.requests,
+        "per_request": per_request,
+        "one_request_statements": one,
+        "ms_per_request_in_process": round(1000 * elapsed / args.requests, 2),
+    }
 
 
 def main() -> None:
@@ -105,11 +109,26 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="imagegate-countdb-"))
     (work / "bench-models.toml").write_text(operator_toml())
-    env = {"IMAGEGATE_DATA_DIR": str(work / "data"), "IMAGEGATE_CONFIG": str(work / "bench-models.toml"),
-           "IMAGEGATE_SIGNING_SECRET": "count", "OPENAI_API_KEY": "sk-count",
-           "OPENAI_BASE_URL": f"http://127.0.0.1:{args.port}/v1"}
-    fake = subprocess.Popen([sys.executable, str(HERE / "fake_upstream.py"), "--port", str(args.port),
-                             "--api-key", "sk-count", "--render", "256x256:flat"], stdout=subprocess.PIPE)
+    env = {
+        "IMAGEGATE_DATA_DIR": str(work / "data"),
+        "IMAGEGATE_CONFIG": str(work / "bench-models.toml"),
+        "IMAGEGATE_SIGNING_SECRET": "count",
+        "OPENAI_API_KEY": "sk-count",
+        "OPENAI_BASE_URL": f"http://127.0.0.1:{args.port}/v1",
+    }
+    fake = subprocess.Popen(
+        [
+            sys.executable,
+            str(HERE / "fake_upstream.py"),
+            "--port",
+            str(args.port),
+            "--api-key",
+            "sk-count",
+            "--render",
+            "256x256:flat",
+        ],
+        stdout=subprocess.PIPE,
+    )
     try:
         fake.stdout.readline()  # the fake prints its first line once it listens
         print(json.dumps(asyncio.run(measure(args, env)), indent=1))

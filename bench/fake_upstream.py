@@ -64,7 +64,12 @@ def render_png(width: int, height: int, kind: str) -> bytes:
         return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanlines, level)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(scanlines, level))
+        + chunk(b"IEND", b"")
+    )
 
 
 def http_response(status: int, body: bytes, keep_alive: bool, content_type: bytes = b"application/json") -> bytes:
@@ -139,7 +144,9 @@ class Stats:
 
 
 ERROR_500 = b'{"error":{"message":"fake upstream failure","type":"server_error","param":null,"code":"fake_failure"}}'
-ERROR_401 = b'{"error":{"message":"bad upstream key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}'
+ERROR_401 = (
+    b'{"error":{"message":"bad upstream key","type":"invalid_request_error","param":null,"code":"invalid_api_key"}}'
+)
 ERROR_400 = b'{"error":{"message":"the body is not JSON","type":"invalid_request_error","param":null,"code":null}}'
 
 
@@ -290,8 +297,15 @@ def main(argv: list[str] | None = None) -> None:
     )
     sizes = {f"{s}:{k}": len(png) for (s, k), png in images.png.items()}
     print(
-        json.dumps({"listening": f"http://127.0.0.1:{args.port}", "pid": os.getpid(), "uvloop": uvloop is not None,
-                    "png_bytes": sizes, "render_s": round(time.monotonic() - started, 1)}),
+        json.dumps(
+            {
+                "listening": f"http://127.0.0.1:{args.port}",
+                "pid": os.getpid(),
+                "uvloop": uvloop is not None,
+                "png_bytes": sizes,
+                "render_s": round(time.monotonic() - started, 1),
+            }
+        ),
         flush=True,
     )
     try:

@@ -56,15 +56,29 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="imagegate-largemem-"))
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGEGATE_", "OPENAI_"))}
-    env.update(IMAGEGATE_DATA_DIR=str(work / "data"), IMAGEGATE_PORT=str(port), IMAGEGATE_LOG_LEVEL="warning",
-               IMAGEGATE_SIGNING_SECRET="bench")
+    env.update(
+        IMAGEGATE_DATA_DIR=str(work / "data"),
+        IMAGEGATE_PORT=str(port),
+        IMAGEGATE_LOG_LEVEL="warning",
+        IMAGEGATE_SIGNING_SECRET="bench",
+    )
     if a.budget is not None:
         env["IMAGEGATE_MAX_PIXELS_IN_FLIGHT"] = str(a.budget)
     exe = str(Path(sys.executable).with_name("imagegate"))
-    account = json.loads(subprocess.run([exe, "accounts", "create", "mem", "--json"], env=env, check=True,
-                                        capture_output=True, text=True).stdout)
-    key = json.loads(subprocess.run([exe, "keys", "create", account["id"], "--test", "--json"], env=env, check=True,
-                                    capture_output=True, text=True).stdout)["key"]
+    account = json.loads(
+        subprocess.run(
+            [exe, "accounts", "create", "mem", "--json"], env=env, check=True, capture_output=True, text=True
+        ).stdout
+    )
+    key = json.loads(
+        subprocess.run(
+            [exe, "keys", "create", account["id"], "--test", "--json"],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )["key"]
     with open(work / "gateway.log", "ab") as log:
         proc = subprocess.Popen([exe, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
@@ -78,11 +92,21 @@ def main() -> None:
         started = time.monotonic()
         statuses = asyncio.run(fire(base, key, a.requests, a.n, a.size))
         wall = time.monotonic() - started
-        print(json.dumps({
-            "budget_pixels": a.budget, "requests": a.requests, "n": a.n, "size": a.size,
-            "statuses": sorted(set(statuses)), "ok": statuses.count(200),
-            "peak_rss_mb": round(vm_hwm_mb(proc.pid)), "rss_before_mb": round(idle), "wall_s": round(wall, 1),
-        }))
+        print(
+            json.dumps(
+                {
+                    "budget_pixels": a.budget,
+                    "requests": a.requests,
+                    "n": a.n,
+                    "size": a.size,
+                    "statuses": sorted(set(statuses)),
+                    "ok": statuses.count(200),
+                    "peak_rss_mb": round(vm_hwm_mb(proc.pid)),
+                    "rss_before_mb": round(idle),
+                    "wall_s": round(wall, 1),
+                }
+            )
+        )
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)

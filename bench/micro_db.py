@@ -48,18 +48,24 @@ class Ledger:
             db.execute("ROLLBACK")
             return None
         db.execute("insert into holds values(?,?,?,?,?,?)", (hold_id, "a", 1000, "open", "t", "t"))
-        db.execute("insert into ledger values(?,?,?,?,?,?,?,?,?)",
-                   (uuid.uuid4().hex, "a", "hold", 0, 1000, "hold", request_id, hold_id, "t"))
+        db.execute(
+            "insert into ledger values(?,?,?,?,?,?,?,?,?)",
+            (uuid.uuid4().hex, "a", "hold", 0, 1000, "hold", request_id, hold_id, "t"),
+        )
         db.execute("COMMIT")
         return hold_id
 
     def settle(self, hold_id: str, request_id: str) -> None:
         db = self.db
         db.execute("BEGIN IMMEDIATE")
-        db.execute("update holds set status='settled' where id=? and status='open' returning account, amount", (hold_id,)).fetchall()
+        db.execute(
+            "update holds set status='settled' where id=? and status='open' returning account, amount", (hold_id,)
+        ).fetchall()
         db.execute("update accounts set held=held-1000, balance=balance-1000 where id='a'")
-        db.execute("insert into ledger values(?,?,?,?,?,?,?,?,?)",
-                   (uuid.uuid4().hex, "a", "capture", -1000, -1000, "x", request_id, hold_id, "t"))
+        db.execute(
+            "insert into ledger values(?,?,?,?,?,?,?,?,?)",
+            (uuid.uuid4().hex, "a", "capture", -1000, -1000, "x", request_id, hold_id, "t"),
+        )
         db.execute("insert into usage values(?,?,?,?,?,?)", (request_id, "a", "m", 200, 1000, "t"))
         db.execute("COMMIT")
 
@@ -77,8 +83,10 @@ async def drive(ledger: Ledger, requests: int, concurrency: int) -> None:
     cpu, wall = time.process_time(), time.perf_counter()
     await asyncio.gather(*(one(i) for i in range(requests)))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    print(f"raw sqlite3, one thread, 2 hops per request: {1000 * cpu / requests:.3f} ms CPU per request, "
-          f"{requests / wall:,.0f} requests/s at {concurrency} in flight")
+    print(
+        f"raw sqlite3, one thread, 2 hops per request: {1000 * cpu / requests:.3f} ms CPU per request, "
+        f"{requests / wall:,.0f} requests/s at {concurrency} in flight"
+    )
 
 
 def main() -> None:

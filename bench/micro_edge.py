@@ -17,14 +17,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_upstream import render_png  # noqa: E402
-
-from imagegate.domain.circuits import BreakerPolicy  # noqa: E402
-from imagegate.images import conform_async  # noqa: E402
-from imagegate.providers import base  # noqa: E402
-from imagegate.state.circuits_memory import MemoryCircuitStore  # noqa: E402
-from imagegate.storage.filesystem import FilesystemBlobStore  # noqa: E402
-from imagegate.storage.signing import UrlSigner  # noqa: E402
+from fake_upstream import render_png
+from imagegate.domain.circuits import BreakerPolicy
+from imagegate.images import conform_async
+from imagegate.providers import base
+from imagegate.state.circuits_memory import MemoryCircuitStore
+from imagegate.storage.filesystem import FilesystemBlobStore
+from imagegate.storage.signing import UrlSigner
 
 
 def report(name: str, seconds: float, n: int) -> None:
@@ -64,26 +63,51 @@ async def amain() -> None:
     from imagegate.http.endpoints import images as route
 
     response_cls = getattr(route, "FastJSONResponse", JSONResponse)
-    body = {"created": 1, "data": [{"b64_json": text, "revised_prompt": "x"}],
-            "billing": {"images": 1, "images_requested": 1, "amount_micros": 40000, "currency": "USD",
-                        "unit_price_micros": 40000}}
+    body = {
+        "created": 1,
+        "data": [{"b64_json": text, "revised_prompt": "x"}],
+        "billing": {
+            "images": 1,
+            "images_requested": 1,
+            "amount_micros": 40000,
+            "currency": "USD",
+            "unit_price_micros": 40000,
+        },
+    }
     timed(f"render the 200 body ({response_cls.__name__}), b64_json 2.39 MB", lambda: response_cls(body), 30)
-    timed(f"render the 200 body ({response_cls.__name__}), url", lambda: response_cls(
-        {**body, "data": [{"url": "http://127.0.0.1:8080/v1/files/img_x.png?expires=1&signature=abc", "revised_prompt": None}]}), 20000)
+    timed(
+        f"render the 200 body ({response_cls.__name__}), url",
+        lambda: response_cls(
+            {
+                **body,
+                "data": [
+                    {"url": "http://127.0.0.1:8080/v1/files/img_x.png?expires=1&signature=abc", "revised_prompt": None}
+                ],
+            }
+        ),
+        20000,
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         store = MemoryCircuitStore(BreakerPolicy(), Path(tmp))
         for i in range(20):
             await store.record(f"m/route{i}", ok=True, latency_ms=5, probe=False)
-        await atimed("circuit record (20 routes known)",
-                     lambda: store.record("m/route1", ok=True, latency_ms=5, probe=False), 3000)
+        await atimed(
+            "circuit record (20 routes known)",
+            lambda: store.record("m/route1", ok=True, latency_ms=5, probe=False),
+            3000,
+        )
         await store.aclose()
 
         tiny = render_png(256, 256, "flat")
-        await atimed(f"conform_async, {len(tiny):,} B PNG 256²",
-                     lambda: conform_async(tiny, want_format="png", want_size=(256, 256), compression=None), 3000)
+        await atimed(
+            f"conform_async, {len(tiny):,} B PNG 256²",
+            lambda: conform_async(tiny, want_format="png", want_size=(256, 256), compression=None),
+            3000,
+        )
         blobs = FilesystemBlobStore(Path(tmp) / "blobs", UrlSigner(b"k" * 32), "http://x")
         from imagegate.ids import new_id
+
         await atimed(f"store.put, {len(tiny):,} B", lambda: blobs.put(new_id("img"), "png", tiny), 2000)
 
     from imagegate.domain.upstream import GeneratedImage

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,8 +19,17 @@ from imagegate.service.generation import GenerationResult
 
 BODY = b'{"model":"fake/img=flat","prompt":"x","size":"256x256"}'
 RESULT = GenerationResult(
-    body={"created": 1, "data": [{"url": "http://127.0.0.1:8080/v1/files/img_01jd.png?expires=1&signature=ab", "revised_prompt": None}],
-          "billing": {"images": 1, "images_requested": 1, "amount_micros": 40000, "currency": "USD", "unit_price_micros": 40000}},
+    body={
+        "created": 1,
+        "data": [{"url": "http://127.0.0.1:8080/v1/files/img_01jd.png?expires=1&signature=ab", "revised_prompt": None}],
+        "billing": {
+            "images": 1,
+            "images_requested": 1,
+            "amount_micros": 40000,
+            "currency": "USD",
+            "unit_price_micros": 40000,
+        },
+    },
     cost_micros=40000,
     headers={"x-ratelimit-limit-requests": "60", "x-ratelimit-remaining-requests": "59"},
 )
@@ -41,11 +49,23 @@ async def main(n: int = 20000) -> None:
             authenticator=SimpleNamespace(principal_for=principal_for), images=SimpleNamespace(generate=generate)
         )
         scope_base = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-            "path": "/v1/images/generations", "raw_path": b"/v1/images/generations", "query_string": b"",
-            "root_path": "", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8080),
-            "headers": [(b"host", b"127.0.0.1:8080"), (b"authorization", b"Bearer k"),
-                        (b"content-type", b"application/json"), (b"content-length", str(len(BODY)).encode())],
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": "POST",
+            "scheme": "http",
+            "path": "/v1/images/generations",
+            "raw_path": b"/v1/images/generations",
+            "query_string": b"",
+            "root_path": "",
+            "client": ("127.0.0.1", 5000),
+            "server": ("127.0.0.1", 8080),
+            "headers": [
+                (b"host", b"127.0.0.1:8080"),
+                (b"authorization", b"Bearer k"),
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(BODY)).encode()),
+            ],
         }
         statuses = []
 
@@ -66,7 +86,9 @@ async def main(n: int = 20000) -> None:
         start = time.process_time()
         for _ in range(n):
             await one()
-        print(f"{1e6 * (time.process_time() - start) / n:8.1f} us  POST /v1/images/generations through the ASGI stack (stub service)")
+        print(
+            f"{1e6 * (time.process_time() - start) / n:8.1f} us  POST /v1/images/generations through the ASGI stack (stub service)"
+        )
         start = time.process_time()
         for _ in range(n):
             new_id("req")

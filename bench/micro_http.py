@@ -26,7 +26,8 @@ HERE = Path(__file__).resolve().parent
 MODES = ("static", "fastapi", "httpx", "aiohttp")
 BODY = b'{"created":1,"data":[{"url":"http://127.0.0.1/x.png"}]}'
 
-APP = r'''
+APP = (
+    r"""
 import httpx, json, os
 try:
     import aiohttp
@@ -70,7 +71,9 @@ fast = FastAPI()
 async def generate(request: Request):
     await request.body()
     return Response(BODY, media_type="application/json")
-''' % BODY
+"""
+    % BODY
+)
 
 
 def run_mode(mode: str, seconds: int, upstream: str, work: Path) -> dict:
@@ -78,21 +81,53 @@ def run_mode(mode: str, seconds: int, upstream: str, work: Path) -> dict:
     port = 9400 + MODES.index(mode)
     env = dict(os.environ, MICRO_MODE=mode, MICRO_UPSTREAM=upstream, PYTHONPATH=str(work))
     target = "micro_app:fast" if mode == "fastapi" else "micro_app:app"
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", target, "--port", str(port), "--http", "httptools",
-                               "--loop", "uvloop", "--no-access-log", "--log-level", "warning"], env=env)
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            target,
+            "--port",
+            str(port),
+            "--http",
+            "httptools",
+            "--loop",
+            "uvloop",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+    )
     try:
         time.sleep(3)
         body = json.dumps({"model": "fake/img=flat", "prompt": "x", "size": "256x256"})
         wrk_env = dict(os.environ, BENCH_BODY=body, BENCH_KEY="k", BENCH_CAP="1000000")
         before = tree_cpu_seconds(server.pid)
-        out = subprocess.run(["wrk", "-t2", "-c64", f"-d{seconds}s", "-s", str(HERE / "post.lua"),
-                              f"http://127.0.0.1:{port}/v1/images/generations"],
-                             env=wrk_env, capture_output=True, text=True, timeout=seconds + 60).stdout
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                "-c64",
+                f"-d{seconds}s",
+                "-s",
+                str(HERE / "post.lua"),
+                f"http://127.0.0.1:{port}/v1/images/generations",
+            ],
+            env=wrk_env,
+            capture_output=True,
+            text=True,
+            timeout=seconds + 60,
+        ).stdout
         cpu = tree_cpu_seconds(server.pid) - before
-        result = json.loads(next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))[len("BENCH_JSON "):])
+        result = json.loads(next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))[len("BENCH_JSON ") :])
         n = result["requests"]
-        return {"mode": mode, "rps": round(n / result["seconds"]), "cpu_ms_per_req": round(1000 * cpu / n, 3),
-                "errors": sum(result["errors"].values())}
+        return {
+            "mode": mode,
+            "rps": round(n / result["seconds"]),
+            "cpu_ms_per_req": round(1000 * cpu / n, 3),
+            "errors": sum(result["errors"].values()),
+        }
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -104,14 +139,18 @@ def main() -> None:
     a = parser.parse_args()
     work = Path("/tmp/imagegate-micro-http")
     work.mkdir(exist_ok=True)
-    fake = subprocess.Popen([sys.executable, str(HERE / "fake_upstream.py"), "--port", "9399", "--render", "256x256:flat"],
-                            stdout=subprocess.PIPE)
+    fake = subprocess.Popen(
+        [sys.executable, str(HERE / "fake_upstream.py"), "--port", "9399", "--render", "256x256:flat"],
+        stdout=subprocess.PIPE,
+    )
     try:
         fake.stdout.readline()
         for mode in MODES:
             if mode == "aiohttp" and subprocess.run([sys.executable, "-c", "import aiohttp"]).returncode != 0:
                 continue
-            print(json.dumps(run_mode(mode, a.seconds, "http://127.0.0.1:9399/v1/images/generations", work)), flush=True)
+            print(
+                json.dumps(run_mode(mode, a.seconds, "http://127.0.0.1:9399/v1/images/generations", work)), flush=True
+            )
     finally:
         fake.terminate()
         fake.wait(timeout=10)

@@ -39,8 +39,23 @@ async def drive(call: Callable[[int], Awaitable[None]], requests: int, concurren
 
 def usage_record() -> UsageRecord:
     return UsageRecord(
-        new_id("req"), "acct_bench", "key_bench", "gpt-image-2", "openai", 1, 1, 1, "1024x1024", "low",
-        200, None, 11000, 11000, 420, None, datetime.now(UTC),
+        new_id("req"),
+        "acct_bench",
+        "key_bench",
+        "gpt-image-2",
+        "openai",
+        1,
+        1,
+        1,
+        "1024x1024",
+        "low",
+        200,
+        None,
+        11000,
+        11000,
+        420,
+        None,
+        datetime.now(UTC),
     )
 
 
@@ -51,9 +66,13 @@ async def amain(requests: int, concurrency: int, url: str | None) -> None:
         runner = runner_for(engine)
         images, usage = ImagesRepo(engine, runner), UsageRepo(engine, runner)
         for _ in range(2):
-            index = await drive(lambda i: images.record("acct_bench", [new_id("img")], "png", 2_000_000_000), requests, concurrency)
+            index = await drive(
+                lambda i: images.record("acct_bench", [new_id("img")], "png", 2_000_000_000), requests, concurrency
+            )
             records = await drive(lambda i: usage.record(usage_record()), requests, concurrency)
-            print(f"{engine.dialect.name}: ImagesRepo.record {index:.3f} ms CPU/call; UsageRepo.record {records:.3f} ms CPU/call")
+            print(
+                f"{engine.dialect.name}: ImagesRepo.record {index:.3f} ms CPU/call; UsageRepo.record {records:.3f} ms CPU/call"
+            )
         await runner.aclose()
         await engine.dispose()
 

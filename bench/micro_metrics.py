@@ -24,8 +24,23 @@ def main() -> None:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     metrics = Metrics(Path(folder) if folder else None)
     record = UsageRecord(
-        "req_x", "acct_x", "key_x", "gpt-image-2", "openai", 1, 1, 1, "1024x1024", "low",
-        200, None, 11000, 11000, 420, None, datetime.now(UTC),
+        "req_x",
+        "acct_x",
+        "key_x",
+        "gpt-image-2",
+        "openai",
+        1,
+        1,
+        1,
+        "1024x1024",
+        "low",
+        200,
+        None,
+        11000,
+        11000,
+        420,
+        None,
+        datetime.now(UTC),
     )
     upstream = metrics.upstream_seconds.labels("openai")
     circuit = metrics.circuit_state.labels("gpt-image-2/openai")

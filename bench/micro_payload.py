@@ -43,8 +43,10 @@ def main() -> None:
     timed("base64.b64decode(validate=True) [today]", lambda: base64.b64decode(text, validate=True))
     timed("Pillow open + verify [today, in a worker thread]", verify)
     timed("base64.b64encode [today, b64_json]", lambda: base64.b64encode(png).decode("ascii"))
-    timed("json.dumps of the response, ensure_ascii=False [today]",
-          lambda: json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode())
+    timed(
+        "json.dumps of the response, ensure_ascii=False [today]",
+        lambda: json.dumps(response, ensure_ascii=False, separators=(",", ":")).encode(),
+    )
     timed("splice the upstream's base64 into a bytes template", lambda: b'{"data":[{"b64_json":"' + b64 + b'"}]}')
     try:
         import pybase64

@@ -41,8 +41,10 @@ def _wait(port: int) -> None:
 
 def _summary(name: str, wall: list[float], cpu: list[float]) -> str:
     q = lambda xs, p: sorted(xs)[int(p * (len(xs) - 1))]  # noqa: E731
-    return (f"{name:12s} wall p50 {statistics.median(wall):6.2f} ms p90 {q(wall, 0.9):6.2f} ms | "
-            f"client CPU p50 {statistics.median(cpu):5.2f} ms p90 {q(cpu, 0.9):5.2f} ms")
+    return (
+        f"{name:12s} wall p50 {statistics.median(wall):6.2f} ms p90 {q(wall, 0.9):6.2f} ms | "
+        f"client CPU p50 {statistics.median(cpu):5.2f} ms p90 {q(cpu, 0.9):5.2f} ms"
+    )
 
 
 async def _time(put: Any, n: int) -> tuple[list[float], list[float]]:
@@ -60,8 +62,14 @@ async def _time(put: Any, n: int) -> tuple[list[float], list[float]]:
 async def _obstore(endpoint: str, n: int) -> str:
     from obstore.store import S3Store
 
-    store = S3Store("bench", endpoint=endpoint, region="us-east-1", aws_access_key_id="x",
-                    aws_secret_access_key="x", client_options={"allow_http": True})
+    store = S3Store(
+        "bench",
+        endpoint=endpoint,
+        region="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        client_options={"allow_http": True},
+    )
 
     async def put(key: str) -> None:
         await store.put_async(key, BODY, attributes={"Content-Type": "image/png"})
@@ -72,8 +80,10 @@ async def _obstore(endpoint: str, n: int) -> str:
 async def _aiobotocore(endpoint: str, n: int) -> str:
     from aiobotocore.session import get_session
 
-    async with get_session().create_client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                                           aws_access_key_id="x", aws_secret_access_key="x") as client:
+    async with get_session().create_client(
+        "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    ) as client:
+
         async def put(key: str) -> None:
             await client.put_object(Bucket="bench", Key=key, Body=BODY, ContentType="image/png")
 
@@ -82,14 +92,19 @@ async def _aiobotocore(endpoint: str, n: int) -> str:
 
 async def _main(n: int) -> None:
     port = _free_port()
-    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"), "-p", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [os.path.join(os.path.dirname(sys.executable), "moto_server"), "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         _wait(port)
         endpoint = f"http://127.0.0.1:{port}"
         from aiobotocore.session import get_session
-        async with get_session().create_client("s3", endpoint_url=endpoint, region_name="us-east-1",
-                                               aws_access_key_id="x", aws_secret_access_key="x") as c:
+
+        async with get_session().create_client(
+            "s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        ) as c:
             await c.create_bucket(Bucket="bench")
         for run in (_obstore, _aiobotocore, _obstore, _aiobotocore):
             print(await run(endpoint, n))

@@ -102,8 +102,11 @@ class Sampler(threading.Thread):
         self.sample()
         self._host_end = host_cpu()
         return {
-            name: {"cpu_s": round(u.cpu_seconds(), 3), "peak_rss_mb": round(u.peak_rss / 2**20, 1),
-                   "start_rss_mb": round((u.start_rss or 0) / 2**20, 1)}
+            name: {
+                "cpu_s": round(u.cpu_seconds(), 3),
+                "peak_rss_mb": round(u.peak_rss / 2**20, 1),
+                "start_rss_mb": round((u.start_rss or 0) / 2**20, 1),
+            }
             for name, u in self.usage.items()
         }
 

@@ -1,6 +1,6 @@
 """Markdown tables from bench/run.py's JSON lines: medians over repeats, and the issue's targets.
 
-    python bench/report.py bench/results/2026-11-25-1403.jsonl [docs/benchmarks.md]
+python bench/report.py bench/results/2026-11-25-1403.jsonl [docs/benchmarks.md]
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ def _num(x: float | None, digits: int = 1) -> str:
 
 def summary(runs: list[dict]) -> dict:
     """Medians (and the req/s range) of one scenario on one target."""
+
     def med(get):  # type: ignore[no-untyped-def]
         values = [get(r) for r in runs if get(r) is not None]
         return median(values) if values else None
@@ -48,13 +49,20 @@ def summary(runs: list[dict]) -> dict:
         "p90": med(lambda r: r["latency_ms"]["p90"]),
         "p99": med(lambda r: r["latency_ms"]["p99"]),
         "errors": sum(r["error_count"] for r in runs),
-        "error_kinds": {k: sum(r["errors"][k] for r in runs) for k in runs[0]["errors"] if any(r["errors"][k] for r in runs)},
+        "error_kinds": {
+            k: sum(r["errors"][k] for r in runs) for k in runs[0]["errors"] if any(r["errors"][k] for r in runs)
+        },
         "rss": max(r["peak_rss_mb"] for r in runs),
         "rss_min": min(r["peak_rss_mb"] for r in runs),
         "cpu_ms": med(lambda r: r["cpu_ms_per_req"]),
         "upstream_max": max(r["upstream"]["max_in_flight"] for r in runs),
-        "upstream_cpu_ms": med(lambda r: 1000 * r["processes"]["upstream"]["cpu_s"] / r["requests"]
-                               if "upstream" in r["processes"] and r["requests"] else None),
+        "upstream_cpu_ms": med(
+            lambda r: (
+                1000 * r["processes"]["upstream"]["cpu_s"] / r["requests"]
+                if "upstream" in r["processes"] and r["requests"]
+                else None
+            )
+        ),
     }
 
 
@@ -70,9 +78,15 @@ def main_table(rows: list[dict]) -> list[str]:
             if not runs:
                 continue
             s = summary(runs)
-            label = f"**{sc.name}**: {sc.question}; c={sc.concurrency}, {sc.size}, {sc.response_format}" + (
-                f", {sc.output_format}" if sc.output_format != "png" else "") if first else ""
-            errors = str(s["errors"]) + (f" ({', '.join(f'{k} {v}' for k, v in s['error_kinds'].items())})" if s["errors"] else "")
+            label = (
+                f"**{sc.name}**: {sc.question}; c={sc.concurrency}, {sc.size}, {sc.response_format}"
+                + (f", {sc.output_format}" if sc.output_format != "png" else "")
+                if first
+                else ""
+            )
+            errors = str(s["errors"]) + (
+                f" ({', '.join(f'{k} {v}' for k, v in s['error_kinds'].items())})" if s["errors"] else ""
+            )
             rss = f"{_num(s['rss_min'], 0)}–{_num(s['rss'], 0)}" + (" (upstream)" if target == "direct" else "")
             out.append(
                 f"| {label} | {TARGET_NAMES[target]} | {_num(s['rps'])} ({_num(s['rps_min'])}–{_num(s['rps_max'])}) "
@@ -104,36 +118,66 @@ def targets_table(rows: list[dict]) -> list[str]:
 
     if g["c1"] and d["c1"]:
         p50, p99 = g["c1"]["p50"] - d["c1"]["p50"], g["c1"]["p99"] - d["c1"]["p99"]
-        lite = f" (LiteLLM +{ll['c1']['p50'] - d['c1']['p50']:.2f} / +{ll['c1']['p99'] - d['c1']['p99']:.2f})" if ll["c1"] else ""
-        add("c1 added latency, p50 / p99", "≤ 1.5 ms / ≤ 4 ms", f"+{p50:.2f} ms / +{p99:.2f} ms{lite}", p50 <= 1.5 and p99 <= 4)
+        lite = (
+            f" (LiteLLM +{ll['c1']['p50'] - d['c1']['p50']:.2f} / +{ll['c1']['p99'] - d['c1']['p99']:.2f})"
+            if ll["c1"]
+            else ""
+        )
+        add(
+            "c1 added latency, p50 / p99",
+            "≤ 1.5 ms / ≤ 4 ms",
+            f"+{p50:.2f} ms / +{p99:.2f} ms{lite}",
+            p50 <= 1.5 and p99 <= 4,
+        )
     if g["c64"]:
         r = _ratio(g["c64"]["rps"], ll["c64"]["rps"] if ll["c64"] else None)
-        add("c64 throughput vs LiteLLM (same worker count)", "≥ 10×",
-            f"{_num(g['c64']['rps'])} vs {_num(ll['c64']['rps']) if ll['c64'] else '-'} req/s = {_num(r, 2)}×", r is not None and r >= 10)
+        add(
+            "c64 throughput vs LiteLLM (same worker count)",
+            "≥ 10×",
+            f"{_num(g['c64']['rps'])} vs {_num(ll['c64']['rps']) if ll['c64'] else '-'} req/s = {_num(r, 2)}×",
+            r is not None and r >= 10,
+        )
         add("c64 gateway CPU per request", "≤ 1 ms", f"{g['c64']['cpu_ms']:.2f} ms", g["c64"]["cpu_ms"] <= 1)
     if g["inflight1000"] and d["inflight1000"]:
         r = _ratio(g["inflight1000"]["rps"], d["inflight1000"]["rps"])
-        add("inflight 1,000 × 2 s: req/s vs direct, errors", "≥ 95 %, 0 errors",
+        add(
+            "inflight 1,000 × 2 s: req/s vs direct, errors",
+            "≥ 95 %, 0 errors",
             f"{100 * r:.1f} % ({_num(g['inflight1000']['rps'])} vs {_num(d['inflight1000']['rps'])}), {g['inflight1000']['errors']} errors",
-            r >= 0.95 and g["inflight1000"]["errors"] == 0)
+            r >= 0.95 and g["inflight1000"]["errors"] == 0,
+        )
     if g["inflight10000"]:
         s = g["inflight10000"]
-        vs = f", {100 * _ratio(s['rps'], d['inflight10000']['rps']):.1f} % of direct req/s" if d["inflight10000"] else ""
-        add("inflight 10,000 × 15 s: errors, peak RSS", "0 errors, ≤ 1 GiB",
-            f"{s['errors']} errors, {_num(s['rss'], 0)} MB{vs}", s["errors"] == 0 and s["rss"] <= 1024)
+        vs = (
+            f", {100 * _ratio(s['rps'], d['inflight10000']['rps']):.1f} % of direct req/s" if d["inflight10000"] else ""
+        )
+        add(
+            "inflight 10,000 × 15 s: errors, peak RSS",
+            "0 errors, ≤ 1 GiB",
+            f"{s['errors']} errors, {_num(s['rss'], 0)} MB{vs}",
+            s["errors"] == 0 and s["rss"] <= 1024,
+        )
     if g["large1024-b64"]:
         s = g["large1024-b64"]
         r = _ratio(s["mb_s"], ll["large1024-b64"]["mb_s"] if ll["large1024-b64"] else None)
-        add("large 2.4 MB b64: MB/s vs LiteLLM", "≥ 5×",
-            f"{_num(s['mb_s'])} vs {_num(ll['large1024-b64']['mb_s']) if ll['large1024-b64'] else '-'} MB/s = {_num(r, 2)}×", r is not None and r >= 5)
+        add(
+            "large 2.4 MB b64: MB/s vs LiteLLM",
+            "≥ 5×",
+            f"{_num(s['mb_s'])} vs {_num(ll['large1024-b64']['mb_s']) if ll['large1024-b64'] else '-'} MB/s = {_num(r, 2)}×",
+            r is not None and r >= 5,
+        )
         for name in ("large1024-b64", "large1024-url"):
             if g[name]:
                 add(f"{name}: gateway CPU per image", "≤ 4 ms", f"{g[name]['cpu_ms']:.2f} ms", g[name]["cpu_ms"] <= 4)
     for name in ("large4096-b64", "large4096-url", "transcode1024", "transcode4096"):
         if g[name]:
             per_core = 1000 / g[name]["cpu_ms"] if g[name]["cpu_ms"] else None
-            add(f"{name}: CPU per image, images/s per core", "-",
-                f"{_num(g[name]['cpu_ms'])} ms, {_num(per_core, 2)} images/s per core, {_num(g[name]['mb_s'])} MB/s", None)
+            add(
+                f"{name}: CPU per image, images/s per core",
+                "-",
+                f"{_num(g[name]['cpu_ms'])} ms, {_num(per_core, 2)} images/s per core, {_num(g[name]['mb_s'])} MB/s",
+                None,
+            )
     return ["| target of issue 6 | wanted | measured (medians) | |", "|---|---|---|---|", *checks]
 
 

@@ -113,7 +113,9 @@ def started(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 # --------------------------------------------------------------------------- the gateway
 def gateway_env(work: Path, port: int, upstream_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMAGEGATE_", "OPENAI_", "AZURE_", "GEMINI_", "ARK_"))}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("IMAGEGATE_", "OPENAI_", "AZURE_", "GEMINI_", "ARK_"))
+    }
     env.update(
         IMAGEGATE_DATA_DIR=str(work / "data"),
         IMAGEGATE_CONFIG=str(work / "bench-models.toml"),
@@ -208,13 +210,22 @@ def settle(pids: list[int], upstream: str, max_wait: float = 240) -> float:
 def run_wrk(target: Target, sc: Scenario, seconds: int, max_requests: int) -> dict:
     threads = min(2, sc.concurrency)
     env = dict(os.environ, BENCH_BODY=target.body(sc), BENCH_KEY=target.key, BENCH_CAP=str(-(-max_requests // threads)))
-    cmd = ["wrk", f"-t{threads}", f"-c{sc.concurrency}", f"-d{seconds}s", "--timeout", "60s",
-           "-s", str(BENCH / "post.lua"), target.url(sc)]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{sc.concurrency}",
+        f"-d{seconds}s",
+        "--timeout",
+        "60s",
+        "-s",
+        str(BENCH / "post.lua"),
+        target.url(sc),
+    ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120)
     line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-500:]} {done.stderr[-500:]}")
-    return json.loads(line[len("BENCH_JSON "):])
+    return json.loads(line[len("BENCH_JSON ") :])
 
 
 def measure(target: Target, sc: Scenario, seconds: int, max_requests: int, upstream: Target, watch: list[int]) -> dict:
@@ -231,21 +242,35 @@ def measure(target: Target, sc: Scenario, seconds: int, max_requests: int, upstr
     n, secs = result["requests"], result["seconds"] or 1e-9
     cpu = procs["target"]["cpu_s"]
     row = {
-        "scenario": sc.name, "target": target.name, "concurrency": sc.concurrency, "seconds": secs,
-        "requests": n, "rps": round(n / secs, 1), "mb_s": round(result["bytes"] / secs / 1e6, 1),
+        "scenario": sc.name,
+        "target": target.name,
+        "concurrency": sc.concurrency,
+        "seconds": secs,
+        "requests": n,
+        "rps": round(n / secs, 1),
+        "mb_s": round(result["bytes"] / secs / 1e6, 1),
         "bytes_per_response": result["bytes"] // n if n else 0,
-        "latency_ms": result["latency_ms"], "errors": result["errors"],
+        "latency_ms": result["latency_ms"],
+        "errors": result["errors"],
         "error_count": sum(result["errors"].values()),
-        "cpu_s": cpu, "cpu_ms_per_req": round(1000 * cpu / n, 3) if n else None,
-        "peak_rss_mb": procs["target"]["peak_rss_mb"], "start_rss_mb": procs["target"]["start_rss_mb"], "processes": procs,
+        "cpu_s": cpu,
+        "cpu_ms_per_req": round(1000 * cpu / n, 3) if n else None,
+        "peak_rss_mb": procs["target"]["peak_rss_mb"],
+        "start_rss_mb": procs["target"]["start_rss_mb"],
+        "processes": procs,
         "wrk_cpu_s": round(wrk_after.ru_utime + wrk_after.ru_stime - wrk_before.ru_utime - wrk_before.ru_stime, 2),
-        "host_busy_cores": sampler.host_busy_cores(secs), "settle_s": waited,
-        "upstream": upstream_stats, "ts": dt.datetime.now().isoformat(timespec="seconds"),
+        "host_busy_cores": sampler.host_busy_cores(secs),
+        "settle_s": waited,
+        "upstream": upstream_stats,
+        "ts": dt.datetime.now().isoformat(timespec="seconds"),
     }
     lat = row["latency_ms"]
-    print(f"  {sc.name:15} {target.name:9} {row['rps']:>9.1f} req/s  p50 {lat['p50']:>8.2f}  p99 {lat['p99']:>9.2f} ms"
-          f"  err {row['error_count']:>5}  cpu {row['cpu_ms_per_req']} ms/req  rss {row['peak_rss_mb']} MB"
-          f"  upstream max {upstream_stats['max_in_flight']}", flush=True)
+    print(
+        f"  {sc.name:15} {target.name:9} {row['rps']:>9.1f} req/s  p50 {lat['p50']:>8.2f}  p99 {lat['p99']:>9.2f} ms"
+        f"  err {row['error_count']:>5}  cpu {row['cpu_ms_per_req']} ms/req  rss {row['peak_rss_mb']} MB"
+        f"  upstream max {upstream_stats['max_in_flight']}",
+        flush=True,
+    )
     return row
 
 
@@ -293,7 +318,7 @@ def thread_names(raw_profile: Path) -> dict[int, str]:
     for line in open(raw_profile):
         root = line.split(";", 1)[0]
         if root.startswith("thread ("):
-            tid, _, name = root[len("thread ("):].partition(")")
+            tid, _, name = root[len("thread (") :].partition(")")
             name = name.lstrip(": ") or "unnamed"
             if "_connection_worker_thread" in name:
                 name = "aiosqlite connection threads"
@@ -308,8 +333,22 @@ def profile(gateway: Target, sc: Scenario, seconds: int, a: argparse.Namespace, 
     plus the CPU of each of the gateway's threads, by name, from /proc."""
     pyspy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     settle([gateway.pid, upstream.pid], upstream.base)
-    cmd = [pyspy, "record", "--pid", str(gateway.pid), "--duration", str(max(2, seconds - 2)), "--rate", "250",
-           "--nonblocking", "--threads", "--format", "raw", "-o", str(out)]
+    cmd = [
+        pyspy,
+        "record",
+        "--pid",
+        str(gateway.pid),
+        "--duration",
+        str(max(2, seconds - 2)),
+        "--rate",
+        "250",
+        "--nonblocking",
+        "--threads",
+        "--format",
+        "raw",
+        "-o",
+        str(out),
+    ]
     if a.workers > 1:
         cmd.append("--subprocesses")
     if a.native:  # needs py-spy to pause the process for each sample: slower, shares still hold
@@ -325,7 +364,8 @@ def profile(gateway: Target, sc: Scenario, seconds: int, a: argparse.Namespace, 
         name = names.get(tid, "threads py-spy never saw busy")
         by_name[name] = by_name.get(name, 0.0) + cpu - before.get(tid, 0.0)
     row["thread_cpu_ms_per_req"] = {
-        name: round(1000 * cpu / max(1, row["requests"]), 3) for name, cpu in sorted(by_name.items(), key=lambda kv: -kv[1])
+        name: round(1000 * cpu / max(1, row["requests"]), 3)
+        for name, cpu in sorted(by_name.items(), key=lambda kv: -kv[1])
     }
     out.with_suffix(".json").write_text(json.dumps(row, indent=1))
     print(f"profile: {out} ({row['requests']} requests while sampling): {row['thread_cpu_ms_per_req']}", flush=True)
@@ -338,9 +378,30 @@ def machine() -> dict:
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
     from importlib.metadata import version
 
-    libs = {p: version(p) for p in ("uvicorn", "fastapi", "starlette", "httptools", "uvloop", "sqlalchemy", "aiosqlite", "aiohttp", "pybase64", "pillow")}
-    return {"cpu": cpu, "cores": os.cpu_count(), "mem_gib": round(mem / 2**20, 1), "kernel": platform.release(),
-            "python": platform.python_version(), "wrk": wrk, "libs": libs}
+    libs = {
+        p: version(p)
+        for p in (
+            "uvicorn",
+            "fastapi",
+            "starlette",
+            "httptools",
+            "uvloop",
+            "sqlalchemy",
+            "aiosqlite",
+            "aiohttp",
+            "pybase64",
+            "pillow",
+        )
+    }
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "mem_gib": round(mem / 2**20, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "wrk": wrk,
+        "libs": libs,
+    }
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -353,7 +414,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--litellm", default=None, help="path of the `litellm` command; LiteLLM is skipped without it")
     p.add_argument("--workers", type=int, default=1, help="imagegate serve --workers N")
     p.add_argument("--max-requests", type=int, default=1_000_000, help="request cap of one run")
-    p.add_argument("--profile", default=None, help="comma-separated scenarios to profile the gateway in with py-spy, after the table's runs")
+    p.add_argument(
+        "--profile",
+        default=None,
+        help="comma-separated scenarios to profile the gateway in with py-spy, after the table's runs",
+    )
     p.add_argument("--native", action="store_true", help="py-spy --native: C frames too (uvloop, sqlite3, zlib)")
     p.add_argument("--keep", action="store_true", help="keep the work dir (logs, data dir) in /tmp")
     p.add_argument("--doc", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown file to update")
@@ -372,8 +437,17 @@ def main(argv: list[str] | None = None) -> None:
     out = results / (f"{stamp}-quick.jsonl.tmp" if a.quick else f"{stamp}.jsonl")
     work = Path(tempfile.mkdtemp(prefix="imagegate-bench-"))
     (work / "bench-models.toml").write_text(operator_toml())
-    meta = {"meta": {"date": stamp, "machine": machine(), "fd_limit": fd_limit, "repeats": a.repeats,
-                     "quick": a.quick, "workers": a.workers, "work_dir": str(work)}}
+    meta = {
+        "meta": {
+            "date": stamp,
+            "machine": machine(),
+            "fd_limit": fd_limit,
+            "repeats": a.repeats,
+            "quick": a.quick,
+            "workers": a.workers,
+            "work_dir": str(work),
+        }
+    }
     with contextlib.ExitStack() as stack:
         if not a.keep:
             stack.callback(shutil.rmtree, work, ignore_errors=True)
@@ -400,9 +474,13 @@ def main(argv: list[str] | None = None) -> None:
 def start_targets(stack: contextlib.ExitStack, a: argparse.Namespace, work: Path, meta: dict) -> list[Target]:
     wanted = a.targets.split(",")
     upstream_port, gateway_port = free_port(), free_port()
-    fake = stack.enter_context(started(
-        [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(upstream_port), "--api-key", UPSTREAM_KEY],
-        dict(os.environ), work / "fake-upstream.log"))
+    fake = stack.enter_context(
+        started(
+            [sys.executable, str(BENCH / "fake_upstream.py"), "--port", str(upstream_port), "--api-key", UPSTREAM_KEY],
+            dict(os.environ),
+            work / "fake-upstream.log",
+        )
+    )
     wait_until_up(f"http://127.0.0.1:{upstream_port}/healthz", fake, work / "fake-upstream.log", 120)
     targets = [Target("direct", fake.pid, UPSTREAM_KEY, f"http://127.0.0.1:{upstream_port}")]
     if "imagegate" in wanted:
@@ -420,8 +498,11 @@ def start_targets(stack: contextlib.ExitStack, a: argparse.Namespace, work: Path
         ll = stack.enter_context(started(cmd, env, work / "litellm.log"))
         wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", ll, work / "litellm.log", 300)
         python = Path(a.litellm).with_name("python")
-        meta["litellm"] = subprocess.run([str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
-                                         capture_output=True, text=True).stdout.strip()
+        meta["litellm"] = subprocess.run(
+            [str(python), "-c", "import importlib.metadata as m; print(m.version('litellm'))"],
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
         targets.append(Target("litellm", ll.pid, LITELLM_MASTER_KEY, f"http://127.0.0.1:{port}"))
     targets[0].enabled = "direct" in wanted
     return targets

@@ -78,16 +78,36 @@ SCENARIOS = (
     Scenario("c64", "maximum throughput and CPU per request", TINY, "256x256", 64, 15, 5, litellm=True),
     Scenario("inflight1000", "1,000 in flight on a 2 s upstream", SLOW2, "256x256", 1000, 30, 10, litellm=True),
     Scenario("inflight10000", "10,000 in flight on a 15 s upstream", SLOW15, "256x256", 10000, 60, 20),
-    Scenario("large1024-b64", "1024² PNG (2.39 MB base64) returned inline", LARGE, "1024x1024", 16, 15, 5,
-             response_format="b64_json", litellm=True),
+    Scenario(
+        "large1024-b64",
+        "1024² PNG (2.39 MB base64) returned inline",
+        LARGE,
+        "1024x1024",
+        16,
+        15,
+        5,
+        response_format="b64_json",
+        litellm=True,
+    ),
     Scenario("large1024-url", "1024² PNG stored, URL returned", LARGE, "1024x1024", 16, 15, 5),
-    Scenario("large4096-b64", "4096² PNG (38 MB base64) returned inline", LARGE, "4096x4096", 4, 15, 8,
-             response_format="b64_json", litellm=True),
+    Scenario(
+        "large4096-b64",
+        "4096² PNG (38 MB base64) returned inline",
+        LARGE,
+        "4096x4096",
+        4,
+        15,
+        8,
+        response_format="b64_json",
+        litellm=True,
+    ),
     Scenario("large4096-url", "4096² PNG stored, URL returned", LARGE, "4096x4096", 4, 15, 8),
-    Scenario("transcode1024", "upstream PNG, client asks WEBP, 1024²", LARGE, "1024x1024", 4, 15, 8,
-             output_format="webp"),
-    Scenario("transcode4096", "upstream PNG, client asks WEBP, 4096²", LARGE, "4096x4096", 4, 20, 10,
-             output_format="webp"),
+    Scenario(
+        "transcode1024", "upstream PNG, client asks WEBP, 1024²", LARGE, "1024x1024", 4, 15, 8, output_format="webp"
+    ),
+    Scenario(
+        "transcode4096", "upstream PNG, client asks WEBP, 4096²", LARGE, "4096x4096", 4, 20, 10, output_format="webp"
+    ),
 )
 
 

@@ -14,6 +14,7 @@ import secrets
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -76,7 +77,9 @@ class Gateway:
     def http(self) -> httpx.Client:
         return httpx.Client(base_url=self.base_url, timeout=60)
 
-    def post_images(self, key: str | None, body: Any, headers: dict[str, Any] | None = None, **kwargs: Any) -> httpx.Response:
+    def post_images(
+        self, key: str | None, body: Any, headers: dict[str, Any] | None = None, **kwargs: Any
+    ) -> httpx.Response:
         headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
         with self.http() as http:
             if isinstance(body, (bytes, str)):
@@ -118,9 +121,9 @@ class Gateway:
 
     def usage_row(self, request_id: str) -> dict[str, Any] | None:
         """The usage record the gateway wrote for `request_id`, as the operator's usage view shows it."""
-        from datetime import datetime, timedelta, timezone
+        from datetime import datetime, timedelta
 
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         report = self.admin(lambda admin: admin.usage(now - timedelta(hours=1), now + timedelta(minutes=1)))
         return next((row for row in report["data"] if row["id"] == request_id), None)
 

@@ -24,7 +24,6 @@ from .service.doctor import diagnose, render, report
 from .tour import command_name, tour
 from .wiring import check_storage, open_admin, open_route_health
 
-
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
 
@@ -55,7 +54,11 @@ def main() -> None:
 @click.option("--port", default=None, type=int, help="port (default IMAGEGATE_PORT or 8000)")
 @click.option("--workers", default=1, show_default=True, type=int, help="worker processes")
 @click.option(
-    "--backlog", default=16384, show_default=True, type=int, help="connections the kernel may queue (capped by somaxconn)"
+    "--backlog",
+    default=16384,
+    show_default=True,
+    type=int,
+    help="connections the kernel may queue (capped by somaxconn)",
 )
 def serve(host: str | None, port: int | None, workers: int, backlog: int) -> None:
     """Start the gateway (creates / migrates the database first)."""
@@ -120,7 +123,11 @@ def init(as_json: bool) -> None:
     """Create / migrate the database and print the data dir."""
     settings = load_settings()
     _admin_call(lambda admin: _noop(admin))
-    _emit({"data_dir": str(settings.data_dir), "database": _safe_url(settings.database_url)}, as_json, str(settings.data_dir))
+    _emit(
+        {"data_dir": str(settings.data_dir), "database": _safe_url(settings.database_url)},
+        as_json,
+        str(settings.data_dir),
+    )
 
 
 async def _noop(_admin: AdminService) -> dict[str, Any]:
@@ -186,7 +193,10 @@ def accounts_show(account_id: str, as_json: bool) -> None:
 def accounts_list(as_json: bool) -> None:
     """List every account with its balance."""
     result = _admin_call(lambda admin: admin.list_accounts())
-    lines = [f"{a['id']}  {a['name']:20} balance {a['balance_micros']:>12}  held {a['held_micros']:>10}" for a in result["data"]]
+    lines = [
+        f"{a['id']}  {a['name']:20} balance {a['balance_micros']:>12}  held {a['held_micros']:>10}"
+        for a in result["data"]
+    ]
     _emit(result, as_json, "\n".join(lines))
 
 
@@ -196,7 +206,9 @@ def accounts_list(as_json: bool) -> None:
 @click.option("--ipm", default=None, type=int, help="images per minute for keys without their own")
 @click.option("--max-in-flight", default=None, type=int, help="requests the account may have running at once")
 @json_option
-def accounts_limits(account_id: str, rpm: int | None, ipm: int | None, max_in_flight: int | None, as_json: bool) -> None:
+def accounts_limits(
+    account_id: str, rpm: int | None, ipm: int | None, max_in_flight: int | None, as_json: bool
+) -> None:
     """Set the account's default limits.
 
     An option left out means no limit.
@@ -204,7 +216,11 @@ def accounts_limits(account_id: str, rpm: int | None, ipm: int | None, max_in_fl
     result = _admin_call(
         lambda admin: admin.set_account_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
     )
-    _emit(result, as_json, f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}")
+    _emit(
+        result,
+        as_json,
+        f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}",
+    )
 
 
 @accounts.command("safety")
@@ -295,7 +311,9 @@ def keys() -> None:
 @click.option("--rpm", default=None, type=int, help="requests per minute (default: the account's)")
 @click.option("--ipm", default=None, type=int, help="images per minute (default: the account's)")
 @json_option
-def keys_create(account_id: str, test: bool, models: str | None, rpm: int | None, ipm: int | None, as_json: bool) -> None:
+def keys_create(
+    account_id: str, test: bool, models: str | None, rpm: int | None, ipm: int | None, as_json: bool
+) -> None:
     """Create an API key (printed only this once).
 
     A live key unless --test; a test key is free and answers every model with offline previews.
@@ -320,7 +338,9 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
 def keys_list(account_id: str, as_json: bool) -> None:
     """List an account's keys (prefixes only, never the keys)."""
     result = _admin_call(lambda admin: admin.list_keys(account_id))
-    lines = [f"{k['id']}  {k['prefix']}…  {k['mode']}  {'revoked' if k['revoked_at'] else 'active'}" for k in result["data"]]
+    lines = [
+        f"{k['id']}  {k['prefix']}…  {k['mode']}  {'revoked' if k['revoked_at'] else 'active'}" for k in result["data"]
+    ]
     _emit(result, as_json, "\n".join(lines))
 
 
@@ -352,8 +372,10 @@ def ledger_verify(as_json: bool) -> None:
     Exits 1 when one does not.
     """
     result = _admin_call(lambda admin: admin.verify_ledger())
-    human = f"ok: {result['accounts_checked']} accounts" if result["ok"] else "\n".join(
-        f"{p['account_id']}: {p['problem']}" for p in result["problems"]
+    human = (
+        f"ok: {result['accounts_checked']} accounts"
+        if result["ok"]
+        else "\n".join(f"{p['account_id']}: {p['problem']}" for p in result["problems"])
     )
     _emit(result, as_json, human)
     if not result["ok"]:
@@ -438,7 +460,9 @@ def routes_list(as_json: bool) -> None:
             return await health.report()
 
     result = asyncio.run(read_report())
-    lines = [f"{'model':22} {'route':12} {'provider':18} {'ok?':4} {'circuit':9} {'calls':>5} {'err%':>7} {'p50 ms':>7}"]
+    lines = [
+        f"{'model':22} {'route':12} {'provider':18} {'ok?':4} {'circuit':9} {'calls':>5} {'err%':>7} {'p50 ms':>7}"
+    ]
     for row in result["routes"]:
         recent = row["recent"]
         rate = "-" if recent["error_rate"] is None else f"{recent['error_rate']:.0%}"

@@ -20,20 +20,31 @@ from .domain.catalog import Catalog
 from .domain.safety_policy import SafetyPolicy
 from .setting import Setting
 
-
 SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares its credentials' (providers/)
-    Setting("IMAGEGATE_DATA_DIR", "./data", "where the embedded database, images and the generated signing secret live"),
-    Setting("IMAGEGATE_DATABASE_URL", None, "SQLAlchemy URL; default a SQLite file in the data dir (`postgresql+asyncpg://…` at scale)"),
+    Setting(
+        "IMAGEGATE_DATA_DIR", "./data", "where the embedded database, images and the generated signing secret live"
+    ),
+    Setting(
+        "IMAGEGATE_DATABASE_URL",
+        None,
+        "SQLAlchemy URL; default a SQLite file in the data dir (`postgresql+asyncpg://…` at scale)",
+    ),
     Setting("IMAGEGATE_REDIS_URL", None, "shared rate limits, circuit breakers, idempotency locks (unset: in process)"),
     Setting("IMAGEGATE_PUBLIC_URL", None, "base of the URLs handed to clients (default `http://<host>:<port>`)"),
-    Setting("IMAGEGATE_SIGNING_SECRET", None, "HMAC key for download URLs (default: generated once, kept in the data dir)"),
+    Setting(
+        "IMAGEGATE_SIGNING_SECRET", None, "HMAC key for download URLs (default: generated once, kept in the data dir)"
+    ),
     Setting("IMAGEGATE_URL_TTL_SECONDS", "86400", "lifetime of a download URL"),
     Setting("IMAGEGATE_ADMIN_TOKEN", None, "bearer token of the admin API (unset: admin API off)"),
     Setting("IMAGEGATE_CONFIG", None, "optional TOML file: catalog overrides (models, routes, prices)"),
     Setting("IMAGEGATE_HOST", "127.0.0.1", "address `serve` binds to"),
     Setting("IMAGEGATE_PORT", "8000", "port `serve` listens on"),
     Setting("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS", "300", "timeout of one upstream call"),
-    Setting("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS", None, "upstream connections open at once; more requests wait for one (default: half the open-file limit, less 256)"),
+    Setting(
+        "IMAGEGATE_UPSTREAM_MAX_CONNECTIONS",
+        None,
+        "upstream connections open at once; more requests wait for one (default: half the open-file limit, less 256)",
+    ),
     Setting("IMAGEGATE_REQUEST_DEADLINE_SECONDS", "600", "overall deadline of a request, retries included"),
     Setting("IMAGEGATE_RETRY_ATTEMPTS", "3", "upstream attempts per route (first try included)"),
     Setting("IMAGEGATE_RETRY_BASE_SECONDS", "0.5", "first backoff delay; doubles per attempt, with full jitter"),
@@ -41,33 +52,93 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting("IMAGEGATE_BREAKER_FAILURES", "5", "consecutive failed upstream calls that open a route's circuit"),
     Setting("IMAGEGATE_BREAKER_COOLDOWN_SECONDS", "30", "how long an open circuit waits before one probe call"),
     Setting("IMAGEGATE_REDIS_PREFIX", "imagegate", "prefix of every Redis key the gateway writes"),
-    Setting("IMAGEGATE_HOLD_TTL_SECONDS", None, "how long a hold lives if its request dies with its node (default: the request deadline plus 60 s)"),
+    Setting(
+        "IMAGEGATE_HOLD_TTL_SECONDS",
+        None,
+        "how long a hold lives if its request dies with its node (default: the request deadline plus 60 s)",
+    ),
     Setting("IMAGEGATE_SWEEP_INTERVAL_SECONDS", "15", "how often each node releases expired holds"),
-    Setting("IMAGEGATE_NODE_ID", None, "this node's name, unique among the nodes sharing a database; a restarted node releases at once what its previous run held (default: the host name)"),
+    Setting(
+        "IMAGEGATE_NODE_ID",
+        None,
+        "this node's name, unique among the nodes sharing a database; a restarted node releases at once what its previous run held (default: the host name)",
+    ),
     Setting("IMAGEGATE_LOG_LEVEL", "info", "log level: debug, info, warning, error"),
-    Setting("IMAGEGATE_ACCESS_LOG", "true", "one line per request at level info (request id, key id, model, status, images, cost, latency); `false` turns it off"),
+    Setting(
+        "IMAGEGATE_ACCESS_LOG",
+        "true",
+        "one line per request at level info (request id, key id, model, status, images, cost, latency); `false` turns it off",
+    ),
     Setting("IMAGEGATE_LOG_FORMAT", "text", "`text`, or `json`: each access line as one JSON object"),
-    Setting("IMAGEGATE_SAFETY_POLICY", None, "operator TOML file merged over the shipped prompt-screening policy (docs/safety.md)"),
+    Setting(
+        "IMAGEGATE_SAFETY_POLICY",
+        None,
+        "operator TOML file merged over the shipped prompt-screening policy (docs/safety.md)",
+    ),
     Setting("IMAGEGATE_AUDIT_PROMPTS", "false", "`true`: keep the prompt text with each recorded block or flag"),
-    Setting("IMAGEGATE_MODERATION_URL", None, "moderations endpoint, e.g. `https://api.openai.com/v1/moderations` (unset: no moderation stage)"),
+    Setting(
+        "IMAGEGATE_MODERATION_URL",
+        None,
+        "moderations endpoint, e.g. `https://api.openai.com/v1/moderations` (unset: no moderation stage)",
+    ),
     Setting("IMAGEGATE_MODERATION_API_KEY", None, "key of the moderation endpoint (default: OPENAI_API_KEY)"),
     Setting("IMAGEGATE_MODERATION_MODEL", "omni-moderation-latest", "model asked by the moderation stage"),
     Setting("IMAGEGATE_MODERATION_TIMEOUT_SECONDS", "2", "latency budget of the moderation stage"),
-    Setting("IMAGEGATE_MODERATION_ON_ERROR", "open", "moderation down or over budget: `open` serves the request, `closed` answers 503"),
-    Setting("IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"),
-    Setting("IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"),
-    Setting("IMAGEGATE_STORAGE_URL", None, "where images are kept: `file:///path` (default: the data dir's `images`) or `s3://bucket/prefix` (credentials, region and endpoint from the standard `AWS_*` variables)"),
-    Setting("IMAGEGATE_URL_MODE", "gateway", "`gateway`: signed `/v1/files/…` URLs served by the gateway; `bucket`: the bucket's own pre-signed URLs (S3 only)"),
+    Setting(
+        "IMAGEGATE_MODERATION_ON_ERROR",
+        "open",
+        "moderation down or over budget: `open` serves the request, `closed` answers 503",
+    ),
+    Setting(
+        "IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"
+    ),
+    Setting(
+        "IMAGEGATE_MAX_BODY_BYTES", "1048576", "largest request body accepted; larger ones are 413 before they are read"
+    ),
+    Setting(
+        "IMAGEGATE_STORAGE_URL",
+        None,
+        "where images are kept: `file:///path` (default: the data dir's `images`) or `s3://bucket/prefix` (credentials, region and endpoint from the standard `AWS_*` variables)",
+    ),
+    Setting(
+        "IMAGEGATE_URL_MODE",
+        "gateway",
+        "`gateway`: signed `/v1/files/…` URLs served by the gateway; `bucket`: the bucket's own pre-signed URLs (S3 only)",
+    ),
     Setting("IMAGEGATE_STORAGE_TIMEOUT_SECONDS", "30", "longest one image store call may take (retries included)"),
-    Setting("IMAGEGATE_IMAGE_GRACE_SECONDS", "3600", "how long after its URL expires an image is deleted by the sweeper"),
+    Setting(
+        "IMAGEGATE_IMAGE_GRACE_SECONDS", "3600", "how long after its URL expires an image is deleted by the sweeper"
+    ),
     Setting("IMAGEGATE_METRICS", "false", "`true`: serve Prometheus metrics on `GET /metrics`"),
-    Setting("IMAGEGATE_HEADER_TIMEOUT_SECONDS", "10", "a client's request line and headers must arrive within this, from its first byte (or from connecting)"),
-    Setting("IMAGEGATE_BODY_TIMEOUT_SECONDS", "30", "a request's body must arrive within this, from the end of its headers"),
+    Setting(
+        "IMAGEGATE_HEADER_TIMEOUT_SECONDS",
+        "10",
+        "a client's request line and headers must arrive within this, from its first byte (or from connecting)",
+    ),
+    Setting(
+        "IMAGEGATE_BODY_TIMEOUT_SECONDS", "30", "a request's body must arrive within this, from the end of its headers"
+    ),
     Setting("IMAGEGATE_KEEPALIVE_TIMEOUT_SECONDS", "30", "an idle keep-alive connection is closed after this"),
-    Setting("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT", "512", "connections open at once from one client address, per worker (0: no cap; behind a proxy, cap there)"),
-    Setting("IMAGEGATE_MAX_PIXELS_IN_FLIGHT", "67108864", "image pixels decoded, drawn or encoded at once per process (four 4096² images); more image work waits (0: no bound)"),
-    Setting("IMAGEGATE_EDIT_MAX_BODY_BYTES", "52428800", "largest multipart body of an edit (all its images together); larger ones are 413 before they are read"),
-    Setting("IMAGEGATE_EDIT_MAX_IMAGE_BYTES", "26214400", "largest single image (or mask) of an edit; a model's catalog `max_input_image_bytes` may be lower"),
+    Setting(
+        "IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT",
+        "512",
+        "connections open at once from one client address, per worker (0: no cap; behind a proxy, cap there)",
+    ),
+    Setting(
+        "IMAGEGATE_MAX_PIXELS_IN_FLIGHT",
+        "67108864",
+        "image pixels decoded, drawn or encoded at once per process (four 4096² images); more image work waits (0: no bound)",
+    ),
+    Setting(
+        "IMAGEGATE_EDIT_MAX_BODY_BYTES",
+        "52428800",
+        "largest multipart body of an edit (all its images together); larger ones are 413 before they are read",
+    ),
+    Setting(
+        "IMAGEGATE_EDIT_MAX_IMAGE_BYTES",
+        "26214400",
+        "largest single image (or mask) of an edit; a model's catalog `max_input_image_bytes` may be lower",
+    ),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 AWS_VARIABLES = (

@@ -22,9 +22,7 @@ from .pixels import reserve
 FORMATS = ("png", "jpeg", "webp")
 """The formats a client may ask for, by their `output_format` names."""
 
-_PIL_FORMATS: Mapping[str, str] = MappingProxyType(
-    {"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp"}
-)
+_PIL_FORMATS: Mapping[str, str] = MappingProxyType({"PNG": "png", "JPEG": "jpeg", "MPO": "jpeg", "WEBP": "webp"})
 """Pillow's format names -> ours. MPO is a JPEG with extra frames appended; decoders read it as one."""
 
 _PIL_OPENERS = ("PNG", "JPEG", "WEBP")

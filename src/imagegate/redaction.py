@@ -13,7 +13,6 @@ import logging
 import re
 from collections.abc import Iterable
 
-
 MASK = "[REDACTED]"
 MIN_SECRET_CHARS = 6  # shorter configured "secrets" would mask ordinary words
 

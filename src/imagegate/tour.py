@@ -46,7 +46,7 @@ def tour(
         f"  models      {base_url}/models",
         f"  playground  {base_url}/playground",
         f"  live key    {command} keys create {account} --json",
-        f"              then: {command} credit add {account} 25 --reason \"first top-up\",",
+        f'              then: {command} credit add {account} 25 --reason "first top-up",',
         "              and start again with the upstream's key (e.g. OPENAI_API_KEY) in the environment",
         f"  check       {command} doctor",
     ]

@@ -249,9 +249,7 @@ def image_service(
     )
 
 
-def build_router(
-    settings: Settings, client: UpstreamClient, circuits: CircuitStore, metrics: Metrics | None
-) -> Router:
+def build_router(settings: Settings, client: UpstreamClient, circuits: CircuitStore, metrics: Metrics | None) -> Router:
     registry = default_registry()
     return Router(
         settings.catalog,
@@ -330,4 +328,14 @@ def prompt_screen(
     )
 
 
-__all__ = ["Database", "all_settings", "check_storage", "configured_secrets", "Gateway", "open_admin", "open_database", "open_gateway", "open_route_health"]
+__all__ = [
+    "Database",
+    "Gateway",
+    "all_settings",
+    "check_storage",
+    "configured_secrets",
+    "open_admin",
+    "open_database",
+    "open_gateway",
+    "open_route_health",
+]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -61,7 +61,7 @@ def instant(value: str | None) -> datetime | None:
     if value is None:
         return None
     parsed = datetime.fromisoformat(value)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def same(a: dict[str, Any], b: dict[str, Any]) -> bool:
@@ -87,11 +87,20 @@ def cli_json(gw: Gateway, *args: str) -> dict[str, Any]:
     return value
 
 
-def new_funded_account(gw: Gateway, name: str, amount_usd: str = "10", **key_options: Any) -> tuple[str, dict[str, Any]]:
+def new_funded_account(
+    gw: Gateway, name: str, amount_usd: str = "10", **key_options: Any
+) -> tuple[str, dict[str, Any]]:
     """An account made through the admin API, with credit and a live key; (account id, key object)."""
     account = ok(call(gw, "POST", "/accounts", json_body={"name": name}))
     if amount_usd != "0":
-        ok(call(gw, "POST", f"/accounts/{account['id']}/credit", json_body={"amount_usd": amount_usd, "reason": "funding"}))
+        ok(
+            call(
+                gw,
+                "POST",
+                f"/accounts/{account['id']}/credit",
+                json_body={"amount_usd": amount_usd, "reason": "funding"},
+            )
+        )
     key = ok(call(gw, "POST", f"/accounts/{account['id']}/keys", json_body=key_options))
     return account["id"], key
 
@@ -197,28 +206,56 @@ def test_create_account_needs_a_name(admin_gateway: Gateway) -> None:
 def test_top_ups_and_adjustments_change_the_balance_exactly(admin_gateway: Gateway) -> None:
     account_id = ok(call(admin_gateway, "POST", "/accounts", json_body={"name": "credit"}))["id"]
 
-    topped = ok(call(admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": "12.5", "reason": "invoice 1"}))
+    topped = ok(
+        call(
+            admin_gateway,
+            "POST",
+            f"/accounts/{account_id}/credit",
+            json_body={"amount_usd": "12.5", "reason": "invoice 1"},
+        )
+    )
     assert topped["account_id"] == account_id
     assert topped["balance_micros"] == 12_500_000
     assert topped["reason"] == "invoice 1"
     assert admin_gateway.balance(account_id) == (12_500_000, 0)
 
-    topped = ok(call(admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": 2.25, "reason": "invoice 2"}))
+    topped = ok(
+        call(
+            admin_gateway,
+            "POST",
+            f"/accounts/{account_id}/credit",
+            json_body={"amount_usd": 2.25, "reason": "invoice 2"},
+        )
+    )
     assert topped["balance_micros"] == 14_750_000
     assert admin_gateway.balance(account_id) == (14_750_000, 0)
 
-    topped = ok(call(admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": 3, "reason": "invoice 3"}))
+    topped = ok(
+        call(
+            admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": 3, "reason": "invoice 3"}
+        )
+    )
     assert topped["balance_micros"] == 17_750_000
 
     adjusted = ok(
-        call(admin_gateway, "POST", f"/accounts/{account_id}/adjustments", json_body={"amount_usd": "-0.750001", "reason": "refund"})
+        call(
+            admin_gateway,
+            "POST",
+            f"/accounts/{account_id}/adjustments",
+            json_body={"amount_usd": "-0.750001", "reason": "refund"},
+        )
     )
     assert adjusted["balance_micros"] == 16_999_999
     assert adjusted["reason"] == "refund"
     assert admin_gateway.balance(account_id) == (16_999_999, 0)
 
     adjusted = ok(
-        call(admin_gateway, "POST", f"/accounts/{account_id}/adjustments", json_body={"amount_usd": "0.000001", "reason": "rounding"})
+        call(
+            admin_gateway,
+            "POST",
+            f"/accounts/{account_id}/adjustments",
+            json_body={"amount_usd": "0.000001", "reason": "rounding"},
+        )
     )
     assert adjusted["balance_micros"] == 17_000_000
     assert ok(call(admin_gateway, "GET", f"/accounts/{account_id}"))["balance_micros"] == 17_000_000
@@ -240,9 +277,15 @@ def test_top_ups_and_adjustments_change_the_balance_exactly(admin_gateway: Gatew
         pytest.param("adjustments", {"amount_usd": "-5.000001", "reason": "r"}, None, id="adjust-below-zero"),
     ],
 )
-def test_refused_credit_changes_nothing(admin_gateway: Gateway, path: str, body: dict[str, Any], param: str | None) -> None:
+def test_refused_credit_changes_nothing(
+    admin_gateway: Gateway, path: str, body: dict[str, Any], param: str | None
+) -> None:
     account_id = ok(call(admin_gateway, "POST", "/accounts", json_body={"name": "refused"}))["id"]
-    ok(call(admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": "5", "reason": "funding"}))
+    ok(
+        call(
+            admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": "5", "reason": "funding"}
+        )
+    )
 
     error = assert_error(
         call(admin_gateway, "POST", f"/accounts/{account_id}/{path}", json_body=body), 400, "invalid_request_error"
@@ -264,14 +307,22 @@ def test_adjustment_cannot_take_the_balance_below_what_is_held(admin_gateway: Ga
 
         one_too_many = -(10_000_000 - HIGH_1024 + 1)
         response = call(
-            admin_gateway, "POST", f"/accounts/{account_id}/adjustments", json_body={"amount_usd": usd(one_too_many), "reason": "r"}
+            admin_gateway,
+            "POST",
+            f"/accounts/{account_id}/adjustments",
+            json_body={"amount_usd": usd(one_too_many), "reason": "r"},
         )
         assert_error(response, 400, "invalid_request_error")
         assert admin_gateway.balance(account_id) == (10_000_000, HIGH_1024)
 
         exactly = -(10_000_000 - HIGH_1024)
         adjusted = ok(
-            call(admin_gateway, "POST", f"/accounts/{account_id}/adjustments", json_body={"amount_usd": usd(exactly), "reason": "r"})
+            call(
+                admin_gateway,
+                "POST",
+                f"/accounts/{account_id}/adjustments",
+                json_body={"amount_usd": usd(exactly), "reason": "r"},
+            )
         )
         assert adjusted["balance_micros"] == HIGH_1024
         assert admin_gateway.balance(account_id) == (HIGH_1024, HIGH_1024)
@@ -297,7 +348,12 @@ def test_keys_create_list_revoke(admin_gateway: Gateway, upstream: FakeOpenAI) -
 
     with admin_gateway.http() as http:
         seen = http.get("/v1/account", headers={"Authorization": f"Bearer {key['key']}"}).json()
-    assert seen["key"] == {"id": key["id"], "mode": "live", "allowed_models": ["gpt-image-2"], "rate_limit": {"rpm": 30, "ipm": None, "max_in_flight": None}}
+    assert seen["key"] == {
+        "id": key["id"],
+        "mode": "live",
+        "allowed_models": ["gpt-image-2"],
+        "rate_limit": {"rpm": 30, "ipm": None, "max_in_flight": None},
+    }
 
     assert generate(admin_gateway, key["key"], quality="low").status_code == 200
     refused = admin_gateway.post_images(key["key"], {"model": "nano-banana-2", "prompt": "x"})
@@ -337,7 +393,9 @@ def test_keys_create_list_revoke(admin_gateway: Gateway, upstream: FakeOpenAI) -
 def test_key_with_an_unknown_model_or_bad_rpm_is_refused(admin_gateway: Gateway) -> None:
     account_id = ok(call(admin_gateway, "POST", "/accounts", json_body={"name": "bad-keys"}))["id"]
     error = assert_error(
-        call(admin_gateway, "POST", f"/accounts/{account_id}/keys", json_body={"models": ["dall-e-9"]}), 400, "invalid_request_error"
+        call(admin_gateway, "POST", f"/accounts/{account_id}/keys", json_body={"models": ["dall-e-9"]}),
+        400,
+        "invalid_request_error",
     )
     assert error["param"] == "models"
     error = assert_error(
@@ -375,7 +433,9 @@ def test_price_set_live_applies_to_the_next_generation(admin_gateway: Gateway, u
         assert result == {"model": "gpt-image-2", "quality": "high", "size": "1024x1024", "micros": 250_000}
         listed = ok(call(admin_gateway, "GET", "/prices"))
         assert listed["models"]["gpt-image-2"]["high"]["1024x1024"] == 250_000
-        assert listed["models"]["gpt-image-2"]["high"]["1024x1536"] == before["models"]["gpt-image-2"]["high"]["1024x1536"]
+        assert (
+            listed["models"]["gpt-image-2"]["high"]["1024x1536"] == before["models"]["gpt-image-2"]["high"]["1024x1536"]
+        )
         assert listed["models"]["gpt-image-2-official"] == before["models"]["gpt-image-2-official"]
 
         second = generate(admin_gateway, key["key"], quality="high")
@@ -389,7 +449,12 @@ def test_price_set_live_applies_to_the_next_generation(admin_gateway: Gateway, u
                 admin_gateway,
                 "PUT",
                 "/prices",
-                json_body={"model": "gpt-image-2", "quality": "high", "size": "1024x1024", "amount_usd": usd(HIGH_1024)},
+                json_body={
+                    "model": "gpt-image-2",
+                    "quality": "high",
+                    "size": "1024x1024",
+                    "amount_usd": usd(HIGH_1024),
+                },
             )
         )
     assert ok(call(admin_gateway, "GET", "/prices")) == before
@@ -400,10 +465,20 @@ def test_price_set_live_applies_to_the_next_generation(admin_gateway: Gateway, u
 @pytest.mark.parametrize(
     ("body", "param"),
     [
-        pytest.param({"model": "dall-e-9", "quality": "high", "size": "1024x1024", "amount_usd": "1"}, "model", id="unknown-model"),
+        pytest.param(
+            {"model": "dall-e-9", "quality": "high", "size": "1024x1024", "amount_usd": "1"},
+            "model",
+            id="unknown-model",
+        ),
         pytest.param({"model": "preview", "size": "256x256", "amount_usd": "1"}, "model", id="free-model"),
-        pytest.param({"model": "gpt-image-2", "quality": "ultra", "size": "1024x1024", "amount_usd": "1"}, "quality", id="bad-quality"),
-        pytest.param({"model": "gpt-image-2", "quality": "high", "size": "999x999", "amount_usd": "1"}, "size", id="bad-size"),
+        pytest.param(
+            {"model": "gpt-image-2", "quality": "ultra", "size": "1024x1024", "amount_usd": "1"},
+            "quality",
+            id="bad-quality",
+        ),
+        pytest.param(
+            {"model": "gpt-image-2", "quality": "high", "size": "999x999", "amount_usd": "1"}, "size", id="bad-size"
+        ),
         pytest.param({"model": "gpt-image-2", "quality": "high", "size": "1024x1024"}, "amount_usd", id="no-amount"),
     ],
 )
@@ -446,7 +521,9 @@ def test_usage_across_accounts(admin_gateway: Gateway, upstream: FakeOpenAI) -> 
     assert only_b["totals"] == {"requests": 1, "images": 2, "cost_micros": 2 * LOW_1024}
 
     created = by_id[a_request]["created"]
-    window = ok(call(admin_gateway, "GET", "/usage", params={"account_id": a_id, "start": created - 100, "end": created - 50}))
+    window = ok(
+        call(admin_gateway, "GET", "/usage", params={"account_id": a_id, "start": created - 100, "end": created - 50})
+    )
     assert window["data"] == []
     assert window["totals"] == {"requests": 0, "images": 0, "cost_micros": 0}
     error = assert_error(
@@ -458,7 +535,14 @@ def test_usage_across_accounts(admin_gateway: Gateway, upstream: FakeOpenAI) -> 
 def test_ledger_verify(admin_gateway: Gateway, upstream: FakeOpenAI) -> None:
     account_id, key = new_funded_account(admin_gateway, "ledger", "2")
     assert generate(admin_gateway, key["key"], quality="low").status_code == 200
-    ok(call(admin_gateway, "POST", f"/accounts/{account_id}/adjustments", json_body={"amount_usd": "-0.5", "reason": "r"}))
+    ok(
+        call(
+            admin_gateway,
+            "POST",
+            f"/accounts/{account_id}/adjustments",
+            json_body={"amount_usd": "-0.5", "reason": "r"},
+        )
+    )
 
     result = ok(call(admin_gateway, "GET", "/ledger/verify"))
     assert result["ok"] is True
@@ -567,9 +651,19 @@ def test_cli_and_api_answer_the_same_action_with_the_same_shape(admin_gateway: G
         )
     )
     pairs.append(("ledger verify", cli_json(gw, "ledger", "verify"), ok(call(gw, "GET", "/ledger/verify"))))
-    pairs.append(("keys revoke", cli_json(gw, "keys", "revoke", cli_key["id"]), ok(call(gw, "POST", f"/keys/{api_key['id']}/revoke"))))
-    pairs.append(("accounts disable", cli_json(gw, "accounts", "disable", c), ok(call(gw, "POST", f"/accounts/{a}/disable"))))
-    pairs.append(("accounts enable", cli_json(gw, "accounts", "enable", c), ok(call(gw, "POST", f"/accounts/{a}/enable"))))
+    pairs.append(
+        (
+            "keys revoke",
+            cli_json(gw, "keys", "revoke", cli_key["id"]),
+            ok(call(gw, "POST", f"/keys/{api_key['id']}/revoke")),
+        )
+    )
+    pairs.append(
+        ("accounts disable", cli_json(gw, "accounts", "disable", c), ok(call(gw, "POST", f"/accounts/{a}/disable")))
+    )
+    pairs.append(
+        ("accounts enable", cli_json(gw, "accounts", "enable", c), ok(call(gw, "POST", f"/accounts/{a}/enable")))
+    )
 
     for action, from_cli, from_api in pairs:
         assert shape(from_cli) == shape(from_api), action
@@ -586,11 +680,20 @@ def test_cli_and_api_answer_the_same_action_with_the_same_shape(admin_gateway: G
 def test_cli_negative_adjustment_as_the_readme_writes_it(admin_gateway: Gateway) -> None:
     """README: `imagegate credit adjust ACCOUNT_ID AMOUNT_USD --reason TEXT` — "a correction, may be negative"."""
     account_id = ok(call(admin_gateway, "POST", "/accounts", json_body={"name": "cli-negative"}))["id"]
-    ok(call(admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": "2", "reason": "funding"}))
+    ok(
+        call(
+            admin_gateway, "POST", f"/accounts/{account_id}/credit", json_body={"amount_usd": "2", "reason": "funding"}
+        )
+    )
 
     from_cli = cli_json(admin_gateway, "credit", "adjust", account_id, "-0.5", "--reason", "goodwill reversed")
     from_api = ok(
-        call(admin_gateway, "POST", f"/accounts/{account_id}/adjustments", json_body={"amount_usd": "-0.5", "reason": "again"})
+        call(
+            admin_gateway,
+            "POST",
+            f"/accounts/{account_id}/adjustments",
+            json_body={"amount_usd": "-0.5", "reason": "again"},
+        )
     )
     assert from_cli["balance_micros"] == 1_500_000
     assert from_api["balance_micros"] == 1_000_000

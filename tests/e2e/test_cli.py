@@ -140,7 +140,13 @@ def test_prices_set_and_list(gateway: Gateway) -> None:
     before = cli_json(gateway, "prices", "list")
     assert before["currency"] == "USD"
     assert "preview" not in before["models"]  # free: no price card
-    assert set(before["models"]) == {"gpt-image-2", "gpt-image-2-official", "nano-banana-2", "nano-banana-pro", "seedream-4.5"}
+    assert set(before["models"]) == {
+        "gpt-image-2",
+        "gpt-image-2-official",
+        "nano-banana-2",
+        "nano-banana-pro",
+        "seedream-4.5",
+    }
     assert before["models"]["nano-banana-pro"]["standard"]["2048x2048"] == 134000
     try:
         result = cli_json(gateway, "prices", "set", "nano-banana-pro", "--size", "2048x2048", "--usd", "0.15")
@@ -175,7 +181,9 @@ def _stored_bytes(gateway: Gateway) -> bytes:
     async def dump() -> bytes:
         conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
         try:
-            tables = [r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+            tables = [
+                r["tablename"] for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            ]
             assert "api_keys" in tables
             rows = [await conn.fetch(f'SELECT * FROM "{t}"') for t in tables]
         finally:

@@ -86,8 +86,12 @@ def test_a_restarted_node_releases_its_dead_runs_holds_and_claims_at_once(
         assert restarted.balance(account.id) == (10_000_000, 0)
         assert other.balance(other_account.id) == (10_000_000, PRICE)  # another live node's hold is not touched
 
-        retries = [restarted.post_images(account.key, {"model": "gpt-image-2", "prompt": "a kettle"},
-                                         headers={"Idempotency-Key": k}) for k in keys]
+        retries = [
+            restarted.post_images(
+                account.key, {"model": "gpt-image-2", "prompt": "a kettle"}, headers={"Idempotency-Key": k}
+            )
+            for k in keys
+        ]
         assert [r.status_code for r in retries] == [200] * IN_FLIGHT, [r.text[:200] for r in retries]
         assert not any(r.headers.get("idempotent-replayed") for r in retries)
         charged = sum(int(r.headers["x-imagegate-cost-micros"]) for r in retries)

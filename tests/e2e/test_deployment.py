@@ -28,7 +28,13 @@ from tests.support.nginx import Nginx, nginx_binary
 from tests.support.processes import free_port
 from tests.upstreams.fake_openai import FakeOpenAI
 
-BODY = {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1024x1024", "quality": "low", "output_format": "jpeg"}
+BODY = {
+    "model": "gpt-image-2",
+    "prompt": "a lighthouse",
+    "size": "1024x1024",
+    "quality": "low",
+    "output_format": "jpeg",
+}
 WORKERS = 8
 LIMITED_RPM = 10
 LIMITED_SENT = 30
@@ -175,7 +181,9 @@ def test_two_nodes_behind_nginx(cluster: tuple[Nginx, list[Gateway], MotoServer]
         captured = before[account.id] - node_a.balance(account.id)[0]
         assert captured > 0
         assert captured == sum(r["delivered"] * r["unit_price_micros"] for r in delivered)
-        answered = sum(a.body["billing"]["amount_micros"] for a in answers if a.status == 200 and a.account_id == account.id)
+        answered = sum(
+            a.body["billing"]["amount_micros"] for a in answers if a.status == 200 and a.account_id == account.id
+        )
         unanswered = [r for r in delivered if r["id"] not in answered_ids]
         # node b may have settled a request in the instant before it died, without answering it: that
         # request is billed and recorded (its images are stored), and its client saw a 502
@@ -194,4 +202,3 @@ def _usage(gateway: Gateway) -> list[dict[str, Any]]:
 async def _limited_key(admin: Any, account_id: str) -> str:
     key = await admin.create_key(account_id, test=False, models=None, rpm=LIMITED_RPM)
     return str(key["key"])
-

@@ -33,7 +33,11 @@ ROUTES = (
 
 @pytest.fixture(scope="module")
 def fakes() -> Iterator[tuple[FakeGemini, FakeSeedream, FakeAzure]]:
-    with FakeGemini(api_key=GEMINI_KEY) as gemini, FakeSeedream(api_key=ARK_KEY) as ark, FakeAzure(api_key=AZURE_KEY) as azure:
+    with (
+        FakeGemini(api_key=GEMINI_KEY) as gemini,
+        FakeSeedream(api_key=ARK_KEY) as ark,
+        FakeAzure(api_key=AZURE_KEY) as azure,
+    ):
         yield gemini, ark, azure
 
 
@@ -43,9 +47,12 @@ def healthy(
 ) -> Iterator[Gateway]:
     gemini, ark, azure = fakes
     env = {
-        "GEMINI_API_KEY": GEMINI_KEY, "GEMINI_BASE_URL": gemini.base_url,
-        "ARK_API_KEY": ARK_KEY, "ARK_BASE_URL": ark.base_url,
-        "AZURE_OPENAI_API_KEY": AZURE_KEY, "AZURE_OPENAI_ENDPOINT": azure.endpoint,
+        "GEMINI_API_KEY": GEMINI_KEY,
+        "GEMINI_BASE_URL": gemini.base_url,
+        "ARK_API_KEY": ARK_KEY,
+        "ARK_BASE_URL": ark.base_url,
+        "AZURE_OPENAI_API_KEY": AZURE_KEY,
+        "AZURE_OPENAI_ENDPOINT": azure.endpoint,
         "OPENAI_API_VERSION": "2025-04-01-preview",
     }
     yield from serve_gateway(tmp_path_factory, "doctor", fake_openai, extra_env=env)
@@ -78,8 +85,14 @@ def test_a_healthy_setup_passes_every_check(healthy: Gateway, fake_openai: FakeO
     code, result, checks = doctor_json(healthy.env)
     assert code == 0 and result["ok"] is True, result
     expected = {
-        "configuration": "ok", "database": "ok", "migrations": "ok", "redis": "skip", "storage": "ok",
-        "signing secret": "ok", "public url": "ok", **{name: "ok" for name in ROUTES},
+        "configuration": "ok",
+        "database": "ok",
+        "migrations": "ok",
+        "redis": "skip",
+        "storage": "ok",
+        "signing secret": "ok",
+        "public url": "ok",
+        **dict.fromkeys(ROUTES, "ok"),
     }
     assert statuses(checks) == expected
     assert "accepted the key" in checks["route gpt-image-2/openai"]["detail"]
@@ -143,8 +156,13 @@ def test_a_database_never_created_fails_with_the_command_that_creates_it(tmp_pat
 def test_an_unwritable_store_fails(tmp_path: Path) -> None:
     data = tmp_path / "data"
     env = {"IMAGEGATE_DATA_DIR": str(data)}
-    subprocess.run([sys.executable, "-m", "imagegate", "init"], env={**_clean_environ(), **env}, check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "imagegate", "init"],
+        env={**_clean_environ(), **env},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     images = data / "images"
     if images.exists():
         images.rmdir()
@@ -168,14 +186,26 @@ def test_postgresql_and_redis_at_scale(tmp_path: Path, postgres_url: str) -> Non
     assert code == 1 and checks["database"]["status"] == "ok"
     assert checks["migrations"]["status"] == "fail" and "imagegate init" in checks["migrations"]["fix"]
 
-    subprocess.run([sys.executable, "-m", "imagegate", "init"], env={**_clean_environ(), **env}, check=True,
-                   capture_output=True, timeout=60)
+    subprocess.run(
+        [sys.executable, "-m", "imagegate", "init"],
+        env={**_clean_environ(), **env},
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     code, result, checks = doctor_json(env, "--offline")
     assert code == 0 and result["ok"] is True, result
     assert {n: checks[n]["status"] for n in ("database", "migrations", "redis")} == {
-        "database": "ok", "migrations": "ok", "redis": "ok"}
+        "database": "ok",
+        "migrations": "ok",
+        "redis": "ok",
+    }
     # many nodes on one database need one secret: a generated one is a warning, with the fix
-    assert checks["signing secret"]["status"] == "warn" and "IMAGEGATE_SIGNING_SECRET" in checks["signing secret"]["fix"]
+    assert (
+        checks["signing secret"]["status"] == "warn" and "IMAGEGATE_SIGNING_SECRET" in checks["signing secret"]["fix"]
+    )
 
-    code, _result, checks = doctor_json({**env, "IMAGEGATE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "--offline")
+    code, _result, checks = doctor_json(
+        {**env, "IMAGEGATE_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}, "--offline"
+    )
     assert code == 1 and checks["redis"]["status"] == "fail" and "IMAGEGATE_REDIS_URL" in checks["redis"]["fix"]

@@ -56,10 +56,19 @@ VALIDATION_REFUSALS = [
     # -- the body is not a JSON object
     pytest.param(bad_request(b"not json", "invalid_json", None, **JSON_CT), id="body-not-json"),
     pytest.param(bad_request(b"", "invalid_json", None, **JSON_CT), id="body-empty"),
-    pytest.param(bad_request(b'{"model": "gpt-image-2", "prompt": "a', "invalid_json", None, **JSON_CT), id="body-truncated-json"),
+    pytest.param(
+        bad_request(b'{"model": "gpt-image-2", "prompt": "a', "invalid_json", None, **JSON_CT), id="body-truncated-json"
+    ),
     pytest.param(bad_request(b"\xff\xfe{}", "invalid_json", None, **JSON_CT), id="body-not-utf8"),
-    pytest.param(bad_request(b"model=gpt-image-2&prompt=a+cat", "invalid_json", None,
-                             **{"Content-Type": "application/x-www-form-urlencoded"}), id="body-form-encoded"),
+    pytest.param(
+        bad_request(
+            b"model=gpt-image-2&prompt=a+cat",
+            "invalid_json",
+            None,
+            **{"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        id="body-form-encoded",
+    ),
     pytest.param(bad_request([VALID], "invalid_json", None, **JSON_CT), id="json-array"),
     pytest.param(bad_request("a red kite", "invalid_json", None, **JSON_CT), id="json-string"),
     pytest.param(bad_request(42, "invalid_json", None, **JSON_CT), id="json-number"),
@@ -73,12 +82,15 @@ VALIDATION_REFUSALS = [
     # -- fields the contract does not have
     pytest.param(bad_request(body(foo=1), "unknown_parameter", "foo"), id="unknown-foo"),
     pytest.param(bad_request(body(background="sideways"), "invalid_value", "background"), id="background-invalid"),
-    pytest.param(bad_request(body(background="transparent", output_format="jpeg"), "invalid_value", "background"),
-                 id="background-transparent-jpeg"),
+    pytest.param(
+        bad_request(body(background="transparent", output_format="jpeg"), "invalid_value", "background"),
+        id="background-transparent-jpeg",
+    ),
     pytest.param(bad_request(body(stream=True, n=2), "invalid_value", "n"), id="stream-n-beyond-what-is-streamed"),
     pytest.param(bad_request(body(stream="yes"), "invalid_type", "stream"), id="stream-not-boolean"),
-    pytest.param(bad_request(body(stream=True, partial_images=4), "invalid_value", "partial_images"),
-                 id="partial-images-4"),
+    pytest.param(
+        bad_request(body(stream=True, partial_images=4), "invalid_value", "partial_images"), id="partial-images-4"
+    ),
     pytest.param(bad_request(body(Model="gpt-image-2"), "unknown_parameter", "Model"), id="unknown-case-variant"),
     pytest.param(bad_request(body(extra=None), "unknown_parameter", "extra"), id="unknown-null"),
     # -- model
@@ -91,8 +103,10 @@ VALIDATION_REFUSALS = [
     pytest.param(bad_request(body(prompt=""), "invalid_value", "prompt"), id="prompt-empty"),
     pytest.param(bad_request(body(prompt=" \n\t "), "invalid_value", "prompt"), id="prompt-blank"),
     pytest.param(bad_request(body(prompt="x" * 32_001), "invalid_value", "prompt"), id="prompt-over-32000"),
-    pytest.param(bad_request(body(model="seedream-4.5", prompt="x" * 4_001), "invalid_value", "prompt"),
-                 id="prompt-over-seedream-4000"),
+    pytest.param(
+        bad_request(body(model="seedream-4.5", prompt="x" * 4_001), "invalid_value", "prompt"),
+        id="prompt-over-seedream-4000",
+    ),
     # -- size
     pytest.param(bad_request(body(size="Auto"), "invalid_value", "size"), id="size-Auto"),
     pytest.param(bad_request(body(size="1024x1025"), "invalid_value", "size"), id="size-1024x1025"),
@@ -112,28 +126,45 @@ VALIDATION_REFUSALS = [
     pytest.param(bad_request(body(quality="standard"), "invalid_value", "quality"), id="quality-dall-e-standard"),
     pytest.param(bad_request(body(quality=3), "invalid_type", "quality"), id="quality-number"),
     pytest.param(bad_request(body(style="bold"), "invalid_value", "style"), id="style-bold"),
-    pytest.param(bad_request(body(model="nano-banana-2", style="vivid"), "unsupported_parameter", "style"),
-                 id="style-on-nano-banana-2"),
-    pytest.param(bad_request(body(model="seedream-4.5", quality="high"), "unsupported_parameter", "quality"),
-                 id="quality-on-seedream-4.5"),
+    pytest.param(
+        bad_request(body(model="nano-banana-2", style="vivid"), "unsupported_parameter", "style"),
+        id="style-on-nano-banana-2",
+    ),
+    pytest.param(
+        bad_request(body(model="seedream-4.5", quality="high"), "unsupported_parameter", "quality"),
+        id="quality-on-seedream-4.5",
+    ),
     # -- output format and compression
     pytest.param(bad_request(body(output_format="gif"), "invalid_value", "output_format"), id="output-format-gif"),
     pytest.param(bad_request(body(output_format="jpg"), "invalid_value", "output_format"), id="output-format-jpg"),
-    pytest.param(bad_request(body(output_format="png", output_compression=80), "invalid_value", "output_compression"),
-                 id="compression-with-png"),
-    pytest.param(bad_request(body(output_compression=80), "invalid_value", "output_compression"),
-                 id="compression-with-default-png"),
-    pytest.param(bad_request(body(output_format="webp", output_compression=101), "invalid_value", "output_compression"),
-                 id="compression-101"),
-    pytest.param(bad_request(body(output_format="jpeg", output_compression=-1), "invalid_value", "output_compression"),
-                 id="compression-negative"),
-    pytest.param(bad_request(body(output_format="webp", output_compression="80"), "invalid_type", "output_compression"),
-                 id="compression-string"),
-    pytest.param(bad_request(body(output_format="webp", output_compression=80.5), "invalid_type", "output_compression"),
-                 id="compression-float"),
+    pytest.param(
+        bad_request(body(output_format="png", output_compression=80), "invalid_value", "output_compression"),
+        id="compression-with-png",
+    ),
+    pytest.param(
+        bad_request(body(output_compression=80), "invalid_value", "output_compression"),
+        id="compression-with-default-png",
+    ),
+    pytest.param(
+        bad_request(body(output_format="webp", output_compression=101), "invalid_value", "output_compression"),
+        id="compression-101",
+    ),
+    pytest.param(
+        bad_request(body(output_format="jpeg", output_compression=-1), "invalid_value", "output_compression"),
+        id="compression-negative",
+    ),
+    pytest.param(
+        bad_request(body(output_format="webp", output_compression="80"), "invalid_type", "output_compression"),
+        id="compression-string",
+    ),
+    pytest.param(
+        bad_request(body(output_format="webp", output_compression=80.5), "invalid_type", "output_compression"),
+        id="compression-float",
+    ),
     # -- response_format and user
-    pytest.param(bad_request(body(response_format="base64"), "invalid_value", "response_format"),
-                 id="response-format-invalid"),
+    pytest.param(
+        bad_request(body(response_format="base64"), "invalid_value", "response_format"), id="response-format-invalid"
+    ),
     pytest.param(bad_request(body(user="u" * 257), "invalid_value", "user"), id="user-257-chars"),
     pytest.param(bad_request(body(user=7), "invalid_type", "user"), id="user-number"),
 ]
@@ -148,9 +179,7 @@ def post(gateway: Gateway, key: str | None, refusal: Refusal) -> httpx.Response:
 
 
 @pytest.mark.parametrize("refusal", VALIDATION_REFUSALS)
-def test_every_validation_refusal(
-    gateway: Gateway, upstream: FakeOpenAI, account: Account, refusal: Refusal
-) -> None:
+def test_every_validation_refusal(gateway: Gateway, upstream: FakeOpenAI, account: Account, refusal: Refusal) -> None:
     response = post(gateway, account.key, refusal)
 
     error = assert_error(response, refusal.status, refusal.type, refusal.code, refusal.param)
@@ -167,8 +196,16 @@ def test_the_limits_themselves_are_accepted(gateway: Gateway, upstream: FakeOpen
         body(output_format="webp", output_compression=0),
         body(output_format="jpeg", output_compression=100),
         body(model="seedream-4.5", prompt="x" * 4_000),
-        body(n=None, size=None, quality=None, style=None, output_format=None, output_compression=None,
-             response_format=None, user=None),  # explicit nulls are "not given"
+        body(
+            n=None,
+            size=None,
+            quality=None,
+            style=None,
+            output_format=None,
+            output_compression=None,
+            response_format=None,
+            user=None,
+        ),  # explicit nulls are "not given"
     ):
         response = gateway.post_images(test_account.key, accepted)
         assert response.status_code == 200, (accepted, response.text)
@@ -180,9 +217,13 @@ def test_the_limits_themselves_are_accepted(gateway: Gateway, upstream: FakeOpen
 
 @pytest.mark.parametrize(
     "authorization",
-    [pytest.param(None, id="no-header"), pytest.param("Bearer ", id="bearer-empty"),
-     pytest.param("Bearer", id="bearer-alone"), pytest.param("Basic x", id="basic"),
-     pytest.param("sk-live-without-scheme", id="no-scheme")],
+    [
+        pytest.param(None, id="no-header"),
+        pytest.param("Bearer ", id="bearer-empty"),
+        pytest.param("Bearer", id="bearer-alone"),
+        pytest.param("Basic x", id="basic"),
+        pytest.param("sk-live-without-scheme", id="no-scheme"),
+    ],
 )
 def test_missing_api_key(gateway: Gateway, upstream: FakeOpenAI, authorization: str | None) -> None:
     # http.client rather than httpx: httpx will not send a header value with trailing whitespace ("Bearer ").
@@ -282,7 +323,9 @@ def test_no_route_for_a_model_without_upstream_credentials(
 # -- unknown paths: 404 in the same shape
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/images/variations"), ("GET", "/nope")])  # "/" is a page
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/v1/nope"), ("POST", "/v1/images/variations"), ("GET", "/nope")]
+)  # "/" is a page
 def test_unknown_path_is_an_openai_error(gateway: Gateway, method: str, path: str) -> None:
     with gateway.http() as http:
         response = http.request(method, path, headers={"Authorization": "Bearer whatever"})

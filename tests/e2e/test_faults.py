@@ -30,8 +30,9 @@ BODY = {"model": "gpt-image-2", "prompt": "a lighthouse", "quality": "low"}
 
 
 def _proxy(port: int, log: Path) -> ManagedProcess:
-    process = ManagedProcess([sys.executable, "-m", "tests.support.tcp_proxy", str(port), "5432"],
-                             env={}, log_path=log, cwd=ROOT)
+    process = ManagedProcess(
+        [sys.executable, "-m", "tests.support.tcp_proxy", str(port), "5432"], env={}, log_path=log, cwd=ROOT
+    )
     process.start(ready_port=port, timeout=20)
     return process
 
@@ -50,8 +51,21 @@ def redis(tmp_path: Path) -> Iterator[tuple[ManagedProcess, str]]:
     binary = require_redis_server_binary()
     port = free_port()
     process = ManagedProcess(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
-        env={}, log_path=tmp_path / "redis.log",
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        env={},
+        log_path=tmp_path / "redis.log",
     )
     process.start(ready_port=port, timeout=20)
     yield process, f"redis://127.0.0.1:{port}/0"
@@ -80,8 +94,12 @@ class Load:
                 sent = time.monotonic()
                 try:
                     r = http.post("/v1/images/generations", json=BODY)
-                    outcome = (time.monotonic(), r.status_code, {**r.headers, "took": f"{time.monotonic() - sent:.3f}"},
-                               r.text[:300])
+                    outcome = (
+                        time.monotonic(),
+                        r.status_code,
+                        {**r.headers, "took": f"{time.monotonic() - sent:.3f}"},
+                        r.text[:300],
+                    )
                 except httpx.TransportError as exc:
                     outcome = (time.monotonic(), 0, {}, repr(exc))
                 with self._lock:
@@ -96,8 +114,14 @@ class Load:
         for thread in self._threads:
             thread.join(90)
 
-    def wait_for(self, what: str, predicate: Callable[[tuple[float, int, dict[str, str], str]], bool],
-                 count: int, since: float, timeout: float = 60) -> None:
+    def wait_for(
+        self,
+        what: str,
+        predicate: Callable[[tuple[float, int, dict[str, str], str]], bool],
+        count: int,
+        since: float,
+        timeout: float = 60,
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
@@ -127,7 +151,9 @@ def test_redis_stopped_and_postgres_cut_under_load_lose_nothing(
     load: Load | None = None
     try:
         account = gateway.new_account("1000")
-        key = gateway.admin(lambda admin: admin.create_key(account.id, test=False, models=None, rpm=100_000, ipm=None))["key"]
+        key = gateway.admin(lambda admin: admin.create_key(account.id, test=False, models=None, rpm=100_000, ipm=None))[
+            "key"
+        ]
         load = Load(gateway.base_url, key)
         ok = lambda o: o[1] == 200
         t0 = time.monotonic()
@@ -136,8 +162,9 @@ def test_redis_stopped_and_postgres_cut_under_load_lose_nothing(
 
         redis_process.stop()
         t_redis = time.monotonic()
-        load.wait_for("200 without Redis (fail-open)", lambda o: ok(o) and "x-ratelimit-limit-requests" not in o[2],
-                      10, t_redis)
+        load.wait_for(
+            "200 without Redis (fail-open)", lambda o: ok(o) and "x-ratelimit-limit-requests" not in o[2], 10, t_redis
+        )
 
         proxy.stop()  # PostgreSQL "restarts": every connection dropped, new ones refused
         t_cut = time.monotonic()
@@ -152,8 +179,7 @@ def test_redis_stopped_and_postgres_cut_under_load_lose_nothing(
         statuses = [o[1] for o in outcomes]
         assert 500 not in statuses and 0 not in statuses, [o for o in outcomes if o[1] in (0, 500)][:3]
         assert set(statuses) <= {200, 503}, sorted(set(statuses))
-        assert all('"database_unavailable"' in o[3] and o[2].get("retry-after") == "1"
-                   for o in outcomes if o[1] == 503)
+        assert all('"database_unavailable"' in o[3] and o[2].get("retry-after") == "1" for o in outcomes if o[1] == 503)
         charged = sum(int(o[2]["x-imagegate-cost-micros"]) for o in outcomes if o[1] == 200)
 
         deadline = time.monotonic() + 30
@@ -166,13 +192,22 @@ def test_redis_stopped_and_postgres_cut_under_load_lose_nothing(
         verify = gateway.admin(lambda admin: admin.verify_ledger())
         assert verify["ok"], verify
         summary = {
-            "requests": len(outcomes), "ok": statuses.count(200), "503": statuses.count(503),
+            "requests": len(outcomes),
+            "ok": statuses.count(200),
+            "503": statuses.count(503),
             "5xx_other": sum(1 for s in statuses if s >= 500 and s != 503),
-            "redis_down_before_db_cut_s": round(t_cut - t_redis, 1), "db_cut_s": round(t_back - t_cut, 1),
-            "holds_left_released_after_db_back_s": round(released_s, 1), "money_lost_micros": 0,
-            "p50_s": {name: _p50([o for o in outcomes if lo <= o[0] < hi and o[1] == 200])
-                      for name, lo, hi in (("redis up", t0, t_redis), ("redis down", t_redis, t_cut),
-                                           ("after db back", t_back, time.monotonic()))},
+            "redis_down_before_db_cut_s": round(t_cut - t_redis, 1),
+            "db_cut_s": round(t_back - t_cut, 1),
+            "holds_left_released_after_db_back_s": round(released_s, 1),
+            "money_lost_micros": 0,
+            "p50_s": {
+                name: _p50([o for o in outcomes if lo <= o[0] < hi and o[1] == 200])
+                for name, lo, hi in (
+                    ("redis up", t0, t_redis),
+                    ("redis down", t_redis, t_cut),
+                    ("after db back", t_back, time.monotonic()),
+                )
+            },
         }
         (tmp_path / "faults.txt").write_text(repr(summary))
         print(f"faults: {summary}")

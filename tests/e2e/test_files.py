@@ -117,7 +117,9 @@ def test_validly_signed_unknown_image_is_404(gateway: Gateway) -> None:
     signer = UrlSigner(SIGNING_SECRET.encode())
     name = f"{new_id('img')}.png"
     expires = int(time.time()) + 3600
-    response = get(gateway, f"/v1/files/{name}", {"expires": str(expires), "signature": signer.signature(name, expires)})
+    response = get(
+        gateway, f"/v1/files/{name}", {"expires": str(expires), "signature": signer.signature(name, expires)}
+    )
     assert_error(response, 404, "image_not_found")
 
 

@@ -21,7 +21,9 @@ BODY = {"model": "gpt-image-2", "prompt": "a red kettle", "size": "1024x1024", "
 # -- the live price for test keys
 
 
-def test_a_test_key_sees_the_live_price_beside_its_zero(gateway: Gateway, test_account: Account, account: Account) -> None:
+def test_a_test_key_sees_the_live_price_beside_its_zero(
+    gateway: Gateway, test_account: Account, account: Account
+) -> None:
     with gateway.http() as http:
         live = http.post("/v1/images/quote", json=BODY, headers={"Authorization": f"Bearer {account.key}"}).json()
         test = http.post("/v1/images/quote", json=BODY, headers={"Authorization": f"Bearer {test_account.key}"}).json()
@@ -70,9 +72,17 @@ def test_the_access_line_as_json(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in log.splitlines() if request_id in line]
     assert len(lines) == 1, log
     entry = lines[0]
-    assert {k: entry[k] for k in ("request_id", "method", "path", "status", "key_id", "model", "images", "cost_micros")} == {
-        "request_id": request_id, "method": "POST", "path": "/v1/images/generations", "status": 200,
-        "key_id": test.key_id, "model": "gpt-image-2", "images": 1, "cost_micros": 0,
+    assert {
+        k: entry[k] for k in ("request_id", "method", "path", "status", "key_id", "model", "images", "cost_micros")
+    } == {
+        "request_id": request_id,
+        "method": "POST",
+        "path": "/v1/images/generations",
+        "status": 200,
+        "key_id": test.key_id,
+        "model": "gpt-image-2",
+        "images": 1,
+        "cost_micros": 0,
     }
     assert isinstance(entry["latency_ms"], (int, float)) and entry["level"] == "info"
     assert test.key not in log
@@ -89,7 +99,11 @@ def test_the_access_log_can_be_turned_off(tmp_path: Path) -> None:
 def _cli(gateway: Gateway, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "imagegate", *args],
-        env={**_clean_environ(), **gateway.env}, check=False, capture_output=True, text=True, timeout=60,
+        env={**_clean_environ(), **gateway.env},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
@@ -104,8 +118,14 @@ def _groups(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tupl
 def test_help_has_a_description_line_for_every_command() -> None:
     missing = []
     for path, group in _groups(main):
-        out = subprocess.run([sys.executable, "-m", "imagegate", *path, "--help"], env=_clean_environ(),
-                             capture_output=True, text=True, timeout=60, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, "-m", "imagegate", *path, "--help"],
+            env=_clean_environ(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
         listed = out.split("Commands:", 1)[1].splitlines()
         described = {line.split()[0]: line.split(None, 1)[1:] for line in listed if line.strip()}
         assert set(described) == set(group.commands), (path, out)
@@ -114,8 +134,14 @@ def test_help_has_a_description_line_for_every_command() -> None:
 
 
 def test_version() -> None:
-    out = subprocess.run([sys.executable, "-m", "imagegate", "--version"], env=_clean_environ(),
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "imagegate", "--version"],
+        env=_clean_environ(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     assert __version__ in out
 
 
@@ -126,8 +152,14 @@ def test_shell_completion_completes_commands() -> None:
     env = {**_clean_environ(), "_IMAGEGATE_COMPLETE": "bash_complete", "COMP_WORDS": "imagegate acc", "COMP_CWORD": "1"}
     out = subprocess.run([str(script)], env=env, check=False, capture_output=True, text=True, timeout=60).stdout
     assert "plain,accounts" in out.splitlines()
-    source = subprocess.run([str(script)], env={**_clean_environ(), "_IMAGEGATE_COMPLETE": "bash_source"},
-                            check=False, capture_output=True, text=True, timeout=60).stdout
+    source = subprocess.run(
+        [str(script)],
+        env={**_clean_environ(), "_IMAGEGATE_COMPLETE": "bash_source"},
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
     assert "complete " in source and "_IMAGEGATE_COMPLETE" in source
 
 

@@ -24,7 +24,9 @@ CURL_BODY = {
 def test_first_start_prints_a_test_key_that_serves_the_readme_curl(tmp_path: Path) -> None:
     port = free_port()
     env = {**_clean_environ(), "IMAGEGATE_DATA_DIR": str(tmp_path / "data"), "IMAGEGATE_PORT": str(port)}
-    server = ManagedProcess([sys.executable, "-m", "imagegate", "serve"], env, tmp_path / "serve.log", cwd=ROOT, inherit_env=False)
+    server = ManagedProcess(
+        [sys.executable, "-m", "imagegate", "serve"], env, tmp_path / "serve.log", cwd=ROOT, inherit_env=False
+    )
     server.start(ready_url=f"http://127.0.0.1:{port}/healthz", timeout=60)
     try:
         printed = re.search(r"export IMAGEGATE_API_KEY=(ig_test_\S+)", server.log_text())
@@ -43,7 +45,9 @@ def test_first_start_prints_a_test_key_that_serves_the_readme_curl(tmp_path: Pat
         server.stop()
 
     # A second start on the same data dir keeps the account and prints no new key.
-    again = ManagedProcess([sys.executable, "-m", "imagegate", "serve"], env, tmp_path / "serve2.log", cwd=ROOT, inherit_env=False)
+    again = ManagedProcess(
+        [sys.executable, "-m", "imagegate", "serve"], env, tmp_path / "serve2.log", cwd=ROOT, inherit_env=False
+    )
     again.start(ready_url=f"http://127.0.0.1:{port}/healthz", timeout=60)
     try:
         assert "IMAGEGATE_API_KEY" not in again.log_text()

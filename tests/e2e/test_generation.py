@@ -144,9 +144,7 @@ def test_b64_json_response(gateway: Gateway, upstream: FakeOpenAI, account: Acco
     assert "response_format" not in upstream.requests[0].json
 
 
-def test_size_beyond_the_upstream_maximum_is_upscaled(
-    gateway: Gateway, upstream: FakeOpenAI, account: Account
-) -> None:
+def test_size_beyond_the_upstream_maximum_is_upscaled(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
     result = gateway.client(account.key).images.generate(
         model="gpt-image-2", prompt="a cat", size="4096x4096", quality="low", output_format="webp"
     )

@@ -31,7 +31,10 @@ def run_cli(gateway: Gateway, *args: bytes) -> subprocess.CompletedProcess[bytes
         pytest.param((b"credit", b"add", b"{account}", b"9000000000000", b"--reason", b"x"), id="top-up-9e12"),
         pytest.param((b"credit", b"add", b"{account}", b"1", b"--reason", b"\xed\xa0\x80"), id="reason-surrogate"),
         pytest.param((b"credit", b"adjust", b"{account}", b"-1e999999999", b"--reason", b"x"), id="adjust-huge"),
-        pytest.param((b"prices", b"set", b"gpt-image-2", b"--quality", b"low", b"--size", b"1024x1024", b"--usd", b"5.29e16"), id="price"),
+        pytest.param(
+            (b"prices", b"set", b"gpt-image-2", b"--quality", b"low", b"--size", b"1024x1024", b"--usd", b"5.29e16"),
+            id="price",
+        ),
     ],
 )
 def test_the_cli_refuses_cleanly(gateway: Gateway, args: tuple[bytes, ...]) -> None:

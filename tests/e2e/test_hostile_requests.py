@@ -38,7 +38,9 @@ def live(hostile_gateway: Gateway) -> Account:
     return hostile_gateway.new_account("10")
 
 
-def clean_4xx(response: RawResponse, status: int | None = None, param: Any = ..., code: str | None = None) -> dict[str, Any]:
+def clean_4xx(
+    response: RawResponse, status: int | None = None, param: Any = ..., code: str | None = None
+) -> dict[str, Any]:
     """The contract's error: a 4xx, a JSON body that is exactly the OpenAI error, and a request id."""
     assert 400 <= response.status < 500, (response.status, response.body[:500])
     if status is not None:
@@ -76,31 +78,35 @@ def _nested(inner: str, depth: int = DEEP) -> str:
 
 # (case id, raw body, expected param or ... for "any")
 GENERATION_BODIES: list[tuple[str, bytes, Any]] = [
-    ("nul-in-user", _body('{' + OK + ',"user":"a\\u0000b"}'), "user"),
+    ("nul-in-user", _body("{" + OK + ',"user":"a\\u0000b"}'), "user"),
     ("nul-in-prompt", _body('{"model":"gpt-image-2","prompt":"a red\\u0000apple","quality":"low"}'), "prompt"),
     ("nul-in-model", _body('{"model":"gpt-image-2\\u0000","prompt":"an apple"}'), "model"),
     ("surrogate-in-prompt", _body('{"model":"gpt-image-2","prompt":"apple \\ud800","quality":"low"}'), "prompt"),
     ("low-surrogate-in-prompt", _body('{"model":"gpt-image-2","prompt":"\\udfff apple","quality":"low"}'), "prompt"),
     ("reversed-pair-in-prompt", _body('{"model":"gpt-image-2","prompt":"\\udc00\\ud800","quality":"low"}'), "prompt"),
     ("surrogate-in-model", _body('{"model":"\\ud800","prompt":"an apple"}'), "model"),
-    ("surrogate-in-user", _body('{' + OK + ',"user":"\\ud800"}'), "user"),
-    ("surrogate-in-size", _body('{' + OK + ',"size":"\\ud800"}'), "size"),
+    ("surrogate-in-user", _body("{" + OK + ',"user":"\\ud800"}'), "user"),
+    ("surrogate-in-size", _body("{" + OK + ',"size":"\\ud800"}'), "size"),
     ("nul-in-quality", _body('{"model":"gpt-image-2","prompt":"an apple","quality":"low\\u0000"}'), "quality"),
-    ("surrogate-field-name", _body('{' + OK + ',"\\ud800":1}'), ...),
-    ("nul-field-name", _body('{' + OK + ',"a\\u0000b":1}'), ...),
+    ("surrogate-field-name", _body("{" + OK + ',"\\ud800":1}'), ...),
+    ("nul-field-name", _body("{" + OK + ',"a\\u0000b":1}'), ...),
     ("nested-array", _body(_nested("1")), None),
     ("nested-object", _body('{"a":' * DEEP + "1" + "}" * DEEP), None),
-    ("nested-in-user", _body('{' + OK + ',"user":' + _nested('"x"') + "}"), ...),
+    ("nested-in-user", _body("{" + OK + ',"user":' + _nested('"x"') + "}"), ...),
     ("nested-in-prompt", _body('{"model":"gpt-image-2","quality":"low","prompt":' + _nested('"x"') + "}"), ...),
     ("nested-100k-unterminated", b"[" * 100_000, None),
-    ("nested-objects-in-user", _body('{' + OK + ',"user":' + '{"a":' * DEEP + "1" + "}" * DEEP + "}"), ...),
-    ("wide-list-in-user", _body('{' + OK + ',"user":[' + ",".join(['"a"'] * 20_000) + "]}"), "user"),
+    ("nested-objects-in-user", _body("{" + OK + ',"user":' + '{"a":' * DEEP + "1" + "}" * DEEP + "}"), ...),
+    ("wide-list-in-user", _body("{" + OK + ',"user":[' + ",".join(['"a"'] * 20_000) + "]}"), "user"),
     ("wide-object", _body("{" + ",".join(f'"k{i}":1' for i in range(20_000)) + "}"), None),
-    ("5000-digit-n", _body('{' + OK + ',"n":' + "9" * 5000 + "}"), ...),
-    ("n-infinite", _body('{' + OK + ',"n":1e400}'), ...),
-    ("n-nan", _body('{' + OK + ',"n":NaN}'), ...),
-    ("n-huge", _body('{' + OK + ',"n":' + str(2**70) + "}"), "n"),
-    ("compression-huge", _body('{' + OK + ',"output_format":"jpeg","output_compression":' + str(2**64) + "}"), "output_compression"),
+    ("5000-digit-n", _body("{" + OK + ',"n":' + "9" * 5000 + "}"), ...),
+    ("n-infinite", _body("{" + OK + ',"n":1e400}'), ...),
+    ("n-nan", _body("{" + OK + ',"n":NaN}'), ...),
+    ("n-huge", _body("{" + OK + ',"n":' + str(2**70) + "}"), "n"),
+    (
+        "compression-huge",
+        _body("{" + OK + ',"output_format":"jpeg","output_compression":' + str(2**64) + "}"),
+        "output_compression",
+    ),
     ("invalid-utf8", b'{"model":"gpt-image-2","prompt":"\xff\xfe apple"}', None),
     ("utf8-encoded-surrogate", b'{"model":"gpt-image-2","prompt":"\xed\xa0\x80 apple"}', "prompt"),
     ("not-an-object", b'"just a string"', None),
@@ -153,7 +159,10 @@ def test_hostile_idempotency_key_is_refused_before_any_hold(
 
 @pytest.mark.parametrize(
     "header",
-    [pytest.param(b"Bearer \xc3\xa9\xc3\xa9", id="non-ascii-key"), pytest.param(b"Bearer " + b"k" * 8000, id="long-key")],
+    [
+        pytest.param(b"Bearer \xc3\xa9\xc3\xa9", id="non-ascii-key"),
+        pytest.param(b"Bearer " + b"k" * 8000, id="long-key"),
+    ],
 )
 def test_hostile_authorization_is_a_clean_401(hostile_gateway: Gateway, header: bytes) -> None:
     response = raw_request(hostile_gateway.port, "GET", "/v1/account", headers={"Authorization": header})
@@ -269,15 +278,35 @@ def test_hostile_credit_amount_is_a_clean_400_and_changes_nothing(
 ADMIN_TEXT: list[tuple[str, str, bytes, str]] = [
     ("account-name-nul", "/admin/v1/accounts", _body('{"name":"a\\u0000b"}'), "name"),
     ("account-name-surrogate", "/admin/v1/accounts", _body('{"name":"\\ud800"}'), "name"),
-    ("credit-reason-nul", "/admin/v1/accounts/{account}/credit", _body('{"amount_usd":"1","reason":"a\\u0000"}'), "reason"),
-    ("credit-reason-surrogate", "/admin/v1/accounts/{account}/credit", _body('{"amount_usd":"1","reason":"\\udc00"}'), "reason"),
-    ("adjust-reason-nul", "/admin/v1/accounts/{account}/adjustments", _body('{"amount_usd":"-1","reason":"\\u0000"}'), "reason"),
+    (
+        "credit-reason-nul",
+        "/admin/v1/accounts/{account}/credit",
+        _body('{"amount_usd":"1","reason":"a\\u0000"}'),
+        "reason",
+    ),
+    (
+        "credit-reason-surrogate",
+        "/admin/v1/accounts/{account}/credit",
+        _body('{"amount_usd":"1","reason":"\\udc00"}'),
+        "reason",
+    ),
+    (
+        "adjust-reason-nul",
+        "/admin/v1/accounts/{account}/adjustments",
+        _body('{"amount_usd":"-1","reason":"\\u0000"}'),
+        "reason",
+    ),
     ("key-models-nul", "/admin/v1/accounts/{account}/keys", _body('{"models":["gpt-image-2\\u0000"]}'), "models"),
     ("key-models-surrogate", "/admin/v1/accounts/{account}/keys", _body('{"models":["\\ud800"]}'), "models"),
     ("key-rpm-2**70", "/admin/v1/accounts/{account}/keys", _body('{"rpm":' + str(2**70) + "}"), "rpm"),
     ("key-ipm-2**40", "/admin/v1/accounts/{account}/keys", _body('{"ipm":' + str(2**40) + "}"), "ipm"),
     ("account-name-too-long", "/admin/v1/accounts", _body('{"name":"' + "n" * 201 + '"}'), "name"),
-    ("credit-reason-too-long", "/admin/v1/accounts/{account}/credit", _body('{"amount_usd":"1","reason":"' + "r" * 2001 + '"}'), "reason"),
+    (
+        "credit-reason-too-long",
+        "/admin/v1/accounts/{account}/credit",
+        _body('{"amount_usd":"1","reason":"' + "r" * 2001 + '"}'),
+        "reason",
+    ),
     ("nested-body", "/admin/v1/accounts", _body('{"name":' + _nested('"x"') + "}"), ...),  # type: ignore[list-item]
     ("deep-body", "/admin/v1/accounts", _body(_nested("1")), None),  # type: ignore[list-item]
 ]
@@ -315,12 +344,16 @@ def test_credit_stays_an_integer_within_the_documented_maximum(hostile_gateway: 
     """Two top-ups that would together pass the maximum: the second is a 400; the balance stays exact."""
     account = hostile_gateway.new_account("0")
     first = admin_call(
-        hostile_gateway, "POST", f"/admin/v1/accounts/{account.id}/credit",
+        hostile_gateway,
+        "POST",
+        f"/admin/v1/accounts/{account.id}/credit",
         _body('{"amount_usd":"600000000","reason":"big"}'),
     )
     assert first.status == 200, first.body
     second = admin_call(
-        hostile_gateway, "POST", f"/admin/v1/accounts/{account.id}/credit",
+        hostile_gateway,
+        "POST",
+        f"/admin/v1/accounts/{account.id}/credit",
         _body('{"amount_usd":"600000000","reason":"bigger"}'),
     )
     clean_4xx(second, 400, "amount_usd")
@@ -332,7 +365,9 @@ def test_credit_stays_an_integer_within_the_documented_maximum(hostile_gateway: 
 def test_a_valid_astral_character_is_not_refused(hostile_gateway: Gateway, upstream: FakeOpenAI) -> None:
     """A surrogate *pair* is one ordinary character (an emoji): served, not refused."""
     account = hostile_gateway.new_account("10")
-    body = json.dumps({"model": "gpt-image-2", "prompt": "an apple \U0001f34e", "quality": "low", "user": "u\U0001f600"})
+    body = json.dumps(
+        {"model": "gpt-image-2", "prompt": "an apple \U0001f34e", "quality": "low", "user": "u\U0001f600"}
+    )
     assert "\\ud83c\\udf4e" in body
     response = raw_request(
         hostile_gateway.port,
@@ -346,13 +381,60 @@ def test_a_valid_astral_character_is_not_refused(hostile_gateway: Gateway, upstr
 
 
 HOSTILE_VALUES: list[str] = [
-    '"\\u0000"', '"\\ud800"', '"a\\udfffb"', '"\\u3000"', '"\\u200b"', '""', '" "', '"' + "x" * 40_000 + '"',
-    "0", "-1", "1.5", "1e400", "-1e400", str(2**64), str(-(2**64)), "true", "false", "null", "[]", "{}",
-    '["gpt-image-2"]', '{"a":"\\u0000"}', '"0x0"', '"99999x99999"', '"-1x-1"', '"1024x1024\\u0000"', '"1024X1024"',
-    '"auto"', '"url"', '"b64_json"', '"png"', '"jpeg"', '"low"', '"gpt-image-2"', '"preview"', '"../../etc/passwd"',
+    '"\\u0000"',
+    '"\\ud800"',
+    '"a\\udfffb"',
+    '"\\u3000"',
+    '"\\u200b"',
+    '""',
+    '" "',
+    '"' + "x" * 40_000 + '"',
+    "0",
+    "-1",
+    "1.5",
+    "1e400",
+    "-1e400",
+    str(2**64),
+    str(-(2**64)),
+    "true",
+    "false",
+    "null",
+    "[]",
+    "{}",
+    '["gpt-image-2"]',
+    '{"a":"\\u0000"}',
+    '"0x0"',
+    '"99999x99999"',
+    '"-1x-1"',
+    '"1024x1024\\u0000"',
+    '"1024X1024"',
+    '"auto"',
+    '"url"',
+    '"b64_json"',
+    '"png"',
+    '"jpeg"',
+    '"low"',
+    '"gpt-image-2"',
+    '"preview"',
+    '"../../etc/passwd"',
 ]
-FIELD_NAMES = ["model", "prompt", "size", "n", "quality", "style", "output_format", "output_compression",
-               "response_format", "user", "background", "stream", "\\u0000", "__proto__", ""]
+FIELD_NAMES = [
+    "model",
+    "prompt",
+    "size",
+    "n",
+    "quality",
+    "style",
+    "output_format",
+    "output_compression",
+    "response_format",
+    "user",
+    "background",
+    "stream",
+    "\\u0000",
+    "__proto__",
+    "",
+]
 
 
 def _fuzzed_bodies(count: int, seed: int) -> list[bytes]:

@@ -139,5 +139,7 @@ def test_the_models_table_matches_the_migrated_schema_for_idempotency(tmp_path: 
     url = f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}"
     _upgrade(url, "head")
     with sqlite3.connect(tmp_path / "schema.db") as conn:
-        pk = [row[1] for row in sorted(conn.execute("PRAGMA table_info(idempotency_keys)"), key=lambda r: r[5]) if row[5]]
+        pk = [
+            row[1] for row in sorted(conn.execute("PRAGMA table_info(idempotency_keys)"), key=lambda r: r[5]) if row[5]
+        ]
     assert pk == ["account_id", "mode", "key"]

@@ -7,7 +7,6 @@ import threading
 from collections.abc import Iterator
 
 import httpx
-import pytest
 
 from tests.conftest import Account, Gateway
 from tests.upstreams.fake_openai import FakeOpenAI
@@ -15,7 +14,9 @@ from tests.upstreams.fake_openai import FakeOpenAI
 CAT = {"model": "gpt-image-2", "prompt": "a cat"}
 
 
-def key_for(gateway: Gateway, account_id: str, *, test: bool = True, rpm: int | None = None, ipm: int | None = None) -> str:
+def key_for(
+    gateway: Gateway, account_id: str, *, test: bool = True, rpm: int | None = None, ipm: int | None = None
+) -> str:
     key = gateway.admin(lambda admin: admin.create_key(account_id, test=test, models=None, rpm=rpm, ipm=ipm))
     return key["key"]  # type: ignore[no-any-return]
 

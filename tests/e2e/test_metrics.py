@@ -28,7 +28,8 @@ def scrape(base_url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
 
 def total(samples: dict[tuple[str, tuple[tuple[str, str], ...]], float], name: str, **labels: str) -> float:
     return sum(
-        value for (sample, have), value in samples.items()
+        value
+        for (sample, have), value in samples.items()
         if sample == name and all((k, v) in have for k, v in labels.items())
     )
 
@@ -85,7 +86,11 @@ def test_two_workers_add_up(tmp_path_factory: pytest.TempPathFactory) -> None:
         "IMAGEGATE_LOG_LEVEL": "warning",
     }
     process = ManagedProcess(
-        [sys.executable, "-m", "imagegate", "serve", "--workers", "2"], env, data.parent / "two.log", cwd=ROOT, inherit_env=False
+        [sys.executable, "-m", "imagegate", "serve", "--workers", "2"],
+        env,
+        data.parent / "two.log",
+        cwd=ROOT,
+        inherit_env=False,
     )
     process.start(ready_url=f"http://127.0.0.1:{port}/healthz", timeout=60)
     try:

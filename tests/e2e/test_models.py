@@ -138,14 +138,18 @@ def test_unknown_model_is_404_model_not_found(gateway: Gateway, test_account: Ac
 def restore_gpt_image_2_high_price(gateway: Gateway) -> Iterator[None]:
     yield
     gateway.cli("prices", "set", "gpt-image-2", "--quality", "high", "--size", "1024x1024", "--usd", "0.211", "--json")
-    assert model_entry(gateway, "gpt-image-2")["imagegate"]["pricing"]["per_image_micros"]["high"]["1024x1024"] == 211000
+    assert (
+        model_entry(gateway, "gpt-image-2")["imagegate"]["pricing"]["per_image_micros"]["high"]["1024x1024"] == 211000
+    )
 
 
 def test_live_price_change_applies_without_restart(
     gateway: Gateway, upstream: FakeOpenAI, account: Account, restore_gpt_image_2_high_price: None
 ) -> None:
     pid = gateway.process.pid
-    out = gateway.cli("prices", "set", "gpt-image-2", "--quality", "high", "--size", "1024x1024", "--usd", "0.3", "--json")
+    out = gateway.cli(
+        "prices", "set", "gpt-image-2", "--quality", "high", "--size", "1024x1024", "--usd", "0.3", "--json"
+    )
     assert json.loads(out) == {"model": "gpt-image-2", "quality": "high", "size": "1024x1024", "micros": 300000}
 
     card = model_entry(gateway, "gpt-image-2")["imagegate"]["pricing"]["per_image_micros"]
@@ -154,9 +158,10 @@ def test_live_price_change_applies_without_restart(
     assert card["high"]["1024x1536"] == 317000  # other cells untouched
     assert card["medium"]["1024x1024"] == 53000
     with gateway.http() as http:
-        assert http.get("/v1/models/gpt-image-2").json()["imagegate"]["pricing"]["per_image_micros"]["high"][
-            "1024x1024"
-        ] == 300000
+        assert (
+            http.get("/v1/models/gpt-image-2").json()["imagegate"]["pricing"]["per_image_micros"]["high"]["1024x1024"]
+            == 300000
+        )
 
     raw = gateway.client(account.key).images.with_raw_response.generate(
         model="gpt-image-2", prompt="a cat", size="1024x1024", quality="high"

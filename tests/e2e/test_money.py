@@ -7,6 +7,7 @@ import json
 import signal
 import threading
 import time
+from datetime import UTC
 from pathlib import Path
 
 import httpx
@@ -79,9 +80,9 @@ def test_two_nodes_one_account_bill_exactly_what_credit_covers(
 
 
 def _today():  # type: ignore[no-untyped-def]
-    from datetime import datetime, timedelta, timezone
+    from datetime import datetime, timedelta
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return now - timedelta(hours=1), now + timedelta(hours=1)
 
 

@@ -97,12 +97,19 @@ def test_size_auto_is_held_at_the_dearest_size_and_charged_as_delivered(
     gateway: Gateway, auto_size: FakeOpenAI, account: Account
 ) -> None:
     auto_size.auto_size = "1024x1024"
-    quote = gateway.client(account.key).post(
-        "/images/quote", body={"model": "gpt-image-2", "prompt": PROMPT, "size": "auto", "quality": "high"},
-        cast_to=httpx.Response,
-    ).json()
+    quote = (
+        gateway.client(account.key)
+        .post(
+            "/images/quote",
+            body={"model": "gpt-image-2", "prompt": PROMPT, "size": "auto", "quality": "high"},
+            cast_to=httpx.Response,
+        )
+        .json()
+    )
     assert quote["unit_price_micros"] == 317_000  # 1536x1024 / 1024x1536 high: the dearest it may pick
-    response = gateway.post_images(account.key, {"model": "gpt-image-2", "prompt": PROMPT, "size": "auto", "quality": "high"})
+    response = gateway.post_images(
+        account.key, {"model": "gpt-image-2", "prompt": PROMPT, "size": "auto", "quality": "high"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert auto_size.requests[0].json["size"] == "auto"
@@ -171,7 +178,9 @@ def test_refusals_say_why(
 def test_every_sdk_generate_parameter_is_known(gateway: Gateway, upstream: FakeOpenAI, test_account: Account) -> None:
     """Each parameter of the installed SDK's `images.generate`, passed alone: served, or refused with a reason."""
     names = set(inspect.signature(Images.generate).parameters) - NOT_FIELDS
-    assert names <= set(SDK_GENERATE_VALUES), f"list the SDK's new parameters: {sorted(names - set(SDK_GENERATE_VALUES))}"
+    assert names <= set(SDK_GENERATE_VALUES), (
+        f"list the SDK's new parameters: {sorted(names - set(SDK_GENERATE_VALUES))}"
+    )
     client = gateway.client(test_account.key)
     for name in sorted(names - {"prompt", "model"}):
         value, refusal = SDK_GENERATE_VALUES[name]

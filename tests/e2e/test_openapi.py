@@ -39,9 +39,12 @@ def api(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> It
     for gateway in serve_gateway(tmp_path_factory, "openapi", fake_openai, extra_env=env):
         live = gateway.new_account("100000")
         target = gateway.new_account("1")  # the account (and key) the admin cases act on
-        yield {"gateway": gateway, "live": {"Authorization": f"Bearer {live.key}"},
-               "admin": {"Authorization": f"Bearer {ADMIN_TOKEN}"},
-               "ids": {"account_id": target.id, "key_id": target.key_id}}
+        yield {
+            "gateway": gateway,
+            "live": {"Authorization": f"Bearer {live.key}"},
+            "admin": {"Authorization": f"Bearer {ADMIN_TOKEN}"},
+            "ids": {"account_id": target.id, "key_id": target.key_id},
+        }
 
 
 @pytest.fixture(scope="module")
@@ -50,9 +53,7 @@ def served_schema(api: dict[str, Any]) -> Any:
     return schemathesis.openapi.from_url(f"{gateway.base_url}/openapi.json")
 
 
-OPERATIONS = [
-    f"{method.upper()} {path}" for path, item in document(load_catalog())["paths"].items() for method in item
-]
+OPERATIONS = [f"{method.upper()} {path}" for path, item in document(load_catalog())["paths"].items() for method in item]
 
 
 @pytest.mark.parametrize("label", OPERATIONS)

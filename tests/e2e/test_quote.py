@@ -61,7 +61,9 @@ def restore_prices(gateway: Gateway) -> Iterator[None]:
     assert json.loads(gateway.cli("prices", "list", "--json")) == before
 
 
-def test_quote_answers_the_price_and_does_nothing_else(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
+def test_quote_answers_the_price_and_does_nothing_else(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
     files = stored_files(gateway)
     body = quoted(gateway, account.key, HIGH_1024_N2)
 
@@ -88,7 +90,9 @@ def test_quote_answers_the_price_and_does_nothing_else(gateway: Gateway, upstrea
     [
         pytest.param({"model": "gpt-image-2", "prompt": KITE}, 53_000, id="defaults-medium-1024"),
         pytest.param({"model": "gpt-image-2", "prompt": KITE, "quality": "low", "n": 4}, 6_000, id="low-n4"),
-        pytest.param({"model": "gpt-image-2", "prompt": KITE, "quality": "high", "size": "4096x4096"}, 1_670_000, id="high-4096"),
+        pytest.param(
+            {"model": "gpt-image-2", "prompt": KITE, "quality": "high", "size": "4096x4096"}, 1_670_000, id="high-4096"
+        ),
         pytest.param({"model": "gpt-image-2-2026-04-21", "prompt": KITE, "quality": "low"}, 6_000, id="alias"),
         pytest.param({"model": "preview", "prompt": KITE, "size": "256x256"}, 0, id="free-model"),
     ],

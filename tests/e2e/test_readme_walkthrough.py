@@ -53,8 +53,15 @@ class Walkthrough:
 
     def run(self, block: str, env: dict[str, str] | None = None) -> str:
         """One terminal command (or a few lines of them), as bash runs it; its stdout."""
-        result = subprocess.run(["bash", "-c", self.text(block)], check=False, cwd=self.clone, env={**self.env, **(env or {})},
-                                capture_output=True, text=True, timeout=120)
+        result = subprocess.run(
+            ["bash", "-c", self.text(block)],
+            check=False,
+            cwd=self.clone,
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode == 0, f"{block!r} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
         return result.stdout
 
@@ -63,8 +70,13 @@ class Walkthrough:
         lines = self.text(block).rstrip("\n").split("\n")
         assert lines[-1].strip() == "./scripts/serve", block
         script = "\n".join([*lines[:-1], "exec ./scripts/serve"])
-        server = ManagedProcess(["bash", "-c", script], {**self.env, **(env or {})}, self.clone.parent / log,
-                                cwd=self.clone, inherit_env=False)
+        server = ManagedProcess(
+            ["bash", "-c", script],
+            {**self.env, **(env or {})},
+            self.clone.parent / log,
+            cwd=self.clone,
+            inherit_env=False,
+        )
         server.start(ready_url=f"http://127.0.0.1:{self.port}/healthz", timeout=timeout)
         return server
 
@@ -83,8 +95,9 @@ def test_the_readme_first_hour_from_a_fresh_clone(tmp_path: Path, upstream: Fake
     if shutil.which("git") is None or not (ROOT / ".git").exists():
         pytest.skip("needs git and a git checkout to clone")
     clone = tmp_path / "imagegate"
-    head = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True,
-                          timeout=60).stdout.strip()
+    head = subprocess.run(
+        ["git", "-C", str(ROOT), "rev-parse", "HEAD"], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
     subprocess.run(["git", "clone", "--quiet", "--no-checkout", str(ROOT), str(clone)], check=True, timeout=120)
     subprocess.run(["git", "-C", str(clone), "checkout", "--quiet", head], check=True, timeout=120)
     blocks = readme_blocks(clone / "README.md")
@@ -100,8 +113,13 @@ def test_the_readme_first_hour_from_a_fresh_clone(tmp_path: Path, upstream: Fake
         found = re.search(re.escape(shape) + r"\S+", printed)
         assert found, printed
         test_key = found.group(0).split("=", 1)[1]
-        for shown in (str(clone / "data"), f"127.0.0.1:{walk.port}/models", f"127.0.0.1:{walk.port}/playground",
-                      ".venv/bin/imagegate keys create acct_", ".venv/bin/imagegate doctor"):
+        for shown in (
+            str(clone / "data"),
+            f"127.0.0.1:{walk.port}/models",
+            f"127.0.0.1:{walk.port}/playground",
+            ".venv/bin/imagegate keys create acct_",
+            ".venv/bin/imagegate doctor",
+        ):
             assert shown in printed, f"the tour lacks {shown!r}:\n{printed}"
         second_terminal = {"IMAGEGATE_API_KEY": test_key}
 

@@ -7,7 +7,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from tests.conftest import Gateway, start_gateway
@@ -75,7 +74,19 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[ManagedProcess, str]]:
     binary = require_redis_server_binary()
     port = free_port()
     process = ManagedProcess(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", str(tmp_path)],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
         env={},
         log_path=tmp_path / "redis.log",
     )
@@ -86,7 +97,9 @@ def private_redis(tmp_path: Path) -> Iterator[tuple[ManagedProcess, str]]:
 
 def test_redis_going_down_fails_open(tmp_path: Path, private_redis: tuple[ManagedProcess, str]) -> None:
     redis_process, url = private_redis
-    gateway = start_gateway(tmp_path / "data", None, {"IMAGEGATE_REDIS_URL": url, "IMAGEGATE_RATE_LIMIT_ON_ERROR": "open"})
+    gateway = start_gateway(
+        tmp_path / "data", None, {"IMAGEGATE_REDIS_URL": url, "IMAGEGATE_RATE_LIMIT_ON_ERROR": "open"}
+    )
     try:
         key = new_key(gateway, rpm=100)
         before = gateway.post_images(key, CAT)
@@ -101,7 +114,9 @@ def test_redis_going_down_fails_open(tmp_path: Path, private_redis: tuple[Manage
 
 def test_redis_down_fails_closed_with_503_never_500(tmp_path: Path) -> None:
     dead = f"redis://127.0.0.1:{free_port()}/0"
-    gateway = start_gateway(tmp_path / "data", None, {"IMAGEGATE_REDIS_URL": dead, "IMAGEGATE_RATE_LIMIT_ON_ERROR": "closed"})
+    gateway = start_gateway(
+        tmp_path / "data", None, {"IMAGEGATE_REDIS_URL": dead, "IMAGEGATE_RATE_LIMIT_ON_ERROR": "closed"}
+    )
     try:
         limited = new_key(gateway, rpm=100)
         unlimited = new_key(gateway)

@@ -15,7 +15,11 @@ from tests.support.assertions import assert_error
 from tests.support.moto import MotoServer
 
 SOAK_IMAGES = 24
-FAST_SWEEP = {"IMAGEGATE_URL_TTL_SECONDS": "2", "IMAGEGATE_IMAGE_GRACE_SECONDS": "0", "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "0.2"}
+FAST_SWEEP = {
+    "IMAGEGATE_URL_TTL_SECONDS": "2",
+    "IMAGEGATE_IMAGE_GRACE_SECONDS": "0",
+    "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "0.2",
+}
 
 
 @contextlib.contextmanager
@@ -69,7 +73,10 @@ def test_soak_on_s3_two_nodes_on_postgresql_leave_no_objects(
     with MotoServer(tmp_path_factory.mktemp("moto-soak")) as moto:
         moto.create_bucket("soak")
         env = {**FAST_SWEEP, **moto.env, "IMAGEGATE_STORAGE_URL": "s3://soak/p", "IMAGEGATE_DATABASE_URL": postgres_url}
-        with running_gateway(tmp_path_factory, "soak-a", env) as a, running_gateway(tmp_path_factory, "soak-b", env) as b:
+        with (
+            running_gateway(tmp_path_factory, "soak-a", env) as a,
+            running_gateway(tmp_path_factory, "soak-b", env) as b,
+        ):
             key = a.new_account("0", test=True).key
             _make_images(a, key, SOAK_IMAGES // 2)
             _make_images(b, key, SOAK_IMAGES // 2)

@@ -41,7 +41,9 @@ def _s3_env(moto: MotoServer, bucket: str = BUCKET, **extra: str) -> dict[str, s
 
 
 @pytest.fixture(scope="module")
-def s3_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, moto: MotoServer) -> Iterator[Gateway]:
+def s3_gateway(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, moto: MotoServer
+) -> Iterator[Gateway]:
     yield from serve_gateway(tmp_path_factory, "s3-gateway", fake_openai, extra_env=_s3_env(moto))
 
 
@@ -90,7 +92,9 @@ def test_bucket_mode_hands_out_the_buckets_presigned_url(
     env = _s3_env(moto, IMAGEGATE_URL_MODE="bucket", IMAGEGATE_URL_TTL_SECONDS="600")
     with running_gateway(tmp_path_factory, "bucket-mode", None, env) as gateway:
         account = gateway.new_account("0", test=True)
-        result = gateway.client(account.key).images.generate(model="gpt-image-2", prompt="a lighthouse", output_format="png")
+        result = gateway.client(account.key).images.generate(
+            model="gpt-image-2", prompt="a lighthouse", output_format="png"
+        )
         url = result.data[0].url or ""
         assert url.startswith(f"{moto.endpoint}/{BUCKET}/images/img_")
         query = parse_qs(urlparse(url).query)
@@ -109,16 +113,33 @@ def test_missing_bucket_stops_serve_naming_it(tmp_path: Path, moto: MotoServer) 
         "IMAGEGATE_PORT": "1",  # never reached: serve must stop before binding
     }
     result = subprocess.run(
-        [sys.executable, "-m", "imagegate", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "imagegate", "serve"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert "no-such-bucket" in result.stderr
 
 
 def test_bucket_urls_on_a_file_store_stop_serve_saying_why(tmp_path: Path) -> None:
-    env = {**_clean_environ(), "IMAGEGATE_DATA_DIR": str(tmp_path / "data"), "IMAGEGATE_URL_MODE": "bucket", "IMAGEGATE_PORT": "1"}
+    env = {
+        **_clean_environ(),
+        "IMAGEGATE_DATA_DIR": str(tmp_path / "data"),
+        "IMAGEGATE_URL_MODE": "bucket",
+        "IMAGEGATE_PORT": "1",
+    }
     result = subprocess.run(
-        [sys.executable, "-m", "imagegate", "serve"], env=env, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "imagegate", "serve"],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert result.returncode != 0
     assert "IMAGEGATE_URL_MODE=bucket needs an s3://" in result.stderr
@@ -133,7 +154,9 @@ def test_refused_write_is_503_unbilled_and_the_hold_released(
         account: Account = gateway.new_account("10")
         before = gateway.balance(account.id)
         moto.drop_bucket("doomed")  # the store now refuses every write (NoSuchBucket)
-        response = gateway.post_images(account.key, {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1024x1024"})
+        response = gateway.post_images(
+            account.key, {"model": "gpt-image-2", "prompt": "a lighthouse", "size": "1024x1024"}
+        )
         assert_error(response, 503, "service_unavailable", "storage_unavailable")
         assert gateway.balance(account.id) == before
         assert before[1] == 0

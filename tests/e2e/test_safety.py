@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import openai
 import pytest
@@ -47,7 +46,11 @@ def test_policy_block_is_451_at_the_gateway_before_any_money_or_upstream(
     assert gateway.balance(account.id) == (10_000_000, 0)
     request_id = response.headers["x-request-id"]
     usage = gateway.usage_row(request_id)
-    assert usage is not None and (usage["status"], usage["error_code"], usage["cost_micros"]) == (451, "prompt_blocked", 0)
+    assert usage is not None and (usage["status"], usage["error_code"], usage["cost_micros"]) == (
+        451,
+        "prompt_blocked",
+        0,
+    )
     event = event_for(gateway, request_id)
     assert (event["account_id"], event["key_id"], event["action"]) == (account.id, account.key_id, "block")
     assert (event["stage"], event["category"], event["code"]) == ("gateway", "weapons_manufacture", "prompt_blocked")
@@ -113,7 +116,10 @@ def test_account_policy_can_only_add_blocks(gateway: Gateway, upstream: FakeOpen
     assert "giraffe" not in own_term.json()["error"]["message"]
     assert escalated.status_code == 451 and "violence" in escalated.json()["error"]["message"]
     assert shipped.status_code == 451  # the deployment's blocks still apply
-    assert gateway.post_images(lenient.key, {"model": "gpt-image-2", "prompt": "a purple giraffe at dawn"}).status_code == 200
+    assert (
+        gateway.post_images(lenient.key, {"model": "gpt-image-2", "prompt": "a purple giraffe at dawn"}).status_code
+        == 200
+    )
     assert gateway.post_images(lenient.key, {"model": "gpt-image-2", "prompt": FLAGGED}).status_code == 200
     assert event_for(gateway, own_term.headers["x-request-id"])["category"] == "account_policy"
 

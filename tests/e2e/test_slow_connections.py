@@ -60,7 +60,9 @@ async def _until_closed(reader: asyncio.StreamReader, limit_s: float) -> bytes:
         received += chunk
 
 
-async def _slow(port: int, key: str, kind: str, connected: list[int], all_in: asyncio.Event) -> tuple[str, float, bytes]:
+async def _slow(
+    port: int, key: str, kind: str, connected: list[int], all_in: asyncio.Event
+) -> tuple[str, float, bytes]:
     """One slow client; (kind, seconds from connecting to the server's close, what it got)."""
     reader, writer = await _connect(port)
     started = time.monotonic()
@@ -83,11 +85,13 @@ async def _slow(port: int, key: str, kind: str, connected: list[int], all_in: as
             except (ConnectionResetError, BrokenPipeError):
                 break
     elif kind == "short-body":
-        writer.write(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
-                     b"authorization: Bearer " + key.encode() + b"\r\ncontent-length: 500\r\n\r\n{\"model\":")
+        writer.write(
+            b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\ncontent-type: application/json\r\n"
+            b"authorization: Bearer " + key.encode() + b'\r\ncontent-length: 500\r\n\r\n{"model":'
+        )
         limit = BODY_S
     elif kind == "answered-early":  # refused (401) before its body was read, then the body, then silence
-        writer.write(b"POST /v1/images/generations HTTP/1.1\r\nHost: x\r\ncontent-length: 20\r\n\r\n{\"a\"")
+        writer.write(b'POST /v1/images/generations HTTP/1.1\r\nHost: x\r\ncontent-length: 20\r\n\r\n{"a"')
         await writer.drain()
         answer = await asyncio.wait_for(reader.readuntil(b"}}"), timeout=5)  # the error body's end
         writer.write(b":1," + b" " * 14 + b"}")
@@ -138,8 +142,13 @@ def test_a_flood_of_slow_connections_is_closed_in_time_and_others_are_served(gua
         head, _, body = answer.partition(b"\r\n\r\n")
         assert head.startswith(b"HTTP/1.1 429"), answer[:200]
         assert json.loads(body)["error"]["code"] == "too_many_connections"
-    limits = {"silent": HEADER_S, "half-line": HEADER_S, "trickled-headers": HEADER_S,
-              "short-body": HEADER_S + BODY_S, "idle-keepalive": IDLE_S}
+    limits = {
+        "silent": HEADER_S,
+        "half-line": HEADER_S,
+        "trickled-headers": HEADER_S,
+        "short-body": HEADER_S + BODY_S,
+        "idle-keepalive": IDLE_S,
+    }
     earliest = {**limits, "short-body": BODY_S}
     for kind, seconds, got in outcome["results"]:  # type: ignore[attr-defined]
         assert seconds <= limits[kind] + MARGIN_S, (kind, seconds)

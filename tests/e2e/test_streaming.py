@@ -42,7 +42,9 @@ def test_sdk_iterates_partial_and_completed_events(gateway: Gateway, upstream: F
     )
     received = list(stream)
     assert [e.type for e in received] == [
-        "image_generation.partial_image", "image_generation.partial_image", "image_generation.completed"
+        "image_generation.partial_image",
+        "image_generation.partial_image",
+        "image_generation.completed",
     ]
     assert [e.partial_image_index for e in received[:2]] == [0, 1]  # type: ignore[union-attr]
     final = received[-1]
@@ -72,7 +74,9 @@ def test_non_streaming_upstream_sends_completed_events_only(gateway: Gateway, te
     assert {Image.open(io.BytesIO(base64.b64decode(e.b64_json))).size for e in received} == {(256, 256)}
 
 
-def test_stream_with_more_images_than_the_upstream_streams(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
+def test_stream_with_more_images_than_the_upstream_streams(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
     response = gateway.post_images(account.key, {"model": "gpt-image-2", "prompt": PROMPT, "stream": True, "n": 2})
     error = assert_error(response, 400, "invalid_request_error", "invalid_value", "n")
     assert "streams at most 1" in error["message"]
@@ -87,23 +91,35 @@ def test_stream_with_an_idempotency_key_is_refused(gateway: Gateway, upstream: F
     assert upstream.requests == [] and gateway.balance(account.id) == FUNDED
 
 
-def test_failure_before_any_event_is_an_ordinary_error(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
+def test_failure_before_any_event_is_an_ordinary_error(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
     upstream.script({"kind": "server_error", "times": 3})
-    response = gateway.post_images(account.key, {"model": "gpt-image-2", "prompt": PROMPT, "stream": True, "partial_images": 1})
+    response = gateway.post_images(
+        account.key, {"model": "gpt-image-2", "prompt": PROMPT, "stream": True, "partial_images": 1}
+    )
     assert_error(response, 502, "upstream_error", "upstream_failed")
     assert gateway.balance(account.id) == FUNDED
 
 
-def test_failure_after_a_partial_image_is_an_error_event(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
+def test_failure_after_a_partial_image_is_an_error_event(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
     upstream.script({"kind": "malformed_json", "times": 3})  # each stream's completed event is cut in half
     with pytest.raises(openai.APIError) as caught:
-        list(gateway.client(account.key).images.generate(model="gpt-image-2", prompt=PROMPT, stream=True, partial_images=1))
+        list(
+            gateway.client(account.key).images.generate(
+                model="gpt-image-2", prompt=PROMPT, stream=True, partial_images=1
+            )
+        )
     assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "upstream_failed"
     assert len(upstream.requests) == 3
     assert gateway.balance(account.id) == FUNDED
 
 
-def test_client_that_leaves_before_any_image_is_not_billed(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
+def test_client_that_leaves_before_any_image_is_not_billed(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
     upstream.script({"kind": "delay", "seconds": 3})
     body = json.dumps({"model": "gpt-image-2", "prompt": PROMPT, "stream": True}).encode()
     head = (

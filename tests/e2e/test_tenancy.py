@@ -133,7 +133,9 @@ def test_model_allowlist_refuses_other_models_and_holds_nothing(gateway: Gateway
     # an alias of a model outside the list is refused too; a listed model is served
     alias = gateway.post_images(restricted.key, {**BODY, "model": "gpt-image-2-2026-04-21"})
     assert_error(alias, 403, "permission_error", "model_not_allowed")
-    assert gateway.post_images(restricted.key, {"model": "preview", "prompt": "x", "size": "256x256"}).status_code == 200
+    assert (
+        gateway.post_images(restricted.key, {"model": "preview", "prompt": "x", "size": "256x256"}).status_code == 200
+    )
     assert upstream.requests == []
     assert gateway.balance(restricted.id) == (FUNDED, 0)
 

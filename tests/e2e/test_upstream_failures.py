@@ -144,7 +144,11 @@ def test_sdk_sees_a_502_as_a_server_error(gateway: Gateway, upstream: FakeOpenAI
     upstream.script({"kind": "server_error", "times": ATTEMPTS})
     with pytest.raises(openai.InternalServerError) as caught:
         gateway.client(account.key).images.generate(**VALID)
-    assert (caught.value.status_code, caught.value.type, caught.value.code) == (502, "upstream_error", "upstream_failed")
+    assert (caught.value.status_code, caught.value.type, caught.value.code) == (
+        502,
+        "upstream_error",
+        "upstream_failed",
+    )
     assert gateway.balance(account.id) == FUNDED
 
 

@@ -57,7 +57,9 @@ def operator_account(edits_on: Gateway) -> Account:
 
 def post_edit(gateway: Gateway, key: str, data: dict[str, Any], files: Any, **kwargs: Any) -> httpx.Response:
     with gateway.http() as http:
-        return http.post("/v1/images/edits", data=data, files=files, headers={"Authorization": f"Bearer {key}"}, **kwargs)
+        return http.post(
+            "/v1/images/edits", data=data, files=files, headers={"Authorization": f"Bearer {key}"}, **kwargs
+        )
 
 
 # -- each wire format
@@ -96,7 +98,9 @@ def test_seedream_edit_sends_data_urls(live_gateway: Gateway, funded: Account, f
     assert live_gateway.balance(funded.id) == (100_000_000 - 2 * 40_000, 0)
 
 
-def test_nano_banana_pro_takes_several_references(live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini) -> None:
+def test_nano_banana_pro_takes_several_references(
+    live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini
+) -> None:
     images = [(f"{i}.png", picture(colour=(i * 40, 0, 0)), "image/png") for i in range(3)]
     live_gateway.client(funded.key).images.edit(model="nano-banana-pro", image=images, prompt=PROMPT)
     assert len(fake_gemini.requests[0].json["contents"][0]["parts"]) == 4
@@ -127,7 +131,9 @@ def test_openai_edit_where_the_operator_enables_it(
     assert edits_on.balance(operator_account.id) == (10_000_000 - 6_000, 0)
 
 
-def test_gpt_image_2_is_refused_as_the_catalog_says(live_gateway: Gateway, funded: Account, fake_openai: FakeOpenAI) -> None:
+def test_gpt_image_2_is_refused_as_the_catalog_says(
+    live_gateway: Gateway, funded: Account, fake_openai: FakeOpenAI
+) -> None:
     with pytest.raises(openai.BadRequestError) as caught:
         live_gateway.client(funded.key).images.edit(model="gpt-image-2", image=png(), prompt=PROMPT)
     assert (caught.value.code, caught.value.param) == ("unsupported_operation", "model")
@@ -165,10 +171,18 @@ def test_edit_idempotency_replays(live_gateway: Gateway, funded: Account, fake_g
     headers = {"Authorization": f"Bearer {funded.key}", "Idempotency-Key": "edit-1"}
     files = {"image": ("a.png", picture(), "image/png")}
     with live_gateway.http() as http:
-        first = http.post("/v1/images/edits", data={"model": "nano-banana-2", "prompt": PROMPT}, files=files, headers=headers)
-        again = http.post("/v1/images/edits", data={"model": "nano-banana-2", "prompt": PROMPT}, files=files, headers=headers)
-        other = http.post("/v1/images/edits", data={"model": "nano-banana-2", "prompt": PROMPT},
-                          files={"image": ("a.png", picture(colour=(1, 2, 3)), "image/png")}, headers=headers)
+        first = http.post(
+            "/v1/images/edits", data={"model": "nano-banana-2", "prompt": PROMPT}, files=files, headers=headers
+        )
+        again = http.post(
+            "/v1/images/edits", data={"model": "nano-banana-2", "prompt": PROMPT}, files=files, headers=headers
+        )
+        other = http.post(
+            "/v1/images/edits",
+            data={"model": "nano-banana-2", "prompt": PROMPT},
+            files={"image": ("a.png", picture(colour=(1, 2, 3)), "image/png")},
+            headers=headers,
+        )
     assert first.status_code == again.status_code == 200
     assert again.headers["idempotent-replayed"] == "true" and again.json() == first.json()
     assert_error(other, 400, "invalid_request_error", "idempotency_key_reused")
@@ -187,52 +201,155 @@ def bomb() -> bytes:
 
 
 BAD_EDITS = [
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT}, [("image", ("a.png", b"not an image", "image/png"))],
-                 400, "invalid_value", "image", id="image-does-not-decode"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT}, [("image", ("a.png", picture()[: len(picture()) // 2], "image/png"))],
-                 400, "invalid_value", "image", id="image-truncated"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT}, [("image", ("a.gif", picture(fmt="GIF"), "image/gif"))],
-                 400, "invalid_value", "image", id="image-gif"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT}, [("image", ("bomb.png", bomb(), "image/png"))],
-                 400, "invalid_value", "image", id="decompression-bomb"),
-    pytest.param({"model": "nano-banana-2"}, [("prompt", (None, PROMPT))], 400, "missing_required_parameter", "image",
-                 id="no-image"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT},
-                 [("image[]", (f"{i}.png", picture(), "image/png")) for i in range(15)],
-                 400, "invalid_value", "image", id="15-images-over-gemini-14"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT},
-                 [("image", ("a.png", picture(), "image/png")), ("mask", ("m.png", picture(), "image/png"))],
-                 400, "unsupported_parameter", "mask", id="mask-on-gemini"),
-    pytest.param({"model": "nano-banana-2"}, [("image", ("a.png", picture(), "image/png"))],
-                 400, "missing_required_parameter", "prompt", id="no-prompt"),
-    pytest.param({"prompt": PROMPT}, [("image", ("a.png", picture(), "image/png"))],
-                 400, "missing_required_parameter", "model", id="no-model"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT, "n": "two"}, [("image", ("a.png", picture(), "image/png"))],
-                 400, "invalid_type", "n", id="n-not-a-number"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT, "stream": "true", "partial_images": "4"},
-                 [("image", ("a.png", picture(), "image/png"))], 400, "invalid_value", "partial_images",
-                 id="partial-images-4"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT, "input_fidelity": "high"},
-                 [("image", ("a.png", picture(), "image/png"))], 400, "unsupported_parameter", "input_fidelity",
-                 id="input-fidelity-on-gemini"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT, "seed": "7"}, [("image", ("a.png", picture(), "image/png"))],
-                 400, "unknown_parameter", "seed", id="unknown-field"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT}, [("image", ("a.png", picture(), "image/png")),
-                 ("markup", ("m.png", picture(), "image/png"))], 400, "unsupported_parameter", "markup", id="markup"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT}, [("image", (None, "https://example.com/a.png"))],
-                 400, "invalid_type", "image", id="image-as-text"),
-    pytest.param({"model": "gpt-image-2", "prompt": PROMPT}, [("image", ("a.png", picture(), "image/png"))],
-                 400, "unsupported_operation", "model", id="gpt-image-2"),
-    pytest.param({"model": "nano-banana-2", "prompt": PROMPT},
-                 [("image", ("big.png", b"\x89PNG" + b"\0" * 7_400_000, "image/png"))],
-                 413, "request_too_large", "image", id="image-over-the-models-7-MiB"),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("a.png", b"not an image", "image/png"))],
+        400,
+        "invalid_value",
+        "image",
+        id="image-does-not-decode",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("a.png", picture()[: len(picture()) // 2], "image/png"))],
+        400,
+        "invalid_value",
+        "image",
+        id="image-truncated",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("a.gif", picture(fmt="GIF"), "image/gif"))],
+        400,
+        "invalid_value",
+        "image",
+        id="image-gif",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("bomb.png", bomb(), "image/png"))],
+        400,
+        "invalid_value",
+        "image",
+        id="decompression-bomb",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2"},
+        [("prompt", (None, PROMPT))],
+        400,
+        "missing_required_parameter",
+        "image",
+        id="no-image",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image[]", (f"{i}.png", picture(), "image/png")) for i in range(15)],
+        400,
+        "invalid_value",
+        "image",
+        id="15-images-over-gemini-14",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("a.png", picture(), "image/png")), ("mask", ("m.png", picture(), "image/png"))],
+        400,
+        "unsupported_parameter",
+        "mask",
+        id="mask-on-gemini",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2"},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "missing_required_parameter",
+        "prompt",
+        id="no-prompt",
+    ),
+    pytest.param(
+        {"prompt": PROMPT},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "missing_required_parameter",
+        "model",
+        id="no-model",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT, "n": "two"},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "invalid_type",
+        "n",
+        id="n-not-a-number",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT, "stream": "true", "partial_images": "4"},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "invalid_value",
+        "partial_images",
+        id="partial-images-4",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT, "input_fidelity": "high"},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "unsupported_parameter",
+        "input_fidelity",
+        id="input-fidelity-on-gemini",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT, "seed": "7"},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "unknown_parameter",
+        "seed",
+        id="unknown-field",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("a.png", picture(), "image/png")), ("markup", ("m.png", picture(), "image/png"))],
+        400,
+        "unsupported_parameter",
+        "markup",
+        id="markup",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", (None, "https://example.com/a.png"))],
+        400,
+        "invalid_type",
+        "image",
+        id="image-as-text",
+    ),
+    pytest.param(
+        {"model": "gpt-image-2", "prompt": PROMPT},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "unsupported_operation",
+        "model",
+        id="gpt-image-2",
+    ),
+    pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("big.png", b"\x89PNG" + b"\0" * 7_400_000, "image/png"))],
+        413,
+        "request_too_large",
+        "image",
+        id="image-over-the-models-7-MiB",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("data", "files", "status", "code", "param"), BAD_EDITS)
 def test_bad_edits(
-    live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini,
-    data: dict[str, str], files: list[Any], status: int, code: str, param: str,
+    live_gateway: Gateway,
+    funded: Account,
+    fake_gemini: FakeGemini,
+    data: dict[str, str],
+    files: list[Any],
+    status: int,
+    code: str,
+    param: str,
 ) -> None:
     response = post_edit(live_gateway, funded.key, data, files)
     kind = "invalid_request_error"
@@ -250,10 +367,13 @@ def test_bad_edits(
     ],
     ids=["json-body", "broken-multipart", "no-boundary"],
 )
-def test_a_body_that_is_not_multipart(live_gateway: Gateway, funded: Account, content: bytes, content_type: str) -> None:
+def test_a_body_that_is_not_multipart(
+    live_gateway: Gateway, funded: Account, content: bytes, content_type: str
+) -> None:
     with live_gateway.http() as http:
         response = http.post(
-            "/v1/images/edits", content=content,
+            "/v1/images/edits",
+            content=content,
             headers={"Authorization": f"Bearer {funded.key}", "Content-Type": content_type},
         )
     assert_error(response, 400, "invalid_request_error", "invalid_multipart")
@@ -262,8 +382,12 @@ def test_a_body_that_is_not_multipart(live_gateway: Gateway, funded: Account, co
 
 def test_a_60_mb_upload_is_413(live_gateway: Gateway, funded: Account) -> None:
     huge = b"\x89PNG" + b"\0" * (60 * 1024 * 1024)
-    response = post_edit(live_gateway, funded.key, {"model": "nano-banana-2", "prompt": PROMPT},
-                         [("image", ("huge.png", huge, "image/png"))])
+    response = post_edit(
+        live_gateway,
+        funded.key,
+        {"model": "nano-banana-2", "prompt": PROMPT},
+        [("image", ("huge.png", huge, "image/png"))],
+    )
     assert_error(response, 413, "invalid_request_error", "request_too_large")
     assert live_gateway.balance(funded.id) == (100_000_000, 0)
 
@@ -271,18 +395,37 @@ def test_a_60_mb_upload_is_413(live_gateway: Gateway, funded: Account) -> None:
 @pytest.mark.parametrize(
     ("files", "status", "code", "param"),
     [
-        ([("image", ("a.png", picture(64, 48), "image/png")), ("mask", ("m.png", picture(32, 32, colour=(0, 0, 0, 0)), "image/png"))],
-         400, "invalid_value", "mask"),
-        ([("image", ("a.png", picture(64, 48), "image/png")), ("mask", ("m.jpg", picture(64, 48, "JPEG"), "image/jpeg"))],
-         400, "invalid_value", "mask"),
+        (
+            [
+                ("image", ("a.png", picture(64, 48), "image/png")),
+                ("mask", ("m.png", picture(32, 32, colour=(0, 0, 0, 0)), "image/png")),
+            ],
+            400,
+            "invalid_value",
+            "mask",
+        ),
+        (
+            [
+                ("image", ("a.png", picture(64, 48), "image/png")),
+                ("mask", ("m.jpg", picture(64, 48, "JPEG"), "image/jpeg")),
+            ],
+            400,
+            "invalid_value",
+            "mask",
+        ),
         ([("image[]", (f"{i}.png", picture(), "image/png")) for i in range(17)], 400, "invalid_value", "image"),
         ([("image", ("noise.png", picture(400, 400, "BMP"), "image/png"))], 413, "request_too_large", "image"),
     ],
     ids=["mask-wrong-size", "mask-not-png", "17-images", "image-over-the-gateway-limit"],
 )
 def test_bad_edits_on_openai(
-    edits_on: Gateway, operator_account: Account, upstream: FakeOpenAI,
-    files: list[Any], status: int, code: str, param: str,
+    edits_on: Gateway,
+    operator_account: Account,
+    upstream: FakeOpenAI,
+    files: list[Any],
+    status: int,
+    code: str,
+    param: str,
 ) -> None:
     response = post_edit(edits_on, operator_account.key, {"model": "gpt-image-2", "prompt": PROMPT}, files)
     assert_error(response, status, "invalid_request_error", code, param)
@@ -293,7 +436,9 @@ def test_bad_edits_on_openai(
 # -- streamed edits
 
 
-def test_streamed_edit_on_a_non_streaming_upstream(live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini) -> None:
+def test_streamed_edit_on_a_non_streaming_upstream(
+    live_gateway: Gateway, funded: Account, fake_gemini: FakeGemini
+) -> None:
     stream = live_gateway.client(funded.key).images.edit(
         model="nano-banana-2", image=png(), prompt=PROMPT, stream=True, partial_images=2
     )
@@ -302,13 +447,17 @@ def test_streamed_edit_on_a_non_streaming_upstream(live_gateway: Gateway, funded
     assert live_gateway.balance(funded.id) == (100_000_000 - 67_000, 0)
 
 
-def test_streamed_edit_passes_partials_through(edits_on: Gateway, operator_account: Account, upstream: FakeOpenAI) -> None:
+def test_streamed_edit_passes_partials_through(
+    edits_on: Gateway, operator_account: Account, upstream: FakeOpenAI
+) -> None:
     stream = edits_on.client(operator_account.key).images.edit(
         model="gpt-image-2", image=png(), prompt=PROMPT, stream=True, partial_images=1, quality="low"
     )
     assert [event.type for event in stream] == ["image_edit.partial_image", "image_edit.completed"]
     (sent,) = upstream.requests
-    fields = {p.name: p.data.decode() for p in parse_multipart(sent.headers["content-type"], sent.body) if p.filename is None}
+    fields = {
+        p.name: p.data.decode() for p in parse_multipart(sent.headers["content-type"], sent.body) if p.filename is None
+    }
     assert (sent.path, fields["stream"], fields["partial_images"]) == ("/v1/images/edits", "true", "1")
     assert edits_on.balance(operator_account.id) == (10_000_000 - 6_000, 0)
 
@@ -346,7 +495,13 @@ def test_every_sdk_edit_parameter_is_known(edits_on: Gateway) -> None:
 
     from openai.resources.images import Images
 
-    names = set(inspect.signature(Images.edit).parameters) - {"self", "extra_headers", "extra_query", "extra_body", "timeout"}
+    names = set(inspect.signature(Images.edit).parameters) - {
+        "self",
+        "extra_headers",
+        "extra_query",
+        "extra_body",
+        "timeout",
+    }
     assert names <= set(SDK_EDIT_VALUES), f"list the SDK's new parameters: {sorted(names - set(SDK_EDIT_VALUES))}"
     client = edits_on.client(edits_on.new_account("0", test=True).key)
     for name in sorted(names - {"image", "prompt", "model"}):

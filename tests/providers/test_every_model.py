@@ -72,7 +72,10 @@ def test_gemini_models_serve_every_size_and_format(
     assert {r.path for r in sent} == {f"/v1beta/models/{upstream_model}:generateContent"}
     assert {r.headers["x-goog-api-key"] for r in sent} == {"gemini-fake-key"}
     pairs = {
-        (r.json["generationConfig"]["imageConfig"]["aspectRatio"], r.json["generationConfig"]["imageConfig"]["imageSize"])
+        (
+            r.json["generationConfig"]["imageConfig"]["aspectRatio"],
+            r.json["generationConfig"]["imageConfig"]["imageSize"],
+        )
         for r in sent
     }
     # exactly one pair per catalog size, and each pair is the reference's pixel size of that size

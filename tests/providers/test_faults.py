@@ -20,7 +20,12 @@ from PIL import Image
 from tests.conftest import Account, Gateway
 
 RETRIES = 3
-MODEL_OF = {"gemini": "nano-banana-2", "seedream": "seedream-4.5", "azure": "gpt-image-2-official", "openai": "gpt-image-2"}
+MODEL_OF = {
+    "gemini": "nano-banana-2",
+    "seedream": "seedream-4.5",
+    "azure": "gpt-image-2-official",
+    "openai": "gpt-image-2",
+}
 PRICE_OF = {"gemini": 67_000, "seedream": 40_000, "azure": 53_000, "openai": 53_000}
 SIZE_OF = {"seedream": "2048x2048"}
 
@@ -105,7 +110,9 @@ RECOVERED = [  # one fault, then the upstream works
 
 
 def _fake(request: pytest.FixtureRequest, provider: str) -> Any:
-    return request.getfixturevalue({"gemini": "fake_gemini", "seedream": "fake_seedream", "azure": "fake_azure", "openai": "fake_openai"}[provider])
+    return request.getfixturevalue(
+        {"gemini": "fake_gemini", "seedream": "fake_seedream", "azure": "fake_azure", "openai": "fake_openai"}[provider]
+    )
 
 
 def _generate(gateway: Gateway, account: Account, provider: str) -> Any:
@@ -136,7 +143,11 @@ def test_retryable_fault_is_retried_then_502_and_free(
     _assert_error_logged(live_gateway, log_before, provider)
 
 
-@pytest.mark.parametrize(("provider", "fault", "status", "code"), NOT_RETRIED, ids=lambda v: v if isinstance(v, str) else (v["kind"] if isinstance(v, dict) else str(v)))
+@pytest.mark.parametrize(
+    ("provider", "fault", "status", "code"),
+    NOT_RETRIED,
+    ids=lambda v: v if isinstance(v, str) else (v["kind"] if isinstance(v, dict) else str(v)),
+)
 def test_refusal_is_answered_at_once_and_free(
     request: pytest.FixtureRequest,
     live_gateway: Gateway,
@@ -164,9 +175,7 @@ def _assert_error_logged(gateway: Gateway, log_before: int, provider: str) -> No
     assert not any("fake-key" in line or "sk-fake-upstream" in line for line in new_lines)
 
 
-def test_hang_on_every_attempt_is_504_and_free(
-    live_gateway: Gateway, account_10: Account, fake_gemini: Any
-) -> None:
+def test_hang_on_every_attempt_is_504_and_free(live_gateway: Gateway, account_10: Account, fake_gemini: Any) -> None:
     fake_gemini.script({"kind": "hang", "times": RETRIES})
     response = _generate(live_gateway, account_10, "gemini")
     _assert_refused(response, 504, "upstream_timeout", live_gateway, account_10)

@@ -239,7 +239,9 @@ def breaker_gateway(
     fake_azure: FakeAzure,
 ) -> Iterator[Gateway]:
     """Circuits open after 2 failures and probe after COOLDOWN seconds."""
-    gw = _breaker_gateway(tmp_path_factory.mktemp("breaker"), COOLDOWN, fake_openai, (fake_gemini, fake_seedream, fake_azure))
+    gw = _breaker_gateway(
+        tmp_path_factory.mktemp("breaker"), COOLDOWN, fake_openai, (fake_gemini, fake_seedream, fake_azure)
+    )
     yield gw
     gw.process.stop()
 
@@ -339,9 +341,7 @@ def test_failed_probe_opens_the_circuit_again(breaker_gateway: Gateway, fake_gem
     assert breaker_gateway.balance(account.id) == (10_000_000 - 67_000, 0)
 
 
-def test_half_open_circuit_lets_exactly_one_probe_through(
-    breaker_gateway: Gateway, fake_gemini: FakeGemini
-) -> None:
+def test_half_open_circuit_lets_exactly_one_probe_through(breaker_gateway: Gateway, fake_gemini: FakeGemini) -> None:
     account = breaker_gateway.new_account("10")
     _open_gemini_circuit(breaker_gateway, account, fake_gemini)
     time.sleep(COOLDOWN)

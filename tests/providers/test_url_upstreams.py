@@ -109,7 +109,9 @@ def test_chained_imagegates(
     inner_before = inner.balance(inner_account.id)[0]
     result = outer.client(account.key).images.generate(model=model, prompt="a fox", size="1536x1024", n=2)
     assert result.data is not None and len(result.data) == 2
-    assert {(_image(item.url or "").size, _image(item.url or "").format) for item in result.data} == {((1536, 1024), "PNG")}
+    assert {(_image(item.url or "").size, _image(item.url or "").format) for item in result.data} == {
+        ((1536, 1024), "PNG")
+    }
     sent = upstream.requests[0].json
     assert (sent["model"], sent["n"], sent["size"]) == ("gpt-image-2", 2, "1536x1024")
     assert "response_format" not in sent  # the inner gateway never forwards it to a GPT model

@@ -18,7 +18,9 @@ class MotoServer:
         self.port = free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
         executable = Path(sys.executable).parent / "moto_server"
-        self.process = ManagedProcess([str(executable), "-H", "127.0.0.1", "-p", str(self.port)], {}, log_dir / f"moto-{self.port}.log")
+        self.process = ManagedProcess(
+            [str(executable), "-H", "127.0.0.1", "-p", str(self.port)], {}, log_dir / f"moto-{self.port}.log"
+        )
 
     def __enter__(self) -> Self:
         self.process.start(ready_port=self.port, timeout=60)

@@ -55,7 +55,9 @@ class Nginx:
         config = root / "nginx.conf"
         user = "user root;\n" if os.geteuid() == 0 else ""  # workers must reach the test's private folder
         config.write_text(CONFIG.format(user=user, root=root, servers=servers, port=self.port))
-        self.process = ManagedProcess([binary, "-p", str(root), "-c", str(config), "-e", str(root / "error.log")], {}, root / "nginx.out")
+        self.process = ManagedProcess(
+            [binary, "-p", str(root), "-c", str(config), "-e", str(root / "error.log")], {}, root / "nginx.out"
+        )
 
     def __enter__(self) -> Self:
         self.process.start(ready_port=self.port, timeout=30)

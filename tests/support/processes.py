@@ -154,7 +154,7 @@ class ManagedProcess:
             self._log.close()
             self._log = None
 
-    def __enter__(self) -> "ManagedProcess":
+    def __enter__(self) -> ManagedProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:

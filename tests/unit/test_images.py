@@ -186,7 +186,9 @@ def test_conform_async_on_small_images_checks_inline_and_converts_in_the_thread(
         bad = data[:-20] if kwargs["want_size"] == (64, 48) else data
         with pytest.raises(BadImage):
             anyio.run(functools.partial(conform_async, bad, compression=None, **kwargs))  # type: ignore[arg-type]
-    converted = anyio.run(functools.partial(conform_async, data, want_format="jpeg", want_size=(64, 48), compression=None))
+    converted = anyio.run(
+        functools.partial(conform_async, data, want_format="jpeg", want_size=(64, 48), compression=None)
+    )
     assert inspect(converted) == ImageInfo("jpeg", 64, 48)
     recompressed = anyio.run(
         functools.partial(conform_async, data, want_format="png", want_size=(64, 48), compression=50, reencode=True)

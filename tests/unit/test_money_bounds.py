@@ -13,7 +13,13 @@ from tests.unit.test_routes_catalog import model_data
 
 @pytest.mark.parametrize(
     ("amount", "micros"),
-    [("12.5", 12_500_000), ("0.000001", 1), ("-0.1", -100_000), ("1E+9", MAX_AMOUNT_MICROS), ("-1000000000", -MAX_AMOUNT_MICROS)],
+    [
+        ("12.5", 12_500_000),
+        ("0.000001", 1),
+        ("-0.1", -100_000),
+        ("1E+9", MAX_AMOUNT_MICROS),
+        ("-1000000000", -MAX_AMOUNT_MICROS),
+    ],
 )
 def test_amounts_within_the_bounds_are_exact(amount: str, micros: int) -> None:
     assert usd_to_micros(amount) == micros
@@ -21,8 +27,23 @@ def test_amounts_within_the_bounds_are_exact(amount: str, micros: int) -> None:
 
 @pytest.mark.parametrize(
     "amount",
-    ["1000000000.000001", "5.29e+16", "9000000000000", "1e999999999", "-1e999999999", "1e-999999999",
-     "0.0000001", "Infinity", "-Infinity", "NaN", "sNaN", "", "1\x00", "\ud800", "9" * 41],
+    [
+        "1000000000.000001",
+        "5.29e+16",
+        "9000000000000",
+        "1e999999999",
+        "-1e999999999",
+        "1e-999999999",
+        "0.0000001",
+        "Infinity",
+        "-Infinity",
+        "NaN",
+        "sNaN",
+        "",
+        "1\x00",
+        "\ud800",
+        "9" * 41,
+    ],
 )
 def test_amounts_past_the_bounds_or_not_exact_are_refused(amount: str) -> None:
     with pytest.raises(InvalidRequest) as refused:

@@ -12,7 +12,9 @@ from imagegate.service.recovery import ThisRun, process_start
 NOW = datetime.now(UTC)
 
 
-def _run_of(this: ThisRun, pid: int, started: str | None, *, node: str | None = None, boot: str | None = None) -> RunRecord:
+def _run_of(
+    this: ThisRun, pid: int, started: str | None, *, node: str | None = None, boot: str | None = None
+) -> RunRecord:
     return RunRecord("run_other", node or this.node_id, boot or this.boot_id, pid, started or "", NOW)
 
 

@@ -49,7 +49,13 @@ def test_refused_headers_carry_retry_after_in_whole_seconds() -> None:
 
 def test_duration_text_follows_openais_format() -> None:
     assert [duration_text(ms) for ms in (0, 250, 1000, 1500, 60_000, 90_000, 360_000)] == [
-        "0ms", "250ms", "1s", "1.5s", "1m0s", "1m30s", "6m0s",
+        "0ms",
+        "250ms",
+        "1s",
+        "1.5s",
+        "1m0s",
+        "1m30s",
+        "6m0s",
     ]
 
 

@@ -20,7 +20,10 @@ SECRET = "azure-key-0123456789"
         (f"upstream said: key {SECRET} is invalid", SECRET),
         ("Authorization: Bearer abc.DEF-123_456", "abc.DEF-123_456"),
         ("Incorrect API key provided: sk-proj-AbCdEf123456", "sk-proj-AbCdEf123456"),
-        ("GET /v1beta/models/x:generateContent?key=AIzaSyA0123456789012345678901&alt=sse", "AIzaSyA0123456789012345678901"),
+        (
+            "GET /v1beta/models/x:generateContent?key=AIzaSyA0123456789012345678901&alt=sse",
+            "AIzaSyA0123456789012345678901",
+        ),
         ("GET /x?alt=sse&api_key=s3cr3tvalue", "s3cr3tvalue"),
         ('{"api_key": "hunter2-long"}', "hunter2-long"),
         ("postgresql+asyncpg://user:pa55w0rd@db/x", "pa55w0rd"),

@@ -61,7 +61,9 @@ def test_null_counts_as_not_given() -> None:
 
 
 def test_null_compression_with_png_is_not_given() -> None:
-    assert parse(model="gpt-image-2", prompt="a", output_format="png", output_compression=None).output_compression is None
+    assert (
+        parse(model="gpt-image-2", prompt="a", output_format="png", output_compression=None).output_compression is None
+    )
 
 
 def test_null_required_field_is_missing() -> None:

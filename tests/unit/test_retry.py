@@ -144,7 +144,11 @@ def test_content_blocked_passes_through_untouched(before: list[Step]) -> None:
     assert error is blocked
     assert type(error) is ContentBlocked
     assert not isinstance(error, UpstreamProblem)
-    assert (error.code, error.stage, error.message) == ("prompt_blocked", "upstream", "The upstream refused the prompt.")
+    assert (error.code, error.stage, error.message) == (
+        "prompt_blocked",
+        "upstream",
+        "The upstream refused the prompt.",
+    )
     assert error.__cause__ is None
     assert call.attempts == len(before) + 1
 

@@ -90,7 +90,10 @@ def test_bad_route_entries_are_refused(route: dict[str, Any]) -> None:
 
 
 def test_routes_are_ordered_by_priority_then_weight() -> None:
-    a, b, c = (Route(name, "openai", "openai", "m", priority=p, weight=w) for name, p, w in (("a", 1, 9), ("b", 1, 1), ("c", 0, 1)))
+    a, b, c = (
+        Route(name, "openai", "openai", "m", priority=p, weight=w)
+        for name, p, w in (("a", 1, 9), ("b", 1, 1), ("c", 0, 1))
+    )
     rng = random.Random(7)
     firsts = Counter(order_routes([a, b, c], rng)[1].name for _ in range(2000))
     assert all(order_routes([a, b, c], rng)[0].name == "c" for _ in range(50))

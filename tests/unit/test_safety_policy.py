@@ -136,7 +136,14 @@ def test_normalized_views() -> None:
 
 def test_shipped_policy_loads_and_has_the_issues_categories() -> None:
     names = {c.name for c in load_safety_policy(None).categories}
-    assert {"sexual_minors", "sexual_deepfake", "graphic_gore", "self_harm", "hate_symbols", "weapons_manufacture"} <= names
+    assert {
+        "sexual_minors",
+        "sexual_deepfake",
+        "graphic_gore",
+        "self_harm",
+        "hate_symbols",
+        "weapons_manufacture",
+    } <= names
 
 
 @pytest.mark.parametrize(

@@ -50,4 +50,10 @@ def test_hostile_bodies_are_the_contracts_400(raw: bytes, code: str, param: str 
 
 def test_ordinary_bodies_pass_unchanged() -> None:
     body = b'{"model":"m","prompt":"an apple \\ud83c\\udf4e","n":2,"user":null,"tags":[["a"]]}'
-    assert parse_json_object(body) == {"model": "m", "prompt": "an apple \U0001f34e", "n": 2, "user": None, "tags": [["a"]]}
+    assert parse_json_object(body) == {
+        "model": "m",
+        "prompt": "an apple \U0001f34e",
+        "n": 2,
+        "user": None,
+        "tags": [["a"]],
+    }

@@ -4,7 +4,7 @@ session's signatures, the parameters table, and the catalog's see-also links."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
@@ -22,8 +22,17 @@ from imagegate.web.session import AdminSessions
 
 @pytest.mark.parametrize(
     ("micros", "text"),
-    [(0, "$0.00"), (6000, "$0.006"), (53000, "$0.053"), (167000, "$0.167"), (1670000, "$1.67"),
-     (500000, "$0.50"), (1, "$0.000001"), (1234567890, "$1,234.56789"), (-12000, "-$0.012")],
+    [
+        (0, "$0.00"),
+        (6000, "$0.006"),
+        (53000, "$0.053"),
+        (167000, "$0.167"),
+        (1670000, "$1.67"),
+        (500000, "$0.50"),
+        (1, "$0.000001"),
+        (1234567890, "$1,234.56789"),
+        (-12000, "-$0.012"),
+    ],
 )
 def test_usd_is_exact(micros: int, text: str) -> None:
     assert usd(micros) == text
@@ -45,13 +54,17 @@ class Row:
 
 def test_days_are_filled_and_bounded() -> None:
     rows = [
-        Row(datetime(2026, 11, 28, 23, 59, tzinfo=timezone.utc), 2, 100),
-        Row(datetime(2026, 11, 28, 0, 0, tzinfo=timezone.utc), 1, 50),
-        Row(datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc), 0, 0),
-        Row(datetime(2026, 10, 1, 12, 0, tzinfo=timezone.utc), 9, 999),  # before the window
+        Row(datetime(2026, 11, 28, 23, 59, tzinfo=UTC), 2, 100),
+        Row(datetime(2026, 11, 28, 0, 0, tzinfo=UTC), 1, 50),
+        Row(datetime(2026, 11, 26, 12, 0, tzinfo=UTC), 0, 0),
+        Row(datetime(2026, 10, 1, 12, 0, tzinfo=UTC), 9, 999),  # before the window
     ]
     days = daily_totals(rows, date(2026, 11, 28), 3)
-    assert [(d.date.day, d.cost_micros, d.images, d.requests) for d in days] == [(26, 0, 0, 1), (27, 0, 0, 0), (28, 150, 3, 2)]
+    assert [(d.date.day, d.cost_micros, d.images, d.requests) for d in days] == [
+        (26, 0, 0, 1),
+        (27, 0, 0, 0),
+        (28, 150, 3, 2),
+    ]
 
 
 def test_admin_session_cookies_are_signed_expiring_and_bound_to_the_token() -> None:
@@ -93,8 +106,20 @@ def test_see_also_must_name_catalog_models() -> None:
     for model in catalog:
         assert model.description and model.capability_line
         assert all(catalog.find(name) is not None for name in model.see_also)
-    raw = {"models": {"a": {"vendor": "V", "display_name": "A", "sizes": ["1x1"], "default_size": "1x1", "max_n": 1,
-                            "max_prompt_chars": 10, "free": True, "see_also": ["nope"]}}}
+    raw = {
+        "models": {
+            "a": {
+                "vendor": "V",
+                "display_name": "A",
+                "sizes": ["1x1"],
+                "default_size": "1x1",
+                "max_n": 1,
+                "max_prompt_chars": 10,
+                "free": True,
+                "see_also": ["nope"],
+            }
+        }
+    }
     with pytest.raises(CatalogError, match="see_also"):
         Catalog.from_dict(raw)
 

@@ -54,7 +54,9 @@ class FakeAzure(FakeUpstream):
         "fewer_images": (),
     }
 
-    def __init__(self, api_key: str = "azure-fake-key", deployments: tuple[str, ...] = ("gpt-image-2",), **kwargs: Any) -> None:
+    def __init__(
+        self, api_key: str = "azure-fake-key", deployments: tuple[str, ...] = ("gpt-image-2",), **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.api_key = api_key
         self.deployments = deployments
@@ -74,8 +76,15 @@ class FakeAzure(FakeUpstream):
             _raise_scripted(behaviour, request_id)
             params = validate_generation(body, "high")
             if params.output_format not in AZURE_FORMATS:
-                raise _AzureError(400, {"code": "invalid_value", "type": "invalid_request_error", "param": "output_format",
-                                        "message": "Invalid value for 'output_format': supported values are 'png' and 'jpeg'."})
+                raise _AzureError(
+                    400,
+                    {
+                        "code": "invalid_value",
+                        "type": "invalid_request_error",
+                        "param": "output_format",
+                        "message": "Invalid value for 'output_format': supported values are 'png' and 'jpeg'.",
+                    },
+                )
         except _AzureError as exc:
             return json_response(exc.status, exc.body, [("apim-request-id", request_id), *exc.headers])
         except ApiError as exc:  # the OpenAI body rules: same envelope on Azure
@@ -85,12 +94,29 @@ class FakeAzure(FakeUpstream):
     def _models(self, inc: Incoming, request_id: str) -> Response:
         headers = [("apim-request-id", request_id)]
         if inc.headers.get("api-key") != self.api_key:
-            return json_response(401, {"error": {"code": "401", "message": "Access denied due to invalid subscription key "
-                                                 "or wrong API endpoint."}}, headers)
+            return json_response(
+                401,
+                {
+                    "error": {
+                        "code": "401",
+                        "message": "Access denied due to invalid subscription key or wrong API endpoint.",
+                    }
+                },
+                headers,
+            )
         if not parse_qs(inc.query).get("api-version"):
             return json_response(404, {"error": {"code": "404", "message": "Resource not found"}}, headers)
-        data = [{"id": d, "object": "model", "status": "succeeded", "created_at": 1745000000,
-                 "capabilities": {"inference": True}, "lifecycle_status": "generally-available"} for d in self.deployments]
+        data = [
+            {
+                "id": d,
+                "object": "model",
+                "status": "succeeded",
+                "created_at": 1745000000,
+                "capabilities": {"inference": True},
+                "lifecycle_status": "generally-available",
+            }
+            for d in self.deployments
+        ]
         return json_response(200, {"data": data, "object": "list"}, headers)
 
     def _check(self, inc: Incoming) -> dict[str, Any]:
@@ -98,15 +124,29 @@ class FakeAzure(FakeUpstream):
         if match is None or inc.method != "POST":
             raise _AzureError(404, {"code": "404", "message": "Resource not found"})
         if inc.headers.get("api-key") != self.api_key:
-            raise _AzureError(401, {"code": "401", "message": (
-                "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
-                "for an active subscription and use a correct regional API endpoint for your resource.")})
+            raise _AzureError(
+                401,
+                {
+                    "code": "401",
+                    "message": (
+                        "Access denied due to invalid subscription key or wrong API endpoint. Make sure to provide a valid key "
+                        "for an active subscription and use a correct regional API endpoint for your resource."
+                    ),
+                },
+            )
         if not parse_qs(inc.query).get("api-version"):
             raise _AzureError(404, {"code": "404", "message": "Resource not found"})
         if match["deployment"] not in self.deployments:
-            raise _AzureError(404, {"code": "DeploymentNotFound", "message": (
-                "The API deployment for this resource does not exist. If you created the deployment within the last "
-                "5 minutes, please wait a moment and try again.")})
+            raise _AzureError(
+                404,
+                {
+                    "code": "DeploymentNotFound",
+                    "message": (
+                        "The API deployment for this resource does not exist. If you created the deployment within the last "
+                        "5 minutes, please wait a moment and try again."
+                    ),
+                },
+            )
         body = inc.json
         if isinstance(body, dict) and "model" not in body:
             body = {**body, "model": match["deployment"]}
@@ -141,36 +181,73 @@ class FakeAzure(FakeUpstream):
 def _raise_scripted(b: dict[str, Any], request_id: str) -> None:
     kind = b["kind"]
     if kind == "server_error":
-        raise _AzureError(500, {"code": "InternalServerError", "message": "The server had an error while processing your request. Sorry about that!"})
+        raise _AzureError(
+            500,
+            {
+                "code": "InternalServerError",
+                "message": "The server had an error while processing your request. Sorry about that!",
+            },
+        )
     if kind == "rate_limit":
         wait = b.get("retry_after", 20)
         raise _AzureError(
             429,
-            {"code": "429", "message": (
-                "Requests to the Images_Generations_Create Operation under Azure OpenAI API version 2025-04-01-preview "
-                f"have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after {wait} seconds.")},
+            {
+                "code": "429",
+                "message": (
+                    "Requests to the Images_Generations_Create Operation under Azure OpenAI API version 2025-04-01-preview "
+                    f"have exceeded call rate limit of your current OpenAI S0 pricing tier. Please retry after {wait} seconds."
+                ),
+            },
             [("retry-after", str(wait))],
         )
     if kind == "invalid_key":
-        raise _AzureError(401, {"code": "401", "message": "Access denied due to invalid subscription key or wrong API endpoint."})
+        raise _AzureError(
+            401, {"code": "401", "message": "Access denied due to invalid subscription key or wrong API endpoint."}
+        )
     if kind == "content_policy":
-        raise _AzureError(400, {
-            "code": "content_policy_violation", "type": "invalid_request_error", "param": None,
-            "message": "Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.",
-            "inner_error": {"code": "ResponsibleAIPolicyViolation", "content_filter_results": {
-                "sexual": {"filtered": True, "severity": "medium"}, "jailbreak": {"detected": False, "filtered": False}}},
-        })
+        raise _AzureError(
+            400,
+            {
+                "code": "content_policy_violation",
+                "type": "invalid_request_error",
+                "param": None,
+                "message": "Your request was rejected as a result of our safety system. Your prompt may contain text that is not allowed by our safety system.",
+                "inner_error": {
+                    "code": "ResponsibleAIPolicyViolation",
+                    "content_filter_results": {
+                        "sexual": {"filtered": True, "severity": "medium"},
+                        "jailbreak": {"detected": False, "filtered": False},
+                    },
+                },
+            },
+        )
     if kind == "moderation_blocked":
-        raise _AzureError(400, {
-            "code": "moderation_blocked", "type": "image_generation_user_error", "param": None,
-            "message": f"Your request was rejected by the safety system. If you believe this is an error, open an Azure support ticket with the request ID {request_id}.",
-            "moderation_details": {"moderation_stage": b.get("stage", "input"), "categories": ["violence"]},
-        })
+        raise _AzureError(
+            400,
+            {
+                "code": "moderation_blocked",
+                "type": "image_generation_user_error",
+                "param": None,
+                "message": f"Your request was rejected by the safety system. If you believe this is an error, open an Azure support ticket with the request ID {request_id}.",
+                "moderation_details": {"moderation_stage": b.get("stage", "input"), "categories": ["violence"]},
+            },
+        )
     if kind == "content_filter":
-        raise _AzureError(400, {"code": "contentFilter", "message": "Your task failed as a result of our safety system."})
+        raise _AzureError(
+            400, {"code": "contentFilter", "message": "Your task failed as a result of our safety system."}
+        )
     if kind == "bad_param":
         param = b.get("param", "size")
-        raise _AzureError(400, {"code": "invalid_value", "type": "invalid_request_error", "param": param, "message": f"Invalid value for '{param}'."})
+        raise _AzureError(
+            400,
+            {
+                "code": "invalid_value",
+                "type": "invalid_request_error",
+                "param": param,
+                "message": f"Invalid value for '{param}'.",
+            },
+        )
 
 
 __all__ = ["FakeAzure"]

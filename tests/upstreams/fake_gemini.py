@@ -36,9 +36,20 @@ MODELS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "gemini-3-pro-image-preview": (TEN_RATIOS, ("1K", "2K", "4K")),
 }
 ONE_K = {
-    "1:1": (1024, 1024), "2:3": (848, 1264), "3:2": (1264, 848), "3:4": (896, 1200), "4:3": (1200, 896),
-    "4:5": (928, 1152), "5:4": (1152, 928), "9:16": (768, 1376), "16:9": (1376, 768), "21:9": (1584, 672),
-    "1:4": (512, 2048), "4:1": (2048, 512), "1:8": (384, 3072), "8:1": (3072, 384),
+    "1:1": (1024, 1024),
+    "2:3": (848, 1264),
+    "3:2": (1264, 848),
+    "3:4": (896, 1200),
+    "4:3": (1200, 896),
+    "4:5": (928, 1152),
+    "5:4": (1152, 928),
+    "9:16": (768, 1376),
+    "16:9": (1376, 768),
+    "21:9": (1584, 672),
+    "1:4": (512, 2048),
+    "4:1": (2048, 512),
+    "1:8": (384, 3072),
+    "8:1": (3072, 384),
 }
 """The reference's 1K pixel sizes; 2K and 4K are exactly twice and four times (its table)."""
 SCALE = {"512": 0.5, "1K": 1, "2K": 2, "4K": 4}
@@ -118,8 +129,10 @@ class FakeGemini(FakeUpstream):
                 self._key(inc)
             except _GoogleError as exc:
                 return json_response(exc.code, exc.body)
-            models = [{"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["generateContent"]}
-                      for m in MODELS]
+            models = [
+                {"name": f"models/{m}", "displayName": m, "supportedGenerationMethods": ["generateContent"]}
+                for m in MODELS
+            ]
             return json_response(200, {"models": models})
         try:
             model, aspect, image_size, prompt = self._check(inc)
@@ -154,7 +167,7 @@ class FakeGemini(FakeUpstream):
         prompt = _prompt(body.get("contents"))
         config = body.get("generationConfig") or {}
         for name in set(config) - GENERATION_CONFIG:
-            raise _invalid(f'Invalid JSON payload received. Unknown name "{name}" at \'generation_config\'.')
+            raise _invalid(f"Invalid JSON payload received. Unknown name \"{name}\" at 'generation_config'.")
         if int(config.get("candidateCount") or 1) > 1:
             raise _invalid(f"Multiple candidates is not enabled for models/{model}")
         image_config = config.get("imageConfig") or {}
@@ -197,7 +210,9 @@ class FakeGemini(FakeUpstream):
             encoded = "!!not*base64@@" + encoded[:20]
         parts: list[dict[str, Any]] = [{"text": "Here is your image: "}]
         if kind == "thought_image":
-            parts.insert(0, {"inlineData": {"mimeType": "image/png", "data": b64(solid_image(64, 64, "png"))}, "thought": True})
+            parts.insert(
+                0, {"inlineData": {"mimeType": "image/png", "data": b64(solid_image(64, 64, "png"))}, "thought": True}
+            )
         if kind != "text_only":
             parts.append({"inlineData": {"mimeType": f"image/{fmt}", "data": encoded}})
         body = {
@@ -268,8 +283,16 @@ def _scripted_error(b: dict[str, Any]) -> _GoogleError | None:
             "RESOURCE_EXHAUSTED",
             "You exceeded your current quota, please check your plan and billing details.",
             [
-                {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [{"quotaMetric": "generate_content_requests"}]},
-                {"@type": "type.googleapis.com/google.rpc.Help", "links": [{"description": "Learn more", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+                {
+                    "@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                    "violations": [{"quotaMetric": "generate_content_requests"}],
+                },
+                {
+                    "@type": "type.googleapis.com/google.rpc.Help",
+                    "links": [
+                        {"description": "Learn more", "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}
+                    ],
+                },
                 {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": str(b.get("retry_delay", "26s"))},
             ],
         )
@@ -280,4 +303,4 @@ def _scripted_error(b: dict[str, Any]) -> _GoogleError | None:
     return None
 
 
-__all__ = ["FakeGemini", "MODELS", "ONE_K", "pixels"]
+__all__ = ["MODELS", "ONE_K", "FakeGemini", "pixels"]

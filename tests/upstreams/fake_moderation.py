@@ -128,5 +128,6 @@ class FakeModeration:
 
 def _error(status: int, message: str, code: str | None) -> JSONResponse:
     return JSONResponse(
-        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}, status_code=status
+        {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}},
+        status_code=status,
     )

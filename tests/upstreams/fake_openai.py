@@ -236,7 +236,9 @@ def _type_name(v: Any) -> str:
 
 
 def _bad_type(name: str, expected: str, v: Any) -> ApiError:
-    return _invalid(f"Invalid type for '{name}': expected {expected}, but got {_type_name(v)} instead.", name, "invalid_type")
+    return _invalid(
+        f"Invalid type for '{name}': expected {expected}, but got {_type_name(v)} instead.", name, "invalid_type"
+    )
 
 
 def _check_int(body: dict, name: str, lo: int, hi: int) -> int | None:
@@ -541,9 +543,16 @@ class FakeOpenAI(LoopbackServer):
                 return self._error_response(invalid_key_error(self._bearer(inc)))
             err = ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
             if inc.path == MODELS_PATH and inc.method == "GET":  # GET /v1/models: the cheap authenticated call
-                return json_response(200, {"object": "list", "data": [
-                    {"id": model, "object": "model", "created": 1745000000, "owned_by": "system"} for model in MODELS
-                ]})
+                return json_response(
+                    200,
+                    {
+                        "object": "list",
+                        "data": [
+                            {"id": model, "object": "model", "created": 1745000000, "owned_by": "system"}
+                            for model in MODELS
+                        ],
+                    },
+                )
             err = ApiError(404, f"Invalid URL ({inc.method} {inc.path})", "invalid_request_error", None, None)
             return self._error_response(err)
         if not self._auth_ok(inc):
@@ -667,8 +676,13 @@ class FakeOpenAI(LoopbackServer):
             )
         if kind == "billing_limit":
             return self._error_response(
-                ApiError(400, "Billing hard limit has been reached", "invalid_request_error", None,
-                          "billing_hard_limit_reached")
+                ApiError(
+                    400,
+                    "Billing hard limit has been reached",
+                    "invalid_request_error",
+                    None,
+                    "billing_hard_limit_reached",
+                )
             )
         if kind == "model_not_found":
             return self._error_response(
@@ -708,11 +722,22 @@ class FakeOpenAI(LoopbackServer):
             events: list[bytes] = []
             for i, b64 in enumerate(images):
                 for k in range(p.partial_images):
-                    ev = {"type": "image_generation.partial_image", "b64_json": b64, "created_at": created,
-                          "partial_image_index": k, **common, "background": "auto" if p.background == "opaque" else p.background}
+                    ev = {
+                        "type": "image_generation.partial_image",
+                        "b64_json": b64,
+                        "created_at": created,
+                        "partial_image_index": k,
+                        **common,
+                        "background": "auto" if p.background == "opaque" else p.background,
+                    }
                     events.append(b"event: image_generation.partial_image\ndata: " + json.dumps(ev).encode() + b"\n\n")
-                ev = {"type": "image_generation.completed", "b64_json": b64, "created_at": created, **common,
-                      "usage": _usage(1)}
+                ev = {
+                    "type": "image_generation.completed",
+                    "b64_json": b64,
+                    "created_at": created,
+                    **common,
+                    "usage": _usage(1),
+                }
                 events.append(b"event: image_generation.completed\ndata: " + json.dumps(ev).encode() + b"\n\n")
             if kind == "malformed_json" and events:
                 last = events[-1]
@@ -720,8 +745,11 @@ class FakeOpenAI(LoopbackServer):
             return Response(
                 200,
                 _chunked(events),
-                [("content-type", "text/event-stream; charset=utf-8"), ("transfer-encoding", "chunked"),
-                 ("cache-control", "no-cache")],
+                [
+                    ("content-type", "text/event-stream; charset=utf-8"),
+                    ("transfer-encoding", "chunked"),
+                    ("cache-control", "no-cache"),
+                ],
             )
         body = {"created": created, **common, "data": [{"b64_json": x} for x in images], "usage": _usage(p.n)}
         raw = json.dumps(body).encode()

@@ -34,9 +34,20 @@ MODELS: dict[str, tuple[int, int]] = {
 TIERS = {"2K": (2048, 2048), "4K": (4096, 4096)}
 FIELDS = frozenset(
     {
-        "model", "prompt", "image", "size", "sequential_image_generation", "sequential_image_generation_options",
-        "stream", "response_format", "watermark", "seed", "guidance_scale", "optimize_prompt_options",
-        "output_format", "tools",
+        "model",
+        "prompt",
+        "image",
+        "size",
+        "sequential_image_generation",
+        "sequential_image_generation_options",
+        "stream",
+        "response_format",
+        "watermark",
+        "seed",
+        "guidance_scale",
+        "optimize_prompt_options",
+        "output_format",
+        "tools",
     }
 )
 ITEM_MESSAGES = {
@@ -102,8 +113,12 @@ class FakeSeedream(FakeUpstream):
     def _models(self, inc: Incoming, request_id: str, rid: str) -> Response:
         auth = inc.headers.get("authorization", "")
         if auth[:7].lower() != "bearer " or auth[7:].strip() != self.api_key:
-            error = _ArkError(401, "Unauthorized", "AuthenticationError",
-                              f"The API key or AK/SK in the request is missing or invalid.{rid}")
+            error = _ArkError(
+                401,
+                "Unauthorized",
+                "AuthenticationError",
+                f"The API key or AK/SK in the request is missing or invalid.{rid}",
+            )
             return json_response(error.status, error.body, [("x-request-id", request_id)])
         data = [{"id": m, "object": "model", "created": 1745000000, "owned_by": "bytedance"} for m in MODELS]
         return json_response(200, {"object": "list", "data": data}, [("x-request-id", request_id)])
@@ -114,7 +129,9 @@ class FakeSeedream(FakeUpstream):
         auth = inc.headers.get("authorization", "")
         if auth[:7].lower() != "bearer " or auth[7:].strip() != self.api_key:
             raise _ArkError(
-                401, "Unauthorized", "AuthenticationError",
+                401,
+                "Unauthorized",
+                "AuthenticationError",
                 f"The API key or AK/SK in the request is missing or invalid.{rid}",
             )
         body = inc.json
@@ -124,16 +141,31 @@ class FakeSeedream(FakeUpstream):
             raise _bad("InvalidParameter", f"The parameter `{name}` specified in the request is not valid.{rid}", name)
         for name in ("model", "prompt"):
             if not isinstance(body.get(name), str) or not body[name].strip():
-                raise _bad("MissingParameter", f"The request failed because it is missing one or multiple required parameters.{rid}", name)
+                raise _bad(
+                    "MissingParameter",
+                    f"The request failed because it is missing one or multiple required parameters.{rid}",
+                    name,
+                )
         if body["model"] not in MODELS:
-            raise _ArkError(404, "NotFound", "InvalidEndpoint.NotFound", f"The model or endpoint {body['model']} does not exist.{rid}")
+            raise _ArkError(
+                404,
+                "NotFound",
+                "InvalidEndpoint.NotFound",
+                f"The model or endpoint {body['model']} does not exist.{rid}",
+            )
         width, height = self._size(body.get("size", "2048x2048"), MODELS[body["model"]], rid)
         fmt = body.get("response_format", "url")
         if fmt not in ("url", "b64_json"):
-            raise _bad("InvalidParameter", f"The parameter `response_format` specified in the request is not valid.{rid}", "response_format")
+            raise _bad(
+                "InvalidParameter",
+                f"The parameter `response_format` specified in the request is not valid.{rid}",
+                "response_format",
+            )
         for name in ("watermark", "stream"):
             if name in body and not isinstance(body[name], bool):
-                raise _bad("InvalidParameter", f"The parameter `{name}` specified in the request is not valid.{rid}", name)
+                raise _bad(
+                    "InvalidParameter", f"The parameter `{name}` specified in the request is not valid.{rid}", name
+                )
         _check_reference_images(body.get("image"), rid)
         count = 1
         if body.get("sequential_image_generation", "disabled") == "auto":
@@ -158,7 +190,11 @@ class FakeSeedream(FakeUpstream):
         width, height = p["width"], p["height"]
         if kind == "wrong_size":
             width, height = (int(x) for x in str(b.get("size") or "2048x1024").split("x"))
-        plan = list(b.get("items") or ["OutputImageSensitiveContentDetected"]) if kind == "item_errors" else ["ok"] * p["count"]
+        plan = (
+            list(b.get("items") or ["OutputImageSensitiveContentDetected"])
+            if kind == "item_errors"
+            else ["ok"] * p["count"]
+        )
         data: list[dict[str, Any]] = []
         for index, item in enumerate(plan):
             if item != "ok":
@@ -168,7 +204,11 @@ class FakeSeedream(FakeUpstream):
             encoded = b64(truncated(image) if kind == "truncated_image" else image)
             if kind == "bad_b64":
                 encoded = "%%" + encoded[:30] + "!!"
-            entry = {"b64_json": encoded} if p["response_format"] == "b64_json" else {"url": f"{self.url}/files/{index}.jpeg"}
+            entry = (
+                {"b64_json": encoded}
+                if p["response_format"] == "b64_json"
+                else {"url": f"{self.url}/files/{index}.jpeg"}
+            )
             data.append({**entry, "size": f"{width}x{height}"})
         made = sum(1 for item in plan if item == "ok")
         tokens = round(made * width * height / 256)
@@ -187,27 +227,59 @@ class FakeSeedream(FakeUpstream):
 def _raise_scripted(b: dict[str, Any], rid: str) -> None:
     kind = b["kind"]
     if kind == "server_error":
-        raise _ArkError(500, "InternalServerError", "InternalServiceError", f"The service encountered an unexpected internal error.{rid}")
+        raise _ArkError(
+            500,
+            "InternalServerError",
+            "InternalServiceError",
+            f"The service encountered an unexpected internal error.{rid}",
+        )
     if kind == "rate_limit":
-        raise _ArkError(429, "TooManyRequests", "RateLimitExceeded.EndpointIPMExceeded", f"The request has exceeded the images-per-minute limit.{rid}")
+        raise _ArkError(
+            429,
+            "TooManyRequests",
+            "RateLimitExceeded.EndpointIPMExceeded",
+            f"The request has exceeded the images-per-minute limit.{rid}",
+        )
     if kind == "invalid_key":
-        raise _ArkError(401, "Unauthorized", "AuthenticationError", f"The API key or AK/SK in the request is missing or invalid.{rid}")
+        raise _ArkError(
+            401,
+            "Unauthorized",
+            "AuthenticationError",
+            f"The API key or AK/SK in the request is missing or invalid.{rid}",
+        )
     if kind == "overdue":
-        raise _ArkError(403, "Forbidden", "AccountOverdueError", f"The request failed because your account has an overdue balance.{rid}")
+        raise _ArkError(
+            403,
+            "Forbidden",
+            "AccountOverdueError",
+            f"The request failed because your account has an overdue balance.{rid}",
+        )
     if kind == "bad_param":
         param = b.get("param", "size")
         raise _bad("InvalidParameter", f"The parameter `{param}` specified in the request is not valid.{rid}", param)
     if kind == "input_text_blocked":
-        raise _bad("InputTextSensitiveContentDetected", f"The request failed because the input text may contain sensitive information.{rid}")
+        raise _bad(
+            "InputTextSensitiveContentDetected",
+            f"The request failed because the input text may contain sensitive information.{rid}",
+        )
     if kind == "input_image_blocked":
-        raise _bad("InputImageSensitiveContentDetected", f"The request failed because the input image may contain sensitive information.{rid}")
+        raise _bad(
+            "InputImageSensitiveContentDetected",
+            f"The request failed because the input image may contain sensitive information.{rid}",
+        )
     if kind == "sensitive":
-        raise _bad("SensitiveContentDetected.SevereViolation", f"The request failed because the input may contain severely violating content.{rid}")
+        raise _bad(
+            "SensitiveContentDetected.SevereViolation",
+            f"The request failed because the input may contain severely violating content.{rid}",
+        )
     if kind == "output_blocked":
-        raise _bad("OutputImageSensitiveContentDetected", f"The request failed because the output image may contain sensitive information.{rid}")
+        raise _bad(
+            "OutputImageSensitiveContentDetected",
+            f"The request failed because the output image may contain sensitive information.{rid}",
+        )
 
 
-__all__ = ["FakeSeedream", "MODELS"]
+__all__ = ["MODELS", "FakeSeedream"]
 
 
 MAX_REFERENCE_IMAGES = 14

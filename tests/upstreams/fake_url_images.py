@@ -18,7 +18,12 @@ from typing import Any
 from tests.upstreams.fake_openai import FakeOpenAI
 from tests.upstreams.transport import Incoming, Response, json_response
 
-URL_BEHAVIOURS: dict[str, tuple[str, ...]] = {"url_404": (), "url_slow": ("seconds",), "url_relative": (), "url_ftp": ()}
+URL_BEHAVIOURS: dict[str, tuple[str, ...]] = {
+    "url_404": (),
+    "url_slow": ("seconds",),
+    "url_relative": (),
+    "url_ftp": (),
+}
 
 
 class FakeURLImages(FakeOpenAI):

@@ -13,8 +13,9 @@ import asyncio
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from typing import Any, ClassVar
 
 DEFAULT_HANG_SECONDS = 60.0
 
@@ -99,7 +100,7 @@ class LoopbackServer:
                 loop.create_server(lambda: type(self).PROTOCOL(self), self.host, self.port, reuse_address=True)
             )
             self.port = self._server.sockets[0].getsockname()[1]
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
+        except BaseException as exc:
             self._start_error = exc
             self._started.set()
             loop.close()
@@ -132,7 +133,7 @@ class LoopbackServer:
             return
         try:
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(5)
-        except Exception:  # noqa: BLE001 - best effort
+        except Exception:
             pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
@@ -212,7 +213,7 @@ class LoopbackServer:
         if kind == "hang":
             try:
                 await asyncio.wait_for(conn.closed.wait(), float(b.get("seconds", DEFAULT_HANG_SECONDS)))
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             conn.close()
             return False

@@ -39,7 +39,9 @@ def parse_multipart(content_type: str, body: bytes) -> list[Part]:
         if not isinstance(name, str):
             raise ValueError("a part has no name")
         payload = part.get_payload(decode=True)
-        parts.append(Part(name, part.get_filename(), part.get_content_type(), payload if isinstance(payload, bytes) else b""))
+        parts.append(
+            Part(name, part.get_filename(), part.get_content_type(), payload if isinstance(payload, bytes) else b"")
+        )
     return parts
 
 

@@ -131,5 +131,12 @@ Response = Response
 Incoming = Incoming
 
 __all__ = [
-    "FakeUpstream", "Incoming", "RecordedRequest", "Response", "b64", "json_response", "solid_image", "truncated",
+    "FakeUpstream",
+    "Incoming",
+    "RecordedRequest",
+    "Response",
+    "b64",
+    "json_response",
+    "solid_image",
+    "truncated",
 ]

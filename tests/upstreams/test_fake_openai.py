@@ -115,8 +115,18 @@ def test_auto_quality_attribute_and_all_allowed_fields(fake, client):
     fake.auto_quality = "high"
     r = client.post(
         GEN,
-        json=body(n=1, size="auto", quality="auto", output_format="webp", output_compression=50,
-                  background="transparent", moderation="low", user="u-1", stream=False, partial_images=0),
+        json=body(
+            n=1,
+            size="auto",
+            quality="auto",
+            output_format="webp",
+            output_compression=50,
+            background="transparent",
+            moderation="low",
+            user="u-1",
+            stream=False,
+            partial_images=0,
+        ),
     )
     assert r.status_code == 200, r.text
     d = r.json()
@@ -129,8 +139,10 @@ def test_stream_sse(client):
     assert r.status_code == 200
     assert r.headers["content-type"].startswith("text/event-stream")
     frames = [f for f in r.text.split("\n\n") if f.strip()]
-    events = [(f.split("\n")[0], json.loads(f.split("\n")[1][len("data: "):])) for f in frames]
-    assert [e[0] for e in events] == ["event: image_generation.partial_image"] * 2 + ["event: image_generation.completed"]
+    events = [(f.split("\n")[0], json.loads(f.split("\n")[1][len("data: ") :])) for f in frames]
+    assert [e[0] for e in events] == ["event: image_generation.partial_image"] * 2 + [
+        "event: image_generation.completed"
+    ]
     assert [e[1].get("partial_image_index") for e in events[:2]] == [0, 1]
     done = events[-1][1]
     assert done["type"] == "image_generation.completed" and done["usage"]["total_tokens"] == 1106
@@ -256,9 +268,12 @@ def test_rate_limit_retry_after_headers(fake, client):
 
 def test_status_behaviour_and_extra_headers(fake, client):
     fake.script(
-        {"kind": "status", "status": 503, "body": {"error": {"message": "busy", "type": "server_error",
-                                                                "param": None, "code": "overloaded"}},
-         "headers": {"X-Should-Retry": "false"}},
+        {
+            "kind": "status",
+            "status": 503,
+            "body": {"error": {"message": "busy", "type": "server_error", "param": None, "code": "overloaded"}},
+            "headers": {"X-Should-Retry": "false"},
+        },
         {"kind": "status", "status": 418},
         {"kind": "status", "status": 502, "body": "<html>bad gateway</html>"},
     )
@@ -458,7 +473,8 @@ def test_process_mode(tmp_path):
 def test_managed_process_exit_before_ready(tmp_path):
     proc = ManagedProcess(
         [sys.executable, "-c", "import sys; print('boom line'); sys.exit(3)"],
-        env={}, log_path=tmp_path / "x.log",
+        env={},
+        log_path=tmp_path / "x.log",
     )
     with pytest.raises(ProcessStartError, match="boom line"):
         proc.start(ready_port=free_port(), timeout=10)

@@ -37,7 +37,11 @@ def test_gemini_checks_the_models_ratios_and_sizes(fakes: Any) -> None:
     assert gemini(g, imageSize="4k").status_code == 400  # uppercase K only
     assert gemini(g, outputMimeType="image/webp").status_code == 400  # Vertex-only
     bad_key = gemini(g, key="nope").json()["error"]
-    assert (bad_key["code"], bad_key["status"], bad_key["details"][0]["reason"]) == (400, "INVALID_ARGUMENT", "API_KEY_INVALID")
+    assert (bad_key["code"], bad_key["status"], bad_key["details"][0]["reason"]) == (
+        400,
+        "INVALID_ARGUMENT",
+        "API_KEY_INVALID",
+    )
 
 
 def test_seedream_checks_size_range_and_fields(fakes: Any) -> None:
@@ -60,7 +64,10 @@ def test_azure_checks_version_key_and_formats(fakes: Any) -> None:
     version = {"api-version": "2025-04-01-preview"}
     assert httpx.post(url, params=version, json=body, headers={"api-key": "a"}).status_code == 200
     assert httpx.post(url, json=body, headers={"api-key": "a"}).status_code == 404
-    assert httpx.post(url, params=version, json=body, headers={"authorization": "Bearer a"}).json()["error"]["code"] == "401"
+    assert (
+        httpx.post(url, params=version, json=body, headers={"authorization": "Bearer a"}).json()["error"]["code"]
+        == "401"
+    )
     webp = httpx.post(url, params=version, json={**body, "output_format": "webp"}, headers={"api-key": "a"})
     assert (webp.status_code, webp.json()["error"]["param"]) == (400, "output_format")
 

@@ -7,9 +7,9 @@ from typing import Any
 import httpx
 import pytest
 
+from imagegate.domain.request import FIELDS
 from tests.conftest import Gateway
 from tests.web.conftest import ADMIN_TOKEN, Watch, cli_json, new_account, screenshot
-from imagegate.domain.request import FIELDS
 
 PAGES = ["/", "/models", "/playground", "/account", "/admin"]
 REFERENCE_SECTIONS = ["about", "pricing", "request", "parameters", "response", "errors", "when-to-use", "limits"]
@@ -55,7 +55,9 @@ def natural_sizes(page: Any, count: int) -> list[list[int]]:
     return page.eval_on_selector_all("#results img", "imgs => imgs.map(i => [i.naturalWidth, i.naturalHeight])")  # type: ignore[no-any-return]
 
 
-def test_every_page_loads_without_console_errors_or_failed_requests(web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]) -> None:
+def test_every_page_loads_without_console_errors_or_failed_requests(
+    web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]
+) -> None:
     page, watch = watched
     account = new_account(web_gateway, "pages", test=True)
     with_key(context, account.key)
@@ -72,7 +74,9 @@ def test_every_page_loads_without_console_errors_or_failed_requests(web_gateway:
     screenshot(page, "page/admin-dashboard")
 
 
-def test_playground_quotes_then_shows_two_1536x1024_webp_images(web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]) -> None:
+def test_playground_quotes_then_shows_two_1536x1024_webp_images(
+    web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]
+) -> None:
     page, watch = watched
     account = new_account(web_gateway, "playground", test=True)
     with_key(context, account.key)
@@ -103,7 +107,9 @@ def test_playground_quotes_then_shows_two_1536x1024_webp_images(web_gateway: Gat
     screenshot(page, "playground-result")
 
 
-def test_playground_shows_errors_as_message_and_code(web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]) -> None:
+def test_playground_shows_errors_as_message_and_code(
+    web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]
+) -> None:
     page, _ = watched
     with_key(context, "ig_live_not-a-real-key")
     open_page(page, web_gateway, "/playground")
@@ -122,7 +128,8 @@ def test_model_page_has_every_section_and_the_live_prices(web_gateway: Gateway, 
     with web_gateway.http() as http:
         card = http.get("/v1/models/gpt-image-2").json()["imagegate"]["pricing"]["per_image_micros"]
     cells = page.eval_on_selector_all(
-        "#pricing-table td", "tds => tds.map(td => [td.dataset.quality, td.dataset.size, Number(td.dataset.micros), td.textContent])"
+        "#pricing-table td",
+        "tds => tds.map(td => [td.dataset.quality, td.dataset.size, Number(td.dataset.micros), td.textContent])",
     )
     assert {(q, s): m for q, s, m, _ in cells} == {(q, s): m for q, row in card.items() for s, m in row.items()}
     high = next(text for q, s, _, text in cells if (q, s) == ("high", "1024x1024"))
@@ -144,7 +151,9 @@ def test_model_page_has_every_section_and_the_live_prices(web_gateway: Gateway, 
         assert cell.text_content() == "$0.50"
         assert cell.get_attribute("data-micros") == "500000"
     finally:
-        cli_json(web_gateway, "prices", "set", "gpt-image-2", "--quality", "high", "--size", "1024x1024", "--usd", "0.211")
+        cli_json(
+            web_gateway, "prices", "set", "gpt-image-2", "--quality", "high", "--size", "1024x1024", "--usd", "0.211"
+        )
     assert watch.problems() == []
 
 
@@ -155,7 +164,9 @@ def test_a_model_without_styles_says_style_is_refused(web_gateway: Gateway, watc
     assert "unsupported_parameter" in row.text_content()
 
 
-def test_admin_flow_from_login_to_a_key_used_in_the_playground(web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]) -> None:
+def test_admin_flow_from_login_to_a_key_used_in_the_playground(
+    web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]
+) -> None:
     page, watch = watched
     log_in(page, web_gateway, "not-the-token")
     assert "not the admin token" in page.text_content("#login-error")
@@ -206,7 +217,9 @@ def test_admin_flow_from_login_to_a_key_used_in_the_playground(web_gateway: Gate
 def test_admin_refuses_a_forged_cookie(web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]) -> None:
     page, _ = watched
     host = "127.0.0.1"
-    context.add_cookies([{"name": "imagegate_admin", "value": "9999999999.00ff.deadbeef", "domain": host, "path": "/admin"}])
+    context.add_cookies(
+        [{"name": "imagegate_admin", "value": "9999999999.00ff.deadbeef", "domain": host, "path": "/admin"}]
+    )
     open_page(page, web_gateway, "/admin")
     assert page.locator("#admin-token").is_visible() and page.locator("#accounts-h").count() == 0
 

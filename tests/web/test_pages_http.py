@@ -119,7 +119,9 @@ def test_admin_forms_refuse_a_missing_csrf_token_and_a_foreign_origin(gateway: G
         csrf = csrf_of(http.get("/admin").text)
         assert http.post("/admin/accounts", data={"name": "no csrf"}).status_code == 403
         assert http.post("/admin/accounts", data={"name": "bad csrf", "csrf": "0" * 64}).status_code == 403
-        foreign = http.post("/admin/accounts", data={"name": "foreign", "csrf": csrf}, headers={"origin": "https://evil.example"})
+        foreign = http.post(
+            "/admin/accounts", data={"name": "foreign", "csrf": csrf}, headers={"origin": "https://evil.example"}
+        )
         assert foreign.status_code == 401
         assert len(cli_json(gateway, "accounts", "list")["data"]) == before
         done = http.post("/admin/accounts", data={"name": "with csrf", "csrf": csrf})
@@ -131,7 +133,9 @@ def test_admin_errors_are_shown_and_nothing_changes(gateway: Gateway) -> None:
     account = cli_json(gateway, "accounts", "create", "errors")
     with admin_client(gateway) as http:
         csrf = csrf_of(http.get("/admin").text)
-        response = http.post(f"/admin/accounts/{account['id']}/credit", data={"amount_usd": "abc", "reason": "x", "csrf": csrf})
+        response = http.post(
+            f"/admin/accounts/{account['id']}/credit", data={"amount_usd": "abc", "reason": "x", "csrf": csrf}
+        )
         assert response.status_code == 400 and "is not a number" in response.text
     assert cli_json(gateway, "accounts", "show", account["id"])["balance_micros"] == 0
 
@@ -174,13 +178,22 @@ def test_account_activity_is_the_callers_own_last_30_days(gateway: Gateway) -> N
     assert (today["cost_micros"], today["images"], today["requests"]) == (12000, 2, 1)
     assert sum(d["requests"] for d in body["days"]) == 1
     (recent,) = body["recent"]
-    assert (recent["model"], recent["status"], recent["delivered"], recent["cost_micros"]) == ("gpt-image-2", 200, 2, 12000)
-    assert [(i["request_id"], i["model"], i["size"]) for i in body["images"]] == [(recent["id"], "gpt-image-2", "1024x1024")] * 2
+    assert (recent["model"], recent["status"], recent["delivered"], recent["cost_micros"]) == (
+        "gpt-image-2",
+        200,
+        2,
+        12000,
+    )
+    assert [(i["request_id"], i["model"], i["size"]) for i in body["images"]] == [
+        (recent["id"], "gpt-image-2", "1024x1024")
+    ] * 2
     for image in body["images"]:
         assert image["expires"] > time.time() + 86000
         fetched = httpx.get(image["url"])
         assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
-    gateway.client(mine.key).images.generate(model="gpt-image-2", prompt="a b64 cat", quality="low", response_format="b64_json")
+    gateway.client(mine.key).images.generate(
+        model="gpt-image-2", prompt="a b64 cat", quality="low", response_format="b64_json"
+    )
     again = get(gateway, "/v1/account/activity", headers={"Authorization": f"Bearer {mine.key}"}).json()
     assert len(again["recent"]) == 2 and len(again["images"]) == 2  # b64_json answers keep no images
     assert get(gateway, "/v1/account/activity").json()["error"]["code"] == "missing_api_key"

@@ -123,9 +123,7 @@ class AccountsRepo:
 
     async def set_disabled(self, account_id: str, disabled: bool) -> bool:
         async with self._engine.begin() as conn:
-            result = await conn.execute(
-                update(accounts).where(accounts.c.id == account_id).values(disabled=disabled)
-            )
+            result = await conn.execute(update(accounts).where(accounts.c.id == account_id).values(disabled=disabled))
         return result.rowcount == 1
 
     async def create_key(

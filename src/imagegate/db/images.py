@@ -32,6 +32,7 @@ images = Table(
     Index("ix_images_expires", "expires_at"),
 )
 
+
 @dataclass(frozen=True, slots=True)
 class ImageOwner:
     """Whose the images of one request are, and what made them."""

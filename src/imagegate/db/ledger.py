@@ -14,8 +14,8 @@ with any number of nodes on one database. `verify()` proves all of it.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, insert, select, update
@@ -134,14 +134,28 @@ def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connectio
     entries = []
     if capture:
         entries.append(
-            entry(row.account_id, "capture", amount=-capture, held_delta=-capture, reason=reason,
-                  request_id=row.request_id, hold_id=hold_id, at=now)
+            entry(
+                row.account_id,
+                "capture",
+                amount=-capture,
+                held_delta=-capture,
+                reason=reason,
+                request_id=row.request_id,
+                hold_id=hold_id,
+                at=now,
+            )
         )
     if row.amount_micros - capture:
         entries.append(
-            entry(row.account_id, "release", held_delta=capture - row.amount_micros,
-                  reason=reason if not capture else "rest of the hold released",
-                  request_id=row.request_id, hold_id=hold_id, at=now)
+            entry(
+                row.account_id,
+                "release",
+                held_delta=capture - row.amount_micros,
+                reason=reason if not capture else "rest of the hold released",
+                request_id=row.request_id,
+                hold_id=hold_id,
+                at=now,
+            )
         )
     if entries:
         conn.execute(_INSERT_ENTRY, entries)
@@ -193,13 +207,19 @@ class LedgerRepo:
         now = now or utcnow()
         async with self._engine.connect() as conn:
             expired = (
-                await conn.execute(
-                    select(holds.c.id).where(holds.c.status == "open", holds.c.expires_at < now).limit(1000)
+                (
+                    await conn.execute(
+                        select(holds.c.id).where(holds.c.status == "open", holds.c.expires_at < now).limit(1000)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         released = []
         for hold_id in expired:
-            if await self._runner.write(partial(_close, hold_id, 0, "hold expired: released by the sweeper", "expired")):
+            if await self._runner.write(
+                partial(_close, hold_id, 0, "hold expired: released by the sweeper", "expired")
+            ):
                 released.append(hold_id)
         return released
 

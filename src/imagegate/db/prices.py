@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from .clock import utcnow
 from .tables import price_cards
 
-
 _MODEL_OVERRIDES = select(price_cards).where(price_cards.c.model == bindparam("model"))
 
 

@@ -54,8 +54,10 @@ class RunsRepo:
         """Close every open hold of `run_id`, give back its running claims, forget the run."""
         async with self._engine.connect() as conn:
             open_holds = (
-                await conn.execute(select(holds.c.id).where(holds.c.run_id == run_id, holds.c.status == "open"))
-            ).scalars().all()
+                (await conn.execute(select(holds.c.id).where(holds.c.run_id == run_id, holds.c.status == "open")))
+                .scalars()
+                .all()
+            )
         released = 0
         for hold_id in open_holds:
             if await self._runner.write(partial(_close, hold_id, 0, reason, "released")):

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -80,8 +79,12 @@ class AccountPolicyRepo:
         return await self._update(account_id, values)
 
     async def set_safety(self, account_id: str, safety: AccountSafety) -> bool:
-        stored = None if safety.empty else json.dumps(
-            {"block_terms": list(safety.block_terms), "block_categories": list(safety.block_categories)}
+        stored = (
+            None
+            if safety.empty
+            else json.dumps(
+                {"block_terms": list(safety.block_terms), "block_categories": list(safety.block_categories)}
+            )
         )
         return await self._update(account_id, {"safety": stored})
 

@@ -77,7 +77,11 @@ class UsageRepo:
             rows = (await conn.execute(rows_query)).all()
             totals = (await conn.execute(totals_query)).one()
         records = [UsageRecord(**row._mapping) for row in rows]
-        return records, {"requests": totals.requests, "images": int(totals.images), "cost_micros": int(totals.cost_micros)}
+        return records, {
+            "requests": totals.requests,
+            "images": int(totals.images),
+            "cost_micros": int(totals.cost_micros),
+        }
 
 
 __all__ = ["INSERT_USAGE", "UsageRecord", "UsageRepo"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 
 
@@ -25,7 +25,12 @@ class Day:
     requests: int
 
     def as_json(self) -> dict[str, object]:
-        return {"date": self.date.isoformat(), "cost_micros": self.cost_micros, "images": self.images, "requests": self.requests}
+        return {
+            "date": self.date.isoformat(),
+            "cost_micros": self.cost_micros,
+            "images": self.images,
+            "requests": self.requests,
+        }
 
 
 def daily_totals(rows: Iterable[Billable], last_day: date, days: int) -> list[Day]:
@@ -35,7 +40,7 @@ def daily_totals(rows: Iterable[Billable], last_day: date, days: int) -> list[Da
     images = [0] * days
     requests = [0] * days
     for row in rows:
-        index = (row.created_at.astimezone(timezone.utc).date() - first).days
+        index = (row.created_at.astimezone(UTC).date() - first).days
         if 0 <= index < days:
             cost[index] += row.cost_micros
             images[index] += row.delivered

@@ -201,8 +201,19 @@ class Catalog:
 
 ROUTE_KEYS = frozenset(
     {
-        "name", "provider", "credentials", "upstream_model", "timeout_seconds", "priority", "weight",
-        "native_formats", "native_compression", "upscaled_from", "base_url", "api_key", "api_version",
+        "name",
+        "provider",
+        "credentials",
+        "upstream_model",
+        "timeout_seconds",
+        "priority",
+        "weight",
+        "native_formats",
+        "native_compression",
+        "upscaled_from",
+        "base_url",
+        "api_key",
+        "api_version",
         "options",
     }
 )
@@ -242,7 +253,9 @@ def _parse_routes(
     return tuple(routes)
 
 
-def _public_upscaled(sizes: tuple[str, ...], routes: tuple[Route, ...], model_upscaled: Mapping[str, str]) -> dict[str, str]:
+def _public_upscaled(
+    sizes: tuple[str, ...], routes: tuple[Route, ...], model_upscaled: Mapping[str, str]
+) -> dict[str, str]:
     """Every size some route upscales, with the native size of the first such route in priority order."""
     marked: dict[str, str] = {} if routes else dict(model_upscaled)
     for route in sorted(routes, key=lambda r: r.priority):
@@ -367,7 +380,9 @@ def _check_model(model: Model) -> None:
             raise CatalogError(f"model {model.id!r}: no price for {quality} at {missing}")
         out_of_range = [s for s, v in model.prices[quality].items() if not 0 <= v <= MAX_PRICE_MICROS]
         if out_of_range:
-            raise CatalogError(f"model {model.id!r}: {quality} price at {out_of_range} outside 0..{MAX_PRICE_MICROS} micros")
+            raise CatalogError(
+                f"model {model.id!r}: {quality} price at {out_of_range} outside 0..{MAX_PRICE_MICROS} micros"
+            )
 
 
 def _check_upscaling(model: Model, upscaled: Mapping[str, str]) -> None:
@@ -407,13 +422,13 @@ __all__ = [
     "INPUT_FIDELITIES",
     "MODERATIONS",
     "OUTPUT_FORMATS",
+    "ROUTE_KEYS",
     "STANDARD_QUALITY",
     "Capabilities",
     "Catalog",
     "CatalogError",
     "Model",
     "OpenAIExtras",
-    "ROUTE_KEYS",
     "Route",
     "parse_size",
 ]

@@ -40,8 +40,16 @@ def _row(cls: type[GatewayError], codes: tuple[str, ...], note: str) -> ErrorRow
 ERROR_ROWS: tuple[ErrorRow, ...] = (
     _row(
         InvalidRequest,
-        ("invalid_json", "missing_required_parameter", "unknown_parameter", "invalid_type", "invalid_value",
-         "model_not_found", "unsupported_parameter", "idempotency_key_reused"),
+        (
+            "invalid_json",
+            "missing_required_parameter",
+            "unknown_parameter",
+            "invalid_type",
+            "invalid_value",
+            "model_not_found",
+            "unsupported_parameter",
+            "idempotency_key_reused",
+        ),
         "The body or a parameter is wrong; param names the field.",
     ),
     _row(AuthenticationFailed, ("missing_api_key", "invalid_api_key"), "No key, or a key the gateway does not know."),

@@ -11,7 +11,6 @@ from .ratelimit import Decision, Limit
 from .request import ImageRequest
 from .upstream import GeneratedImage, PartialImage
 
-
 PartialSink = Callable[[PartialImage], Awaitable[None]]
 """Where a streaming upstream's partial images go (to the client's event stream)."""
 
@@ -154,4 +153,13 @@ class ModerationUnavailable(Exception):
     """The moderation service gave no usable verdict; the caller decides open or closed."""
 
 
-__all__ = ["PartialSink", "BlobStore", "CircuitHealthSource", "CircuitStore", "LimiterState", "ModerationUnavailable", "Moderator", "Provider"]
+__all__ = [
+    "BlobStore",
+    "CircuitHealthSource",
+    "CircuitStore",
+    "LimiterState",
+    "ModerationUnavailable",
+    "Moderator",
+    "PartialSink",
+    "Provider",
+]

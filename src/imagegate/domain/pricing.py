@@ -46,7 +46,7 @@ def charged_unit_price(
 def live_card(model: Model, overrides: PriceOverrides) -> dict[str, dict[str, int]]:
     """`per_image_micros[quality][size]`; `auto` shows what it is held at (the dearest quality)."""
     if model.free:
-        return {STANDARD_QUALITY: {size: 0 for size in model.capabilities.sizes}}
+        return {STANDARD_QUALITY: dict.fromkeys(model.capabilities.sizes, 0)}
     card = {
         quality: {size: unit_price(model, quality, size, overrides) for size in model.capabilities.sizes}
         for quality in model.prices

@@ -94,11 +94,11 @@ def headers(decision: Decision) -> dict[str, str]:
 
 
 __all__ = [
+    "WINDOW_MS",
     "BucketStatus",
     "Decision",
     "Limit",
     "StateUnavailable",
-    "WINDOW_MS",
     "duration_text",
     "headers",
     "interval_ms",

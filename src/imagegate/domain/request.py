@@ -11,9 +11,9 @@ from typing import Any
 
 from .catalog import AUTO_SIZE, Catalog, Model, parse_size
 from .errors import InvalidRequest
-from .text import check_text
 from .input_image import InputImage
 from .openai_fields import GENERATION_FIELDS, Extras, check_stream_n, parse_extras, refuse_openai_field
+from .text import check_text
 
 FIELDS = (
     "model",
@@ -179,9 +179,7 @@ def _string(fields: dict[str, Any], name: str) -> str | None:
 def _required_string(fields: dict[str, Any], name: str) -> str:
     value = _string(fields, name)
     if value is None:
-        raise InvalidRequest(
-            f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name
-        )
+        raise InvalidRequest(f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name)
     return value
 
 
@@ -270,9 +268,7 @@ def _compression(fields: dict[str, Any], output_format: str) -> int | None:
 def _user(fields: dict[str, Any]) -> str | None:
     user = _string(fields, "user")
     if user is not None and len(user) > MAX_USER_CHARS:
-        raise InvalidRequest(
-            f"'user' must be at most {MAX_USER_CHARS} characters.", code="invalid_value", param="user"
-        )
+        raise InvalidRequest(f"'user' must be at most {MAX_USER_CHARS} characters.", code="invalid_value", param="user")
     return user
 
 

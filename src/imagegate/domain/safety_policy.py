@@ -7,17 +7,17 @@ matched is `safety_text`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
-
-import re
 
 from .masking import unmask, vocabulary
 from .safety_text import Normalized, PolicyError, TermSet, compile_pattern, fold, normalize
 
 ACTIONS = ("block", "flag", "off")
 ACCOUNT_CATEGORY = "account_policy"
+
 
 @dataclass(frozen=True, slots=True)
 class Rule:
@@ -110,7 +110,9 @@ class SafetyPolicy:
         unmasked = unmask(fold(prompt), self.words) if self.words else None
         if unmasked is not None:  # a third view: the masked words read as the listed words they hide
             extra = normalize(unmasked)
-            text = Normalized(tuple(dict.fromkeys((*text.views, *extra.views))), tuple(dict.fromkeys((*text.fused, *extra.fused))))
+            text = Normalized(
+                tuple(dict.fromkeys((*text.views, *extra.views))), tuple(dict.fromkeys((*text.fused, *extra.fused)))
+            )
         if not self.allow:
             return text
         views = []
@@ -136,9 +138,7 @@ class SafetyPolicy:
         """This policy plus an account's additions: flagged or disabled categories it names
         become blocking, and its own terms block. Nothing is ever loosened. Names this policy
         does not have are ignored (`unknown_categories` is for checking them up front)."""
-        categories = [
-            replace(c, action="block") if c.name in extra.block_categories else c for c in self.categories
-        ]
+        categories = [replace(c, action="block") if c.name in extra.block_categories else c for c in self.categories]
         if extra.block_terms:
             terms = TermSet.compile(extra.block_terms, (), f"categories.{ACCOUNT_CATEGORY}")
             categories.append(Category(ACCOUNT_CATEGORY, "this account's content policy", "block", (Rule(terms),)))
@@ -211,7 +211,8 @@ def _build(data: Mapping[str, Any]) -> SafetyPolicy:
     allow_table = _table(data.get("allow", {}), "allow")
     _check_keys(allow_table, ("patterns", "replace"), "allow")
     allow = tuple(
-        re.compile(compile_pattern(p, "allow.patterns")) for p in _strings(allow_table.get("patterns"), "allow.patterns")
+        re.compile(compile_pattern(p, "allow.patterns"))
+        for p in _strings(allow_table.get("patterns"), "allow.patterns")
     )
     lists: dict[str, TermSet] = {}
     all_terms: list[str] = []
@@ -247,7 +248,9 @@ def _build_category(name: str, table: Mapping[str, Any], lists: Mapping[str, Ter
         rule = _table(rule, rule_where)
         _check_keys(rule, ("terms", "patterns", "all", "unless"), rule_where)
         terms = TermSet.compile(
-            _strings(rule.get("terms"), f"{rule_where}.terms"), _strings(rule.get("patterns"), f"{rule_where}.patterns"), rule_where
+            _strings(rule.get("terms"), f"{rule_where}.terms"),
+            _strings(rule.get("patterns"), f"{rule_where}.patterns"),
+            rule_where,
         )
         all_of = tuple(_strings(rule.get("all"), f"{rule_where}.all"))
         unless = tuple(_strings(rule.get("unless"), f"{rule_where}.unless"))

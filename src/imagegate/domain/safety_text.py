@@ -24,28 +24,110 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-
 _CONFUSABLES = str.maketrans(
     {
         # Cyrillic
-        "а": "a", "в": "b", "е": "e", "ё": "e", "к": "k", "м": "m", "н": "h", "о": "o", "р": "p",
-        "с": "c", "т": "t", "у": "y", "х": "x", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d",
-        "ԛ": "q", "ԝ": "w", "һ": "h", "ӏ": "l", "ь": "b", "п": "n", "г": "r",
-        "А": "a", "В": "b", "Е": "e", "К": "k", "М": "m", "Н": "h", "О": "o", "Р": "p", "С": "c",
-        "Т": "t", "Х": "x", "У": "y", "Ѕ": "s", "І": "i", "Ј": "j",
+        "а": "a",
+        "в": "b",
+        "е": "e",
+        "ё": "e",
+        "к": "k",
+        "м": "m",
+        "н": "h",
+        "о": "o",
+        "р": "p",
+        "с": "c",
+        "т": "t",
+        "у": "y",
+        "х": "x",
+        "ѕ": "s",
+        "і": "i",
+        "ї": "i",
+        "ј": "j",
+        "ԁ": "d",
+        "ԛ": "q",
+        "ԝ": "w",
+        "һ": "h",
+        "ӏ": "l",
+        "ь": "b",
+        "п": "n",
+        "г": "r",
+        "А": "a",
+        "В": "b",
+        "Е": "e",
+        "К": "k",
+        "М": "m",
+        "Н": "h",
+        "О": "o",
+        "Р": "p",
+        "С": "c",
+        "Т": "t",
+        "Х": "x",
+        "У": "y",
+        "Ѕ": "s",
+        "І": "i",
+        "Ј": "j",
         # Greek
-        "α": "a", "β": "b", "ε": "e", "η": "n", "ι": "i", "κ": "k", "ν": "v", "ο": "o", "ρ": "p",
-        "τ": "t", "υ": "u", "χ": "x", "γ": "y", "ω": "w", "Α": "a", "Β": "b", "Ε": "e", "Ζ": "z",
-        "Η": "h", "Ι": "i", "Κ": "k", "Μ": "m", "Ν": "n", "Ο": "o", "Ρ": "p", "Τ": "t", "Υ": "y",
+        "α": "a",
+        "β": "b",
+        "ε": "e",
+        "η": "n",
+        "ι": "i",
+        "κ": "k",
+        "ν": "v",
+        "ο": "o",
+        "ρ": "p",
+        "τ": "t",
+        "υ": "u",
+        "χ": "x",
+        "γ": "y",
+        "ω": "w",
+        "Α": "a",
+        "Β": "b",
+        "Ε": "e",
+        "Ζ": "z",
+        "Η": "h",
+        "Ι": "i",
+        "Κ": "k",
+        "Μ": "m",
+        "Ν": "n",
+        "Ο": "o",
+        "Ρ": "p",
+        "Τ": "t",
+        "Υ": "y",
         "Χ": "x",
         # Latin letters that do not decompose
-        "ı": "i", "ɩ": "i", "ɡ": "g", "ɑ": "a", "ʟ": "l", "ł": "l", "ø": "o", "đ": "d", "ħ": "h",
-        "æ": "ae", "œ": "oe", "ℓ": "l",
+        "ı": "i",
+        "ɩ": "i",
+        "ɡ": "g",
+        "ɑ": "a",
+        "ʟ": "l",
+        "ł": "l",
+        "ø": "o",
+        "đ": "d",
+        "ħ": "h",
+        "æ": "ae",
+        "œ": "oe",
+        "ℓ": "l",
     }
 )
 _LEET = str.maketrans(
-    {"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
-     "@": "a", "$": "s", "!": "i", "|": "l", "+": "t", "€": "e"}
+    {
+        "0": "o",
+        "1": "i",
+        "3": "e",
+        "4": "a",
+        "5": "s",
+        "7": "t",
+        "8": "b",
+        "9": "g",
+        "@": "a",
+        "$": "s",
+        "!": "i",
+        "|": "l",
+        "+": "t",
+        "€": "e",
+    }
 )
 _WORD = "a-z0-9"
 _LEET_SYMBOLS = "@$!|+€"
@@ -131,8 +213,7 @@ def normalize(prompt: str) -> Normalized:
 def _letters(word: str) -> list[str]:
     """A word of a term as regex pieces that tolerate repeated letters: 'kill' -> k+ i+ l l+."""
     return [
-        re.escape(ch) if i + 1 < len(word) and word[i + 1] == ch else re.escape(ch) + "+"
-        for i, ch in enumerate(word)
+        re.escape(ch) if i + 1 < len(word) and word[i + 1] == ch else re.escape(ch) + "+" for i, ch in enumerate(word)
     ]
 
 
@@ -221,7 +302,6 @@ class TermSet:
         if self.words is not None and any(self.words.search(view) for view in text.views):
             return True
         return self.fused is not None and any(self.fused.search(run) for run in text.fused)
-
 
 
 __all__ = ["Normalized", "PolicyError", "TermSet", "compile_pattern", "fold", "normalize"]

@@ -28,7 +28,9 @@ class _JsonLines(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         fields: dict[str, Any] = getattr(record, "access", {})
         stamp = datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds")
-        return orjson.dumps({"time": stamp, "level": record.levelname.lower(), "logger": record.name, **fields}).decode()
+        return orjson.dumps(
+            {"time": stamp, "level": record.levelname.lower(), "logger": record.name, **fields}
+        ).decode()
 
 
 def configure_access_log(json_lines: bool) -> None:

@@ -13,16 +13,15 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config import Settings
 from ..logs import configure_logging
-from ..wiring import Gateway, configured_secrets, open_gateway
 from ..web.pages import install_pages
-from .errors import install_error_handlers
-from .body_limit import BodySizeLimitMiddleware
+from ..wiring import Gateway, configured_secrets, open_gateway
 from .access_log import AccessLogMiddleware
-from .middleware import RequestIdMiddleware
+from .body_limit import BodySizeLimitMiddleware
 from .endpoints import API_ROUTERS, edits
+from .errors import install_error_handlers
+from .middleware import RequestIdMiddleware
 from .openapi import install_openapi
 from .unavailable import install_database_unavailable
-
 
 log = logging.getLogger("imagegate.sweeper")
 

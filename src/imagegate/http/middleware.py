@@ -51,7 +51,11 @@ class RequestIdMiddleware:
                 {
                     "type": "http.response.start",
                     "status": 500,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), header],
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        header,
+                    ],
                 }
             )
             await send({"type": "http.response.body", "body": body})

@@ -30,8 +30,11 @@ def is_unreachable(exc: BaseException) -> bool:
 async def _on_database_error(request: Request, exc: Exception) -> FastJSONResponse:
     if not is_unreachable(exc):
         raise exc
-    log.error("request %s: the database is unreachable (%s); answered 503",
-              getattr(request.state, "request_id", "?"), type(exc).__name__)
+    log.error(
+        "request %s: the database is unreachable (%s); answered 503",
+        getattr(request.state, "request_id", "?"),
+        type(exc).__name__,
+    )
     return gateway_error_response(
         ServiceUnavailable(
             "The gateway's database cannot be reached; nothing was charged. Retry shortly.",

@@ -29,25 +29,51 @@ class Metrics:
         self._multiprocess_dir = multiprocess_dir
         r = self.registry
         self.requests = Counter(
-            "imagegate_requests", "Generation requests by model, route and status", ["model", "route", "status"], registry=r
+            "imagegate_requests",
+            "Generation requests by model, route and status",
+            ["model", "route", "status"],
+            registry=r,
         )
         self.request_seconds = Histogram(
-            "imagegate_request_duration_seconds", "Generation request latency", ["model"], buckets=REQUEST_BUCKETS, registry=r
+            "imagegate_request_duration_seconds",
+            "Generation request latency",
+            ["model"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
         )
         self.upstream_seconds = Histogram(
-            "imagegate_upstream_duration_seconds", "Latency of one upstream call", ["route"], buckets=REQUEST_BUCKETS, registry=r
+            "imagegate_upstream_duration_seconds",
+            "Latency of one upstream call",
+            ["route"],
+            buckets=REQUEST_BUCKETS,
+            registry=r,
         )
-        self.upstream_errors = Counter("imagegate_upstream_errors", "Failed upstream calls by kind", ["route", "kind"], registry=r)
-        self.retries = Counter("imagegate_retries", "Upstream attempts beyond the first, per request", ["model"], registry=r)
+        self.upstream_errors = Counter(
+            "imagegate_upstream_errors", "Failed upstream calls by kind", ["route", "kind"], registry=r
+        )
+        self.retries = Counter(
+            "imagegate_retries", "Upstream attempts beyond the first, per request", ["model"], registry=r
+        )
         self.circuit_state = Gauge(
-            "imagegate_circuit_state", "Circuit per route: 0 closed, 1 half open, 2 open", ["route"],
-            multiprocess_mode="mostrecent", registry=r,
+            "imagegate_circuit_state",
+            "Circuit per route: 0 closed, 1 half open, 2 open",
+            ["route"],
+            multiprocess_mode="mostrecent",
+            registry=r,
         )
         self.images = Counter("imagegate_images_delivered", "Images delivered to clients", ["model"], registry=r)
-        self.held_micros = Counter("imagegate_credit_held_micros", "Credit held before upstream calls (micro-units)", registry=r)
-        self.captured_micros = Counter("imagegate_credit_captured_micros", "Credit captured for delivered images (micro-units)", registry=r)
-        self.safety_blocks = Counter("imagegate_safety_blocks", "Safety refusals by category and stage", ["category", "stage"], registry=r)
-        self.rate_limited = Counter("imagegate_rate_limit_refusals", "Requests refused by a rate limit", ["code"], registry=r)
+        self.held_micros = Counter(
+            "imagegate_credit_held_micros", "Credit held before upstream calls (micro-units)", registry=r
+        )
+        self.captured_micros = Counter(
+            "imagegate_credit_captured_micros", "Credit captured for delivered images (micro-units)", registry=r
+        )
+        self.safety_blocks = Counter(
+            "imagegate_safety_blocks", "Safety refusals by category and stage", ["category", "stage"], registry=r
+        )
+        self.rate_limited = Counter(
+            "imagegate_rate_limit_refusals", "Requests refused by a rate limit", ["code"], registry=r
+        )
 
     def observe(self, record: UsageRecord) -> None:
         """One finished request, from its usage record."""

@@ -96,7 +96,10 @@ def passthrough_b64(value: str, data: bytes, request: ImageRequest) -> str | Non
     if request.response_format != "b64_json":
         return None
     tail = len(data) % 3 or 3
-    if len(value) != 4 * ((len(data) + 2) // 3) or binascii.b2a_base64(data[-tail:], newline=False) != value[-4:].encode():
+    if (
+        len(value) != 4 * ((len(data) + 2) // 3)
+        or binascii.b2a_base64(data[-tail:], newline=False) != value[-4:].encode()
+    ):
         return None
     return value
 

@@ -20,10 +20,12 @@ from typing import Any
 import pybase64
 
 from ..domain.catalog import Route, parse_size
+from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
+from ..setting import Setting
 from .base import (
     decode_b64,
     error_object,
@@ -33,8 +35,6 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
-from ..domain.credentials import Credentials
-from ..setting import Setting
 from .credentials import CredentialSection
 from .http_client import UpstreamClient, UpstreamResponse
 
@@ -49,8 +49,14 @@ RATIO_TOLERANCE = 0.03
 
 OUTPUT_BLOCK_REASONS = frozenset(
     {
-        "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION",
-        "SAFETY", "PROHIBITED_CONTENT", "RECITATION", "BLOCKLIST", "SPII",
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "SAFETY",
+        "PROHIBITED_CONTENT",
+        "RECITATION",
+        "BLOCKLIST",
+        "SPII",
     }
 )
 """`finishReason`s that are policy refusals of the output. Others without an image (NO_IMAGE,
@@ -92,10 +98,13 @@ def _ratio(aspect: str) -> float:
     w, _, h = aspect.partition(":")
     return int(w) / int(h)
 
+
 CREDENTIALS = CredentialSection(
     "gemini",
     api_key=Setting("GEMINI_API_KEY", None, "key of the Gemini route"),
-    base_url=Setting("GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", "base URL of the Gemini route"),
+    base_url=Setting(
+        "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", "base URL of the Gemini route"
+    ),
 )
 
 
@@ -110,7 +119,10 @@ class GeminiImages:
 
     def payload(self, request: ImageRequest) -> dict[str, Any]:
         aspect, image_size = self._pair(request)
-        images = [{"inlineData": {"mimeType": i.mime_type, "data": pybase64.b64encode_as_string(i.data)}} for i in request.inputs]
+        images = [
+            {"inlineData": {"mimeType": i.mime_type, "data": pybase64.b64encode_as_string(i.data)}}
+            for i in request.inputs
+        ]
         return {
             "contents": [{"role": "user", "parts": [{"text": request.upstream_prompt}, *images]}],
             "generationConfig": {
@@ -141,7 +153,9 @@ class GeminiImages:
         try:
             return size_table(natives)[request.upstream_size]
         except (SizeNotSupported, KeyError) as exc:
-            raise UpstreamRejected(f"route {self._route.name}: no Gemini image size for {request.upstream_size}: {exc}") from exc
+            raise UpstreamRejected(
+                f"route {self._route.name}: no Gemini image size for {request.upstream_size}: {exc}"
+            ) from exc
 
     async def _one(self, payload: dict[str, Any], request: ImageRequest, timeout: float) -> list[GeneratedImage]:
         with map_transport_errors(self._route.name):
@@ -199,7 +213,9 @@ def _image_parts(candidates: Iterable[dict[str, Any]]) -> Iterator[Any]:
             if not isinstance(part, dict) or part.get("thought"):
                 continue
             inline = part.get("inlineData") or part.get("inline_data")
-            if isinstance(inline, dict) and str(inline.get("mimeType") or inline.get("mime_type") or "").startswith("image/"):
+            if isinstance(inline, dict) and str(inline.get("mimeType") or inline.get("mime_type") or "").startswith(
+                "image/"
+            ):
                 yield inline.get("data")
 
 
@@ -221,4 +237,13 @@ def build(route: Route, credentials: Credentials, client: UpstreamClient) -> Gem
     return GeminiImages(client, route, credentials.api_key, credentials.base_url)
 
 
-__all__ = ["ASPECT_RATIOS", "IMAGE_SIZES", "CREDENTIALS", "GeminiImages", "build", "SizeNotSupported", "image_config", "size_table"]
+__all__ = [
+    "ASPECT_RATIOS",
+    "CREDENTIALS",
+    "IMAGE_SIZES",
+    "GeminiImages",
+    "SizeNotSupported",
+    "build",
+    "image_config",
+    "size_table",
+]

@@ -167,7 +167,11 @@ class UpstreamClient:
             data, sent_headers = orjson.dumps(json), {**_JSON, **(headers or {})}
         try:
             async with session.post(
-                url, data=data, headers=sent_headers, timeout=aiohttp.ClientTimeout(total=timeout), proxy=_proxy_for(url)
+                url,
+                data=data,
+                headers=sent_headers,
+                timeout=aiohttp.ClientTimeout(total=timeout),
+                proxy=_proxy_for(url),
             ) as response:
                 if response.status != 200 or not response.content_type.startswith("text/event-stream"):
                     content = await response.read()

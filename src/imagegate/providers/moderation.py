@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-
 from ..domain.ports import ModerationUnavailable
 from .http_client import UpstreamClient, UpstreamConnectionError
 

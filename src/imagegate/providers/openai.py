@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import time
 from typing import Any
-
-import orjson
 from urllib.parse import quote, urlencode
 
+import orjson
 
 from ..domain.catalog import Route
+from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
-from ..domain.request import ImageRequest
 from ..domain.ports import PartialSink
+from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, PartialImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
+from ..setting import Setting
 from .base import (
     Failure,
     decode_b64,
@@ -29,8 +30,6 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
-from ..domain.credentials import Credentials
-from ..setting import Setting
 from .credentials import CredentialSection
 from .download import download_image, download_limit
 from .http_client import FormFile, UpstreamClient, UpstreamResponse
@@ -98,9 +97,7 @@ class OpenAIImages:
         return cls(client, route, url, headers, safety_identifier=official, streams=official)
 
     @classmethod
-    def azure(
-        cls, client: UpstreamClient, route: Route, api_key: str, endpoint: str, api_version: str
-    ) -> OpenAIImages:
+    def azure(cls, client: UpstreamClient, route: Route, api_key: str, endpoint: str, api_version: str) -> OpenAIImages:
         """Azure OpenAI: the route's `upstream_model` is the deployment name."""
         deployment = quote(route.upstream_model, safe="")
         query = urlencode({"api-version": api_version})
@@ -186,7 +183,9 @@ class OpenAIImages:
         `options.stream` is true): `stream: true`, each partial image passed to `partial` as it comes,
         the completed images returned. Otherwise the call is not streamed upstream at all."""
         if not request.partial_images or not self._streams:
-            return await (self.edit(request, timeout=timeout) if request.inputs else self.generate(request, timeout=timeout))
+            return await (
+                self.edit(request, timeout=timeout) if request.inputs else self.generate(request, timeout=timeout)
+            )
         images: list[GeneratedImage] = []
 
         async def on_event(event: str, data: str) -> None:
@@ -206,7 +205,9 @@ class OpenAIImages:
                 image = decode_b64(value, self._route.name)
                 quality = item.get("quality") if isinstance(item.get("quality"), str) else None
                 b64 = passthrough_b64(str(value), image, request)
-                images.append(GeneratedImage(data=image, revised_prompt=request.upstream_prompt, quality=quality, b64=b64))
+                images.append(
+                    GeneratedImage(data=image, revised_prompt=request.upstream_prompt, quality=quality, b64=b64)
+                )
 
         payload = {**self.payload(request), "stream": True, "partial_images": request.partial_images}
         with map_transport_errors(self._route.name):
@@ -214,7 +215,12 @@ class OpenAIImages:
                 fields, files = self._form(request)
                 fields.update(stream="true", partial_images=str(request.partial_images))
                 response = await self._client.post_events(
-                    self._edit_url, on_event=on_event, fields=fields, files=files, headers=self._headers, timeout=timeout
+                    self._edit_url,
+                    on_event=on_event,
+                    fields=fields,
+                    files=files,
+                    headers=self._headers,
+                    timeout=timeout,
                 )
             else:
                 response = await self._client.post_events(
@@ -261,7 +267,11 @@ class OpenAIImages:
             data = decode_b64(value, self._route.name)
         except UpstreamProblem as problem:
             return problem
-        return [GeneratedImage(data=data, revised_prompt=revised, quality=quality, b64=passthrough_b64(str(value), data, request))]
+        return [
+            GeneratedImage(
+                data=data, revised_prompt=revised, quality=quality, b64=passthrough_b64(str(value), data, request)
+            )
+        ]
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""
@@ -294,7 +304,6 @@ def _error_of(response: UpstreamResponse) -> Any:
         return {}
 
 
-
 def build_openai(route: Route, credentials: Credentials, client: UpstreamClient) -> OpenAIImages | None:
     if not credentials.api_key or not credentials.base_url:
         return None
@@ -314,4 +323,11 @@ def build_azure(route: Route, credentials: Credentials, client: UpstreamClient) 
     return OpenAIImages.azure(client, route, credentials.api_key, credentials.base_url, credentials.api_version)
 
 
-__all__ = ["AZURE_CREDENTIALS", "OPENAI_CREDENTIALS", "OpenAIImages", "build_azure", "build_openai", "build_openai_compatible"]
+__all__ = [
+    "AZURE_CREDENTIALS",
+    "OPENAI_CREDENTIALS",
+    "OpenAIImages",
+    "build_azure",
+    "build_openai",
+    "build_openai_compatible",
+]

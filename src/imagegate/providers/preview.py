@@ -55,10 +55,7 @@ class PreviewProvider:
         async with anyio.create_task_group() as group:
             for index in range(request.n):
                 group.start_soon(render_one, index)
-        return [
-            GeneratedImage(data=data, revised_prompt=request.upstream_prompt, quality=None)
-            for data in rendered
-        ]
+        return [GeneratedImage(data=data, revised_prompt=request.upstream_prompt, quality=None) for data in rendered]
 
     async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
         """A placeholder of the requested shape, as for a generation (the input images are not drawn)."""
@@ -96,9 +93,7 @@ def _gradient(width: int, height: int, digest: bytes, index: int) -> Image.Image
     small_w, small_h = max(2, round(width * scale)), max(2, round(height * scale))
     dx, dy = math.cos(angle) * small_w, math.sin(angle) * small_h
     positions = [
-        (x / (small_w - 1) - 0.5) * dx + (y / (small_h - 1) - 0.5) * dy
-        for y in range(small_h)
-        for x in range(small_w)
+        (x / (small_w - 1) - 0.5) * dx + (y / (small_h - 1) - 0.5) * dy for y in range(small_h) for x in range(small_w)
     ]
     low, high = min(positions), max(positions)
     span = (high - low) or 1.0

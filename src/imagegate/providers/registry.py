@@ -16,8 +16,8 @@ from ..domain.ports import Provider
 from ..setting import Setting
 from . import gemini, openai, preview, seedream
 from .credentials import CredentialSection
-from .probes import ProbeFactory, azure_probe, bearer_probe, gemini_probe
 from .http_client import UpstreamClient
+from .probes import ProbeFactory, azure_probe, bearer_probe, gemini_probe
 
 ProviderFactory = Callable[[Route, Credentials, UpstreamClient], Provider | None]
 """Builds a provider for a route, or returns None when the route's credentials are missing."""

@@ -18,10 +18,12 @@ from typing import Any
 import pybase64
 
 from ..domain.catalog import Route
+from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
+from ..setting import Setting
 from .base import (
     Failure,
     decode_b64,
@@ -33,8 +35,6 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
-from ..domain.credentials import Credentials
-from ..setting import Setting
 from .credentials import CredentialSection
 from .http_client import UpstreamClient
 
@@ -47,7 +47,9 @@ RETRYABLE_STATUSES = frozenset({408, 429})
 CREDENTIALS = CredentialSection(
     "ark",
     api_key=Setting("ARK_API_KEY", None, "key of the Seedream (BytePlus ModelArk) route"),
-    base_url=Setting("ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"),
+    base_url=Setting(
+        "ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"
+    ),
 )
 
 
@@ -119,7 +121,11 @@ class SeedreamImages:
             data = decode_b64(value, self._route.name)
         except UpstreamProblem as problem:
             return problem
-        return [GeneratedImage(data=data, revised_prompt=request.upstream_prompt, b64=passthrough_b64(str(value), data, request))]
+        return [
+            GeneratedImage(
+                data=data, revised_prompt=request.upstream_prompt, b64=passthrough_b64(str(value), data, request)
+            )
+        ]
 
     def _failure(self, error: Mapping[str, Any], status: int, headers: Mapping[str, str], reason: str) -> Failure:
         code = str(error.get("code") or "")

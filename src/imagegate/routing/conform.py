@@ -65,7 +65,9 @@ class ConformingProvider(ProviderWrapper):
         """For `size: "auto"`: the size the upstream drew, when it is one the model may pick."""
         info = inspect(image.data)
         if f"{info.width}x{info.height}" not in request.model.capabilities.extra.auto_sizes:
-            raise BadImage(f"upstream returned {info.width}x{info.height} for size auto, not one of the model's auto sizes")
+            raise BadImage(
+                f"upstream returned {info.width}x{info.height} for size auto, not one of the model's auto sizes"
+            )
         return info.size
 
 

@@ -13,7 +13,6 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
-
 from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
@@ -103,7 +102,9 @@ class Router:
             for route in model.routes:
                 entry = registry.get(route.provider)
                 if entry is None:
-                    log.error("model %s route %s: unknown provider %r, route ignored", model.id, route.name, route.provider)
+                    log.error(
+                        "model %s route %s: unknown provider %r, route ignored", model.id, route.name, route.provider
+                    )
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
@@ -193,11 +194,19 @@ class Router:
                 f"Every upstream route of '{request.model.id}' is temporarily unavailable. Nothing was charged."
             )
         route, last = tried[-1]
-        log.error("model %s: request failed on route(s) %s; last, route %s: %s", request.model.id, names, route.name, last.message)
+        log.error(
+            "model %s: request failed on route(s) %s; last, route %s: %s",
+            request.model.id,
+            names,
+            route.name,
+            last.message,
+        )
         if isinstance(last, UpstreamTimedOut):
             return UpstreamTimeout("The upstream did not deliver the image before the deadline. Nothing was charged.")
         if isinstance(last, UpstreamRejected):
-            return UpstreamFailed("The upstream refused the gateway's request; the operator has been alerted. Nothing was charged.")
+            return UpstreamFailed(
+                "The upstream refused the gateway's request; the operator has been alerted. Nothing was charged."
+            )
         return UpstreamFailed(f"The upstream failed after {attempts} attempt(s). Nothing was charged.")
 
     async def aclose(self) -> None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..db.accounts import AccountsRepo
-from ..db.safety import SafetyEventsRepo
 from ..db.images import ImagesRepo
+from ..db.safety import SafetyEventsRepo
 from ..db.usage import UsageRepo
 from ..db.usage_stats import UsageStatsRepo
 from ..domain.activity import daily_totals
@@ -73,14 +73,12 @@ class AccountView:
 
     async def activity(self, principal: Principal, now: datetime | None = None) -> dict[str, Any]:
         """Spend and images per day over the last 30 days, and the most recent requests."""
-        now = now or datetime.now(timezone.utc)
-        since = datetime.combine(now.date() - timedelta(days=ACTIVITY_DAYS - 1), datetime.min.time(), timezone.utc)
+        now = now or datetime.now(UTC)
+        since = datetime.combine(now.date() - timedelta(days=ACTIVITY_DAYS - 1), datetime.min.time(), UTC)
         days = daily_totals(await self._stats.activity(since, principal.account_id), now.date(), ACTIVITY_DAYS)
         records, _ = await self._usage.query(since, now + timedelta(seconds=1), principal.account_id, RECENT_REQUESTS)
         categories = await self._block_categories(principal.account_id)
-        recent = [
-            {**r.as_json(), "block_category": categories.get(r.id)} for r in records
-        ]
+        recent = [{**r.as_json(), "block_category": categories.get(r.id)} for r in records]
         return {
             "object": "account.activity",
             "account_id": principal.account_id,

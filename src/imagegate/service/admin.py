@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from datetime import datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..db.accounts import AccountsRepo, KeyRow, account_safety
 from ..db.ledger import LedgerRepo
 from ..db.prices import PricesRepo
+from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..db.usage import UsageRepo
 from ..db.usage_stats import UsageStatsRepo
 from ..domain.activity import daily_totals
-from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import InvalidRequest, NotFound
 from ..domain.money import MAX_PRICE_MICROS, check_balance, usd_to_micros
@@ -99,7 +98,9 @@ class AdminService:
         """A top-up: a positive amount, with a reason, as one ledger entry."""
         micros = to_micros(amount_usd)
         if micros <= 0:
-            raise InvalidRequest("A top-up must be a positive amount; use an adjustment to take credit away.", param="amount_usd")
+            raise InvalidRequest(
+                "A top-up must be a positive amount; use an adjustment to take credit away.", param="amount_usd"
+            )
         return await self._change_balance(account_id, micros, "topup", reason)
 
     async def adjust_credit(self, account_id: str, amount_usd: str, reason: str) -> dict[str, Any]:
@@ -236,8 +237,8 @@ class AdminService:
     async def daily_activity(self, days: int, now: datetime | None = None) -> list[dict[str, Any]]:
         """Spend, images and requests per day over the last `days` days, across every account."""
         assert self._stats is not None
-        now = now or datetime.now(timezone.utc)
-        since = datetime.combine(now.date() - timedelta(days=days - 1), datetime.min.time(), timezone.utc)
+        now = now or datetime.now(UTC)
+        since = datetime.combine(now.date() - timedelta(days=days - 1), datetime.min.time(), UTC)
         return [d.as_json() for d in daily_totals(await self._stats.activity(since), now.date(), days)]
 
     async def verify_ledger(self) -> dict[str, Any]:
@@ -298,8 +299,6 @@ def _check_limit(value: int | None, name: str) -> None:
         raise InvalidRequest(f"{name} must be a positive number (omit it for no limit).", param=name)
     if value is not None and value > MAX_LIMIT:
         raise InvalidRequest(f"{name} must be at most {MAX_LIMIT:,} (omit it for no limit).", param=name)
-
-
 
 
 async def bootstrap_first_run(admin: AdminService) -> dict[str, Any] | None:

@@ -40,7 +40,9 @@ class Billing:
         if not await self._ledger.settle(hold_id, capture, reason, usage):
             # The hold expired (the request outlived its deadline and margin) or its run was released:
             # the images are not handed out, since they can no longer be billed.
-            raise UpstreamTimeout("The request outlived its deadline; its images were not delivered. Nothing was charged.")
+            raise UpstreamTimeout(
+                "The request outlived its deadline; its images were not delivered. Nothing was charged."
+            )
 
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> None:
         await self._ledger.release(hold_id, usage)

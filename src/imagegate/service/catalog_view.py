@@ -6,7 +6,7 @@ Both come from the catalog, the live price cards and the contract; nothing here 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..db.prices import PricesRepo
@@ -113,7 +113,10 @@ def param_rows(model: Model) -> tuple[ParamRow, ...]:
         _choice_row("style", caps.styles, caps.default_style),
         ParamRow("output_format", "string", False, "png", "one of " + ", ".join(caps.output_formats)),
         ParamRow(
-            "output_compression", "integer", False, "100",
+            "output_compression",
+            "integer",
+            False,
+            "100",
             "0 to 100, only with " + " or ".join(COMPRESSIBLE_FORMATS) + "; given with png it is a 400",
         ),
         ParamRow("response_format", "string", False, "url", "one of " + ", ".join(RESPONSE_FORMATS)),
@@ -123,7 +126,10 @@ def param_rows(model: Model) -> tuple[ParamRow, ...]:
         ParamRow("safety_identifier", "string", False, None, "OpenAI's successor of `user`; recorded the same way"),
         _choice_row("complexity", caps.extra.complexities, None),
         ParamRow(
-            "stream", "boolean", False, "false",
+            "stream",
+            "boolean",
+            False,
+            "false",
             "true: server-sent events; at most " + str(caps.extra.stream_max_n or caps.max_n) + " image(s) per stream",
         ),
         ParamRow("partial_images", "integer", False, "0", "0 to 3 partial images per streamed image"),
@@ -134,13 +140,25 @@ def param_rows(model: Model) -> tuple[ParamRow, ...]:
 
 def _choice_row(name: str, choices: tuple[str, ...], default: str | None) -> ParamRow:
     if not choices:
-        return ParamRow(name, "string", False, None, "not supported by this model: refused with 400 unsupported_parameter", supported=False)
+        return ParamRow(
+            name,
+            "string",
+            False,
+            None,
+            "not supported by this model: refused with 400 unsupported_parameter",
+            supported=False,
+        )
     return ParamRow(name, "string", False, default, "one of " + ", ".join(choices))
 
 
 def example_body(model: Model) -> dict[str, Any]:
     caps = model.capabilities
-    body: dict[str, Any] = {"model": model.id, "prompt": "A lighthouse on a cliff at dawn, watercolor", "size": caps.default_size, "n": 1}
+    body: dict[str, Any] = {
+        "model": model.id,
+        "prompt": "A lighthouse on a cliff at dawn, watercolor",
+        "size": caps.default_size,
+        "n": 1,
+    }
     if caps.qualities:
         body["quality"] = caps.default_quality
     return body
@@ -184,7 +202,7 @@ class CatalogView:
     async def page(self, model_id: str, now: datetime | None = None) -> ModelPage:
         model = self.find(model_id)
         card = make_card(model, await self._prices.overrides(model.id))
-        since = (now or datetime.now(timezone.utc)) - MEASURED_WINDOW
+        since = (now or datetime.now(UTC)) - MEASURED_WINDOW
         overall, reference, label = measured(await self._stats.latencies(model.id, since), model)
         return ModelPage(
             card=card,

@@ -37,7 +37,9 @@ class Delivery:
         ids = [new_id("img") for _ in images]
         if self._index is not None:  # known before stored, so the retention sweeper never misses one
             await self._index.record(owner, ids, ext, expires)
-        await asyncio.gather(*(self._store.put(image_id, ext, img.data) for image_id, img in zip(ids, images, strict=True)))
+        await asyncio.gather(
+            *(self._store.put(image_id, ext, img.data) for image_id, img in zip(ids, images, strict=True))
+        )
         return [
             {"url": self._store.url_for(image_id, ext, expires), "revised_prompt": img.revised_prompt}
             for image_id, img in zip(ids, images, strict=True)

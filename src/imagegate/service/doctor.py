@@ -35,8 +35,6 @@ from ..routing.router import route_credentials
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
@@ -53,7 +51,7 @@ async def diagnose(load: Callable[[], Settings], *, offline: bool = False, timeo
     """Every check, in order. `load` reads the settings (a failure there is the first check's)."""
     try:
         settings = load()
-    except Exception as exc:  # noqa: BLE001 -- any broken setting: say which, and stop (nothing else can be read)
+    except Exception as exc:
         return [Check("configuration", FAIL, f"{type(exc).__name__}: {exc}", "correct the setting named above")]
     routes = sum(len(m.routes) for m in settings.catalog)
     checks = [Check("configuration", OK, f"loaded; {len(list(settings.catalog))} models, {routes} routes")]
@@ -94,7 +92,7 @@ async def _database(settings: Settings, timeout: float) -> list[Check]:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))
                 current, heads = await conn.run_sync(_revisions)
-    except Exception as exc:  # noqa: BLE001 -- the driver's own errors differ (asyncpg, aiosqlite): report any of them
+    except Exception as exc:
         fix = "check IMAGEGATE_DATABASE_URL and that the database server is running and accepts this user"
         return [Check("database", FAIL, f"{where} did not answer: {_reason(exc)}", fix)]
     finally:
@@ -103,7 +101,9 @@ async def _database(settings: Settings, timeout: float) -> list[Check]:
     if current in heads:
         checks.append(Check("migrations", OK, f"at the newest revision ({current})"))
     else:
-        checks.append(Check("migrations", FAIL, f"at revision {current or 'none'}, newest is {', '.join(heads)}", fix_init))
+        checks.append(
+            Check("migrations", FAIL, f"at revision {current or 'none'}, newest is {', '.join(heads)}", fix_init)
+        )
     return checks
 
 
@@ -113,9 +113,13 @@ async def _redis(settings: Settings, timeout: float) -> Check:
     client = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
         await client.ping()
-    except Exception as exc:  # noqa: BLE001 -- redis-py raises its own and OS errors
-        return Check("redis", FAIL, f"{_safe_url(settings.redis_url)} did not answer: {_reason(exc)}",
-                     "check IMAGEGATE_REDIS_URL and that Redis is running (or unset it for one node)")
+    except Exception as exc:
+        return Check(
+            "redis",
+            FAIL,
+            f"{_safe_url(settings.redis_url)} did not answer: {_reason(exc)}",
+            "check IMAGEGATE_REDIS_URL and that Redis is running (or unset it for one node)",
+        )
     finally:
         await client.aclose()
     return Check("redis", OK, f"{_safe_url(settings.redis_url)} answers")
@@ -132,8 +136,12 @@ def _storage(root: Path) -> Check:
         ok = probe.read_bytes() == b"imagegate doctor"
         probe.unlink()
     except OSError as exc:
-        return Check("storage", FAIL, f"cannot write images to {root}: {_reason(exc)}",
-                     f"make {root} a directory writable by the user running imagegate, or set IMAGEGATE_DATA_DIR")
+        return Check(
+            "storage",
+            FAIL,
+            f"cannot write images to {root}: {_reason(exc)}",
+            f"make {root} a directory writable by the user running imagegate, or set IMAGEGATE_DATA_DIR",
+        )
     if not ok:
         return Check("storage", FAIL, f"{root} does not give back what was written", f"check the filesystem of {root}")
     return Check("storage", OK, f"{root} is writable")
@@ -144,11 +152,19 @@ def _signing_secret(settings: Settings) -> Check:
     generated = kept.is_file() and kept.read_bytes().strip() == settings.signing_secret
     source = f"generated, kept in {kept}" if generated else "IMAGEGATE_SIGNING_SECRET"
     if len(settings.signing_secret) < 16:
-        return Check("signing secret", FAIL, f"{source} is only {len(settings.signing_secret)} bytes",
-                     "set IMAGEGATE_SIGNING_SECRET to at least 32 random characters")
+        return Check(
+            "signing secret",
+            FAIL,
+            f"{source} is only {len(settings.signing_secret)} bytes",
+            "set IMAGEGATE_SIGNING_SECRET to at least 32 random characters",
+        )
     if generated and not settings.database_url.startswith("sqlite"):
-        return Check("signing secret", WARN, f"{source}: each node of a shared database generates its own",
-                     "set IMAGEGATE_SIGNING_SECRET to the same value on every node")
+        return Check(
+            "signing secret",
+            WARN,
+            f"{source}: each node of a shared database generates its own",
+            "set IMAGEGATE_SIGNING_SECRET to the same value on every node",
+        )
     return Check("signing secret", OK, source)
 
 
@@ -162,23 +178,36 @@ async def _public_url(settings: Settings, client: UpstreamClient, offline: bool,
     try:
         response = await client.get(url, timeout=timeout)
     except UpstreamConnectionError as exc:
-        return Check("public url", WARN, f"nothing answers at {url}: {exc}",
-                     "start `imagegate serve`; set IMAGEGATE_PUBLIC_URL to the address clients use")
+        return Check(
+            "public url",
+            WARN,
+            f"nothing answers at {url}: {exc}",
+            "start `imagegate serve`; set IMAGEGATE_PUBLIC_URL to the address clients use",
+        )
     if response.status_code == 200:
         return Check("public url", OK, f"{url} answers 200")
-    return Check("public url", WARN, f"{url} answers {response.status_code}",
-                 "IMAGEGATE_PUBLIC_URL should lead to this gateway (image URLs are built on it)")
+    return Check(
+        "public url",
+        WARN,
+        f"{url} answers {response.status_code}",
+        "IMAGEGATE_PUBLIC_URL should lead to this gateway (image URLs are built on it)",
+    )
 
 
 async def _routes(settings: Settings, client: UpstreamClient, offline: bool, timeout: float) -> list[Check]:
-    planned = [(model, route, *_plan(settings, route, client)) for model in settings.catalog
-               for route in sorted(model.routes, key=lambda r: r.priority)]
+    planned = [
+        (model, route, *_plan(settings, route, client))
+        for model in settings.catalog
+        for route in sorted(model.routes, key=lambda r: r.priority)
+    ]
     probes = {p.identity(): p for *_, p in planned if p is not None}
     results: dict[Any, ProbeResult] = {}
     if not offline:
         done = await asyncio.gather(*(run_probe(client, p, timeout) for p in probes.values()))
         results = dict(zip(probes, done, strict=True))
-    return [_route_check(model, route, configured, probe, results, offline) for model, route, configured, probe in planned]
+    return [
+        _route_check(model, route, configured, probe, results, offline) for model, route, configured, probe in planned
+    ]
 
 
 def _plan(settings: Settings, route: Route, client: UpstreamClient) -> tuple[bool, Probe | None]:
@@ -206,8 +235,9 @@ def _route_check(
     name = f"route {model.id}/{route.name}"
     where = _credential_variables(route.credentials) or "the route's base_url / api_key in IMAGEGATE_CONFIG"
     if not configured:
-        return Check(name, WARN, f"{route.provider}: no credentials; live keys get 503 no_route_available",
-                     f"set {where}")
+        return Check(
+            name, WARN, f"{route.provider}: no credentials; live keys get 503 no_route_available", f"set {where}"
+        )
     if probe is None:
         return Check(name, OK, f"{route.provider}: built in, nothing to check")
     if offline:
@@ -220,8 +250,12 @@ def _route_check(
     if result.outcome == "rejected":
         return Check(name, FAIL, f"{route.provider}: {result.detail}", f"check {where}")
     if result.outcome == "unreachable":
-        return Check(name, WARN, f"{route.provider}: could not reach {host}: {result.detail}",
-                     "check the base URL and this machine's network (--offline skips this check)")
+        return Check(
+            name,
+            WARN,
+            f"{route.provider}: could not reach {host}: {result.detail}",
+            "check the base URL and this machine's network (--offline skips this check)",
+        )
     return Check(name, WARN, f"{route.provider}: {result.detail} (GET {host})", f"check the base URL in {where}")
 
 
@@ -253,7 +287,9 @@ def render(checks: Sequence[Check]) -> str:
         lines.append(line)
     failed = sum(c.status == FAIL for c in checks)
     warned = sum(c.status == WARN for c in checks)
-    lines.append(f"{failed} failed, {warned} warning(s)" if failed else f"all required checks passed, {warned} warning(s)")
+    lines.append(
+        f"{failed} failed, {warned} warning(s)" if failed else f"all required checks passed, {warned} warning(s)"
+    )
     return "\n".join(lines)
 
 

@@ -21,4 +21,4 @@ def display_prefix(key: str) -> str:
     return key[:DISPLAY_PREFIX_CHARS]
 
 
-__all__ = ["hash_key", "new_key", "display_prefix"]
+__all__ = ["display_prefix", "hash_key", "new_key"]

@@ -64,8 +64,7 @@ class Limiter:
             return False
         if not entered:
             raise RateLimited(
-                f"This account already has {cap} request(s) in flight, its limit. "
-                "Try again when one has finished.",
+                f"This account already has {cap} request(s) in flight, its limit. Try again when one has finished.",
                 headers={"retry-after": "1"},
             )
         return True

@@ -89,8 +89,9 @@ class NodeRecovery:
     async def start(self) -> dict[str, int]:
         """At start-up: register, then release every dead previous run of this node."""
         await self._runs.register(
-            RunRecord(self.this.run_id, self.this.node_id, self.this.boot_id, self.this.pid,
-                      self.this.process_start, utcnow())
+            RunRecord(
+                self.this.run_id, self.this.node_id, self.this.boot_id, self.this.pid, self.this.process_start, utcnow()
+            )
         )
         return await self.release_dead()
 
@@ -105,7 +106,11 @@ class NodeRecovery:
             totals["claims"] += released.claims
             log.warning(
                 "released %d hold(s) and %d idempotency claim(s) of the dead run %s (pid %d) of node %s",
-                released.holds, released.claims, run.run_id, run.pid, run.node_id,
+                released.holds,
+                released.claims,
+                run.run_id,
+                run.pid,
+                run.node_id,
             )
         return totals
 

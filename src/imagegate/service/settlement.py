@@ -97,8 +97,10 @@ class Settlement:
         reported = images[0].quality if images else None
         picked = images[0].size if images and request.auto_size else None
         resolved = reported if request.quality == "auto" and reported in request.model.prices else None
-        unit = 0 if request.model.free else charged_unit_price(
-            request.model, request.quality, reported, picked or request.size, priced.overrides
+        unit = (
+            0
+            if request.model.free
+            else charged_unit_price(request.model, request.quality, reported, picked or request.size, priced.overrides)
         )
         if admitted.ticket.principal.is_test:
             return Charge(0, len(images), picked, resolved, live_unit_price=unit)

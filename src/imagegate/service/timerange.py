@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..domain.errors import InvalidRequest
 
 DEFAULT_SPAN = timedelta(days=30)
-EARLIEST = datetime(1970, 1, 1, tzinfo=timezone.utc)
-LATEST = datetime(9000, 1, 1, tzinfo=timezone.utc)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 """Times outside [EARLIEST, LATEST] are refused: far enough from `datetime`'s own limits (years 1 and
 9999) that a default span or a zone offset never overflows, wide enough for any real query."""
 
@@ -19,11 +19,11 @@ def parse_time(value: str | None, param: str, default: datetime) -> datetime:
         return default
     try:
         if value.replace(".", "", 1).isdigit():
-            parsed = datetime.fromtimestamp(float(value), timezone.utc)
+            parsed = datetime.fromtimestamp(float(value), UTC)
         else:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-        parsed.astimezone(timezone.utc)  # an offset that carries the time past year 1 or 9999 overflows here
+            parsed = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        parsed.astimezone(UTC)  # an offset that carries the time past year 1 or 9999 overflows here
     except (ValueError, OverflowError, OSError) as exc:
         raise InvalidRequest(f"'{param}' must be unix seconds or an ISO 8601 time.", param=param) from exc
     if not EARLIEST <= parsed <= LATEST:
@@ -35,7 +35,7 @@ def parse_time(value: str | None, param: str, default: datetime) -> datetime:
 
 def time_range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     """[start, end): end defaults to now, start to 30 days before end."""
-    last = parse_time(end, "end", datetime.now(timezone.utc) + timedelta(seconds=1))
+    last = parse_time(end, "end", datetime.now(UTC) + timedelta(seconds=1))
     first = parse_time(start, "start", last - DEFAULT_SPAN)
     if first >= last:
         raise InvalidRequest("'start' must be before 'end'.", param="start")

@@ -76,8 +76,13 @@ class RedisCircuitStore:
             await self._record(
                 keys=[self._circuit(key), self._calls(key)],
                 args=[
-                    repr(now), int(ok), int(probe), self._policy.failures, sample.encode(),
-                    self._policy.window_calls, int(self._policy.window_seconds * 2) + 1,
+                    repr(now),
+                    int(ok),
+                    int(probe),
+                    self._policy.failures,
+                    sample.encode(),
+                    self._policy.window_calls,
+                    int(self._policy.window_seconds * 2) + 1,
                 ],
             )
             return (await self.health([key])).get(key, UNKNOWN_HEALTH)

@@ -54,7 +54,9 @@ class S3BlobStore:
     async def put(self, image_id: str, ext: str, data: bytes) -> None:
         name = f"{image_id}.{ext}"
         try:
-            await obstore.put_async(self._store, self._key(name), data, attributes={"Content-Type": content_type_of(name)})
+            await obstore.put_async(
+                self._store, self._key(name), data, attributes={"Content-Type": content_type_of(name)}
+            )
         except _FAILURES as exc:
             raise StorageUnavailable(f"The image could not be written to the bucket '{self.bucket}'.") from exc
 

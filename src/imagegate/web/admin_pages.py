@@ -48,7 +48,12 @@ def _sessions(request: Request) -> AdminSessions | None:
 
 
 def _off(request: Request) -> HTMLResponse:
-    return page(request, "not_found.html", {"what": "The admin pages are off: set IMAGEGATE_ADMIN_TOKEN to turn them on."}, status=404)
+    return page(
+        request,
+        "not_found.html",
+        {"what": "The admin pages are off: set IMAGEGATE_ADMIN_TOKEN to turn them on."},
+        status=404,
+    )
 
 
 def _login(request: Request, error: str | None = None, status: int = 200) -> HTMLResponse:
@@ -102,8 +107,13 @@ async def dashboard(request: Request) -> Response:
 
 
 async def _dashboard(
-    request: Request, csrf: str, *, notice: str | None = None, error: str | None = None,
-    new_key: dict[str, Any] | None = None, status: int = 200,
+    request: Request,
+    csrf: str,
+    *,
+    notice: str | None = None,
+    error: str | None = None,
+    new_key: dict[str, Any] | None = None,
+    status: int = 200,
 ) -> HTMLResponse:
     running = gateway(request)
     admin = running.admin
@@ -135,7 +145,12 @@ async def login(request: Request) -> Response:
         return _login(request, "That is not the admin token.", status=401)
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
-        COOKIE, sessions.issue(), max_age=SESSION_SECONDS, path="/admin", httponly=True, samesite="strict",
+        COOKIE,
+        sessions.issue(),
+        max_age=SESSION_SECONDS,
+        path="/admin",
+        httponly=True,
+        samesite="strict",
         secure=request.url.scheme == "https",
     )
     return response
@@ -167,8 +182,12 @@ async def _act(request: Request, done: str, action: Any) -> Response:
     response = RedirectResponse(f"/admin?done={done}", status_code=303)
     if done == "key":  # the new key rides the redirect in a short-lived cookie, never in a URL
         response.set_cookie(
-            NEW_KEY_COOKIE, sessions.seal({k: result[k] for k in ("key", "id", "account_id", "mode")}),
-            max_age=NEW_KEY_SECONDS, path="/admin", httponly=True, samesite="strict",
+            NEW_KEY_COOKIE,
+            sessions.seal({k: result[k] for k in ("key", "id", "account_id", "mode")}),
+            max_age=NEW_KEY_SECONDS,
+            path="/admin",
+            httponly=True,
+            samesite="strict",
             secure=request.url.scheme == "https",
         )
     return response
@@ -184,13 +203,17 @@ def _optional_int(value: str, name: str) -> int | None:
 
 @router.post("/accounts")
 async def create_account(request: Request) -> Response:
-    return await _act(request, "account", lambda admin, form: admin.create_account(form.get("name", "").strip() or "unnamed"))
+    return await _act(
+        request, "account", lambda admin, form: admin.create_account(form.get("name", "").strip() or "unnamed")
+    )
 
 
 @router.post("/accounts/{account_id}/credit")
 async def add_credit(account_id: str, request: Request) -> Response:
     return await _act(
-        request, "credit", lambda admin, form: admin.add_credit(account_id, form.get("amount_usd", ""), form.get("reason", ""))
+        request,
+        "credit",
+        lambda admin, form: admin.add_credit(account_id, form.get("amount_usd", ""), form.get("reason", "")),
     )
 
 
@@ -213,7 +236,8 @@ async def revoke_key(key_id: str, request: Request) -> Response:
 @router.post("/prices")
 async def set_price(request: Request) -> Response:
     return await _act(
-        request, "price",
+        request,
+        "price",
         lambda admin, form: admin.set_price(
             form.get("model", ""), form.get("quality") or None, form.get("size", ""), form.get("amount_usd", "")
         ),

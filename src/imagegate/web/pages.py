@@ -38,10 +38,14 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
     try:
         model = catalog.find(model_id)
     except GatewayError:
-        return page(request, "not_found.html", {"what": f"No model '{model_id}' in this gateway's catalog."}, status=404)
+        return page(
+            request, "not_found.html", {"what": f"No model '{model_id}' in this gateway's catalog."}, status=404
+        )
     reference = await catalog.page(model.id)
     base_url = gateway(request).settings.base_url()
-    return page(request, "model.html", {"p": reference, "m": model, "examples": examples(base_url, reference.example_body)})
+    return page(
+        request, "model.html", {"p": reference, "m": model, "examples": examples(base_url, reference.example_body)}
+    )
 
 
 @router.get("/playground")

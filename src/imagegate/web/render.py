@@ -12,8 +12,8 @@ from fastapi import Request
 from starlette.responses import HTMLResponse
 from starlette.templating import Jinja2Templates
 
-from .format import FILTERS
 from ..http.gateway import gateway
+from .format import FILTERS
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"

@@ -39,7 +39,9 @@ def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -
     value = body.get(name)
     if value is None:
         if required:
-            raise InvalidRequest(f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name)
+            raise InvalidRequest(
+                f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name
+            )
         return None
     if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
         raise InvalidRequest(f"'{name}' must be a {kind.__name__}.", code="invalid_type", param=name)
@@ -84,17 +86,13 @@ async def enable_account(account_id: str, request: Request) -> dict[str, Any]:
 @router.post("/accounts/{account_id}/credit")
 async def top_up(account_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request)
-    return await _admin(request).add_credit(
-        account_id, _amount(body), _field(body, "reason", str)
-    )
+    return await _admin(request).add_credit(account_id, _amount(body), _field(body, "reason", str))
 
 
 @router.post("/accounts/{account_id}/adjustments")
 async def adjust(account_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request)
-    return await _admin(request).adjust_credit(
-        account_id, _amount(body), _field(body, "reason", str)
-    )
+    return await _admin(request).adjust_credit(account_id, _amount(body), _field(body, "reason", str))
 
 
 @router.post("/accounts/{account_id}/keys")

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+
 from ...service.settlement import GenerationResult
-from ..auth import authenticate
-from ..multipart import is_multipart, read_multipart
-from ..gateway import gateway
 from ...service.streaming import ImageStream
+from ..auth import authenticate
 from ..event_stream import EventStreamResponse
+from ..gateway import gateway
+from ..multipart import is_multipart, read_multipart
 from ..responses import FastJSONResponse
 
 router = APIRouter()

@@ -113,5 +113,13 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for table in ("idempotency_keys", "usage_records", "price_cards", "ledger_entries", "holds", "api_keys", "accounts"):
+    for table in (
+        "idempotency_keys",
+        "usage_records",
+        "price_cards",
+        "ledger_entries",
+        "holds",
+        "api_keys",
+        "accounts",
+    ):
         op.drop_table(table)
