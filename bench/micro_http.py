@@ -26,8 +26,7 @@ HERE = Path(__file__).resolve().parent
 MODES = ("static", "fastapi", "httpx", "aiohttp")
 BODY = b'{"created":1,"data":[{"url":"http://127.0.0.1/x.png"}]}'
 
-APP = (
-    r"""
+APP = r"""
 import httpx, json, os
 try:
     import aiohttp
@@ -35,7 +34,7 @@ except ImportError:
     aiohttp = None
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-BODY = %r
+BODY = __BODY__
 UPSTREAM = os.environ.get("MICRO_UPSTREAM")
 MODE = os.environ["MICRO_MODE"]
 client = None
@@ -71,9 +70,7 @@ fast = FastAPI()
 async def generate(request: Request):
     await request.body()
     return Response(BODY, media_type="application/json")
-"""
-    % BODY
-)
+""".replace("__BODY__", repr(BODY))
 
 
 def run_mode(mode: str, seconds: int, upstream: str, work: Path) -> dict:
@@ -120,7 +117,9 @@ def run_mode(mode: str, seconds: int, upstream: str, work: Path) -> dict:
             timeout=seconds + 60,
         ).stdout
         cpu = tree_cpu_seconds(server.pid) - before
-        result = json.loads(next(l for l in out.splitlines() if l.startswith("BENCH_JSON "))[len("BENCH_JSON ") :])
+        result = json.loads(
+            next(line for line in out.splitlines() if line.startswith("BENCH_JSON "))[len("BENCH_JSON ") :]
+        )
         n = result["requests"]
         return {
             "mode": mode,

@@ -9,6 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import uvloop
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_upstream import render_png
 from imagegate.ids import new_id
@@ -33,8 +35,6 @@ async def main():
             f"loop-thread {lt:.3f} ms  put cpu {1000 * (time.process_time() - s) / n:.3f} ms  wall {1000 * (time.perf_counter() - w) / n:.3f} ms"
         )
 
-
-import uvloop
 
 uvloop.install()
 asyncio.run(main())

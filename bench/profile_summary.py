@@ -55,10 +55,11 @@ STEPS = (
 
 def load(path: str) -> list[tuple[list[str], int]]:
     stacks = []
-    for line in open(path):
-        frames, _, count = line.rstrip("\n").rpartition(" ")
-        if frames:
-            stacks.append((frames.split(";"), int(count)))
+    with open(path) as fh:
+        for line in fh:
+            frames, _, count = line.rstrip("\n").rpartition(" ")
+            if frames:
+                stacks.append((frames.split(";"), int(count)))
     return stacks
 
 

@@ -215,8 +215,9 @@ def splice(doc: Path, table: str) -> None:
 
 def main(argv: list[str]) -> None:
     """`report.py RESULTS.jsonl [DOC.md]`: print the tables, or put them into DOC.md's results block."""
-    lines = [json.loads(l) for l in open(argv[0])]
-    table = render(lines[0]["meta"], [l for l in lines[1:] if "scenario" in l], argv[0])
+    with open(argv[0]) as fh:
+        lines = [json.loads(line) for line in fh]
+    table = render(lines[0]["meta"], [row for row in lines[1:] if "scenario" in row], argv[0])
     if len(argv) > 1:
         splice(Path(argv[1]), table)
     else:

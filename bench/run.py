@@ -57,7 +57,7 @@ def free_port() -> int:
 
 def raise_fd_limit() -> int:
     """10,000 client connections need ~20,000 descriptors in the gateway; children inherit this."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     try:
         resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, max(hard, FD_LIMIT)))
     except (ValueError, OSError):  # not root: go as far as the hard limit allows
@@ -222,7 +222,7 @@ def run_wrk(target: Target, sc: Scenario, seconds: int, max_requests: int) -> di
         target.url(sc),
     ]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=seconds + 120)
-    line = next((l for l in done.stdout.splitlines() if l.startswith("BENCH_JSON ")), None)
+    line = next((text for text in done.stdout.splitlines() if text.startswith("BENCH_JSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk failed ({done.returncode}): {done.stdout[-500:]} {done.stderr[-500:]}")
     return json.loads(line[len("BENCH_JSON ") :])
@@ -304,7 +304,8 @@ def thread_cpu(pid: int) -> dict[int, float]:
     cpu = {}
     for tid in os.listdir(f"/proc/{pid}/task"):
         try:
-            raw = open(f"/proc/{pid}/task/{tid}/stat", "rb").read()
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as fh:
+                raw = fh.read()
         except OSError:
             continue
         fields = raw[raw.rindex(b")") + 2 :].split()
@@ -315,16 +316,17 @@ def thread_cpu(pid: int) -> dict[int, float]:
 def thread_names(raw_profile: Path) -> dict[int, str]:
     """Native thread id -> a name for its kind, from py-spy's `thread (tid): name` roots."""
     names = {}
-    for line in open(raw_profile):
-        root = line.split(";", 1)[0]
-        if root.startswith("thread ("):
-            tid, _, name = root[len("thread (") :].partition(")")
-            name = name.lstrip(": ") or "unnamed"
-            if "_connection_worker_thread" in name:
-                name = "aiosqlite connection threads"
-            elif name.startswith("uvloop_"):
-                name = "asyncio default executor (to_thread)"
-            names[int(tid)] = name
+    with open(raw_profile) as fh:
+        for line in fh:
+            root = line.split(";", 1)[0]
+            if root.startswith("thread ("):
+                tid, _, name = root[len("thread (") :].partition(")")
+                name = name.lstrip(": ") or "unnamed"
+                if "_connection_worker_thread" in name:
+                    name = "aiosqlite connection threads"
+                elif name.startswith("uvloop_"):
+                    name = "asyncio default executor (to_thread)"
+                names[int(tid)] = name
     return names
 
 
@@ -373,8 +375,10 @@ def profile(gateway: Target, sc: Scenario, seconds: int, a: argparse.Namespace, 
 
 # --------------------------------------------------------------------------- main
 def machine() -> dict:
-    cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
-    mem = next(int(l.split()[1]) for l in open("/proc/meminfo") if l.startswith("MemTotal"))
+    with open("/proc/cpuinfo") as fh:
+        cpu = next((line.split(":", 1)[1].strip() for line in fh if line.startswith("model name")), "?")
+    with open("/proc/meminfo") as fh:
+        mem = next(int(line.split()[1]) for line in fh if line.startswith("MemTotal"))
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("[")[0].strip()
     from importlib.metadata import version
 
@@ -462,9 +466,9 @@ def main(argv: list[str] | None = None) -> None:
         if gateway is not None:
             meta["meta"]["ledger"] = cli(gateway_env(work, 0, 0), "ledger", "verify")
     with open(out) as fh:
-        lines = [json.loads(l) for l in fh]
+        lines = [json.loads(line) for line in fh]
     lines[0] = meta
-    out.write_text("".join(json.dumps(l) + "\n" for l in lines))
+    out.write_text("".join(json.dumps(line) + "\n" for line in lines))
     table = render(meta["meta"], rows, out.relative_to(ROOT))
     doc = Path(a.doc) if not a.quick else out.with_name(out.name.replace(".jsonl.tmp", ".md.tmp"))
     splice(doc, table)

@@ -83,16 +83,16 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     )
     click.echo(f"Serving on {settings.base_url()}", nl=True)
     sys.stdout.flush()
-    options: dict[str, Any] = dict(
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        access_log=False,
-        http=install(ConnectionPolicy.from_settings(settings)),
-        loop="uvloop",
-        timeout_keep_alive=max(1, int(settings.keepalive_timeout_seconds)),
-        backlog=backlog,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level,
+        "access_log": False,
+        "http": install(ConnectionPolicy.from_settings(settings)),
+        "loop": "uvloop",
+        "timeout_keep_alive": max(1, int(settings.keepalive_timeout_seconds)),
+        "backlog": backlog,
+    }
     if workers > 1:
         # Workers build their own app from the environment: pass the CLI's choices down that way.
         os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = settings.host, str(settings.port)

@@ -155,7 +155,10 @@ def test_redis_stopped_and_postgres_cut_under_load_lose_nothing(
             "key"
         ]
         load = Load(gateway.base_url, key)
-        ok = lambda o: o[1] == 200
+
+        def ok(o: tuple[float, int, dict[str, str], str]) -> bool:
+            return o[1] == 200
+
         t0 = time.monotonic()
         load.start()
         load.wait_for("200 with Redis", lambda o: ok(o) and "x-ratelimit-limit-requests" in o[2], 10, t0)

@@ -464,7 +464,7 @@ def test_fuzzed_generation_bodies_never_answer_5xx_nor_leave_a_hold(
         if response.status != 200:
             clean_4xx(response)
     assert all(status == 200 or 400 <= status < 500 for status in statuses), statuses
-    balance, held = money(hostile_gateway, account.key)
+    _balance, held = money(hostile_gateway, account.key)
     assert held == 0
     verify = admin_call(hostile_gateway, "GET", "/admin/v1/ledger/verify")
     assert verify.status == 200 and verify.json()["ok"] is True, verify.body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import threading
@@ -22,10 +23,8 @@ LOW_1024 = 6_000  # gpt-image-2 low 1024x1024, micros
 
 def post_until_the_node_dies(gateway: Gateway, key: str) -> None:
     """A client whose request is in flight when its node is killed: it sees the connection drop."""
-    try:
+    with contextlib.suppress(httpx.TransportError):
         gateway.post_images(key, {"model": "gpt-image-2", "prompt": "x"})
-    except httpx.TransportError:
-        pass
 
 
 def ledger_verify(gateway: Gateway) -> dict:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 from typing import Any
 
 import httpx
@@ -103,7 +104,7 @@ def test_persistent_hang_is_cut_at_each_timeout_then_504(
     assert_error(response, 504, "upstream_error", "upstream_timeout")
     assert_attempts(upstream, ATTEMPTS)
     times = [r.time for r in upstream.requests]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
     assert all(UPSTREAM_TIMEOUT - 0.1 <= gap < UPSTREAM_TIMEOUT + 2 for gap in gaps), gaps
     assert gateway.balance(account.id) == FUNDED
 
@@ -128,7 +129,7 @@ def test_retry_after_on_every_attempt_still_ends_in_502(
     assert_error(response, 502, "upstream_error", "upstream_failed")
     times = [r.time for r in upstream.requests]
     assert len(times) == ATTEMPTS
-    assert all(later - earlier >= 0.9 for earlier, later in zip(times, times[1:]))
+    assert all(later - earlier >= 0.9 for earlier, later in itertools.pairwise(times))
     assert gateway.balance(account.id) == FUNDED
 
 

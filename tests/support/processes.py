@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -99,7 +100,8 @@ class ManagedProcess:
         if self._proc is not None:
             raise RuntimeError("already started")
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(self.log_path, "ab")
+        # Kept open for the child's stdout/stderr for its whole life; closed by _close_log().
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - handle outlives this method
         self._proc = subprocess.Popen(
             self.args,
             env=self.env,
@@ -138,10 +140,8 @@ class ManagedProcess:
         if proc is None:
             return
         if proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 proc.wait(timeout)
             except subprocess.TimeoutExpired:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from tests.upstreams.fake_openai import ApiError, validate_generation
@@ -39,7 +39,7 @@ class _AzureError(Exception):
 
 class FakeAzure(FakeUpstream):
     NAME = "fake-azure"
-    BEHAVIOURS = {
+    BEHAVIOURS: ClassVar[dict[str, tuple[str, ...]]] = {
         "server_error": (),
         "rate_limit": ("retry_after",),
         "invalid_key": (),

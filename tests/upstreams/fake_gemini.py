@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 
 from tests.upstreams.reference_images import decode_b64_image
@@ -94,7 +94,7 @@ def invalid_key_error() -> _GoogleError:
 
 class FakeGemini(FakeUpstream):
     NAME = "fake-gemini"
-    BEHAVIOURS = {
+    BEHAVIOURS: ClassVar[dict[str, tuple[str, ...]]] = {
         "server_error": (),
         "unavailable": (),
         "rate_limit": ("retry_delay", "retry_after"),

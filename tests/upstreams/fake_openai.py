@@ -155,7 +155,7 @@ def render_image(width: int, height: int, fmt: str, index: int = 0, transparent:
     colour = ((hue * 3) % 256, (hue * 5 + 80) % 256, (255 - hue) % 256)
     if transparent and fmt != "jpeg":
         img = Image.new("RGBA", (width, height), (0, 0, 0, 0))
-        ImageDraw.Draw(img).ellipse((width // 8, height // 8, width * 7 // 8, height * 7 // 8), fill=colour + (255,))
+        ImageDraw.Draw(img).ellipse((width // 8, height // 8, width * 7 // 8, height * 7 // 8), fill=(*colour, 255))
     else:
         img = Image.new("RGB", (width, height), colour)
     draw = ImageDraw.Draw(img)
@@ -720,7 +720,7 @@ class FakeOpenAI(LoopbackServer):
         common = {"background": p.background, "output_format": p.output_format, "quality": p.quality, "size": p.size}
         if p.stream:
             events: list[bytes] = []
-            for i, b64 in enumerate(images):
+            for b64 in images:
                 for k in range(p.partial_images):
                     ev = {
                         "type": "image_generation.partial_image",

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from tests.upstreams.reference_images import decode_data_url
 from tests.upstreams.server import FakeUpstream, Incoming, Response, b64, json_response, solid_image, truncated
@@ -70,7 +70,7 @@ def _bad(code: str, message: str, param: str = "") -> _ArkError:
 
 class FakeSeedream(FakeUpstream):
     NAME = "fake-seedream"
-    BEHAVIOURS = {
+    BEHAVIOURS: ClassVar[dict[str, tuple[str, ...]]] = {
         "server_error": (),
         "rate_limit": ("retry_after",),
         "invalid_key": (),

@@ -10,6 +10,7 @@ connection protocol (``PROTOCOL``, called with the server), validates behaviours
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
@@ -131,10 +132,8 @@ class LoopbackServer:
         thread, loop = self._thread, self._loop
         if thread is None or loop is None:
             return
-        try:
+        with contextlib.suppress(Exception):
             asyncio.run_coroutine_threadsafe(self._shutdown(), loop).result(5)
-        except Exception:
-            pass
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         self._thread = self._loop = self._server = None
@@ -211,10 +210,8 @@ class LoopbackServer:
         False when the connection is closed and no answer may be sent."""
         kind = b["kind"]
         if kind == "hang":
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(conn.closed.wait(), float(b.get("seconds", DEFAULT_HANG_SECONDS)))
-            except TimeoutError:
-                pass
             conn.close()
             return False
         if kind == "drop" and not b.get("partial_bytes"):

@@ -4,6 +4,7 @@ each to its owner in order, writes responses, and can misbehave on purpose (trun
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import http
 import json
 import socket
@@ -161,10 +162,8 @@ class Connection(asyncio.Protocol):
         if rst:
             sock = self.transport.get_extra_info("socket")
             if sock is not None:
-                try:
+                with contextlib.suppress(OSError):
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                except OSError:
-                    pass
             self.transport.abort()
         else:
             self.transport.close()

@@ -136,18 +136,18 @@ class AccountsRepo:
         rpm: int | None,
         ipm: int | None = None,
     ) -> KeyRow:
-        row = dict(
-            id=new_id("key"),
-            account_id=account_id,
-            key_hash=key_hash,
-            prefix=prefix,
-            mode=mode,
-            allowed_models=json.dumps(list(allowed_models)) if allowed_models is not None else None,
-            rpm=rpm,
-            created_at=utcnow(),
-            revoked_at=None,
-            ipm=ipm,
-        )
+        row = {
+            "id": new_id("key"),
+            "account_id": account_id,
+            "key_hash": key_hash,
+            "prefix": prefix,
+            "mode": mode,
+            "allowed_models": json.dumps(list(allowed_models)) if allowed_models is not None else None,
+            "rpm": rpm,
+            "created_at": utcnow(),
+            "revoked_at": None,
+            "ipm": ipm,
+        }
         async with self._engine.begin() as conn:
             await conn.execute(insert(api_keys).values(**row))
         return _key_row(row)

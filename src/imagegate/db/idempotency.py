@@ -44,18 +44,18 @@ class IdempotencyRepo:
         self, account_id: str, key: str, body_hash: str, request_id: str, lock_seconds: float, *, mode: str
     ) -> Claim:
         now = utcnow()
-        values = dict(
-            account_id=account_id,
-            mode=mode,
-            key=key,
-            body_hash=body_hash,
-            request_id=request_id,
-            status="running",
-            locked_until=now + timedelta(seconds=lock_seconds),
-            expires_at=now + RETENTION,
-            created_at=now,
-            run_id=self._run_id,
-        )
+        values = {
+            "account_id": account_id,
+            "mode": mode,
+            "key": key,
+            "body_hash": body_hash,
+            "request_id": request_id,
+            "status": "running",
+            "locked_until": now + timedelta(seconds=lock_seconds),
+            "expires_at": now + RETENTION,
+            "created_at": now,
+            "run_id": self._run_id,
+        }
         try:
             async with self._engine.begin() as conn:
                 await conn.execute(insert(idempotency_keys).values(**values))

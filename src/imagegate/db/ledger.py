@@ -76,17 +76,17 @@ def entry(
     at: datetime | None = None,
 ) -> dict[str, Any]:
     """One ledger row; `amount` changes the balance, `held_delta` what is held."""
-    return dict(
-        id=new_id("led"),
-        account_id=account_id,
-        kind=kind,
-        amount_micros=amount,
-        held_delta_micros=held_delta,
-        reason=reason,
-        request_id=request_id,
-        hold_id=hold_id,
-        created_at=at or utcnow(),
-    )
+    return {
+        "id": new_id("led"),
+        "account_id": account_id,
+        "kind": kind,
+        "amount_micros": amount,
+        "held_delta_micros": held_delta,
+        "reason": reason,
+        "request_id": request_id,
+        "hold_id": hold_id,
+        "created_at": at or utcnow(),
+    }
 
 
 def _take_hold(
@@ -98,16 +98,16 @@ def _take_hold(
     now = utcnow()
     conn.execute(
         _INSERT_HOLD,
-        dict(
-            id=hold_id,
-            account_id=account_id,
-            request_id=request_id,
-            amount_micros=amount,
-            status="open",
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl_seconds),
-            run_id=run_id,
-        ),
+        {
+            "id": hold_id,
+            "account_id": account_id,
+            "request_id": request_id,
+            "amount_micros": amount,
+            "status": "open",
+            "created_at": now,
+            "expires_at": now + timedelta(seconds=ttl_seconds),
+            "run_id": run_id,
+        },
     )
     conn.execute(
         _INSERT_ENTRY,

@@ -371,9 +371,8 @@ def _check_model(model: Model) -> None:
     if model.free:
         return
     price_keys = [q for q in caps.qualities if q != "auto"] or [STANDARD_QUALITY]
-    if "auto" in caps.qualities:
-        if model.auto_quality_price not in price_keys:
-            raise CatalogError(f"model {model.id!r}: auto_quality_price must name a priced quality")
+    if "auto" in caps.qualities and model.auto_quality_price not in price_keys:
+        raise CatalogError(f"model {model.id!r}: auto_quality_price must name a priced quality")
     for quality in price_keys:
         missing = [s for s in caps.sizes if s not in model.prices.get(quality, {})]
         if missing:

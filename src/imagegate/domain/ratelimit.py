@@ -55,7 +55,7 @@ def take(tats: Sequence[float], now_ms: float, limits: Sequence[Limit]) -> tuple
     """Decide one request against every bucket; returns the decision and the buckets' new TATs
     (unchanged when refused). A stored TAT in the past counts as `now`."""
     starts = [max(tat, now_ms) for tat in tats]
-    wanted = [start + limit.cost * interval_ms(limit.per_minute) for start, limit in zip(starts, limits)]
+    wanted = [start + limit.cost * interval_ms(limit.per_minute) for start, limit in zip(starts, limits, strict=True)]
     waits = [new - WINDOW_MS - now_ms for new in wanted]
     allowed = all(wait <= _EPSILON_MS for wait in waits)
     after = wanted if allowed else starts
@@ -66,7 +66,7 @@ def take(tats: Sequence[float], now_ms: float, limits: Sequence[Limit]) -> tuple
             remaining=max(0, math.floor((WINDOW_MS - (tat - now_ms)) / interval_ms(limit.per_minute) + 1e-6)),
             reset_ms=math.ceil(tat - now_ms),
         )
-        for tat, limit in zip(after, limits)
+        for tat, limit in zip(after, limits, strict=True)
     )
     retry = 0 if allowed else math.ceil(max(waits))
     return Decision(allowed, retry, statuses), after

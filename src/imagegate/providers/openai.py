@@ -125,9 +125,12 @@ class OpenAIImages:
             body["quality"] = request.quality
         if self._ask_b64:
             body["response_format"] = "b64_json"
-        if output_format == request.output_format != "png" and self._route.native_compression:
-            if request.output_compression is not None:
-                body["output_compression"] = request.output_compression
+        if (
+            output_format == request.output_format != "png"
+            and self._route.native_compression
+            and request.output_compression is not None
+        ):
+            body["output_compression"] = request.output_compression
         body.update(self._openai_fields(request))
         return body
 

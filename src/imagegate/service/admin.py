@@ -158,9 +158,8 @@ class AdminService:
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
         check_id(key_id, "key_id")
-        if not await self._accounts.revoke_key(key_id):
-            if await self._accounts.get_key(key_id) is None:
-                raise NotFound(f"No key '{key_id}'.", param="key_id")
+        if not await self._accounts.revoke_key(key_id) and await self._accounts.get_key(key_id) is None:
+            raise NotFound(f"No key '{key_id}'.", param="key_id")
         key = await self._accounts.get_key(key_id)
         assert key is not None and key.revoked_at is not None
         return {"id": key.id, "revoked_at": key.revoked_at.isoformat()}

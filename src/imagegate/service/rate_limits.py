@@ -44,7 +44,7 @@ class Limiter:
             return {}
         headers = ratelimit.headers(decision)
         if not decision.allowed:
-            refused = [b.name for b, limit in zip(decision.buckets, limits) if b.remaining < limit.cost]
+            refused = [b.name for b, limit in zip(decision.buckets, limits, strict=True) if b.remaining < limit.cost]
             raise RateLimited(
                 f"Rate limit reached for this API key ({' and '.join(refused) or 'requests'} per minute). "
                 f"Try again in {headers['retry-after']} s.",

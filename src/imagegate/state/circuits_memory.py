@@ -128,9 +128,12 @@ class PublishedCircuits:
                 if key not in keys:
                     continue
                 health = RouteHealth.from_json(data)
-                if health.circuit == "open" and health.opened_at is not None:
-                    if time.time() >= health.opened_at + self._policy.cooldown_seconds:
-                        health = replace(health, circuit="half_open")
+                if (
+                    health.circuit == "open"
+                    and health.opened_at is not None
+                    and time.time() >= health.opened_at + self._policy.cooldown_seconds
+                ):
+                    health = replace(health, circuit="half_open")
                 current = merged.get(key)
                 if current is None or _SEVERITY[health.circuit] > _SEVERITY[current.circuit]:
                     merged[key] = health

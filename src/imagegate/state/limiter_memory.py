@@ -22,7 +22,7 @@ class MemoryLimiterState:
         names = [f"{key}:{limit.name}" for limit in limits]
         decision, tats = take([self._tats.get(name, 0.0) for name in names], now, limits)
         if decision.allowed:
-            self._tats.update(zip(names, tats))
+            self._tats.update(zip(names, tats, strict=True))
             self._forget_full(now)
         return decision
 
