@@ -6,6 +6,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,9 @@ def test_init_prints_the_data_dir(gateway: Gateway) -> None:
 
 
 def test_accounts_create(gateway: Gateway) -> None:
-    result = cli_json(gateway, "accounts", "create", "acme")
-    assert result["name"] == "acme"
+    name = f"acme-{uuid.uuid4().hex[:8]}"  # the gateway is shared: a name of its own, never taken
+    result = cli_json(gateway, "accounts", "create", name)
+    assert result["name"] == name
     assert result["id"]
     assert result["balance_micros"] == 0
     assert gateway.balance(result["id"]) == (0, 0)
