@@ -131,18 +131,22 @@ def test_holds_sweep_command_releases_only_expired_holds(
     tmp_path: Path, upstream: FakeOpenAI, database_url: str | None
 ) -> None:
     db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
-    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "1", "IMAGEGATE_HOLD_TTL_SECONDS": "2", **db}
+    # a hold lives 8 s: long enough for the first `holds sweep` (a CLI start, ~2-3 s on a loaded machine)
+    # to come before its expiry, short enough to wait for that expiry
+    ttl = 8.0
+    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "1", "IMAGEGATE_HOLD_TTL_SECONDS": str(int(ttl)), **db}
     doomed = start_gateway(tmp_path / "data", upstream, {**short, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600"})
     account = doomed.new_account("1")
     upstream.script({"kind": "hang", "seconds": 30})
     threading.Thread(target=post_until_the_node_dies, args=(doomed, account.key), daemon=True).start()
     upstream.wait_for_requests(1)
+    held_by = time.monotonic()  # the hold was taken before the upstream saw the request
     doomed.process._proc.send_signal(signal.SIGKILL)
     doomed.process.stop()
 
     assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 0  # not expired yet
     assert doomed.balance(account.id) == (1_000_000, 53_000)
-    time.sleep(2.2)  # let the hold's real expiry pass: expiry is the behaviour under test
+    time.sleep(max(0.0, held_by + ttl + 0.5 - time.monotonic()))  # the hold's real expiry is the behaviour under test
     assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 1
     assert doomed.balance(account.id) == (1_000_000, 0)
     assert ledger_verify(doomed)["ok"]
