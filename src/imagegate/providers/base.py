@@ -15,6 +15,7 @@ import orjson
 import pybase64
 
 from ..domain.errors import ContentBlocked
+from ..domain.ports import Provider
 from ..domain.request import ImageRequest
 from ..domain.upstream import (
     GeneratedImage,
@@ -143,8 +144,16 @@ def _decisiveness(failure: Failure) -> int:
     return 4
 
 
+async def completed_only(provider: Provider, request: ImageRequest, timeout: float) -> list[GeneratedImage]:
+    """`stream` of a wire format that does not stream: no partials, the completed images only."""
+    if request.inputs:
+        return await provider.edit(request, timeout=timeout)
+    return await provider.generate(request, timeout=timeout)
+
+
 __all__ = [
     "Failure",
+    "completed_only",
     "decode_b64",
     "error_object",
     "gather_calls",

@@ -27,6 +27,7 @@ from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
 from ..setting import Setting
 from .base import (
+    completed_only,
     decode_b64,
     error_object,
     gather_calls,
@@ -141,9 +142,7 @@ class GeminiImages:
 
     async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
         """`generateContent` is not streamed: the completed image only."""
-        if request.inputs:
-            return await self.edit(request, timeout=timeout)
-        return await self.generate(request, timeout=timeout)
+        return await completed_only(self, request, timeout)
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""

@@ -119,11 +119,7 @@ class UpstreamClient:
         timeout: float,
     ) -> UpstreamResponse:
         """POST a `multipart/form-data` body (an edit); otherwise as `post`."""
-        form = aiohttp.FormData()
-        for name, value in fields.items():
-            form.add_field(name, value)
-        for file in files:
-            form.add_field(file.field, file.data, filename=file.filename, content_type=file.content_type)
+        form = _form_data(fields, files)
         session = self._open()
         try:
             async with session.post(
@@ -157,11 +153,7 @@ class UpstreamClient:
         session = self._open()
         data: Any
         if files is not None:
-            data = aiohttp.FormData()
-            for name, value in (fields or {}).items():
-                data.add_field(name, value)
-            for file in files:
-                data.add_field(file.field, file.data, filename=file.filename, content_type=file.content_type)
+            data = _form_data(fields or {}, files)
             sent_headers = dict(headers or {})
         else:
             data, sent_headers = orjson.dumps(json), {**_JSON, **(headers or {})}
@@ -215,6 +207,15 @@ class UpstreamClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+def _form_data(fields: Mapping[str, str], files: list[FormFile]) -> aiohttp.FormData:
+    form = aiohttp.FormData()
+    for name, value in fields.items():
+        form.add_field(name, value)
+    for file in files:
+        form.add_field(file.field, file.data, filename=file.filename, content_type=file.content_type)
+    return form
 
 
 async def _read_events(stream: aiohttp.StreamReader, on_event: EventSink) -> None:

@@ -22,6 +22,7 @@ from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 from ..images import encode
 from ..pixels import reserve
+from .base import completed_only
 
 _PNG_LEVEL = 1
 """Fast zlib for preview PNGs: a 4096x4096 gradient at the default level costs several times more."""
@@ -63,9 +64,7 @@ class PreviewProvider:
 
     async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
         """Nothing to stream: the image is drawn at once."""
-        if request.inputs:
-            return await self.edit(request, timeout=timeout)
-        return await self.generate(request, timeout=timeout)
+        return await completed_only(self, request, timeout)
 
     async def aclose(self) -> None:
         """Nothing to release."""

@@ -26,6 +26,7 @@ from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamPr
 from ..setting import Setting
 from .base import (
     Failure,
+    completed_only,
     decode_b64,
     error_object,
     gather_calls,
@@ -87,9 +88,7 @@ class SeedreamImages:
 
     async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
         """Not streamed (Ark streams whole images, not partials): the completed images only."""
-        if request.inputs:
-            return await self.edit(request, timeout=timeout)
-        return await self.generate(request, timeout=timeout)
+        return await completed_only(self, request, timeout)
 
     async def aclose(self) -> None:
         """The HTTP client is shared and closed by the app."""

@@ -25,6 +25,7 @@ from pathlib import Path
 from ..db.clock import utcnow
 from ..db.runs import RunRecord, RunsRepo
 from ..ids import new_id
+from ..pids import pid_alive
 
 log = logging.getLogger("imagegate.recovery")
 
@@ -43,16 +44,6 @@ def process_start(pid: int) -> str | None:
     except OSError:
         return None
     return stat.rsplit(")", 1)[1].split()[19]  # field 22; the name before ")" may hold spaces
-
-
-def _alive_elsewhere(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +66,7 @@ class ThisRun:
         if other.boot_id != self.boot_id:
             return other.boot_id != "unknown" and self.boot_id != "unknown"
         if not other.process_start:  # no /proc where it ran: only a missing process is proof
-            return not _alive_elsewhere(other.pid)
+            return not pid_alive(other.pid)
         return process_start(other.pid) != other.process_start
 
 

@@ -25,6 +25,7 @@ import anyio.to_thread
 
 from ..atomic_file import write_atomically
 from ..domain.circuits import Admission, BreakerPolicy, CircuitState, RouteHealth
+from ..pids import pid_alive
 
 log = logging.getLogger("imagegate.state")
 
@@ -149,21 +150,9 @@ class PublishedCircuits:
                 data = json.loads(path.read_text("utf-8"))
             except (OSError, ValueError):
                 continue
-            if isinstance(data, dict) and _alive(data.get("pid")):
+            if isinstance(data, dict) and isinstance(pid := data.get("pid"), int) and pid_alive(pid):
                 snapshots.append(data.get("routes") or {})
         return snapshots
-
-
-def _alive(pid: object) -> bool:
-    if not isinstance(pid, int) or pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 __all__ = ["MemoryCircuitStore", "PublishedCircuits"]
