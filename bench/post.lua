@@ -3,6 +3,7 @@
 --
 -- Environment (bench/run.py sets it):
 --   BENCH_BODY      the JSON body
+--   BENCH_METHOD    GET sends no body (bench/downloads.py); POST by default
 --   BENCH_KEY       sent as "Authorization: Bearer <key>" when set
 --   BENCH_CAP       requests per wrk thread (0: no cap). The first thread to reach its share ends
 --                   the whole run: it signals wrk (SIGINT), which reports the real elapsed time.
@@ -10,9 +11,11 @@
 --   BENCH_BODY='{"model":"m","prompt":"p","size":"256x256"}' BENCH_KEY=ig_live_... BENCH_CAP=100000 \
 --     wrk -t2 -c64 -d15s --timeout 60s -s bench/post.lua http://127.0.0.1:8000/v1/images/generations
 
-wrk.method = "POST"
-wrk.body = os.getenv("BENCH_BODY") or '{"model":"bench-tiny","prompt":"a fox","size":"256x256"}'
-wrk.headers["Content-Type"] = "application/json"
+wrk.method = os.getenv("BENCH_METHOD") or "POST"
+if wrk.method == "POST" then
+  wrk.body = os.getenv("BENCH_BODY") or '{"model":"bench-tiny","prompt":"a fox","size":"256x256"}'
+  wrk.headers["Content-Type"] = "application/json"
+end
 local key = os.getenv("BENCH_KEY") or ""
 if key ~= "" then
   wrk.headers["Authorization"] = "Bearer " .. key

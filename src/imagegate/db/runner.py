@@ -8,7 +8,9 @@ turns a whole unit of work into one hand-off:
 - `SqliteRunner` — a sync connection used on the event loop itself, with no hand-off at all; a unit
   that would have to wait for SQLite's write lock runs in a worker thread instead (see the class).
 - `EngineRunner` — any async engine (PostgreSQL): the unit runs under `AsyncConnection.run_sync`, one
-  greenlet for the whole unit; each statement is still its own network round trip.
+  greenlet for the whole unit; each statement is still its own network round trip. So the request
+  path's units on PostgreSQL are single statements (ledger.py's CTEs) run with `atomic`, and reads
+  run outside a transaction: no BEGIN and no COMMIT/ROLLBACK round trips.
 
 Units must be short and must not await: they run while holding the connection.
 """
@@ -41,7 +43,14 @@ class Runner(Protocol):
         """Run `unit` in one transaction, committed when it returns and rolled back when it raises."""
         ...
 
-    async def read(self, unit: Unit[T]) -> T: ...
+    async def read(self, unit: Unit[T]) -> T:
+        """Run `unit`, which only reads; each statement sees its own snapshot (units read once)."""
+        ...
+
+    async def atomic(self, unit: Unit[T]) -> T:
+        """Run `unit`, which executes ONE statement (atomic by itself), without BEGIN/COMMIT where the
+        database allows it; on SQLite the same as `write`."""
+        ...
 
     async def aclose(self) -> None: ...
 
@@ -49,13 +58,20 @@ class Runner(Protocol):
 class EngineRunner:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # Autocommit: a statement is its own transaction. Same pool; the isolation level is set on the
+        # driver's connection (no round trip with asyncpg) and reset when it goes back to the pool.
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
     async def write(self, unit: Unit[T]) -> T:
         async with self._engine.begin() as conn:
             return await conn.run_sync(unit)
 
     async def read(self, unit: Unit[T]) -> T:
-        async with self._engine.connect() as conn:
+        async with self._autocommit.connect() as conn:
+            return await conn.run_sync(unit)
+
+    async def atomic(self, unit: Unit[T]) -> T:
+        async with self._autocommit.connect() as conn:
             return await conn.run_sync(unit)
 
     async def aclose(self) -> None:
@@ -97,6 +113,9 @@ class SqliteRunner:
 
     async def read(self, unit: Unit[T]) -> T:
         return await self._run(_read, unit)
+
+    async def atomic(self, unit: Unit[T]) -> T:
+        return await self.write(unit)
 
     async def _run(self, how: Callable[[Connection, Unit[T]], T], unit: Unit[T]) -> T:
         """On the loop's connection; on the waiting one, in the thread, when the lock is taken."""
