@@ -86,6 +86,16 @@ class Counts:
 
             return end
 
+        from imagegate.db.runner import PostgresRunner
+
+        fetchrow = PostgresRunner.fetchrow
+
+        async def counted_fetchrow(runner, sql, *args):  # type: ignore[no-untyped-def]
+            self.c.update(["statement"])
+            self.statements.append(" ".join(sql.split()[:2]) + " (asyncpg, direct)")
+            return await fetchrow(runner, sql, *args)
+
+        PostgresRunner.fetchrow = counted_fetchrow  # type: ignore[method-assign]
         Adapted._start_transaction = counted_start  # type: ignore[method-assign]
         Adapted.commit = counted_end(commit, "pg COMMIT sent")  # type: ignore[method-assign]
         Adapted.rollback = counted_end(rollback, "pg ROLLBACK sent")  # type: ignore[method-assign]

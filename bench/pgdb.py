@@ -30,8 +30,11 @@ class ThrowawayDatabase:
 
         asyncio.run(run())
 
-    def create(self) -> str:
+    def create(self, settings: dict[str, str] | None = None) -> str:
+        """The new database's URL; `settings` apply to every session on it (ALTER DATABASE … SET)."""
         self._admin(f'CREATE DATABASE "{self.name}"')
+        for name, value in (settings or {}).items():
+            self._admin(f'ALTER DATABASE "{self.name}" SET {name} = {value}')
         return self.url
 
     def drop(self) -> None:

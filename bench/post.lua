@@ -4,7 +4,8 @@
 -- Environment (bench/run.py sets it):
 --   BENCH_BODY      the JSON body
 --   BENCH_METHOD    GET sends no body (bench/downloads.py); POST by default
---   BENCH_KEY       sent as "Authorization: Bearer <key>" when set
+--   BENCH_KEY       sent as "Authorization: Bearer <key>" when set; several keys separated by spaces
+--                   are used in turn, one request each (bench/run.py --accounts N)
 --   BENCH_CAP       requests per wrk thread (0: no cap). The first thread to reach its share ends
 --                   the whole run: it signals wrk (SIGINT), which reports the real elapsed time.
 --
@@ -16,9 +17,12 @@ if wrk.method == "POST" then
   wrk.body = os.getenv("BENCH_BODY") or '{"model":"bench-tiny","prompt":"a fox","size":"256x256"}'
   wrk.headers["Content-Type"] = "application/json"
 end
-local key = os.getenv("BENCH_KEY") or ""
-if key ~= "" then
-  wrk.headers["Authorization"] = "Bearer " .. key
+local keys = {}
+for k in string.gmatch(os.getenv("BENCH_KEY") or "", "%S+") do
+  keys[#keys + 1] = k
+end
+if #keys > 0 then
+  wrk.headers["Authorization"] = "Bearer " .. keys[1]
 end
 
 local cap = tonumber(os.getenv("BENCH_CAP") or "0") or 0
@@ -27,14 +31,20 @@ local prepared = nil
 
 function request()
   if prepared == nil then
-    prepared = wrk.format()
+    prepared = {}
+    for i = 1, math.max(1, #keys) do
+      if #keys > 0 then
+        wrk.headers["Authorization"] = "Bearer " .. keys[i]
+      end
+      prepared[i] = wrk.format()
+    end
   end
   sent = sent + 1
   if cap > 0 and sent == cap then
     -- wrk ignores SIGINT while os.execute runs, so signal it from a detached job a moment later.
     os.execute("(sleep 0.02; kill -INT $PPID) >/dev/null 2>&1 &")
   end
-  return prepared
+  return prepared[(sent % #prepared) + 1]
 end
 
 function done(summary, latency, requests)

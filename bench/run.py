@@ -143,11 +143,15 @@ def cli(env: dict[str, str], *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-def live_key(env: dict[str, str]) -> str:
-    """A funded account and a live key, made the way an operator makes them."""
-    account = cli(env, "accounts", "create", "bench")
-    cli(env, "credit", "add", account["id"], "1000000", "--reason", "benchmark funding")
-    return cli(env, "keys", "create", account["id"])["key"]
+def live_key(env: dict[str, str], accounts: int = 1) -> str:
+    """Funded accounts with a live key each, made the way an operator makes them (keys space-separated:
+    wrk's post.lua uses them in turn)."""
+    keys = []
+    for i in range(accounts):
+        account = cli(env, "accounts", "create", f"bench-{i}")
+        cli(env, "credit", "add", account["id"], "1000000", "--reason", "benchmark funding")
+        keys.append(cli(env, "keys", "create", account["id"])["key"])
+    return " ".join(keys)
 
 
 # --------------------------------------------------------------------------- targets
@@ -175,7 +179,7 @@ def check_answer(target: Target, sc: Scenario) -> str:
     """One request: a real image of the asked size and format must come back. '' when fine."""
     from PIL import Image
 
-    status, raw = http_post(target.url(sc), target.body(sc), target.key, timeout=120)
+    status, raw = http_post(target.url(sc), target.body(sc), target.key.split()[0], timeout=120)
     if status != 200:
         return f"{target.name}/{sc.name}: HTTP {status}: {raw[:300]!r}"
     item = json.loads(raw)["data"][0]
@@ -422,6 +426,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--targets", default="direct,imagegate,litellm", help="which targets to run")
     p.add_argument("--litellm", default=None, help="path of the `litellm` command; LiteLLM is skipped without it")
     p.add_argument("--workers", type=int, default=1, help="imagegate serve --workers N")
+    p.add_argument(
+        "--postgres-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the throwaway database only (ALTER DATABASE … SET), e.g. synchronous_commit=off",
+    )
+    p.add_argument(
+        "--accounts",
+        type=int,
+        default=1,
+        help="imagegate: N funded accounts, a live key each, used in turn (1: every request on one account)",
+    )
     p.add_argument("--litellm-workers", type=int, default=1, help="litellm --num_workers N")
     p.add_argument(
         "--postgres",
@@ -464,6 +481,7 @@ def main(argv: list[str] | None = None) -> None:
             "quick": a.quick,
             "workers": a.workers,
             "litellm_workers": a.litellm_workers,
+            "accounts": a.accounts,
             "database": "SQLite",
             "work_dir": str(work),
         }
@@ -533,7 +551,7 @@ def start_targets(stack: contextlib.ExitStack, a: argparse.Namespace, work: Path
     targets = [Target("direct", fake.pid, UPSTREAM_KEY, f"http://127.0.0.1:{upstream_port}")]
     if "imagegate" in wanted:
         env = gateway_env(work, gateway_port, upstream_port, a.database_url)
-        key = live_key(env)
+        key = live_key(env, a.accounts)
         cmd = [str(Path(sys.executable).with_name("imagegate")), "serve", "--workers", str(a.workers)]
         gw = stack.enter_context(started(cmd, env, work / "gateway.log"))
         wait_until_up(f"http://127.0.0.1:{gateway_port}/healthz", gw, work / "gateway.log", 120)

@@ -21,6 +21,7 @@ SQLite keeps the statement-by-statement units (there a statement costs microseco
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -34,7 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..domain.money import MAX_BALANCE_MICROS
 from ..ids import new_id
 from .clock import utcnow
-from .runner import EngineRunner, Runner
+from .runner import EngineRunner, PostgresRunner, Runner
 from .tables import accounts, holds, ledger_entries, usage_records
 from .usage import INSERT_USAGE, UsageRecord
 
@@ -84,8 +85,7 @@ _E = ledger_entries.c
 
 # One round trip: take the credit (conditional UPDATE), insert the hold and its ledger entry. When the
 # account lacks the credit, `a` is empty and so are the inserts that select from it.
-_PG_TAKE_HOLD = text(
-    f"""
+_PG_TAKE_HOLD_SQL = f"""
 WITH a AS (
     UPDATE accounts SET held_micros = held_micros + {_cast("amount", accounts.c.held_micros)}
     WHERE id = {_cast("account_id", accounts.c.id)}
@@ -105,15 +105,13 @@ SELECT {_cast("entry_id", _E.id)}, h.account_id, 'hold', 0, {_cast("amount", _E.
 FROM h
 RETURNING hold_id
 """
-)
 
 _USAGE_SELECT = ", ".join(_cast(f"u_{c.name}", c) for c in usage_records.c)
 
 # One round trip: close the open hold (only if the capture fits in it), move held and captured money,
 # write the capture and/or release entries and the usage record. When the hold is not open, `h` is
 # empty and nothing else happens; the caller then runs the statement-by-statement unit.
-_PG_SETTLE = text(
-    f"""
+_PG_SETTLE_SQL = f"""
 WITH h AS (
     UPDATE holds SET status = {_cast("status", holds.c.status)}
     WHERE id = {_cast("hold_id", holds.c.id)} AND status = 'open'
@@ -144,29 +142,59 @@ WITH h AS (
 )
 SELECT h.account_id FROM h
 """
-)
 _NO_USAGE = {f"u_{c.name}": None for c in usage_records.c}
 
 
-def _pg_take_hold(
-    account_id: str, request_id: str, amount: int, ttl_seconds: int, run_id: str | None, conn: Connection
-) -> str | None:
-    hold_id, now = new_id("hold"), utcnow()
-    params = {
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` parameters -> asyncpg's `$n`, and the names in their order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names)
+
+
+class _Statement:
+    """One statement in both forms: SQLAlchemy's `text()` (any PostgreSQL runner) and asyncpg's own."""
+
+    def __init__(self, sql: str) -> None:
+        self.text = text(sql)
+        self.raw, self.names = _positional(sql)
+
+    async def fetchrow(self, runner: Runner, params: dict[str, Any]) -> Any:
+        if isinstance(runner, PostgresRunner):
+            return await runner.fetchrow(self.raw, *(params[name] for name in self.names))
+        return await runner.atomic(partial(_first, self.text, params))
+
+
+def _first(statement: Any, params: dict[str, Any], conn: Connection) -> Any:
+    return conn.execute(statement, params).first()
+
+
+_PG_TAKE_HOLD = _Statement(_PG_TAKE_HOLD_SQL)
+_PG_SETTLE = _Statement(_PG_SETTLE_SQL)
+
+
+def _pg_take_hold_params(
+    account_id: str, request_id: str, amount: int, ttl_seconds: int, run_id: str | None
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
         "amount": amount,
         "account_id": account_id,
-        "hold_id": hold_id,
+        "hold_id": new_id("hold"),
         "request_id": request_id,
         "now": now,
         "expires_at": now + timedelta(seconds=ttl_seconds),
         "run_id": run_id,
         "entry_id": new_id("led"),
     }
-    return hold_id if conn.execute(_PG_TAKE_HOLD, params).first() is not None else None
 
 
-def _pg_settle(hold_id: str, capture: int, reason: str, usage: UsageRecord | None, conn: Connection) -> bool:
-    """True when this statement closed the hold; False: nothing changed (the caller decides the rest)."""
+def _pg_settle_params(hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> dict[str, Any]:
     params: dict[str, Any] = {
         "status": "settled" if capture else "released",
         "hold_id": hold_id,
@@ -179,7 +207,7 @@ def _pg_settle(hold_id: str, capture: int, reason: str, usage: UsageRecord | Non
         "with_usage": usage is not None,
     }
     params.update({f"u_{k}": v for k, v in asdict(usage).items()} if usage is not None else _NO_USAGE)
-    return conn.execute(_PG_SETTLE, params).first() is not None
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -296,9 +324,8 @@ class LedgerRepo:
     async def take_hold(self, account_id: str, request_id: str, amount: int, ttl_seconds: int) -> str | None:
         """Reserve `amount` if the account has it available; the hold's id, or None if short."""
         if self._one_statement:
-            return await self._runner.atomic(
-                partial(_pg_take_hold, account_id, request_id, amount, ttl_seconds, self._run_id)
-            )
+            params = _pg_take_hold_params(account_id, request_id, amount, ttl_seconds, self._run_id)
+            return params["hold_id"] if await _PG_TAKE_HOLD.fetchrow(self._runner, params) is not None else None
         return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds, self._run_id))
 
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
@@ -329,7 +356,9 @@ class LedgerRepo:
         # On PostgreSQL one statement settles an open hold. When it closes nothing (the hold is no longer
         # open, or the capture is outside it) the unit below decides exactly as before: False, a
         # ValueError, or a release's usage record written anyway.
-        if self._one_statement and await self._runner.atomic(partial(_pg_settle, hold_id, capture, reason, usage)):
+        if self._one_statement and (
+            await _PG_SETTLE.fetchrow(self._runner, _pg_settle_params(hold_id, capture, reason, usage)) is not None
+        ):
             return True
         return await self._runner.write(partial(_settle, hold_id, capture, reason, usage))
 
