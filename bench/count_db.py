@@ -1,6 +1,10 @@
 """Count the database work of one image request: statements, transactions, pool checkouts, thread hops.
 
-    .venv/bin/python bench/count_db.py [--requests 50] [--response-format url]
+    .venv/bin/python bench/count_db.py [--requests 50] [--response-format url] [--postgres]
+
+`--postgres` runs it on a throwaway database on the local PostgreSQL (created and dropped here,
+`--postgres-admin` names the server); there the round trips per request are counted too: statements,
+BEGIN, COMMIT/ROLLBACK and the pool's pre-ping on each checkout.
 
 Runs the gateway in this process (create_app + its lifespan, called through httpx's ASGI transport)
 against bench/fake_upstream.py, with a live key on a funded account, and counts with SQLAlchemy's
@@ -54,6 +58,47 @@ class Counts:
             return await original(conn, fn, *args, **kwargs)
 
         aiosqlite.Connection._execute = hop  # type: ignore[method-assign]
+        from sqlalchemy.dialects.postgresql.asyncpg import PGDialect_asyncpg
+
+        ping = PGDialect_asyncpg.do_ping
+
+        def counted_ping(dialect, dbapi_connection):  # type: ignore[no-untyped-def]
+            # asyncpg's ping outside autocommit is BEGIN, `;`, ROLLBACK (pgbouncer support): 3 trips
+            self.c.update(["pre-ping (3 round trips each)"])
+            return ping(dialect, dbapi_connection)
+
+        PGDialect_asyncpg.do_ping = counted_ping  # type: ignore[method-assign]
+        # what asyncpg really sends: BEGIN only outside autocommit, COMMIT/ROLLBACK only in a transaction
+        from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection as Adapted
+
+        start, commit, rollback = Adapted._start_transaction, Adapted.commit, Adapted.rollback
+
+        async def counted_start(conn):  # type: ignore[no-untyped-def]
+            if conn.isolation_level != "autocommit":
+                self.c.update(["pg BEGIN sent"])
+            return await start(conn)
+
+        def counted_end(original, name):  # type: ignore[no-untyped-def]
+            def end(conn):  # type: ignore[no-untyped-def]
+                if conn._transaction is not None:
+                    self.c.update([name])
+                return original(conn)
+
+            return end
+
+        from imagegate.db.runner import PostgresRunner
+
+        fetchrow = PostgresRunner.fetchrow
+
+        async def counted_fetchrow(runner, sql, *args):  # type: ignore[no-untyped-def]
+            self.c.update(["statement"])
+            self.statements.append(" ".join(sql.split()[:2]) + " (asyncpg, direct)")
+            return await fetchrow(runner, sql, *args)
+
+        PostgresRunner.fetchrow = counted_fetchrow  # type: ignore[method-assign]
+        Adapted._start_transaction = counted_start  # type: ignore[method-assign]
+        Adapted.commit = counted_end(commit, "pg COMMIT sent")  # type: ignore[method-assign]
+        Adapted.rollback = counted_end(rollback, "pg ROLLBACK sent")  # type: ignore[method-assign]
 
     def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
         self.c.update(["statement"])
@@ -93,6 +138,11 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
                 await generate(client, key, body)
             elapsed = time.perf_counter() - started
     per_request = {k: round(v / args.requests, 2) for k, v in sorted(counts.c.items())}
+    if settings.database_url.startswith("postgresql"):
+        # SQLAlchemy's begin/commit/rollback events fire in autocommit too; count what asyncpg sent
+        trips = sum(counts.c[k] for k in ("statement", "pg BEGIN sent", "pg COMMIT sent", "pg ROLLBACK sent"))
+        trips += 3 * counts.c["pre-ping (3 round trips each)"]
+        per_request["postgres round trips"] = round(trips / args.requests, 2)
     return {
         "requests": args.requests,
         "per_request": per_request,
@@ -106,6 +156,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--response-format", default="url")
     parser.add_argument("--port", type=int, default=9177)
+    parser.add_argument("--postgres", action="store_true", help="a throwaway database on the local PostgreSQL")
+    parser.add_argument("--postgres-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="imagegate-countdb-"))
     (work / "bench-models.toml").write_text(operator_toml())
@@ -116,6 +168,12 @@ def main() -> None:
         "OPENAI_API_KEY": "sk-count",
         "OPENAI_BASE_URL": f"http://127.0.0.1:{args.port}/v1",
     }
+    database = None
+    if args.postgres:
+        from pgdb import ThrowawayDatabase
+
+        database = ThrowawayDatabase(args.postgres_admin, "imagegate_countdb")
+        env["IMAGEGATE_DATABASE_URL"] = database.create()
     fake = subprocess.Popen(
         [
             sys.executable,
@@ -136,6 +194,8 @@ def main() -> None:
         fake.terminate()
         fake.wait(timeout=10)
         subprocess.run(["rm", "-rf", str(work)], check=False)
+        if database is not None:
+            database.drop()
 
 
 if __name__ == "__main__":

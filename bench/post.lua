@@ -3,19 +3,26 @@
 --
 -- Environment (bench/run.py sets it):
 --   BENCH_BODY      the JSON body
---   BENCH_KEY       sent as "Authorization: Bearer <key>" when set
+--   BENCH_METHOD    GET sends no body (bench/downloads.py); POST by default
+--   BENCH_KEY       sent as "Authorization: Bearer <key>" when set; several keys separated by spaces
+--                   are used in turn, one request each (bench/run.py --accounts N)
 --   BENCH_CAP       requests per wrk thread (0: no cap). The first thread to reach its share ends
 --                   the whole run: it signals wrk (SIGINT), which reports the real elapsed time.
 --
 --   BENCH_BODY='{"model":"m","prompt":"p","size":"256x256"}' BENCH_KEY=ig_live_... BENCH_CAP=100000 \
 --     wrk -t2 -c64 -d15s --timeout 60s -s bench/post.lua http://127.0.0.1:8000/v1/images/generations
 
-wrk.method = "POST"
-wrk.body = os.getenv("BENCH_BODY") or '{"model":"bench-tiny","prompt":"a fox","size":"256x256"}'
-wrk.headers["Content-Type"] = "application/json"
-local key = os.getenv("BENCH_KEY") or ""
-if key ~= "" then
-  wrk.headers["Authorization"] = "Bearer " .. key
+wrk.method = os.getenv("BENCH_METHOD") or "POST"
+if wrk.method == "POST" then
+  wrk.body = os.getenv("BENCH_BODY") or '{"model":"bench-tiny","prompt":"a fox","size":"256x256"}'
+  wrk.headers["Content-Type"] = "application/json"
+end
+local keys = {}
+for k in string.gmatch(os.getenv("BENCH_KEY") or "", "%S+") do
+  keys[#keys + 1] = k
+end
+if #keys > 0 then
+  wrk.headers["Authorization"] = "Bearer " .. keys[1]
 end
 
 local cap = tonumber(os.getenv("BENCH_CAP") or "0") or 0
@@ -24,14 +31,20 @@ local prepared = nil
 
 function request()
   if prepared == nil then
-    prepared = wrk.format()
+    prepared = {}
+    for i = 1, math.max(1, #keys) do
+      if #keys > 0 then
+        wrk.headers["Authorization"] = "Bearer " .. keys[i]
+      end
+      prepared[i] = wrk.format()
+    end
   end
   sent = sent + 1
   if cap > 0 and sent == cap then
     -- wrk ignores SIGINT while os.execute runs, so signal it from a detached job a moment later.
     os.execute("(sleep 0.02; kill -INT $PPID) >/dev/null 2>&1 &")
   end
-  return prepared
+  return prepared[(sent % #prepared) + 1]
 end
 
 function done(summary, latency, requests)

@@ -181,16 +181,29 @@ def targets_table(rows: list[dict]) -> list[str]:
     return ["| target of issue 6 | wanted | measured (medians) | |", "|---|---|---|---|", *checks]
 
 
+def _accounts(n: int) -> str:
+    return "a live key on a funded account" if n == 1 else f"{n} funded accounts with a live key each, used in turn"
+
+
 def render(meta: dict, rows: list[dict], source: str | Path) -> str:
     m = meta["machine"]
     libs = ", ".join(f"{k} {v}" for k, v in m["libs"].items())
-    lite = f"LiteLLM {meta['litellm']} (1 uvicorn worker, its defaults)" if meta.get("litellm") else "LiteLLM not run"
+    lw = meta.get("litellm_workers", 1)
+    lite = (
+        f"LiteLLM {meta['litellm']} ({lw} uvicorn worker{'s' if lw > 1 else ''}, its defaults otherwise)"
+        if meta.get("litellm")
+        else "LiteLLM not run"
+    )
     ledger = meta.get("ledger", {})
-    repeats = "Quick run: 1 repeat, short durations." if meta["quick"] else f"Median of {meta['repeats']} repeats."
+    repeats = (
+        f"Quick run: {meta['repeats']} repeat(s), short durations."
+        if meta["quick"]
+        else f"Median of {meta['repeats']} repeats."
+    )
     lines = [
         f"Measured {meta['date'][:10]} {meta['date'][11:13]}:{meta['date'][13:15]} UTC on {m['cores']} cores ({m['cpu']}), {m['mem_gib']} GiB, Linux {m['kernel']}, "
-        f"Python {m['python']}; {m['wrk']}; {libs}. imagegate: `imagegate serve --workers {meta['workers']}`, SQLite, "
-        f"a live key on a funded account; {lite}. Open-file limit {meta['fd_limit']} (raised to the hard limit). "
+        f"Python {m['python']}; {m['wrk']}; {libs}. imagegate: `imagegate serve --workers {meta['workers']}`, {meta.get('database', 'SQLite')}, "
+        f"{_accounts(meta.get('accounts', 1))}; {lite}. Open-file limit {meta['fd_limit']} (raised to the hard limit). "
         f"{repeats} "
         f"Raw rows: `{source}`. Ledger verified after the run: {ledger.get('ok', '?')} "
         f"({ledger.get('accounts_checked', '?')} account(s)).",

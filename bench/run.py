@@ -1,9 +1,12 @@
 """Run every scenario of issue 6 against the direct upstream, imagegate and (optionally) LiteLLM.
 
     .venv/bin/python bench/run.py [--quick] [--litellm /tmp/litellm-venv/bin/litellm]
+    # issue 13: PostgreSQL and 2 workers beside LiteLLM with 2 workers, c64 only
+    .venv/bin/python bench/run.py --postgres --workers 2 --litellm … --litellm-workers 2 --only c64
 
 Starts, on 127.0.0.1 only, the fake upstream (bench/fake_upstream.py), a gateway (`imagegate serve`
-with its own data dir, SQLite, a funded account and a live key made with the CLI) and LiteLLM when
+with its own data dir, SQLite — or with `--postgres` a throwaway database on the local PostgreSQL,
+created here and dropped at the end —, a funded account and a live key made with the CLI) and LiteLLM when
 asked; checks one answer per scenario and target (a real image of the right size and format); then
 runs each scenario with wrk, the targets one after another, for --repeats rounds, sampling the
 targets' CPU and RSS from /proc. Writes the raw rows (JSON lines) to bench/results/ and the table
@@ -112,7 +115,7 @@ def started(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
 
 
 # --------------------------------------------------------------------------- the gateway
-def gateway_env(work: Path, port: int, upstream_port: int) -> dict[str, str]:
+def gateway_env(work: Path, port: int, upstream_port: int, database_url: str | None = None) -> dict[str, str]:
     env = {
         k: v for k, v in os.environ.items() if not k.startswith(("IMAGEGATE_", "OPENAI_", "AZURE_", "GEMINI_", "ARK_"))
     }
@@ -126,6 +129,8 @@ def gateway_env(work: Path, port: int, upstream_port: int) -> dict[str, str]:
         OPENAI_API_KEY=UPSTREAM_KEY,
         OPENAI_BASE_URL=f"http://127.0.0.1:{upstream_port}/v1",
     )
+    if database_url:
+        env["IMAGEGATE_DATABASE_URL"] = database_url
     env.update(item.split("=", 1) for item in os.environ.get("BENCH_GATEWAY_ENV", "").split() if "=" in item)
     return env
 
@@ -138,11 +143,15 @@ def cli(env: dict[str, str], *args: str) -> dict:
     return json.loads(done.stdout)
 
 
-def live_key(env: dict[str, str]) -> str:
-    """A funded account and a live key, made the way an operator makes them."""
-    account = cli(env, "accounts", "create", "bench")
-    cli(env, "credit", "add", account["id"], "1000000", "--reason", "benchmark funding")
-    return cli(env, "keys", "create", account["id"])["key"]
+def live_key(env: dict[str, str], accounts: int = 1) -> str:
+    """Funded accounts with a live key each, made the way an operator makes them (keys space-separated:
+    wrk's post.lua uses them in turn)."""
+    keys = []
+    for i in range(accounts):
+        account = cli(env, "accounts", "create", f"bench-{i}")
+        cli(env, "credit", "add", account["id"], "1000000", "--reason", "benchmark funding")
+        keys.append(cli(env, "keys", "create", account["id"])["key"])
+    return " ".join(keys)
 
 
 # --------------------------------------------------------------------------- targets
@@ -170,7 +179,7 @@ def check_answer(target: Target, sc: Scenario) -> str:
     """One request: a real image of the asked size and format must come back. '' when fine."""
     from PIL import Image
 
-    status, raw = http_post(target.url(sc), target.body(sc), target.key, timeout=120)
+    status, raw = http_post(target.url(sc), target.body(sc), target.key.split()[0], timeout=120)
     if status != 200:
         return f"{target.name}/{sc.name}: HTTP {status}: {raw[:300]!r}"
     item = json.loads(raw)["data"][0]
@@ -417,6 +426,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--targets", default="direct,imagegate,litellm", help="which targets to run")
     p.add_argument("--litellm", default=None, help="path of the `litellm` command; LiteLLM is skipped without it")
     p.add_argument("--workers", type=int, default=1, help="imagegate serve --workers N")
+    p.add_argument(
+        "--postgres-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a setting of the throwaway database only (ALTER DATABASE … SET), e.g. synchronous_commit=off",
+    )
+    p.add_argument(
+        "--accounts",
+        type=int,
+        default=1,
+        help="imagegate: N funded accounts, a live key each, used in turn (1: every request on one account)",
+    )
+    p.add_argument("--litellm-workers", type=int, default=1, help="litellm --num_workers N")
+    p.add_argument(
+        "--postgres",
+        nargs="?",
+        const="postgresql://postgres@127.0.0.1:5432/postgres",
+        default=None,
+        help="run the gateway on a throwaway database (created, then dropped) on this PostgreSQL server "
+        "(an admin URL; default postgresql://postgres@127.0.0.1:5432/postgres)",
+    )
     p.add_argument("--max-requests", type=int, default=1_000_000, help="request cap of one run")
     p.add_argument(
         "--profile",
@@ -449,12 +480,25 @@ def main(argv: list[str] | None = None) -> None:
             "repeats": a.repeats,
             "quick": a.quick,
             "workers": a.workers,
+            "litellm_workers": a.litellm_workers,
+            "accounts": a.accounts,
+            "database": "SQLite",
             "work_dir": str(work),
         }
     }
     with contextlib.ExitStack() as stack:
         if not a.keep:
             stack.callback(shutil.rmtree, work, ignore_errors=True)
+        a.database_url = None
+        if a.postgres and "imagegate" in a.targets.split(","):
+            from pgdb import ThrowawayDatabase
+
+            database = ThrowawayDatabase(a.postgres)
+            a.database_url = database.create()
+            stack.callback(database.drop)  # after the gateway has stopped (callbacks run last-in first-out)
+            meta["meta"]["database"] = (
+                f"PostgreSQL {postgres_version(a.database_url)} (throwaway database {database.name})"
+            )
         targets = start_targets(stack, a, work, meta["meta"])
         preflight(targets, scenarios)
         out.write_text(json.dumps(meta) + "\n")
@@ -464,7 +508,7 @@ def main(argv: list[str] | None = None) -> None:
             seconds = sc.quick_seconds if a.quick else sc.seconds
             profile(gateway, sc, seconds, a, targets[0], results / f"{stamp}-profile-{sc.name}.txt")
         if gateway is not None:
-            meta["meta"]["ledger"] = cli(gateway_env(work, 0, 0), "ledger", "verify")
+            meta["meta"]["ledger"] = cli(gateway_env(work, 0, 0, a.database_url), "ledger", "verify")
     with open(out) as fh:
         lines = [json.loads(line) for line in fh]
     lines[0] = meta
@@ -473,6 +517,24 @@ def main(argv: list[str] | None = None) -> None:
     doc = Path(a.doc) if not a.quick else out.with_name(out.name.replace(".jsonl.tmp", ".md.tmp"))
     splice(doc, table)
     print(f"wrote {out.relative_to(ROOT)} and {doc}", flush=True)
+
+
+def postgres_version(url: str) -> str:
+    import asyncio
+
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    dsn = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    async def ask() -> str:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return str(await conn.fetchval("SHOW server_version")).split()[0]
+        finally:
+            await conn.close()
+
+    return asyncio.run(ask())
 
 
 def start_targets(stack: contextlib.ExitStack, a: argparse.Namespace, work: Path, meta: dict) -> list[Target]:
@@ -488,8 +550,8 @@ def start_targets(stack: contextlib.ExitStack, a: argparse.Namespace, work: Path
     wait_until_up(f"http://127.0.0.1:{upstream_port}/healthz", fake, work / "fake-upstream.log", 120)
     targets = [Target("direct", fake.pid, UPSTREAM_KEY, f"http://127.0.0.1:{upstream_port}")]
     if "imagegate" in wanted:
-        env = gateway_env(work, gateway_port, upstream_port)
-        key = live_key(env)
+        env = gateway_env(work, gateway_port, upstream_port, a.database_url)
+        key = live_key(env, a.accounts)
         cmd = [str(Path(sys.executable).with_name("imagegate")), "serve", "--workers", str(a.workers)]
         gw = stack.enter_context(started(cmd, env, work / "gateway.log"))
         wait_until_up(f"http://127.0.0.1:{gateway_port}/healthz", gw, work / "gateway.log", 120)
@@ -499,6 +561,8 @@ def start_targets(stack: contextlib.ExitStack, a: argparse.Namespace, work: Path
         (work / "litellm.yaml").write_text(litellm_yaml(upstream_port, UPSTREAM_KEY, LITELLM_MASTER_KEY))
         env = dict(os.environ, LITELLM_LOCAL_MODEL_COST_MAP="True")
         cmd = [a.litellm, "--config", str(work / "litellm.yaml"), "--host", "127.0.0.1", "--port", str(port)]
+        if a.litellm_workers > 1:  # parent + workers; the sampler watches the parent's whole tree
+            cmd += ["--num_workers", str(a.litellm_workers)]
         ll = stack.enter_context(started(cmd, env, work / "litellm.log"))
         wait_until_up(f"http://127.0.0.1:{port}/health/liveliness", ll, work / "litellm.log", 300)
         python = Path(a.litellm).with_name("python")

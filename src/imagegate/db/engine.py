@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -14,6 +15,8 @@ from .urls import async_database_url
 
 MIGRATIONS = str(Path(__file__).with_name("migrations"))
 _PG_MIGRATION_LOCK = 7_260_001  # advisory lock id: one node migrates at a time
+PING_AFTER_IDLE_SECONDS = 5.0
+"""A pooled PostgreSQL connection idle longer than this is pinged before use (see `_ping_when_idle`)."""
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -26,7 +29,35 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8, pool_timeout=300)
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_size=20, max_overflow=20, pool_timeout=300, pool_pre_ping=True)
+    engine = create_async_engine(url, pool_size=20, max_overflow=20, pool_timeout=300)
+    _ping_when_idle(engine)
+    return engine
+
+
+def _ping_when_idle(engine: AsyncEngine) -> None:
+    """Pessimistic disconnect handling, but only for connections that sat idle.
+
+    `pool_pre_ping` pings on every checkout, and asyncpg's ping is BEGIN, `;`, ROLLBACK: three round
+    trips before each unit of work (the request path has four). A connection used in the last few
+    seconds is pinged by its own use: if the server went away meanwhile, the statement fails, and
+    SQLAlchemy then invalidates the whole pool, so the next checkouts connect afresh. One that sat
+    idle longer (a restart overnight, a load balancer's idle cut) is pinged first, and replaced if
+    the ping fails (the pool retries the checkout with a new connection).
+    """
+
+    @event.listens_for(engine.sync_engine.pool, "checkin")
+    def checkin(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        record.info["imagegate_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine.pool, "checkout")
+    def checkout(dbapi_connection, record, _proxy) -> None:  # type: ignore[no-untyped-def]
+        since = record.info.get("imagegate_idle_since")
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.DisconnectionError(f"idle connection failed its ping: {error}") from error
 
 
 def sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -84,7 +84,8 @@ class ImagesRepo:
             }
             for image_id in ids
         ]
-        await self._runner.write(partial(_insert, rows))
+        # one row (n=1) is one statement, atomic without a transaction (one round trip on PostgreSQL)
+        await (self._runner.atomic if len(rows) == 1 else self._runner.write)(partial(_insert, rows))
 
     async def valid(self, account_id: str, now: int, limit: int) -> list[StoredImage]:
         """The account's images whose URL is still valid at `now` (unix seconds), newest first."""

@@ -9,24 +9,34 @@ as a ledger entry carrying the same deltas, so that for every account
 
 A hold is taken with one conditional UPDATE (no read-then-write race), so the last invariant holds
 with any number of nodes on one database. `verify()` proves all of it.
+
+On PostgreSQL every statement is a network round trip, so the request path's two units are each ONE
+statement (data-modifying CTEs, atomic on their own, run without BEGIN/COMMIT): the hold is the
+conditional UPDATE, the hold row and its entry; the settlement closes the hold, moves the money,
+writes its entries and the usage record. The same rows, the same guards: a hold whose account lacks
+the credit inserts nothing, a settlement whose hold is no longer open (or whose capture exceeds it)
+changes nothing and falls back to the statement-by-statement unit, which decides exactly as before.
+SQLite keeps the statement-by-statement units (there a statement costs microseconds, not a trip).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, update
+from sqlalchemy import and_, bindparam, func, insert, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.money import MAX_BALANCE_MICROS
 from ..ids import new_id
 from .clock import utcnow
-from .runner import EngineRunner, Runner
-from .tables import accounts, holds, ledger_entries
+from .runner import EngineRunner, PostgresRunner, Runner
+from .tables import accounts, holds, ledger_entries, usage_records
 from .usage import INSERT_USAGE, UsageRecord
 
 # The hot path's statements, built once (building a statement costs more than running it on SQLite).
@@ -56,6 +66,148 @@ _SETTLE_ACCOUNT = (
         balance_micros=accounts.c.balance_micros - bindparam("capture"),
     )
 )
+
+
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _cast(name: str, column: Any) -> str:
+    """A typed parameter: PostgreSQL cannot infer the type of a parameter in a SELECT list."""
+    return f"CAST(:{name} AS {column.type.compile(dialect=_PG)})"
+
+
+def _cols(table: Any) -> str:
+    return ", ".join(_PG.identifier_preparer.quote(c.name) for c in table.c)
+
+
+_ENTRY_COLS = _cols(ledger_entries)
+_E = ledger_entries.c
+
+# One round trip: take the credit (conditional UPDATE), insert the hold and its ledger entry. When the
+# account lacks the credit, `a` is empty and so are the inserts that select from it.
+_PG_TAKE_HOLD_SQL = f"""
+WITH a AS (
+    UPDATE accounts SET held_micros = held_micros + {_cast("amount", accounts.c.held_micros)}
+    WHERE id = {_cast("account_id", accounts.c.id)}
+      AND balance_micros - held_micros >= {_cast("amount", accounts.c.held_micros)}
+    RETURNING id
+), h AS (
+    INSERT INTO holds (id, account_id, request_id, amount_micros, status, created_at, expires_at, run_id)
+    SELECT {_cast("hold_id", holds.c.id)}, a.id, {_cast("request_id", holds.c.request_id)},
+           {_cast("amount", holds.c.amount_micros)}, 'open', {_cast("now", holds.c.created_at)},
+           {_cast("expires_at", holds.c.expires_at)}, {_cast("run_id", holds.c.run_id)}
+    FROM a
+    RETURNING id, account_id
+)
+INSERT INTO ledger_entries ({_ENTRY_COLS})
+SELECT {_cast("entry_id", _E.id)}, h.account_id, 'hold', 0, {_cast("amount", _E.held_delta_micros)},
+       'hold', {_cast("request_id", _E.request_id)}, h.id, {_cast("now", _E.created_at)}
+FROM h
+RETURNING hold_id
+"""
+
+_USAGE_SELECT = ", ".join(_cast(f"u_{c.name}", c) for c in usage_records.c)
+
+# One round trip: close the open hold (only if the capture fits in it), move held and captured money,
+# write the capture and/or release entries and the usage record. When the hold is not open, `h` is
+# empty and nothing else happens; the caller then runs the statement-by-statement unit.
+_PG_SETTLE_SQL = f"""
+WITH h AS (
+    UPDATE holds SET status = {_cast("status", holds.c.status)}
+    WHERE id = {_cast("hold_id", holds.c.id)} AND status = 'open'
+      AND amount_micros >= {_cast("capture", holds.c.amount_micros)} AND {_cast("capture", holds.c.amount_micros)} >= 0
+    RETURNING account_id, amount_micros, request_id
+), a AS (
+    UPDATE accounts
+    SET held_micros = accounts.held_micros - h.amount_micros,
+        balance_micros = accounts.balance_micros - {_cast("capture", accounts.c.balance_micros)}
+    FROM h WHERE accounts.id = h.account_id
+    RETURNING accounts.id
+), e AS (
+    INSERT INTO ledger_entries ({_ENTRY_COLS})
+    SELECT {_cast("capture_id", _E.id)}, h.account_id, 'capture', -{_cast("capture", _E.amount_micros)},
+           -{_cast("capture", _E.amount_micros)}, {_cast("reason", _E.reason)}, h.request_id,
+           {_cast("hold_id", _E.hold_id)}, {_cast("now", _E.created_at)}
+    FROM h WHERE {_cast("capture", _E.amount_micros)} > 0
+    UNION ALL
+    SELECT {_cast("release_id", _E.id)}, h.account_id, 'release', 0,
+           {_cast("capture", _E.amount_micros)} - h.amount_micros, {_cast("release_reason", _E.reason)}, h.request_id,
+           {_cast("hold_id", _E.hold_id)}, {_cast("now", _E.created_at)}
+    FROM h WHERE h.amount_micros > {_cast("capture", _E.amount_micros)}
+    RETURNING id
+), u AS (
+    INSERT INTO usage_records ({_cols(usage_records)})
+    SELECT {_USAGE_SELECT} FROM h WHERE CAST(:with_usage AS BOOLEAN)
+    RETURNING id
+)
+SELECT h.account_id FROM h
+"""
+_NO_USAGE = {f"u_{c.name}": None for c in usage_records.c}
+
+
+def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
+    """`:name` parameters -> asyncpg's `$n`, and the names in their order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names)
+
+
+class _Statement:
+    """One statement in both forms: SQLAlchemy's `text()` (any PostgreSQL runner) and asyncpg's own."""
+
+    def __init__(self, sql: str) -> None:
+        self.text = text(sql)
+        self.raw, self.names = _positional(sql)
+
+    async def fetchrow(self, runner: Runner, params: dict[str, Any]) -> Any:
+        if isinstance(runner, PostgresRunner):
+            return await runner.fetchrow(self.raw, *(params[name] for name in self.names))
+        return await runner.atomic(partial(_first, self.text, params))
+
+
+def _first(statement: Any, params: dict[str, Any], conn: Connection) -> Any:
+    return conn.execute(statement, params).first()
+
+
+_PG_TAKE_HOLD = _Statement(_PG_TAKE_HOLD_SQL)
+_PG_SETTLE = _Statement(_PG_SETTLE_SQL)
+
+
+def _pg_take_hold_params(
+    account_id: str, request_id: str, amount: int, ttl_seconds: int, run_id: str | None
+) -> dict[str, Any]:
+    now = utcnow()
+    return {
+        "amount": amount,
+        "account_id": account_id,
+        "hold_id": new_id("hold"),
+        "request_id": request_id,
+        "now": now,
+        "expires_at": now + timedelta(seconds=ttl_seconds),
+        "run_id": run_id,
+        "entry_id": new_id("led"),
+    }
+
+
+def _pg_settle_params(hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "status": "settled" if capture else "released",
+        "hold_id": hold_id,
+        "capture": capture,
+        "capture_id": new_id("led"),
+        "release_id": new_id("led"),
+        "reason": reason,
+        "release_reason": reason if not capture else "rest of the hold released",
+        "now": utcnow(),
+        "with_usage": usage is not None,
+    }
+    params.update({f"u_{k}": v for k, v in asdict(usage).items()} if usage is not None else _NO_USAGE)
+    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +319,13 @@ class LedgerRepo:
         self._engine = engine
         self._runner = runner or EngineRunner(engine)
         self._run_id = run_id  # this process's run: a restart releases its open holds (service/recovery.py)
+        self._one_statement = engine.dialect.name == "postgresql"
 
     async def take_hold(self, account_id: str, request_id: str, amount: int, ttl_seconds: int) -> str | None:
         """Reserve `amount` if the account has it available; the hold's id, or None if short."""
+        if self._one_statement:
+            params = _pg_take_hold_params(account_id, request_id, amount, ttl_seconds, self._run_id)
+            return params["hold_id"] if await _PG_TAKE_HOLD.fetchrow(self._runner, params) is not None else None
         return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds, self._run_id))
 
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
@@ -197,6 +353,13 @@ class LedgerRepo:
 
         The request's usage record, when given, is written in the same transaction.
         """
+        # On PostgreSQL one statement settles an open hold. When it closes nothing (the hold is no longer
+        # open, or the capture is outside it) the unit below decides exactly as before: False, a
+        # ValueError, or a release's usage record written anyway.
+        if self._one_statement and (
+            await _PG_SETTLE.fetchrow(self._runner, _pg_settle_params(hold_id, capture, reason, usage)) is not None
+        ):
+            return True
         return await self._runner.write(partial(_settle, hold_id, capture, reason, usage))
 
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> bool:

@@ -7,8 +7,9 @@ bucket is streamed a chunk at a time. A store that cannot be read answers 503 be
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, Response, StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 
+from ..file_response import MappedFileResponse
 from ..gateway import gateway
 
 router = APIRouter()
@@ -21,8 +22,8 @@ async def download(name: str, request: Request) -> Response:
     params = request.query_params
     head = request.method == "HEAD"
     blob = await gateway(request).files.open(name, params.get("expires"), params.get("signature"), body=not head)
-    if blob.path is not None:  # FileResponse answers HEAD with the headers alone
-        return FileResponse(blob.path, media_type=blob.content_type, headers={"cache-control": CACHE_CONTROL})
+    if blob.path is not None:  # answers HEAD with the headers alone
+        return MappedFileResponse(blob.path, media_type=blob.content_type, headers={"cache-control": CACHE_CONTROL})
     headers = {"cache-control": CACHE_CONTROL, "content-length": str(blob.size)}
     if head or blob.chunks is None:
         return Response(media_type=blob.content_type, headers=headers)
