@@ -21,7 +21,7 @@ import pytest
 
 from tests.conftest import ROOT, PostgresDatabase, require_service, start_gateway
 from tests.support.processes import ManagedProcess, free_port
-from tests.support.services import require_redis_server_binary
+from tests.support.services import private_redis_server
 from tests.upstreams.fake_openai import FakeOpenAI
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -48,28 +48,8 @@ def database() -> Iterator[PostgresDatabase]:
 
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[tuple[ManagedProcess, str]]:
-    binary = require_redis_server_binary()
-    port = free_port()
-    process = ManagedProcess(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        env={},
-        log_path=tmp_path / "redis.log",
-    )
-    process.start(ready_port=port, timeout=20)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    process.stop()
+    with private_redis_server(tmp_path) as server:
+        yield server
 
 
 def _p50(outcomes: list[tuple[float, int, dict[str, str], str]]) -> float | None:

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import Gateway, start_gateway
 from tests.support.processes import ManagedProcess, free_port
-from tests.support.services import require_redis, require_redis_server_binary
+from tests.support.services import private_redis_server, require_redis
 
 pytestmark = pytest.mark.redis
 CAT = {"model": "gpt-image-2", "prompt": "a cat"}
@@ -70,29 +70,8 @@ def test_concurrent_load_on_two_nodes_never_exceeds_the_limit(pair: tuple[Gatewa
 
 @pytest.fixture
 def private_redis(tmp_path: Path) -> Iterator[tuple[ManagedProcess, str]]:
-    """A Redis of our own, so that this test may stop it (never the shared one)."""
-    binary = require_redis_server_binary()
-    port = free_port()
-    process = ManagedProcess(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        env={},
-        log_path=tmp_path / "redis.log",
-    )
-    process.start(ready_port=port, timeout=20)
-    yield process, f"redis://127.0.0.1:{port}/0"
-    process.stop()
+    with private_redis_server(tmp_path) as server:
+        yield server
 
 
 def test_redis_going_down_fails_open(tmp_path: Path, private_redis: tuple[ManagedProcess, str]) -> None:

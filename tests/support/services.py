@@ -6,8 +6,13 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
+
+from tests.support.processes import ManagedProcess, free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -39,3 +44,30 @@ def require_redis_server_binary() -> str:
         _missing("redis-server is not installed (apt-get install redis-server)")
     assert path is not None
     return path
+
+
+@contextmanager
+def private_redis_server(directory: Path) -> Iterator[tuple[ManagedProcess, str]]:
+    """A Redis of the test's own on a free loopback port, so that the test may stop it (never the shared
+    one); (its process, its URL)."""
+    binary = require_redis_server_binary()
+    port = free_port()
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(directory),
+    ]
+    process = ManagedProcess(args, env={}, log_path=directory / "redis.log")
+    process.start(ready_port=port, timeout=20)
+    try:
+        yield process, f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.stop()
