@@ -11,7 +11,8 @@ from __future__ import annotations
 import functools
 import resource
 import urllib.request
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -93,21 +94,7 @@ class UpstreamClient:
         self, url: str, *, json: Any, headers: Mapping[str, str] | None = None, timeout: float
     ) -> UpstreamResponse:
         """POST `json`; the whole answer, read within `timeout` seconds, whatever its status."""
-        session = self._open()
-        try:
-            async with session.post(
-                url,
-                data=orjson.dumps(json),
-                headers={**_JSON, **(headers or {})},
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                proxy=_proxy_for(url),
-            ) as response:
-                content = await response.read()
-                return UpstreamResponse(response.status, response.reason or "", response.headers, content)
-        except TimeoutError as exc:  # asyncio's, and aiohttp's ServerTimeoutError, which subclasses it
-            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        return await self._post(url, orjson.dumps(json), {**_JSON, **(headers or {})}, timeout)
 
     async def post_form(
         self,
@@ -119,22 +106,16 @@ class UpstreamClient:
         timeout: float,
     ) -> UpstreamResponse:
         """POST a `multipart/form-data` body (an edit); otherwise as `post`."""
-        form = _form_data(fields, files)
+        return await self._post(url, _form_data(fields, files), dict(headers or {}), timeout)
+
+    async def _post(self, url: str, data: Any, headers: dict[str, str], timeout: float) -> UpstreamResponse:
         session = self._open()
-        try:
+        with _translated_errors(timeout):
             async with session.post(
-                url,
-                data=form,
-                headers=dict(headers or {}),
-                timeout=aiohttp.ClientTimeout(total=timeout),
-                proxy=_proxy_for(url),
+                url, data=data, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout), proxy=_proxy_for(url)
             ) as response:
                 content = await response.read()
                 return UpstreamResponse(response.status, response.reason or "", response.headers, content)
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     async def post_events(
         self,
@@ -157,7 +138,7 @@ class UpstreamClient:
             sent_headers = dict(headers or {})
         else:
             data, sent_headers = orjson.dumps(json), {**_JSON, **(headers or {})}
-        try:
+        with _translated_errors(timeout):
             async with session.post(
                 url,
                 data=data,
@@ -170,10 +151,6 @@ class UpstreamClient:
                     return UpstreamResponse(response.status, response.reason or "", response.headers, content)
                 await _read_events(response.content, on_event)
                 return UpstreamResponse(response.status, response.reason or "", response.headers, b"")
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     async def get(
         self,
@@ -186,7 +163,7 @@ class UpstreamClient:
         """GET `url` (a returned image, a model list); the whole answer, whatever its status, read within
         `timeout` seconds and at most `max_bytes` long."""
         session = self._open()
-        try:
+        with _translated_errors(timeout):
             async with session.get(
                 url, headers=headers, timeout=aiohttp.ClientTimeout(total=timeout), proxy=_proxy_for(url)
             ) as response:
@@ -198,15 +175,22 @@ class UpstreamClient:
                     if len(content) > max_bytes:
                         raise UpstreamBodyTooLarge(f"more than {max_bytes} bytes")
                 return UpstreamResponse(response.status, response.reason or "", response.headers, bytes(content))
-        except TimeoutError as exc:
-            raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
-        except aiohttp.ClientError as exc:
-            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+@contextmanager
+def _translated_errors(timeout: float) -> Iterator[None]:
+    """aiohttp's and asyncio's failures as the two the providers map (timeout, connection)."""
+    try:
+        yield
+    except TimeoutError as exc:  # asyncio's, and aiohttp's ServerTimeoutError, which subclasses it
+        raise UpstreamTimeoutError(f"no answer within {timeout} s ({type(exc).__name__})") from exc
+    except aiohttp.ClientError as exc:
+        raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def _form_data(fields: Mapping[str, str], files: list[FormFile]) -> aiohttp.FormData:
