@@ -365,6 +365,11 @@ class LedgerRepo:
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> bool:
         return await self.settle(hold_id, 0, "released", usage)
 
+    async def hold_status(self, hold_id: str) -> str | None:
+        """`open`, `settled`, `released` or `expired`; None for an unknown hold."""
+        async with self._engine.connect() as conn:
+            return (await conn.execute(select(holds.c.status).where(holds.c.id == hold_id))).scalar_one_or_none()
+
     async def sweep_expired(self, now: datetime | None = None) -> list[str]:
         """Release every open hold past its expiry (its request died with its node)."""
         now = now or utcnow()

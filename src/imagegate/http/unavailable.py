@@ -11,20 +11,15 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI, Request
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from ..db.unreachable import is_unreachable
 from ..domain.errors import ServiceUnavailable
 from .errors import gateway_error_response
 from .responses import FastJSONResponse
 
 log = logging.getLogger("imagegate.http")
-
-
-def is_unreachable(exc: BaseException) -> bool:
-    if isinstance(exc, (ConnectionError, PoolTimeout, OperationalError, InterfaceError)):
-        return True
-    return isinstance(exc, DBAPIError) and bool(exc.connection_invalidated)
 
 
 async def _on_database_error(request: Request, exc: Exception) -> FastJSONResponse:
@@ -49,4 +44,4 @@ def install_database_unavailable(app: FastAPI) -> None:
         app.add_exception_handler(kind, _on_database_error)
 
 
-__all__ = ["install_database_unavailable", "is_unreachable"]
+__all__ = ["install_database_unavailable"]

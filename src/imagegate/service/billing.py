@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+
 from ..db.accounts import AccountsRepo
 from ..db.ledger import LedgerRepo
+from ..db.unreachable import is_unreachable
 from ..db.usage import UsageRecord
 from ..domain.errors import InsufficientBalance, UpstreamTimeout
 from ..domain.principal import Principal
+from .patience import while_unreachable
 
 
 def usd(micros: int) -> str:
@@ -17,7 +21,13 @@ def usd(micros: int) -> str:
     return f"{sign}${whole}.{digits}"
 
 
+log = logging.getLogger("imagegate.service")
+
+
 class Billing:
+    SETTLE_PATIENCE_SECONDS = 30.0
+    """How long a capture whose commit is in doubt keeps asking the database how it ended."""
+
     def __init__(self, ledger: LedgerRepo, accounts: AccountsRepo, hold_ttl_seconds: int) -> None:
         self._ledger = ledger
         self._accounts = accounts
@@ -37,7 +47,13 @@ class Billing:
 
     async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> None:
         """Capture what was delivered and release the rest, with the usage record, in one transaction."""
-        if not await self._ledger.settle(hold_id, capture, reason, usage):
+        try:
+            settled = await self._ledger.settle(hold_id, capture, reason, usage)
+        except Exception as exc:
+            if not (capture and is_unreachable(exc)):
+                raise
+            settled = await self._settled_in_doubt(hold_id, capture, reason, usage)
+        if not settled:
             # The hold expired (the request outlived its deadline and margin) or its run was released:
             # the images are not handed out, since they can no longer be billed.
             raise UpstreamTimeout(
@@ -45,7 +61,28 @@ class Billing:
             )
 
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> None:
+        """Give the hold back. A release whose commit is in doubt needs no answer: either it landed, or
+        the hold is still open and the sweeper releases it when it expires; nothing is captured."""
         await self._ledger.release(hold_id, usage)
+
+    async def _settled_in_doubt(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> bool:
+        """The database went away while a capture was committing, so the commit may or may not have
+        landed. Ask the hold (while the database is away, for a bounded time): still open -> settle it
+        now; settled -> ours landed. Answering from a guess would tell the client 503 for money taken,
+        or 200 for money never taken. Out of patience, the error stands (the client gets 503); the
+        usage log then still shows the request as billed if the commit had landed."""
+
+        async def resolve() -> bool:
+            if await self._ledger.hold_status(hold_id) == "open" and await self._ledger.settle(
+                hold_id, capture, reason, usage
+            ):
+                return True
+            # closed meanwhile: by our first commit (the server may finish it after the cut) or by expiry
+            status = await self._ledger.hold_status(hold_id)
+            log.warning("hold %s: a capture in doubt ended %s", hold_id, status)
+            return status == "settled"
+
+        return await while_unreachable(resolve, self.SETTLE_PATIENCE_SECONDS)
 
 
 __all__ = ["Billing", "usd"]

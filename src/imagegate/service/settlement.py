@@ -23,6 +23,7 @@ from ..domain.upstream import GeneratedImage
 from ..routing.router import Routed
 from .admission import Admitted, Replay, Ticket
 from .billing import Billing
+from .patience import while_unreachable
 from .screening import PromptScreen
 
 log = logging.getLogger("imagegate.service")
@@ -142,17 +143,34 @@ class Settlement:
         else:
             await self._record(usage)
         if admitted.idempotency_claimed:
-            assert ticket.idempotency_key is not None
+            await self._finish_claim(ticket, result)
+        return result
+
+    async def _finish_claim(self, ticket: Ticket, result: GenerationResult) -> None:
+        """Keep the answer for replays. The images are billed by now, so the client gets them even if
+        this fails: a failure here must not turn a paid answer into an error."""
+        assert ticket.idempotency_key is not None
+        key = ticket.idempotency_key
+
+        async def complete() -> None:
             await self._idempotency.complete(
                 ticket.principal.account_id,
-                ticket.idempotency_key,
+                key,
                 ticket.request_id,
                 200,
                 orjson.dumps(result.body).decode(),
-                charge.amount,
+                result.cost_micros,
                 mode=ticket.principal.mode,
             )
-        return result
+
+        try:
+            await while_unreachable(complete, Billing.SETTLE_PATIENCE_SECONDS)
+        except Exception:
+            log.exception(
+                "request %s was billed and answered, but its Idempotency-Key could not be marked done; "
+                "a retry with that key after its lock expires would run again",
+                ticket.request_id,
+            )
 
     async def abandon(self, admitted: Admitted, routed: Routed | None, exc: BaseException) -> None:
         """An admitted request failed: release its hold, give its idempotency key back, record it."""
