@@ -134,3 +134,29 @@ def test_client_that_leaves_before_any_image_is_not_billed(
     while gateway.balance(account.id)[1] and time.monotonic() < deadline:
         time.sleep(0.1)  # polling the database for the gateway's release, bounded
     assert gateway.balance(account.id) == FUNDED
+
+
+def test_client_that_leaves_after_a_partial_image_pays_nothing(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
+    """Partial images are never billed: a client that reads one and leaves before its completed event
+    gets its hold back, and the usage log says it left (499 client_disconnected)."""
+    upstream.script({"kind": "pause_before_completed", "seconds": 5})
+    stream = gateway.client(account.key).images.generate(
+        model="gpt-image-2", prompt=PROMPT, stream=True, partial_images=1, quality="medium"
+    )
+    first = next(iter(stream))
+    assert first.type == "image_generation.partial_image"
+    assert gateway.balance(account.id)[1] == 53_000  # held while the final image is drawn
+    request_id = stream.response.headers["x-request-id"]
+    stream.close()  # the client leaves
+    deadline = time.monotonic() + 4  # well before the upstream's completed event (5 s)
+    while gateway.balance(account.id)[1] and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling the database for the gateway's release, bounded
+    assert gateway.balance(account.id) == FUNDED
+    row = gateway.usage_row(request_id)
+    assert row is not None and (row["status"], row["error_code"], row["cost_micros"]) == (
+        499,
+        "client_disconnected",
+        0,
+    )

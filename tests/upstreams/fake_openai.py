@@ -48,7 +48,7 @@ from PIL import Image, ImageDraw, ImageFont
 
 from tests.upstreams.loopback import LoopbackServer, RecordedRequest
 from tests.upstreams.reference_images import image_size, parse_multipart
-from tests.upstreams.transport import Connection, Incoming, Response, json_response
+from tests.upstreams.transport import Connection, Incoming, Response, json_response, serialize
 
 GENERATIONS_PATH = "/v1/images/generations"
 MODELS_PATH = "/v1/models"
@@ -103,6 +103,7 @@ BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "hang": ("seconds",),
     "delay": ("seconds",),
     "drop": ("partial_bytes", "rst"),
+    "pause_before_completed": ("seconds",),
     "malformed_json": (),
     "bad_b64": (),
     "truncated_image": (),
@@ -509,8 +510,25 @@ class FakeOpenAI(LoopbackServer):
             conn._write(resp, inc.keep_alive, limit=int(b["partial_bytes"]))
             conn.close(rst=bool(b.get("rst")))
             return False
+        if kind == "pause_before_completed":  # a stream: its partial images now, its completed events later
+            await self._write_paused(conn, serialize(resp, inc.keep_alive), float(b.get("seconds", 5)))
+            return True
         conn._write(resp, inc.keep_alive)
         return True
+
+    @staticmethod
+    async def _write_paused(conn: Connection, raw: bytes, seconds: float) -> None:
+        """Send up to the chunk of the first completed event, then the rest `seconds` later (a slow
+        final render), so that a client can leave between a partial image and its completed one."""
+        completed = raw.find(b".completed\ndata: ")
+        event = raw.rfind(b"event: ", 0, completed)  # its chunk: "<hex length>\r\nevent: ...\r\n"
+        split = raw.rfind(b"\r\n", 0, event - 2) + 2 if completed > 0 else len(raw)
+        if conn.transport is None:
+            return
+        conn.transport.write(raw[:split])
+        await asyncio.sleep(seconds)  # the fake's scripted stall, not a wait for anything
+        if not conn.transport.is_closing():
+            conn.transport.write(raw[split:])
 
     def _control(self, inc: Incoming) -> Response:
         try:
