@@ -199,6 +199,9 @@ class WebhooksRepo:
             .select_from(webhook_messages.outerjoin(api_keys, api_keys.c.id == m.key_id))
             .where(m.claim == token, m.status == "pending")
         )
+        async with self._engine.connect() as conn:  # idle (the usual case): one read, no write lock taken
+            if (await conn.execute(select(m.id).where(due).limit(1))).first() is None:
+                return []
         async with self._engine.begin() as conn:
             await conn.execute(claim)
             rows = (await conn.execute(claimed)).all()

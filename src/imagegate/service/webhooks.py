@@ -30,7 +30,11 @@ class Webhooks:
         self._wake = wake or (lambda: None)
 
     async def job_finished(self, account_id: str, key_id: str, job: dict[str, Any]) -> None:
-        """Queue the webhook of a completed or failed job (once per job and status) for its key's URL."""
+        """Queue the webhook of a completed or failed job (once per job and status) for its key's URL.
+
+        Returns once the message is stored (the delivery loop sends it); a database failure raises, so
+        the caller may report the job again. Other statuses, and keys without a URL, queue nothing.
+        """
         event = job_event(job)
         if event is None:
             return
