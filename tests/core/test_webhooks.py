@@ -326,3 +326,21 @@ async def _delivered(node: Node, account_id: str, count: int) -> bool:
 
 async def _status(node: Node, account_id: str, status: str) -> bool:
     return any(m["status"] == status for m in await messages(node, account_id))
+
+
+def test_a_slow_receiver_times_out_and_a_long_answer_is_not_read_whole(
+    tmp_path: Path, core_database_url: str, receiver: Any
+) -> None:
+    async def scenario() -> None:
+        async with open_node(tmp_path / "data", core_database_url, IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS="0.5") as node:
+            account_id, key_id, _ = await keyed(node, receiver.url)
+            receiver.script({"delay": 2.0}, {"status": 200, "body_bytes": 20_000_000})
+            await node.events.job_finished(account_id, key_id, job("job_slow"))
+            await until(node, lambda: _delivered(node, account_id, 1))
+            (message,) = await messages(node, account_id)
+            slow, long = message["attempts"]
+            assert slow["status_code"] is None and "no answer within 0.5 s" in slow["error"]
+            assert slow["duration_ms"] < 1500
+            assert long["status_code"] == 200 and long["duration_ms"] < 1500
+
+    run(scenario())
