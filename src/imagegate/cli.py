@@ -344,6 +344,69 @@ def keys_list(account_id: str, as_json: bool) -> None:
     _emit(result, as_json, "\n".join(lines))
 
 
+@keys.command("show")
+@click.argument("key_id")
+@json_option
+def keys_show(key_id: str, as_json: bool) -> None:
+    """Show one key: its mode, limits and webhook URL (never the key nor the webhook secret)."""
+    result = _admin_call(lambda admin: admin.get_key(key_id))
+    state = "revoked" if result["revoked_at"] else "active"
+    _emit(
+        result,
+        as_json,
+        f"{result['id']}  {result['prefix']}…  {result['mode']}  {state}  webhook {result['webhook_url']}",
+    )
+
+
+@keys.command("webhook")
+@click.argument("key_id")
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="stop sending this key's webhooks")
+@json_option
+def keys_webhook(key_id: str, url: str | None, clear: bool, as_json: bool) -> None:
+    """Send the key's finished async jobs to URL, signed (Standard Webhooks).
+
+    Prints the signing secret, only this once; setting a URL again makes a new secret.
+    """
+    if clear == (url is not None):
+        raise click.UsageError("give either a URL or --clear")
+    if clear:
+        result = _admin_call(lambda admin: admin.clear_webhook(key_id))
+        _emit(result, as_json, f"{key_id}  webhook cleared")
+        return
+    result = _admin_call(lambda admin: admin.set_webhook(key_id, url))
+    _emit(
+        result,
+        as_json,
+        f"{key_id}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
+    )
+
+
+@main.group()
+def webhooks() -> None:
+    """Webhook messages of async jobs and their delivery attempts."""
+
+
+@webhooks.command("deliveries")
+@click.option("--account", "account_id", default=None, help="only this account's")
+@click.option("--status", default=None, type=click.Choice(["pending", "delivered", "failed"]))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 100))
+@click.option("--after", default=None, help="the last message id of the previous page")
+@json_option
+def webhooks_deliveries(
+    account_id: str | None, status: str | None, limit: int, after: str | None, as_json: bool
+) -> None:
+    """Webhook messages, newest first, with every attempt."""
+    result = _admin_call(
+        lambda admin: admin.webhook_deliveries(account_id=account_id, status=status, limit=str(limit), after=after)
+    )
+    lines = [
+        f"{m['created_at']}  {m['id']}  {m['type']:20} {m['status']:9} {len(m['attempts'])} attempt(s)  {m['job_id']}"
+        for m in result["data"]
+    ]
+    _emit(result, as_json, "\n".join(lines) or "no webhook messages")
+
+
 @main.command()
 @click.option("--start", default=None, help="unix seconds or ISO 8601 (default: 30 days before --end)")
 @click.option("--end", default=None, help="unix seconds or ISO 8601 (default: now)")

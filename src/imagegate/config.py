@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from .domain.catalog import Catalog
 from .domain.safety_policy import SafetyPolicy
+from .domain.webhook_url import is_loopback_host
 from .setting import Setting
 
 SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares its credentials' (providers/)
@@ -135,6 +137,21 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "largest multipart body of an edit (all its images together); larger ones are 413 before they are read",
     ),
     Setting(
+        "IMAGEGATE_WEBHOOK_RETRY_BASE_SECONDS",
+        "10",
+        "first wait before a failed webhook is sent again; it doubles on each failure (with jitter)",
+    ),
+    Setting("IMAGEGATE_WEBHOOK_RETRY_MAX_SECONDS", "3600", "longest wait between two tries of a webhook"),
+    Setting(
+        "IMAGEGATE_WEBHOOK_RETRY_WINDOW_SECONDS",
+        "86400",
+        "a webhook not delivered this long after its first try is marked `failed`",
+    ),
+    Setting(
+        "IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS", "10", "longest one webhook POST may take (connecting within 5 s of it)"
+    ),
+    Setting("IMAGEGATE_WEBHOOK_POLL_SECONDS", "2", "how often each node looks for webhooks due to be sent"),
+    Setting(
         "IMAGEGATE_EDIT_MAX_IMAGE_BYTES",
         "26214400",
         "largest single image (or mask) of an edit; a model's catalog `max_input_image_bytes` may be lower",
@@ -207,9 +224,19 @@ class Settings:
     max_connections_per_client: int
     edit_max_body_bytes: int
     edit_max_image_bytes: int
+    webhook_retry_base_seconds: float = 10.0
+    webhook_retry_max_seconds: float = 3600.0
+    webhook_retry_window_seconds: float = 86400.0
+    webhook_timeout_seconds: float = 10.0
+    webhook_poll_seconds: float = 2.0
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    def is_public(self) -> bool:
+        """Whether clients reach this node from elsewhere: its public URL's host (or, without one, the
+        address it binds) is not a loopback host. A public node sends webhooks only to public addresses."""
+        return not is_loopback_host(urlsplit(self.base_url()).hostname)
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -277,6 +304,19 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "max_connections_per_client": max(0, int(text("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT"))),
         "edit_max_body_bytes": int(text("IMAGEGATE_EDIT_MAX_BODY_BYTES")),
         "edit_max_image_bytes": int(text("IMAGEGATE_EDIT_MAX_IMAGE_BYTES")),
+        "webhook_retry_base_seconds": _positive(
+            text("IMAGEGATE_WEBHOOK_RETRY_BASE_SECONDS"), "IMAGEGATE_WEBHOOK_RETRY_BASE_SECONDS"
+        ),
+        "webhook_retry_max_seconds": _positive(
+            text("IMAGEGATE_WEBHOOK_RETRY_MAX_SECONDS"), "IMAGEGATE_WEBHOOK_RETRY_MAX_SECONDS"
+        ),
+        "webhook_retry_window_seconds": _positive(
+            text("IMAGEGATE_WEBHOOK_RETRY_WINDOW_SECONDS"), "IMAGEGATE_WEBHOOK_RETRY_WINDOW_SECONDS"
+        ),
+        "webhook_timeout_seconds": _positive(
+            text("IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS"), "IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS"
+        ),
+        "webhook_poll_seconds": _positive(text("IMAGEGATE_WEBHOOK_POLL_SECONDS"), "IMAGEGATE_WEBHOOK_POLL_SECONDS"),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline
@@ -319,6 +359,13 @@ def load_safety_policy(policy_path: str | None = None) -> SafetyPolicy:
         return SafetyPolicy.from_dicts(shipped)
     with open(policy_path, "rb") as fh:
         return SafetyPolicy.from_dicts(shipped, tomllib.load(fh))
+
+
+def _positive(value: str, name: str) -> float:
+    number = float(value)
+    if not 0 < number < float("inf"):
+        raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
 
 
 def _flag(value: str | None, name: str) -> bool:

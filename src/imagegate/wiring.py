@@ -26,13 +26,15 @@ from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
+from .db.webhooks import WebhooksRepo
 from .domain.circuits import BreakerPolicy
-from .domain.ports import BlobStore, CircuitHealthSource, CircuitStore, LimiterState, Moderator
+from .domain.ports import BlobStore, CircuitHealthSource, CircuitStore, LimiterState, Moderator, WebhookTransport
 from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
 from .observability.metrics import Metrics
 from .providers.http_client import UpstreamClient
 from .providers.moderation import OpenAIModeration
 from .providers.registry import credential_settings, default_registry, read_credentials
+from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
 from .service.account_view import AccountView
@@ -50,6 +52,9 @@ from .service.retention import Retention
 from .service.route_health import RouteHealth, run_dir
 from .service.screening import PromptScreen
 from .service.settlement import Settlement
+from .service.webhook_delivery import DeliveryPolicy, WebhookDelivery
+from .service.webhook_endpoints import WebhookEndpoints
+from .service.webhooks import Webhooks
 from .setting import Setting
 from .state.circuits_memory import MemoryCircuitStore, PublishedCircuits
 from .state.circuits_redis import RedisCircuitStore
@@ -88,6 +93,7 @@ class Database:
     account_policies: AccountPolicyRepo
     images: ImagesRepo
     stats: UsageStatsRepo
+    webhooks: WebhooksRepo
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,9 @@ class Gateway:
     store: BlobStore
     metrics: Metrics | None
     recovery: NodeRecovery
+    webhooks: Webhooks
+    """The async jobs' `JobEvents`: a finished job's webhook is queued here."""
+    webhook_delivery: WebhookDelivery
 
 
 @asynccontextmanager
@@ -132,10 +141,14 @@ async def open_database(
             account_policies=AccountPolicyRepo(engine),
             images=ImagesRepo(engine, runner),
             stats=UsageStatsRepo(engine),
+            webhooks=WebhooksRepo(engine),
         )
 
 
-def admin_service(settings: Settings, db: Database) -> AdminService:
+def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTransport | None = None) -> AdminService:
+    """`webhook_transport`: what resolves a new webhook URL's host (default: a sender of its own, which
+    holds no connection until it sends, and the admin service never sends)."""
+    transport = webhook_transport or webhook_sender(settings)
     return AdminService(
         db.accounts,
         db.ledger,
@@ -146,14 +159,36 @@ def admin_service(settings: Settings, db: Database) -> AdminService:
         policies=db.account_policies,
         safety_policy=settings.safety_policy,
         stats=db.stats,
+        webhooks=WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public()),
+        webhook_log=Webhooks(db.webhooks),
     )
+
+
+def webhook_sender(settings: Settings) -> WebhookSender:
+    return WebhookSender(public=settings.is_public(), timeout=settings.webhook_timeout_seconds)
+
+
+def webhook_delivery(settings: Settings, repo: WebhooksRepo, transport: WebhookTransport) -> WebhookDelivery:
+    policy = DeliveryPolicy(
+        public=settings.is_public(),
+        retry_base_seconds=settings.webhook_retry_base_seconds,
+        retry_max_seconds=settings.webhook_retry_max_seconds,
+        retry_window_seconds=settings.webhook_retry_window_seconds,
+        send_timeout_seconds=settings.webhook_timeout_seconds,
+        poll_seconds=settings.webhook_poll_seconds,
+    )
+    return WebhookDelivery(repo, transport, settings.signing_secret, policy)
 
 
 @asynccontextmanager
 async def open_admin(settings: Settings) -> AsyncIterator[AdminService]:
     """An AdminService on its own short-lived engine (for the CLI); migrates the database first."""
     async with open_database(settings) as db:
-        yield admin_service(settings, db)
+        sender = webhook_sender(settings)  # resolves a new URL's host; sends nothing
+        try:
+            yield admin_service(settings, db, sender)
+        finally:
+            await sender.aclose()
 
 
 @asynccontextmanager
@@ -190,6 +225,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         signer = UrlSigner(settings.signing_secret)
         store = build_store(settings, signer)
         stack.push_async_callback(store.aclose)
+        sender = webhook_sender(settings)
+        stack.push_async_callback(sender.aclose)
+        delivery = webhook_delivery(settings, db.webhooks, sender)
         yield Gateway(
             settings=settings,
             images=image_service(settings, db, router, store, limiter_state, http_client, metrics),
@@ -197,7 +235,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             account=AccountView(
                 db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
             ),
-            admin=admin_service(settings, db),
+            admin=admin_service(settings, db, sender),
             route_health=route_health(settings, router, health),
             authenticator=KeyAuthenticator(db.accounts),
             files=ImageFiles(signer, store),
@@ -205,6 +243,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             store=store,
             metrics=metrics,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
+            webhooks=Webhooks(db.webhooks, wake=delivery.wake),
+            webhook_delivery=delivery,
         )
 
 
@@ -338,4 +378,6 @@ __all__ = [
     "open_database",
     "open_gateway",
     "open_route_health",
+    "webhook_delivery",
+    "webhook_sender",
 ]

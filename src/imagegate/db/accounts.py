@@ -53,6 +53,7 @@ class KeyRow:
     created_at: datetime
     revoked_at: datetime | None
     ipm: int | None = None
+    webhook_url: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +211,7 @@ def _key_row(row: dict) -> KeyRow:  # type: ignore[type-arg]
         created_at=row["created_at"],
         revoked_at=row["revoked_at"],
         ipm=row.get("ipm"),
+        webhook_url=row.get("webhook_url"),
     )
 
 

@@ -70,6 +70,8 @@ api_keys = Table(
     Column("created_at", DateTime(), nullable=False),
     Column("revoked_at", DateTime(), nullable=True),
     Column("ipm", Integer, nullable=True),
+    Column("webhook_url", String(2048), nullable=True),  # where its async jobs' webhooks go
+    Column("webhook_version", Integer, nullable=False, default=0, server_default="0"),  # of the derived secret
 )
 
 holds = Table(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from .blobs import Blob
@@ -153,6 +153,31 @@ class ModerationUnavailable(Exception):
     """The moderation service gave no usable verdict; the caller decides open or closed."""
 
 
+class WebhookTransport(Protocol):
+    """How webhooks leave the gateway: name resolution and one POST, under the node's address rules."""
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """The addresses `host` resolves to now. Raises `WebhookUnreachable` when it does not resolve."""
+        ...
+
+    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        """POST `body` once, without following redirects, within the sender's timeouts; the status code.
+
+        On a public node a host that resolves to a refused address (see `domain.webhook_url`) is not
+        connected to. Raises `WebhookUnreachable` when there is no answer (refused, unresolvable,
+        connection failed, timed out).
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class WebhookUnreachable(Exception):
+    """A webhook got no HTTP answer; the message says why (recorded with the attempt)."""
+
+
 __all__ = [
     "BlobStore",
     "CircuitHealthSource",
@@ -162,4 +187,6 @@ __all__ = [
     "Moderator",
     "PartialSink",
     "Provider",
+    "WebhookTransport",
+    "WebhookUnreachable",
 ]

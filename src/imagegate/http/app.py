@@ -49,13 +49,18 @@ def create_app(settings: Settings) -> FastAPI:
             await gateway.store.check()  # a missing bucket stops the start, naming it
             await gateway.recovery.start()  # release what this node's dead previous run held
             app.state.gateway = gateway
-            sweeper = asyncio.create_task(_sweep_forever(gateway))
+            loops = [
+                asyncio.create_task(_sweep_forever(gateway)),
+                asyncio.create_task(gateway.webhook_delivery.run_forever()),  # every node sends due webhooks
+            ]
             try:
                 yield
             finally:
-                sweeper.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await sweeper
+                for loop in loops:
+                    loop.cancel()
+                for loop in loops:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await loop
                 with contextlib.suppress(Exception):
                     await gateway.recovery.stop()
 

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..domain.catalog import Catalog
+from .openapi_webhooks import webhook_operations, webhook_schemas
 
 Schema = dict[str, Any]
 
@@ -118,6 +119,7 @@ def _schemas(catalog: Catalog) -> dict[str, Schema]:
             "prefix": {"type": "string"},
             "allowed_models": {"type": ["array", "null"], "items": {"type": "string"}},
             "key": {"type": "string", "description": "the full key: shown once, at creation"},
+            "webhook_url": {**_NULLABLE_STRING, "description": "where its async jobs' webhooks go (never the secret)"},
         },
     )
     return {
@@ -653,9 +655,9 @@ def document(catalog: Catalog) -> dict[str, Any]:
             "description": "An OpenAI-compatible image generation gateway. Every error has the body "
             '`{"error": {"message", "type", "param", "code"}}`; every response carries `x-request-id`.',
         },
-        "paths": _operations(),
+        "paths": {**_operations(), **webhook_operations([{"apiKey": []}], [{"adminToken": []}])},
         "components": {
-            "schemas": _schemas(catalog),
+            "schemas": {**_schemas(catalog), **webhook_schemas()},
             "responses": {f"Error{s}": _json(_ref("Error"), text) for s, text in _ERROR_STATUSES.items()},
             "securitySchemes": {
                 "apiKey": {

@@ -22,6 +22,8 @@ from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
 from ..domain.safety_text import TermSet
 from ..domain.text import check_text
 from .keys import display_prefix, hash_key, new_key
+from .webhook_endpoints import WebhookEndpoints
+from .webhooks import Webhooks
 
 MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 200  # accounts.name is VARCHAR(200)
@@ -51,6 +53,8 @@ class AdminService:
         policies: AccountPolicyRepo | None = None,
         safety_policy: SafetyPolicy | None = None,
         stats: UsageStatsRepo | None = None,
+        webhooks: WebhookEndpoints | None = None,
+        webhook_log: Webhooks | None = None,
     ) -> None:
         self._accounts = accounts
         self._ledger = ledger
@@ -61,6 +65,8 @@ class AdminService:
         self._policies = policies
         self._safety_policy = safety_policy
         self._stats = stats
+        self._webhooks = webhooks
+        self._webhook_log = webhook_log
 
     async def create_account(self, name: str, *, allow_duplicate: bool = True) -> dict[str, Any]:
         """`allow_duplicate=False` (the CLI's default) refuses a name another account already has."""
@@ -163,6 +169,37 @@ class AdminService:
         key = await self._accounts.get_key(key_id)
         assert key is not None and key.revoked_at is not None
         return {"id": key.id, "revoked_at": key.revoked_at.isoformat()}
+
+    async def get_key(self, key_id: str) -> dict[str, Any]:
+        """One key as `list_keys` shows it (with its webhook URL; never the key nor the webhook secret)."""
+        check_id(key_id, "key_id")
+        key = await self._accounts.get_key(key_id)
+        if key is None:
+            raise NotFound(f"No key '{key_id}'.", param="key_id")
+        return _key_json(key)
+
+    async def set_webhook(self, key_id: str, url: object) -> dict[str, Any]:
+        """Send the key's finished async jobs to `url`; the answer shows the signing secret, this once."""
+        check_id(key_id, "key_id")
+        assert self._webhooks is not None
+        return await self._webhooks.set_url(key_id, url)
+
+    async def clear_webhook(self, key_id: str) -> dict[str, Any]:
+        check_id(key_id, "key_id")
+        assert self._webhooks is not None
+        return await self._webhooks.clear_url(key_id)
+
+    async def webhook_deliveries(
+        self,
+        *,
+        account_id: str | None = None,
+        status: str | None = None,
+        limit: str | None = None,
+        after: str | None = None,
+    ) -> dict[str, Any]:
+        """Webhook messages of every account (or one), newest first, each with its attempts."""
+        assert self._webhook_log is not None
+        return await self._webhook_log.operator_deliveries(account_id, status, limit, after)
 
     async def set_account_limits(
         self, account_id: str, *, rpm: int | None, ipm: int | None, max_in_flight: int | None
@@ -272,6 +309,7 @@ def _key_json(row: KeyRow) -> dict[str, Any]:
         "ipm": row.ipm,
         "created_at": row.created_at.isoformat(),
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "webhook_url": row.webhook_url,
     }
 
 

@@ -115,6 +115,37 @@ async def list_keys(account_id: str, request: Request) -> dict[str, Any]:
     return await _admin(request).list_keys(account_id)
 
 
+@router.get("/keys/{key_id}")
+async def get_key(key_id: str, request: Request) -> dict[str, Any]:
+    return await _admin(request).get_key(key_id)
+
+
+@router.put("/keys/{key_id}/webhook")
+async def set_webhook(key_id: str, request: Request) -> dict[str, Any]:
+    body = await _body(request)
+    if body.get("webhook_url") is None:
+        raise InvalidRequest(
+            "Missing required parameter: 'webhook_url'.", code="missing_required_parameter", param="webhook_url"
+        )
+    return await _admin(request).set_webhook(key_id, body["webhook_url"])
+
+
+@router.delete("/keys/{key_id}/webhook")
+async def clear_webhook(key_id: str, request: Request) -> dict[str, Any]:
+    return await _admin(request).clear_webhook(key_id)
+
+
+@router.get("/webhooks/deliveries")
+async def webhook_deliveries(request: Request) -> dict[str, Any]:
+    params = request.query_params
+    return await _admin(request).webhook_deliveries(
+        account_id=params.get("account_id"),
+        status=params.get("status"),
+        limit=params.get("limit"),
+        after=params.get("after"),
+    )
+
+
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(key_id: str, request: Request) -> dict[str, Any]:
     return await _admin(request).revoke_key(key_id)
