@@ -139,6 +139,21 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "26214400",
         "largest single image (or mask) of an edit; a model's catalog `max_input_image_bytes` may be lower",
     ),
+    Setting(
+        "IMAGEGATE_JOB_WORKERS",
+        "4",
+        "async jobs (`Prefer: respond-async`) this node runs at once; 0: it only accepts jobs, other nodes run them",
+    ),
+    Setting(
+        "IMAGEGATE_JOB_POLL_SECONDS",
+        "2",
+        "how often an idle worker looks for queued jobs (a node wakes its own workers at once when it accepts one)",
+    ),
+    Setting(
+        "IMAGEGATE_JOB_QUEUE_TTL_SECONDS",
+        "3600",
+        "a job no worker started within this fails as `job_expired`, its hold released",
+    ),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 AWS_VARIABLES = (
@@ -207,6 +222,9 @@ class Settings:
     max_connections_per_client: int
     edit_max_body_bytes: int
     edit_max_image_bytes: int
+    job_workers: int
+    job_poll_seconds: float
+    job_queue_ttl_seconds: int
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -277,6 +295,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "max_connections_per_client": max(0, int(text("IMAGEGATE_MAX_CONNECTIONS_PER_CLIENT"))),
         "edit_max_body_bytes": int(text("IMAGEGATE_EDIT_MAX_BODY_BYTES")),
         "edit_max_image_bytes": int(text("IMAGEGATE_EDIT_MAX_IMAGE_BYTES")),
+        "job_workers": int(_bounded(text("IMAGEGATE_JOB_WORKERS"), "IMAGEGATE_JOB_WORKERS", 0, 256)),
+        "job_poll_seconds": float(
+            _bounded(text("IMAGEGATE_JOB_POLL_SECONDS"), "IMAGEGATE_JOB_POLL_SECONDS", 0.05, 3600)
+        ),
+        "job_queue_ttl_seconds": int(
+            _bounded(text("IMAGEGATE_JOB_QUEUE_TTL_SECONDS"), "IMAGEGATE_JOB_QUEUE_TTL_SECONDS", 1, 30 * 86400)
+        ),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline
@@ -319,6 +344,17 @@ def load_safety_policy(policy_path: str | None = None) -> SafetyPolicy:
         return SafetyPolicy.from_dicts(shipped)
     with open(policy_path, "rb") as fh:
         return SafetyPolicy.from_dicts(shipped, tomllib.load(fh))
+
+
+def _bounded(value: str, name: str, low: float, high: float) -> int | float:
+    """A number within [low, high] (an integer when it is written as one), else a clear error."""
+    try:
+        number: int | float = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value!r}")
+    return number
 
 
 def _flag(value: str | None, name: str) -> bool:
