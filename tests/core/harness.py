@@ -27,13 +27,15 @@ from imagegate.service.admission import Admission
 from imagegate.service.authentication import KeyAuthenticator
 from imagegate.service.billing import Billing
 from imagegate.service.generation import ImageService
+from imagegate.service.job_events import JobEvents
+from imagegate.service.jobs import Jobs, JobTerms
 from imagegate.service.rate_limits import Limiter
 from imagegate.service.settlement import Settlement
 from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.state.limiter_memory import MemoryLimiterState
 from imagegate.storage.filesystem import FilesystemBlobStore
 from imagegate.storage.signing import UrlSigner
-from imagegate.wiring import Database, admin_service, image_service, open_database, prompt_screen
+from imagegate.wiring import Database, admin_service, image_pipeline, image_service, open_database, prompt_screen
 
 from .scripted import scripted_registry
 
@@ -216,6 +218,16 @@ class Core:
         limiter_state = MemoryLimiterState()
         self.stack.push_async_callback(limiter_state.aclose)
         return image_service(self.settings, self.db, router, store, limiter_state, self.client)
+
+    def jobs(self, router: Router, events: JobEvents, terms: JobTerms) -> Jobs:
+        """The async jobs service on the image pipeline, assembled as `wiring.open_gateway` does."""
+        store = FilesystemBlobStore(
+            self.settings.data_dir / "images", UrlSigner(self.settings.signing_secret), self.settings.base_url()
+        )
+        limiter_state = MemoryLimiterState()
+        self.stack.push_async_callback(limiter_state.aclose)
+        images, settlement = image_pipeline(self.settings, self.db, router, store, limiter_state, self.client)
+        return Jobs(self.db.jobs, images, settlement, store, events, terms)
 
 
 @asynccontextmanager

@@ -62,6 +62,7 @@ class JobTerms:
     """How long one attempt may run before another node may take the job (the request deadline plus
     a margin): a node that died holding a job is known by its lease expiring."""
     max_attempts: int = 3
+    notify_again_after_seconds: float = NOTIFY_AGAIN_AFTER_SECONDS
 
     @property
     def hold_ttl_seconds(self) -> int:
@@ -405,7 +406,7 @@ class Jobs:
             await self._settlement.withdraw(_ticket_of(row), row.hold_id, expired)
             await self._forget_uploads_of(row)
             await self._notify(row)
-        unnotified = await self._repo.unnotified(NOTIFY_AGAIN_AFTER_SECONDS)
+        unnotified = await self._repo.unnotified(self.terms.notify_again_after_seconds)
         for row in unnotified:
             await self._notify(row)
         forgotten = await self._repo.forget_finished(KEEP_FINISHED_SECONDS)
