@@ -142,7 +142,7 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting(
         "IMAGEGATE_JOB_WORKERS",
         "4",
-        "async jobs (`Prefer: respond-async`) this node runs at once; 0: it only accepts jobs, other nodes run them",
+        "async jobs (`Prefer: respond-async`) this node runs at once, per worker process; 0: it only accepts jobs, other nodes run them",
     ),
     Setting(
         "IMAGEGATE_JOB_POLL_SECONDS",

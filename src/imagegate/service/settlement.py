@@ -196,10 +196,13 @@ class Settlement:
         its hold released, with the usage record saying why. Nothing is billed."""
         status, code = _status_of(exc)
         record = self._record_of(ticket, _Usage(None, status, code))
-        if hold_id is not None:
-            await self._billing.release(hold_id, usage=record)
-        else:
+        if hold_id is None:
             await self._record(record)
+            return
+        try:
+            await self._billing.release(hold_id, usage=record)
+        except Exception:  # e.g. an earlier attempt already recorded it; the sweeper releases a hold at its TTL
+            log.exception("could not release the hold or record the usage of job request %s", ticket.request_id)
 
     async def refused(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
         """A request refused before it was admitted (admission gave back what it took): its record."""
