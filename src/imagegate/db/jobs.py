@@ -195,9 +195,12 @@ class JobsRepo:
                 failed.append(_row(row))
         return failed
 
-    async def unnotified(self, older_than_seconds: float, limit: int = 100) -> list[JobRow]:
-        """Finished (completed or failed) jobs whose owner was not yet told, finished a while ago."""
-        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+    async def unnotified(self, older_than_seconds: float, within_seconds: float, limit: int = 100) -> list[JobRow]:
+        """Finished (completed or failed) jobs whose owner was not yet told, finished more than
+        `older_than_seconds` and less than `within_seconds` ago (announcing is retried that long)."""
+        now = utcnow()
+        cutoff = now - timedelta(seconds=older_than_seconds)
+        oldest = now - timedelta(seconds=within_seconds)
         async with self._engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -206,6 +209,7 @@ class JobsRepo:
                         jobs.c.status.in_(("completed", "failed")),
                         jobs.c.notified_at.is_(None),
                         jobs.c.finished_at < cutoff,
+                        jobs.c.finished_at > oldest,
                     )
                     .order_by(jobs.c.finished_at)
                     .limit(limit)
@@ -220,13 +224,9 @@ class JobsRepo:
             )
 
     async def forget_finished(self, older_than_seconds: float, limit: int = 1000) -> int:
-        """Delete finished and notified jobs older than that; how many went."""
+        """Delete jobs that finished longer ago than that; how many went."""
         cutoff = utcnow() - timedelta(seconds=older_than_seconds)
-        old = (
-            select(jobs.c.id)
-            .where(jobs.c.status.in_(FINISHED), jobs.c.notified_at.is_not(None), jobs.c.finished_at < cutoff)
-            .limit(limit)
-        )
+        old = select(jobs.c.id).where(jobs.c.status.in_(FINISHED), jobs.c.finished_at < cutoff).limit(limit)
         async with self._engine.begin() as conn:
             gone = await conn.execute(delete(jobs).where(jobs.c.id.in_(old)))
         return gone.rowcount or 0

@@ -2,8 +2,9 @@
 
 A worker calls `job_finished` when a job reaches `completed` or `failed`, with the job's public body
 (what `GET /v1/images/jobs/{id}` answers), then marks the job notified. A node can die between the
-two, so the sweep calls it again for jobs finished a minute ago and never marked: delivery is at
-least once, and an implementation deduplicates by job id and status.
+two, so the sweep calls it again for jobs finished over a minute ago and never marked (each round,
+for a day): delivery is at least once, and an implementation deduplicates by job id and status.
+Cancelled jobs are not announced (their owner cancelled them).
 """
 
 from __future__ import annotations

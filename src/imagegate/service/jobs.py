@@ -47,7 +47,9 @@ log = logging.getLogger("imagegate.jobs")
 
 _JOB_ID = re.compile(r"^job_[0-9a-z]{26}$")
 NOTIFY_AGAIN_AFTER_SECONDS = 60
-"""A finished job whose owner was not told within this is announced again by the sweep."""
+"""A finished job whose owner was not told within this is announced again by the sweep..."""
+NOTIFY_FOR_SECONDS = 86400
+"""...each round, for at most this long after it finished."""
 KEEP_FINISHED_SECONDS = 7 * 86400
 """Finished jobs (and their results) are kept this long, then deleted by the sweep."""
 HOLD_MARGIN_SECONDS = 60
@@ -406,7 +408,7 @@ class Jobs:
             await self._settlement.withdraw(_ticket_of(row), row.hold_id, expired)
             await self._forget_uploads_of(row)
             await self._notify(row)
-        unnotified = await self._repo.unnotified(self.terms.notify_again_after_seconds)
+        unnotified = await self._repo.unnotified(self.terms.notify_again_after_seconds, NOTIFY_FOR_SECONDS)
         for row in unnotified:
             await self._notify(row)
         forgotten = await self._repo.forget_finished(KEEP_FINISHED_SECONDS)
