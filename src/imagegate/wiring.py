@@ -46,6 +46,8 @@ from .service.delivery import Delivery
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
 from .service.job_events import JobEvents, NoJobEvents
+from .service.job_records import JobUploads
+from .service.job_workers import JobWorkers
 from .service.jobs import Jobs, JobTerms
 from .service.rate_limits import Limiter
 from .service.recovery import NodeRecovery, ThisRun
@@ -111,6 +113,7 @@ class Gateway:
     metrics: Metrics | None
     recovery: NodeRecovery
     jobs: Jobs
+    job_workers: JobWorkers
 
 
 @asynccontextmanager
@@ -197,6 +200,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         store = build_store(settings, signer)
         stack.push_async_callback(store.aclose)
         images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
+        uploads, terms = JobUploads(store), job_terms(settings)
+        workers = JobWorkers(db.jobs, images, settlement, uploads, job_events(settings), terms)
         yield Gateway(
             settings=settings,
             images=images,
@@ -212,7 +217,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             store=store,
             metrics=metrics,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
-            jobs=Jobs(db.jobs, images, settlement, store, job_events(settings), job_terms(settings)),
+            jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
+            job_workers=workers,
         )
 
 

@@ -37,7 +37,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
         except Exception:  # a bad sweep must not stop the next one
             log.exception("hold sweep failed")
         await gateway.retention.sweep_logged()
-        await gateway.jobs.sweep_logged()
+        await gateway.job_workers.sweep_logged()
         await asyncio.sleep(interval)
 
 
@@ -51,11 +51,11 @@ def create_app(settings: Settings) -> FastAPI:
             await gateway.recovery.start()  # release what this node's dead previous run held
             app.state.gateway = gateway
             sweeper = asyncio.create_task(_sweep_forever(gateway))
-            await gateway.jobs.start()  # this node's job workers (IMAGEGATE_JOB_WORKERS)
+            await gateway.job_workers.start()  # this node's job workers (IMAGEGATE_JOB_WORKERS)
             try:
                 yield
             finally:
-                await gateway.jobs.stop()  # a job still running is queued again, its hold kept
+                await gateway.job_workers.stop()  # a job still running is queued again, its hold kept
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await sweeper
