@@ -125,6 +125,9 @@ class JobsRepo:
             and_(jobs.c.status == "running", jobs.c.lease_until < now, jobs.c.attempts < max_attempts),
         )
         pick = select(jobs.c.id).where(runnable).order_by(jobs.c.created_at).limit(1)
+        async with self._engine.connect() as conn:  # an idle poll only reads: no write lock, no transaction
+            if (await conn.execute(pick)).first() is None:
+                return None
         if self._postgres:
             pick = pick.with_for_update(skip_locked=True)
         token = new_id("lease")
