@@ -5,7 +5,8 @@ sub-select locks `FOR UPDATE SKIP LOCKED`, so nodes claiming at once take differ
 one writer at a time, so the UPDATE … RETURNING is atomic by itself. A claim gives the job a lease
 (a fresh token and a time); every later change of a running job names that token, so a node whose
 lease was taken over (it was thought dead) changes nothing. A running job whose lease expired is
-claimed again, up to `max_attempts` claims in all.
+claimed again, up to `max_attempts` claims in all. An idle worker's poll finds nothing with a plain
+read and writes nothing.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Async image jobs (`Prefer: respond-async`): accepted at once, run later by a worker on any node.
 
-This module submits, reads and cancels jobs; `service.job_workers` runs them, `service.job_records`
-says how one is kept and shown. A job is admitted at submit exactly like a sync request (validation, rate limits, screening, price
-and hold: every refusal is answered then, with its ordinary status), so a queued job carries its
-hold. That hold belongs to the job, not to the node that took it: it names no node run (a restarted
+This module submits, reads and cancels jobs; `service.job_workers` runs them, and
+`service.job_records` says how one is kept and shown. A job is admitted at submit exactly like a
+sync request (validation, rate limits, screening, price and hold: every refusal is answered then,
+with its ordinary status), so a queued job carries its hold. That hold belongs to the job, not to the node that took it: it names no node run (a restarted
 node does not release it) and lives `JobTerms.hold_ttl_seconds`. The validated request is stored in
 the database (an edit's images in the BlobStore, under `jobs/<job id>/`), so that any node's worker
 can rebuild the admitted request and run the same `ImageService.execute` a sync request runs; the
@@ -159,12 +159,15 @@ class Jobs:
         if isinstance(admitted, Replay):
             return JobAccepted(admitted.body, admitted.rate_headers, replayed=True)
         job_id = new_id("job")
+        created = None
         try:
             await self._uploads.keep(job_id, uploads)
             created = await self._repo.create(self._new_job(job_id, admitted, operation, stored["payload"]))
             body = {"id": job_id, "object": "image.job", "status": "queued", "created": int(created.timestamp())}
             await self._settlement.accepted(admitted, body)
         except BaseException as exc:
+            if created is not None:  # the client never learns of this job: it must not run
+                await asyncio.shield(self._repo.cancel(job_id, admitted.ticket.principal.account_id))
             await asyncio.shield(self._settlement.abandon(admitted, None, exc))
             await asyncio.shield(self._uploads.forget(job_id, len(uploads)))
             raise
