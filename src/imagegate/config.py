@@ -156,6 +156,21 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "26214400",
         "largest single image (or mask) of an edit; a model's catalog `max_input_image_bytes` may be lower",
     ),
+    Setting(
+        "IMAGEGATE_JOB_WORKERS",
+        "4",
+        "async jobs (`Prefer: respond-async`) this node runs at once, per worker process; 0: it only accepts jobs, other nodes run them",
+    ),
+    Setting(
+        "IMAGEGATE_JOB_POLL_SECONDS",
+        "2",
+        "how often an idle worker looks for queued jobs (a node wakes its own workers at once when it accepts one)",
+    ),
+    Setting(
+        "IMAGEGATE_JOB_QUEUE_TTL_SECONDS",
+        "3600",
+        "a job no worker started within this fails as `job_expired`, its hold released",
+    ),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 AWS_VARIABLES = (
@@ -224,6 +239,9 @@ class Settings:
     max_connections_per_client: int
     edit_max_body_bytes: int
     edit_max_image_bytes: int
+    job_workers: int
+    job_poll_seconds: float
+    job_queue_ttl_seconds: int
     webhook_retry_base_seconds: float = 10.0
     webhook_retry_max_seconds: float = 3600.0
     webhook_retry_window_seconds: float = 86400.0
@@ -317,6 +335,13 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             text("IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS"), "IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS"
         ),
         "webhook_poll_seconds": _positive(text("IMAGEGATE_WEBHOOK_POLL_SECONDS"), "IMAGEGATE_WEBHOOK_POLL_SECONDS"),
+        "job_workers": int(_bounded(text("IMAGEGATE_JOB_WORKERS"), "IMAGEGATE_JOB_WORKERS", 0, 256)),
+        "job_poll_seconds": float(
+            _bounded(text("IMAGEGATE_JOB_POLL_SECONDS"), "IMAGEGATE_JOB_POLL_SECONDS", 0.05, 3600)
+        ),
+        "job_queue_ttl_seconds": int(
+            _bounded(text("IMAGEGATE_JOB_QUEUE_TTL_SECONDS"), "IMAGEGATE_JOB_QUEUE_TTL_SECONDS", 1, 30 * 86400)
+        ),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline
@@ -365,6 +390,17 @@ def _positive(value: str, name: str) -> float:
     number = float(value)
     if not 0 < number < float("inf"):
         raise ValueError(f"{name} must be a positive number of seconds, not {value!r}")
+    return number
+
+
+def _bounded(value: str, name: str, low: float, high: float) -> int | float:
+    """A number within [low, high] (an integer when it is written as one), else a clear error."""
+    try:
+        number: int | float = int(value) if value.strip().lstrip("-").isdigit() else float(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a number, not {value!r}") from None
+    if not low <= number <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value!r}")
     return number
 
 

@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import pixels
-from .config import SETTINGS, Settings
+from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.engine import create_engine, migrate
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
+from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.prices import PricesRepo
 from .db.runner import EngineRunner, Runner, runner_for
@@ -46,6 +47,9 @@ from .service.catalog_view import CatalogView
 from .service.delivery import Delivery
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
+from .service.job_records import JobUploads
+from .service.job_workers import JobWorkers
+from .service.jobs import Jobs, JobTerms
 from .service.rate_limits import Limiter
 from .service.recovery import NodeRecovery, ThisRun
 from .service.retention import Retention
@@ -94,6 +98,7 @@ class Database:
     images: ImagesRepo
     stats: UsageStatsRepo
     webhooks: WebhooksRepo
+    jobs: JobsRepo
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,8 @@ class Gateway:
     webhooks: Webhooks
     """The async jobs' `JobEvents`: a finished job's webhook is queued here."""
     webhook_delivery: WebhookDelivery
+    jobs: Jobs
+    job_workers: JobWorkers
 
 
 @asynccontextmanager
@@ -142,6 +149,7 @@ async def open_database(
             images=ImagesRepo(engine, runner),
             stats=UsageStatsRepo(engine),
             webhooks=WebhooksRepo(engine),
+            jobs=JobsRepo(engine),
         )
 
 
@@ -228,9 +236,13 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         sender = webhook_sender(settings)
         stack.push_async_callback(sender.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
+        webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
+        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
+        uploads, terms = JobUploads(store), job_terms(settings)
+        workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
         yield Gateway(
             settings=settings,
-            images=image_service(settings, db, router, store, limiter_state, http_client, metrics),
+            images=images,
             catalog=CatalogView(settings.catalog, db.prices, db.stats),
             account=AccountView(
                 db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
@@ -243,8 +255,10 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             store=store,
             metrics=metrics,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
-            webhooks=Webhooks(db.webhooks, wake=delivery.wake),
+            webhooks=webhooks,
             webhook_delivery=delivery,
+            jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
+            job_workers=workers,
         )
 
 
@@ -257,6 +271,15 @@ async def check_storage(settings: Settings) -> None:
         await store.aclose()
 
 
+def job_terms(settings: Settings) -> JobTerms:
+    return JobTerms(
+        workers=settings.job_workers,
+        poll_seconds=settings.job_poll_seconds,
+        queue_ttl_seconds=settings.job_queue_ttl_seconds,
+        lease_seconds=settings.request_deadline_seconds + HOLD_MARGIN_SECONDS,
+    )
+
+
 def image_service(
     settings: Settings,
     db: Database,
@@ -267,6 +290,19 @@ def image_service(
     metrics: Metrics | None = None,
 ) -> ImageService:
     """The generation pipeline; with `metrics`, billing, usage and screening are counted as they pass."""
+    return image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)[0]
+
+
+def image_pipeline(
+    settings: Settings,
+    db: Database,
+    router: Router,
+    store: BlobStore,
+    limiter_state: LimiterState,
+    http_client: UpstreamClient,
+    metrics: Metrics | None = None,
+) -> tuple[ImageService, Settlement]:
+    """The image service and its settlement step (async jobs settle through it too)."""
     billing = (
         Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
         if metrics is None
@@ -279,14 +315,16 @@ def image_service(
         fail_open=settings.rate_limit_fail_open,
         in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
     )
-    return ImageService(
+    settlement = Settlement(billing, usage, db.idempotency, screen)
+    service = ImageService(
         settings.catalog,
         router,
         Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen),
         Delivery(store, settings.url_ttl_seconds, db.images),
-        Settlement(billing, usage, db.idempotency, screen),
+        settlement,
         edit_max_image_bytes=settings.edit_max_image_bytes,
     )
+    return service, settlement
 
 
 def build_router(settings: Settings, client: UpstreamClient, circuits: CircuitStore, metrics: Metrics | None) -> Router:

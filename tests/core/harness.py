@@ -27,13 +27,17 @@ from imagegate.service.admission import Admission
 from imagegate.service.authentication import KeyAuthenticator
 from imagegate.service.billing import Billing
 from imagegate.service.generation import ImageService
+from imagegate.service.job_events import JobEvents
+from imagegate.service.job_records import JobUploads
+from imagegate.service.job_workers import JobWorkers
+from imagegate.service.jobs import Jobs, JobTerms
 from imagegate.service.rate_limits import Limiter
 from imagegate.service.settlement import Settlement
 from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.state.limiter_memory import MemoryLimiterState
 from imagegate.storage.filesystem import FilesystemBlobStore
 from imagegate.storage.signing import UrlSigner
-from imagegate.wiring import Database, admin_service, image_service, open_database, prompt_screen
+from imagegate.wiring import Database, admin_service, image_pipeline, image_service, open_database, prompt_screen
 
 from .scripted import scripted_registry
 
@@ -216,6 +220,18 @@ class Core:
         limiter_state = MemoryLimiterState()
         self.stack.push_async_callback(limiter_state.aclose)
         return image_service(self.settings, self.db, router, store, limiter_state, self.client)
+
+    def jobs(self, router: Router, events: JobEvents, terms: JobTerms) -> tuple[Jobs, JobWorkers]:
+        """The async jobs service and its workers on the image pipeline, assembled as `wiring.open_gateway` does."""
+        store = FilesystemBlobStore(
+            self.settings.data_dir / "images", UrlSigner(self.settings.signing_secret), self.settings.base_url()
+        )
+        limiter_state = MemoryLimiterState()
+        self.stack.push_async_callback(limiter_state.aclose)
+        images, settlement = image_pipeline(self.settings, self.db, router, store, limiter_state, self.client)
+        uploads = JobUploads(store)
+        workers = JobWorkers(self.db.jobs, images, settlement, uploads, events, terms)
+        return Jobs(self.db.jobs, images, settlement, uploads, terms, wake=workers.wake), workers
 
 
 @asynccontextmanager

@@ -193,3 +193,37 @@ def test_head_on_a_file_url_is_200_without_a_body(gateway: Gateway, test_account
     assert head.headers["content-type"] == "image/png"
     assert head.headers["content-length"] == str(len(download.content))
     assert head.content == b""
+
+
+def test_an_async_edit_job_keeps_its_upload_in_the_bucket_until_it_ends(s3_gateway: Gateway, moto: MotoServer) -> None:
+    """The job's image goes to the bucket (under `jobs/<id>/`), where the worker reads it back; it is
+    deleted when the job ends, and the result is stored in the bucket like any image."""
+    import io
+    import json
+
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 120, 200)).save(picture, "PNG")
+    account = s3_gateway.new_account("0", test=True)  # a test key: drawn by the preview, free
+    client = s3_gateway.client(account.key)
+    raw = client.images.with_raw_response.edit(
+        model="nano-banana-2",
+        image=("p.png", picture.getvalue(), "image/png"),
+        prompt="a boat",
+        extra_headers={"Prefer": "respond-async"},
+    )
+    assert raw.http_response.status_code == 202
+    job_id = json.loads(raw.http_response.content)["id"]
+    deadline = time.monotonic() + 30
+    job: dict[str, object] = {"status": "queued"}
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:  # poll, bounded
+        job = client.get(f"/images/jobs/{job_id}", cast_to=httpx.Response).json()
+        time.sleep(0.05)
+    assert job["status"] == "completed", job
+    result = job["result"]
+    assert isinstance(result, dict)
+    name = urlparse(result["data"][0]["url"]).path.rsplit("/", 1)[-1]
+    keys = moto.keys(BUCKET)
+    assert f"images/{name}" in keys
+    assert not [k for k in keys if k.startswith("images/jobs/")], keys

@@ -321,12 +321,18 @@ class LedgerRepo:
         self._run_id = run_id  # this process's run: a restart releases its open holds (service/recovery.py)
         self._one_statement = engine.dialect.name == "postgresql"
 
-    async def take_hold(self, account_id: str, request_id: str, amount: int, ttl_seconds: int) -> str | None:
-        """Reserve `amount` if the account has it available; the hold's id, or None if short."""
+    async def take_hold(
+        self, account_id: str, request_id: str, amount: int, ttl_seconds: int, *, detached: bool = False
+    ) -> str | None:
+        """Reserve `amount` if the account has it available; the hold's id, or None if short.
+
+        `detached`: the hold names no run, so a stopped or restarted node does not release it (an
+        async job's hold belongs to the job, which any node may run); it lives until `ttl_seconds`."""
+        run_id = None if detached else self._run_id
         if self._one_statement:
-            params = _pg_take_hold_params(account_id, request_id, amount, ttl_seconds, self._run_id)
+            params = _pg_take_hold_params(account_id, request_id, amount, ttl_seconds, run_id)
             return params["hold_id"] if await _PG_TAKE_HOLD.fetchrow(self._runner, params) is not None else None
-        return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds, self._run_id))
+        return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds, run_id))
 
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
         """Top up (or adjust) the balance with its ledger entry, in one transaction.

@@ -169,6 +169,38 @@ node_runs = Table(
     Index("ix_node_runs_node", "node_id"),
 )
 
+# Async image jobs (`Prefer: respond-async`): what any node needs to run one after a restart.
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("key_mode", String(8), nullable=False),  # live | test
+    Column("currency", String(3), nullable=False),
+    Column("request_id", String(64), nullable=False),  # the submit's: the hold's and the usage record's id
+    Column("operation", String(12), nullable=False),  # generate | edit
+    Column("payload", Text, nullable=False),  # the validated request as JSON (an edit's files: in the BlobStore)
+    Column("hold_id", String(40), nullable=True),  # NULL: nothing held (test key, free model)
+    Column("billable", Boolean, nullable=False),
+    Column("held_unit_micros", BigInteger, nullable=False),
+    Column("live_unit_micros", BigInteger, nullable=False),
+    Column("price_overrides", Text, nullable=False),  # JSON: the price cards the hold was priced at
+    Column("status", String(12), nullable=False),  # queued | running | completed | failed | cancelled
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("lease_token", String(40), nullable=True),  # the claim that runs it now
+    Column("lease_until", DateTime(), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("queue_expires_at", DateTime(), nullable=False),  # not started by then: failed, hold released
+    Column("started_at", DateTime(), nullable=True),
+    Column("finished_at", DateTime(), nullable=True),
+    Column("notified_at", DateTime(), nullable=True),  # JobEvents told of the finished job
+    Column("result", Text, nullable=True),  # the sync answer's body (JSON)
+    Column("error", Text, nullable=True),  # the contract's error object (JSON)
+    Index("ix_jobs_status_created", "status", "created_at"),
+    Index("ix_jobs_account", "account_id", "created_at"),
+)
+
 # Every prompt the screening blocked or flagged, and every upstream safety refusal.
 safety_events = Table(
     "safety_events",
@@ -192,6 +224,7 @@ __all__ = [
     "api_keys",
     "holds",
     "idempotency_keys",
+    "jobs",
     "ledger_entries",
     "metadata",
     "node_runs",

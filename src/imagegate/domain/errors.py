@@ -101,6 +101,28 @@ class Conflict(GatewayError):
     code = "idempotency_in_progress"
 
 
+class JobNotCancellable(Conflict):
+    """Only a queued job can be cancelled; a running or finished one answers this."""
+
+    code = "job_not_cancellable"
+
+
+class JobCancelled(GatewayError):
+    """A queued job its owner cancelled: what its usage record says (never sent as an answer)."""
+
+    status = 499
+    type = "invalid_request_error"
+    code = "job_cancelled"
+
+
+class JobExpired(GatewayError):
+    """A job that no worker started within the queue's time, or whose workers kept dying."""
+
+    status = 504
+    type = "server_error"
+    code = "job_expired"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
@@ -164,6 +186,9 @@ __all__ = [
     "GatewayError",
     "InsufficientBalance",
     "InvalidRequest",
+    "JobCancelled",
+    "JobExpired",
+    "JobNotCancellable",
     "NoRouteAvailable",
     "NotFound",
     "PermissionDenied",

@@ -65,6 +65,19 @@ class BlobStore(Protocol):
         """Remove the image `img_….ext`; removing one that is not there is harmless."""
         ...
 
+    async def put_private(self, key: str, data: bytes) -> None:
+        """Keep bytes that are never served by URL (an async job's uploads) under `key`, a path such
+        as `jobs/<job id>/0`; complete when this returns."""
+        ...
+
+    async def get_private(self, key: str) -> bytes | None:
+        """The bytes kept under `key`, or None when there are none."""
+        ...
+
+    async def delete_private(self, key: str) -> None:
+        """Remove what is kept under `key`; removing nothing is harmless."""
+        ...
+
     async def check(self) -> None:
         """Raise `StorageUnavailable`, naming the bucket or folder, when the store cannot be used."""
         ...

@@ -37,6 +37,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
         except Exception:  # a bad sweep must not stop the next one
             log.exception("hold sweep failed")
         await gateway.retention.sweep_logged()
+        await gateway.job_workers.sweep_logged()
         await asyncio.sleep(interval)
 
 
@@ -53,9 +54,11 @@ def create_app(settings: Settings) -> FastAPI:
                 asyncio.create_task(_sweep_forever(gateway)),
                 asyncio.create_task(gateway.webhook_delivery.run_forever()),  # every node sends due webhooks
             ]
+            await gateway.job_workers.start()  # this node's job workers (IMAGEGATE_JOB_WORKERS)
             try:
                 yield
             finally:
+                await gateway.job_workers.stop()  # a job still running is queued again, its hold kept
                 for loop in loops:
                     loop.cancel()
                 for loop in loops:

@@ -24,7 +24,7 @@ _ERROR_STATUSES = {
     402: "Not enough credit (`insufficient_balance`); the message gives the price and the credit available.",
     403: "Not allowed (`key_revoked`, `account_disabled`, `model_not_allowed`, `invalid_signature`, `url_expired`).",
     404: "No such resource (or, under /admin, the admin API is off).",
-    409: "A request with this Idempotency-Key is still running (`idempotency_in_progress`).",
+    409: "A request with this Idempotency-Key is still running (`idempotency_in_progress`), or an async job is no longer queued (`job_not_cancellable`).",
     413: "The request body is larger than the gateway accepts (`request_too_large`).",
     429: "A rate limit or the in-flight cap (`rate_limit_exceeded`); see `Retry-After`.",
     451: "The prompt or the image was refused by safety screening (`prompt_blocked`, `output_blocked`).",
@@ -122,19 +122,27 @@ def _schemas(catalog: Catalog) -> dict[str, Schema]:
             "webhook_url": {**_NULLABLE_STRING, "description": "where its async jobs' webhooks go (never the secret)"},
         },
     )
+    error_object = _obj(
+        {"message": {"type": "string"}, "type": {"type": "string"}, "param": _NULLABLE_STRING, "code": _NULLABLE_STRING}
+    )
     return {
-        "Error": _obj(
+        "ImageJob": _obj(
             {
-                "error": _obj(
-                    {
-                        "message": {"type": "string"},
-                        "type": {"type": "string"},
-                        "param": _NULLABLE_STRING,
-                        "code": _NULLABLE_STRING,
-                    }
-                )
-            }
+                "id": {"type": "string", "pattern": "^job_[0-9a-z]{26}$"},
+                "object": {"const": "image.job"},
+                "status": {"type": "string", "enum": ["queued", "running", "completed", "failed", "cancelled"]},
+                "created": {"type": "integer"},
+            },
+            {
+                "completed_at": {
+                    "type": "integer",
+                    "description": "when the job finished (completed, failed, cancelled)",
+                },
+                "result": {**_ref("ImagesResponse"), "description": "completed: the synchronous answer's body"},
+                "error": {**error_object, "description": "failed: the error the synchronous request would have had"},
+            },
         ),
+        "Error": _obj({"error": error_object}),
         "ImageGenerationRequest": {
             "type": "object",
             "required": ["model", "prompt"],
@@ -359,6 +367,23 @@ def _operations() -> dict[str, dict[str, Schema]]:
     account_id = _path_param("account_id", "an account id (`acct_…`)")
     admin_errors = _errors(400, 401, 404, 413)
     gen_errors = _errors(400, 401, 402, 403, 409, 413, 429, 451, 502, 503, 504)
+    prefer = {
+        "name": "Prefer",
+        "in": "header",
+        "required": False,
+        "description": "`respond-async` (RFC 7240; among other preferences, comma-separated): admit the request "
+        "now (every refusal is answered now) and answer 202 with a job to poll; not with `stream: true`",
+        "schema": {"type": "string"},
+    }
+    accepted = {
+        **_json(_ref("ImageJob"), "Accepted as an async job (`Prefer: respond-async`): poll its Location"),
+        "headers": {
+            "location": {"schema": {"type": "string"}, "description": "`/v1/images/jobs/{id}`"},
+            "preference-applied": {"schema": {"type": "string"}, "description": "`respond-async`"},
+            "idempotent-replayed": {"schema": {"type": "string"}, "description": "`true` on a replay"},
+        },
+    }
+    job_id = _path_param("job_id", "a job id (`job_…`); another account's job is 404")
     return {
         "/v1/images/generations": {
             "post": {
@@ -366,9 +391,10 @@ def _operations() -> dict[str, dict[str, Schema]]:
                 "summary": "Generate images",
                 "tags": ["images"],
                 "security": live,
-                "parameters": [idem],
+                "parameters": [idem, prefer],
                 "requestBody": _body(_ref("ImageGenerationRequest")),
                 "responses": {
+                    "202": accepted,
                     "200": {
                         **_json(_ref("ImagesResponse"), "The images delivered; only they are billed"),
                         "headers": {
@@ -393,7 +419,7 @@ def _operations() -> dict[str, dict[str, Schema]]:
                 "summary": "Edit images (multipart, as the openai SDK sends it)",
                 "tags": ["images"],
                 "security": live,
-                "parameters": [idem],
+                "parameters": [idem, prefer],
                 "requestBody": {
                     "required": True,
                     "content": {
@@ -413,9 +439,28 @@ def _operations() -> dict[str, dict[str, Schema]]:
                 },
                 "responses": {
                     "200": _json(_ref("ImagesResponse"), "The images delivered; only they are billed"),
+                    "202": accepted,
                     **gen_errors,
                 },
             }
+        },
+        "/v1/images/jobs/{job_id}": {
+            "get": {
+                "operationId": "getImageJob",
+                "summary": "An async job: its status and, once finished, its result or error",
+                "tags": ["images"],
+                "security": live,
+                "parameters": [job_id],
+                "responses": {"200": _json(_ref("ImageJob")), **_errors(401, 403, 404)},
+            },
+            "delete": {
+                "operationId": "cancelImageJob",
+                "summary": "Cancel a queued job (its hold released, nothing billed)",
+                "tags": ["images"],
+                "security": live,
+                "parameters": [job_id],
+                "responses": {"200": _json(_ref("ImageJob"), "The cancelled job"), **_errors(401, 403, 404, 409)},
+            },
         },
         "/v1/images/quote": {
             "post": {

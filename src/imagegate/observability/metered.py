@@ -91,8 +91,10 @@ class MeteredBilling(Billing):
         super().__init__(ledger, accounts, hold_ttl_seconds)
         self.metrics = metrics
 
-    async def hold(self, principal: Principal, request_id: str, amount: int, what: str) -> str:
-        hold_id = await super().hold(principal, request_id, amount, what)
+    async def hold(
+        self, principal: Principal, request_id: str, amount: int, what: str, *, job_ttl_seconds: int | None = None
+    ) -> str:
+        hold_id = await super().hold(principal, request_id, amount, what, job_ttl_seconds=job_ttl_seconds)
         self.metrics.held_micros.inc(amount)
         return hold_id
 

@@ -108,8 +108,11 @@ class Admission:
         live_unit = held_unit_price(model, request.quality, request.size, overrides) if not model.free else 0
         return Priced(request, billable, overrides, live_unit if billable else 0, live_unit)
 
-    async def admit(self, ticket: Ticket, request: ImageRequest, body: Any) -> Admitted | Replay:
-        """Steps 3-6 of a request, in the contract's order; all or nothing."""
+    async def admit(
+        self, ticket: Ticket, request: ImageRequest, body: Any, *, job_hold_ttl: int | None = None
+    ) -> Admitted | Replay:
+        """Steps 3-6 of a request, in the contract's order; all or nothing. `job_hold_ttl`: the request
+        becomes an async job, whose hold lives that long and belongs to no node run."""
         principal = ticket.principal
         priced = await self.price(request, principal)
         rate_headers: dict[str, str] = {}
@@ -129,7 +132,10 @@ class Admission:
             hold_id = None
             if priced.billable:
                 what = f"{request.n} × {request.model.id} {request.quality or 'standard'} {request.size}"
-                hold_id = await self._billing.hold(principal, ticket.request_id, priced.held_unit * request.n, what)
+                amount = priced.held_unit * request.n
+                hold_id = await self._billing.hold(
+                    principal, ticket.request_id, amount, what, job_ttl_seconds=job_hold_ttl
+                )
         except BaseException:
             if claimed:
                 assert ticket.idempotency_key is not None

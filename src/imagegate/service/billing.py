@@ -33,9 +33,17 @@ class Billing:
         self._accounts = accounts
         self._ttl = hold_ttl_seconds
 
-    async def hold(self, principal: Principal, request_id: str, amount: int, what: str) -> str:
-        """Reserve `amount` or refuse with 402; nothing is held on refusal."""
-        hold_id = await self._ledger.take_hold(principal.account_id, request_id, amount, self._ttl)
+    async def hold(
+        self, principal: Principal, request_id: str, amount: int, what: str, *, job_ttl_seconds: int | None = None
+    ) -> str:
+        """Reserve `amount` or refuse with 402; nothing is held on refusal. `job_ttl_seconds`: an async
+        job's hold, owned by the job (no node run) and living that long."""
+        if job_ttl_seconds is not None:
+            hold_id = await self._ledger.take_hold(
+                principal.account_id, request_id, amount, job_ttl_seconds, detached=True
+            )
+        else:
+            hold_id = await self._ledger.take_hold(principal.account_id, request_id, amount, self._ttl)
         if hold_id is None:
             account = await self._accounts.get_account(principal.account_id)
             available = account.available_micros if account else 0

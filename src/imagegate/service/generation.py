@@ -2,9 +2,10 @@
 admission -> its operation's upstream call -> delivery -> settlement (design.md, "One request").
 
 Every exit before settlement releases the hold, so a failed request never costs money. A further
-operation (an edit, a streamed generate, an async job) is another parser and upstream call run
-through `_run`, with the same admission and settlement; a streamed one (`service.streaming`) runs
-its upstream call and settlement while its events are sent.
+operation (an edit, a streamed generate) is another parser and upstream call run through `_run`,
+with the same admission and settlement; a streamed one (`service.streaming`) runs its upstream call
+and settlement while its events are sent. An async job (`service.jobs`) is admitted at submit
+(`admit`) and runs `execute` later, on any node's worker.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from ..domain.principal import Principal
 from ..domain.request import ImageRequest, parse_image_request
 from ..heap import after_image
 from ..routing.router import Routed, Router
-from .admission import Admission, Replay, Ticket, check_idempotency_key
+from .admission import Admission, Admitted, Replay, Ticket, check_idempotency_key
 from .delivery import Delivery
 from .edit_preparation import prepare_edit
 from .settlement import GenerationResult, Settlement
@@ -116,6 +117,18 @@ class ImageService:
         """The request's answer, or (`stream: true`) its admitted stream, which then owns the hold.
         `summary` (for the access log) learns the model, and the images and cost once settled."""
         summary = summary or RequestSummary()
+        admitted, request = await self.admit(ticket, prepare, summary)
+        if isinstance(admitted, Replay):
+            return await self._settlement.replayed(ticket, request, admitted)
+        if request.stream:
+            return ImageStream(admitted, self._router.stream, self._admission, self._settlement)
+        return await self.execute(admitted, upstream, summary)
+
+    async def admit(
+        self, ticket: Ticket, prepare: Prepare, summary: RequestSummary, *, job_hold_ttl: int | None = None
+    ) -> tuple[Admitted | Replay, ImageRequest]:
+        """Read and validate the request, then admission: what it took, or the refusal (recorded).
+        `job_hold_ttl`: admitted as an async job (its hold is the job's, living that long)."""
         request: ImageRequest | None = None
         try:
             if ticket.idempotency_key is not None:  # a header the database cannot store: refused first
@@ -127,14 +140,24 @@ class ImageService:
                     "An Idempotency-Key cannot be used with 'stream': true (a stream cannot be replayed).",
                     param="Idempotency-Key",
                 )
-            admitted = await self._admission.admit(ticket, request, body)
+            admitted = await self._admission.admit(ticket, request, body, job_hold_ttl=job_hold_ttl)
         except BaseException as exc:
             await asyncio.shield(self._settlement.refused(ticket, request, exc))
             raise
-        if isinstance(admitted, Replay):
-            return await self._settlement.replayed(ticket, request, admitted)
-        if request.stream:
-            return ImageStream(admitted, self._router.stream, self._admission, self._settlement)
+        return admitted, request
+
+    async def execute(
+        self,
+        admitted: Admitted,
+        upstream: UpstreamCall,
+        summary: RequestSummary | None = None,
+        *,
+        release_on_cancel: bool = True,
+    ) -> GenerationResult:
+        """An admitted request's upstream call, delivery and settlement; on any failure its hold is
+        released and nothing billed. A sync request runs it at once, an async job on a worker (which
+        keeps the hold when its node stops: `release_on_cancel=False`, the job is queued again)."""
+        request, ticket = admitted.request, admitted.ticket
         routed: Routed | None = None
         try:
             routed = await upstream(request, ticket.principal)
@@ -149,13 +172,31 @@ class ImageService:
             data = await self._delivery.deliver(request, images, created, owner)
             after_image(request.width, request.height)
             result = await self._settlement.complete(admitted, routed, charge, data, created)
-            summary.images, summary.cost_micros = charge.images, charge.amount
+            if summary is not None:
+                summary.images, summary.cost_micros = charge.images, charge.amount
             return result
         except BaseException as exc:
-            await asyncio.shield(self._settlement.abandon(admitted, routed, exc))
+            if release_on_cancel or not isinstance(exc, asyncio.CancelledError):
+                await asyncio.shield(self._settlement.abandon(admitted, routed, exc))
             raise
         finally:
             await self._admission.leave(admitted)
+
+    def upstream_for(self, operation: str) -> UpstreamCall:
+        """The router's call for an operation by name (`generate` or `edit`), as a job stores it."""
+        return self._router.edit if operation == "edit" else self._router.generate
+
+    def parse_generation(self, body: dict[str, Any]) -> ImageRequest:
+        """A stored generation body, validated again against the catalog (a job rebuilt on a worker)."""
+        return parse_image_request(body, self._catalog)
+
+    async def parse_edit(self, fields: dict[str, str], files: list[Upload]) -> tuple[dict[str, Any], ImageRequest]:
+        """An edit's parts as `prepare_edit` reads them: (the Idempotency-Key's body, the request)."""
+        return await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
+
+    async def leave(self, admitted: Admitted) -> None:
+        """Free an admitted request's in-flight slot (an accepted job no longer holds a connection)."""
+        await self._admission.leave(admitted)
 
 
 __all__ = ["GenerationResult", "ImageService", "ImageStream"]

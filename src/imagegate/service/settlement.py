@@ -194,6 +194,34 @@ class Settlement:
                 ticket.principal.account_id, ticket.idempotency_key, ticket.request_id, mode=ticket.principal.mode
             )
 
+    async def accepted(self, admitted: Admitted, job_body: dict[str, Any]) -> None:
+        """An async job was queued: its Idempotency-Key's stored answer is the 202 job body."""
+        ticket = admitted.ticket
+        if admitted.idempotency_claimed:
+            assert ticket.idempotency_key is not None
+            await self._idempotency.complete(
+                ticket.principal.account_id,
+                ticket.idempotency_key,
+                ticket.request_id,
+                202,
+                orjson.dumps(job_body).decode(),
+                0,
+                mode=ticket.principal.mode,
+            )
+
+    async def withdraw(self, ticket: Ticket, hold_id: str | None, exc: BaseException) -> None:
+        """An async job ended without running (cancelled, expired, or its request no longer valid):
+        its hold released, with the usage record saying why. Nothing is billed."""
+        status, code = _status_of(exc)
+        record = self._record_of(ticket, _Usage(None, status, code))
+        if hold_id is None:
+            await self._record(record)
+            return
+        try:
+            await self._billing.release(hold_id, usage=record)
+        except Exception:  # e.g. an earlier attempt already recorded it; the sweeper releases a hold at its TTL
+            log.exception("could not release the hold or record the usage of job request %s", ticket.request_id)
+
     async def refused(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
         """A request refused before it was admitted (admission gave back what it took): its record."""
         await self._audit_block(ticket, request, exc)

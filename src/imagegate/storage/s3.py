@@ -89,6 +89,24 @@ class S3BlobStore:
         except _FAILURES as exc:
             raise StorageUnavailable(f"The image could not be deleted from the bucket '{self.bucket}'.") from exc
 
+    async def put_private(self, key: str, data: bytes) -> None:
+        try:
+            await obstore.put_async(self._store, self._key(key), data)
+        except _FAILURES as exc:
+            raise StorageUnavailable(f"An upload could not be written to the bucket '{self.bucket}'.") from exc
+
+    async def get_private(self, key: str) -> bytes | None:
+        try:
+            result = await obstore.get_async(self._store, self._key(key))
+            return bytes(await result.bytes_async())
+        except NotFoundError:
+            return None
+        except _FAILURES as exc:
+            raise StorageUnavailable(f"An upload could not be read from the bucket '{self.bucket}'.") from exc
+
+    async def delete_private(self, key: str) -> None:
+        await self.delete(key)
+
     async def check(self) -> None:
         try:
             await obstore.list_with_delimiter_async(self._store, self._prefix or None)

@@ -1,7 +1,7 @@
 """Webhooks: a URL (and its secret's version) per API key, the outbox of messages and their attempts.
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-28
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0005"  # re-linked after the async jobs' 0006 when both are merged
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,177 @@
+"""The workers that run async jobs on every node, and the sweep that ends the jobs nobody will run.
+
+Each of a node's `IMAGEGATE_JOB_WORKERS` workers claims one runnable job at a time (`db/jobs.py`:
+no two nodes run the same job), rebuilds the admitted request from the stored job and runs the same
+`ImageService.execute` a sync request runs, then keeps the answer (or the error) in the job and tells
+`JobEvents`. An idle worker waits for the node's wake-up (a job accepted here) or the poll interval.
+A node that stops puts its running jobs back in the queue, their holds kept; one that dies leaves
+them to be taken again when their leases expire.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+
+from ..db.jobs import JobRow, JobsRepo
+from ..domain.errors import GatewayError, JobExpired
+from .admission import Admitted, Priced
+from .generation import ImageService
+from .job_events import JobEvents
+from .job_records import JobUploads, error_json, overrides_of, public_body, ticket_of
+from .jobs import JobTerms
+from .settlement import Settlement
+
+log = logging.getLogger("imagegate.jobs")
+
+NOTIFY_FOR_SECONDS = 86400
+"""A finished job nobody was told of is announced again by each sweep, for at most this long."""
+KEEP_FINISHED_SECONDS = 7 * 86400
+"""Finished jobs (and their results) are kept this long, then deleted by the sweep."""
+
+
+class JobWorkers:
+    def __init__(
+        self,
+        repo: JobsRepo,
+        images: ImageService,
+        settlement: Settlement,
+        uploads: JobUploads,
+        events: JobEvents,
+        terms: JobTerms,
+    ) -> None:
+        self._repo = repo
+        self._images = images
+        self._settlement = settlement
+        self._uploads = uploads
+        self._events = events
+        self.terms = terms
+        self._wake = asyncio.Event()
+        self._workers: list[asyncio.Task[None]] = []
+
+    def wake(self) -> None:
+        """A job was queued here: this node's idle workers look at once (no polling latency)."""
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._workers = [asyncio.create_task(self._work()) for _ in range(self.terms.workers)]
+
+    async def stop(self) -> None:
+        """Stop the workers; a job they were running is queued again with its hold (another node,
+        or this one restarted, runs it)."""
+        for task in self._workers:
+            task.cancel()
+        for task in self._workers:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._workers = []
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                claimed = await self.run_one()
+            except Exception:  # a database hiccup must not end the worker
+                log.exception("job worker: claiming or running a job failed")
+                claimed = False
+            if not claimed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.terms.poll_seconds)
+                self._wake.clear()
+
+    async def run_one(self) -> bool:
+        """Claim one runnable job and run it; False when there was none."""
+        claimed = await self._repo.claim(self.terms.lease_seconds, self.terms.max_attempts)
+        if claimed is None:
+            return False
+        row, token = claimed
+        try:
+            await self._run_claimed(row, token)
+        except asyncio.CancelledError:  # the node is stopping: the job goes back to the queue, hold kept
+            await asyncio.shield(self._repo.requeue(row.id, token, self.terms.lease_seconds))
+            raise
+        return True
+
+    async def _run_claimed(self, row: JobRow, token: str) -> None:
+        try:
+            admitted = await self._rebuild(row)
+        except Exception as exc:  # the stored request no longer validates, or its uploads are gone
+            await self._settlement.withdraw(ticket_of(row), row.hold_id, exc)
+            await self._finish(row, token, "failed", None, error_json(exc))
+            return
+        try:
+            result = await self._images.execute(
+                admitted, self._images.upstream_for(row.operation), release_on_cancel=False
+            )
+        except Exception as exc:  # execute released the hold and recorded the usage
+            if not isinstance(exc, GatewayError):
+                log.exception("job %s failed", row.id)
+            await self._finish(row, token, "failed", None, error_json(exc))
+            return
+        await self._finish(row, token, "completed", json.dumps(result.body), None)
+
+    async def _rebuild(self, row: JobRow) -> Admitted:
+        """The admitted request, as the submitting node had it, from the stored job."""
+        payload = json.loads(row.payload)
+        if row.operation == "edit":
+            files = await self._uploads.read(row.id, payload["files"])
+            _, request = await self._images.parse_edit(payload["fields"], files)
+        else:
+            request = self._images.parse_generation(payload)
+        priced = Priced(
+            request,
+            row.billable,
+            overrides_of(row.price_overrides),
+            row.held_unit_micros,
+            row.live_unit_micros,
+        )
+        return Admitted(ticket_of(row), priced, row.hold_id, idempotency_claimed=False, in_flight=False)
+
+    async def _finish(self, row: JobRow, token: str, status: str, result: str | None, error: str | None) -> None:
+        if not await self._repo.finish(row.id, token, status, result, error):
+            log.warning("job %s: its lease was taken over; this attempt's outcome is dropped", row.id)
+            return
+        await self._uploads.forget_of(row)
+        finished = await self._repo.get(row.id, row.account_id)
+        if finished is not None:
+            await self._notify(finished)
+
+    async def _notify(self, row: JobRow) -> None:
+        """Tell JobEvents, then mark the job notified; a failure leaves it for the sweep."""
+        try:
+            await self._events.job_finished(row.account_id, row.key_id, public_body(row))
+            await self._repo.mark_notified(row.id)
+        except Exception:
+            log.exception("job %s: announcing it failed; the sweep tries again", row.id)
+
+    async def sweep(self) -> dict[str, int]:
+        """Fail jobs not started in time (or whose nodes kept dying), releasing their holds; announce
+        finished jobs nobody was told of; delete old finished jobs."""
+        expired = JobExpired(
+            "The job did not run in time: no worker started it within the queue's time, or the nodes "
+            "running it stopped. Nothing was charged."
+        )
+        failed = await self._repo.fail_stale(error_json(expired), self.terms.max_attempts)
+        for row in failed:
+            await self._settlement.withdraw(ticket_of(row), row.hold_id, expired)
+            await self._uploads.forget_of(row)
+            await self._notify(row)
+        unnotified = await self._repo.unnotified(self.terms.notify_again_after_seconds, NOTIFY_FOR_SECONDS)
+        for row in unnotified:
+            await self._notify(row)
+        forgotten = await self._repo.forget_finished(KEEP_FINISHED_SECONDS)
+        return {"expired": len(failed), "notified": len(unnotified), "forgotten": forgotten}
+
+    async def sweep_logged(self) -> None:
+        """`sweep`, for the background loop: a failure is logged, and the next round tries again."""
+        try:
+            swept = await self.sweep()
+        except Exception:
+            log.exception("job sweep failed")
+            return
+        if swept["expired"]:
+            log.warning("failed %d job(s) that did not run in time; their holds were released", swept["expired"])
+
+
+__all__ = ["JobWorkers"]
