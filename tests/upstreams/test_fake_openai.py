@@ -321,6 +321,18 @@ def test_drop_after_partial_response(fake, client):
         client.post(GEN, json=body())
 
 
+def test_pause_before_completed_sends_the_partials_first(fake, client):
+    fake.script({"kind": "pause_before_completed", "seconds": 1})
+    t0 = time.monotonic()
+    with client.stream("POST", GEN, json=body(stream=True, partial_images=1, n=1)) as r:
+        lines = r.iter_lines()
+        first = next(line for line in lines if line.startswith("event: "))
+        at_partial = time.monotonic() - t0
+        rest = [line for line in lines if line.startswith("event: ")]
+    assert first == "event: image_generation.partial_image" and at_partial < 0.9
+    assert rest == ["event: image_generation.completed"] and time.monotonic() - t0 >= 1
+
+
 def test_hang_is_a_read_timeout_and_disconnect_is_seen(fake, client):
     fake.script({"kind": "hang"})
     t0 = time.monotonic()
