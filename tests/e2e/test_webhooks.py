@@ -2,8 +2,9 @@
 shown once), hostile URLs are refused, and the gateway's own delivery loop sends a finished job's
 message, signed, to a loopback receiver; the account reads the record at GET /v1/webhooks/deliveries.
 
-Jobs are another branch's: a finished job is reported through the same seam the jobs worker calls
-(`Webhooks.job_finished`), on the gateway's database, and the gateway process does the rest.
+A real async job (`Prefer: respond-async` through the `openai` SDK) sends its signed message when it
+completes or fails; other tests report a finished job through the seam the jobs worker calls
+(`Webhooks.job_finished`), on the gateway's database, to pin the message's rules (one per job and status).
 """
 
 from __future__ import annotations
@@ -268,6 +269,45 @@ def test_the_gateway_delivers_a_finished_job_signed_and_records_it(
     assert ok(deliveries(hooks_gateway, stranger.key))["data"] == []
     cli = json.loads(hooks_gateway.cli("webhooks", "deliveries", "--account", account.id, "--json"))
     assert [m["id"] for m in cli["data"]] == [message["id"]]
+
+
+def _submit_job(gw: Gateway, key: str, prompt: str) -> dict[str, Any]:
+    raw = gw.client(key).images.with_raw_response.generate(
+        model="gpt-image-2", prompt=prompt, quality="low", extra_headers={"Prefer": "respond-async"}
+    )
+    assert raw.http_response.status_code == 202, raw.http_response.text
+    return json.loads(raw.http_response.content)  # type: ignore[no-any-return]
+
+
+def test_a_real_job_sends_its_signed_result_and_a_failed_one_its_error(
+    hooks_gateway: Gateway, receiver: FakeWebhookReceiver, fake_openai: FakeOpenAI
+) -> None:
+    account = hooks_gateway.new_account("1")
+    secret = ok(admin(hooks_gateway, "PUT", f"/keys/{account.key_id}/webhook", {"webhook_url": receiver.url}))["secret"]
+    before = len(receiver.received)
+    receiver.script({"status": 503})  # the receiver is down once: the message is sent again
+
+    queued = _submit_job(hooks_gateway, account.key, "a kingfisher on a branch")
+    (message,) = wait_for_status(hooks_gateway, account.key, 1, "delivered", timeout=30)
+    polled = hooks_gateway.client(account.key).get(f"/images/jobs/{queued['id']}", cast_to=httpx.Response).json()
+    assert polled["status"] == "completed"
+    arrived = [r for r in receiver.received[before:] if r.headers.get("webhook-id") == message["id"]]
+    assert [r.status for r in arrived] == [503, 200]
+    payload = standardwebhooks.Webhook(secret).verify(arrived[-1].body, arrived[-1].headers)
+    assert payload["type"] == "image.job.completed" and payload["data"] == polled  # the job as polled
+    assert payload["data"]["result"]["billing"]["amount_micros"] > 0
+    with hooks_gateway.http() as http:  # the signed URL in the webhook downloads
+        assert http.get(payload["data"]["result"]["data"][0]["url"]).status_code == 200
+
+    fake_openai.script({"kind": "bad_param", "param": "prompt", "message": "refused upstream"})
+    failed = _submit_job(hooks_gateway, account.key, "a heron at dusk")
+    messages = wait_for_status(hooks_gateway, account.key, 2, "delivered", timeout=30)
+    last = next(r for r in receiver.received if r.headers.get("webhook-id") == messages[0]["id"])
+    payload = standardwebhooks.Webhook(secret).verify(last.body, last.headers)
+    assert payload["type"] == "image.job.failed" and payload["data"]["id"] == failed["id"]
+    assert payload["data"]["error"]["code"] and "result" not in payload["data"]
+    charged = polled["result"]["billing"]["amount_micros"]
+    assert hooks_gateway.balance(account.id) == (1_000_000 - charged, 0)  # the failure is unbilled, nothing held
 
 
 def test_deliveries_are_paginated_and_bounded(hooks_gateway: Gateway, receiver: FakeWebhookReceiver) -> None:
