@@ -147,6 +147,30 @@ def test_a_job_whose_node_died_is_run_again_once_and_a_job_that_kept_dying_fails
     run_core(sqlite_settings, scenario)
 
 
+def test_a_job_whose_node_died_after_billing_it_fails_refunded_and_is_not_run_again(
+    sqlite_settings: Settings,
+) -> None:
+    async def scenario(core: Core) -> None:
+        upstream = ScriptedUpstream([image()])
+        jobs, workers = jobs_on(core, upstream, RecordingEvents())
+        principal = await core.principal("1")
+        job_id = await submit(jobs, principal)
+        claimed = await core.db.jobs.claim(lease_seconds=0, max_attempts=3)
+        assert claimed is not None
+        # That node ran it and its settlement captured the price, then it died before keeping the result.
+        assert await core.db.ledger.settle(claimed[0].hold_id or "", LOW_64, "1 image(s)")
+        assert await core.money(principal) == Money(FUNDS - LOW_64, 0)
+
+        assert await workers.run_one()  # taken over
+        job = await jobs.get(principal, job_id)
+        assert job["status"] == "failed" and job["error"]["code"] == "job_interrupted"
+        assert upstream.calls == 0  # not run (and billed) a second time
+        assert await core.money(principal) == Money(FUNDS, 0)  # the charge without a result is refunded
+        await core.assert_ledger_consistent()
+
+    run_core(sqlite_settings, scenario)
+
+
 def test_a_stopping_node_queues_its_running_job_again_with_its_hold(sqlite_settings: Settings) -> None:
     async def scenario(core: Core) -> None:
         held = HeldAnswer([image()])

@@ -371,6 +371,18 @@ class LedgerRepo:
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> bool:
         return await self.settle(hold_id, 0, "released", usage)
 
+    async def captured(self, hold_id: str) -> tuple[str, int] | None:
+        """(account, amount) that the hold's capture took, or None if nothing was captured."""
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    select(ledger_entries.c.account_id, func.sum(ledger_entries.c.amount_micros))
+                    .where(ledger_entries.c.hold_id == hold_id, ledger_entries.c.kind == "capture")
+                    .group_by(ledger_entries.c.account_id)
+                )
+            ).first()
+        return (row[0], -int(row[1])) if row is not None and row[1] else None
+
     async def hold_status(self, hold_id: str) -> str | None:
         """`open`, `settled`, `released` or `expired`; None for an unknown hold."""
         async with self._engine.connect() as conn:

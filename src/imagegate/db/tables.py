@@ -94,7 +94,7 @@ ledger_entries = Table(
     metadata,
     Column("id", String(40), primary_key=True),
     Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
-    Column("kind", String(12), nullable=False),  # topup | adjustment | hold | capture | release
+    Column("kind", String(12), nullable=False),  # topup | adjustment | hold | capture | release | refund
     Column("amount_micros", BigInteger, nullable=False),  # signed change of the balance
     Column("held_delta_micros", BigInteger, nullable=False, default=0),  # signed change of what is held
     Column("reason", Text, nullable=False),

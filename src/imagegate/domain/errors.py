@@ -123,6 +123,14 @@ class JobExpired(GatewayError):
     code = "job_expired"
 
 
+class JobInterrupted(GatewayError):
+    """A job whose node stopped after billing it and before keeping its result: the charge is refunded."""
+
+    status = 503
+    type = "server_error"
+    code = "job_interrupted"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"

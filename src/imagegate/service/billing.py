@@ -73,6 +73,18 @@ class Billing:
         the hold is still open and the sweeper releases it when it expires; nothing is captured."""
         await self._ledger.release(hold_id, usage)
 
+    async def hold_status(self, hold_id: str) -> str | None:
+        return await self._ledger.hold_status(hold_id)
+
+    async def refund_capture(self, hold_id: str, reason: str) -> int:
+        """Give back what the hold's capture took (an entry of kind `refund`); the amount refunded."""
+        captured = await self._ledger.captured(hold_id)
+        if captured is None:
+            return 0
+        account_id, amount = captured
+        await self._ledger.adjust(account_id, amount, "refund", reason)
+        return amount
+
     async def _settled_in_doubt(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> bool:
         """The database went away while a capture was committing, so the commit may or may not have
         landed. Ask the hold (while the database is away, for a bounded time): still open -> settle it

@@ -16,12 +16,14 @@ import json
 import logging
 
 from ..db.jobs import JobRow, JobsRepo
-from ..domain.errors import GatewayError, JobExpired
+from ..domain.errors import GatewayError, JobExpired, JobInterrupted
 from .admission import Admitted, Priced
+from .billing import Billing
 from .generation import ImageService
 from .job_events import JobEvents
 from .job_records import JobUploads, error_json, overrides_of, public_body, ticket_of
 from .jobs import JobTerms
+from .patience import while_unreachable
 from .settlement import Settlement
 
 log = logging.getLogger("imagegate.jobs")
@@ -94,6 +96,11 @@ class JobWorkers:
         return True
 
     async def _run_claimed(self, row: JobRow, token: str) -> None:
+        if row.attempts > 1 and row.hold_id is not None:  # its node died: did that attempt get billed?
+            status = await self._settlement.resume(row.hold_id, f"job {row.id}: node stopped before keeping its result")
+            if status != "open":
+                await self._finish(row, token, "failed", None, error_json(_ended(status)))
+                return
         try:
             admitted = await self._rebuild(row)
         except Exception as exc:  # the stored request no longer validates, or its uploads are gone
@@ -129,7 +136,11 @@ class JobWorkers:
         return Admitted(ticket_of(row), priced, row.hold_id, idempotency_claimed=False, in_flight=False)
 
     async def _finish(self, row: JobRow, token: str, status: str, result: str | None, error: str | None) -> None:
-        if not await self._repo.finish(row.id, token, status, result, error):
+        async def finish() -> bool:
+            return await self._repo.finish(row.id, token, status, result, error)
+
+        # A completed job is billed by now: ride out a database blip rather than leave it to be re-run.
+        if not await while_unreachable(finish, Billing.SETTLE_PATIENCE_SECONDS):
             log.warning("job %s: its lease was taken over; this attempt's outcome is dropped", row.id)
             return
         await self._uploads.forget_of(row)
@@ -172,6 +183,16 @@ class JobWorkers:
             return
         if swept["expired"]:
             log.warning("failed %d job(s) that did not run in time; their holds were released", swept["expired"])
+
+
+def _ended(hold_status: str | None) -> GatewayError:
+    """Why a job taken over from a dead node cannot run again: its hold is no longer open."""
+    if hold_status == "settled":
+        return JobInterrupted(
+            "The node running this job stopped after billing it and before keeping its result; the charge "
+            "was refunded. Submit the request again."
+        )
+    return JobExpired("The job's hold ended before it could run again. Nothing was charged.")
 
 
 __all__ = ["JobWorkers"]

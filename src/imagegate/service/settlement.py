@@ -222,6 +222,16 @@ class Settlement:
         except Exception:  # e.g. an earlier attempt already recorded it; the sweeper releases a hold at its TTL
             log.exception("could not release the hold or record the usage of job request %s", ticket.request_id)
 
+    async def resume(self, hold_id: str, why: str) -> str | None:
+        """Before an async job runs again (its node died): the state of its hold. `settled` means the
+        earlier attempt was billed but its result was never kept; that charge is refunded (the client
+        cannot get those images), and the job must fail rather than run and bill twice."""
+        status = await self._billing.hold_status(hold_id)
+        if status == "settled":
+            refunded = await self._billing.refund_capture(hold_id, why)
+            log.warning("%s: refunded %d micros", why, refunded)
+        return status
+
     async def refused(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
         """A request refused before it was admitted (admission gave back what it took): its record."""
         await self._audit_block(ticket, request, exc)
