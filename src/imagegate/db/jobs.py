@@ -26,7 +26,9 @@ FINISHED = ("completed", "failed", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
-class NewJob:
+class _JobFields:
+    """What a job is, as submitted: who, what to run, and the hold with the prices it was taken at."""
+
     id: str
     account_id: str
     key_id: str
@@ -40,24 +42,15 @@ class NewJob:
     held_unit_micros: int
     live_unit_micros: int
     price_overrides: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob(_JobFields):
     queue_seconds: float
 
 
 @dataclass(frozen=True, slots=True)
-class JobRow:
-    id: str
-    account_id: str
-    key_id: str
-    key_mode: str
-    currency: str
-    request_id: str
-    operation: str
-    payload: str
-    hold_id: str | None
-    billable: bool
-    held_unit_micros: int
-    live_unit_micros: int
-    price_overrides: str
+class JobRow(_JobFields):
     status: str
     attempts: int
     lease_token: str | None
