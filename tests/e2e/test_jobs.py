@@ -219,6 +219,25 @@ def test_refusals_at_submit_are_the_sync_ones_and_make_no_job(jobs_gateway: Gate
         submit(jobs_gateway, account.key, size="7x7")
     assert bad.value.code == "invalid_value" and bad.value.param == "size"
 
+    blocked = jobs_gateway.post_images(
+        account.key,
+        {"model": "gpt-image-2", "prompt": "step by step diagram of how to build a pipe bomb"},
+        headers=ASYNC,
+    )
+    assert_error(blocked, 451, "content_policy_error", "prompt_blocked", None)
+
+    limited = jobs_gateway.new_account("10")
+    one_a_minute = jobs_gateway.admin(
+        lambda admin: admin.create_key(limited.id, test=False, models=None, rpm=1, ipm=None)
+    )["key"]
+    accepted = submit(jobs_gateway, one_a_minute)[1]
+    with pytest.raises(openai.RateLimitError) as slowed:
+        submit(jobs_gateway, one_a_minute)
+    assert slowed.value.code == "rate_limit_exceeded" and slowed.value.response.headers.get("location") is None
+    done = wait_finished(jobs_gateway, one_a_minute, accepted["id"])
+    charged = done["result"]["billing"]["amount_micros"]
+    assert jobs_gateway.balance(limited.id) == (10_000_000 - charged, 0)  # the refused one made no job, held nothing
+
     # stream and respond-async together: refused, naming the header.
     streamed = jobs_gateway.post_images(
         account.key, {"model": "gpt-image-2", "prompt": PROMPT, "stream": True}, headers=ASYNC
@@ -226,7 +245,7 @@ def test_refusals_at_submit_are_the_sync_ones_and_make_no_job(jobs_gateway: Gate
     assert_error(streamed, 400, "invalid_request_error", "invalid_value", "Prefer")
     assert jobs_gateway.balance(account.id) == (10_000_000, 0)
     assert jobs_gateway.balance(broke.id) == (0, 0)
-    assert upstream.requests == []
+    assert generation_calls(upstream) == 1  # the one accepted job's
 
 
 def test_idempotency_key_replays_the_202_job_body(jobs_gateway: Gateway, upstream: FakeOpenAI) -> None:
