@@ -242,11 +242,11 @@ class Settings:
     job_workers: int
     job_poll_seconds: float
     job_queue_ttl_seconds: int
-    webhook_retry_base_seconds: float = 10.0
-    webhook_retry_max_seconds: float = 3600.0
-    webhook_retry_window_seconds: float = 86400.0
-    webhook_timeout_seconds: float = 10.0
-    webhook_poll_seconds: float = 2.0
+    webhook_retry_base_seconds: float
+    webhook_retry_max_seconds: float
+    webhook_retry_window_seconds: float
+    webhook_timeout_seconds: float
+    webhook_poll_seconds: float
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
