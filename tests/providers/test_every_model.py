@@ -9,7 +9,9 @@ only the sizes it declares in GET /v1/models.
 
 from __future__ import annotations
 
+import base64
 import io
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -150,3 +152,49 @@ def test_gemini_jpeg_answer_is_delivered_as_asked(
     fake_gemini.script({"kind": "jpeg"})
     assert _one(live_gateway, funded.key, "nano-banana-2", "1376x768", fmt) == ("1376x768", fmt, None)
     assert len(fake_gemini.requests) == 1
+
+
+@pytest.mark.parametrize("model", sorted(CATALOG.models))
+def test_every_model_runs_as_a_polled_async_job(live_gateway: Gateway, funded: Account, model: str) -> None:
+    """`Prefer: respond-async` on every catalog model's own wire: 202, then the polled job's result is the
+    synchronous answer (an image of the default size at its URL), billed once at the model's price."""
+    client = live_gateway.client(funded.key)
+    quality = {"quality": "low"} if CATALOG.models[model].capabilities.qualities else {}
+    raw = client.images.with_raw_response.generate(
+        model=model, prompt=PROMPT, extra_headers={"Prefer": "respond-async"}, **quality
+    )
+    assert raw.http_response.status_code == 202
+    job_id = raw.http_response.json()["id"]
+    deadline = time.monotonic() + 60
+    job: dict[str, Any] = {"status": "queued"}
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling the job as a client does, bounded
+        job = client.get(f"/images/jobs/{job_id}", cast_to=httpx.Response).json()
+    assert job["status"] == "completed", job
+    (item,) = job["result"]["data"]
+    image = Image.open(io.BytesIO(httpx.get(item["url"], timeout=60).content))
+    assert f"{image.width}x{image.height}" == CATALOG.models[model].capabilities.default_size
+    charged = job["result"]["billing"]["amount_micros"]
+    m = CATALOG.models[model]
+    price = 0 if m.free else m.prices[quality.get("quality", "standard")][m.capabilities.default_size]
+    assert charged == price
+    assert live_gateway.balance(funded.id) == (100_000_000 - price, 0)
+
+
+@pytest.mark.parametrize("model", sorted(CATALOG.models))
+def test_every_model_streams_through_the_sdk(live_gateway: Gateway, funded: Account, model: str) -> None:
+    """`images.generate(stream=True)` on every catalog model's own wire: the SDK iterates the events and the
+    last one is the completed image of the default size, billed as unstreamed."""
+    quality = {"quality": "low"} if CATALOG.models[model].capabilities.qualities else {}
+    stream = live_gateway.client(funded.key).images.generate(
+        model=model, prompt=PROMPT, stream=True, partial_images=1, **quality
+    )
+    events = list(stream)
+    assert [e.type for e in events][-1] == "image_generation.completed"
+    assert {e.type for e in events[:-1]} <= {"image_generation.partial_image"}
+    final = events[-1]
+    image = Image.open(io.BytesIO(base64.b64decode(final.b64_json)))  # type: ignore[union-attr]
+    m = CATALOG.models[model]
+    assert f"{image.width}x{image.height}" == m.capabilities.default_size
+    price = 0 if m.free else m.prices[quality.get("quality", "standard")][m.capabilities.default_size]
+    assert live_gateway.balance(funded.id) == (100_000_000 - price, 0)
