@@ -36,6 +36,14 @@ def check_text(text: str, param: str | None, max_chars: int | None = None) -> st
     )
 
 
+MAX_ID_CHARS = 64
+
+
+def check_id(value: str, param: str) -> str:
+    """An id from a path, a query or the command line, before it reaches a WHERE clause."""
+    return check_text(value, param, MAX_ID_CHARS)
+
+
 def check_json(value: Any, max_depth: int = MAX_JSON_DEPTH, max_values: int = MAX_JSON_VALUES) -> Any:
     """A decoded JSON body, refused (400) when nested deeper than `max_depth`, when it holds more than
     `max_values` values, or when any key or string in it is unstorable; `param` is the
@@ -65,4 +73,4 @@ def check_json(value: Any, max_depth: int = MAX_JSON_DEPTH, max_values: int = MA
     return value
 
 
-__all__ = ["MAX_JSON_DEPTH", "MAX_JSON_VALUES", "check_json", "check_text"]
+__all__ = ["MAX_ID_CHARS", "MAX_JSON_DEPTH", "MAX_JSON_VALUES", "check_id", "check_json", "check_text"]

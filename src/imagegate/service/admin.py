@@ -20,19 +20,13 @@ from ..domain.pricing import live_card
 from ..domain.principal import AccountLimits
 from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
 from ..domain.safety_text import TermSet
-from ..domain.text import check_text
+from ..domain.text import check_id, check_text
 from .keys import display_prefix, hash_key, new_key
 from .webhook_endpoints import WebhookEndpoints
 from .webhooks import Webhooks
 
-MAX_ID_CHARS = 64
 MAX_NAME_CHARS = 200  # accounts.name is VARCHAR(200)
 MAX_REASON_CHARS = 2000
-
-
-def check_id(value: str, param: str) -> str:
-    """An id from a path, a query or the command line, before it reaches a WHERE clause."""
-    return check_text(value, param, MAX_ID_CHARS)
 
 
 def to_micros(amount: str, param: str = "amount_usd") -> int:

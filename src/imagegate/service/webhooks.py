@@ -16,7 +16,7 @@ from ..db.clock import utcnow
 from ..db.webhooks import Attempt, MessageRecord, NewMessage, WebhooksRepo
 from ..domain.errors import InvalidRequest
 from ..domain.principal import Principal
-from ..domain.text import check_text
+from ..domain.text import check_id
 from ..domain.webhooks import job_event, message_id
 
 log = logging.getLogger("imagegate.webhooks")
@@ -56,7 +56,7 @@ class Webhooks:
     ) -> dict[str, Any]:
         """Every account's messages (or one account's), optionally only those in `status`."""
         if account_id is not None:
-            check_text(account_id, "account_id", 64)
+            check_id(account_id, "account_id")
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}.", param="status")
         return await self._page(account_id, status, limit, after)
@@ -66,7 +66,7 @@ class Webhooks:
     ) -> dict[str, Any]:
         size = _limit(limit)
         if after is not None:
-            check_text(after, "after", 64)
+            check_id(after, "after")
         records = await self._repo.messages(account_id=account_id, status=status, before=after, limit=size + 1)
         page = records[:size]
         return {
