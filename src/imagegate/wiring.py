@@ -280,19 +280,6 @@ def job_terms(settings: Settings) -> JobTerms:
     )
 
 
-def image_service(
-    settings: Settings,
-    db: Database,
-    router: Router,
-    store: BlobStore,
-    limiter_state: LimiterState,
-    http_client: UpstreamClient,
-    metrics: Metrics | None = None,
-) -> ImageService:
-    """The generation pipeline; with `metrics`, billing, usage and screening are counted as they pass."""
-    return image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)[0]
-
-
 def image_pipeline(
     settings: Settings,
     db: Database,

@@ -37,7 +37,7 @@ from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.state.limiter_memory import MemoryLimiterState
 from imagegate.storage.filesystem import FilesystemBlobStore
 from imagegate.storage.signing import UrlSigner
-from imagegate.wiring import Database, admin_service, image_pipeline, image_service, open_database, prompt_screen
+from imagegate.wiring import Database, admin_service, image_pipeline, open_database, prompt_screen
 
 from .scripted import scripted_registry
 
@@ -201,7 +201,7 @@ class Core:
         return router
 
     def billing_steps(self) -> tuple[Admission, Settlement]:
-        """The admission and settlement steps on one Billing, built as `wiring.image_service` builds
+        """The admission and settlement steps on one Billing, built as `wiring.image_pipeline` builds
         them (in-process limiter state, the shipped screening policy)."""
         settings, db = self.settings, self.db
         billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
@@ -213,13 +213,13 @@ class Core:
         return admission, Settlement(billing, db.usage, db.idempotency, screen)
 
     def image_service(self, router: Router) -> ImageService:
-        """Assembled by `wiring.image_service`, exactly as a serving node assembles it."""
+        """Assembled by `wiring.image_pipeline`, exactly as a serving node assembles it."""
         store = FilesystemBlobStore(
             self.settings.data_dir / "images", UrlSigner(self.settings.signing_secret), self.settings.base_url()
         )
         limiter_state = MemoryLimiterState()
         self.stack.push_async_callback(limiter_state.aclose)
-        return image_service(self.settings, self.db, router, store, limiter_state, self.client)
+        return image_pipeline(self.settings, self.db, router, store, limiter_state, self.client)[0]
 
     def jobs(self, router: Router, events: JobEvents, terms: JobTerms) -> tuple[Jobs, JobWorkers]:
         """The async jobs service and its workers on the image pipeline, assembled as `wiring.open_gateway` does."""

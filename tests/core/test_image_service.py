@@ -1,6 +1,6 @@
 """ImageService: a request runs admission -> upstream -> delivery -> settlement, and the client
 gets its images and pays exactly for them, or gets the contract's error and pays nothing.
-Assembled by `wiring.image_service` on a real SQLite database and blob store; only the upstreams
+Assembled by `wiring.image_pipeline` on a real SQLite database and blob store; only the upstreams
 are scripted. (Admission and settlement run on PostgreSQL too in their own tests.)"""
 
 from __future__ import annotations
