@@ -105,13 +105,8 @@ def test_bucket_mode_hands_out_the_buckets_presigned_url(
         assert download.content.startswith(b"\x89PNG")
 
 
-def test_missing_bucket_stops_serve_naming_it(tmp_path: Path, moto: MotoServer) -> None:
-    env = {
-        **_clean_environ(),
-        **_s3_env(moto, bucket="no-such-bucket"),
-        "IMAGEGATE_DATA_DIR": str(tmp_path / "data"),
-        "IMAGEGATE_PORT": "1",  # never reached: serve must stop before binding
-    }
+def _serve_that_must_stop(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`imagegate serve` with a configuration it must refuse: it exits non-zero before binding."""
     result = subprocess.run(
         [sys.executable, "-m", "imagegate", "serve"],
         env=env,
@@ -122,6 +117,17 @@ def test_missing_bucket_stops_serve_naming_it(tmp_path: Path, moto: MotoServer) 
         check=False,
     )
     assert result.returncode != 0
+    return result
+
+
+def test_missing_bucket_stops_serve_naming_it(tmp_path: Path, moto: MotoServer) -> None:
+    env = {
+        **_clean_environ(),
+        **_s3_env(moto, bucket="no-such-bucket"),
+        "IMAGEGATE_DATA_DIR": str(tmp_path / "data"),
+        "IMAGEGATE_PORT": "1",  # never reached: serve must stop before binding
+    }
+    result = _serve_that_must_stop(env)
     assert "no-such-bucket" in result.stderr
 
 
@@ -132,16 +138,7 @@ def test_bucket_urls_on_a_file_store_stop_serve_saying_why(tmp_path: Path) -> No
         "IMAGEGATE_URL_MODE": "bucket",
         "IMAGEGATE_PORT": "1",
     }
-    result = subprocess.run(
-        [sys.executable, "-m", "imagegate", "serve"],
-        env=env,
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
+    result = _serve_that_must_stop(env)
     assert "IMAGEGATE_URL_MODE=bucket needs an s3://" in result.stderr
     assert "Traceback" not in result.stderr
 
