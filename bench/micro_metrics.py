@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 
-from imagegate.db.usage import UsageRecord
 from imagegate.observability.metrics import Metrics
+from micro_images_index import usage_record  # bench/ is the script's folder
 
 N = 50_000
 
@@ -23,25 +22,7 @@ N = 50_000
 def main() -> None:
     folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     metrics = Metrics(Path(folder) if folder else None)
-    record = UsageRecord(
-        "req_x",
-        "acct_x",
-        "key_x",
-        "gpt-image-2",
-        "openai",
-        1,
-        1,
-        1,
-        "1024x1024",
-        "low",
-        200,
-        None,
-        11000,
-        11000,
-        420,
-        None,
-        datetime.now(UTC),
-    )
+    record = usage_record()  # the same record the images-index micro-benchmark writes
     upstream = metrics.upstream_seconds.labels("openai")
     circuit = metrics.circuit_state.labels("gpt-image-2/openai")
     started = time.process_time()
