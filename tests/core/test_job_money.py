@@ -286,7 +286,9 @@ def test_a_database_cut_during_a_jobs_delivery_releases_its_hold_and_says_databa
                 answer.release()
                 await wait_until(lambda: proxy.refused >= 3)  # the worker tried, and kept trying
                 proxy.restore()
+                back = time.monotonic()
                 assert await asyncio.wait_for(running, 60)
+                print(f"database cut during delivery: job ended {time.monotonic() - back:.2f} s after it was back")
 
                 job = await jobs.get(principal, job_id)
                 assert job["status"] == "failed" and job["error"]["code"] == "database_unavailable", job

@@ -174,9 +174,9 @@ class Settlement:
             )
 
     async def abandon(self, admitted: Admitted, routed: Routed | None, exc: BaseException) -> None:
-        """An admitted request failed: release its hold, give its idempotency key back, record it. A
-        database that is briefly away is waited for (as a capture is): a hold left open would hold
-        the credit until its TTL, for a job's hold more than an hour."""
+        """An admitted request failed: release its hold, give its idempotency key back, record it. The
+        client is answered at once: a hold this cannot release (the database is away) is released by
+        the sweeper at its TTL, or, for an async job, by `end_job`, which waits for the database."""
         ticket = admitted.ticket
         await self._audit_block(ticket, admitted.request, exc)
         status, code = _status_of(exc)
@@ -184,27 +184,18 @@ class Settlement:
             ticket,
             _Usage(admitted.request, status, code, routed.route if routed else None, routed.attempts if routed else 0),
         )
-
-        async def release() -> None:
+        try:
             if admitted.hold_id is not None:
                 await self._billing.release(admitted.hold_id, usage=record)
             else:
                 await self._usage.record(record)
-
-        try:
-            await while_unreachable(release, Billing.SETTLE_PATIENCE_SECONDS)
         except Exception:  # the sweeper releases a hold this could not; the client still gets its error
             log.exception("could not release the hold or record the usage of request %s", ticket.request_id)
         if admitted.idempotency_claimed:
             assert ticket.idempotency_key is not None
-            key = ticket.idempotency_key
-
-            async def give_back() -> None:
-                await self._idempotency.give_back(
-                    ticket.principal.account_id, key, ticket.request_id, mode=ticket.principal.mode
-                )
-
-            await while_unreachable(give_back, Billing.SETTLE_PATIENCE_SECONDS)
+            await self._idempotency.give_back(
+                ticket.principal.account_id, ticket.idempotency_key, ticket.request_id, mode=ticket.principal.mode
+            )
 
     async def accepted(self, admitted: Admitted, job_body: dict[str, Any]) -> None:
         """An async job was queued: its Idempotency-Key's stored answer is the 202 job body."""
