@@ -8,6 +8,8 @@ capture that landed before it died is the ledger's own `settle` of the job's hol
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -27,7 +29,7 @@ from imagegate.domain.principal import Principal
 from imagegate.ids import new_id
 from imagegate.service.job_records import error_json
 from imagegate.service.jobs import Jobs
-from tests.conftest import PostgresDatabase, require_service
+from tests.conftest import PostgresDatabase, _clean_environ, require_service
 from tests.e2e.test_idempotency_scope import _upgrade
 from tests.support.lossy_proxy import LossyProxy
 
@@ -214,6 +216,16 @@ def test_ledger_verify_reports_a_charge_whose_job_failed(settings: Settings) -> 
         assert found[0].account_id == principal.account_id
 
     run_core(settings, scenario)
+    if not settings.database_url.startswith("sqlite"):
+        return  # the command is the same on either engine: run it once
+    cli = subprocess.run(
+        [sys.executable, "-m", "imagegate", "ledger", "verify"],
+        env={**_clean_environ(), **settings.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert cli.returncode == 1 and " is failed but kept " in cli.stdout, cli
 
 
 def test_ledger_verify_reports_a_charge_whose_request_failed(settings: Settings) -> None:
