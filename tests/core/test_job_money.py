@@ -78,8 +78,8 @@ def test_a_job_killed_after_its_capture_on_its_last_attempt_is_refunded_by_the_s
     """Defect 1: the sweep failed it `job_expired`, "Nothing was charged", and kept the charge."""
 
     async def scenario(core: Core) -> None:
-        upstream = ScriptedUpstream()
-        jobs, workers = jobs_on(core, upstream, RecordingEvents())
+        upstream, events = ScriptedUpstream(), RecordingEvents()
+        jobs, workers = jobs_on(core, upstream, events)
         principal = await core.principal("1")
         job_id, _ = await billed_then_died(core, principal, jobs, deaths=TERMS.max_attempts)
         assert not await workers.run_one()  # no attempt left
@@ -87,6 +87,7 @@ def test_a_job_killed_after_its_capture_on_its_last_attempt_is_refunded_by_the_s
         assert (await workers.sweep())["expired"] == 1
         job = await jobs.get(principal, job_id)
         assert job["status"] == "failed" and job["error"]["code"] == "job_interrupted", job
+        assert [call[2] for call in events.calls] == [job]  # announced as it ended
         assert "refunded" in job["error"]["message"] and "Nothing was charged" not in job["error"]["message"]
         assert await core.money(principal) == Money(FUNDS, 0)
         (record,) = await core.usage(principal)

@@ -178,9 +178,9 @@ class JobWorkers:
         )
         failed = await self._repo.fail_stale(error_json(expired), self.terms.max_attempts)
         for row in failed:
-            await self._end_failed(row, expired)
+            ended = await self._end_failed(row, expired)
             await self._uploads.forget_of(row)
-            await self._notify(row)
+            await self._notify(ended)
         unsettled = await self._repo.ended_with_money_left(ENDING_GRACE_SECONDS)
         for row in unsettled:
             await self._end_failed(
@@ -192,12 +192,14 @@ class JobWorkers:
         forgotten = await self._repo.forget_finished(KEEP_FINISHED_SECONDS)
         return {"expired": len(failed), "notified": len(unnotified), "forgotten": forgotten, "settled": len(unsettled)}
 
-    async def _end_failed(self, row: JobRow, exc: GatewayError) -> None:
+    async def _end_failed(self, row: JobRow, exc: GatewayError) -> JobRow:
         """A job already marked failed or cancelled: end its money, and if that refunded a charge, say
-        so in its error instead of "nothing was charged"."""
+        so in its error instead of "nothing was charged". The job as it now reads."""
         error = await self._settlement.end_job(row.id, ticket_of(row), row.hold_id, exc)
-        if error is not exc and row.status == "failed":
-            await self._repo.amend_error(row.id, error_json(error))
+        if error is exc or row.status != "failed":
+            return row
+        await self._repo.amend_error(row.id, error_json(error))
+        return await self._repo.get(row.id, row.account_id) or row
 
     async def sweep_logged(self) -> None:
         """`sweep`, for the background loop: a failure is logged, and the next round tries again."""
