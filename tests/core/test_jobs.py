@@ -6,19 +6,21 @@ queue with its hold. (The HTTP side, PostgreSQL and several nodes: tests/e2e/tes
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 
 from imagegate.config import Settings
 from imagegate.domain.errors import UpstreamFailed
 from imagegate.domain.principal import Principal
 from imagegate.ids import new_id
+from imagegate.service.admission import Ticket
 from imagegate.service.job_workers import JobWorkers
 from imagegate.service.jobs import Jobs, JobTerms
+from imagegate.service.operations import Generate
 
 from .harness import LOW_64, MODEL, Core, Money, core_settings, run_core
 from .scripted import HeldAnswer, ScriptedUpstream, image
@@ -53,9 +55,8 @@ def jobs_on(
 
 
 async def submit(jobs: Jobs, principal: Principal) -> str:
-    accepted = await jobs.submit_generation(
-        orjson.dumps({"model": MODEL, "prompt": "a red square"}), principal, new_id("req")
-    )
+    ticket = Ticket(principal, new_id("req"), time.monotonic(), surface="images")
+    accepted = await jobs.submit(Generate({"model": MODEL, "prompt": "a red square"}), ticket)
     assert accepted.body["status"] == "queued"
     return str(accepted.body["id"])
 
