@@ -1,0 +1,59 @@
+"""Migration 0008 gives every usage record a surface: the records of jobs the jobs table still has are
+`job`, every other earlier record `images` (before it, every request came through the Images API)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
+
+from imagegate.db.engine import MIGRATIONS, create_engine
+
+ROWS_0007 = """
+INSERT INTO usage_records (id, account_id, key_id, status, delivered, cost_micros, unit_price_micros,
+    latency_ms, attempts, created_at) VALUES
+    ('req_sync', 'acct_1', 'key_1', 200, 1, 6000, 6000, 5, 1, '2026-11-30 10:00:00'),
+    ('req_job', 'acct_1', 'key_1', 200, 1, 6000, 6000, 5, 1, '2026-11-30 10:00:00');
+INSERT INTO jobs (id, account_id, key_id, key_mode, currency, request_id, operation, payload, billable,
+    held_unit_micros, live_unit_micros, price_overrides, status, attempts, created_at, queue_expires_at) VALUES
+    ('job_1', 'acct_1', 'key_1', 'live', 'USD', 'req_job', 'generate', '{}', true, 6000, 6000, '[]',
+     'completed', 1, '2026-11-30 10:00:00', '2026-11-30 11:00:00')
+"""
+
+
+def _upgrade(connection: Connection, revision: str) -> None:
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["connection"] = connection
+    command.upgrade(config, revision)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_earlier_records_are_images_and_those_of_jobs_job(fresh_database: str) -> None:
+    async def migrate_and_read() -> dict[str, str]:
+        engine = create_engine(fresh_database)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade, "0007")
+                for statement in filter(str.strip, ROWS_0007.split(";")):
+                    await conn.execute(text(statement))
+            async with engine.begin() as conn:
+                await conn.run_sync(_upgrade, "head")
+            async with engine.connect() as conn:
+                rows = await conn.execute(text("SELECT id, surface FROM usage_records"))
+                return {record_id: surface for record_id, surface in rows}
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(migrate_and_read()) == {"req_sync": "images", "req_job": "job"}
