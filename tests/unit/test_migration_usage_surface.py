@@ -52,7 +52,7 @@ def test_earlier_records_are_images_and_those_of_jobs_job(fresh_database: str) -
                 await conn.run_sync(_upgrade, "head")
             async with engine.connect() as conn:
                 rows = await conn.execute(text("SELECT id, surface FROM usage_records"))
-                return {record_id: surface for record_id, surface in rows}
+                return {str(row[0]): str(row[1]) for row in rows}
         finally:
             await engine.dispose()
 
