@@ -4,15 +4,11 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
-from sqlalchemy.engine import Connection
 
-from imagegate.db.engine import MIGRATIONS, create_engine
+from imagegate.db.engine import create_engine
+from tests.support.migrations import alembic_upgrade
 
 ROWS_0007 = """
 INSERT INTO usage_records (id, account_id, key_id, status, delivered, cost_micros, unit_price_micros,
@@ -26,30 +22,16 @@ INSERT INTO jobs (id, account_id, key_id, key_mode, currency, request_id, operat
 """
 
 
-def _upgrade(connection: Connection, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", MIGRATIONS)
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def test_earlier_records_are_images_and_those_of_jobs_job(fresh_database: str) -> None:
     async def migrate_and_read() -> dict[str, str]:
         engine = create_engine(fresh_database)
         try:
             async with engine.begin() as conn:
-                await conn.run_sync(_upgrade, "0007")
+                await conn.run_sync(alembic_upgrade, "0007")
                 for statement in filter(str.strip, ROWS_0007.split(";")):
                     await conn.execute(text(statement))
             async with engine.begin() as conn:
-                await conn.run_sync(_upgrade, "head")
+                await conn.run_sync(alembic_upgrade, "head")
             async with engine.connect() as conn:
                 rows = await conn.execute(text("SELECT id, surface FROM usage_records"))
                 return {str(row[0]): str(row[1]) for row in rows}
