@@ -55,6 +55,7 @@ def usage_record() -> UsageRecord:
         11000,
         420,
         None,
+        "images",
         datetime.now(UTC),
     )
 

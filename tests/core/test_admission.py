@@ -29,7 +29,7 @@ def body(**fields: Any) -> dict[str, Any]:
 async def admit(
     core: Core, admission: Admission, principal: Principal, fields: dict[str, Any], key: str | None = None
 ) -> Admitted | Replay:
-    ticket = Ticket(principal, new_id("req"), time.monotonic(), key)
+    ticket = Ticket(principal, new_id("req"), time.monotonic(), key, surface="images")
     return await admission.admit(ticket, parse_image_request(fields, core.settings.catalog), fields)
 
 

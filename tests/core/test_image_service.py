@@ -27,7 +27,9 @@ from imagegate.domain.errors import (
 from imagegate.domain.upstream import RetryableUpstreamError, UpstreamRejected
 from imagegate.ids import new_id
 from imagegate.images import inspect
+from imagegate.service.admission import Ticket
 from imagegate.service.generation import GenerationResult, ImageService
+from imagegate.service.operations import Generate
 
 from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, core_settings, run_core
 from .scripted import HeldAnswer, ScriptedUpstream, all_calls, image
@@ -51,7 +53,10 @@ def service(core: Core, **upstreams: ScriptedUpstream) -> ImageService:
 async def generate(
     images: ImageService, core: Core, principal: Any, body: bytes, key: str | None = None
 ) -> GenerationResult:
-    return await images.generate(body, principal, new_id("req"), key)
+    ticket = Ticket(principal, new_id("req"), time.monotonic(), key, surface="images")
+    result = await images.run(lambda: Generate.from_json(body), ticket)
+    assert isinstance(result, GenerationResult)
+    return result
 
 
 def stored_file(settings: Settings, url: str) -> Path:
@@ -322,7 +327,7 @@ def test_a_quote_is_the_price_that_would_be_held_and_holds_nothing(sqlite_settin
     async def scenario(core: Core) -> None:
         images = service(core)
         principal = await core.principal("1")
-        quote = await images.quote(raw(n=3, quality="auto"), principal)
+        quote = await images.quote(lambda: Generate.from_json(raw(n=3, quality="auto")), principal)
         assert (quote["unit_price_micros"], quote["amount_micros"], quote["currency"]) == (HIGH_64, 3 * HIGH_64, "USD")
         assert await core.money(principal) == Money(FUNDS, 0)
         assert await core.usage(principal) == []

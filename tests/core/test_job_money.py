@@ -30,8 +30,8 @@ from imagegate.ids import new_id
 from imagegate.service.job_records import error_json
 from imagegate.service.jobs import Jobs
 from tests.conftest import PostgresDatabase, _clean_environ, require_service
-from tests.e2e.test_idempotency_scope import _upgrade
 from tests.support.lossy_proxy import LossyProxy
+from tests.support.migrations import upgrade
 
 from .harness import LOW_64, Core, Money, core_settings, open_core, run_core
 from .scripted import HeldAnswer, ScriptedUpstream, image
@@ -272,6 +272,7 @@ def record(principal: Principal, request_id: str, status: int, cost: int = 0) ->
         unit_price_micros=LOW_64,
         latency_ms=1,
         user=None,
+        surface="images",
         created_at=utcnow(),
     )
 
@@ -322,10 +323,10 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 30) -> None
         await asyncio.sleep(0.02)
 
 
-def test_migration_0008_ties_an_earlier_job_refund_to_its_hold_and_usage_record(own_database_url: str) -> None:
+def test_migration_0009_ties_an_earlier_job_refund_to_its_hold_and_usage_record(own_database_url: str) -> None:
     """Before, a job's refund was a plain balance entry: after the upgrade `verify` sees it offsets the
     failed job's capture, and the usage record says the job cost nothing."""
-    _upgrade(own_database_url, "0007")
+    upgrade(own_database_url, "0008")
     now = utcnow()
     account, hold, request, job = "acct_legacy", "hold_legacy", "req_legacy", "job_legacy"
 

@@ -6,19 +6,23 @@ queue with its hold. (The HTTP side, PostgreSQL and several nodes: tests/e2e/tes
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
+from sqlalchemy import update
 
 from imagegate.config import Settings
+from imagegate.db.tables import jobs as jobs_table
 from imagegate.domain.errors import UpstreamFailed
 from imagegate.domain.principal import Principal
 from imagegate.ids import new_id
+from imagegate.service.admission import Ticket
 from imagegate.service.job_workers import JobWorkers
 from imagegate.service.jobs import Jobs, JobTerms
+from imagegate.service.operations import Generate
 
 from .harness import LOW_64, MODEL, Core, Money, core_settings, run_core
 from .scripted import HeldAnswer, ScriptedUpstream, image
@@ -53,9 +57,8 @@ def jobs_on(
 
 
 async def submit(jobs: Jobs, principal: Principal) -> str:
-    accepted = await jobs.submit_generation(
-        orjson.dumps({"model": MODEL, "prompt": "a red square"}), principal, new_id("req")
-    )
+    ticket = Ticket(principal, new_id("req"), time.monotonic(), surface="images")
+    accepted = await jobs.submit(Generate({"model": MODEL, "prompt": "a red square"}), ticket)
     assert accepted.body["status"] == "queued"
     return str(accepted.body["id"])
 
@@ -188,6 +191,54 @@ def test_a_stopping_node_queues_its_running_job_again_with_its_hold(sqlite_setti
         assert await second_workers.run_one()
         assert (await second.get(principal, job_id))["status"] == "completed"
         assert await core.money(principal) == Money(FUNDS - LOW_64, 0)
+        await core.assert_ledger_consistent()
+
+    run_core(sqlite_settings, scenario)
+
+
+async def store_as(core: Core, job_id: str, operation: str, payload: str) -> None:
+    """Rewrite a queued job's stored operation, as another release (or a corrupt row) left it."""
+    async with core.db.engine.begin() as conn:
+        await conn.execute(
+            update(jobs_table).where(jobs_table.c.id == job_id).values(operation=operation, payload=payload)
+        )
+
+
+def test_a_job_stored_by_an_earlier_release_runs_as_its_operation(sqlite_settings: Settings) -> None:
+    async def scenario(core: Core) -> None:
+        upstream = ScriptedUpstream([image()])
+        jobs, workers = jobs_on(core, upstream, RecordingEvents())
+        principal = await core.principal("1")
+        job_id = await submit(jobs, principal)
+        await store_as(core, job_id, "generate", '{"model": "core-test", "prompt": "a blue circle"}')
+        assert await workers.run_one()
+        job = await jobs.get(principal, job_id)
+        assert job["status"] == "completed" and job["result"]["data"][0]["revised_prompt"] == "revised"
+        assert [r.prompt for r in upstream.requests] == ["a blue circle"]
+        assert await core.money(principal) == Money(FUNDS - LOW_64, 0)
+        (record,) = await core.usage(principal)
+        assert (record.status, record.cost_micros, record.surface) == (200, LOW_64, "job")
+
+    run_core(sqlite_settings, scenario)
+
+
+def test_a_job_whose_stored_operation_is_unknown_fails_unbilled_and_is_never_run(sqlite_settings: Settings) -> None:
+    async def scenario(core: Core) -> None:
+        upstream = ScriptedUpstream([image()])
+        events = RecordingEvents()
+        jobs, workers = jobs_on(core, upstream, events)
+        principal = await core.principal("1")
+        job_id = await submit(jobs, principal)
+        await store_as(core, job_id, "variation", '{"model": "core-test", "prompt": "a red square"}')
+        assert await workers.run_one()
+        job = await jobs.get(principal, job_id)
+        assert job["status"] == "failed" and job["error"]["code"] == "internal_error", job
+        assert "'variation'" in job["error"]["message"] and "Nothing was charged" in job["error"]["message"]
+        assert upstream.calls == 0  # never guessed to be a generation
+        assert await core.money(principal) == Money(FUNDS, 0)  # its hold released
+        assert [c[2]["status"] for c in events.calls] == ["failed"]
+        (record,) = await core.usage(principal)
+        assert (record.status, record.error_code, record.cost_micros) == (500, "internal_error", 0)
         await core.assert_ledger_consistent()
 
     run_core(sqlite_settings, scenario)

@@ -32,7 +32,7 @@ def body(**fields: Any) -> dict[str, Any]:
 
 
 def ticket(principal: Principal, key: str | None = None) -> Ticket:
-    return Ticket(principal, new_id("req"), time.monotonic(), key)
+    return Ticket(principal, new_id("req"), time.monotonic(), key, surface="images")
 
 
 async def admit(

@@ -9,13 +9,11 @@ import sqlite3
 from pathlib import Path
 
 import httpx
-import pytest
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import text
 
-from imagegate.db.engine import MIGRATIONS, create_engine
+from imagegate.db.engine import create_engine
 from tests.conftest import Account, Gateway
+from tests.support.migrations import alembic_upgrade, upgrade
 from tests.upstreams.fake_openai import FakeOpenAI
 
 BODY = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "quality": "low"}
@@ -69,25 +67,6 @@ def test_two_live_keys_of_one_account_share_the_key_space(
     assert len(upstream.requests) == 1
 
 
-def _upgrade(url: str, revision: str) -> None:
-    async def run() -> None:
-        engine = create_engine(url)
-        try:
-            async with engine.begin() as conn:
-                await conn.run_sync(_alembic_upgrade, revision)
-        finally:
-            await engine.dispose()
-
-    asyncio.run(run())
-
-
-def _alembic_upgrade(connection, revision: str) -> None:  # type: ignore[no-untyped-def]
-    config = Config()
-    config.set_main_option("script_location", MIGRATIONS)
-    config.attributes["connection"] = connection
-    command.upgrade(config, revision)
-
-
 ROWS_0002 = """
 INSERT INTO accounts (id, name, currency, balance_micros, held_micros, disabled, created_at)
     VALUES ('acct_1', 'a', 'USD', 0, 0, false, '2026-11-27 10:00:00');
@@ -106,15 +85,8 @@ INSERT INTO idempotency_keys (account_id, key, body_hash, request_id, status, lo
 """
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def fresh_database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'migrate.db'}"
-    return str(request.getfixturevalue("postgres_url"))
-
-
 def test_migration_0004_keeps_every_row_with_the_mode_of_its_key(fresh_database: str) -> None:
-    _upgrade(fresh_database, "0002")
+    upgrade(fresh_database, "0002")
 
     async def seed_and_read(upgrade_to: str | None) -> list[tuple[str, str, str]]:
         engine = create_engine(fresh_database)
@@ -124,7 +96,7 @@ def test_migration_0004_keeps_every_row_with_the_mode_of_its_key(fresh_database:
                     await conn.execute(text(statement))
             if upgrade_to:
                 async with engine.begin() as conn:
-                    await conn.run_sync(_alembic_upgrade, upgrade_to)
+                    await conn.run_sync(alembic_upgrade, upgrade_to)
             async with engine.connect() as conn:
                 rows = await conn.execute(text("SELECT key, mode, request_id FROM idempotency_keys ORDER BY key"))
                 return [tuple(r) for r in rows]
@@ -137,7 +109,7 @@ def test_migration_0004_keeps_every_row_with_the_mode_of_its_key(fresh_database:
 
 def test_the_models_table_matches_the_migrated_schema_for_idempotency(tmp_path: Path) -> None:
     url = f"sqlite+aiosqlite:///{tmp_path / 'schema.db'}"
-    _upgrade(url, "head")
+    upgrade(url, "head")
     with sqlite3.connect(tmp_path / "schema.db") as conn:
         pk = [
             row[1] for row in sorted(conn.execute("PRAGMA table_info(idempotency_keys)"), key=lambda r: r[5]) if row[5]

@@ -35,6 +35,7 @@ RECORD_FIELDS = {
     "unit_price_micros",
     "latency_ms",
     "user",
+    "surface",
 }
 
 
@@ -111,6 +112,7 @@ def test_one_record_per_authenticated_request_with_the_contracts_fields(gateway:
         assert int(moment.timestamp()) == record["created"], name
         assert isinstance(record["latency_ms"], int) and record["latency_ms"] >= 0, name
         assert record["status"] == response.status_code, name
+        assert record["surface"] == "images", name  # every one came through the Images API
         if response.status_code != 200:
             assert record["error_code"] == response.json()["error"]["code"], name
             assert (record["delivered"], record["cost_micros"]) == (0, 0), name
@@ -129,6 +131,7 @@ def test_one_record_per_authenticated_request_with_the_contracts_fields(gateway:
         "cost_micros": 2 * LOW_1024,
         "unit_price_micros": LOW_1024,
         "user": "end-user-7",
+        "surface": "images",
     }
     assert success["cost_micros"] == int(ok.headers["x-imagegate-cost-micros"])
     assert success.get("key_id", account.key_id) == account.key_id

@@ -37,6 +37,7 @@ def usage(request_id: str, account_id: str, cost: int) -> UsageRecord:
         unit_price_micros=cost,
         latency_ms=5,
         user="someone",  # a reserved word in PostgreSQL as a column name
+        surface="images",
         created_at=datetime.now(UTC),
     )
 

@@ -132,6 +132,7 @@ usage_records = Table(
     Column("unit_price_micros", BigInteger, nullable=False, default=0),
     Column("latency_ms", Integer, nullable=False),
     Column("user", String(256), nullable=True),
+    Column("surface", String(16), nullable=False, server_default="images"),  # images | chat | responses | job | batch
     Column("created_at", DateTime(), nullable=False),
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_time", "created_at"),
@@ -179,7 +180,7 @@ jobs = Table(
     Column("key_mode", String(8), nullable=False),  # live | test
     Column("currency", String(3), nullable=False),
     Column("request_id", String(64), nullable=False),  # the submit's: the hold's and the usage record's id
-    Column("operation", String(12), nullable=False),  # generate | edit
+    Column("operation", String(12), nullable=False),  # a name in service.operations.OPERATIONS
     Column("payload", Text, nullable=False),  # the validated request as JSON (an edit's files: in the BlobStore)
     Column("hold_id", String(40), nullable=True),  # NULL: nothing held (test key, free model)
     Column("billable", Boolean, nullable=False),

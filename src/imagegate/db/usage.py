@@ -36,6 +36,8 @@ class UsageRecord:
     unit_price_micros: int
     latency_ms: int
     user: str | None
+    surface: str
+    """The API the request came through: `images`, `chat`, `responses`, `job` (an async job), `batch`."""
     created_at: datetime
 
     def as_json(self) -> dict[str, Any]:

@@ -59,10 +59,6 @@ class ImageRequest:
     partial_images: int | None = None
 
     @property
-    def is_edit(self) -> bool:
-        return bool(self.inputs)
-
-    @property
     def auto_size(self) -> bool:
         """`size: "auto"`: the upstream picks one of the model's `auto_sizes`."""
         return self.size == AUTO_SIZE

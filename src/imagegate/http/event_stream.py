@@ -8,13 +8,15 @@ that disconnects cancels the run, which bills only what was delivered (`service.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import anyio
 import orjson
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..domain.errors import GatewayError
-from ..service.streaming import ImageStream
+from ..service.streaming import Emit, ImageStream, StreamEvents
 from .errors import gateway_error_response
 
 _START_HEADERS = [
@@ -29,9 +31,12 @@ def frame(event: str, data: object) -> bytes:
 
 
 class EventStreamResponse(Response):
-    def __init__(self, stream: ImageStream) -> None:
+    """`stream` run with the surface's events (`events(emit)`: the Images API's, or another surface's)."""
+
+    def __init__(self, stream: ImageStream, events: Callable[[Emit], StreamEvents]) -> None:
         super().__init__()
         self._stream = stream
+        self._events = events
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         started = False
@@ -58,7 +63,7 @@ class EventStreamResponse(Response):
 
             group.start_soon(watch_disconnect)
             try:
-                await self._stream.run(emit)
+                await self._stream.run(self._events(emit))
             except GatewayError as exc:
                 if not started:  # nothing sent yet: the ordinary status and error body
                     await gateway_error_response(exc)(scope, receive, send)

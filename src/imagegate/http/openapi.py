@@ -8,12 +8,13 @@ route is described and runs schemathesis against the served document.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import FastAPI
 
 from .. import __version__
 from ..domain.catalog import Catalog
+from ..service.admission import Surface
 from .openapi_webhooks import webhook_operations, webhook_schemas
 
 Schema = dict[str, Any]
@@ -102,6 +103,10 @@ def _schemas(catalog: Catalog) -> dict[str, Schema]:
             "unit_price_micros": _NULLABLE_INT,
             "latency_ms": _NULLABLE_INT,
             "user": _NULLABLE_STRING,
+            "surface": {
+                "enum": list(get_args(Surface)),
+                "description": "the API the request came through (`job`: run as an async job)",
+            },
         },
     )
     account = _obj(

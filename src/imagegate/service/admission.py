@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from ..db.idempotency import IdempotencyRepo
 from ..db.prices import PricesRepo
@@ -19,15 +19,20 @@ from .billing import Billing
 from .rate_limits import Limiter
 from .screening import PromptScreen
 
+Surface = Literal["images", "chat", "responses", "job", "batch"]
+"""The API a request came through, as its usage record says (`job`: run as an async job)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Ticket:
-    """Who asks, under which request id, since when (monotonic), with which Idempotency-Key."""
+    """Who asks, under which request id, since when (monotonic), with which Idempotency-Key, on
+    which surface."""
 
     principal: Principal
     request_id: str
     started: float
     idempotency_key: str | None = None
+    surface: Surface = field(kw_only=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,4 +184,4 @@ class Admission:
         return None
 
 
-__all__ = ["Admission", "Admitted", "Priced", "Replay", "Ticket", "body_hash", "check_idempotency_key"]
+__all__ = ["Admission", "Admitted", "Priced", "Replay", "Surface", "Ticket", "body_hash", "check_idempotency_key"]

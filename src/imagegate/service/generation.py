@@ -1,39 +1,50 @@
 """The image use cases: a principal asks for images, and the request runs the one pipeline,
 admission -> its operation's upstream call -> delivery -> settlement (design.md, "One request").
 
-Every exit before settlement releases the hold, so a failed request never costs money. A further
-operation (an edit, a streamed generate) is another parser and upstream call run through `_run`,
-with the same admission and settlement; a streamed one (`service.streaming`) runs its upstream call
-and settlement while its events are sent. An async job (`service.jobs`) is admitted at submit
+Every exit before settlement releases the hold, so a failed request never costs money. What differs
+between a generation, an edit or any later operation is the operation (`service.operations`), never
+this module: `run` takes any. A streamed one (`service.streaming`) runs its upstream call and
+settlement while its surface sends the events. An async job (`service.jobs`) is admitted at submit
 (`admit`) and runs `execute` later, on any node's worker.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from ..db.images import ImageOwner
 from ..domain.catalog import Catalog
-from ..domain.edit_request import Upload
 from ..domain.errors import InvalidRequest, UpstreamFailed
-from ..domain.json_body import parse_json_object
 from ..domain.principal import Principal
-from ..domain.request import ImageRequest, parse_image_request
+from ..domain.request import ImageRequest
 from ..heap import after_image
 from ..routing.router import Routed, Router
 from .admission import Admission, Admitted, Replay, Ticket, check_idempotency_key
 from .delivery import Delivery
-from .edit_preparation import prepare_edit
+from .operations import Operation, Parsing
 from .settlement import GenerationResult, Settlement
 from .streaming import ImageStream
 from .summary import RequestSummary
 
-Prepare = Callable[[], Awaitable[tuple[dict[str, Any], ImageRequest]]]
-"""Reads and validates a request: (the body its Idempotency-Key hash covers, the request)."""
-UpstreamCall = Callable[[ImageRequest, Principal], Awaitable[Routed]]
+Read = Callable[[], Operation | Awaitable[Operation]]
+"""A surface's reading of its wire body into an operation (`lambda: Generate.from_json(raw)`, or an
+async function). It runs inside the request's record keeping: a body it refuses (raising the
+contract's error) gets a usage record like any other refusal."""
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """A request read and validated, not yet admitted."""
+
+    operation: Operation
+    request: ImageRequest
+    idempotency_body: dict[str, Any]
+    """What the Idempotency-Key's hash covers."""
 
 
 class ImageService:
@@ -47,24 +58,27 @@ class ImageService:
         *,
         edit_max_image_bytes: int = 26_214_400,
     ) -> None:
-        self._edit_max_image_bytes = edit_max_image_bytes
-        self._catalog = catalog
+        self._parsing = Parsing(catalog, edit_max_image_bytes)
         self._router = router
         self._admission = admission
         self._delivery = delivery
         self._settlement = settlement
 
-    async def quote(self, raw: bytes, principal: Principal) -> dict[str, Any]:
-        """The price a generation with this body would be held at now; validates, holds nothing."""
-        return await self._quote(parse_image_request(parse_json_object(raw), self._catalog), principal)
+    async def prepare(self, source: Operation | Read) -> Prepared:
+        """Read (a `Read` is called first) and validate an operation's input."""
+        operation = source() if callable(source) else source
+        if inspect.isawaitable(operation):
+            operation = await operation
+        body, request = await operation.parse(self._parsing)
+        return Prepared(operation, request, body)
 
-    async def quote_edit(self, fields: dict[str, str], files: list[Upload], principal: Principal) -> dict[str, Any]:
-        """The price an edit with these parts would be held at now; validates, holds nothing."""
-        _, request = await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
-        return await self._quote(request, principal)
+    async def validate(self, operation: Operation) -> ImageRequest:
+        """A stored operation validated again against today's catalog (a job rebuilt on a worker)."""
+        return (await self.prepare(operation)).request
 
-    async def _quote(self, parsed: ImageRequest, principal: Principal) -> dict[str, Any]:
-        priced = await self._admission.price(parsed, principal)
+    async def quote(self, source: Operation | Read, principal: Principal) -> dict[str, Any]:
+        """The price this request would be held at now; validates, holds nothing."""
+        priced = await self._admission.price((await self.prepare(source)).request, principal)
         request = priced.request
         return {
             "object": "image.quote",
@@ -78,78 +92,57 @@ class ImageService:
             **({"live_amount_micros": priced.live_unit * request.n} if principal.is_test else {}),
         }
 
-    async def generate(
-        self,
-        raw: bytes,
-        principal: Principal,
-        request_id: str,
-        idempotency_key: str | None = None,
-        summary: RequestSummary | None = None,
+    async def run(
+        self, source: Operation | Read, ticket: Ticket, summary: RequestSummary | None = None
     ) -> GenerationResult | ImageStream:
-        ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
-
-        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
-            body = parse_json_object(raw)
-            return body, parse_image_request(body, self._catalog)
-
-        return await self._run(ticket, prepare, self._router.generate, summary)
-
-    async def edit(
-        self,
-        fields: dict[str, str],
-        files: list[Upload],
-        principal: Principal,
-        request_id: str,
-        idempotency_key: str | None = None,
-        summary: RequestSummary | None = None,
-    ) -> GenerationResult | ImageStream:
-        """`POST /v1/images/edits`: the multipart parts, priced, held, billed and stored like a generation."""
-        ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
-
-        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
-            return await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
-
-        return await self._run(ticket, prepare, self._router.edit, summary)
-
-    async def _run(
-        self, ticket: Ticket, prepare: Prepare, upstream: UpstreamCall, summary: RequestSummary | None
-    ) -> GenerationResult | ImageStream:
-        """The request's answer, or (`stream: true`) its admitted stream, which then owns the hold.
-        `summary` (for the access log) learns the model, and the images and cost once settled."""
+        """Any operation, answered at once: its result, or (`stream: true`) its admitted stream, which
+        then owns the hold. `summary` (for the access log) learns the model, and the images and cost
+        once settled."""
         summary = summary or RequestSummary()
-        admitted, request = await self.admit(ticket, prepare, summary)
+        admitted, prepared = await self.admit(ticket, lambda: self.prepare(source), summary)
         if isinstance(admitted, Replay):
-            return await self._settlement.replayed(ticket, request, admitted)
-        if request.stream:
-            return ImageStream(admitted, self._router.stream, self._admission, self._settlement)
-        return await self.execute(admitted, upstream, summary)
+            return await self._settlement.replayed(ticket, prepared.request, admitted)
+        if prepared.request.stream:
+            return ImageStream(
+                admitted, prepared.operation, self._router.stream, self._admission, self._settlement, summary
+            )
+        return await self.execute(admitted, prepared.operation, summary)
 
     async def admit(
-        self, ticket: Ticket, prepare: Prepare, summary: RequestSummary, *, job_hold_ttl: int | None = None
-    ) -> tuple[Admitted | Replay, ImageRequest]:
+        self,
+        ticket: Ticket,
+        prepare: Callable[[], Awaitable[Prepared]],
+        summary: RequestSummary,
+        *,
+        job_hold_ttl: int | None = None,
+    ) -> tuple[Admitted | Replay, Prepared]:
         """Read and validate the request, then admission: what it took, or the refusal (recorded).
         `job_hold_ttl`: admitted as an async job (its hold is the job's, living that long)."""
-        request: ImageRequest | None = None
+        prepared: Prepared | None = None
         try:
             if ticket.idempotency_key is not None:  # a header the database cannot store: refused first
                 check_idempotency_key(ticket.idempotency_key)
-            body, request = await prepare()
+            prepared = await prepare()
+            request = prepared.request
             summary.model = request.model.id
             if request.stream and ticket.idempotency_key is not None:
                 raise InvalidRequest(
                     "An Idempotency-Key cannot be used with 'stream': true (a stream cannot be replayed).",
                     param="Idempotency-Key",
                 )
-            admitted = await self._admission.admit(ticket, request, body, job_hold_ttl=job_hold_ttl)
+            admitted = await self._admission.admit(
+                ticket, request, prepared.idempotency_body, job_hold_ttl=job_hold_ttl
+            )
         except BaseException as exc:
-            await asyncio.shield(self._settlement.refused(ticket, request, exc))
+            refused = prepared.request if prepared is not None else None
+            await asyncio.shield(self._settlement.refused(ticket, refused, exc))
             raise
-        return admitted, request
+        return admitted, prepared
 
     async def execute(
         self,
         admitted: Admitted,
-        upstream: UpstreamCall,
+        operation: Operation,
         summary: RequestSummary | None = None,
         *,
         release_on_cancel: bool = True,
@@ -160,7 +153,7 @@ class ImageService:
         request, ticket = admitted.request, admitted.ticket
         routed: Routed | None = None
         try:
-            routed = await upstream(request, ticket.principal)
+            routed = await operation.upstream(self._router)(request, ticket.principal)
             if routed.error is not None:
                 raise routed.error
             images = routed.images[: request.n]
@@ -182,21 +175,9 @@ class ImageService:
         finally:
             await self._admission.leave(admitted)
 
-    def upstream_for(self, operation: str) -> UpstreamCall:
-        """The router's call for an operation by name (`generate` or `edit`), as a job stores it."""
-        return self._router.edit if operation == "edit" else self._router.generate
-
-    def parse_generation(self, body: dict[str, Any]) -> ImageRequest:
-        """A stored generation body, validated again against the catalog (a job rebuilt on a worker)."""
-        return parse_image_request(body, self._catalog)
-
-    async def parse_edit(self, fields: dict[str, str], files: list[Upload]) -> tuple[dict[str, Any], ImageRequest]:
-        """An edit's parts as `prepare_edit` reads them: (the Idempotency-Key's body, the request)."""
-        return await prepare_edit(fields, files, self._catalog, self._edit_max_image_bytes)
-
     async def leave(self, admitted: Admitted) -> None:
         """Free an admitted request's in-flight slot (an accepted job no longer holds a connection)."""
         await self._admission.leave(admitted)
 
 
-__all__ = ["GenerationResult", "ImageService", "ImageStream"]
+__all__ = ["GenerationResult", "ImageService", "ImageStream", "Prepared", "Read"]

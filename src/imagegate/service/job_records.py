@@ -1,11 +1,13 @@
 """How an async job is kept and shown: its public body, its stored error and prices, the ticket a
-worker runs it under, and an edit's uploads in the BlobStore (under `jobs/<job id>/`, never served)."""
+worker runs it under, and its operation with its uploads (an edit's images) in the BlobStore (under
+`jobs/<job id>/`, never served)."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from ..db.jobs import FINISHED, JobRow
@@ -15,6 +17,7 @@ from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides
 from ..domain.principal import Principal
 from .admission import Ticket
+from .operations import OPERATIONS, Operation, operation_named
 
 log = logging.getLogger("imagegate.jobs")
 
@@ -60,13 +63,13 @@ def overrides_of(stored: str) -> PriceOverrides:
 
 def ticket_of(row: JobRow) -> Ticket:
     """The job's request as a worker runs it: its key and account as they were at submit, under the
-    submit's request id (the hold's and the usage record's)."""
+    submit's request id (the hold's and the usage record's), on the `job` surface."""
     principal = Principal(row.key_id, row.account_id, row.key_mode, None, currency=row.currency)
-    return Ticket(principal, row.request_id, time.monotonic())
+    return Ticket(principal, row.request_id, time.monotonic(), surface="job")
 
 
 class JobUploads:
-    """An edit job's images, kept where every node can read them until the job ends."""
+    """A job's uploads (an edit's images), kept where every node can read them until the job ends."""
 
     def __init__(self, store: BlobStore) -> None:
         self._store = store
@@ -75,12 +78,18 @@ class JobUploads:
     def _key(job_id: str, index: int) -> str:
         return f"jobs/{job_id}/{index}"
 
-    async def keep(self, job_id: str, files: list[Upload]) -> None:
+    async def keep(self, job_id: str, files: Sequence[Upload]) -> None:
         for index, upload in enumerate(files):
             await self._store.put_private(self._key(job_id, index), upload.data)
 
-    async def read(self, job_id: str, parts: list[list[str]]) -> list[Upload]:
-        """The files back, from their stored `[field, filename]` parts."""
+    async def operation_of(self, row: JobRow) -> Operation:
+        """The job's operation as it was submitted, its uploads read back; an operation the table
+        does not know is refused (`operations.operation_named`), never run as another."""
+        kind = operation_named(row.operation)
+        return kind.restore(row.payload, await self.read(row.id, kind.stored_uploads(row.payload)))
+
+    async def read(self, job_id: str, parts: list[tuple[str, str]]) -> list[Upload]:
+        """The files back, from their stored (field, filename) parts."""
         files = []
         for index, (part, filename) in enumerate(parts):
             data = await self._store.get_private(self._key(job_id, index))
@@ -97,8 +106,11 @@ class JobUploads:
                 log.warning("job %s: its upload %d could not be deleted", job_id, index)
 
     async def forget_of(self, row: JobRow) -> None:
-        if row.operation == "edit":
-            await self.forget(row.id, len(json.loads(row.payload)["files"]))
+        kind = OPERATIONS.get(row.operation)
+        if kind is None:  # its uploads cannot be known; nothing was read from them
+            log.warning("job %s: operation %r is unknown, its uploads (if any) are left", row.id, row.operation[:40])
+            return
+        await self.forget(row.id, len(kind.stored_uploads(row.payload)))
 
 
 __all__ = ["JobUploads", "error_json", "overrides_json", "overrides_of", "public_body", "ticket_of"]

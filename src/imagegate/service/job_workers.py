@@ -26,6 +26,7 @@ from .generation import ImageService
 from .job_events import JobEvents
 from .job_records import JobUploads, error_json, overrides_of, public_body, ticket_of
 from .jobs import JobTerms
+from .operations import Operation
 from .patience import while_unreachable
 from .settlement import Settlement
 
@@ -109,14 +110,12 @@ class JobWorkers:
                 await self._fail(row, token, ended)
                 return
         try:
-            admitted = await self._rebuild(row)
-        except Exception as exc:  # the stored request no longer validates, or its uploads are gone
+            admitted, operation = await self._rebuild(row)
+        except Exception as exc:  # unknown operation, the stored request no longer validates, or its uploads are gone
             await self._fail(row, token, exc)
             return
         try:
-            result = await self._images.execute(
-                admitted, self._images.upstream_for(row.operation), release_on_cancel=False
-            )
+            result = await self._images.execute(admitted, operation, release_on_cancel=False)
         except Exception as exc:  # execute released the hold and recorded the usage (a capture may have landed)
             if not isinstance(exc, GatewayError):
                 log.exception("job %s failed", row.id)
@@ -130,14 +129,10 @@ class JobWorkers:
         error = await self._settlement.end_job(row.id, ticket_of(row), row.hold_id, exc, recorded=recorded)
         await self._finish(row, token, "failed", None, error_json(error))
 
-    async def _rebuild(self, row: JobRow) -> Admitted:
-        """The admitted request, as the submitting node had it, from the stored job."""
-        payload = json.loads(row.payload)
-        if row.operation == "edit":
-            files = await self._uploads.read(row.id, payload["files"])
-            _, request = await self._images.parse_edit(payload["fields"], files)
-        else:
-            request = self._images.parse_generation(payload)
+    async def _rebuild(self, row: JobRow) -> tuple[Admitted, Operation]:
+        """The admitted request and its operation, as the submitting node had them, from the stored job."""
+        operation = await self._uploads.operation_of(row)
+        request = await self._images.validate(operation)
         priced = Priced(
             request,
             row.billable,
@@ -145,7 +140,7 @@ class JobWorkers:
             row.held_unit_micros,
             row.live_unit_micros,
         )
-        return Admitted(ticket_of(row), priced, row.hold_id, idempotency_claimed=False, in_flight=False)
+        return Admitted(ticket_of(row), priced, row.hold_id, idempotency_claimed=False, in_flight=False), operation
 
     async def _finish(self, row: JobRow, token: str, status: str, result: str | None, error: str | None) -> None:
         async def finish() -> bool:

@@ -3,10 +3,11 @@
 This module submits, reads and cancels jobs; `service.job_workers` runs them, and
 `service.job_records` says how one is kept and shown. A job is admitted at submit exactly like a
 sync request (validation, rate limits, screening, price and hold: every refusal is answered then,
-with its ordinary status), so a queued job carries its hold. That hold belongs to the job, not to the node that took it: it names no node run (a restarted
-node does not release it) and lives `JobTerms.hold_ttl_seconds`. The validated request is stored in
-the database (an edit's images in the BlobStore, under `jobs/<job id>/`), so that any node's worker
-can rebuild the admitted request and run the same `ImageService.execute` a sync request runs; the
+with its ordinary status), so a queued job carries its hold. That hold belongs to the job, not to
+the node that took it: it names no node run (a restarted node does not release it) and lives
+`JobTerms.hold_ttl_seconds`. The job stores its operation (`service.operations`: its name and
+payload; an edit's images in the BlobStore, under `jobs/<job id>/`), so that any node's worker can
+rebuild the admitted request and run the same `ImageService.execute` a sync request runs; the
 answer is the sync body, kept in the job. Nothing is billed for a failed, cancelled or expired job:
 each ends its money in `Settlement.end_job` (released, or refunded if an attempt had captured it).
 """
@@ -14,23 +15,20 @@ each ends its money in `Settlement.end_job` (released, or refunded if an attempt
 from __future__ import annotations
 
 import asyncio
-import json
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..db.jobs import JobRow, JobsRepo, NewJob
-from ..domain.edit_request import Upload
 from ..domain.errors import InvalidRequest, JobCancelled, JobNotCancellable, NotFound
-from ..domain.json_body import parse_json_object
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..ids import new_id
 from .admission import Admitted, Replay, Ticket
-from .generation import ImageService, Prepare
+from .generation import ImageService, Prepared, Read
 from .job_records import JobUploads, overrides_json, public_body, ticket_of
+from .operations import Operation
 from .settlement import Settlement
 from .summary import RequestSummary
 
@@ -102,70 +100,31 @@ class Jobs:
         self.terms = terms
         self._wake = wake
 
-    async def submit_generation(
-        self,
-        raw: bytes,
-        principal: Principal,
-        request_id: str,
-        idempotency_key: str | None = None,
-        summary: RequestSummary | None = None,
+    async def submit(
+        self, source: Operation | Read, ticket: Ticket, summary: RequestSummary | None = None
     ) -> JobAccepted:
-        stored: dict[str, Any] = {}
+        """Admit any operation as a job and queue it: the 202 body (or its Idempotency-Key's replay).
+        The job's usage record, written when it ends, is on the `job` surface."""
+        ticket = replace(ticket, surface="job")
 
-        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
-            body = parse_json_object(raw)
-            request = self._images.parse_generation(body)
-            stored["payload"] = json.dumps(body)
-            return body, request
-
-        ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
-        return await self._submit(ticket, prepare, "generate", [], stored, summary)
-
-    async def submit_edit(
-        self,
-        fields: dict[str, str],
-        files: list[Upload],
-        principal: Principal,
-        request_id: str,
-        idempotency_key: str | None = None,
-        summary: RequestSummary | None = None,
-    ) -> JobAccepted:
-        stored: dict[str, Any] = {}
-
-        async def prepare() -> tuple[dict[str, Any], ImageRequest]:
-            body, request = await self._images.parse_edit(fields, files)
-            stored["payload"] = json.dumps({"fields": fields, "files": [[f.field, f.filename] for f in files]})
-            return body, request
-
-        ticket = Ticket(principal, request_id, time.monotonic(), idempotency_key)
-        return await self._submit(ticket, prepare, "edit", files, stored, summary)
-
-    async def _submit(
-        self,
-        ticket: Ticket,
-        prepare: Prepare,
-        operation: str,
-        uploads: list[Upload],
-        stored: dict[str, Any],
-        summary: RequestSummary | None,
-    ) -> JobAccepted:
-        async def prepare_job() -> tuple[dict[str, Any], ImageRequest]:
-            body, request = await prepare()
-            _refuse_stream(request)
+        async def prepare_job() -> Prepared:
+            prepared = await self._images.prepare(source)
+            _refuse_stream(prepared.request)
             # The Idempotency-Key's hash covers the preference: the same key sent without it is a
             # different request (400 idempotency_key_reused), never a 202 replayed as a 200.
-            return {"prefer": "respond-async", "body": body}, request
+            return replace(prepared, idempotency_body={"prefer": "respond-async", "body": prepared.idempotency_body})
 
-        admitted, _ = await self._images.admit(
+        admitted, prepared = await self._images.admit(
             ticket, prepare_job, summary or RequestSummary(), job_hold_ttl=self.terms.hold_ttl_seconds
         )
         if isinstance(admitted, Replay):
             return JobAccepted(admitted.body, admitted.rate_headers, replayed=True)
-        job_id = new_id("job")
+        operation, job_id = prepared.operation, new_id("job")
+        uploads = operation.uploads()
         created = None
         try:
             await self._uploads.keep(job_id, uploads)
-            created = await self._repo.create(self._new_job(job_id, admitted, operation, stored["payload"]))
+            created = await self._repo.create(self._new_job(job_id, admitted, operation))
             body = {"id": job_id, "object": "image.job", "status": "queued", "created": int(created.timestamp())}
             await self._settlement.accepted(admitted, body)
         except BaseException as exc:
@@ -179,7 +138,7 @@ class Jobs:
         self._wake()
         return JobAccepted(body, admitted.rate_headers)
 
-    def _new_job(self, job_id: str, admitted: Admitted, operation: str, payload: str) -> NewJob:
+    def _new_job(self, job_id: str, admitted: Admitted, operation: Operation) -> NewJob:
         principal, priced = admitted.ticket.principal, admitted.priced
         return NewJob(
             id=job_id,
@@ -188,8 +147,8 @@ class Jobs:
             key_mode=principal.mode,
             currency=principal.currency,
             request_id=admitted.ticket.request_id,
-            operation=operation,
-            payload=payload,
+            operation=operation.name,
+            payload=operation.job_payload(),
             hold_id=admitted.hold_id,
             billable=priced.billable,
             held_unit_micros=priced.held_unit,

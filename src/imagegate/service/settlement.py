@@ -294,6 +294,7 @@ class Settlement:
             unit_price_micros=usage.charge.unit_price,
             latency_ms=int((time.monotonic() - ticket.started) * 1000),
             user=request.user if request else None,
+            surface=ticket.surface,
             created_at=utcnow(),
         )
 

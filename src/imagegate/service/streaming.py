@@ -1,6 +1,7 @@
-"""A streamed generation or edit (`stream: true`): admitted like any request, then run while the HTTP
-layer sends its events in OpenAI's shapes (`image_generation.partial_image` / `.completed`, or
-`image_edit.*` for edits).
+"""A streamed request (`stream: true`): admitted like any request, then run while its surface sends
+each image to the client as an event (the Images API's `image_generation.partial_image` /
+`.completed`, or `image_edit.*` for edits: `ImagesApiEvents`; another surface passes its own
+`StreamEvents`).
 
 Billing is the unstreamed request's, counted on delivery: each image is billed once its completed
 event has been handed to the server; a client that leaves mid-stream is billed only for the images
@@ -12,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 import pybase64
@@ -24,7 +25,9 @@ from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, PartialImage
 from ..routing.router import Routed
 from .admission import Admission, Admitted
+from .operations import Operation
 from .settlement import Settlement
+from .summary import RequestSummary
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
 """Sends one event (name, data) to the client; returns once the server has it."""
@@ -39,19 +42,44 @@ NO_TOKENS = {
 """OpenAI's `usage` of a completed event; the gateway bills per image, not per token."""
 
 
+class StreamEvents(Protocol):
+    """How a surface tells its client of a streamed request's images, in its own event shapes."""
+
+    async def partial(self, partial: PartialImage) -> None:
+        """A partial image the upstream streamed (free)."""
+        ...
+
+    async def completed(self, image: GeneratedImage, b64: str) -> None:
+        """A finished image (`b64`: its bytes in base64); returns once the server has the event,
+        and the image is billed from then on."""
+        ...
+
+
 class ImageStream:
     """An admitted streamed request; `run` owns what admission took and gives it all back."""
 
-    def __init__(self, admitted: Admitted, upstream: StreamCall, admission: Admission, settlement: Settlement) -> None:
+    def __init__(
+        self,
+        admitted: Admitted,
+        operation: Operation,
+        upstream: StreamCall,
+        admission: Admission,
+        settlement: Settlement,
+        summary: RequestSummary | None = None,
+    ) -> None:
         self._admitted = admitted
+        self.operation = operation
         self._upstream = upstream
         self._admission = admission
         self._settlement = settlement
+        self._summary = summary
         self.headers = dict(admitted.rate_headers)
-        request = admitted.request
-        self._prefix = "image_edit" if request.is_edit else "image_generation"
 
-    async def run(self, emit: Emit) -> None:
+    @property
+    def request(self) -> ImageRequest:
+        return self._admitted.request
+
+    async def run(self, events: StreamEvents) -> None:
         """Call the upstream, send each image's events, settle. A refusal or failure before any event
         is raised (the HTTP layer answers it as usual); a client that leaves cancels this, and what was
         delivered by then is billed."""
@@ -59,12 +87,8 @@ class ImageStream:
         routed: Routed | None = None
         sent: list[GeneratedImage] = []
         created = int(time.time())
-
-        async def on_partial(partial: PartialImage) -> None:
-            await emit(f"{self._prefix}.partial_image", self._event(request, created, partial.b64, None, partial.index))
-
         try:
-            routed = await self._upstream(request, admitted.ticket.principal, on_partial)
+            routed = await self._upstream(request, admitted.ticket.principal, events.partial)
             if routed.error is not None:
                 raise routed.error
             images = routed.images[: request.n]
@@ -72,7 +96,7 @@ class ImageStream:
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
             for image in images:
                 b64 = image.b64 if image.b64 is not None else pybase64.b64encode_as_string(image.data)
-                await emit(f"{self._prefix}.completed", self._event(request, created, b64, image, None))
+                await events.completed(image, b64)
                 sent.append(image)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
@@ -90,25 +114,40 @@ class ImageStream:
         assert routed is not None
         charge = self._settlement.charge(self._admitted, sent)
         await self._settlement.complete(self._admitted, routed, charge, [], created)
+        if self._summary is not None:
+            self._summary.images, self._summary.cost_micros = charge.images, charge.amount
 
-    def _event(
-        self, request: ImageRequest, created: int, b64: str, image: GeneratedImage | None, index: int | None
-    ) -> dict[str, Any]:
-        kind = "partial_image" if index is not None else "completed"
-        event: dict[str, Any] = {
+
+class ImagesApiEvents:
+    """The Images API's stream events (OpenAI's `ImageGenStreamEvent` / `ImageEditStreamEvent`)."""
+
+    def __init__(self, emit: Emit, stream: ImageStream) -> None:
+        self._emit = emit
+        self._request = stream.request
+        self._prefix = stream.operation.event_prefix
+        self._created = int(time.time())
+
+    async def partial(self, partial: PartialImage) -> None:
+        event = self._event("partial_image", partial.b64, None)
+        event["partial_image_index"] = partial.index
+        await self._emit(event["type"], event)
+
+    async def completed(self, image: GeneratedImage, b64: str) -> None:
+        event = self._event("completed", b64, image)
+        event["usage"] = NO_TOKENS
+        await self._emit(event["type"], event)
+
+    def _event(self, kind: str, b64: str, image: GeneratedImage | None) -> dict[str, Any]:
+        request = self._request
+        return {
             "type": f"{self._prefix}.{kind}",
             "b64_json": b64,
-            "created_at": created,
+            "created_at": self._created,
             "size": (image.size if image is not None else None) or request.drawn_size,
             "quality": (image.quality if image is not None else None) or request.quality or "auto",
             "background": request.background,
             "output_format": request.output_format,
         }
-        if index is not None:
-            event["partial_image_index"] = index
-        else:
-            event["usage"] = NO_TOKENS
-        return event
 
 
-__all__ = ["Emit", "ImageStream"]
+__all__ = ["Emit", "ImageStream", "ImagesApiEvents", "StreamEvents"]

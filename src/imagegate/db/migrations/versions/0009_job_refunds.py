@@ -3,8 +3,8 @@ could not tell that its failed job kept nothing. Each such entry (its reason nam
 job's hold and request; the hold becomes `refunded` and the request's usage record says how it ended
 (503 `job_interrupted`, cost 0). Data only; refunds whose job is gone (deleted after 7 days) are left.
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0008"
-down_revision = "0007"
+revision = "0009"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 

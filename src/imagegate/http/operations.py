@@ -1,0 +1,57 @@
+"""One HTTP path for every image operation on every surface: authenticate, then run the operation
+the surface read from its wire body, answered as the client asked: a 202 job (`Prefer:
+respond-async`), an event stream (`stream: true`), or the JSON answer, each shaped by the surface's
+`SurfaceAnswers`. Price, hold, rate limits, screening, idempotency, the usage record (with the
+surface) and the access log's summary are the same whichever surface and operation.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Protocol
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..service.admission import Surface, Ticket
+from ..service.generation import Read
+from ..service.jobs import JobAccepted
+from ..service.settlement import GenerationResult
+from ..service.streaming import ImageStream
+from .auth import authenticate
+from .gateway import gateway
+from .prefer import prefers_async
+
+
+class SurfaceAnswers(Protocol):
+    """How a surface answers each outcome of an operation, in its wire shape."""
+
+    def result(self, result: GenerationResult) -> Response:
+        """The images, delivered and billed (`result.body` is the Images API's body, as replays keep it)."""
+        ...
+
+    def accepted(self, accepted: JobAccepted) -> Response:
+        """The job was queued (or its Idempotency-Key replayed)."""
+        ...
+
+    def stream(self, stream: ImageStream) -> Response:
+        """`stream: true`: the admitted stream, run while the response is sent (`EventStreamResponse`)."""
+        ...
+
+
+async def run_operation(request: Request, read: Read, surface: Surface, answers: SurfaceAnswers) -> Response:
+    """Authenticate, then run what `read` makes of the body (inside the request's record keeping, so
+    a body it refuses is recorded like any refusal) and answer it in the surface's shape."""
+    principal = await authenticate(request)
+    key = request.headers.get("idempotency-key")
+    ticket = Ticket(principal, request.state.request_id, time.monotonic(), key, surface=surface)
+    summary = getattr(request.state, "summary", None)  # the access log's; absent when it is off
+    if prefers_async(request):
+        return answers.accepted(await gateway(request).jobs.submit(read, ticket, summary))
+    result = await gateway(request).images.run(read, ticket, summary)
+    if isinstance(result, ImageStream):
+        return answers.stream(result)
+    return answers.result(result)
+
+
+__all__ = ["SurfaceAnswers", "run_operation"]

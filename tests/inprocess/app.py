@@ -1,0 +1,75 @@
+"""The gateway's app in this process: `imagegate.http.app.create_app` with its lifespan (so the
+wiring is a serving node's), on a SQLite file in a temporary folder, driven through httpx's
+ASGITransport. For endpoint -> service behaviour that needs no process of its own; upstreams are
+the catalog's routes (point them at the offline `preview` provider to pay real prices offline)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from imagegate.config import Settings, load_settings
+from imagegate.http.app import create_app
+from imagegate.wiring import Gateway
+
+
+def app_settings(data_dir: Path, catalog_toml: str | None = None, **env: str) -> Settings:
+    """Settings as an operator's environment gives them; `catalog_toml` is merged over the shipped catalog."""
+    values = {"IMAGEGATE_DATA_DIR": str(data_dir), "IMAGEGATE_SIGNING_SECRET": "in-process-test-secret", **env}
+    if catalog_toml is not None:
+        path = data_dir.parent / f"{data_dir.name}-catalog.toml"
+        path.write_text(catalog_toml, "utf-8")
+        values["IMAGEGATE_CONFIG"] = str(path)
+    return load_settings(values)
+
+
+class AccessLines(logging.Handler):
+    """The access log's lines (`imagegate.access`), as the operator reads them."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def of(self, request_id: str) -> str:
+        (line,) = [line for line in self.lines if line.startswith(f"{request_id} ")]
+        return line
+
+
+@dataclass
+class InProcess:
+    http: httpx.AsyncClient
+    gateway: Gateway
+    access: AccessLines = field(default_factory=AccessLines)
+
+    async def new_key(self, usd: str = "10", *, test: bool = False) -> str:
+        admin = self.gateway.admin
+        account = await admin.create_account("in-process")
+        if usd != "0":
+            await admin.add_credit(account["id"], usd, "funding")
+        return str((await admin.create_key(account["id"], test=test, models=None, rpm=None))["key"])
+
+
+@asynccontextmanager
+async def open_app(settings: Settings) -> AsyncIterator[InProcess]:
+    app = create_app(settings)
+    access = AccessLines()
+    logger = logging.getLogger("imagegate.access")
+    logger.addHandler(access)
+    try:
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=settings.base_url(), timeout=60) as http:
+                yield InProcess(http, app.state.gateway, access)
+    finally:
+        logger.removeHandler(access)
+
+
+__all__ = ["AccessLines", "InProcess", "app_settings", "open_app"]
