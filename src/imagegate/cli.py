@@ -430,9 +430,9 @@ def ledger() -> None:
 @ledger.command("verify")
 @json_option
 def ledger_verify(as_json: bool) -> None:
-    """Prove every balance equals the sum of its entries.
+    """Prove every balance equals the sum of its entries, and no failed request or job kept a charge.
 
-    Exits 1 when one does not.
+    Exits 1 when one does not (docs/ledger.md lists the checks).
     """
     result = _admin_call(lambda admin: admin.verify_ledger())
     human = (

@@ -1,4 +1,5 @@
-"""A node SIGKILLed with requests in flight: on restart it releases what it held, at once.
+"""A node SIGKILLed with requests in flight: on restart it releases what it held, at once; and an
+async job through rolling restarts and a kill after its capture.
 
 Node "crash-node" takes twelve live requests, each with its own Idempotency-Key, against an
 upstream that hangs; a second node ("other-node") on the same database has one request in flight
@@ -6,19 +7,30 @@ too. crash-node is killed and restarted: before it serves again, its dead run's 
 and its claims given back; the other node's hold is untouched and its request still completes and
 is billed. Each key retried after the restart is served (no 409 for minutes), the ledger verifies,
 and what was captured is exactly what the clients received.
+
+A job's node is stopped cleanly twice while the job is upstream (rolling restarts), then killed
+after the job's capture committed and before its result was kept (a trigger holds the completion
+write): the restarts used none of its attempts, and the job ends `job_interrupted`, its charge
+refunded, its usage record costing nothing, the ledger verifying (issue 19, defects 1, 5 and 11).
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import httpx
+import pytest
 
 from tests.conftest import Gateway, start_gateway
+from tests.e2e.test_jobs import FAST_JOBS, submit, wait_finished
 from tests.upstreams.fake_openai import FakeOpenAI
 
 IN_FLIGHT = 12
@@ -112,3 +124,85 @@ def test_a_restarted_node_releases_its_dead_runs_holds_and_claims_at_once(
         for gw in (restarted, other, node):
             if gw is not None:
                 gw.process.stop()
+
+
+HOLD_THE_COMPLETION = """
+CREATE FUNCTION hold_the_completion() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN PERFORM pg_sleep(60); RETURN NEW; END $$;
+CREATE TRIGGER hold_the_completion BEFORE UPDATE ON jobs FOR EACH ROW
+WHEN (new.status = 'completed') EXECUTE FUNCTION hold_the_completion();
+"""
+
+
+def _sql(url: str, statements: str) -> list[Any]:
+    """Run SQL on the test's PostgreSQL database, as its operator would with psql: a query's rows."""
+
+    async def run() -> list[Any]:
+        conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://"))
+        try:
+            if statements.lstrip().upper().startswith("SELECT"):
+                return list(await conn.fetch(statements))
+            await conn.execute(statements)
+            return []
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def _poll(condition: Callable[[], bool], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.mark.postgres
+def test_a_job_killed_after_its_capture_is_refunded_and_clean_stops_use_none_of_its_attempts(
+    tmp_path: Path, upstream: FakeOpenAI, postgres_url: str
+) -> None:
+    database = postgres_url.rsplit("/", 1)[1]
+    # The server notices a client that died mid-statement within 0.1 s (not at the statement's end).
+    _sql(postgres_url, f"ALTER DATABASE \"{database}\" SET client_connection_check_interval = '100ms'")
+    env = {
+        **FAST_JOBS,
+        "IMAGEGATE_DATABASE_URL": postgres_url,
+        "IMAGEGATE_NODE_ID": f"job-node-{tmp_path.name}",
+        "IMAGEGATE_JOB_WORKERS": "1",
+    }
+    node = start_gateway(tmp_path / "data", upstream, env)
+    try:
+        account = node.new_account("10")
+        upstream.script({"kind": "hang", "seconds": 60, "times": 2})
+        accepted, job = submit(node, account.key)
+        state = f"SELECT status, attempts FROM jobs WHERE id = '{job['id']}'"
+        for restart in range(2):  # a rolling restart while the job is upstream
+            upstream.wait_for_requests(restart + 1, timeout=30)
+            node.process.stop()  # SIGTERM: a clean stop
+            assert [tuple(r) for r in _sql(postgres_url, state)] == [("queued", 0)]  # the attempt given back
+            if restart == 1:
+                _sql(postgres_url, HOLD_THE_COMPLETION)
+            node = start_gateway(tmp_path / "data", upstream, env)
+
+        # The third run is billed; its completion write waits in the trigger, and the node is killed.
+        sleeping = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND datname = current_database()"
+        _poll(lambda: _sql(postgres_url, sleeping)[0][0] == 1)
+        price = 10_000_000 - node.balance(account.id)[0]
+        assert price > 0 and node.balance(account.id)[1] == 0  # captured, the rest released
+        node.process._proc.send_signal(signal.SIGKILL)  # type: ignore[union-attr]
+        node.process.stop()
+        _poll(lambda: _sql(postgres_url, sleeping)[0][0] == 0)  # its transaction rolled back
+        assert [tuple(r) for r in _sql(postgres_url, state)] == [("running", 1)]
+        _sql(postgres_url, f"UPDATE jobs SET lease_until = '2000-01-01' WHERE id = '{job['id']}'")  # time passes
+
+        node = start_gateway(tmp_path / "data", upstream, env)
+        finished = wait_finished(node, account.key, job["id"])
+        assert finished["status"] == "failed" and finished["error"]["code"] == "job_interrupted", finished
+        assert "refunded" in finished["error"]["message"]
+        assert node.balance(account.id) == (10_000_000, 0)
+        assert len(upstream.requests) == 3  # not run (and billed) again
+        row = node.usage_row(accepted.headers["x-request-id"])
+        assert row is not None and (row["status"], row["error_code"], row["cost_micros"]) == (503, "job_interrupted", 0)
+        assert _ledger_ok(node)
+    finally:
+        node.process.stop()

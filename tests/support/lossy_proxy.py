@@ -1,9 +1,11 @@
-"""An in-process TCP forwarder to PostgreSQL that can lose one reply: the fault of a connection cut
-after the server has committed a statement but before its answer reaches the client.
+"""An in-process TCP forwarder to PostgreSQL that can lose one reply, or cut the database away.
 
 `lose_reply_to(marker)` arms it once: the next client message containing `marker` (a bind
 parameter such as a hold id) is forwarded, the server's answer to it is dropped, and that
-connection is closed on both sides. Every other byte passes through. Loopback only.
+connection is closed on both sides (the fault of a connection cut after the server has committed a
+statement but before its answer reaches the client). `cut()` closes every forwarded connection and
+closes each new one at once, counting them in `refused` (a database restarting), until `restore()`.
+Every other byte passes through. Loopback only.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ class LossyProxy:
         self._target = target_port
         self._server: asyncio.Server | None = None
         self._marker: bytes | None = None
+        self._cut = False
+        self._open: set[asyncio.StreamWriter] = set()
         self.replies_lost = 0
+        self.refused = 0
         self.port = 0
 
     async def start(self) -> None:
@@ -32,8 +37,21 @@ class LossyProxy:
     def lose_reply_to(self, marker: bytes) -> None:
         self._marker = marker
 
+    def cut(self) -> None:
+        self._cut = True
+        for writer in list(self._open):
+            writer.close()
+
+    def restore(self) -> None:
+        self._cut = False
+
     async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        if self._cut:
+            self.refused += 1
+            client_w.close()
+            return
         server_r, server_w = await asyncio.open_connection("127.0.0.1", self._target)
+        self._open.update((client_w, server_w))
         cut = asyncio.Event()
 
         async def client_to_server() -> None:
@@ -58,6 +76,7 @@ class LossyProxy:
         for task in tasks:
             task.cancel()
         for writer in (client_w, server_w):
+            self._open.discard(writer)
             writer.close()
             with suppress(ConnectionError, OSError):
                 await writer.wait_closed()

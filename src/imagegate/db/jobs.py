@@ -5,7 +5,8 @@ sub-select locks `FOR UPDATE SKIP LOCKED`, so nodes claiming at once take differ
 one writer at a time, so the UPDATE … RETURNING is atomic by itself. A claim gives the job a lease
 (a fresh token and a time); every later change of a running job names that token, so a node whose
 lease was taken over (it was thought dead) changes nothing. A running job whose lease expired is
-claimed again, up to `max_attempts` claims in all. An idle worker's poll finds nothing with a plain
+claimed again, up to `max_attempts` claims in all; a claim its node gave back on a clean stop
+(`requeue`) does not count. An idle worker's poll finds nothing with a plain
 read and writes nothing.
 """
 
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..ids import new_id
 from .clock import utcnow
-from .tables import jobs
+from .tables import holds, jobs
 
 FINISHED = ("completed", "failed", "cancelled")
 
@@ -153,7 +154,8 @@ class JobsRepo:
         return bool(done.rowcount)
 
     async def requeue(self, job_id: str, token: str, queue_seconds: float) -> None:
-        """Put a claimed job back in the queue (its node is stopping), for at least `queue_seconds`."""
+        """Put a claimed job back in the queue (its node is stopping cleanly), for at least
+        `queue_seconds`, and give back the attempt: a rolling restart is not a failure of the job."""
         now = utcnow()
         async with self._engine.begin() as conn:
             await conn.execute(
@@ -161,6 +163,7 @@ class JobsRepo:
                 .where(jobs.c.id == job_id, jobs.c.status == "running", jobs.c.lease_token == token)
                 .values(
                     status="queued",
+                    attempts=jobs.c.attempts - 1,
                     lease_token=None,
                     lease_until=None,
                     queue_expires_at=now + timedelta(seconds=queue_seconds),
@@ -191,6 +194,29 @@ class JobsRepo:
             if row is not None:
                 failed.append(_row(row))
         return failed
+
+    async def amend_error(self, job_id: str, error: str) -> None:
+        """Replace a failed job's error (its money ended otherwise than the first error said)."""
+        async with self._engine.begin() as conn:
+            await conn.execute(update(jobs).where(jobs.c.id == job_id, jobs.c.status == "failed").values(error=error))
+
+    async def ended_with_money_left(self, older_than_seconds: float, limit: int = 100) -> list[JobRow]:
+        """Failed or cancelled jobs, ended more than `older_than_seconds` ago, whose hold is still open
+        or captured: their node died between ending the job and ending its money."""
+        cutoff = utcnow() - timedelta(seconds=older_than_seconds)
+        query = (
+            select(*_COLUMNS)
+            .select_from(jobs.join(holds, holds.c.id == jobs.c.hold_id))
+            .where(
+                jobs.c.status.in_(("failed", "cancelled")),
+                jobs.c.finished_at < cutoff,
+                holds.c.status.in_(("open", "settled")),
+            )
+            .limit(limit)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_row(r) for r in rows]
 
     async def unnotified(self, older_than_seconds: float, within_seconds: float, limit: int = 100) -> list[JobRow]:
         """Finished (completed or failed) jobs whose owner was not yet told, finished more than

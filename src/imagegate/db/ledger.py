@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, select, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,8 +36,8 @@ from ..domain.money import MAX_BALANCE_MICROS
 from ..ids import new_id
 from .clock import utcnow
 from .runner import EngineRunner, PostgresRunner, Runner
-from .tables import accounts, holds, ledger_entries, usage_records
-from .usage import INSERT_USAGE, UsageRecord
+from .tables import accounts, holds, jobs, ledger_entries, usage_records
+from .usage import INSERT_USAGE, UsageRecord, insert_once, mark_refunded
 
 # The hot path's statements, built once (building a statement costs more than running it on SQLite).
 _TAKE = (
@@ -270,9 +270,49 @@ def _take_hold(
 
 def _settle(hold_id: str, capture: int, reason: str, usage: UsageRecord | None, conn: Connection) -> bool:
     closed = _close(hold_id, capture, reason, "settled" if capture else "released", conn)
-    if usage is not None and (closed or not capture):  # a capture that found no open hold is not recorded as one
+    if usage is not None and closed:
         conn.execute(INSERT_USAGE, asdict(usage))
+    elif usage is not None and not capture:  # a capture that found no open hold is not recorded as one
+        insert_once(usage, conn)  # a release retried after its first commit, or after the sweeper's
     return closed
+
+
+_MARK_REFUNDED = (
+    update(holds)
+    .where(holds.c.id == bindparam("hold_id"), holds.c.status == "settled")
+    .values(status="refunded")
+    .returning(holds.c.account_id, holds.c.request_id)
+)
+
+
+def _entries_of(hold_id: str, kind: str, conn: Connection) -> int:
+    """Σ amount_micros of the hold's entries of `kind`."""
+    query = select(func.coalesce(func.sum(ledger_entries.c.amount_micros), 0)).where(
+        ledger_entries.c.hold_id == hold_id, ledger_entries.c.kind == kind
+    )
+    return int(conn.execute(query).scalar_one())
+
+
+def _refund(hold_id: str, reason: str, usage: UsageRecord | None, conn: Connection) -> int | None:
+    # The hold's status is the guard: settled -> refunded happens once, whoever asks and however often.
+    row = conn.execute(_MARK_REFUNDED, {"hold_id": hold_id}).first()
+    if row is None:
+        status = conn.execute(select(holds.c.status).where(holds.c.id == hold_id)).scalar_one_or_none()
+        return _entries_of(hold_id, "refund", conn) if status == "refunded" else None
+    amount = -_entries_of(hold_id, "capture", conn)
+    # Not bounded by MAX_BALANCE_MICROS: this gives back money the account had, it creates none.
+    conn.execute(
+        update(accounts)
+        .where(accounts.c.id == row.account_id)
+        .values(balance_micros=accounts.c.balance_micros + amount)
+    )
+    conn.execute(
+        _INSERT_ENTRY,
+        entry(row.account_id, "refund", amount=amount, reason=reason, request_id=row.request_id, hold_id=hold_id),
+    )
+    if usage is not None:
+        mark_refunded(usage, conn)
+    return amount
 
 
 def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connection) -> bool:
@@ -371,17 +411,12 @@ class LedgerRepo:
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> bool:
         return await self.settle(hold_id, 0, "released", usage)
 
-    async def captured(self, hold_id: str) -> tuple[str, int] | None:
-        """(account, amount) that the hold's capture took, or None if nothing was captured."""
-        async with self._engine.connect() as conn:
-            row = (
-                await conn.execute(
-                    select(ledger_entries.c.account_id, func.sum(ledger_entries.c.amount_micros))
-                    .where(ledger_entries.c.hold_id == hold_id, ledger_entries.c.kind == "capture")
-                    .group_by(ledger_entries.c.account_id)
-                )
-            ).first()
-        return (row[0], -int(row[1])) if row is not None and row[1] else None
+    async def refund(self, hold_id: str, reason: str, usage: UsageRecord | None = None) -> int | None:
+        """Give back what a settled hold captured (an entry of kind `refund` naming the hold), once: the
+        amount refunded, now or by an earlier call; None when the hold is not settled (open,
+        released, expired, unknown). `usage`: how the request ended, written over its usage record
+        (which then costs nothing) in the same transaction. Safe to repeat."""
+        return await self._runner.write(partial(_refund, hold_id, reason, usage))
 
     async def hold_status(self, hold_id: str) -> str | None:
         """`open`, `settled`, `released` or `expired`; None for an unknown hold."""
@@ -451,7 +486,75 @@ class LedgerRepo:
                 problems.append(Discrepancy(r.id, f"held {r.held_micros} != sum of open holds {r.open_held}"))
             if not 0 <= r.held_micros <= r.balance_micros:
                 problems.append(Discrepancy(r.id, f"held {r.held_micros} outside [0, balance {r.balance_micros}]"))
-        return len(rows), problems
+        return len(rows), problems + await self._money_against_outcomes()
+
+    async def _money_against_outcomes(self) -> list[Discrepancy]:
+        """What each closed hold kept (captured minus refunded) against what its request's usage record
+        and its job say: a failed request or job keeps nothing, a refunded one says so, a completed
+        job keeps its charge, and no hold is refunded more than it captured."""
+        e = ledger_entries.c
+        kept = (
+            select(
+                e.hold_id,
+                func.sum(case((e.kind == "capture", -e.amount_micros), else_=0)).label("captured"),
+                func.sum(case((e.kind == "refund", e.amount_micros), else_=0)).label("refunded"),
+            )
+            .where(e.hold_id.is_not(None), e.kind.in_(("capture", "refund")))
+            .group_by(e.hold_id)
+            .subquery()
+        )
+        captured, refunded = func.coalesce(kept.c.captured, 0), func.coalesce(kept.c.refunded, 0)
+        sums = (captured.label("captured"), refunded.label("refunded"))
+        u, h, j = usage_records.c, holds.c, jobs.c
+        requests = (
+            select(h.account_id, h.request_id, u.status, u.error_code, u.cost_micros, *sums)
+            .select_from(holds.join(usage_records, u.id == h.request_id).outerjoin(kept, kept.c.hold_id == h.id))
+            .where(h.status != "open", captured - refunded != u.cost_micros)
+        )
+        ended_jobs = (
+            select(j.account_id, j.id, j.status, *sums)
+            .select_from(jobs.join(kept, kept.c.hold_id == j.hold_id))
+            .where(
+                or_(
+                    and_(j.status.in_(("failed", "cancelled")), captured != refunded),
+                    and_(j.status == "completed", refunded != 0),
+                )
+            )
+        )
+        overdone = (
+            select(h.account_id, h.id, *sums)
+            .select_from(holds.join(kept, kept.c.hold_id == h.id))
+            .where(refunded > captured)
+        )
+        async with self._engine.connect() as conn:
+            request_rows = (await conn.execute(requests)).all()
+            job_rows = (await conn.execute(ended_jobs)).all()
+            overdone_rows = (await conn.execute(overdone)).all()
+        # (PostgreSQL sums bigints as numeric: ints for the messages)
+        problems = [
+            Discrepancy(
+                r.account_id,
+                f"request {r.request_id} kept {int(r.captured - r.refunded)} (captured {int(r.captured)}, "
+                f"refunded {int(r.refunded)}) but its usage record says status {r.status}"
+                f"{' ' + r.error_code if r.error_code else ''}, cost {r.cost_micros}",
+            )
+            for r in request_rows
+        ]
+        problems += [
+            Discrepancy(
+                r.account_id,
+                f"job {r.id} is {r.status} but kept {int(r.captured - r.refunded)} "
+                f"(captured {int(r.captured)}, refunded {int(r.refunded)})",
+            )
+            for r in job_rows
+        ]
+        problems += [
+            Discrepancy(
+                r.account_id, f"hold {r.id} refunded {int(r.refunded)}, more than it captured ({int(r.captured)})"
+            )
+            for r in overdone_rows
+        ]
+        return problems
 
 
 __all__ = ["Discrepancy", "LedgerRepo", "entry"]

@@ -7,7 +7,8 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -48,10 +49,29 @@ class UsageRecord:
 
 INSERT_USAGE = insert(usage_records)
 """Built once: executed with `asdict(record)` as its parameters."""
+_INSERT_ONCE = {
+    "postgresql": postgresql.insert(usage_records).on_conflict_do_nothing(index_elements=["id"]),
+    "sqlite": sqlite.insert(usage_records).on_conflict_do_nothing(index_elements=["id"]),
+}
 
 
-def _insert(record: UsageRecord, conn: Connection) -> None:
-    conn.execute(INSERT_USAGE, asdict(record))
+def insert_once(record: UsageRecord, conn: Connection) -> None:
+    """Write the record unless its request already has one: a write retried after its commit was in
+    doubt (the database went away) must not fail on the row its first try left."""
+    conn.execute(_INSERT_ONCE[conn.dialect.name], asdict(record))
+
+
+def mark_refunded(record: UsageRecord, conn: Connection) -> None:
+    """The request's charge was given back: its record says how it ended (`record`'s status and
+    error code) and that it cost nothing, nor delivered anything; written if it had none."""
+    c = usage_records.c
+    rewritten = conn.execute(
+        update(usage_records)
+        .where(c.id == record.id)
+        .values(status=record.status, error_code=record.error_code, cost_micros=0, delivered=0)
+    )
+    if not rewritten.rowcount:
+        insert_once(record, conn)
 
 
 class UsageRepo:
@@ -60,7 +80,8 @@ class UsageRepo:
         self._runner = runner or EngineRunner(engine)
 
     async def record(self, record: UsageRecord) -> None:
-        await self._runner.write(partial(_insert, record))
+        """Write the request's record (once: a retry after an in-doubt commit adds nothing)."""
+        await self._runner.write(partial(insert_once, record))
 
     async def query(
         self, start: datetime, end: datetime, account_id: str | None = None, limit: int = MAX_ROWS
@@ -86,4 +107,4 @@ class UsageRepo:
         }
 
 
-__all__ = ["INSERT_USAGE", "UsageRecord", "UsageRepo"]
+__all__ = ["INSERT_USAGE", "UsageRecord", "UsageRepo", "insert_once", "mark_refunded"]

@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from ..db.unreachable import is_unreachable
-from ..domain.errors import ServiceUnavailable
+from ..service.patience import database_unavailable
 from .errors import gateway_error_response
 from .responses import FastJSONResponse
 
@@ -30,13 +30,7 @@ async def _on_database_error(request: Request, exc: Exception) -> FastJSONRespon
         getattr(request.state, "request_id", "?"),
         type(exc).__name__,
     )
-    return gateway_error_response(
-        ServiceUnavailable(
-            "The gateway's database cannot be reached; nothing was charged. Retry shortly.",
-            code="database_unavailable",
-            headers={"retry-after": "1"},
-        )
-    )
+    return gateway_error_response(database_unavailable())
 
 
 def install_database_unavailable(app: FastAPI) -> None:

@@ -76,14 +76,10 @@ class Billing:
     async def hold_status(self, hold_id: str) -> str | None:
         return await self._ledger.hold_status(hold_id)
 
-    async def refund_capture(self, hold_id: str, reason: str) -> int:
-        """Give back what the hold's capture took (an entry of kind `refund`); the amount refunded."""
-        captured = await self._ledger.captured(hold_id)
-        if captured is None:
-            return 0
-        account_id, amount = captured
-        await self._ledger.adjust(account_id, amount, "refund", reason)
-        return amount
+    async def refund(self, hold_id: str, reason: str, usage: UsageRecord | None = None) -> int | None:
+        """Give back what a settled hold captured, once (an entry of kind `refund`); the amount, or None
+        when the hold captured nothing. `usage` is written over the request's usage record."""
+        return await self._ledger.refund(hold_id, reason, usage)
 
     async def _settled_in_doubt(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> bool:
         """The database went away while a capture was committing, so the commit may or may not have

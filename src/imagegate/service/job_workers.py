@@ -4,8 +4,11 @@ Each of a node's `IMAGEGATE_JOB_WORKERS` workers claims one runnable job at a ti
 no two nodes run the same job), rebuilds the admitted request from the stored job and runs the same
 `ImageService.execute` a sync request runs, then keeps the answer (or the error) in the job and tells
 `JobEvents`. An idle worker waits for the node's wake-up (a job accepted here) or the poll interval.
-A node that stops puts its running jobs back in the queue, their holds kept; one that dies leaves
-them to be taken again when their leases expire.
+A node that stops puts its running jobs back in the queue, their holds kept and the attempt given
+back (a rolling restart is not a failure); one that dies leaves them to be taken again when their
+leases expire. Every way a job ends without its result reaching the client ends its money the same
+way, `Settlement.end_job`: released, or refunded if an attempt had captured it, and the job's error
+says which.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 import logging
 
 from ..db.jobs import JobRow, JobsRepo
-from ..domain.errors import GatewayError, JobExpired, JobInterrupted
+from ..domain.errors import GatewayError, JobCancelled, JobExpired
 from .admission import Admitted, Priced
 from .billing import Billing
 from .generation import ImageService
@@ -33,6 +36,9 @@ NOTIFY_FOR_SECONDS = 86400
 """A finished job nobody was told of is announced again by each sweep, for at most this long."""
 KEEP_FINISHED_SECONDS = 7 * 86400
 """Finished jobs (and their results) are kept this long, then deleted by the sweep."""
+ENDING_GRACE_SECONDS = 60
+"""A job ended (failed, cancelled) this long ago whose hold is still open or captured had its ending
+cut short (its node died in between): the sweep ends its money."""
 
 
 class JobWorkers:
@@ -97,25 +103,31 @@ class JobWorkers:
         return True
 
     async def _run_claimed(self, row: JobRow, token: str) -> None:
-        if row.attempts > 1 and row.hold_id is not None:  # its node died: did that attempt get billed?
-            status = await self._settlement.resume(row.hold_id, f"job {row.id}: node stopped before keeping its result")
+        if row.hold_id is not None:  # an earlier attempt may have billed it (its node died or stopped)
+            status = await self._settlement.hold_status(row.hold_id)
             if status != "open":
-                await self._finish(row, token, "failed", None, error_json(_ended(status)))
+                ended = JobExpired("The job's hold ended before it could run. Nothing was charged.")
+                await self._fail(row, token, ended)
                 return
         try:
             admitted, operation = await self._rebuild(row)
         except Exception as exc:  # unknown operation, the stored request no longer validates, or its uploads are gone
-            await self._settlement.withdraw(ticket_of(row), row.hold_id, exc)
-            await self._finish(row, token, "failed", None, error_json(exc))
+            await self._fail(row, token, exc)
             return
         try:
             result = await self._images.execute(admitted, operation, release_on_cancel=False)
-        except Exception as exc:  # execute released the hold and recorded the usage
+        except Exception as exc:  # execute released the hold and recorded the usage (a capture may have landed)
             if not isinstance(exc, GatewayError):
                 log.exception("job %s failed", row.id)
-            await self._finish(row, token, "failed", None, error_json(exc))
+            await self._fail(row, token, exc, recorded=True)
             return
         await self._finish(row, token, "completed", json.dumps(result.body), None)
+
+    async def _fail(self, row: JobRow, token: str, exc: BaseException, *, recorded: bool = False) -> None:
+        """End the job's money (`Settlement.end_job`: released, or refunded if an attempt captured it),
+        then keep the error, which says which."""
+        error = await self._settlement.end_job(row.id, ticket_of(row), row.hold_id, exc, recorded=recorded)
+        await self._finish(row, token, "failed", None, error_json(error))
 
     async def _rebuild(self, row: JobRow) -> tuple[Admitted, Operation]:
         """The admitted request and its operation, as the submitting node had them, from the stored job."""
@@ -152,22 +164,37 @@ class JobWorkers:
             log.exception("job %s: announcing it failed; the sweep tries again", row.id)
 
     async def sweep(self) -> dict[str, int]:
-        """Fail jobs not started in time (or whose nodes kept dying), releasing their holds; announce
-        finished jobs nobody was told of; delete old finished jobs."""
+        """Fail jobs not started in time (or whose nodes kept dying) and end their money as every job
+        ends it (`Settlement.end_job`); end the money of ended jobs whose ending was cut short (their
+        node died between the two); announce finished jobs nobody was told of; delete old ones."""
         expired = JobExpired(
             "The job did not run in time: no worker started it within the queue's time, or the nodes "
             "running it stopped. Nothing was charged."
         )
         failed = await self._repo.fail_stale(error_json(expired), self.terms.max_attempts)
         for row in failed:
-            await self._settlement.withdraw(ticket_of(row), row.hold_id, expired)
+            ended = await self._end_failed(row, expired)
             await self._uploads.forget_of(row)
-            await self._notify(row)
+            await self._notify(ended)
+        unsettled = await self._repo.ended_with_money_left(ENDING_GRACE_SECONDS)
+        for row in unsettled:
+            await self._end_failed(
+                row, JobCancelled("The job was cancelled.") if row.status == "cancelled" else expired
+            )
         unnotified = await self._repo.unnotified(self.terms.notify_again_after_seconds, NOTIFY_FOR_SECONDS)
         for row in unnotified:
             await self._notify(row)
         forgotten = await self._repo.forget_finished(KEEP_FINISHED_SECONDS)
-        return {"expired": len(failed), "notified": len(unnotified), "forgotten": forgotten}
+        return {"expired": len(failed), "notified": len(unnotified), "forgotten": forgotten, "settled": len(unsettled)}
+
+    async def _end_failed(self, row: JobRow, exc: GatewayError) -> JobRow:
+        """A job already marked failed or cancelled: end its money, and if that refunded a charge, say
+        so in its error instead of "nothing was charged". The job as it now reads."""
+        error = await self._settlement.end_job(row.id, ticket_of(row), row.hold_id, exc)
+        if error is exc or row.status != "failed":
+            return row
+        await self._repo.amend_error(row.id, error_json(error))
+        return await self._repo.get(row.id, row.account_id) or row
 
     async def sweep_logged(self) -> None:
         """`sweep`, for the background loop: a failure is logged, and the next round tries again."""
@@ -177,17 +204,9 @@ class JobWorkers:
             log.exception("job sweep failed")
             return
         if swept["expired"]:
-            log.warning("failed %d job(s) that did not run in time; their holds were released", swept["expired"])
-
-
-def _ended(hold_status: str | None) -> GatewayError:
-    """Why a job taken over from a dead node cannot run again: its hold is no longer open."""
-    if hold_status == "settled":
-        return JobInterrupted(
-            "The node running this job stopped after billing it and before keeping its result; the charge "
-            "was refunded. Submit the request again."
-        )
-    return JobExpired("The job's hold ended before it could run again. Nothing was charged.")
+            log.warning("failed %d job(s) that did not run in time; their money ended", swept["expired"])
+        if swept["settled"]:
+            log.warning("ended the money of %d job(s) whose node died while ending them", swept["settled"])
 
 
 __all__ = ["JobWorkers"]

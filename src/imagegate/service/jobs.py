@@ -8,7 +8,8 @@ the node that took it: it names no node run (a restarted node does not release i
 `JobTerms.hold_ttl_seconds`. The job stores its operation (`service.operations`: its name and
 payload; an edit's images in the BlobStore, under `jobs/<job id>/`), so that any node's worker can
 rebuild the admitted request and run the same `ImageService.execute` a sync request runs; the
-answer is the sync body, kept in the job. Nothing is billed for a failed, cancelled or expired job.
+answer is the sync body, kept in the job. Nothing is billed for a failed, cancelled or expired job:
+each ends its money in `Settlement.end_job` (released, or refunded if an attempt had captured it).
 """
 
 from __future__ import annotations
@@ -50,8 +51,10 @@ class JobTerms:
 
     @property
     def hold_ttl_seconds(self) -> int:
-        """A job's hold outlives its longest legitimate life: queued, then every attempt's lease."""
-        attempts = self.max_attempts + 1  # a requeued attempt (its node stopped) gets a fresh lease of queue time
+        """A job's hold outlives its longest legitimate life: queued, then every attempt's lease, and
+        one more for a run its node gave back on a clean stop. A job whose runs keep being given back
+        (restart after restart) may outlive its hold: it then fails, its hold released, nothing charged."""
+        attempts = self.max_attempts + 1
         return int(self.queue_ttl_seconds + attempts * self.lease_seconds + HOLD_MARGIN_SECONDS)
 
 
@@ -165,8 +168,8 @@ class Jobs:
             raise JobNotCancellable(
                 f"The job is {existing.status}; only a queued job can be cancelled.", code="job_not_cancellable"
             )
-        await self._settlement.withdraw(
-            ticket_of(row), row.hold_id, JobCancelled("The job was cancelled before it started.")
+        await self._settlement.end_job(
+            row.id, ticket_of(row), row.hold_id, JobCancelled("The job was cancelled before it started.")
         )
         await self._uploads.forget_of(row)
         return public_body(row)

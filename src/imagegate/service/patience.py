@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from ..db.unreachable import is_unreachable
+from ..domain.errors import ServiceUnavailable
 
 T = TypeVar("T")
 
@@ -28,4 +29,19 @@ async def while_unreachable(call: Callable[[], Awaitable[T]], patience_seconds: 
         delay = min(delay * 2, 1.0)
 
 
-__all__ = ["while_unreachable"]
+def database_unavailable() -> ServiceUnavailable:
+    """What a client is told when the database is away: money lives there, so nothing was charged."""
+    return ServiceUnavailable(
+        "The gateway's database cannot be reached; nothing was charged. Retry shortly.",
+        code="database_unavailable",
+        headers={"retry-after": "1"},
+    )
+
+
+def as_gateway_error(exc: BaseException) -> BaseException:
+    """`exc`, or `database_unavailable()` when it is the database being away: what a request's usage
+    record and a job's error say, as the HTTP layer answers it (never `500 internal_error`)."""
+    return database_unavailable() if is_unreachable(exc) else exc
+
+
+__all__ = ["as_gateway_error", "database_unavailable", "while_unreachable"]

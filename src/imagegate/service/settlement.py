@@ -1,7 +1,8 @@
 """The settlement step every operation runs after its upstream call: capture the delivered images'
 price and release the rest of the hold, finish the idempotency claim, and write the usage record,
 or, when the request failed or was refused, give back what admission took. Nothing is billed for a
-failure."""
+failure: an async job that ends without handing out its result ends its money in `end_job`, which
+refunds a charge already captured."""
 
 from __future__ import annotations
 
@@ -16,14 +17,14 @@ import orjson
 from ..db.clock import utcnow
 from ..db.idempotency import IdempotencyRepo
 from ..db.usage import UsageRecord, UsageRepo
-from ..domain.errors import ContentBlocked, GatewayError
+from ..domain.errors import ContentBlocked, GatewayError, JobInterrupted
 from ..domain.pricing import charged_unit_price
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 from ..routing.router import Routed
 from .admission import Admitted, Replay, Ticket
-from .billing import Billing
-from .patience import while_unreachable
+from .billing import Billing, usd
+from .patience import as_gateway_error, while_unreachable
 from .screening import PromptScreen
 
 log = logging.getLogger("imagegate.service")
@@ -173,7 +174,9 @@ class Settlement:
             )
 
     async def abandon(self, admitted: Admitted, routed: Routed | None, exc: BaseException) -> None:
-        """An admitted request failed: release its hold, give its idempotency key back, record it."""
+        """An admitted request failed: release its hold, give its idempotency key back, record it. The
+        client is answered at once: a hold this cannot release (the database is away) is released by
+        the sweeper at its TTL, or, for an async job, by `end_job`, which waits for the database."""
         ticket = admitted.ticket
         await self._audit_block(ticket, admitted.request, exc)
         status, code = _status_of(exc)
@@ -209,28 +212,46 @@ class Settlement:
                 mode=ticket.principal.mode,
             )
 
-    async def withdraw(self, ticket: Ticket, hold_id: str | None, exc: BaseException) -> None:
-        """An async job ended without running (cancelled, expired, or its request no longer valid):
-        its hold released, with the usage record saying why. Nothing is billed."""
-        status, code = _status_of(exc)
-        record = self._record_of(ticket, _Usage(None, status, code))
-        if hold_id is None:
-            await self._record(record)
-            return
-        try:
-            await self._billing.release(hold_id, usage=record)
-        except Exception:  # e.g. an earlier attempt already recorded it; the sweeper releases a hold at its TTL
-            log.exception("could not release the hold or record the usage of job request %s", ticket.request_id)
+    async def hold_status(self, hold_id: str) -> str | None:
+        """`open`, `settled`, `refunded`, `released` or `expired` (None: no such hold)."""
+        return await self._billing.hold_status(hold_id)
 
-    async def resume(self, hold_id: str, why: str) -> str | None:
-        """Before an async job runs again (its node died): the state of its hold. `settled` means the
-        earlier attempt was billed but its result was never kept; that charge is refunded (the client
-        cannot get those images), and the job must fail rather than run and bill twice."""
-        status = await self._billing.hold_status(hold_id)
-        if status == "settled":
-            refunded = await self._billing.refund_capture(hold_id, why)
-            log.warning("%s: refunded %d micros", why, refunded)
-        return status
+    async def end_job(
+        self, job_id: str, ticket: Ticket, hold_id: str | None, exc: BaseException, *, recorded: bool = False
+    ) -> BaseException:
+        """The one way an async job ends its money when it will not hand out a result (it expired, was
+        cancelled, its request no longer validates, its run failed, or its node died): an open hold
+        is released; a captured one is refunded, since the client never gets those images. The usage
+        record says how it ended. Returns the error the job keeps: `exc` (so "nothing was charged" is
+        true), or `JobInterrupted` naming the refund. Safe to repeat and to race with a late capture
+        of the same hold: each step is conditional on the hold's state, and a refund happens once.
+        `recorded`: the run's own `abandon` already wrote the usage record (and released the hold)."""
+        exc = as_gateway_error(exc)
+        if hold_id is None:  # nothing held (a test key, a free model): only the record
+            if not recorded:
+                await self._record(self._record_of(ticket, _Usage(None, *_status_of(exc))))
+            return exc
+        interrupted = self._record_of(ticket, _Usage(None, JobInterrupted.status, JobInterrupted.code))
+        reason = f"job {job_id}: billed, but its result was never handed out"
+
+        async def end() -> int | None:
+            status = await self._billing.hold_status(hold_id)
+            if status == "open":
+                await self._billing.release(hold_id, usage=self._record_of(ticket, _Usage(None, *_status_of(exc))))
+                status = await self._billing.hold_status(hold_id)  # a late capture may have closed it first
+            if status in ("settled", "refunded"):
+                return await self._billing.refund(hold_id, reason, usage=interrupted)
+            return None
+
+        refunded = await while_unreachable(end, Billing.SETTLE_PATIENCE_SECONDS)
+        if not refunded:
+            return exc
+        log.warning("%s: refunded %d micros", reason, refunded)
+        return JobInterrupted(
+            f"The job was billed {usd(refunded)}, but its result could not be kept (the node running it "
+            "stopped, or the database was away, before it was stored); the charge was refunded. "
+            "Submit the request again."
+        )
 
     async def refused(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
         """A request refused before it was admitted (admission gave back what it took): its record."""
@@ -287,6 +308,7 @@ class Settlement:
 def _status_of(exc: BaseException) -> tuple[int, str]:
     if isinstance(exc, asyncio.CancelledError):  # the client left (a stream) before anything was delivered
         return 499, "client_disconnected"
+    exc = as_gateway_error(exc)  # the database away: 503 database_unavailable, as the client is answered
     return (exc.status, exc.code) if isinstance(exc, GatewayError) else (500, "internal_error")
 
 
