@@ -224,4 +224,13 @@ class CatalogView:
         )
 
 
-__all__ = ["CatalogView", "architecture", "ModelCard", "ModelPage", "ParamRow", "capability_line", "model_json", "param_rows"]
+__all__ = [
+    "CatalogView",
+    "ModelCard",
+    "ModelPage",
+    "ParamRow",
+    "architecture",
+    "capability_line",
+    "model_json",
+    "param_rows",
+]
