@@ -11,6 +11,7 @@ import socket
 import time
 from collections.abc import Iterator
 
+import openai
 import pytest
 
 from tests.conftest import Account, Gateway, serve_gateway
@@ -130,4 +131,32 @@ def test_a_streaming_client_that_leaves_before_its_image_is_not_billed(
     deadline = time.monotonic() + 15
     while chat_gateway.balance(account.id)[1] and time.monotonic() < deadline:
         time.sleep(0.1)  # polling the database for the gateway's release, bounded
+    assert chat_gateway.balance(account.id) == FUNDED
+
+
+def test_an_upstream_failure_is_502_in_the_openai_error_shape_unbilled(
+    chat_gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
+    upstream.script({"kind": "status", "status": 500, "times": 3})
+    with pytest.raises(openai.APIStatusError) as caught:
+        chat_gateway.client(account.key).chat.completions.create(
+            model="gpt-image-2", messages=[{"role": "user", "content": "a kite"}]
+        )
+    assert caught.value.status_code == 502
+    assert isinstance(caught.value.body, dict) and caught.value.body["code"] == "upstream_failed"
+    assert chat_gateway.balance(account.id) == FUNDED
+
+
+def test_a_failure_after_the_stream_started_is_an_error_chunk_the_sdk_raises(
+    chat_gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
+    """Keep-alive comments start the answer (200), so an upstream that then fails every attempt
+    is told as one `data: {"error": …}` chunk, with no `[DONE]` after it; nothing is billed."""
+    upstream.script({"kind": "hang", "seconds": 3, "times": 3})  # past the 1.5 s attempt timeout, thrice
+    stream = chat_gateway.client(account.key).chat.completions.create(
+        model="gpt-image-2", messages=[{"role": "user", "content": "a kite"}], stream=True
+    )
+    with pytest.raises(openai.APIError) as caught:
+        list(stream)
+    assert "upstream" in caught.value.message.lower()
     assert chat_gateway.balance(account.id) == FUNDED

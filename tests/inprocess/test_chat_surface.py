@@ -380,6 +380,24 @@ def test_402_451_and_429_refuse_as_on_the_images_api_unbilled(tmp_path: Path) ->
     run_app(tmp_path, scenario)
 
 
+def test_401_403_and_503_in_the_openai_error_shape(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        anonymous = await app.http.post(CHAT, json=ask())
+        assert (anonymous.status_code, anonymous.json()["error"]["type"]) == (401, "authentication_error")
+        admin = app.gateway.admin
+        account = await admin.create_account("allowlisted")
+        await admin.add_credit(account["id"], "10", "funding")
+        only_nano = str((await admin.create_key(account["id"], test=False, models=["nano-banana-2"], rpm=None))["key"])
+        denied = await chat(app, only_nano, ask())
+        assert (denied.status_code, denied.json()["error"]["code"]) == (403, "model_not_allowed")
+        key = await app.new_key()
+        unrouted = await chat(app, key, {**ask(), "model": "nano-banana-pro", "quality": None})  # no Gemini key here
+        assert (unrouted.status_code, unrouted.json()["error"]["code"]) == (503, "no_route_available")
+        assert await account_of(app, key) == (FUNDED, 0)
+
+    run_app(tmp_path, scenario)
+
+
 def test_a_huge_data_url_is_413_and_a_body_past_the_limit_too(tmp_path: Path) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()

