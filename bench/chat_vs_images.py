@@ -11,7 +11,8 @@ kind (tiny: a 256x256 PNG of 1.6 kB; large: a 1024x1024 PNG of 1.8 MB), it alter
 inline, as a data URL), `--rounds` times each, and reads the gateway process's CPU time from /proc
 before and after each block: CPU per request of the gateway alone, whatever else loads the machine
 (the machine is shared; alternating the blocks spreads that load over both). Prints, per kind, the
-median of each and their ratio, and one JSON line of all the figures. Every request is checked (200
+median of each, their ratio and the median of each round's chat/images ratio (its two blocks ran
+back to back, so it is the steadier figure under load), and one JSON line of all the figures. Every request is checked (200
 and an image); every process started here is stopped by its own id.
 """
 
@@ -50,8 +51,9 @@ def bodies(behaviour: Behaviour, size: str) -> dict[str, tuple[str, bytes]]:
     }
 
 
-def block(port: int, key: str, path: str, body: bytes, requests: int, concurrency: int) -> None:
-    """`requests` POSTs over `concurrency` keep-alive connections; each must be a 200 with an image."""
+def block(port: int, key: str, path: str, body: bytes, requests: int, concurrency: int, min_bytes: int) -> None:
+    """`requests` POSTs over `concurrency` keep-alive connections; each must be a 200 at least
+    `min_bytes` long (the image's base64: what the first answer of each kind was checked to hold)."""
     left = iter(range(requests))
     lock = threading.Lock()
     failures: list[str] = []
@@ -67,7 +69,7 @@ def block(port: int, key: str, path: str, body: bytes, requests: int, concurrenc
                 conn.request("POST", path, body=body, headers=headers)
                 response = conn.getresponse()
                 answer = response.read()
-                if response.status != 200 or (b'"b64_json"' not in answer and b"data:image/png;base64," not in answer):
+                if response.status != 200 or len(answer) < min_bytes:  # the same cheap check for both
                     failures.append(f"{path}: {response.status} {answer[:200]!r}")
                     return
         finally:
@@ -82,26 +84,50 @@ def block(port: int, key: str, path: str, body: bytes, requests: int, concurrenc
         raise SystemExit(failures[0])
 
 
+def check_answer(port: int, key: str, path: str, body: bytes, min_bytes: int) -> None:
+    """One answer of the kind holds a base64 PNG image of at least `min_bytes` (as b64_json or a data URL)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(
+            "POST", path, body=body, headers={"content-type": "application/json", "authorization": f"Bearer {key}"}
+        )
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        conn.close()
+    if path.endswith("generations"):
+        b64 = answer["data"][0]["b64_json"]
+    else:
+        b64 = answer["choices"][0]["message"]["images"][0]["image_url"]["url"].removeprefix("data:image/png;base64,")
+    if response.status != 200 or len(b64) < min_bytes or not b64.startswith("iVBORw0KGgo"):
+        raise SystemExit(f"{path}: not an image: {response.status} {str(answer)[:200]}")
+
+
 def measure(pid: int, port: int, key: str, kind: str, a: argparse.Namespace) -> dict[str, object]:
     behaviour, size = KINDS[kind]
     sent = bodies(behaviour, size)
-    for path, body in sent.values():  # warm both paths (imports, caches) before measuring
-        block(port, key, path, body, 20, a.concurrency)
+    min_bytes = {"tiny": 1_000, "large": 1_000_000}[kind]
+    for path, body in sent.values():  # check one answer of each, then warm both paths before measuring
+        check_answer(port, key, path, body, min_bytes)
+        block(port, key, path, body, 20, a.concurrency, min_bytes)
     per_request: dict[str, list[float]] = {"images": [], "chat": []}
     for round_ in range(a.rounds):
         order = ("images", "chat") if round_ % 2 == 0 else ("chat", "images")
         for surface in order:
             path, body = sent[surface]
             before = tree_cpu_seconds(pid)
-            block(port, key, path, body, a.requests, a.concurrency)
+            block(port, key, path, body, a.requests, a.concurrency, min_bytes)
             per_request[surface].append((tree_cpu_seconds(pid) - before) * 1000 / a.requests)
     images, chat = (statistics.median(per_request[s]) for s in ("images", "chat"))
+    paired = [c / i for c, i in zip(per_request["chat"], per_request["images"], strict=True)]
     return {
         "kind": kind,
         "size": size,
         "images_ms": round(images, 3),
         "chat_ms": round(chat, 3),
         "chat_over_images": round(chat / images, 4),
+        "paired_ratio_median": round(statistics.median(paired), 4),
+        "load_average": os.getloadavg()[0],
         "images_blocks": [round(v, 3) for v in per_request["images"]],
         "chat_blocks": [round(v, 3) for v in per_request["chat"]],
     }
@@ -134,7 +160,8 @@ def main(argv: list[str] | None = None) -> None:
             results.append(result)
             print(
                 f"{kind} ({result['size']}): images {result['images_ms']} ms, chat {result['chat_ms']} ms of gateway "
-                f"CPU per request; chat/images = {result['chat_over_images']:.3f} ({time.monotonic() - started_at:.0f} s)"
+                f"CPU per request; chat/images = {result['chat_over_images']:.3f}, median of the rounds' ratios "
+                f"{result['paired_ratio_median']:.3f} ({time.monotonic() - started_at:.0f} s)"
             )
         print(
             json.dumps({"rounds": a.rounds, "requests": a.requests, "concurrency": a.concurrency, "results": results})
