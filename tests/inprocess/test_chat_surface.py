@@ -182,6 +182,22 @@ def test_a_signed_url_is_an_opt_in_and_that_image_is_stored(tmp_path: Path) -> N
     run_app(tmp_path, scenario)
 
 
+def test_an_idempotency_key_replays_the_chat_answer_billed_once_and_prefer_async_is_answered_at_once(
+    tmp_path: Path,
+) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        first = await chat(app, key, ask(), **{"Idempotency-Key": "chat-1", "Prefer": "respond-async"})
+        assert first.status_code == 200, first.text  # no async jobs on this surface: answered now
+        again = await chat(app, key, ask(), **{"Idempotency-Key": "chat-1"})
+        assert (again.status_code, again.headers["idempotent-replayed"]) == (200, "true")
+        image = first.json()["choices"][0]["message"]["images"][0]["image_url"]["url"]
+        assert again.json()["choices"][0]["message"]["images"][0]["image_url"]["url"] == image
+        assert await account_of(app, key) == (FUNDED - LOW_1024, 0)
+
+    run_app(tmp_path, scenario)
+
+
 def test_image_config_picks_the_catalog_size_and_images_api_fields_pass_through(tmp_path: Path) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()
