@@ -367,6 +367,29 @@ def test_every_invalid_field_is_a_400_naming_it_and_nothing_is_held(tmp_path: Pa
     run_app(tmp_path, scenario)
 
 
+def test_hostile_bodies_are_refused_at_validation(tmp_path: Path) -> None:
+    nested = '{"model": "gpt-image-2", "messages": ' + "[" * 200 + "]" * 200 + "}"
+    hostile = [
+        (b'{"model": "gpt-image-2", "messages": [{"role": "user", "content": "a kite\\ud800"}]}', "invalid_value"),
+        (b'{"model": "gpt-image-2", "messages": [{"role": "user", "content": "a\\u0000kite"}]}', "invalid_value"),
+        (b'{"model": "gpt-image-2", "n": 1' + b"0" * 5000 + b', "messages": []}', "invalid_json"),
+        (nested.encode(), "invalid_json"),
+        (b"\xff\xfe not json", "invalid_json"),
+        (b"[]", "invalid_json"),
+    ]
+
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        for raw, code in hostile:
+            response = await app.http.post(
+                CHAT, content=raw, headers={"Authorization": f"Bearer {key}", "content-type": "application/json"}
+            )
+            assert (response.status_code, response.json()["error"]["code"]) == (400, code), raw[:80]
+        assert await account_of(app, key) == (FUNDED, 0)
+
+    run_app(tmp_path, scenario)
+
+
 def test_402_451_and_429_refuse_as_on_the_images_api_unbilled(tmp_path: Path) -> None:
     async def scenario(app: InProcess) -> None:
         broke = await app.new_key("0")
