@@ -22,6 +22,7 @@ from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.prices import PricesRepo
+from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
@@ -56,6 +57,7 @@ from .service.retention import Retention
 from .service.route_health import RouteHealth, run_dir
 from .service.screening import PromptScreen
 from .service.settlement import Settlement
+from .service.stored_responses import StoredResponses
 from .service.webhook_delivery import DeliveryPolicy, WebhookDelivery
 from .service.webhook_endpoints import WebhookEndpoints
 from .service.webhooks import Webhooks
@@ -99,6 +101,7 @@ class Database:
     stats: UsageStatsRepo
     webhooks: WebhooksRepo
     jobs: JobsRepo
+    responses: ResponsesRepo
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,8 @@ class Gateway:
     webhook_delivery: WebhookDelivery
     jobs: Jobs
     job_workers: JobWorkers
+    responses: StoredResponses
+    """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
 
 
 @asynccontextmanager
@@ -150,6 +155,7 @@ async def open_database(
             stats=UsageStatsRepo(engine),
             webhooks=WebhooksRepo(engine),
             jobs=JobsRepo(engine),
+            responses=ResponsesRepo(engine),
         )
 
 
@@ -259,6 +265,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             webhook_delivery=delivery,
             jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
             job_workers=workers,
+            responses=StoredResponses(db.responses, store),
         )
 
 

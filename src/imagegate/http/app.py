@@ -38,6 +38,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
             log.exception("hold sweep failed")
         await gateway.retention.sweep_logged()
         await gateway.job_workers.sweep_logged()
+        await gateway.responses.sweep_logged()
         await asyncio.sleep(interval)
 
 

@@ -26,7 +26,7 @@ from ..domain.upstream import GeneratedImage, PartialImage
 from ..routing.router import Routed
 from .admission import Admission, Admitted
 from .operations import Operation
-from .settlement import Settlement
+from .settlement import GenerationResult, Settlement
 from .summary import RequestSummary
 
 Emit = Callable[[str, dict[str, Any]], Awaitable[None]]
@@ -52,6 +52,11 @@ class StreamEvents(Protocol):
     async def completed(self, image: GeneratedImage, b64: str) -> None:
         """A finished image (`b64`: its bytes in base64); returns once the server has the event,
         and the image is billed from then on."""
+        ...
+
+    async def settled(self, result: GenerationResult) -> None:
+        """Every image went out and was billed (`result.body["billing"]`; its `data` is empty): the
+        surface's closing events, if it has any. Not called when the client left or the run failed."""
         ...
 
 
@@ -107,15 +112,17 @@ class ImageStream:
                 await self._admission.leave(admitted)
             raise
         with anyio.CancelScope(shield=True):
-            await self._complete(routed, sent, created)
+            result = await self._complete(routed, sent, created)
             await self._admission.leave(admitted)
+        await events.settled(result)
 
-    async def _complete(self, routed: Routed | None, sent: list[GeneratedImage], created: int) -> None:
+    async def _complete(self, routed: Routed | None, sent: list[GeneratedImage], created: int) -> GenerationResult:
         assert routed is not None
         charge = self._settlement.charge(self._admitted, sent)
-        await self._settlement.complete(self._admitted, routed, charge, [], created)
+        result = await self._settlement.complete(self._admitted, routed, charge, [], created)
         if self._summary is not None:
             self._summary.images, self._summary.cost_micros = charge.images, charge.amount
+        return result
 
 
 class ImagesApiEvents:
@@ -136,6 +143,9 @@ class ImagesApiEvents:
         event = self._event("completed", b64, image)
         event["usage"] = NO_TOKENS
         await self._emit(event["type"], event)
+
+    async def settled(self, result: GenerationResult) -> None:
+        """The Images API's stream ends with the last completed event."""
 
     def _event(self, kind: str, b64: str, image: GeneratedImage | None) -> dict[str, Any]:
         request = self._request

@@ -2,11 +2,24 @@
 
 from fastapi import APIRouter
 
-from . import account, activity, admin, files, image_delete, images, jobs, metrics, models, usage, webhooks
+from . import account, activity, admin, files, image_delete, images, jobs, metrics, models, responses, usage, webhooks
 
 API_ROUTERS: tuple[APIRouter, ...] = tuple(
     module.router
-    for module in (images, jobs, models, files, account, activity, usage, webhooks, admin, image_delete, metrics)
+    for module in (
+        images,
+        jobs,
+        responses,
+        models,
+        files,
+        account,
+        activity,
+        usage,
+        webhooks,
+        admin,
+        image_delete,
+        metrics,
+    )
 )
 
 __all__ = ["API_ROUTERS", "images"]
