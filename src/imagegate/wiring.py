@@ -34,6 +34,7 @@ from .domain.ports import BlobStore, CircuitHealthSource, CircuitStore, LimiterS
 from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
 from .observability.metrics import Metrics
 from .providers.http_client import UpstreamClient
+from .providers.image_url_reader import ImageUrlFetcher
 from .providers.moderation import OpenAIModeration
 from .providers.registry import credential_settings, default_registry, read_credentials
 from .providers.webhook_sender import WebhookSender
@@ -48,6 +49,7 @@ from .service.catalog_view import CatalogView
 from .service.delivery import Delivery
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
+from .service.image_inputs import ImageInputs
 from .service.job_records import JobUploads
 from .service.job_workers import JobWorkers
 from .service.jobs import Jobs, JobTerms
@@ -125,6 +127,8 @@ class Gateway:
     webhook_delivery: WebhookDelivery
     jobs: Jobs
     job_workers: JobWorkers
+    image_inputs: ImageInputs
+    """Input images named by URL (chat, Responses): read under the address rules, made an operation."""
     responses: StoredResponses
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
 
@@ -241,6 +245,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(store.aclose)
         sender = webhook_sender(settings)
         stack.push_async_callback(sender.aclose)
+        fetcher = ImageUrlFetcher(public=settings.is_public())  # input images named by https URL
+        stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
@@ -265,6 +271,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             webhook_delivery=delivery,
             jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
             job_workers=workers,
+            image_inputs=ImageInputs(
+                fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
+            ),
             responses=StoredResponses(db.responses, store),
         )
 

@@ -112,6 +112,29 @@ def parse_edit_request(
     return build_request(typed, catalog, inputs=inputs, mask=mask)
 
 
+def text_fields(fields: Mapping[str, Any]) -> dict[str, str]:
+    """JSON fields (a surface that names its input images by URL) as an edit's multipart text: each
+    must have the JSON type the generation takes (an integer `n`, a boolean `stream`, strings else),
+    so a chat edit refuses `"n": "2"` as a generation does; nulls are left out."""
+    text: dict[str, str] = {}
+    for name, value in fields.items():
+        if value is None:
+            continue
+        if name in INTEGER_FIELDS:
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise InvalidRequest(f"'{name}' must be an integer.", code="invalid_type", param=name)
+            text[name] = str(value)
+        elif name in BOOLEAN_FIELDS:
+            if not isinstance(value, bool):
+                raise InvalidRequest(f"'{name}' must be a boolean.", code="invalid_type", param=name)
+            text[name] = "true" if value else "false"
+        elif isinstance(value, str):
+            text[name] = value
+        else:
+            raise InvalidRequest(f"'{name}' must be a string.", code="invalid_type", param=name)
+    return text
+
+
 def _typed(name: str, value: str) -> Any:
     if name in INTEGER_FIELDS:
         text = value.strip()
@@ -126,4 +149,12 @@ def _typed(name: str, value: str) -> Any:
     return value
 
 
-__all__ = ["FILE_FIELDS", "Upload", "check_counts", "check_field_names", "edit_model", "parse_edit_request"]
+__all__ = [
+    "FILE_FIELDS",
+    "Upload",
+    "check_counts",
+    "check_field_names",
+    "edit_model",
+    "parse_edit_request",
+    "text_fields",
+]

@@ -191,10 +191,41 @@ class WebhookUnreachable(Exception):
     """A webhook got no HTTP answer; the message says why (recorded with the attempt)."""
 
 
+class ImageUrlReader(Protocol):
+    """How the gateway fetches an input image a client named by an `https://` URL (a chat message's
+    `image_url`), under the webhook address rules (`domain.image_url`)."""
+
+    async def fetch(self, url: str, *, max_bytes: int) -> bytes:
+        """The body of one GET of `url` (already checked by `domain.image_url.check_image_url`), never
+        following a redirect, within the reader's time limit.
+
+        On a public node a host that is or resolves to a refused address is not connected to. Raises
+        `ImageUrlTooLarge` once the body passes `max_bytes` (nothing more is read) and
+        `ImageUrlUnreadable` for any other failure: refused address, unresolvable, no answer in
+        time, a status other than 200 (a redirect included), an empty body.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections."""
+        ...
+
+
+class ImageUrlUnreadable(Exception):
+    """No image could be read from the URL; the message says why (the client is told)."""
+
+
+class ImageUrlTooLarge(Exception):
+    """The URL's body is larger than the image limit."""
+
+
 __all__ = [
     "BlobStore",
     "CircuitHealthSource",
     "CircuitStore",
+    "ImageUrlReader",
+    "ImageUrlTooLarge",
+    "ImageUrlUnreadable",
     "LimiterState",
     "ModerationUnavailable",
     "Moderator",
