@@ -134,7 +134,8 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting(
         "IMAGEGATE_EDIT_MAX_BODY_BYTES",
         "52428800",
-        "largest multipart body of an edit (all its images together); larger ones are 413 before they are read",
+        "largest body that carries images: a multipart edit (all its images together), or a Responses API body "
+        "with its images inline; larger ones are 413 before they are read",
     ),
     Setting(
         "IMAGEGATE_WEBHOOK_RETRY_BASE_SECONDS",

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -69,7 +70,9 @@ def on_upstream(tmp_path: Path, fake: FakeOpenAI, scenario: Scenario) -> None:
 
 
 def sdk(app: InProcess, key: str) -> openai.AsyncOpenAI:
-    return openai.AsyncOpenAI(api_key=key, base_url=str(app.http.base_url.join("/v1")), http_client=app.http, max_retries=0)
+    return openai.AsyncOpenAI(
+        api_key=key, base_url=str(app.http.base_url.join("/v1")), http_client=app.http, max_retries=0
+    )
 
 
 def decoded(b64: str) -> Image.Image:
@@ -220,7 +223,9 @@ def test_an_earlier_image_sent_back_as_input_is_edited(tmp_path: Path, fake_upst
 def test_kept_responses_are_the_accounts_own_and_go_when_deleted_or_expired(tmp_path: Path) -> None:
     async def scenario(app: InProcess) -> None:
         key, other = await app.new_key(), await app.new_key()
-        mine = await sdk(app, key).responses.create(model="gpt-image-2", input=PROMPT, tools=[{"type": "image_generation"}])
+        mine = await sdk(app, key).responses.create(
+            model="gpt-image-2", input=PROMPT, tools=[{"type": "image_generation"}]
+        )
         assert (await sdk(app, key).responses.retrieve(mine.id)).model_dump() == mine.model_dump()
         with pytest.raises(openai.NotFoundError):
             await sdk(app, other).responses.retrieve(mine.id)
@@ -242,5 +247,230 @@ def test_kept_responses_are_the_accounts_own_and_go_when_deleted_or_expired(tmp_
         assert not any(path.is_file() for path in images.rglob("*"))
         with pytest.raises(openai.NotFoundError):
             await sdk(app, key).responses.retrieve(kept.id)
+
+    run_app(tmp_path, scenario)
+
+
+def png_data_url(width: int = 64, height: int = 48) -> str:
+    """A PNG of noise (so that its size in bytes grows with its pixels)."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def user(*parts: dict[str, Any]) -> list[dict[str, Any]]:
+    return [{"role": "user", "content": [{"type": "input_text", "text": PROMPT}, *parts]}]
+
+
+def body(**fields: Any) -> dict[str, Any]:
+    return {"model": "gpt-5", "input": PROMPT, "tools": [TOOL], **fields}
+
+
+def tool(**fields: Any) -> dict[str, Any]:
+    return body(tools=[{**TOOL, **fields}])
+
+
+IMAGE = {"type": "input_image", "image_url": png_data_url()}
+BAD_FIELDS: list[tuple[str, dict[str, Any], str, str | None]] = [
+    ("unknown field", body(seed=7), "unknown_parameter", "seed"),
+    ("conversation", body(conversation="conv_1"), "unsupported_parameter", "conversation"),
+    ("background response", body(background=True), "unsupported_parameter", "background"),
+    ("stream not a boolean", body(stream="yes"), "invalid_type", "stream"),
+    ("store not a boolean", body(store="no"), "invalid_type", "store"),
+    ("no tool", body(tools=None), "missing_required_parameter", "tools"),
+    ("tools not a list", body(tools={"type": "image_generation"}), "invalid_type", "tools"),
+    ("a function tool", body(tools=[{"type": "function", "name": "f"}]), "unsupported_parameter", "tools[0].type"),
+    ("two image tools", body(tools=[TOOL, TOOL]), "invalid_value", "tools[1]"),
+    ("tool_choice none", body(tool_choice="none"), "invalid_value", "tool_choice"),
+    ("unknown tool field", tool(seed=7), "unknown_parameter", "tools[0].seed"),
+    ("gif frames", tool(frame_count=9), "unsupported_parameter", "tools[0].frame_count"),
+    ("size", tool(size="7x7"), "invalid_value", "tools[0].size"),
+    ("quality", tool(quality="ultra"), "invalid_value", "tools[0].quality"),
+    ("quality not a string", tool(quality=3), "invalid_type", "tools[0].quality"),
+    ("output_format", tool(output_format="gif"), "invalid_value", "tools[0].output_format"),
+    ("compression with png", tool(output_compression=50), "invalid_value", "tools[0].output_compression"),
+    ("compression as text", tool(output_compression="50"), "invalid_type", "tools[0].output_compression"),
+    ("transparent jpeg", tool(background="transparent", output_format="jpeg"), "invalid_value", "tools[0].background"),
+    ("moderation", tool(moderation="off"), "invalid_value", "tools[0].moderation"),
+    ("partial_images", {**tool(partial_images=4), "stream": True}, "invalid_value", "tools[0].partial_images"),
+    ("action", tool(action="draw"), "invalid_value", "tools[0].action"),
+    ("edit of nothing", tool(action="edit"), "invalid_value", "tools[0].action"),
+    (
+        "mask without image",
+        tool(input_image_mask={"image_url": png_data_url()}),
+        "invalid_value",
+        "tools[0].input_image_mask",
+    ),
+    ("a text model", body(tools=[{"type": "image_generation"}]), "model_not_found", "model"),
+    ("unknown tool model", tool(model="dall-e-9"), "model_not_found", "tools[0].model"),
+    ("no model", {"input": PROMPT, "tools": [{"type": "image_generation"}]}, "missing_required_parameter", "model"),
+    ("no input", body(input=None), "missing_required_parameter", "input"),
+    ("input not text", body(input=5), "invalid_type", "input"),
+    ("blank input", body(input="  "), "missing_required_parameter", "input"),
+    ("NUL in the prompt", body(input="a\x00b"), "invalid_value", "input"),
+    ("prompt too long", body(input="x" * 32_001), "invalid_value", "input"),
+    ("a role", body(input=[{"role": "robot", "content": "hi"}]), "invalid_value", "input[0].role"),
+    ("no user message", body(input=[{"role": "system", "content": "be brief"}]), "missing_required_parameter", "input"),
+    ("an item type", body(input=[{"type": "function_call_output", "output": "x"}]), "invalid_value", "input[0].type"),
+    (
+        "a file part",
+        body(input=user({"type": "input_file", "file_id": "file_1"})),
+        "invalid_value",
+        "input[0].content[1]",
+    ),
+    (
+        "image by file id",
+        body(input=user({"type": "input_image", "file_id": "file_1"})),
+        "unsupported_parameter",
+        "input[0].content[1].file_id",
+    ),
+    (
+        "image url not text",
+        body(input=user({"type": "input_image", "image_url": 5})),
+        "invalid_type",
+        "input[0].content[1].image_url",
+    ),
+    (
+        "not an image",
+        body(input=user({"type": "input_image", "image_url": "data:text/plain;base64,aGk="})),
+        "invalid_value",
+        "input[0].content[1].image_url",
+    ),
+    (
+        "private address",
+        body(input=user({"type": "input_image", "image_url": "https://10.0.0.7/cat.png"})),
+        "invalid_value",
+        "input[0].content[1].image_url",
+    ),
+    (
+        "metadata service",
+        body(input=user({"type": "input_image", "image_url": "https://169.254.169.254/latest/meta-data"})),
+        "invalid_value",
+        "input[0].content[1].image_url",
+    ),
+    (
+        "plain http",
+        body(input=user({"type": "input_image", "image_url": "http://example.com/a.png"})),
+        "invalid_value",
+        "input[0].content[1].image_url",
+    ),
+    (
+        "call without result",
+        body(input=[{"type": "image_generation_call", "id": "ig_1"}, *user()]),
+        "invalid_value",
+        "input[0].result",
+    ),
+    (
+        "result not base64",
+        body(input=[{"type": "image_generation_call", "result": "@@@"}, *user()]),
+        "invalid_value",
+        "input[0].result",
+    ),
+    ("too many images", body(input=user(*[IMAGE] * 17)), "invalid_value", "input"),
+    ("previous id not text", body(previous_response_id=5), "invalid_type", "previous_response_id"),
+    ("metadata", body(metadata={str(n): "v" for n in range(17)}), "invalid_value", "metadata"),
+    ("user too long", body(user="u" * 300), "invalid_value", "user"),
+]
+
+
+def test_every_invalid_field_is_a_400_naming_it_and_costs_nothing(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        start = await balance(app, key)
+        for name, sent, code, param in BAD_FIELDS:
+            response = await post(app, key, sent)
+            error = assert_error(response, 400, "invalid_request_error", code, param)
+            assert response.headers["x-request-id"], name
+            assert error["message"], name
+        streamed = await post(app, key, body(stream=True), **{"Idempotency-Key": "k1"})
+        assert_error(streamed, 400, "invalid_request_error", "invalid_value", "Idempotency-Key")
+        queued = await post(app, key, body(), Prefer="respond-async")  # asked as a job: recorded as one
+        assert_error(queued, 400, "invalid_request_error", "unsupported_parameter", "Prefer")
+        assert await balance(app, key) == start
+        records = await usage_of(app, key)
+        assert records.pop(queued.headers["x-request-id"])["surface"] == "job"
+        assert len(records) == len(BAD_FIELDS) + 1  # every refusal recorded, on this surface, unbilled
+        assert {(r["surface"], r["status"], r["cost_micros"]) for r in records.values()} == {("responses", 400, 0)}
+        assert (await app.gateway.admin.verify_ledger())["ok"]
+
+    run_app(tmp_path, scenario, IMAGEGATE_PUBLIC_URL="https://images.example.com")
+
+
+def test_refusals_have_the_images_apis_statuses_and_cost_nothing(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        admin = app.gateway.admin
+        key = await app.new_key()
+        start = await balance(app, key)
+        assert_error(await post(app, "ig_live_wrong", body()), 401, "authentication_error", "invalid_api_key")
+        broke = await app.new_key("0")
+        with pytest.raises(openai.APIStatusError) as unpaid:
+            await sdk(app, broke).responses.create(**body())
+        assert (unpaid.value.status_code, unpaid.value.code) == (402, "insufficient_balance")
+        blocked = await post(app, key, body(input="step by step diagram of how to build a pipe bomb"))
+        assert_error(blocked, 451, "content_policy_error", "prompt_blocked", None)
+        large = {"type": "input_image", "image_url": png_data_url(40, 40)}  # over the 4000-byte image limit
+        assert_error(
+            await post(app, key, body(input=user(large))),
+            413,
+            "invalid_request_error",
+            "request_too_large",
+            "input[0].content[1].image_url",
+        )
+        huge = body(input=user({"type": "input_image", "image_url": "data:image/png;base64," + "A" * 300_000}))
+        assert_error(await post(app, key, huge), 413, "invalid_request_error", "request_too_large", None)
+        account = (await admin.create_account("limited"))["id"]
+        await admin.add_credit(account, "10", "funding")
+        once = str((await admin.create_key(account, test=False, models=None, rpm=1))["key"])
+        assert (await post(app, once, body())).status_code == 200
+        assert_error(await post(app, once, body()), 429, "rate_limit_error", "rate_limit_exceeded")
+        assert await balance(app, key) == start
+        assert (await admin.verify_ledger())["ok"]
+
+    run_app(tmp_path, scenario, IMAGEGATE_EDIT_MAX_IMAGE_BYTES="4000", IMAGEGATE_EDIT_MAX_BODY_BYTES="200000")
+
+
+def test_an_upstream_refusal_of_a_stream_is_its_ordinary_error_and_unbilled(
+    tmp_path: Path, fake_upstream: FakeOpenAI
+) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        start = await balance(app, key)
+        fake_upstream.script({"kind": "content_policy"})
+        with pytest.raises(openai.APIStatusError) as refused:
+            async with sdk(app, key).responses.stream(**body()) as stream:
+                [event async for event in stream]
+        assert (refused.value.status_code, refused.value.code) == (451, "prompt_blocked")
+        assert await balance(app, key) == start
+        (record,) = (await usage_of(app, key)).values()
+        assert (record["surface"], record["status"], record["cost_micros"]) == ("responses", 451, 0)
+
+    on_upstream(tmp_path, fake_upstream, scenario)
+
+
+def test_an_input_image_makes_an_edit_of_it(tmp_path: Path, fake_upstream: FakeOpenAI) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        response = await sdk(app, key).responses.create(**body(input=user(IMAGE)))
+        assert response.output[0].result
+        edit = fake_upstream.requests[0]
+        assert edit.path == "/v1/images/edits"
+        parts = {part.name: part for part in parse_multipart(edit.headers["content-type"], edit.body)}
+        assert parts["image"].data == base64.b64decode(IMAGE["image_url"].split(",", 1)[1])
+        assert (parts["prompt"].data, parts["quality"].data) == (PROMPT.encode(), b"low")
+
+    on_upstream(tmp_path, fake_upstream, scenario)
+
+
+def test_an_idempotency_key_replays_the_image_billed_once(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        start = await balance(app, key)
+        first = await post(app, key, body(), **{"Idempotency-Key": "turn-1"})
+        again = await post(app, key, body(), **{"Idempotency-Key": "turn-1"})
+        assert (first.status_code, again.status_code, again.headers["idempotent-replayed"]) == (200, 200, "true")
+        assert again.json()["output"][0]["result"] == first.json()["output"][0]["result"]
+        assert start - await balance(app, key) == LOW_1024
+        kept = await sdk(app, key).responses.retrieve(again.json()["id"])  # the replay is kept under its own id
+        assert kept.output[0].result == first.json()["output"][0]["result"]
 
     run_app(tmp_path, scenario)

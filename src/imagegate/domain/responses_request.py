@@ -18,6 +18,7 @@ from typing import Any
 
 from .catalog import Catalog
 from .errors import InvalidRequest
+from .image_url import ImageRef
 from .openai_fields import MAX_PARTIAL_IMAGES, REFUSED
 from .text import check_id
 
@@ -73,24 +74,24 @@ MAX_METADATA_PAIRS = 16
 
 
 @dataclass(frozen=True, slots=True)
-class ImageRef:
-    """An image the request names, not yet read: a URL (`input_image`: data or https) or the base64
-    of an earlier image (an `image_generation_call`'s `result` sent back)."""
+class EarlierImage:
+    """An earlier image sent back as input: an `image_generation_call` item with its `result`."""
 
+    b64: str
     param: str
-    """Where the body names it (what a refusal of it names)."""
-    url: str | None = None
-    b64: str | None = None
+    """Where the body has it (what a refusal of it names)."""
 
 
 @dataclass(frozen=True, slots=True)
 class ResponsesRequest:
     fields: dict[str, Any]
     """The Images API's fields of the one image (`model`, `prompt`, `size`, …), as JSON types."""
-    images: tuple[ImageRef, ...]
-    """What an edit starts from, in order (an earlier image first); `previous_response_id`'s comes before."""
-    mask: ImageRef | None
     previous_response_id: str | None
+    earlier: EarlierImage | None
+    images: tuple[ImageRef, ...]
+    """The last user message's `input_image`s. An edit starts from `previous_response_id`'s image,
+    then `earlier`, then these."""
+    mask: ImageRef | None
     action: str
     """`auto` (an edit when there is an image), `generate` (input images ignored) or `edit`."""
     store: bool
@@ -103,6 +104,11 @@ class ResponsesRequest:
     def stream(self) -> bool:
         return bool(self.fields.get("stream"))
 
+    @property
+    def image_count(self) -> int:
+        """How many images the request names to start from."""
+        return (self.previous_response_id is not None) + (self.earlier is not None) + len(self.images)
+
 
 def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> ResponsesRequest:
     """The request, or the contract's 400 naming the field (`tools[0].size`, `input[1].content[0]`)."""
@@ -111,7 +117,7 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
     store = _optional(body, "store", bool, "a boolean")
     tool_param, tool = _tool(body)
     model, model_param = _image_model(body, tool, tool_param, catalog)
-    prompt, images = _input(body.get("input"))
+    prompt, earlier, images = _input(body.get("input"))
     previous = _optional(body, "previous_response_id", str, "a string")
     fields: dict[str, Any] = {"model": model, "prompt": prompt, "stream": stream}
     fields.update({name: tool[name] for name in IMAGE_FIELDS if tool.get(name) is not None})
@@ -131,9 +137,10 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
     params["action"] = f"{tool_param}.action"
     return ResponsesRequest(
         fields=fields,
+        previous_response_id=None if previous is None else check_id(previous, "previous_response_id"),
+        earlier=earlier,
         images=images,
         mask=_mask(tool, tool_param),
-        previous_response_id=None if previous is None else check_id(previous, "previous_response_id"),
         action=tool.get("action") or "auto",
         store=True if store is None else store,
         echo=_echo(body, tool),
@@ -258,17 +265,17 @@ def _image_model(
     return named, param
 
 
-def _input(value: Any) -> tuple[str, tuple[ImageRef, ...]]:
-    """(the prompt, the images): the last user message's text and images, after the latest earlier
-    image sent back (an `image_generation_call` item with its `result`)."""
+def _input(value: Any) -> tuple[str, EarlierImage | None, tuple[ImageRef, ...]]:
+    """(the prompt, the latest earlier image sent back, the images): the last user message's text
+    and `input_image`s."""
     if isinstance(value, str):
-        return _prompt(value), ()
+        return _prompt(value), None, ()
     if value is None:
         raise InvalidRequest("Missing required parameter: 'input'.", code="missing_required_parameter", param="input")
     if not isinstance(value, list):
         raise InvalidRequest("'input' must be a string or a list of input items.", code="invalid_type", param="input")
     user: tuple[str, Any] | None = None
-    earlier: ImageRef | None = None
+    earlier: EarlierImage | None = None
     for index, item in enumerate(value):
         param = f"input[{index}]"
         if not isinstance(item, dict):
@@ -295,10 +302,10 @@ def _input(value: Any) -> tuple[str, tuple[ImageRef, ...]]:
             param="input",
         )
     prompt, images = _user_content(*user)
-    return prompt, ((earlier,) if earlier is not None else ()) + images
+    return prompt, earlier, images
 
 
-def _earlier_image(item: Mapping[str, Any], param: str) -> ImageRef:
+def _earlier_image(item: Mapping[str, Any], param: str) -> EarlierImage:
     result = item.get("result")
     if not isinstance(result, str) or not result:
         raise InvalidRequest(
@@ -306,7 +313,7 @@ def _earlier_image(item: Mapping[str, Any], param: str) -> ImageRef:
             "or send 'previous_response_id' instead.",
             param=f"{param}.result",
         )
-    return ImageRef(f"{param}.result", b64=result)
+    return EarlierImage(result, f"{param}.result")
 
 
 def _user_content(param: str, content: Any) -> tuple[str, tuple[ImageRef, ...]]:
@@ -344,14 +351,13 @@ def _input_image(part: Mapping[str, Any], where: str) -> ImageRef:
             code="unsupported_parameter",
             param=f"{where}.file_id",
         )
-    url = part.get("image_url")
-    if not isinstance(url, str) or not url:
+    if part.get("image_url") is None:
         raise InvalidRequest(
-            f"'{where}.image_url' must be a data URL or an https URL.",
-            code="missing_required_parameter" if url is None else "invalid_type",
+            f"Missing required parameter: '{where}.image_url' (a data URL or an https URL).",
+            code="missing_required_parameter",
             param=f"{where}.image_url",
         )
-    return ImageRef(f"{where}.image_url", url=url)
+    return ImageRef(part["image_url"], f"{where}.image_url")  # read (and type-checked) by service.image_inputs
 
 
 def _mask(tool: Mapping[str, Any], tool_param: str) -> ImageRef | None:
@@ -413,4 +419,4 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-__all__ = ["FIELDS", "IGNORED", "ImageRef", "ResponsesRequest", "parse_responses_request"]
+__all__ = ["FIELDS", "IGNORED", "EarlierImage", "ResponsesRequest", "parse_responses_request"]

@@ -17,11 +17,19 @@ class BodySizeLimitMiddleware:
     Plain ASGI rather than BaseHTTPMiddleware: no extra task or body copy per request.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, multipart_limits: Mapping[str, int] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        max_bytes: int,
+        multipart_limits: Mapping[str, int] | None = None,
+        image_body_limits: Mapping[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.multipart_limits = dict(multipart_limits or {})
         """path -> the limit of a `multipart/form-data` body there (image uploads: an edit, its quote)."""
+        self.image_body_limits = dict(image_body_limits or {})
+        """path -> the limit of any body there (JSON that carries its images inline, as data URLs or base64)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -45,7 +53,10 @@ class BodySizeLimitMiddleware:
         await self.app(scope, limited_receive, send)
 
     def _limit_of(self, scope: Scope) -> int:
-        larger = self.multipart_limits.get(scope.get("path", ""))
+        path = scope.get("path", "")
+        if path in self.image_body_limits:
+            return self.image_body_limits[path]
+        larger = self.multipart_limits.get(path)
         if larger is None:
             return self.max_bytes
         return larger if _header(scope, b"content-type").lower().startswith(b"multipart/form-data") else self.max_bytes

@@ -22,4 +22,4 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
     )
 )
 
-__all__ = ["API_ROUTERS", "images"]
+__all__ = ["API_ROUTERS", "images", "responses"]

@@ -16,12 +16,12 @@ from typing import Any
 import pybase64
 from fastapi import APIRouter, Request
 
-from ...domain.edit_request import Upload
-from ...domain.errors import GatewayError, InvalidRequest
+from ...domain.edit_request import Upload, edit_model, text_fields
+from ...domain.errors import GatewayError, InvalidRequest, RequestTooLarge
 from ...domain.json_body import parse_json_object
 from ...domain.principal import Principal
 from ...domain.responses_answer import from_images_body
-from ...domain.responses_request import ImageRef, ResponsesRequest, parse_responses_request
+from ...domain.responses_request import EarlierImage, ResponsesRequest, parse_responses_request
 from ...domain.text import check_id
 from ...ids import new_id
 from ...service.jobs import JobAccepted
@@ -29,6 +29,7 @@ from ...service.operations import Edit, Generate, Operation
 from ...service.responses_stream import ResponsesEvents
 from ...service.settlement import GenerationResult
 from ...service.streaming import ImageStream
+from ...wiring import Gateway
 from ..auth import authenticate
 from ..event_stream import EventStreamResponse
 from ..gateway import gateway
@@ -37,6 +38,9 @@ from ..prefer import prefers_async
 from ..responses import FastJSONResponse
 
 router = APIRouter()
+
+IMAGE_BODY_PATHS = ("/v1/responses",)
+"""Paths whose JSON bodies may carry images inline (as large as an edit's: `IMAGEGATE_EDIT_MAX_BODY_BYTES`)."""
 
 
 class ResponsesCall:
@@ -59,34 +63,10 @@ class ResponsesCall:
                 code="unsupported_parameter",
                 param="Prefer",
             )
-        self._principal = await authenticate(request)
+        principal = self._principal = await authenticate(request)
         body = parse_json_object(await request.body())
-        wire = self.wire = parse_responses_request(body, gateway(request).settings.catalog)
-        images = await self._images(wire)
-        if wire.action == "edit" and not images:
-            raise InvalidRequest(
-                "The tool's action is 'edit' but the request names no image: send an input_image or "
-                "'previous_response_id'.",
-                param=wire.params["action"],
-            )
-        if images and wire.action != "generate":
-            mask = [] if wire.mask is None else [_upload("mask", _image_bytes(wire.mask))]
-            return Edit(_as_text({**wire.fields, "response_format": "b64_json"}), images + mask)
-        if wire.mask is not None:
-            raise InvalidRequest(
-                "'input_image_mask' applies to an edit: send an image to edit.", param=wire.params["mask"]
-            )
-        fields = {name: value for name, value in wire.fields.items() if name != "input_fidelity"}
-        return Generate({**fields, "response_format": "b64_json"})
-
-    async def _images(self, wire: ResponsesRequest) -> list[Upload]:
-        """What an edit starts from: `previous_response_id`'s image, then the images the input names."""
-        images = []
-        if wire.previous_response_id is not None:
-            assert self._principal is not None
-            images.append(await gateway(self._http).responses.image_of(self._principal, wire.previous_response_id))
-        images += [_upload("image", _image_bytes(ref)) for ref in wire.images]
-        return images
+        self.wire = parse_responses_request(body, gateway(request).settings.catalog)
+        return await _operation(gateway(request), self.wire, principal)
 
     def rename(self, exc: InvalidRequest) -> None:
         """Name the field of an error as this request gave it (`size` -> `tools[0].size`)."""
@@ -123,26 +103,52 @@ class ResponsesCall:
         )
 
 
-def _image_bytes(ref: ImageRef) -> bytes:
-    if ref.b64 is not None:
-        try:
-            return pybase64.b64decode(ref.b64, validate=True)
-        except (binascii.Error, ValueError):
-            raise InvalidRequest(f"'{ref.param}' is not base64.", param=ref.param) from None
-    raise InvalidRequest(  # reading input_image URLs lands with the chat surface's image reader
-        "Input images by URL are not read yet.", code="unsupported_parameter", param=ref.param
-    )
+async def _operation(gw: Gateway, wire: ResponsesRequest, principal: Principal) -> Operation:
+    """A generation, or (the tool's `action` allowing) an edit of the images the request names:
+    refused as cheaply as possible (the model edits, the count) before any image is read."""
+    fields = {**wire.fields, "response_format": "b64_json"}
+    if wire.action == "edit" and not wire.image_count:
+        raise InvalidRequest(
+            "The tool's action is 'edit' but the request names no image: send an input_image or 'previous_response_id'.",
+            param=wire.params["action"],
+        )
+    if wire.action == "generate" or not wire.image_count:
+        if wire.mask is not None:
+            raise InvalidRequest(
+                "'input_image_mask' applies to an edit: send an image to edit.", param=wire.params["mask"]
+            )
+        return Generate({name: value for name, value in fields.items() if name != "input_fidelity"})
+    model = edit_model({"model": wire.fields["model"]}, gw.settings.catalog)
+    limit = model.capabilities.extra.max_input_images
+    if wire.image_count > limit:
+        raise InvalidRequest(
+            f"The model '{model.id}' takes at most {limit} input images; this request names {wire.image_count}.",
+            param="input",
+        )
+    max_bytes = min(gw.settings.edit_max_image_bytes, model.capabilities.extra.max_input_image_bytes)
+    uploads = []
+    if wire.previous_response_id is not None:
+        uploads.append(await gw.responses.image_of(principal, wire.previous_response_id))
+    if wire.earlier is not None:
+        uploads.append(Upload("image", wire.earlier.param, _earlier_bytes(wire.earlier, max_bytes)))
+    uploads += [Upload("image", ref.param, await gw.image_inputs.read(ref, max_bytes)) for ref in wire.images]
+    if wire.mask is not None:
+        uploads.append(Upload("mask", wire.mask.param, await gw.image_inputs.read(wire.mask, max_bytes)))
+    return Edit(text_fields(fields), uploads)
 
 
-def _upload(field: str, data: bytes) -> Upload:
-    return Upload(field, f"{field}.bin", data)
-
-
-def _as_text(fields: dict[str, Any]) -> dict[str, str]:
-    """The fields as an edit's multipart parts carry them (`true`, `2`)."""
-    return {
-        name: ("true" if value is True else "false" if value is False else str(value)) for name, value in fields.items()
-    }
+def _earlier_bytes(earlier: EarlierImage, max_bytes: int) -> bytes:
+    """An earlier image's base64, decoded: 413 when it would pass `max_bytes` (judged from its length first)."""
+    text = earlier.b64.strip()
+    if len(text) * 3 // 4 - 2 > max_bytes:
+        raise RequestTooLarge(
+            f"The image in '{earlier.param}' is larger than the {max_bytes} bytes an input image may be for this model.",
+            param=earlier.param,
+        )
+    try:
+        return pybase64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise InvalidRequest(f"'{earlier.param}' is not base64.", param=earlier.param) from None
 
 
 async def create_response(request: Request) -> Any:
@@ -172,4 +178,4 @@ router.add_route("/v1/responses", create_response, methods=["POST"], include_in_
 router.add_route("/v1/responses/{response_id}", get_response, methods=["GET"], include_in_schema=False)
 router.add_route("/v1/responses/{response_id}", delete_response, methods=["DELETE"], include_in_schema=False)
 
-__all__ = ["ResponsesCall", "router"]
+__all__ = ["IMAGE_BODY_PATHS", "ResponsesCall", "router"]
