@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..domain.catalog import Catalog
 from ..service.admission import Surface
+from .openapi_responses import responses_operations, responses_schemas
 from .openapi_webhooks import webhook_operations, webhook_schemas
 
 Schema = dict[str, Any]
@@ -705,9 +706,13 @@ def document(catalog: Catalog) -> dict[str, Any]:
             "description": "An OpenAI-compatible image generation gateway. Every error has the body "
             '`{"error": {"message", "type", "param", "code"}}`; every response carries `x-request-id`.',
         },
-        "paths": {**_operations(), **webhook_operations([{"apiKey": []}], [{"adminToken": []}])},
+        "paths": {
+            **_operations(),
+            **webhook_operations([{"apiKey": []}], [{"adminToken": []}]),
+            **responses_operations([{"apiKey": []}]),
+        },
         "components": {
-            "schemas": {**_schemas(catalog), **webhook_schemas()},
+            "schemas": {**_schemas(catalog), **webhook_schemas(), **responses_schemas()},
             "responses": {f"Error{s}": _json(_ref("Error"), text) for s, text in _ERROR_STATUSES.items()},
             "securitySchemes": {
                 "apiKey": {
