@@ -134,8 +134,8 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting(
         "IMAGEGATE_EDIT_MAX_BODY_BYTES",
         "52428800",
-        "largest body that carries images: a multipart edit (all its images together), or a Responses API body "
-        "with its images inline; larger ones are 413 before they are read",
+        "largest body that carries images: a multipart edit (all its images together), or a chat or Responses "
+        "API body with its images inline; larger ones are 413 before they are read",
     ),
     Setting(
         "IMAGEGATE_WEBHOOK_RETRY_BASE_SECONDS",
@@ -152,6 +152,11 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS", "10", "longest one webhook POST may take (connecting within 5 s of it)"
     ),
     Setting("IMAGEGATE_WEBHOOK_POLL_SECONDS", "2", "how often each node looks for webhooks due to be sent"),
+    Setting(
+        "IMAGEGATE_STREAM_KEEPALIVE_SECONDS",
+        "5",
+        "a chat or Responses stream sends an SSE comment whenever no event has gone out for this long (the image takes 10-20 s)",
+    ),
     Setting(
         "IMAGEGATE_EDIT_MAX_IMAGE_BYTES",
         "26214400",
@@ -247,6 +252,7 @@ class Settings:
     webhook_retry_max_seconds: float
     webhook_retry_window_seconds: float
     webhook_timeout_seconds: float
+    stream_keepalive_seconds: float
     webhook_poll_seconds: float
 
     def base_url(self) -> str:
@@ -336,6 +342,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
             text("IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS"), "IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS"
         ),
         "webhook_poll_seconds": _positive(text("IMAGEGATE_WEBHOOK_POLL_SECONDS"), "IMAGEGATE_WEBHOOK_POLL_SECONDS"),
+        "stream_keepalive_seconds": _positive(
+            text("IMAGEGATE_STREAM_KEEPALIVE_SECONDS"), "IMAGEGATE_STREAM_KEEPALIVE_SECONDS"
+        ),
         "job_workers": int(_bounded(text("IMAGEGATE_JOB_WORKERS"), "IMAGEGATE_JOB_WORKERS", 0, 256)),
         "job_poll_seconds": float(
             _bounded(text("IMAGEGATE_JOB_POLL_SECONDS"), "IMAGEGATE_JOB_POLL_SECONDS", 0.05, 3600)

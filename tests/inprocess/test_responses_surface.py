@@ -384,11 +384,8 @@ def test_every_invalid_field_is_a_400_naming_it_and_costs_nothing(tmp_path: Path
             assert error["message"], name
         streamed = await post(app, key, body(stream=True), **{"Idempotency-Key": "k1"})
         assert_error(streamed, 400, "invalid_request_error", "invalid_value", "Idempotency-Key")
-        queued = await post(app, key, body(), Prefer="respond-async")  # asked as a job: recorded as one
-        assert_error(queued, 400, "invalid_request_error", "unsupported_parameter", "Prefer")
         assert await balance(app, key) == start
         records = await usage_of(app, key)
-        assert records.pop(queued.headers["x-request-id"])["surface"] == "job"
         assert len(records) == len(BAD_FIELDS) + 1  # every refusal recorded, on this surface, unbilled
         assert {(r["surface"], r["status"], r["cost_micros"]) for r in records.values()} == {("responses", 400, 0)}
         assert (await app.gateway.admin.verify_ledger())["ok"]
@@ -461,7 +458,7 @@ def test_an_input_image_makes_an_edit_of_it(tmp_path: Path, fake_upstream: FakeO
     on_upstream(tmp_path, fake_upstream, scenario)
 
 
-def test_an_idempotency_key_replays_the_image_billed_once(tmp_path: Path) -> None:
+def test_an_idempotency_key_replays_the_image_billed_once_and_async_is_declined(tmp_path: Path) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()
         start = await balance(app, key)
@@ -472,5 +469,8 @@ def test_an_idempotency_key_replays_the_image_billed_once(tmp_path: Path) -> Non
         assert start - await balance(app, key) == LOW_1024
         kept = await sdk(app, key).responses.retrieve(again.json()["id"])  # the replay is kept under its own id
         assert kept.output[0].result == first.json()["output"][0]["result"]
+        at_once = await post(app, key, body(), Prefer="respond-async")  # a preference this surface declines
+        assert (at_once.status_code, at_once.json()["status"]) == (200, "completed")
+        assert "preference-applied" not in at_once.headers
 
     run_app(tmp_path, scenario)

@@ -17,7 +17,7 @@ from ..web.pages import install_pages
 from ..wiring import Gateway, configured_secrets, open_gateway
 from .access_log import AccessLogMiddleware
 from .body_limit import BodySizeLimitMiddleware
-from .endpoints import API_ROUTERS, images, responses
+from .endpoints import API_ROUTERS, chat, images, responses
 from .errors import install_error_handlers
 from .middleware import RequestIdMiddleware
 from .openapi import install_openapi
@@ -81,12 +81,13 @@ def create_app(settings: Settings) -> FastAPI:
     install_openapi(app, settings.catalog)
     install_database_unavailable(app)
     uploads = dict.fromkeys(images.UPLOAD_PATHS, settings.edit_max_body_bytes)
-    inline = dict.fromkeys(responses.IMAGE_BODY_PATHS, settings.edit_max_body_bytes)
+    # their JSON may carry images as data URLs (or base64)
+    inline_images = dict.fromkeys((chat.PATH, *responses.IMAGE_BODY_PATHS), settings.edit_max_body_bytes)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         multipart_limits=uploads,
-        image_body_limits=inline,
+        any_body_limits=inline_images,
     )
     if settings.access_log:
         app.add_middleware(AccessLogMiddleware, json_lines=settings.log_format == "json")

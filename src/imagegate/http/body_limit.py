@@ -22,14 +22,14 @@ class BodySizeLimitMiddleware:
         app: ASGIApp,
         max_bytes: int,
         multipart_limits: Mapping[str, int] | None = None,
-        image_body_limits: Mapping[str, int] | None = None,
+        any_body_limits: Mapping[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.multipart_limits = dict(multipart_limits or {})
         """path -> the limit of a `multipart/form-data` body there (image uploads: an edit, its quote)."""
-        self.image_body_limits = dict(image_body_limits or {})
-        """path -> the limit of any body there (JSON that carries its images inline, as data URLs or base64)."""
+        self.any_body_limits = dict(any_body_limits or {})
+        """path -> the limit of any body there (JSON that may carry images as data URLs: chat)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -54,8 +54,8 @@ class BodySizeLimitMiddleware:
 
     def _limit_of(self, scope: Scope) -> int:
         path = scope.get("path", "")
-        if path in self.image_body_limits:
-            return self.image_body_limits[path]
+        if path in self.any_body_limits:
+            return self.any_body_limits[path]
         larger = self.multipart_limits.get(path)
         if larger is None:
             return self.max_bytes

@@ -39,14 +39,18 @@ class SurfaceAnswers(Protocol):
         ...
 
 
-async def run_operation(request: Request, read: Read, surface: Surface, answers: SurfaceAnswers) -> Response:
+async def run_operation(
+    request: Request, read: Read, surface: Surface, answers: SurfaceAnswers, *, async_jobs: bool = True
+) -> Response:
     """Authenticate, then run what `read` makes of the body (inside the request's record keeping, so
-    a body it refuses is recorded like any refusal) and answer it in the surface's shape."""
+    a body it refuses is recorded like any refusal) and answer it in the surface's shape.
+    `async_jobs=False`: a surface without jobs answers at once even to `Prefer: respond-async` (a
+    preference a server may decline, RFC 7240)."""
     principal = await authenticate(request)
     key = request.headers.get("idempotency-key")
     ticket = Ticket(principal, request.state.request_id, time.monotonic(), key, surface=surface)
     summary = getattr(request.state, "summary", None)  # the access log's; absent when it is off
-    if prefers_async(request):
+    if async_jobs and prefers_async(request):
         return answers.accepted(await gateway(request).jobs.submit(read, ticket, summary))
     result = await gateway(request).images.run(read, ticket, summary)
     if isinstance(result, ImageStream):

@@ -28,6 +28,13 @@ REFERENCE_SIZE = "1024x1024"
 REFERENCE_QUALITY = "high"
 
 
+def architecture(model: Model) -> dict[str, Any]:
+    """OpenRouter's `architecture`: what a chat client reads to find the models that answer with
+    images (`output_modalities`) and those that take an image to edit (`input_modalities`)."""
+    inputs = ["text", "image"] if model.capabilities.img2img else ["text"]
+    return {"modality": "+".join(inputs) + "->image", "input_modalities": inputs, "output_modalities": ["image"]}
+
+
 def model_json(model: Model, overrides: PriceOverrides) -> dict[str, Any]:
     """One entry of GET /v1/models."""
     return {
@@ -35,6 +42,7 @@ def model_json(model: Model, overrides: PriceOverrides) -> dict[str, Any]:
         "object": "model",
         "created": model.created,
         "owned_by": model.owned_by,
+        "architecture": architecture(model),
         "imagegate": {
             "vendor": model.vendor,
             "display_name": model.display_name,
@@ -216,4 +224,13 @@ class CatalogView:
         )
 
 
-__all__ = ["CatalogView", "ModelCard", "ModelPage", "ParamRow", "capability_line", "model_json", "param_rows"]
+__all__ = [
+    "CatalogView",
+    "ModelCard",
+    "ModelPage",
+    "ParamRow",
+    "architecture",
+    "capability_line",
+    "model_json",
+    "param_rows",
+]

@@ -5,7 +5,8 @@ upstream streamed), `.completed`, `response.output_item.done` (the image, billed
 then, once settled and kept, `response.completed` with `billing`.
 
 The response opens with the first partial or completed image, so a request refused or failed before
-that gets its ordinary status and error body, as on the Images API's stream.
+that (and before the first keep-alive comment) gets its ordinary status and error body, as on the
+Images API's stream.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ class ResponsesEvents:
         await self._send("response.image_generation_call.completed")
         await self._send("response.output_item.done", item=self._done)
 
-    async def settled(self, result: GenerationResult) -> None:
+    async def finished(self, result: GenerationResult) -> None:
         assert self._done is not None
         body = self._response([self._done], result.body["billing"])
         if self._keep is not None:

@@ -54,9 +54,9 @@ class StreamEvents(Protocol):
         and the image is billed from then on."""
         ...
 
-    async def settled(self, result: GenerationResult) -> None:
-        """Every image went out and was billed (`result.body["billing"]`; its `data` is empty): the
-        surface's closing events, if it has any. Not called when the client left or the run failed."""
+    async def finished(self, result: GenerationResult) -> None:
+        """Every image was sent and the stream is settled: `result.body["billing"]` is what it cost
+        (a surface that ends its stream with a summary sends it here; the Images API sends none)."""
         ...
 
 
@@ -114,7 +114,7 @@ class ImageStream:
         with anyio.CancelScope(shield=True):
             result = await self._complete(routed, sent, created)
             await self._admission.leave(admitted)
-        await events.settled(result)
+        await events.finished(result)
 
     async def _complete(self, routed: Routed | None, sent: list[GeneratedImage], created: int) -> GenerationResult:
         assert routed is not None
@@ -144,8 +144,8 @@ class ImagesApiEvents:
         event["usage"] = NO_TOKENS
         await self._emit(event["type"], event)
 
-    async def settled(self, result: GenerationResult) -> None:
-        """The Images API's stream ends with the last completed event."""
+    async def finished(self, result: GenerationResult) -> None:
+        """OpenAI's image stream ends with the last completed event."""
 
     def _event(self, kind: str, b64: str, image: GeneratedImage | None) -> dict[str, Any]:
         request = self._request

@@ -2,14 +2,29 @@
 
 from fastapi import APIRouter
 
-from . import account, activity, admin, files, image_delete, images, jobs, metrics, models, responses, usage, webhooks
+from . import (
+    account,
+    activity,
+    admin,
+    chat,
+    files,
+    image_delete,
+    images,
+    jobs,
+    metrics,
+    models,
+    responses,
+    usage,
+    webhooks,
+)
 
 API_ROUTERS: tuple[APIRouter, ...] = tuple(
     module.router
     for module in (
         images,
-        jobs,
+        chat,
         responses,
+        jobs,
         models,
         files,
         account,
@@ -22,4 +37,4 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
     )
 )
 
-__all__ = ["API_ROUTERS", "images", "responses"]
+__all__ = ["API_ROUTERS", "chat", "images", "responses"]

@@ -17,7 +17,7 @@ import pybase64
 from fastapi import APIRouter, Request
 
 from ...domain.edit_request import Upload, edit_model, text_fields
-from ...domain.errors import GatewayError, InvalidRequest, RequestTooLarge
+from ...domain.errors import InvalidRequest, RequestTooLarge
 from ...domain.json_body import parse_json_object
 from ...domain.principal import Principal
 from ...domain.responses_answer import from_images_body
@@ -34,7 +34,6 @@ from ..auth import authenticate
 from ..event_stream import EventStreamResponse
 from ..gateway import gateway
 from ..operations import run_operation
-from ..prefer import prefers_async
 from ..responses import FastJSONResponse
 
 router = APIRouter()
@@ -56,13 +55,6 @@ class ResponsesCall:
 
     async def read(self) -> Operation:
         request = self._http
-        if prefers_async(request):
-            raise InvalidRequest(
-                "The Responses API is answered at once or streamed here: send it without 'Prefer: "
-                "respond-async' (the Images API's endpoints run async jobs).",
-                code="unsupported_parameter",
-                param="Prefer",
-            )
         principal = self._principal = await authenticate(request)
         body = parse_json_object(await request.body())
         self.wire = parse_responses_request(body, gateway(request).settings.catalog)
@@ -88,8 +80,7 @@ class ResponsesCall:
         return FastJSONResponse(body, headers=headers)
 
     def accepted(self, accepted: JobAccepted) -> FastJSONResponse:
-        """Never reached: `read` refuses `Prefer: respond-async` before a job is made."""
-        raise GatewayError("The Responses API does not run async jobs.")
+        raise AssertionError("the Responses surface runs no async jobs (run_operation is called with async_jobs=False)")
 
     def stream(self, stream: ImageStream) -> EventStreamResponse:
         assert self.wire is not None and self._principal is not None
@@ -98,8 +89,11 @@ class ResponsesCall:
         async def keep(body: dict[str, Any]) -> None:
             await responses.keep(principal, body)
 
+        keepalive = gateway(self._http).settings.stream_keepalive_seconds
         return EventStreamResponse(
-            stream, lambda emit: ResponsesEvents(emit, stream, wire, keep if wire.store else None)
+            stream,
+            lambda emit: ResponsesEvents(emit, stream, wire, keep if wire.store else None),
+            keepalive_seconds=keepalive,
         )
 
 
@@ -154,7 +148,7 @@ def _earlier_bytes(earlier: EarlierImage, max_bytes: int) -> bytes:
 async def create_response(request: Request) -> Any:
     call = ResponsesCall(request)
     try:
-        answer = await run_operation(request, call.read, "responses", call)
+        answer = await run_operation(request, call.read, "responses", call, async_jobs=False)
     except InvalidRequest as exc:
         call.rename(exc)
         raise
