@@ -121,6 +121,8 @@ def test_sdk_create_answers_one_image_call_billed_as_the_images_api_bills_it(tmp
         assert billing == images_api.json()["billing"] and billing["amount_micros"] == LOW_1024
         assert start - after_images == after_images - await balance(app, key) == LOW_1024
         assert raw.headers["x-imagegate-cost-micros"] == str(LOW_1024)
+        line = app.access.of(raw.headers["x-request-id"])
+        assert "POST /v1/responses 200 " in line and "model=gpt-image-2 images=1 cost_micros=6000 " in line, line
         record = (await usage_of(app, key))[raw.headers["x-request-id"]]
         assert (record["surface"], record["cost_micros"], record["model"]) == ("responses", LOW_1024, "gpt-image-2")
         assert (await app.gateway.admin.verify_ledger())["ok"]

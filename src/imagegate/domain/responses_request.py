@@ -20,6 +20,7 @@ from .catalog import Catalog
 from .errors import InvalidRequest
 from .image_url import ImageRef
 from .openai_fields import MAX_PARTIAL_IMAGES, REFUSED
+from .responses_input import EarlierImage, input_image, read_input
 from .text import check_id
 
 TOOL_TYPE = "image_generation"
@@ -34,12 +35,12 @@ IMAGE_FIELDS = (
     "complexity",
 )
 """The tool's options that are the Images API's fields of the same name."""
-_TOOL_STRINGS = frozenset({"model", "size", "quality", "background", "output_format", "moderation", "input_fidelity"})
-_TOOL_STRINGS |= {"complexity", "action"}
+_TOOL_STRINGS = frozenset(
+    {"model", "size", "quality", "background", "output_format", "moderation", "input_fidelity", "complexity", "action"}
+)
 _TOOL_INTEGERS = frozenset({"output_compression", "partial_images"})
 TOOL_FIELDS = frozenset({"type", "input_image_mask", *_TOOL_STRINGS, *_TOOL_INTEGERS})
 ACTIONS = ("auto", "generate", "edit")
-ROLES = ("user", "assistant", "system", "developer")
 
 IGNORED = frozenset(
     {
@@ -71,15 +72,6 @@ UNSUPPORTED = {
     "prompt": "Reusable prompts ('prompt') live on OpenAI's platform; send the text as 'input'.",
 }
 MAX_METADATA_PAIRS = 16
-
-
-@dataclass(frozen=True, slots=True)
-class EarlierImage:
-    """An earlier image sent back as input: an `image_generation_call` item with its `result`."""
-
-    b64: str
-    param: str
-    """Where the body has it (what a refusal of it names)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +109,7 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
     store = _optional(body, "store", bool, "a boolean")
     tool_param, tool = _tool(body)
     model, model_param = _image_model(body, tool, tool_param, catalog)
-    prompt, earlier, images = _input(body.get("input"))
+    prompt, earlier, images = read_input(body.get("input"))
     previous = _optional(body, "previous_response_id", str, "a string")
     fields: dict[str, Any] = {"model": model, "prompt": prompt, "stream": stream}
     fields.update({name: tool[name] for name in IMAGE_FIELDS if tool.get(name) is not None})
@@ -265,101 +257,6 @@ def _image_model(
     return named, param
 
 
-def _input(value: Any) -> tuple[str, EarlierImage | None, tuple[ImageRef, ...]]:
-    """(the prompt, the latest earlier image sent back, the images): the last user message's text
-    and `input_image`s."""
-    if isinstance(value, str):
-        return _prompt(value), None, ()
-    if value is None:
-        raise InvalidRequest("Missing required parameter: 'input'.", code="missing_required_parameter", param="input")
-    if not isinstance(value, list):
-        raise InvalidRequest("'input' must be a string or a list of input items.", code="invalid_type", param="input")
-    user: tuple[str, Any] | None = None
-    earlier: EarlierImage | None = None
-    for index, item in enumerate(value):
-        param = f"input[{index}]"
-        if not isinstance(item, dict):
-            raise InvalidRequest(f"'{param}' must be an object.", code="invalid_type", param=param)
-        kind = item.get("type", "message")
-        if kind == "message":
-            role = item.get("role")
-            if role not in ROLES:
-                raise InvalidRequest(f"'{param}.role' must be one of: {', '.join(ROLES)}.", param=f"{param}.role")
-            if role == "user":
-                user = (param, item.get("content"))
-        elif kind == "image_generation_call":
-            earlier = _earlier_image(item, param)
-        else:
-            raise InvalidRequest(
-                f"Input items of type '{str(kind)[:40]}' are not read here: this gateway reads messages and "
-                "image_generation_call items.",
-                param=f"{param}.type",
-            )
-    if user is None:
-        raise InvalidRequest(
-            "The input has no user message: its text is the image's prompt.",
-            code="missing_required_parameter",
-            param="input",
-        )
-    prompt, images = _user_content(*user)
-    return prompt, earlier, images
-
-
-def _earlier_image(item: Mapping[str, Any], param: str) -> EarlierImage:
-    result = item.get("result")
-    if not isinstance(result, str) or not result:
-        raise InvalidRequest(
-            "An image_generation_call sent back as input must carry its 'result' (the image in base64); "
-            "or send 'previous_response_id' instead.",
-            param=f"{param}.result",
-        )
-    return EarlierImage(result, f"{param}.result")
-
-
-def _user_content(param: str, content: Any) -> tuple[str, tuple[ImageRef, ...]]:
-    if isinstance(content, str):
-        return _prompt(content), ()
-    if not isinstance(content, list):
-        raise InvalidRequest(
-            f"'{param}.content' must be a string or a list of content parts.",
-            code="invalid_type",
-            param=f"{param}.content",
-        )
-    texts: list[str] = []
-    images: list[ImageRef] = []
-    for index, part in enumerate(content):
-        where = f"{param}.content[{index}]"
-        kind = part.get("type") if isinstance(part, dict) else None
-        if kind == "input_text" and isinstance(part.get("text"), str):
-            texts.append(part["text"])
-        elif kind == "input_image":
-            images.append(_input_image(part, where))
-        else:
-            raise InvalidRequest(
-                f"'{where}' must be an input_text part (with 'text') or an input_image part: those are what an "
-                "image is made from.",
-                param=where,
-            )
-    return _prompt("\n".join(texts)), tuple(images)
-
-
-def _input_image(part: Mapping[str, Any], where: str) -> ImageRef:
-    if part.get("file_id") is not None:
-        raise InvalidRequest(
-            "Input images by 'file_id' are not offered (this gateway has no Files API): send the image as a "
-            "data URL or an https URL in 'image_url'.",
-            code="unsupported_parameter",
-            param=f"{where}.file_id",
-        )
-    if part.get("image_url") is None:
-        raise InvalidRequest(
-            f"Missing required parameter: '{where}.image_url' (a data URL or an https URL).",
-            code="missing_required_parameter",
-            param=f"{where}.image_url",
-        )
-    return ImageRef(part["image_url"], f"{where}.image_url")  # read (and type-checked) by service.image_inputs
-
-
 def _mask(tool: Mapping[str, Any], tool_param: str) -> ImageRef | None:
     mask = tool.get("input_image_mask")
     if mask is None:
@@ -367,17 +264,7 @@ def _mask(tool: Mapping[str, Any], tool_param: str) -> ImageRef | None:
     param = f"{tool_param}.input_image_mask"
     if not isinstance(mask, dict):
         raise InvalidRequest(f"'{param}' must be an object with 'image_url'.", code="invalid_type", param=param)
-    return _input_image(mask, param)
-
-
-def _prompt(text: str) -> str:
-    if not text.strip():
-        raise InvalidRequest(
-            "The input has no text: the text of the last user message is the image's prompt.",
-            code="missing_required_parameter",
-            param="input",
-        )
-    return text
+    return input_image(mask, param)
 
 
 def _echo(body: Mapping[str, Any], tool: Mapping[str, Any]) -> dict[str, Any]:
