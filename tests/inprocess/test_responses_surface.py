@@ -222,7 +222,11 @@ def test_an_earlier_image_sent_back_as_input_is_edited(tmp_path: Path, fake_upst
     on_upstream(tmp_path, fake_upstream, scenario)
 
 
-def test_kept_responses_are_the_accounts_own_and_go_when_deleted_or_expired(tmp_path: Path) -> None:
+def test_kept_responses_are_the_accounts_own_and_go_when_deleted_or_expired(
+    tmp_path: Path, fresh_database: str
+) -> None:
+    """On SQLite and on PostgreSQL (whose sweep claims rows `FOR UPDATE SKIP LOCKED`)."""
+
     async def scenario(app: InProcess) -> None:
         key, other = await app.new_key(), await app.new_key()
         mine = await sdk(app, key).responses.create(
@@ -250,7 +254,7 @@ def test_kept_responses_are_the_accounts_own_and_go_when_deleted_or_expired(tmp_
         with pytest.raises(openai.NotFoundError):
             await sdk(app, key).responses.retrieve(kept.id)
 
-    run_app(tmp_path, scenario)
+    run_app(tmp_path, scenario, IMAGEGATE_DATABASE_URL=fresh_database)
 
 
 def png_data_url(width: int = 64, height: int = 48) -> str:
