@@ -134,7 +134,8 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting(
         "IMAGEGATE_EDIT_MAX_BODY_BYTES",
         "52428800",
-        "largest multipart body of an edit (all its images together); larger ones are 413 before they are read",
+        "largest body that carries images: a multipart edit (all its images together), or a chat or Responses "
+        "API body with its images inline; larger ones are 413 before they are read",
     ),
     Setting(
         "IMAGEGATE_WEBHOOK_RETRY_BASE_SECONDS",
@@ -154,7 +155,7 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     Setting(
         "IMAGEGATE_STREAM_KEEPALIVE_SECONDS",
         "5",
-        "a chat stream sends an SSE comment whenever no event has gone out for this long (the image takes 10-20 s)",
+        "a chat or Responses stream sends an SSE comment whenever no event has gone out for this long (the image takes 10-20 s)",
     ),
     Setting(
         "IMAGEGATE_EDIT_MAX_IMAGE_BYTES",

@@ -22,6 +22,7 @@ from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.prices import PricesRepo
+from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
@@ -58,6 +59,7 @@ from .service.retention import Retention
 from .service.route_health import RouteHealth, run_dir
 from .service.screening import PromptScreen
 from .service.settlement import Settlement
+from .service.stored_responses import StoredResponses
 from .service.webhook_delivery import DeliveryPolicy, WebhookDelivery
 from .service.webhook_endpoints import WebhookEndpoints
 from .service.webhooks import Webhooks
@@ -101,6 +103,7 @@ class Database:
     stats: UsageStatsRepo
     webhooks: WebhooksRepo
     jobs: JobsRepo
+    responses: ResponsesRepo
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,8 @@ class Gateway:
     job_workers: JobWorkers
     image_inputs: ImageInputs
     """Input images named by URL (chat, Responses): read under the address rules, made an operation."""
+    responses: StoredResponses
+    """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
 
 
 @asynccontextmanager
@@ -154,6 +159,7 @@ async def open_database(
             stats=UsageStatsRepo(engine),
             webhooks=WebhooksRepo(engine),
             jobs=JobsRepo(engine),
+            responses=ResponsesRepo(engine),
         )
 
 
@@ -268,6 +274,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             image_inputs=ImageInputs(
                 fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
             ),
+            responses=StoredResponses(db.responses, store),
         )
 
 

@@ -75,3 +75,15 @@ def test_a_declared_length_over_the_limit_reads_nothing() -> None:
 
     asyncio.run(go())
     assert client.taken == 0
+
+
+def test_a_path_whose_json_carries_images_takes_a_larger_body_of_any_type() -> None:
+    async def go(path: str) -> None:
+        client = Client(8)
+        app = BodySizeLimitMiddleware(read_all, max_bytes=4 * CHUNK, any_body_limits={"/v1/responses": 16 * CHUNK})
+        scope = {"type": "http", "path": path, "headers": [(b"content-type", b"application/json")]}
+        await app(scope, client.receive, None)  # type: ignore[arg-type]
+
+    asyncio.run(go("/v1/responses"))  # 8 KiB of JSON with images inline: read whole
+    with pytest.raises(RequestTooLarge):
+        asyncio.run(go("/v1/images/generations"))

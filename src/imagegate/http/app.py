@@ -17,7 +17,7 @@ from ..web.pages import install_pages
 from ..wiring import Gateway, configured_secrets, open_gateway
 from .access_log import AccessLogMiddleware
 from .body_limit import BodySizeLimitMiddleware
-from .endpoints import API_ROUTERS, chat, images
+from .endpoints import API_ROUTERS, chat, images, responses
 from .errors import install_error_handlers
 from .middleware import RequestIdMiddleware
 from .openapi import install_openapi
@@ -38,6 +38,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
             log.exception("hold sweep failed")
         await gateway.retention.sweep_logged()
         await gateway.job_workers.sweep_logged()
+        await gateway.responses.sweep_logged()
         await asyncio.sleep(interval)
 
 
@@ -80,7 +81,8 @@ def create_app(settings: Settings) -> FastAPI:
     install_openapi(app, settings.catalog)
     install_database_unavailable(app)
     uploads = dict.fromkeys(images.UPLOAD_PATHS, settings.edit_max_body_bytes)
-    inline_images = {chat.PATH: settings.edit_max_body_bytes}  # its JSON may carry images as data URLs
+    # their JSON may carry images as data URLs (or base64)
+    inline_images = dict.fromkeys((chat.PATH, *responses.IMAGE_BODY_PATHS), settings.edit_max_body_bytes)
     app.add_middleware(
         BodySizeLimitMiddleware,
         max_bytes=settings.max_body_bytes,

@@ -12,11 +12,16 @@ from .gateway import gateway
 
 
 async def authenticate(request: Request) -> Principal:
-    """The caller's Principal from `Authorization: Bearer <key>` (401 / 403 as the contract says)."""
+    """The caller's Principal from `Authorization: Bearer <key>` (401 / 403 as the contract says),
+    looked up once per request (a surface's body reader asks again)."""
+    known: Principal | None = getattr(request.state, "principal", None)
+    if known is not None:
+        return known
     scheme, _, key = request.headers.get("authorization", "").partition(" ")
     key = key.strip() if scheme.lower() == "bearer" else ""
     principal = await gateway(request).authenticator.principal_for(key)
     request.state.key_id = principal.key_id  # for the access log (the id, never the key)
+    request.state.principal = principal
     return principal
 
 

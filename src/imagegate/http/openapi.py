@@ -16,6 +16,7 @@ from .. import __version__
 from ..domain.catalog import Catalog
 from ..service.admission import Surface
 from .openapi_chat import chat_operations, chat_schemas
+from .openapi_responses import responses_operations, responses_schemas
 from .openapi_webhooks import webhook_operations, webhook_schemas
 
 Schema = dict[str, Any]
@@ -710,9 +711,10 @@ def document(catalog: Catalog) -> dict[str, Any]:
             **_operations(),
             **webhook_operations([{"apiKey": []}], [{"adminToken": []}]),
             **chat_operations([{"apiKey": []}]),
+            **responses_operations([{"apiKey": []}]),
         },
         "components": {
-            "schemas": {**_schemas(catalog), **webhook_schemas(), **chat_schemas(catalog)},
+            "schemas": {**_schemas(catalog), **webhook_schemas(), **chat_schemas(catalog), **responses_schemas()},
             "responses": {f"Error{s}": _json(_ref("Error"), text) for s, text in _ERROR_STATUSES.items()},
             "securitySchemes": {
                 "apiKey": {

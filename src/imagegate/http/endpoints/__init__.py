@@ -2,11 +2,39 @@
 
 from fastapi import APIRouter
 
-from . import account, activity, admin, chat, files, image_delete, images, jobs, metrics, models, usage, webhooks
+from . import (
+    account,
+    activity,
+    admin,
+    chat,
+    files,
+    image_delete,
+    images,
+    jobs,
+    metrics,
+    models,
+    responses,
+    usage,
+    webhooks,
+)
 
 API_ROUTERS: tuple[APIRouter, ...] = tuple(
     module.router
-    for module in (images, chat, jobs, models, files, account, activity, usage, webhooks, admin, image_delete, metrics)
+    for module in (
+        images,
+        chat,
+        responses,
+        jobs,
+        models,
+        files,
+        account,
+        activity,
+        usage,
+        webhooks,
+        admin,
+        image_delete,
+        metrics,
+    )
 )
 
-__all__ = ["API_ROUTERS", "chat", "images"]
+__all__ = ["API_ROUTERS", "chat", "images", "responses"]
