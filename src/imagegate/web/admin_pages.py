@@ -14,6 +14,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..domain.errors import GatewayError, InvalidRequest
 from ..http.gateway import gateway
+from ..service.admin import MAX_LIMIT
 from .render import page
 from .session import (
     COOKIE,
@@ -194,11 +195,14 @@ async def _act(request: Request, done: str, action: Any) -> Response:
 
 
 def _optional_int(value: str, name: str) -> int | None:
-    if not value.strip():
+    """A form's whole number, or None when left empty. ASCII digits only (`"²".isdigit()` is true but
+    `int("²")` fails) and short enough for `int` to read: anything else is the form's error, never a 500."""
+    text = value.strip()
+    if not text:
         return None
-    if not value.strip().isdigit():
-        raise InvalidRequest(f"{name} must be a whole number.", param=name)
-    return int(value)
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_LIMIT)):
+        raise InvalidRequest(f"{name} must be a whole number from 1 to {MAX_LIMIT:,}.", param=name)
+    return int(text)
 
 
 @router.post("/accounts")
