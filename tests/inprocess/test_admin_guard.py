@@ -9,14 +9,16 @@ import asyncio
 import re
 import secrets
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import SIGNING_SECRET, PostgresDatabase, require_service
-from tests.support.inprocess import client_of, serving
+from tests.conftest import PostgresDatabase, require_service
 from tests.support.services import require_redis
+
+from .app import InProcess, app_settings, open_app
 
 TOKEN = "guard-tests-admin-token"
 PER_ADDRESS, OVERALL, WINDOW = 3, 8, 600
@@ -32,7 +34,6 @@ def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
         "IMAGEGATE_DATABASE_URL": database.create(),
         "IMAGEGATE_REDIS_URL": redis_url,
         "IMAGEGATE_REDIS_PREFIX": f"guard-{secrets.token_hex(4)}",
-        "IMAGEGATE_SIGNING_SECRET": SIGNING_SECRET,
         "IMAGEGATE_ADMIN_TOKEN": TOKEN,
         "IMAGEGATE_ADMIN_AUTH_FAILURES": str(PER_ADDRESS),
         "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL": str(OVERALL),
@@ -44,8 +45,9 @@ def shared_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, s
     database.drop()
 
 
-def _node(env: dict[str, str], root: Path, name: str) -> dict[str, str]:
-    return {**env, "IMAGEGATE_DATA_DIR": str(root / name), "IMAGEGATE_NODE_ID": name}
+def _node(env: dict[str, str], root: Path, name: str) -> AbstractAsyncContextManager[InProcess]:
+    """One node of the pair, in this process."""
+    return open_app(app_settings(root / name, **{**env, "IMAGEGATE_NODE_ID": name}))
 
 
 def run(scenario: object) -> None:
@@ -64,8 +66,8 @@ def test_wrong_tokens_are_limited_per_address_across_nodes_and_the_right_one_gai
     shared_env: dict[str, str], tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with serving(_node(shared_env, tmp_path, "a")) as a, serving(_node(shared_env, tmp_path, "b")) as b:
-            async with client_of(a, "203.0.113.10") as on_a, client_of(b, "203.0.113.10") as on_b:
+        async with _node(shared_env, tmp_path, "a") as a, _node(shared_env, tmp_path, "b") as b:
+            async with a.client_from("203.0.113.10") as on_a, b.client_from("203.0.113.10") as on_b:
                 for _ in range(5):  # successful logins and API calls never count
                     assert (await _login(on_a, TOKEN)).status_code == 303
                     assert (await _api(on_b, TOKEN)).status_code == 200
@@ -82,7 +84,7 @@ def test_wrong_tokens_are_limited_per_address_across_nodes_and_the_right_one_gai
                 api_refusal = await _api(on_a, TOKEN)
                 assert api_refusal.json()["error"]["type"] == "rate_limit_error"
                 assert "Too many wrong admin tokens" in (await _login(on_b, TOKEN)).text
-            async with client_of(b, "203.0.113.11") as elsewhere:  # another address is not held back
+            async with b.client_from("203.0.113.11") as elsewhere:  # another address is not held back
                 assert (await _login(elsewhere, TOKEN)).status_code == 303
                 assert (await _api(elsewhere, TOKEN)).status_code == 200
 
@@ -93,11 +95,11 @@ def test_wrong_tokens_spread_over_many_addresses_back_everyone_off(shared_env: d
     env = {**shared_env, "IMAGEGATE_REDIS_PREFIX": f"guard-{secrets.token_hex(4)}"}  # a count of its own
 
     async def scenario() -> None:
-        async with serving(_node(env, tmp_path, "a")) as a:
+        async with _node(env, tmp_path, "a") as a:
             for i in range(OVERALL):  # one wrong token each from OVERALL addresses: none over its own limit
-                async with client_of(a, f"198.51.100.{i + 1}") as http:
+                async with a.client_from(f"198.51.100.{i + 1}") as http:
                     assert (await _api(http, f"spread-{i}")).status_code == 401
-            async with client_of(a, "198.51.100.200") as newcomer:
+            async with a.client_from("198.51.100.200") as newcomer:
                 refused = await _login(newcomer, TOKEN)
                 assert refused.status_code == 429 and refused.headers["retry-after"] == str(WINDOW)
                 assert (await _api(newcomer, TOKEN)).status_code == 429
@@ -109,8 +111,8 @@ def test_logout_ends_the_session_for_every_copy_of_its_cookie_on_every_node(
     shared_env: dict[str, str], tmp_path: Path
 ) -> None:
     async def scenario() -> None:
-        async with serving(_node(shared_env, tmp_path, "a")) as a, serving(_node(shared_env, tmp_path, "b")) as b:
-            async with client_of(a, "192.0.2.50") as browser:
+        async with _node(shared_env, tmp_path, "a") as a, _node(shared_env, tmp_path, "b") as b:
+            async with a.client_from("192.0.2.50") as browser:
                 assert (await _login(browser, TOKEN)).status_code == 303
                 cookie = browser.cookies["imagegate_admin"]
                 page = (await browser.get("/admin")).text
@@ -119,18 +121,18 @@ def test_logout_ends_the_session_for_every_copy_of_its_cookie_on_every_node(
                 assert csrf is not None
             copied = {"imagegate_admin": cookie}
             for node in (a, b):  # the copy opens the dashboard on both nodes while the session lives
-                async with client_of(node, "192.0.2.51", cookies=copied) as thief:
+                async with node.client_from("192.0.2.51", cookies=copied) as thief:
                     assert "accounts-h" in (await thief.get("/admin")).text
-            async with client_of(a, "192.0.2.50", cookies=copied) as browser:
+            async with a.client_from("192.0.2.50", cookies=copied) as browser:
                 out = await browser.post("/admin/logout", data={"csrf": csrf.group(1)})
                 assert out.status_code == 303
             for node in (a, b):
-                async with client_of(node, "192.0.2.51", cookies=copied) as thief:
+                async with node.client_from("192.0.2.51", cookies=copied) as thief:
                     page = (await thief.get("/admin")).text
                     assert "accounts-h" not in page and "admin-token" in page
                     refused = await thief.post("/admin/accounts", data={"name": "x", "csrf": csrf.group(1)})
                     assert refused.status_code == 401
-            async with client_of(b, "192.0.2.50") as browser:  # a new login works as before
+            async with b.client_from("192.0.2.50") as browser:  # a new login works as before
                 assert (await _login(browser, TOKEN)).status_code == 303
                 assert "accounts-h" in (await browser.get("/admin")).text
 
