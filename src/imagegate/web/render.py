@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from ..http.gateway import gateway
 from .format import FILTERS
+from .highlight import highlighted
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -27,6 +28,7 @@ _env = jinja2.Environment(
 )
 _env.filters.update(FILTERS)
 _env.filters["tojson_attr"] = lambda value: json.dumps(value, separators=(",", ":"))
+_env.filters["highlight"] = highlighted
 templates = Jinja2Templates(env=_env)
 
 
