@@ -16,7 +16,7 @@ from types import MappingProxyType
 import anyio.to_thread
 from PIL import Image, UnidentifiedImageError
 
-from .domain.upstream import RetryableUpstreamError
+from .domain.upstream import RetryableUpstreamError, ScreeningImage
 from .pixels import reserve
 
 FORMATS = ("png", "jpeg", "webp")
@@ -161,6 +161,21 @@ async def conform_async(
         return await anyio.to_thread.run_sync(work)
 
 
+def screening_view(data: bytes, max_side: int) -> ScreeningImage:
+    """The image as output screening reads it: RGB, at most `max_side` a side, decoded once (a JPEG
+    straight at reduced scale from its DCT coefficients, `draft`); transparency flattened onto white."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=_PIL_OPENERS)
+        if image.format in ("JPEG", "MPO"):
+            image.draft("RGB", (max_side, max_side))
+        image.load()
+    except Exception as exc:  # checked by `inspect` before; still, never screen what does not decode
+        raise BadImage(f"the image does not decode for screening: {exc}") from exc
+    rgb = _jpeg_ready(image).convert("RGB")
+    rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return ScreeningImage(rgb.width, rgb.height, rgb.tobytes())
+
+
 def encode(
     image: Image.Image,
     fmt: str,
@@ -250,4 +265,4 @@ def _webp_ready(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if _has_alpha(image) else "RGB")
 
 
-__all__ = ["FORMATS", "BadImage", "ImageInfo", "conform", "conform_async", "encode", "inspect"]
+__all__ = ["FORMATS", "BadImage", "ImageInfo", "conform", "conform_async", "encode", "inspect", "screening_view"]

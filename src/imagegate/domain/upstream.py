@@ -37,6 +37,15 @@ class PartialImage:
     index: int  # OpenAI's partial_image_index: 0, 1, 2
 
 
+@dataclass(frozen=True, slots=True)
+class ScreeningImage:
+    """A delivered image as output screening reads it: RGB pixels, row by row, reduced in size."""
+
+    width: int
+    height: int
+    rgb: bytes
+
+
 class UpstreamProblem(Exception):
     """An upstream call failed for a reason that is not the client's."""
 
@@ -69,6 +78,7 @@ __all__ = [
     "PartialImage",
     "RetryableUpstreamError",
     "RouteUnavailable",
+    "ScreeningImage",
     "UpstreamProblem",
     "UpstreamRejected",
     "UpstreamTimedOut",
