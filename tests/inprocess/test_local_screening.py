@@ -121,6 +121,8 @@ def test_previews_pass_and_an_operators_threshold_blocks_on_the_gateway(
         async with open_app(
             app_settings(tmp_path / "offline", OFFLINE_GPT_IMAGE, IMAGEGATE_OUTPUT_SCREENING="local")
         ) as app:
+            page = (await app.http.get("/models/gpt-image-2")).text
+            assert "screened before it is handed out (by a classifier on this gateway)" in page
             key = await app.new_key()
             for prompt, size in (("a red kite over the sea", "1024x1024"), ("a bowl of ramen", "1536x1024")):
                 body = {"model": "gpt-image-2", "prompt": prompt, "quality": "low", "size": size, "n": 2}

@@ -149,6 +149,9 @@ def test_a_flagged_image_is_never_handed_out_nor_billed(
         assert sent["model"] == "omni-moderation-latest" and part["type"] == "image_url"
         assert part["image_url"]["url"].startswith("data:image/jpeg;base64,")
 
+        page = (await app.http.get("/models/gpt-image-2")).text
+        assert 'id="output-screening"' in page and "screened before it is handed out" in page
+
         clean = await generate(app, key)  # the same prompt, an unmarked image: delivered and billed
         assert clean.status_code == 200, clean.text
         assert clean.json()["billing"]["amount_micros"] == LOW_1024
@@ -300,3 +303,12 @@ def test_an_accounts_stricter_policy_blocks_what_the_deployment_only_flags(
         assert await money_of(app, strict) == (FUNDED, 0)
 
     screened(scenario)
+
+
+def test_the_model_page_says_nothing_of_output_screening_when_it_is_off(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        async with open_app(app_settings(tmp_path / "data", None)) as app:
+            page = await app.http.get("/models/gpt-image-2")
+            assert page.status_code == 200 and "Output screening" not in page.text
+
+    asyncio.run(scenario())
