@@ -43,8 +43,8 @@ from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScree
 from .observability.metrics import Metrics
 from .providers.http_client import UpstreamClient
 from .providers.image_url_reader import ImageUrlFetcher
-from .providers.local_classifier import LocalDetector
-from .providers.moderation import OpenAIImageModeration, OpenAIModeration
+from .providers.local_classifier import VIEW_SIDE, LocalDetector
+from .providers.moderation import IMAGE_SIDE, OpenAIImageModeration, OpenAIModeration
 from .providers.registry import credential_settings, default_registry, read_credentials
 from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
@@ -352,6 +352,7 @@ def build_router(settings: Settings, client: UpstreamClient, circuits: CircuitSt
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
         circuits=circuits if metrics is None else MeteredCircuits(circuits, metrics),
+        screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.output_screening),
     )
 
 

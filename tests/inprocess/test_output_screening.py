@@ -160,6 +160,22 @@ def test_a_flagged_image_is_never_handed_out_nor_billed(
     screened(scenario)
 
 
+def test_an_image_the_gateway_converts_is_screened_from_the_pixels_it_decoded(
+    screened: Callable[..., None], upstream: FakeOpenAI, moderation: FakeModeration
+) -> None:
+    """The upstream answers JPEG for a PNG request: the gateway decodes it to re-encode, and the
+    screen reads the view kept from that decode."""
+
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        upstream.script({"kind": "wrong_format", "marked": [0]})
+        assert_output_blocked(await generate(app, key, output_format="png"))
+        assert len(image_inputs(moderation)) == 1
+        assert await money_of(app, key) == (FUNDED, 0)
+
+    screened(scenario)
+
+
 def test_with_n_2_a_flagged_image_is_dropped_and_the_other_delivered_and_billed(
     screened: Callable[..., None], upstream: FakeOpenAI
 ) -> None:

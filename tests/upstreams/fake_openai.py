@@ -109,7 +109,7 @@ BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "bad_b64": (),
     "truncated_image": (),
     "wrong_size": ("size",),
-    "wrong_format": (),
+    "wrong_format": ("marked",),
     "fewer_images": (),
 }
 _COMMON_OPTIONS = ("kind", "headers", "times")

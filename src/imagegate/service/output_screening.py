@@ -24,7 +24,7 @@ from ..domain.ports import ImageClassifier, ModerationUnavailable
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.safety_policy import AccountSafety
-from ..domain.upstream import GeneratedImage
+from ..domain.upstream import GeneratedImage, ScreeningImage
 from ..images import BadImage, inspect, screening_view
 from ..pixels import reserve
 from .degraded import serve_without_or_refuse
@@ -91,15 +91,17 @@ class OutputScreen:
         await self._classifier.aclose()
 
     async def _judge(self, image: GeneratedImage, account: AccountSafety) -> OutputVerdict:
-        side = self._classifier.view_side
-        try:
-            info = inspect(image.data)  # header only: what the decode will cost the pixel budget
-            async with reserve(info.width * info.height):
-                view = await anyio.to_thread.run_sync(screening_view, image.data, side)
-        except BadImage as exc:  # conform checked these bytes; a decode that fails now is not passed unseen
-            raise ModerationUnavailable(f"an image could not be decoded for screening: {exc.message}") from exc
-        scores = await self._classifier.scores(view)
+        scores = await self._classifier.scores(image.view or await self._view(image.data))
         return self._policy_for(account).judge(self._classifier.kind, scores)
+
+    async def _view(self, data: bytes) -> ScreeningImage:
+        """The pixels decoded once, reduced, in the pixel budget (bytes conform passed through as they came)."""
+        try:
+            info = inspect(data)  # header only: what the decode will cost the pixel budget
+            async with reserve(info.width * info.height):
+                return await anyio.to_thread.run_sync(screening_view, data, self._classifier.view_side)
+        except BadImage as exc:  # conform checked these bytes; one that fails now is not passed unseen
+            raise ModerationUnavailable(f"an image could not be decoded for screening: {exc.message}") from exc
 
     def _policy_for(self, account: AccountSafety) -> OutputPolicy:
         if not account.block_categories:
