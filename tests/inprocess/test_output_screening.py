@@ -266,6 +266,31 @@ def test_chat_and_responses_surfaces_screen_the_same_way(screened: Callable[...,
     screened(scenario)
 
 
+def test_chat_and_responses_streams_are_refused_before_any_event(
+    screened: Callable[..., None], upstream: FakeOpenAI
+) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        upstream.script({"kind": "ok", "marked": [0]}, {"kind": "ok", "marked": [0]})
+        ask = {"role": "user", "content": FIELDS["prompt"]}
+        chat = await app.http.post(
+            "/v1/chat/completions",
+            json={"model": "gpt-image-2", "messages": [ask], "quality": "low", "stream": True},
+            headers=auth(key),
+        )
+        tool = {"type": "image_generation", "model": "gpt-image-2", "quality": "low", "partial_images": 2}
+        responses = await app.http.post(
+            "/v1/responses",
+            json={"model": "gpt-5", "input": FIELDS["prompt"], "tools": [tool], "stream": True},
+            headers=auth(key),
+        )
+        for response, surface in ((chat, "chat"), (responses, "responses")):  # refused before any event
+            assert_output_blocked(response)
+            await assert_unbilled(app, key, response.headers["x-request-id"], surface=surface, lost=1)
+
+    screened(scenario)
+
+
 def test_the_screen_down_serves_when_open_and_refuses_unbilled_when_closed(
     screened: Callable[..., None], upstream: FakeOpenAI, moderation: FakeModeration
 ) -> None:
