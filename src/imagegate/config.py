@@ -38,6 +38,23 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     ),
     Setting("IMAGEGATE_URL_TTL_SECONDS", "86400", "lifetime of a download URL"),
     Setting("IMAGEGATE_ADMIN_TOKEN", None, "bearer token of the admin API (unset: admin API off)"),
+    Setting(
+        "IMAGEGATE_ADMIN_AUTH_FAILURES",
+        "10",
+        "wrong admin tokens (login form and admin API together) one client address may send per window; "
+        "past it, every admin token from that address, right or wrong, answers 429 with Retry-After; 0: no limit",
+    ),
+    Setting(
+        "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL",
+        "100",
+        "wrong admin tokens from all addresses together per window (a guess spread over many addresses); "
+        "past it, every admin token check answers 429 until failures age out; 0: no limit",
+    ),
+    Setting(
+        "IMAGEGATE_ADMIN_AUTH_WINDOW_SECONDS",
+        "300",
+        "how long a wrong admin token counts against the two limits above (shared by every node through Redis)",
+    ),
     Setting("IMAGEGATE_CONFIG", None, "optional TOML file: catalog overrides (models, routes, prices)"),
     Setting("IMAGEGATE_HOST", "127.0.0.1", "address `serve` binds to"),
     Setting("IMAGEGATE_PORT", "8000", "port `serve` listens on"),
@@ -208,6 +225,9 @@ class Settings:
     signing_secret: bytes
     url_ttl_seconds: int
     admin_token: str | None
+    admin_auth_failures: int
+    admin_auth_failures_all: int
+    admin_auth_window_seconds: int
     host: str
     port: int
     upstream_timeout_seconds: float
@@ -295,6 +315,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "signing_secret": _signing_secret(get("IMAGEGATE_SIGNING_SECRET"), data_dir),
         "url_ttl_seconds": int(text("IMAGEGATE_URL_TTL_SECONDS")),
         "admin_token": get("IMAGEGATE_ADMIN_TOKEN"),
+        "admin_auth_failures": int(
+            _bounded(text("IMAGEGATE_ADMIN_AUTH_FAILURES"), "IMAGEGATE_ADMIN_AUTH_FAILURES", 0, 1_000_000)
+        ),
+        "admin_auth_failures_all": int(
+            _bounded(text("IMAGEGATE_ADMIN_AUTH_FAILURES_ALL"), "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL", 0, 1_000_000)
+        ),
+        "admin_auth_window_seconds": int(
+            _bounded(text("IMAGEGATE_ADMIN_AUTH_WINDOW_SECONDS"), "IMAGEGATE_ADMIN_AUTH_WINDOW_SECONDS", 1, 86400)
+        ),
         "host": text("IMAGEGATE_HOST"),
         "port": int(text("IMAGEGATE_PORT")),
         "upstream_timeout_seconds": float(text("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS")),

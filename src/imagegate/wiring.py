@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from . import pixels
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
+from .db.admin_sessions import AdminSessionsRepo
 from .db.engine import create_engine, migrate
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
@@ -51,6 +52,8 @@ from .routing.retry import RetryPolicy
 from .routing.router import Router
 from .service.account_view import AccountView
 from .service.admin import AdminService
+from .service.admin_auth import AdminAuthLimits, AdminTokenGuard
+from .service.admin_sessions import AdminSessionRevocations
 from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
 from .service.billing import Billing
@@ -114,6 +117,7 @@ class Database:
     webhooks: WebhooksRepo
     jobs: JobsRepo
     responses: ResponsesRepo
+    admin_sessions: AdminSessionsRepo
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,9 @@ class Gateway:
     catalog: CatalogView
     account: AccountView
     admin: AdminService
+    admin_auth: AdminTokenGuard
+    """Checks the admin token (login form, admin API) under the limits on wrong guesses."""
+    admin_sessions: AdminSessionRevocations
     route_health: RouteHealth
     authenticator: KeyAuthenticator
     files: ImageFiles
@@ -170,6 +177,7 @@ async def open_database(
             webhooks=WebhooksRepo(engine),
             jobs=JobsRepo(engine),
             responses=ResponsesRepo(engine),
+            admin_sessions=AdminSessionsRepo(engine),
         )
 
 
@@ -270,6 +278,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
             ),
             admin=admin_service(settings, db, sender),
+            admin_auth=admin_token_guard(settings, limiter_state),
+            admin_sessions=AdminSessionRevocations(db.admin_sessions),
             route_health=route_health(settings, router, health),
             authenticator=KeyAuthenticator(db.accounts),
             files=ImageFiles(signer, store),
@@ -386,7 +396,16 @@ def route_health(settings: Settings, router: Router, health: CircuitHealthSource
 
 
 def limiter_state_for(settings: Settings) -> LimiterState:
-    return RedisLimiterState(settings.redis_url) if settings.redis_url else MemoryLimiterState()
+    if settings.redis_url:
+        return RedisLimiterState(settings.redis_url, f"{settings.redis_prefix}:")
+    return MemoryLimiterState()
+
+
+def admin_token_guard(settings: Settings, state: LimiterState) -> AdminTokenGuard:
+    limits = AdminAuthLimits(
+        settings.admin_auth_failures, settings.admin_auth_failures_all, settings.admin_auth_window_seconds
+    )
+    return AdminTokenGuard(settings.admin_token, state, limits, fail_open=settings.rate_limit_fail_open)
 
 
 def check_output_screening(settings: Settings) -> None:

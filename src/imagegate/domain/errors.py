@@ -131,6 +131,15 @@ class JobInterrupted(GatewayError):
     code = "job_interrupted"
 
 
+class JobUploadsGone(GatewayError):
+    """An edit job whose uploaded images left the image store before it ran (deleted, or expired by a
+    bucket rule): running it again cannot help, submitting the edit again can. Nothing is billed."""
+
+    status = 410
+    type = "invalid_request_error"
+    code = "job_uploads_gone"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
@@ -206,6 +215,7 @@ __all__ = [
     "JobCancelled",
     "JobExpired",
     "JobNotCancellable",
+    "JobUploadsGone",
     "NoRouteAvailable",
     "NotFound",
     "PermissionDenied",
