@@ -3,8 +3,8 @@ withheld by output screening, or made for a request that then failed. The operat
 upstream; a margin report prices them at the route's upstream cost. Rows written before, and by a
 node still on the previous release during a rolling upgrade, count none (the column's default).
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-06
 """
 
@@ -13,8 +13,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
