@@ -181,10 +181,6 @@ class ImageClassifier(Protocol):
         """
         ...
 
-    async def aclose(self) -> None:
-        """Release what it holds."""
-        ...
-
 
 class WebhookTransport(Protocol):
     """How webhooks leave the gateway: name resolution and one POST, under the node's address rules."""

@@ -56,8 +56,5 @@ class LocalDetector:
         detections = await anyio.to_thread.run_sync(self._detector.detect, pixels, limiter=self._one_at_a_time)
         return detector_scores(detections)
 
-    async def aclose(self) -> None:
-        return None  # the session is freed with the object
-
 
 __all__ = ["INSTALL_LINE", "LocalDetector"]

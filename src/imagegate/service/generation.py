@@ -171,8 +171,7 @@ class ImageService:
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
             made = len(images)
             if self._output_screen is not None:
-                screened = await self._output_screen.screen(images, request, ticket.principal, ticket.request_id)
-                images = screened.delivered
+                images = await self._output_screen.screen(images, request, ticket.principal, ticket.request_id)
             charge = self._settlement.charge(admitted, images)
             created = int(time.time())
             owner = ImageOwner(ticket.principal.account_id, ticket.request_id, request.model.id, request.size)

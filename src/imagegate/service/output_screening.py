@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 import anyio.to_thread
 
-from ..domain.errors import ContentBlocked
+from ..domain.errors import ContentBlocked, UpstreamFailed
 from ..domain.output_policy import OutputCategory, OutputPolicy, OutputVerdict
 from ..domain.ports import ImageClassifier, ModerationUnavailable
 from ..domain.principal import Principal
@@ -34,14 +33,6 @@ log = logging.getLogger("imagegate.safety")
 
 OUTPUT = "output"
 _POLICY_CACHE_SIZE = 1024
-
-
-@dataclass(frozen=True, slots=True)
-class Screened:
-    """The images that may be delivered, in their order, and how many were withheld."""
-
-    delivered: list[GeneratedImage]
-    lost: int = 0
 
 
 class OutputScreen:
@@ -61,9 +52,10 @@ class OutputScreen:
 
     async def screen(
         self, images: list[GeneratedImage], request: ImageRequest, principal: Principal, request_id: str
-    ) -> Screened:
-        """The images that pass. Raises `ContentBlocked` (451 `output_blocked`) when none does, and
-        `ServiceUnavailable` when the classifier cannot answer and `_ON_ERROR` is `closed`."""
+    ) -> list[GeneratedImage]:
+        """The images that pass, in their order. Raises `ContentBlocked` (451 `output_blocked`) when
+        none does, and `ServiceUnavailable` when the classifier cannot answer and `_ON_ERROR` is
+        `closed` (`open`: all pass unscreened)."""
         try:
             verdicts = await asyncio.gather(*(self._judge(image, principal.safety) for image in images))
         except ModerationUnavailable as exc:
@@ -75,7 +67,7 @@ class OutputScreen:
                 code="moderation_unavailable",
                 retry_after=5,
             )
-            return Screened(images)
+            return images
         delivered = [image for image, verdict in zip(images, verdicts, strict=True) if verdict.blocked is None]
         blocks = [verdict.blocked for verdict in verdicts if verdict.blocked is not None]
         for verdict in verdicts:
@@ -85,10 +77,7 @@ class OutputScreen:
             await self._record(_blocked(category), principal, request_id, request)
         if blocks and not delivered:
             raise _blocked(blocks[0], recorded=True)
-        return Screened(delivered, len(blocks))
-
-    async def aclose(self) -> None:
-        await self._classifier.aclose()
+        return delivered
 
     async def _judge(self, image: GeneratedImage, account: AccountSafety) -> OutputVerdict:
         scores = await self._classifier.scores(image.view or await self._view(image.data))
@@ -100,8 +89,8 @@ class OutputScreen:
             info = inspect(data)  # header only: what the decode will cost the pixel budget
             async with reserve(info.width * info.height):
                 return await anyio.to_thread.run_sync(screening_view, data, self._classifier.view_side)
-        except BadImage as exc:  # conform checked these bytes; one that fails now is not passed unseen
-            raise ModerationUnavailable(f"an image could not be decoded for screening: {exc.message}") from exc
+        except BadImage as exc:  # conform checked these bytes; one that fails now is never passed unseen
+            raise UpstreamFailed("The upstream delivered an image that does not decode. Nothing was charged.") from exc
 
     def _policy_for(self, account: AccountSafety) -> OutputPolicy:
         if not account.block_categories:
@@ -138,4 +127,4 @@ def _blocked(category: OutputCategory, *, recorded: bool = False) -> ContentBloc
     )
 
 
-__all__ = ["OUTPUT", "OutputScreen", "Screened"]
+__all__ = ["OUTPUT", "OutputScreen"]

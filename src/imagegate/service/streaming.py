@@ -110,7 +110,7 @@ class ImageStream:
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
             made = len(images)
             if screen is not None:
-                images = (await screen.screen(images, request, principal, admitted.ticket.request_id)).delivered
+                images = await screen.screen(images, request, principal, admitted.ticket.request_id)
             for image in images:
                 b64 = image.b64 if image.b64 is not None else pybase64.b64encode_as_string(image.data)
                 await events.completed(image, b64)
