@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import tomllib
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from imagegate.config import load_safety_policy
+from imagegate.config import load_safety_policy, load_settings
 from imagegate.domain.output_policy import detector_scores
 from imagegate.domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
 
@@ -100,3 +101,22 @@ def test_mistakes_stop_the_load_naming_the_place(text: str, named: str) -> None:
     with pytest.raises(PolicyError) as raised:
         operator(text)
     assert named in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"IMAGEGATE_OUTPUT_SCREENING": "moderation"}, "needs IMAGEGATE_MODERATION_URL"),
+        ({"IMAGEGATE_OUTPUT_SCREENING": "nudenet"}, "IMAGEGATE_OUTPUT_SCREENING must be one of off, moderation, local"),
+    ],
+)
+def test_a_mode_that_cannot_work_stops_the_settings_naming_the_variable(
+    tmp_path: Path, env: dict[str, str], named: str
+) -> None:
+    with pytest.raises(ValueError, match=named):
+        load_settings({"IMAGEGATE_DATA_DIR": str(tmp_path), **env})
+    screened = load_settings(
+        {"IMAGEGATE_DATA_DIR": str(tmp_path), "IMAGEGATE_OUTPUT_SCREENING": "Local", "IMAGEGATE_MODERATION_URL": ""}
+    )
+    assert screened.output_screening == "local"
+    assert load_settings({"IMAGEGATE_DATA_DIR": str(tmp_path)}).output_screening == "off"
