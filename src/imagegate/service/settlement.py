@@ -121,7 +121,8 @@ class Settlement:
         lost: int = 0,
     ) -> GenerationResult:
         """Capture `charge`, release the rest of the hold, record the usage, finish the claim.
-        `lost`: images made upstream and not delivered (withheld by output screening)."""
+        `lost`: images made upstream and not delivered (withheld by output screening, or not sent
+        to a stream's client that left)."""
         ticket, request = admitted.ticket, admitted.request
         result = GenerationResult(
             body={
