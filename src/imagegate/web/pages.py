@@ -42,10 +42,14 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
             request, "not_found.html", {"what": f"No model '{model_id}' in this gateway's catalog."}, status=404
         )
     reference = await catalog.page(model.id)
-    base_url = gateway(request).settings.base_url()
-    return page(
-        request, "model.html", {"p": reference, "m": model, "examples": examples(base_url, reference.example_body)}
-    )
+    settings = gateway(request).settings
+    context = {
+        "p": reference,
+        "m": model,
+        "examples": examples(settings.base_url(), reference.example_body),
+        "output_screening": settings.output_screening,
+    }
+    return page(request, "model.html", context)
 
 
 @router.get("/playground")
