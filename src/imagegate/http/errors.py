@@ -7,6 +7,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from ..domain.errors import GatewayError
 from .responses import FastJSONResponse
@@ -29,12 +30,26 @@ async def _on_gateway_error(_request: Request, exc: Exception) -> FastJSONRespon
     return gateway_error_response(exc)
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> FastJSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> FastJSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, "invalid_request")
     message = "No such endpoint." if exc.status_code == 404 else str(exc.detail)
     body = {"error": {"message": message, "type": "invalid_request_error", "param": None, "code": code}}
-    return FastJSONResponse(body, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+    headers = dict(getattr(exc, "headers", None) or {})
+    if exc.status_code == 405:
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    return FastJSONResponse(body, status_code=exc.status_code, headers=headers or None)
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes at this path. Starlette's own 405 names only the first route's,
+    and a path served by two routes (GET and DELETE of a job) would seem to take one method."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:

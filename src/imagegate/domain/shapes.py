@@ -1,0 +1,302 @@
+"""The JSON bodies the API answers with, as typed dictionaries: one declaration per shape.
+
+The API document (`http/openapi.py`) renders each of them as a schema, and schemathesis checks every
+answer against it (`tests/e2e/test_openapi.py`). A key is always there unless it is `NotRequired`;
+`X | None` may be null; `Annotated[X, "…"]` says what it means. Services may return these types so
+that mypy holds the code that builds an answer to its declaration.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+
+class ErrorObject(TypedDict):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class Error(TypedDict):
+    """Every refusal, in OpenAI's shape."""
+
+    error: ErrorObject
+
+
+class Billing(TypedDict):
+    images: Annotated[int, "images delivered (and billed)"]
+    images_requested: int
+    amount_micros: int
+    currency: str
+    unit_price_micros: int
+
+
+class ImageData(TypedDict):
+    url: NotRequired[Annotated[str, "a signed URL (response_format url)"]]
+    b64_json: NotRequired[Annotated[str, "the image (response_format b64_json)"]]
+    revised_prompt: NotRequired[str | None]
+
+
+class ImagesResponse(TypedDict):
+    created: int
+    data: list[ImageData]
+    billing: Billing
+
+
+class ImageJob(TypedDict):
+    id: Annotated[str, "`job_` and 26 characters"]
+    object: Literal["image.job"]
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    created: int
+    completed_at: NotRequired[Annotated[int, "when the job finished (completed, failed, cancelled)"]]
+    result: NotRequired[Annotated[ImagesResponse, "completed: the synchronous answer's body"]]
+    error: NotRequired[Annotated[ErrorObject, "failed: the error the synchronous request would have had"]]
+
+
+class Quote(TypedDict):
+    object: Literal["image.quote"]
+    model: str
+    n: int
+    size: str
+    quality: str | None
+    unit_price_micros: int
+    amount_micros: int
+    currency: str
+
+
+class ModelCapabilities(TypedDict):
+    sizes: list[str]
+    max_n: int
+    qualities: list[str]
+    styles: list[str]
+    output_formats: list[str]
+    img2img: bool
+    max_prompt_chars: int
+
+
+class ModelPricing(TypedDict):
+    currency: str
+    per_image_micros: Annotated[dict[str, dict[str, int]], "quality -> size -> micros per image"]
+
+
+class ModelDetails(TypedDict):
+    vendor: str
+    display_name: str
+    aliases: list[str]
+    capabilities: ModelCapabilities
+    pricing: ModelPricing
+    latency: dict[str, Any]
+    when_to_use: list[str]
+
+
+class Model(TypedDict):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    imagegate: ModelDetails
+
+
+class ModelList(TypedDict):
+    object: Literal["list"]
+    data: list[Model]
+
+
+class AccountKey(TypedDict):
+    id: str
+    mode: Literal["live", "test"]
+    allowed_models: list[str] | None
+    rate_limit: dict[str, Any] | None
+
+
+class Account(TypedDict):
+    account_id: str
+    balance_micros: int
+    held_micros: int
+    currency: str
+    key: AccountKey
+
+
+class ActivityDay(TypedDict):
+    date: str
+    cost_micros: int
+    images: int
+    requests: int
+
+
+class Activity(TypedDict):
+    object: Literal["account.activity"]
+    account_id: str
+    currency: str
+    days: Annotated[list[ActivityDay], "the last 30 days, oldest first"]
+
+
+class UsageRecord(TypedDict):
+    id: str
+    account_id: str
+    key_id: str
+    status: int
+    cost_micros: int
+    created: int
+    time: str
+    model: NotRequired[str | None]
+    route: NotRequired[str | None]
+    attempts: NotRequired[int | None]
+    n: NotRequired[int | None]
+    delivered: NotRequired[int | None]
+    size: NotRequired[str | None]
+    quality: NotRequired[str | None]
+    error_code: NotRequired[str | None]
+    unit_price_micros: NotRequired[int | None]
+    latency_ms: NotRequired[int | None]
+    user: NotRequired[str | None]
+
+
+class Usage(TypedDict):
+    object: Literal["list"]
+    data: list[UsageRecord]
+    totals: dict[str, Any]
+    account_id: NotRequired[str | None]
+    start: NotRequired[str]
+    end: NotRequired[str]
+
+
+class AdminAccount(TypedDict):
+    id: str
+    name: str
+    balance_micros: int
+    held_micros: int
+    currency: str
+
+
+class AdminAccountList(TypedDict):
+    object: Literal["list"]
+    data: list[AdminAccount]
+
+
+class BalanceChange(TypedDict):
+    account_id: str
+    amount_micros: int
+    kind: Literal["topup", "adjustment"]
+    reason: str
+    balance_micros: int
+
+
+class Key(TypedDict):
+    id: str
+    mode: Literal["live", "test"]
+    prefix: NotRequired[str]
+    allowed_models: NotRequired[list[str] | None]
+    key: NotRequired[Annotated[str, "the full key: shown once, at creation"]]
+    webhook_url: NotRequired[Annotated[str | None, "where its async jobs' webhooks go (never the secret)"]]
+
+
+class KeyList(TypedDict):
+    object: Literal["list"]
+    data: list[Key]
+
+
+class Revoked(TypedDict):
+    id: str
+    revoked_at: str
+
+
+class PriceList(TypedDict):
+    currency: str
+    models: Annotated[dict[str, dict[str, dict[str, int]]], "model -> quality -> size -> micros per image"]
+
+
+class PriceSet(TypedDict):
+    model: str
+    quality: str
+    size: str
+    micros: int
+
+
+class LedgerVerify(TypedDict):
+    ok: bool
+    problems: list[dict[str, Any]]
+
+
+class Routes(TypedDict):
+    state: Annotated[str, "where circuit state lives (process or redis)"]
+    routes: list[dict[str, Any]]
+
+
+class WebhookAttempt(TypedDict):
+    attempt: int
+    attempted_at: str
+    url: NotRequired[str | None]
+    status_code: Annotated[int | None, "the receiver's answer; null when there was none"]
+    error: Annotated[str | None, "why there was no answer (timeout, refused address, …)"]
+    duration_ms: int
+
+
+class WebhookMessage(TypedDict):
+    id: Annotated[str, "the `webhook-id` header: one per job and status"]
+    object: Literal["webhook.message"]
+    type: Literal["image.job.completed", "image.job.failed"]
+    job_id: str
+    account_id: NotRequired[str]
+    key_id: NotRequired[str]
+    status: Literal["pending", "delivered", "failed"]
+    created_at: str
+    next_attempt_at: NotRequired[str | None]
+    finished_at: NotRequired[str | None]
+    attempts: list[WebhookAttempt]
+
+
+class WebhookMessageList(TypedDict):
+    object: Literal["list"]
+    data: list[WebhookMessage]
+    has_more: bool
+    last_id: NotRequired[str | None]
+
+
+class WebhookSet(TypedDict):
+    key_id: str
+    webhook_url: str
+    secret: Annotated[str, "the signing secret (Standard Webhooks, `whsec_…`): shown only in this answer"]
+
+
+class WebhookCleared(TypedDict):
+    key_id: str
+    webhook_url: None
+
+
+__all__ = [
+    "Account",
+    "AccountKey",
+    "Activity",
+    "ActivityDay",
+    "AdminAccount",
+    "AdminAccountList",
+    "BalanceChange",
+    "Billing",
+    "Error",
+    "ErrorObject",
+    "ImageData",
+    "ImageJob",
+    "ImagesResponse",
+    "Key",
+    "KeyList",
+    "LedgerVerify",
+    "Model",
+    "ModelCapabilities",
+    "ModelDetails",
+    "ModelList",
+    "ModelPricing",
+    "PriceList",
+    "PriceSet",
+    "Quote",
+    "Revoked",
+    "Routes",
+    "Usage",
+    "UsageRecord",
+    "WebhookAttempt",
+    "WebhookCleared",
+    "WebhookMessage",
+    "WebhookMessageList",
+    "WebhookSet",
+]
