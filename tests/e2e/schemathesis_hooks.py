@@ -8,6 +8,8 @@ generator about them; a case generated to be invalid is always sent.
   400"). To JSON Schema `2.0` is the integer 2, so no schema can refuse it.
 - A form's file part declared as an image (`image/png`, …) is one: the document names the media type,
   but a generator may send any bytes under it, which the edit endpoint refuses (400) as it should.
+- A usage window's `start` is before its `end` (each defaults from the other): two query parameters,
+  which no schema relates.
 - A request with `stream: true` carries no `Idempotency-Key` (a stream cannot be replayed) and no
   `Prefer: respond-async` (a job is not a stream): a header and a body field, which no schema links.
 
@@ -20,13 +22,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import schemathesis
 from PIL import Image
 
 from imagegate.config import load_catalog
+from imagegate.domain.errors import InvalidRequest
 from imagegate.http.api_operations import OPERATIONS
+from imagegate.service.timerange import DEFAULT_SPAN, parse_time
 
 DECLARED = [field for op in OPERATIONS if op.body is not None for field in op.body.fields(load_catalog())]
 INTEGER_FIELDS = frozenset(field.name for field in DECLARED if field.kind == "integer")
@@ -46,10 +51,22 @@ def _is_image(data: Any, media_types: tuple[str, ...]) -> bool:
         return False
 
 
+def _in_order(start: str | None, end: str | None) -> bool:
+    """Whether the window's start is before its end (a bound the server refuses on its own is sent)."""
+    try:
+        last = parse_time(end, "end", datetime.now(UTC) + timedelta(seconds=1))
+        return parse_time(start, "start", last - DEFAULT_SPAN) < last
+    except InvalidRequest:
+        return True
+
+
 @schemathesis.hook
 def filter_case(context: Any, case: schemathesis.Case) -> bool:
     if case.meta is None or not case.meta.generation.mode.is_positive:
         return True
+    query = case.query or {}
+    if ("start" in query or "end" in query) and not _in_order(query.get("start"), query.get("end")):
+        return False
     body = case.body if isinstance(case.body, dict) else {}
     if any(isinstance(body.get(name), float) for name in INTEGER_FIELDS):
         return False

@@ -84,7 +84,9 @@ OTHER_ERROR_ROWS: tuple[ErrorRow, ...] = (
         "No such resource (or, under /admin, the admin API is off).",
     ),
     _row(JobNotCancellable, ("job_not_cancellable",), "The async job is no longer queued."),
-    _row(BalanceOutOfRange, ("balance_out_of_range",), "The balance would pass its maximum or fall below what is held."),
+    _row(
+        BalanceOutOfRange, ("balance_out_of_range",), "The balance would pass its maximum or fall below what is held."
+    ),
     _row(
         ServiceUnavailable,
         ("rate_limiter_unavailable", "moderation_unavailable", "storage_unavailable", "database_unavailable"),

@@ -49,8 +49,8 @@ class Field:
     pattern: str | None = None
     """What a string must look like: a regular expression (Python's and ECMA 262's alike) it matches whole."""
     form: str | None = None
-    """A regular expression for the document alone, where the check is more than a pattern (a URL):
-    every string of this form is accepted; the check may accept more."""
+    """A pattern the value's own check enforces, after the checks whose refusals say more (a webhook
+    URL's): the document gives it, `check_value` leaves it to that check."""
     sign: Sign = "any"
     items: Field | None = None
     """An array's elements."""

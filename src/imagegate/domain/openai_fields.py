@@ -21,9 +21,15 @@ TRANSPARENT_FORMATS = ("png", "webp")
 MAX_PARTIAL_IMAGES = 3
 
 BACKGROUND = Field(
-    "background", "string", "transparent only with png or webp, on models that draw it", choices=BACKGROUNDS, default="auto"
+    "background",
+    "string",
+    "transparent only with png or webp, on models that draw it",
+    choices=BACKGROUNDS,
+    default="auto",
 )
-MODERATION = Field("moderation", "string", "where the model's upstream takes a level", choices=MODERATIONS, default="auto")
+MODERATION = Field(
+    "moderation", "string", "where the model's upstream takes a level", choices=MODERATIONS, default="auto"
+)
 SAFETY_IDENTIFIER = Field(
     "safety_identifier", "string", "OpenAI's successor of `user`; recorded the same way", max_chars=MAX_IDENTIFIER_CHARS
 )
@@ -32,7 +38,11 @@ STREAM = Field(
     "stream", "boolean", "true: server-sent events (`image_generation.partial_image`, `.completed`)", default=False
 )
 PARTIAL_IMAGES = Field(
-    "partial_images", "integer", "partial images per streamed image (only with stream)", minimum=0, maximum=MAX_PARTIAL_IMAGES
+    "partial_images",
+    "integer",
+    "partial images per streamed image (only with stream)",
+    minimum=0,
+    maximum=MAX_PARTIAL_IMAGES,
 )
 INPUT_FIDELITY = Field("input_fidelity", "string", "an edit's faithfulness to its images", choices=INPUT_FIDELITIES)
 
@@ -54,7 +64,9 @@ def extras_for(model: Model | None, *, edit: bool) -> tuple[Field, ...]:
         "input_fidelity": extra.input_fidelities,
     }
     return tuple(
-        replace(field, choices=offered[field.name], offered=bool(offered[field.name])) if field.name in offered else field
+        replace(field, choices=offered[field.name], offered=bool(offered[field.name]))
+        if field.name in offered
+        else field
         for field in fields
     )
 
@@ -69,7 +81,9 @@ def extras_rules(default_format: str) -> tuple[Requires, ...]:
             when="transparent",
             default=default_format,
         ),
-        Requires("partial_images", "stream", (True,), "'partial_images' applies only with 'stream': true.", default=False),
+        Requires(
+            "partial_images", "stream", (True,), "'partial_images' applies only with 'stream': true.", default=False
+        ),
     )
 
 

@@ -28,12 +28,12 @@ RESPONSE_FORMATS = ("url", "b64_json")
 COMPRESSIBLE_FORMATS = ("webp", "jpeg")
 MAX_USER_CHARS = 256
 
-MODEL = Field("model", "string", "a catalog id or alias", required=True)
-PROMPT = Field("prompt", "string", "what to draw; at most the model's `max_prompt_chars`", required=True, non_blank=True)
-SIZE = Field("size", "string", "one of the model's sizes, or `auto`", default="1024x1024")
-N = Field("n", "integer", "how many images: 1 to the model's `max_n`", minimum=1, default=1)
-QUALITY = Field("quality", "string", "one of the model's qualities, where it has them")
-STYLE = Field("style", "string", "one of the model's styles, where it has them")
+MODEL = Field("model", "string", "a catalog id or alias; an unknown one is a 400 model_not_found", required=True)
+PROMPT = Field("prompt", "string", "what to draw", required=True, non_blank=True)
+SIZE = Field("size", "string", "`auto`: the upstream picks, where the model lets it", default="1024x1024")
+N = Field("n", "integer", "how many images; a float, string or boolean is a 400", minimum=1, default=1)
+QUALITY = Field("quality", "string", "where the model has qualities")
+STYLE = Field("style", "string", "where the model has styles")
 OUTPUT_FORMAT = Field("output_format", "string", choices=OUTPUT_FORMATS, default="png")
 OUTPUT_COMPRESSION = Field(
     "output_compression", "integer", "only with webp or jpeg (default 100 there)", minimum=0, maximum=100
@@ -68,7 +68,9 @@ def generation_fields(model: Model | None = None, *, edit: bool = False) -> tupl
             "prompt": replace(PROMPT, max_chars=caps.max_prompt_chars),
             "size": replace(SIZE, choices=(*caps.sizes, AUTO_SIZE), default=caps.default_size),
             "n": replace(N, maximum=caps.max_n),
-            "quality": replace(QUALITY, choices=caps.qualities, default=caps.default_quality, offered=bool(caps.qualities)),
+            "quality": replace(
+                QUALITY, choices=caps.qualities, default=caps.default_quality, offered=bool(caps.qualities)
+            ),
             "style": replace(STYLE, choices=caps.styles, default=caps.default_style, offered=bool(caps.styles)),
             "output_format": replace(OUTPUT_FORMAT, choices=caps.output_formats),
         }

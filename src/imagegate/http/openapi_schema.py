@@ -15,6 +15,7 @@ import json
 import types
 import typing
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from typing import Any
 
 from ..domain.fields import AtMost, Field, Rule
@@ -119,13 +120,20 @@ def variants_schema(
 ) -> Schema:
     """`fields` as any variant takes them, and exactly one variant's narrower fields and rules (one
     per model: its sizes, its `max_n`, …)."""
-    schema = object_schema(fields, rules, nullable=nullable)
-    schema["anyOf"] = [_narrowing(list(own), own_rules, nullable) for own, own_rules in variants]
+    listed = list(fields)
+    schema = object_schema(listed, rules, nullable=nullable)
+    schema["anyOf"] = [_narrowing(listed, list(own), own_rules, nullable) for own, own_rules in variants]
     return schema
 
 
-def _narrowing(fields: list[Field], rules: Iterable[Rule], nullable: bool) -> Schema:
-    variant: Schema = {"properties": {field.name: field_schema(field, nullable=nullable) for field in fields}}
+def _narrowing(common: list[Field], fields: list[Field], rules: Iterable[Rule], nullable: bool) -> Schema:
+    """A variant: only the fields it narrows, without the words (the common schema has them)."""
+    narrowed = [field for field in fields if field not in common]
+    properties = {}
+    for field in narrowed:
+        schema = field_schema(replace(field, doc="", default=None), nullable=nullable)
+        properties[field.name] = schema
+    variant: Schema = {"properties": properties}
     required = [field.name for field in fields if field.required]
     if required:
         variant["required"] = required

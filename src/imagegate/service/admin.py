@@ -243,7 +243,7 @@ class AdminService:
         if model.free:
             raise InvalidRequest(f"'{model.id}' is free and has no price card.", param="model")
         keys = list(model.prices)
-        quality_key = quality or STANDARD_QUALITY
+        quality_key = STANDARD_QUALITY if quality is None else quality  # "" is not "standard"
         if quality_key not in keys:
             raise InvalidRequest(f"'{model.id}' is priced by quality {', '.join(keys)}.", param="quality")
         if size not in model.capabilities.sizes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from ..domain.catalog import STANDARD_QUALITY, Catalog, Model
 from ..domain.fields import Field
 from ..domain.money import MAX_AMOUNT_MICROS, MAX_PRICE_MICROS, Sign
-from ..domain.webhook_url import MAX_URL_CHARS
+from ..domain.webhook_url import MAX_URL_CHARS, URL_FORM
 
 MAX_NAME_CHARS = 200  # accounts.name is VARCHAR(200)
 MAX_REASON_CHARS = 2000
@@ -29,10 +29,6 @@ NEW_ACCOUNT = (ACCOUNT_NAME,)
 CREDIT = (amount("positive", "US dollars to add"), REASON)
 ADJUSTMENT = (amount("nonzero", "US dollars to add, or (negative) to take away"), REASON)
 
-WEBHOOK_URL_FORM = (
-    r"https://[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?)*\.[a-z]{2,12}"
-    r"(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~!$&'()*+,;=:@%/-]{0,200})?"
-)
 WEBHOOK = (
     Field(
         "webhook_url",
@@ -41,7 +37,7 @@ WEBHOOK = (
         "no credentials, no fragment; a public gateway refuses addresses inside the network",
         required=True,
         max_chars=MAX_URL_CHARS,
-        form=WEBHOOK_URL_FORM,
+        form=URL_FORM,
     ),
 )
 
@@ -70,7 +66,9 @@ PRICE_AMOUNT = amount("non_negative", "US dollars per image", MAX_PRICE_MICROS)
 def price(catalog: Catalog | None = None) -> tuple[Field, ...]:
     """The live rate of one image of `model` at `quality` x `size`; the next request pays it."""
     return (
-        Field("model", "string", "a priced model's id or alias", required=True, choices=model_names(catalog, priced=True)),
+        Field(
+            "model", "string", "a priced model's id or alias", required=True, choices=model_names(catalog, priced=True)
+        ),
         Field("quality", "string", f"a quality of its price card (`{STANDARD_QUALITY}` for a model without qualities)"),
         Field("size", "string", "one of the model's sizes", required=True),
         PRICE_AMOUNT,

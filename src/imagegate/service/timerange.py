@@ -41,10 +41,11 @@ def parse_time(value: str | None, param: str, default: datetime) -> datetime:
 
 
 def time_range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
-    """[start, end): end defaults to now, start to 30 days before end. A window whose start is not
-    before its end holds nothing: its answer is empty, not an error (each bound alone is valid)."""
+    """[start, end): end defaults to now, start to 30 days before end."""
     last = parse_time(end, "end", datetime.now(UTC) + timedelta(seconds=1))
     first = parse_time(start, "start", last - DEFAULT_SPAN)
+    if first >= last:
+        raise InvalidRequest("'start' must be before 'end'.", param="start")
     return first, last
 
 
