@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable, Iterator
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
+from starlette.routing import BaseRoute, Match
 
 from ..domain.errors import GatewayError
 from .responses import FastJSONResponse
@@ -45,11 +46,18 @@ def allowed_methods(request: Request) -> list[str]:
     """Every method some route takes at this path. Starlette's own 405 names only the first route's,
     and a path served by two routes (GET and DELETE of a job) would seem to take one method."""
     methods: set[str] = set()
-    for route in request.app.router.routes:
+    for route in _routes(request.app.router.routes):
         match, _ = route.matches(request.scope)
         if match is not Match.NONE:
             methods |= getattr(route, "methods", None) or set()
     return sorted(methods)
+
+
+def _routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, the included routers' too (FastAPI keeps an included router as one route)."""
+    for route in routes:
+        router = getattr(route, "original_router", None)
+        yield from _routes(router.routes) if router is not None else (route,)
 
 
 def install_error_handlers(app: FastAPI) -> None:

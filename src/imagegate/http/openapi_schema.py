@@ -33,10 +33,11 @@ def ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
 
 
-def field_schema(field: Field, *, nullable: bool = True) -> Schema:
-    """What a request may send for `field`; `nullable`: `null` is taken as "not given" (JSON bodies)."""
-    if not field.offered:  # only null, or (where null cannot be sent: a form) nothing at all
-        return {"type": "null"} if nullable else False  # type: ignore[return-value]
+def field_schema(field: Field, *, nullable: bool = True) -> Schema | bool:
+    """What a request may send for `field`; `nullable`: `null` is taken as "not given" (JSON bodies).
+    A field not offered takes only null, or (where null cannot be sent: a form) nothing: `false`."""
+    if not field.offered:
+        return {"type": "null"} if nullable else False
     schema = _value_schema(field)
     if field.doc:
         schema["description"] = field.doc
