@@ -30,10 +30,10 @@ from PIL import Image
 
 from imagegate.config import load_catalog
 from imagegate.domain.errors import InvalidRequest
-from imagegate.http.api_operations import OPERATIONS
+from imagegate.http.api_operations import API_OPERATIONS
 from imagegate.service.timerange import DEFAULT_SPAN, parse_time
 
-DECLARED = [field for op in OPERATIONS if op.body is not None for field in op.body.fields(load_catalog())]
+DECLARED = [field for op in API_OPERATIONS if op.body is not None for field in op.body.fields(load_catalog())]
 INTEGER_FIELDS = frozenset(field.name for field in DECLARED if field.kind == "integer")
 FILE_FIELDS = {field.name: field.choices for field in DECLARED if field.kind == "file"}
 

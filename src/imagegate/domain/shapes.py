@@ -90,11 +90,20 @@ class ModelDetails(TypedDict):
     when_to_use: list[str]
 
 
+class ModelArchitecture(TypedDict):
+    """OpenRouter's: how chat clients find image models."""
+
+    modality: str
+    input_modalities: list[Literal["text", "image"]]
+    output_modalities: list[Literal["image"]]
+
+
 class Model(TypedDict):
     id: str
     object: Literal["model"]
     created: int
     owned_by: str
+    architecture: ModelArchitecture
     imagegate: ModelDetails
 
 
@@ -151,6 +160,7 @@ class UsageRecord(TypedDict):
     unit_price_micros: NotRequired[int | None]
     latency_ms: NotRequired[int | None]
     user: NotRequired[str | None]
+    surface: NotRequired[Annotated[str, "the API it came through: images, chat, responses (job: an async job)"]]
 
 
 class Usage(TypedDict):
@@ -265,6 +275,95 @@ class WebhookCleared(TypedDict):
     webhook_url: None
 
 
+class ImageUrl(TypedDict):
+    url: Annotated[str, "a data: URL, or the gateway's signed URL (response_format url)"]
+    detail: NotRequired[str]
+
+
+class ImageUrlPart(TypedDict):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+    index: NotRequired[int]
+
+
+class ChatAnswerMessage(TypedDict):
+    role: Literal["assistant"]
+    content: Annotated[str | None, "the revised prompt, where there is one"]
+    images: list[ImageUrlPart]
+
+
+class ChatChoice(TypedDict):
+    index: int
+    message: ChatAnswerMessage
+    finish_reason: Literal["stop"]
+
+
+class TokenUsage(TypedDict):
+    """OpenAI's token counts: always 0 (no text model runs; images are billed per image, `billing`)."""
+
+    prompt_tokens: NotRequired[int]
+    completion_tokens: NotRequired[int]
+    total_tokens: NotRequired[int]
+
+
+class ChatImageCompletion(TypedDict):
+    """One assistant message whose `images` hold the images delivered (only they are billed)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: TokenUsage
+    billing: Billing
+
+
+class ImageGenerationCall(TypedDict):
+    id: Annotated[str, "`ig_…`"]
+    type: Literal["image_generation_call"]
+    status: Literal["in_progress", "generating", "completed", "failed"]
+    result: Annotated[str | None, "the image in base64"]
+    revised_prompt: NotRequired[str | None]
+    background: NotRequired[str | None]
+    output_format: NotRequired[str | None]
+    quality: NotRequired[str | None]
+    size: NotRequired[str | None]
+
+
+class Response(TypedDict):
+    """OpenAI's `Response`, as far as this gateway answers it: one image_generation_call."""
+
+    id: Annotated[str, "`resp_…`"]
+    object: Literal["response"]
+    created_at: int
+    completed_at: NotRequired[int | None]
+    status: Literal["completed", "in_progress"]
+    error: NotRequired[None]
+    incomplete_details: NotRequired[None]
+    model: Annotated[str, "the image model"]
+    output: list[ImageGenerationCall]
+    previous_response_id: NotRequired[str | None]
+    store: NotRequired[bool]
+    usage: NotRequired[TokenUsage | None]
+    billing: NotRequired[Billing]
+    instructions: NotRequired[str | None]
+    metadata: NotRequired[dict[str, str]]
+    parallel_tool_calls: NotRequired[bool]
+    temperature: NotRequired[float | None]
+    top_p: NotRequired[float | None]
+    max_output_tokens: NotRequired[float | None]
+    tool_choice: Any
+    tools: list[dict[str, Any]]
+    user: NotRequired[str | None]
+    safety_identifier: NotRequired[str | None]
+
+
+class DeletedResponse(TypedDict):
+    id: str
+    object: Literal["response"]
+    deleted: Literal[True]
+
+
 __all__ = [
     "Account",
     "AccountKey",
@@ -274,15 +373,23 @@ __all__ = [
     "AdminAccountList",
     "BalanceChange",
     "Billing",
+    "ChatAnswerMessage",
+    "ChatChoice",
+    "ChatImageCompletion",
+    "DeletedResponse",
     "Error",
     "ErrorObject",
     "ImageData",
+    "ImageGenerationCall",
     "ImageJob",
+    "ImageUrl",
+    "ImageUrlPart",
     "ImagesResponse",
     "Key",
     "KeyList",
     "LedgerVerify",
     "Model",
+    "ModelArchitecture",
     "ModelCapabilities",
     "ModelDetails",
     "ModelList",
@@ -290,8 +397,10 @@ __all__ = [
     "PriceList",
     "PriceSet",
     "Quote",
+    "Response",
     "Revoked",
     "Routes",
+    "TokenUsage",
     "Usage",
     "UsageRecord",
     "WebhookAttempt",

@@ -21,7 +21,7 @@ from ..domain.catalog import Catalog
 from ..domain.error_table import ERROR_ROWS, OTHER_ERROR_ROWS
 from ..domain.fields import Field
 from ..domain.text import MAX_ID_CHARS
-from .api_operations import OPERATIONS, Body, Operation
+from .api_operations import API_OPERATIONS, ApiOperation, Body
 from .openapi_schema import Schema, field_schema, object_schema, ref, shape_schemas, variants_schema
 
 LIVE_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
@@ -43,10 +43,11 @@ PREFER = {
     "schema": {"type": "string"},
 }
 STREAM_EVENT = {
-    "description": "one server-sent event: `image_generation.partial_image` / `.completed` "
-    "(`image_edit.*` for edits), `data` the event's JSON",
+    "description": "one server-sent event, `data` its JSON: the Images API's `image_generation.partial_image` / "
+    "`.completed` (`image_edit.*` for edits); chat's `chat.completion.chunk` objects then `[DONE]`; the "
+    "Responses API's `response.*` events",
     "type": "object",
-    "required": ["event", "data"],
+    "required": ["data"],
     "properties": {"event": {"type": "string"}, "data": {"type": "string", "contentMediaType": "application/json"}},
 }
 COST_HEADERS = {
@@ -63,10 +64,10 @@ JOB_HEADERS = {
 
 def document(catalog: Catalog) -> dict[str, Any]:
     paths: dict[str, dict[str, Schema]] = {}
-    for operation in OPERATIONS:
+    for operation in API_OPERATIONS:
         paths.setdefault(operation.path, {})[operation.method.lower()] = _operation(operation, catalog)
-    bodies = {op.body.name: op.body for op in OPERATIONS if op.body is not None}
-    answers = [op.answer for op in OPERATIONS if op.answer is not None]
+    bodies = {op.body.name: op.body for op in API_OPERATIONS if op.body is not None}
+    answers = [op.answer for op in API_OPERATIONS if op.answer is not None]
     return {
         "openapi": "3.1.0",
         "info": {
@@ -96,6 +97,8 @@ def document(catalog: Catalog) -> dict[str, Any]:
 
 def body_schema(body: Body, catalog: Catalog) -> Schema:
     """A body's fields; where they depend on the model, one variant for each model it applies to."""
+    if body.schema is not None:
+        return body.schema(catalog)
     nullable = not body.form  # a form cannot send null
     fields = body.fields(catalog)
     if body.per_model is None:
@@ -104,14 +107,16 @@ def body_schema(body: Body, catalog: Catalog) -> Schema:
     return variants_schema(fields, variants, body.rules, nullable=nullable)
 
 
-def _operation(operation: Operation, catalog: Catalog) -> Schema:
+def _operation(operation: ApiOperation, catalog: Catalog) -> Schema:
     out: Schema = {"operationId": operation.id, "summary": operation.summary, "tags": [operation.tag]}
     if operation.auth != "none":
         out["security"] = LIVE_KEY if operation.auth == "key" else ADMIN_TOKEN
     parameters = [_path_parameter(name, doc) for name, doc in operation.path_doc.items()]
     parameters += [_query_parameter(field) for field in operation.query]
+    if operation.idempotent:
+        parameters.append(IDEMPOTENCY_KEY)
     if operation.answers_async:
-        parameters += [IDEMPOTENCY_KEY, PREFER]
+        parameters.append(PREFER)
     if parameters:
         out["parameters"] = parameters
     if operation.body is not None:
@@ -123,7 +128,7 @@ def _operation(operation: Operation, catalog: Catalog) -> Schema:
     return out
 
 
-def _success(operation: Operation) -> dict[str, Schema]:
+def _success(operation: ApiOperation) -> dict[str, Schema]:
     if operation.answer is None and operation.media == ("application/json",):
         return {"204": {"description": "Done; no body"}}
     if operation.answer is None:
@@ -133,11 +138,13 @@ def _success(operation: Operation) -> dict[str, Schema]:
     if operation.streams:
         content["text/event-stream"] = {"schema": STREAM_EVENT}
     ok: Schema = {"description": "OK", "content": content}
+    if operation.idempotent:
+        ok["headers"] = COST_HEADERS
     if not operation.answers_async:
         return {"200": ok}
     job = {"application/json": {"schema": ref(shapes.ImageJob.__name__)}}
     return {
-        "200": {**ok, "headers": COST_HEADERS},
+        "200": ok,
         "202": {"description": "Accepted as an async job: poll its Location", "content": job, "headers": JOB_HEADERS},
     }
 
