@@ -161,6 +161,13 @@ class UsageRecord(TypedDict):
     latency_ms: NotRequired[int | None]
     user: NotRequired[str | None]
     surface: NotRequired[Annotated[str, "the API it came through: images, chat, responses (job: an async job)"]]
+    lost_images: NotRequired[
+        Annotated[
+            int,
+            "images the upstream made that were never handed out (withheld by output screening, or "
+            "made for a request that then failed); never billed",
+        ]
+    ]
 
 
 class Usage(TypedDict):
