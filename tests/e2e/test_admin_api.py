@@ -195,9 +195,33 @@ def test_unknown_account_is_404(admin_gateway: Gateway) -> None:
     assert_error(call(admin_gateway, "POST", "/accounts/acct_nope/keys", json_body={}), 404, "not_found_error")
 
 
-def test_create_account_needs_a_name(admin_gateway: Gateway) -> None:
-    error = assert_error(call(admin_gateway, "POST", "/accounts", json_body={}), 400, "invalid_request_error")
+@pytest.mark.parametrize("body", [{}, {"name": ""}, {"name": " \t"}], ids=["missing", "empty", "blank"])
+def test_create_account_needs_a_name(admin_gateway: Gateway, body: dict[str, Any]) -> None:
+    before = len(ok(call(admin_gateway, "GET", "/accounts"))["data"])
+    error = assert_error(call(admin_gateway, "POST", "/accounts", json_body=body), 400, "invalid_request_error")
     assert error["param"] == "name"
+    assert len(ok(call(admin_gateway, "GET", "/accounts"))["data"]) == before
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/accounts", {"name": "typo", "nmae": "typo"}),
+        ("POST", "/accounts/{account}/credit", {"amount_usd": "1", "reason": "r", "note": "x"}),
+        ("POST", "/accounts/{account}/keys", {"tset": True}),
+        ("PUT", "/prices", {"model": "gpt-image-2", "quality": "low", "size": "1024x1024", "amount_usd": "1", "x": 1}),
+    ],
+)
+def test_a_field_the_admin_api_does_not_take_is_refused_by_name(
+    admin_gateway: Gateway, method: str, path: str, body: dict[str, Any]
+) -> None:
+    """As on the public API: a misspelt option is a 400 naming it, never silently ignored."""
+    account_id = ok(call(admin_gateway, "POST", "/accounts", json_body={"name": "strict"}))["id"]
+    response = call(admin_gateway, method, path.format(account=account_id), json_body=body)
+    extra = next(name for name in body if name not in ("name", "amount_usd", "reason", "model", "quality", "size"))
+    assert_error(response, 400, "invalid_request_error", "unknown_parameter", extra)
+    assert ok(call(admin_gateway, "GET", f"/accounts/{account_id}"))["balance_micros"] == 0
+    assert ok(call(admin_gateway, "GET", f"/accounts/{account_id}/keys"))["data"] == []
 
 
 # -- credit
@@ -274,7 +298,8 @@ def test_top_ups_and_adjustments_change_the_balance_exactly(admin_gateway: Gatew
         pytest.param("credit", {"amount_usd": True, "reason": "r"}, "amount_usd", id="topup-boolean"),
         pytest.param("adjustments", {"amount_usd": "-1"}, "reason", id="adjust-without-reason"),
         pytest.param("adjustments", {"amount_usd": "0", "reason": "r"}, None, id="adjust-zero"),
-        pytest.param("adjustments", {"amount_usd": "-5.000001", "reason": "r"}, None, id="adjust-below-zero"),
+        pytest.param("credit", {"amount_usd": "1e3", "reason": "r"}, "amount_usd", id="topup-exponent"),
+        pytest.param("credit", {"amount_usd": 2.5e-7, "reason": "r"}, "amount_usd", id="topup-number-seven-decimals"),
     ],
 )
 def test_refused_credit_changes_nothing(
@@ -295,6 +320,24 @@ def test_refused_credit_changes_nothing(
     assert admin_gateway.balance(account_id) == (5_000_000, 0)
 
 
+@pytest.mark.parametrize(
+    ("path", "amount"),
+    [("adjustments", "-5.000001"), ("credit", "999999999.999999"), ("adjustments", "999999999.999999")],
+    ids=["adjust-below-zero", "topup-past-the-maximum", "adjust-past-the-maximum"],
+)
+def test_an_amount_the_balance_cannot_take_is_a_409_and_changes_nothing(
+    admin_gateway: Gateway, path: str, amount: str
+) -> None:
+    """The amount is well formed (within its own bounds); the account's balance is what is in the way:
+    409 `balance_out_of_range`, not the 400 of a bad amount."""
+    account_id, _ = new_funded_account(admin_gateway, "bounded", "5")
+    response = call(
+        admin_gateway, "POST", f"/accounts/{account_id}/{path}", json_body={"amount_usd": amount, "reason": "r"}
+    )
+    assert_error(response, 409, "conflict_error", "balance_out_of_range", "amount_usd")
+    assert admin_gateway.balance(account_id) == (5_000_000, 0)
+
+
 def test_adjustment_cannot_take_the_balance_below_what_is_held(admin_gateway: Gateway, upstream: FakeOpenAI) -> None:
     account_id, key = new_funded_account(admin_gateway, "held", "10")
     upstream.script({"kind": "delay", "seconds": 1.5})
@@ -312,7 +355,7 @@ def test_adjustment_cannot_take_the_balance_below_what_is_held(admin_gateway: Ga
             f"/accounts/{account_id}/adjustments",
             json_body={"amount_usd": usd(one_too_many), "reason": "r"},
         )
-        assert_error(response, 400, "invalid_request_error")
+        assert_error(response, 409, "conflict_error", "balance_out_of_range")
         assert admin_gateway.balance(account_id) == (10_000_000, HIGH_1024)
 
         exactly = -(10_000_000 - HIGH_1024)
@@ -480,6 +523,11 @@ def test_price_set_live_applies_to_the_next_generation(admin_gateway: Gateway, u
             {"model": "gpt-image-2", "quality": "high", "size": "999x999", "amount_usd": "1"}, "size", id="bad-size"
         ),
         pytest.param({"model": "gpt-image-2", "quality": "high", "size": "1024x1024"}, "amount_usd", id="no-amount"),
+        pytest.param(
+            {"model": "nano-banana-pro", "quality": "", "size": "1024x1024", "amount_usd": "1"},
+            "quality",
+            id="empty-quality-is-not-standard",  # it used to set the `standard` row
+        ),
     ],
 )
 def test_bad_price_is_refused_and_changes_nothing(admin_gateway: Gateway, body: dict[str, Any], param: str) -> None:

@@ -337,6 +337,28 @@ def test_unknown_path_is_an_openai_error(gateway: Gateway, method: str, path: st
     assert response.headers["x-request-id"].startswith("req_")
 
 
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PATCH", "/v1/images/jobs/job_00000000000000000000000000", "DELETE, GET, HEAD"),
+        ("OPTIONS", "/v1/images/jobs/job_00000000000000000000000000", "DELETE, GET, HEAD"),
+        ("PATCH", "/admin/v1/accounts", "GET, POST"),
+        ("DELETE", "/admin/v1/prices", "GET, PUT"),
+        ("GET", "/v1/images/generations", "POST"),
+    ],
+)
+def test_a_method_the_path_does_not_take_is_405_naming_every_method_it_does(
+    gateway: Gateway, method: str, path: str, allowed: str
+) -> None:
+    """RFC 9110: `Allow` lists the methods of the resource, though two routes serve them (a job's GET and
+    DELETE); it used to list the first route's alone."""
+    with gateway.http() as http:
+        response = http.request(method, path, headers={"Authorization": "Bearer whatever"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == allowed
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
 # -- the official SDK sees the same errors
 
 

@@ -341,7 +341,8 @@ def test_hostile_ids_in_paths_are_clean_4xx(hostile_gateway: Gateway, method: st
 
 
 def test_credit_stays_an_integer_within_the_documented_maximum(hostile_gateway: Gateway) -> None:
-    """Two top-ups that would together pass the maximum: the second is a 400; the balance stays exact."""
+    """Two top-ups that would together pass the maximum: the second is a 409 (the balance, not the amount,
+    is in the way); the balance stays exact."""
     account = hostile_gateway.new_account("0")
     first = admin_call(
         hostile_gateway,
@@ -356,7 +357,7 @@ def test_credit_stays_an_integer_within_the_documented_maximum(hostile_gateway: 
         f"/admin/v1/accounts/{account.id}/credit",
         _body('{"amount_usd":"600000000","reason":"bigger"}'),
     )
-    clean_4xx(second, 400, "amount_usd")
+    clean_4xx(second, 409, "amount_usd", "balance_out_of_range")
     assert money(hostile_gateway, account.key) == (600_000_000_000_000, 0)
     verify = admin_call(hostile_gateway, "GET", "/admin/v1/ledger/verify")
     assert verify.status == 200 and verify.json()["ok"] is True, verify.body

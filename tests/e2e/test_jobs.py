@@ -304,6 +304,16 @@ def test_another_accounts_job_and_unknown_ids_are_404(idle_gateway: Gateway) -> 
     assert idle_gateway.balance(stranger.id) == (10_000_000, 0)
 
 
+@pytest.mark.parametrize("job_id", ["job_%00", "job_" + "0" * 26 + "%00", "job_" + "x" * 61])  # %00: a NUL
+def test_a_job_id_that_cannot_be_stored_is_a_400_not_a_404_echoing_it(idle_gateway: Gateway, job_id: str) -> None:
+    """As every other id: refused at validation, naming `job_id` (a NUL used to come back inside a 404)."""
+    owner = idle_gateway.new_account("10")
+    for method in ("GET", "DELETE"):
+        response = job_path(idle_gateway, owner.key, method, job_id)
+        assert_error(response, 400, "invalid_request_error", "invalid_value", "job_id")
+        assert "\x00" not in response.text and "\\u0000" not in response.text
+
+
 # -- nodes
 
 

@@ -281,6 +281,7 @@ BAD_FIELDS: list[tuple[str, dict[str, Any], str, str | None]] = [
     ("unknown field", body(seed=7), "unknown_parameter", "seed"),
     ("conversation", body(conversation="conv_1"), "unsupported_parameter", "conversation"),
     ("background response", body(background=True), "unsupported_parameter", "background"),
+    ("background not a boolean", body(background={}), "invalid_type", "background"),  # {} used to pass
     ("stream not a boolean", body(stream="yes"), "invalid_type", "stream"),
     ("store not a boolean", body(store="no"), "invalid_type", "store"),
     ("no tool", body(tools=None), "missing_required_parameter", "tools"),

@@ -282,6 +282,14 @@ BAD_EDITS = [
         id="n-not-a-number",
     ),
     pytest.param(
+        {"model": "nano-banana-2", "prompt": PROMPT, "n": "\u00b2"},
+        [("image", ("a.png", picture(), "image/png"))],
+        400,
+        "invalid_type",
+        "n",
+        id="n-superscript-two",  # "²".isdigit() is true, int("²") raises: it used to be a 500
+    ),
+    pytest.param(
         {"model": "nano-banana-2", "prompt": PROMPT, "stream": "true", "partial_images": "4"},
         [("image", ("a.png", picture(), "image/png"))],
         400,

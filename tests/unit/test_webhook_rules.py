@@ -13,9 +13,18 @@ from datetime import UTC, datetime
 import pytest
 import standardwebhooks
 import yarl
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from imagegate.domain.errors import InvalidRequest
-from imagegate.domain.webhook_url import check_webhook_url, client_host, is_loopback_host, refused_address
+from imagegate.domain.webhook_url import (
+    MAX_URL_CHARS,
+    URL_FORM,
+    check_webhook_url,
+    client_host,
+    is_loopback_host,
+    refused_address,
+)
 from imagegate.domain.webhooks import (
     MAX_BODY_BYTES,
     format_secret,
@@ -156,3 +165,21 @@ def test_retries_double_with_jitter_up_to_the_cap() -> None:
         delays = [retry_delay(attempt, 10, 3600, rng) for _ in range(50)]
         assert all(nominal / 2 <= d <= nominal for d in delays), (attempt, min(delays), max(delays))
         assert len(set(delays)) > 1, "no jitter"
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.from_regex(URL_FORM, fullmatch=True).filter(lambda url: len(url) <= MAX_URL_CHARS))
+def test_every_url_of_the_documented_form_is_taken(url: str) -> None:
+    """The API document gives `URL_FORM` for `webhook_url`: a node that is not public takes every URL of it."""
+    assert check_webhook_url(url, public=False).url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["https://ck.qk.aa*", "https://a.example\\x", "HTTPS://a.example/", "https://a.example:/x", "https://a_b.example/"],
+)
+def test_a_url_outside_the_documented_form_is_refused(url: str) -> None:
+    """`urlsplit` takes these (a `*` in a host, a backslash, an empty port); the API document does not."""
+    with pytest.raises(InvalidRequest) as refused:
+        check_webhook_url(url, public=False)
+    assert refused.value.param == "webhook_url"

@@ -1,7 +1,7 @@
 """An edit (`POST /v1/images/edits`): multipart text fields plus input images, made into an `ImageRequest`.
 
-Multipart fields are text, so `n`, `output_compression` and `partial_images` are read as integers
-and `stream` as a boolean here; the rest is the generation's validation (`request.build_request`),
+Multipart fields are text, so the integer fields (`n`, `output_compression`, `partial_images`) are
+read as integers and `stream` as a boolean here, by their declared kinds; the rest is the generation's validation (`request.build_request`),
 with the edit's own rules: the model must say `img2img`, at least one image and at most the model's
 `max_input_images`, a `mask` only where the model takes one and only of the first image's size.
 Limits on bytes (413) and the decoding of each image happen before, in the service (`input_images`).
@@ -9,20 +9,38 @@ Limits on bytes (413) and the decoding of each image happen before, in the servi
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .catalog import Catalog, Model
 from .errors import InvalidRequest
+from .fields import Field
 from .input_image import InputImage
-from .openai_fields import EDIT_FIELDS, refuse_openai_field
-from .request import FIELDS, ImageRequest, build_request
+from .openai_fields import refuse_openai_field
+from .request import ImageRequest, build_request, generation_fields
 
-INTEGER_FIELDS = ("n", "output_compression", "partial_images")
-BOOLEAN_FIELDS = ("stream",)
-FILE_FIELDS = ("image", "mask")
-TEXT_FIELDS = frozenset({*FIELDS, *EDIT_FIELDS})
+EDIT_FIELDS = generation_fields(edit=True)
+"""An edit's text fields: the generation's and `input_fidelity`."""
+KINDS = {field.name: field.kind for field in EDIT_FIELDS}
+IMAGE = Field(
+    "image",
+    "file",
+    "the image to edit (`image[]`: several, up to the model's `max_input_images`)",
+    required=True,
+    choices=("image/png", "image/jpeg", "image/webp"),
+)
+MASK = Field(
+    "mask", "file", "a PNG the size of the first image, its transparent pixels the area to edit", choices=("image/png",)
+)
+FILE_FIELDS = (IMAGE.name, MASK.name)
+
+
+def edit_fields(model: Model | None = None) -> tuple[Field, ...]:
+    """An edit's parts (as `model` takes them): the text fields, then the files."""
+    mask = MASK if model is None else replace(MASK, offered=model.capabilities.extra.edit_mask)
+    return (*generation_fields(model, edit=True), IMAGE, mask)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +57,7 @@ def check_field_names(fields: Mapping[str, str], files: list[Upload]) -> None:
     for name in list(fields) + [f.field for f in files]:
         if name in FILE_FIELDS and name in fields:
             raise InvalidRequest(f"'{name}' must be a file part, not a text field.", code="invalid_type", param=name)
-        if name in TEXT_FIELDS or name in FILE_FIELDS:
+        if name in KINDS or name in FILE_FIELDS:
             continue
         refuse_openai_field(name, edit=True)
         raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
@@ -120,11 +138,11 @@ def text_fields(fields: Mapping[str, Any]) -> dict[str, str]:
     for name, value in fields.items():
         if value is None:
             continue
-        if name in INTEGER_FIELDS:
+        if KINDS.get(name) == "integer":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise InvalidRequest(f"'{name}' must be an integer.", code="invalid_type", param=name)
             text[name] = str(value)
-        elif name in BOOLEAN_FIELDS:
+        elif KINDS.get(name) == "boolean":
             if not isinstance(value, bool):
                 raise InvalidRequest(f"'{name}' must be a boolean.", code="invalid_type", param=name)
             text[name] = "true" if value else "false"
@@ -136,12 +154,12 @@ def text_fields(fields: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _typed(name: str, value: str) -> Any:
-    if name in INTEGER_FIELDS:
+    if KINDS.get(name) == "integer":
         text = value.strip()
-        if not text.lstrip("-").isdigit():
+        if re.fullmatch(r"-?[0-9]{1,20}", text) is None:  # ASCII digits: "²".isdigit() is true
             raise InvalidRequest(f"'{name}' must be an integer.", code="invalid_type", param=name)
         return int(text)
-    if name in BOOLEAN_FIELDS:
+    if KINDS.get(name) == "boolean":
         lowered = value.strip().lower()
         if lowered not in ("true", "false"):
             raise InvalidRequest(f"'{name}' must be a boolean (true or false).", code="invalid_type", param=name)
@@ -150,10 +168,12 @@ def _typed(name: str, value: str) -> Any:
 
 
 __all__ = [
+    "EDIT_FIELDS",
     "FILE_FIELDS",
     "Upload",
     "check_counts",
     "check_field_names",
+    "edit_fields",
     "edit_model",
     "parse_edit_request",
     "text_fields",

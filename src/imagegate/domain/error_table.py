@@ -1,7 +1,9 @@
 """The contract's errors table as data: status, type, the codes a client may see, and whether it is billed.
 
 Status and type are read from the error classes, so the table cannot drift from what the API sends;
-the codes are the contract's. No row is billed: every refusal releases its hold.
+the codes are the contract's. No row is billed: every refusal releases its hold. `ERROR_ROWS` are a
+generation's (the model pages show them); `OTHER_ERROR_ROWS` the rest of the API's (edits, jobs,
+files, the admin API, a dependency that is down). The API document lists both, by status.
 """
 
 from __future__ import annotations
@@ -10,15 +12,19 @@ from dataclasses import dataclass
 
 from .errors import (
     AuthenticationFailed,
+    BalanceOutOfRange,
     Conflict,
     ContentBlocked,
     GatewayError,
     InsufficientBalance,
     InvalidRequest,
+    JobNotCancellable,
     NoRouteAvailable,
+    NotFound,
     PermissionDenied,
     RateLimited,
     RequestTooLarge,
+    ServiceUnavailable,
     UpstreamFailed,
     UpstreamTimeout,
 )
@@ -64,5 +70,29 @@ ERROR_ROWS: tuple[ErrorRow, ...] = (
     _row(UpstreamTimeout, ("upstream_timeout",), "The deadline passed."),
 )
 
+OTHER_ERROR_ROWS: tuple[ErrorRow, ...] = (
+    _row(
+        InvalidRequest,
+        ("invalid_multipart", "unsupported_operation"),
+        "An edit's body is not multipart, or its model does not edit images.",
+    ),
+    _row(AuthenticationFailed, ("invalid_admin_token",), "The admin API's token is missing or wrong."),
+    _row(PermissionDenied, ("invalid_signature", "url_expired"), "A download URL's signature is wrong, or it expired."),
+    _row(
+        NotFound,
+        ("not_found", "job_not_found", "image_not_found", "model_not_found"),
+        "No such resource (or, under /admin, the admin API is off).",
+    ),
+    _row(JobNotCancellable, ("job_not_cancellable",), "The async job is no longer queued."),
+    _row(
+        BalanceOutOfRange, ("balance_out_of_range",), "The balance would pass its maximum or fall below what is held."
+    ),
+    _row(
+        ServiceUnavailable,
+        ("rate_limiter_unavailable", "moderation_unavailable", "storage_unavailable", "database_unavailable"),
+        "A dependency is down and the gateway fails closed.",
+    ),
+)
 
-__all__ = ["ERROR_ROWS", "ErrorRow"]
+
+__all__ = ["ERROR_ROWS", "OTHER_ERROR_ROWS", "ErrorRow"]

@@ -8,6 +8,8 @@
     ├── PermissionDenied              403     permission_error
     ├── NotFound                      404     not_found_error
     ├── Conflict                      409     conflict_error
+    │   ├── JobNotCancellable         409     conflict_error (job_not_cancellable)
+    │   └── BalanceOutOfRange         409     conflict_error (balance_out_of_range)
     ├── RateLimited                   429     rate_limit_error
     ├── ContentBlocked                451     content_policy_error
     ├── UpstreamFailed                502     upstream_error
@@ -108,6 +110,13 @@ class JobNotCancellable(Conflict):
     """Only a queued job can be cancelled; a running or finished one answers this."""
 
     code = "job_not_cancellable"
+
+
+class BalanceOutOfRange(Conflict):
+    """A well-formed top-up or adjustment the account cannot take now: its balance would pass the
+    maximum, or fall below what is held. The amount is fine; the account's state is in the way."""
+
+    code = "balance_out_of_range"
 
 
 class JobCancelled(GatewayError):

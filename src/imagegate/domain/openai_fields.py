@@ -9,26 +9,95 @@ Every parameter that the `openai` SDK's `images.generate` and `images.edit` send
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .catalog import BACKGROUNDS, COMPLEXITIES, INPUT_FIDELITIES, MODERATIONS, Model
 from .errors import InvalidRequest
+from .fields import AtMost, Field, Requires, check_value
 
 MAX_IDENTIFIER_CHARS = 256
 TRANSPARENT_FORMATS = ("png", "webp")
 MAX_PARTIAL_IMAGES = 3
 
-GENERATION_FIELDS = (
+BACKGROUND = Field(
     "background",
-    "moderation",
-    "safety_identifier",
-    "complexity",
-    "stream",
-    "partial_images",
+    "string",
+    "transparent only with png or webp, on models that draw it",
+    choices=BACKGROUNDS,
+    default="auto",
 )
-EDIT_FIELDS = (*GENERATION_FIELDS, "input_fidelity")
+MODERATION = Field(
+    "moderation", "string", "where the model's upstream takes a level", choices=MODERATIONS, default="auto"
+)
+SAFETY_IDENTIFIER = Field(
+    "safety_identifier", "string", "OpenAI's successor of `user`; recorded the same way", max_chars=MAX_IDENTIFIER_CHARS
+)
+COMPLEXITY = Field("complexity", "string", "a planning effort, on models that take it", choices=COMPLEXITIES)
+STREAM = Field(
+    "stream", "boolean", "true: server-sent events (`image_generation.partial_image`, `.completed`)", default=False
+)
+PARTIAL_IMAGES = Field(
+    "partial_images",
+    "integer",
+    "partial images per streamed image (only with stream)",
+    minimum=0,
+    maximum=MAX_PARTIAL_IMAGES,
+)
+INPUT_FIDELITY = Field("input_fidelity", "string", "an edit's faithfulness to its images", choices=INPUT_FIDELITIES)
+
+GENERATION_FIELDS = (BACKGROUND, MODERATION, SAFETY_IDENTIFIER, COMPLEXITY, STREAM, PARTIAL_IMAGES)
+EDIT_FIELDS = (*GENERATION_FIELDS, INPUT_FIDELITY)
 """Fields an edit takes beyond the generation's (its files, `image` and `mask`, are parsed apart)."""
+
+
+def extras_for(model: Model | None, *, edit: bool) -> tuple[Field, ...]:
+    """These fields, as `model` takes them (its backgrounds, moderations, complexities, fidelities)."""
+    fields = EDIT_FIELDS if edit else GENERATION_FIELDS
+    if model is None:
+        return fields
+    extra = model.capabilities.extra
+    offered = {
+        "background": extra.backgrounds,
+        "moderation": extra.moderations,
+        "complexity": extra.complexities,
+        "input_fidelity": extra.input_fidelities,
+    }
+    return tuple(
+        replace(field, choices=offered[field.name], offered=bool(offered[field.name]))
+        if field.name in offered
+        else field
+        for field in fields
+    )
+
+
+def extras_rules(default_format: str) -> tuple[Requires, ...]:
+    return (
+        Requires(
+            "background",
+            "output_format",
+            TRANSPARENT_FORMATS,
+            "A transparent background needs output_format 'png' or 'webp'; '{other}' has no alpha channel.",
+            when="transparent",
+            default=default_format,
+        ),
+        Requires(
+            "partial_images", "stream", (True,), "'partial_images' applies only with 'stream': true.", default=False
+        ),
+    )
+
+
+def model_rules(model: Model) -> tuple[AtMost, ...]:
+    """A streamed request asks for at most the model's `stream_max_n` images."""
+    most = model.capabilities.extra.stream_max_n or model.capabilities.max_n
+    if most >= model.capabilities.max_n:
+        return ()
+    message = (
+        f"The model '{model.id}' streams at most {most} image(s) per request; got n={{value}}. "
+        f"Send n up to {most}, or the request without 'stream'."
+    )
+    return (AtMost("n", most, "stream", True, message),)
+
 
 _GIF = "GIF output is not offered by this gateway (it answers png, webp or jpeg), so '{}' has nothing to apply to."
 REFUSED: Mapping[str, str] = {
@@ -68,107 +137,52 @@ def refuse_openai_field(name: str, *, edit: bool) -> None:
 
 
 def parse_extras(fields: Mapping[str, Any], model: Model, output_format: str, *, edit: bool = False) -> Extras:
-    extra = model.capabilities.extra
-    background = _value(fields, "background", BACKGROUNDS, "auto")
-    _check_offered(model, "background", background, extra.backgrounds)
-    if background == "transparent" and output_format not in TRANSPARENT_FORMATS:
-        raise InvalidRequest(
-            f"A transparent background needs output_format 'png' or 'webp'; '{output_format}' has no alpha channel.",
-            param="background",
-        )
-    moderation = _value(fields, "moderation", MODERATIONS, "auto")
-    if moderation not in extra.moderations:
+    """The extras of a request for `model`: each value first within its field's own choices (400
+    "Invalid value"), then among those the model offers (400, saying what it supports)."""
+    offered = {field.name: field for field in extras_for(model, edit=edit)}
+    background = _offered(fields, BACKGROUND, offered, model)
+    moderation = _value(fields, MODERATION)
+    if moderation not in offered["moderation"].choices:
         raise InvalidRequest(
             f"The model '{model.id}' takes only moderation 'auto': its upstream has no moderation level to set. "
             "(The gateway's own prompt screening applies either way.)",
             param="moderation",
         )
-    complexity = _optional_value(fields, "complexity", COMPLEXITIES)
-    if complexity is not None and not extra.complexities:
-        raise InvalidRequest(
-            f"The model '{model.id}' does not take 'complexity' (a planning effort of OpenAI's gpt-image-2.5 models).",
-            code="unsupported_parameter",
-            param="complexity",
-        )
-    if complexity is not None:
-        _check_offered(model, "complexity", complexity, extra.complexities)
-    fidelity = _optional_value(fields, "input_fidelity", INPUT_FIDELITIES) if edit else None
-    if fidelity is not None and not extra.input_fidelities:
-        raise InvalidRequest(
-            f"The model '{model.id}' does not take 'input_fidelity': its upstream has no such setting.",
-            code="unsupported_parameter",
-            param="input_fidelity",
-        )
-    if fidelity is not None:
-        _check_offered(model, "input_fidelity", fidelity, extra.input_fidelities)
-    stream, partial = _stream(fields)
-    return Extras(background, moderation, _identifier(fields), complexity, stream, partial, fidelity)
+    complexity = _offered(fields, COMPLEXITY, offered, model)
+    fidelity = _offered(fields, INPUT_FIDELITY, offered, model) if edit else None
+    stream: bool = _value(fields, STREAM)
+    partial: int | None = _value(fields, PARTIAL_IMAGES)
+    values = {**fields, "output_format": output_format}
+    for rule in extras_rules(output_format):
+        rule.check(values)
+    identifier = _value(fields, SAFETY_IDENTIFIER) or None  # OpenAI: an empty identifier means "use `user`"
+    return Extras(str(background), str(moderation), identifier, complexity, stream, partial, fidelity)
 
 
-def _stream(fields: Mapping[str, Any]) -> tuple[bool, int | None]:
-    stream = fields.get("stream", False)
-    if not isinstance(stream, bool):
-        raise InvalidRequest("'stream' must be a boolean.", code="invalid_type", param="stream")
-    partial = fields.get("partial_images")
-    if partial is not None:
-        if isinstance(partial, bool) or not isinstance(partial, int):
-            raise InvalidRequest("'partial_images' must be an integer.", code="invalid_type", param="partial_images")
-        if not 0 <= partial <= MAX_PARTIAL_IMAGES:
-            raise InvalidRequest(
-                f"'partial_images' must be between 0 and {MAX_PARTIAL_IMAGES}; got {partial}.", param="partial_images"
-            )
-        if not stream:
-            raise InvalidRequest("'partial_images' applies only with 'stream': true.", param="partial_images")
-    return stream, partial
+_NOT_TAKEN = {
+    "complexity": "The model '{}' does not take 'complexity' (a planning effort of OpenAI's gpt-image-2.5 models).",
+    "input_fidelity": "The model '{}' does not take 'input_fidelity': its upstream has no such setting.",
+}
 
 
-def check_stream_n(model: Model, n: int) -> None:
-    """A streamed request may ask for at most the model's `stream_max_n` images."""
-    most = model.capabilities.extra.stream_max_n or model.capabilities.max_n
-    if n > most:
-        raise InvalidRequest(
-            f"The model '{model.id}' streams at most {most} image(s) per request; got n={n}. "
-            f"Send n up to {most}, or the request without 'stream'.",
-            param="n",
-        )
+def _value(fields: Mapping[str, Any], field: Field) -> Any:
+    value = fields.get(field.name)
+    return field.default if value is None else check_value(field, value)
 
 
-def _identifier(fields: Mapping[str, Any]) -> str | None:
-    value = fields.get("safety_identifier")
+def _offered(fields: Mapping[str, Any], field: Field, offered: Mapping[str, Field], model: Model) -> Any:
+    value = _value(fields, field)
     if value is None:
         return None
-    if not isinstance(value, str):
-        raise InvalidRequest("'safety_identifier' must be a string.", code="invalid_type", param="safety_identifier")
-    if len(value) > MAX_IDENTIFIER_CHARS:
+    choices = offered[field.name].choices
+    if not choices and field.name in _NOT_TAKEN:
+        raise InvalidRequest(_NOT_TAKEN[field.name].format(model.id), code="unsupported_parameter", param=field.name)
+    if value not in choices:
         raise InvalidRequest(
-            f"'safety_identifier' must be at most {MAX_IDENTIFIER_CHARS} characters.", param="safety_identifier"
-        )
-    return value or None  # OpenAI: an empty identifier means "use `user`"
-
-
-def _optional_value(fields: Mapping[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
-    value = fields.get(name)
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.", code="invalid_type", param=name)
-    if value not in allowed:
-        raise InvalidRequest(
-            f"Invalid value for '{name}': '{value}'. Supported values are: {', '.join(allowed)}.", param=name
+            f"The model '{model.id}' cannot honour {field.name} '{value}'; it supports: {', '.join(choices)}.",
+            param=field.name,
         )
     return value
-
-
-def _value(fields: Mapping[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = _optional_value(fields, name, allowed)
-    return default if value is None else value
-
-
-def _check_offered(model: Model, name: str, value: str, offered: tuple[str, ...]) -> None:
-    if value not in offered:
-        raise InvalidRequest(
-            f"The model '{model.id}' cannot honour {name} '{value}'; it supports: {', '.join(offered)}.", param=name
-        )
 
 
 __all__ = [
@@ -177,7 +191,9 @@ __all__ = [
     "GENERATION_FIELDS",
     "REFUSED",
     "Extras",
-    "check_stream_n",
+    "extras_for",
+    "extras_rules",
+    "model_rules",
     "parse_extras",
     "refuse_openai_field",
 ]

@@ -6,31 +6,76 @@ contract's code and the offending `param`. An explicit `null` counts as "not giv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .catalog import AUTO_SIZE, Catalog, Model, parse_size
+from .catalog import AUTO_SIZE, OUTPUT_FORMATS, Catalog, Model, parse_size
 from .errors import GatewayError, InvalidRequest
+from .fields import Field, Requires, check_value, missing
 from .input_image import InputImage
-from .openai_fields import GENERATION_FIELDS, Extras, check_stream_n, parse_extras, refuse_openai_field
+from .openai_fields import (
+    GENERATION_FIELDS,
+    Extras,
+    extras_for,
+    extras_rules,
+    model_rules,
+    parse_extras,
+    refuse_openai_field,
+)
 from .text import check_text
 
-FIELDS = (
-    "model",
-    "prompt",
-    "size",
-    "n",
-    "quality",
-    "style",
-    "output_format",
-    "output_compression",
-    "response_format",
-    "user",
-    *GENERATION_FIELDS,
-)
 RESPONSE_FORMATS = ("url", "b64_json")
 COMPRESSIBLE_FORMATS = ("webp", "jpeg")
 MAX_USER_CHARS = 256
+
+MODEL = Field("model", "string", "a catalog id or alias; an unknown one is a 400 model_not_found", required=True)
+PROMPT = Field("prompt", "string", "what to draw", required=True, non_blank=True)
+SIZE = Field("size", "string", "`auto`: the upstream picks, where the model lets it", default="1024x1024")
+N = Field("n", "integer", "how many images; a float, string or boolean is a 400", minimum=1, default=1)
+QUALITY = Field("quality", "string", "where the model has qualities")
+STYLE = Field("style", "string", "where the model has styles")
+OUTPUT_FORMAT = Field("output_format", "string", choices=OUTPUT_FORMATS, default="png")
+OUTPUT_COMPRESSION = Field(
+    "output_compression", "integer", "only with webp or jpeg (default 100 there)", minimum=0, maximum=100
+)
+RESPONSE_FORMAT = Field("response_format", "string", choices=RESPONSE_FORMATS, default="url")
+USER = Field("user", "string", "your end-user's id, recorded with the usage", max_chars=MAX_USER_CHARS)
+
+BASE_FIELDS = (MODEL, PROMPT, SIZE, N, QUALITY, STYLE, OUTPUT_FORMAT, OUTPUT_COMPRESSION, RESPONSE_FORMAT, USER)
+FIELDS = tuple(field.name for field in (*BASE_FIELDS, *GENERATION_FIELDS))
+"""The names of a generation's JSON fields (`generation_fields` declares them)."""
+
+COMPRESSION_NEEDS_FORMAT = Requires(
+    "output_compression",
+    "output_format",
+    COMPRESSIBLE_FORMATS,
+    "'output_compression' applies only to 'webp' and 'jpeg' output.",
+    default=OUTPUT_FORMAT.default,
+)
+RULES: tuple[Requires, ...] = (COMPRESSION_NEEDS_FORMAT, *extras_rules(OUTPUT_FORMAT.default))
+"""Fields that only mean something with certain values of another one (any model's request)."""
+
+
+def generation_fields(model: Model | None = None, *, edit: bool = False) -> tuple[Field, ...]:
+    """A generation's (or an edit's) fields; with `model`, as that model takes them: its names, sizes,
+    qualities, styles and formats, its `max_n` and its prompt length. What the checks below read, and
+    what the API document shows for each model."""
+    base: tuple[Field, ...] = BASE_FIELDS
+    if model is not None:
+        caps = model.capabilities
+        narrowed = {
+            "model": replace(MODEL, choices=(model.id, *model.aliases)),
+            "prompt": replace(PROMPT, max_chars=caps.max_prompt_chars),
+            "size": replace(SIZE, choices=(*caps.sizes, AUTO_SIZE), default=caps.default_size),
+            "n": replace(N, maximum=caps.max_n),
+            "quality": replace(
+                QUALITY, choices=caps.qualities, default=caps.default_quality, offered=bool(caps.qualities)
+            ),
+            "style": replace(STYLE, choices=caps.styles, default=caps.default_style, offered=bool(caps.styles)),
+            "output_format": replace(OUTPUT_FORMAT, choices=caps.output_formats),
+        }
+        base = tuple(narrowed.get(field.name, field) for field in base)
+    return (*base, *extras_for(model, edit=edit))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +158,9 @@ def build_request(
     mask: InputImage | None = None,
 ) -> ImageRequest:
     """The request of already name-checked `fields` (no nulls); `inputs` make it an edit."""
-    model_name = _required_string(fields, "model")
+    model_name = _string(fields, MODEL)
+    if model_name is None:
+        raise missing("model")
     model = catalog.find(model_name)
     if model is None:
         raise InvalidRequest(
@@ -131,19 +178,19 @@ def build_request(
 def _request_of(
     fields: dict[str, Any], model: Model, inputs: tuple[InputImage, ...], mask: InputImage | None
 ) -> ImageRequest:
-    caps = model.capabilities
-    prompt = _prompt(fields, caps.max_prompt_chars)
-    size = _size(fields, model)
-    n = _n(fields, caps.max_n)
-    quality = _supported_choice(fields, "quality", caps.qualities, caps.default_quality, model.id)
-    style = _supported_choice(fields, "style", caps.styles, caps.default_style, model.id)
-    output_format = _choice(fields, "output_format", caps.output_formats, "png")
-    compression = _compression(fields, output_format)
-    response_format = _choice(fields, "response_format", RESPONSE_FORMATS, "url")
-    user = _user(fields)
+    declared = {field.name: field for field in generation_fields(model, edit=bool(inputs))}
+    prompt = _prompt(fields, declared["prompt"])
+    size = _size(fields, model, declared["size"])
+    n = _value(fields, declared["n"])
+    quality = _offered(fields, declared["quality"], model.id)
+    style = _offered(fields, declared["style"], model.id)
+    output_format = _value(fields, declared["output_format"])
+    compression = _compression(fields, declared["output_compression"], output_format)
+    response_format = _value(fields, declared["response_format"])
+    user = _string(fields, declared["user"])
     extras: Extras = parse_extras(fields, model, output_format, edit=bool(inputs))
-    if extras.stream:
-        check_stream_n(model, n)
+    for rule in model_rules(model):
+        rule.check({**fields, "n": n, "stream": extras.stream})
     return ImageRequest(
         model=model,
         prompt=prompt,
@@ -167,115 +214,63 @@ def _request_of(
     )
 
 
-def _size(fields: dict[str, Any], model: Model) -> str:
-    """`auto` stays `auto` where the upstream picks (the model has `auto_sizes`), else it is the default size."""
-    caps = model.capabilities
-    if fields.get("size") == AUTO_SIZE:
-        return AUTO_SIZE if caps.extra.auto_sizes else caps.default_size
-    return _choice(fields, "size", caps.sizes, caps.default_size)
+def _value(fields: dict[str, Any], field: Field) -> Any:
+    """The field's checked value, or its default when it is not given."""
+    value = fields.get(field.name)
+    return field.default if value is None else check_value(field, value)
 
 
-def _string(fields: dict[str, Any], name: str) -> str | None:
-    value = fields.get(name)
-    if value is not None and not isinstance(value, str):
-        raise InvalidRequest(f"'{name}' must be a string.", code="invalid_type", param=name)
-    return value if value is None else check_text(value, name)
-
-
-def _required_string(fields: dict[str, Any], name: str) -> str:
-    value = _string(fields, name)
-    if value is None:
-        raise InvalidRequest(f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name)
+def _string(fields: dict[str, Any], field: Field) -> str | None:
+    value: str | None = _value(fields, field)
     return value
 
 
-def _prompt(fields: dict[str, Any], max_chars: int) -> str:
-    prompt = _required_string(fields, "prompt")
-    if not prompt.strip():
-        raise InvalidRequest("'prompt' must not be empty.", code="invalid_value", param="prompt")
-    if len(prompt) > max_chars:
+def _prompt(fields: dict[str, Any], field: Field) -> str:
+    prompt = fields.get("prompt")
+    if prompt is None:
+        raise missing("prompt")
+    prompt = check_value(replace(field, max_chars=None), prompt)
+    assert field.max_chars is not None
+    if len(prompt) > field.max_chars:
         raise InvalidRequest(
-            f"'prompt' is {len(prompt)} characters long; this model accepts at most {max_chars}.",
+            f"'prompt' is {len(prompt)} characters long; this model accepts at most {field.max_chars}.",
             code="invalid_value",
             param="prompt",
         )
-    return prompt
+    return str(prompt)
 
 
-def _choice(fields: dict[str, Any], name: str, allowed: tuple[str, ...], default: str) -> str:
-    value = _string(fields, name)
-    if value is None:
-        return default
-    if value not in allowed:
+def _size(fields: dict[str, Any], model: Model, field: Field) -> str:
+    """`auto` stays `auto` where the upstream picks (the model has `auto_sizes`), else it is the default size."""
+    size = str(_value(fields, field))
+    if size == AUTO_SIZE and not model.capabilities.extra.auto_sizes:
+        return model.capabilities.default_size
+    return size
+
+
+def _offered(fields: dict[str, Any], field: Field, model_id: str) -> str | None:
+    """A choice the model may not offer at all (quality, style): then giving it is refused."""
+    if not field.offered and field.name in fields:
         raise InvalidRequest(
-            f"Invalid value for '{name}': '{value}'. Supported values are: {', '.join(allowed)}.",
-            code="invalid_value",
-            param=name,
+            f"The model '{model_id}' does not support '{field.name}'.", code="unsupported_parameter", param=field.name
         )
-    return value
+    return _string(fields, field)
 
 
-def _supported_choice(
-    fields: dict[str, Any], name: str, allowed: tuple[str, ...], default: str | None, model_id: str
-) -> str | None:
-    if not allowed:
-        if name in fields:
-            raise InvalidRequest(
-                f"The model '{model_id}' does not support '{name}'.",
-                code="unsupported_parameter",
-                param=name,
-            )
-        return None
-    assert default is not None
-    return _choice(fields, name, allowed, default)
-
-
-def _integer(fields: dict[str, Any], name: str) -> int | None:
-    value = fields.get(name)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidRequest(f"'{name}' must be an integer.", code="invalid_type", param=name)
-    return value
-
-
-def _n(fields: dict[str, Any], max_n: int) -> int:
-    n = _integer(fields, "n")
-    if n is None:
-        return 1
-    if not 1 <= n <= max_n:
-        raise InvalidRequest(
-            f"'n' must be between 1 and {max_n} for this model; got {n}.", code="invalid_value", param="n"
-        )
-    return n
-
-
-def _compression(fields: dict[str, Any], output_format: str) -> int | None:
-    compression = _integer(fields, "output_compression")
+def _compression(fields: dict[str, Any], field: Field, output_format: str) -> int | None:
+    compression: int | None = _value(fields, field)
+    COMPRESSION_NEEDS_FORMAT.check({**fields, "output_format": output_format})
     if output_format not in COMPRESSIBLE_FORMATS:
-        if compression is not None:
-            raise InvalidRequest(
-                "'output_compression' applies only to 'webp' and 'jpeg' output.",
-                code="invalid_value",
-                param="output_compression",
-            )
         return None
-    if compression is None:
-        return 100
-    if not 0 <= compression <= 100:
-        raise InvalidRequest(
-            f"'output_compression' must be between 0 and 100; got {compression}.",
-            code="invalid_value",
-            param="output_compression",
-        )
-    return compression
+    return 100 if compression is None else compression
 
 
-def _user(fields: dict[str, Any]) -> str | None:
-    user = _string(fields, "user")
-    if user is not None and len(user) > MAX_USER_CHARS:
-        raise InvalidRequest(f"'user' must be at most {MAX_USER_CHARS} characters.", code="invalid_value", param="user")
-    return user
-
-
-__all__ = ["AUTO_SIZE", "FIELDS", "ImageRequest", "build_request", "parse_image_request"]
+__all__ = [
+    "AUTO_SIZE",
+    "FIELDS",
+    "RULES",
+    "ImageRequest",
+    "build_request",
+    "generation_fields",
+    "parse_image_request",
+]

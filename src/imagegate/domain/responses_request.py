@@ -146,7 +146,10 @@ def _check_names(body: Mapping[str, Any]) -> None:
             raise InvalidRequest(UNSUPPORTED[name], code="unsupported_parameter", param=name)
         if name not in FIELDS:
             raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
-    if body.get("background"):
+    background = body.get("background")
+    if background is not None and not isinstance(background, bool):
+        raise InvalidRequest("'background' must be a boolean.", code="invalid_type", param="background")
+    if background:
         raise InvalidRequest(
             "Background responses are not offered: send the request without 'background' (the Images API's "
             "async jobs, 'Prefer: respond-async', run a request later).",

@@ -15,6 +15,9 @@ The same rules are checked when the URL is set and again before each delivery (D
 on the host *as the HTTP client will connect to it* (`client_host`): yarl, under aiohttp, maps a
 non-ASCII host through IDNA, so `https://１２７.０.０.１/` and `https://①②⑦.0.0.1/` reach `127.0.0.1`,
 and aiohttp asks no resolver for an address literal.
+Last, the URL as the client sends it (its host as `client_host` maps it) must be of `URL_FORM` (host
+names, IP literals, printable ASCII paths): what the API document gives, so that every URL of that
+form is taken. It is checked after the rules above, whose refusals say more.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 from typing import NoReturn
-from urllib.parse import SplitResult, urlsplit
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 import idna
 
@@ -31,6 +34,33 @@ from .errors import InvalidRequest
 from .text import check_text
 
 MAX_URL_CHARS = 2048
+
+_OCTET = r"(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])"
+_IPV4 = rf"{_OCTET}(\.{_OCTET}){{3}}"
+_H16 = "[0-9A-Fa-f]{1,4}"
+_LS32 = f"({_H16}:{_H16}|{_IPV4})"
+_IPV6 = "|".join(  # RFC 3986, section 3.2.2
+    (
+        f"({_H16}:){{6}}{_LS32}",
+        f"::({_H16}:){{5}}{_LS32}",
+        f"({_H16})?::({_H16}:){{4}}{_LS32}",
+        f"(({_H16}:){{0,1}}{_H16})?::({_H16}:){{3}}{_LS32}",
+        f"(({_H16}:){{0,2}}{_H16})?::({_H16}:){{2}}{_LS32}",
+        f"(({_H16}:){{0,3}}{_H16})?::{_H16}:{_LS32}",
+        f"(({_H16}:){{0,4}}{_H16})?::{_LS32}",
+        f"(({_H16}:){{0,5}}{_H16})?::{_H16}",
+        f"(({_H16}:){{0,6}}{_H16})?::",
+    )
+)
+_LABEL = "[A-Za-z0-9]([A-Za-z0-9-]{0,58}[A-Za-z0-9])?"
+_PORT = "(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+_REST = f'(:{_PORT})?([/?][!-"$-~]*)?'  # printable ASCII but space and '#'
+URL_FORM = (
+    rf"https://({_LABEL}(\.{_LABEL}){{0,3}}|\[({_IPV6})\]){_REST}"
+    rf"|http://(localhost|127(\.{_OCTET}){{3}}|\[::1\]){_REST}"
+)
+"""Every URL a key's webhook may have, as one regular expression: https:// to a host name (at most four
+labels) or an IP literal, http:// to a loopback host; a port, a path and a query of printable ASCII."""
 PARAM = "webhook_url"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -143,7 +173,21 @@ def check_webhook_url(url: object, *, public: bool) -> WebhookTarget:
             _refuse("points at this machine (localhost), which a public gateway does not call")
         if literal is not None and (why := refused_address(literal)) is not None:
             _refuse(f"points at {why} ({literal}), which a public gateway does not call")
+    if re.fullmatch(URL_FORM, _as_sent(url, parts, host)) is None:
+        _refuse(
+            "must be https://host[:port][/path] with a host name of ASCII letters, digits and hyphens or an IP address"
+        )
     return WebhookTarget(url, host, _port(parts), literal)
+
+
+def _as_sent(url: str, parts: SplitResult, host: str) -> str:
+    """`url` with its host as the HTTP client sends it (a non-ASCII host through IDNA)."""
+    if parts.hostname is None or parts.hostname.isascii():
+        return url
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _split(url: str) -> SplitResult:
@@ -172,6 +216,7 @@ def _refuse(why: str) -> NoReturn:
 
 __all__ = [
     "MAX_URL_CHARS",
+    "URL_FORM",
     "IPAddress",
     "WebhookTarget",
     "check_webhook_url",

@@ -14,19 +14,18 @@ from ..db.usage import UsageRepo
 from ..db.usage_stats import UsageStatsRepo
 from ..domain.activity import daily_totals
 from ..domain.catalog import STANDARD_QUALITY, Catalog
-from ..domain.errors import InvalidRequest, NotFound
+from ..domain.errors import BalanceOutOfRange, InvalidRequest, NotFound
+from ..domain.fields import check_value
 from ..domain.money import MAX_PRICE_MICROS, check_balance, usd_to_micros
 from ..domain.pricing import live_card
 from ..domain.principal import AccountLimits
 from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
 from ..domain.safety_text import TermSet
 from ..domain.text import check_id, check_text
+from .admin_fields import ACCOUNT_NAME, MAX_LIMIT, REASON
 from .keys import display_prefix, hash_key, new_key
 from .webhook_endpoints import WebhookEndpoints
 from .webhooks import Webhooks
-
-MAX_NAME_CHARS = 200  # accounts.name is VARCHAR(200)
-MAX_REASON_CHARS = 2000
 
 
 def to_micros(amount: str, param: str = "amount_usd") -> int:
@@ -64,7 +63,7 @@ class AdminService:
 
     async def create_account(self, name: str, *, allow_duplicate: bool = True) -> dict[str, Any]:
         """`allow_duplicate=False` (the CLI's default) refuses a name another account already has."""
-        check_text(name, "name", MAX_NAME_CHARS)
+        check_value(ACCOUNT_NAME, name)
         if not allow_duplicate:
             taken = next((a for a in await self._accounts.list_accounts() if a.name == name), None)
             if taken is not None:
@@ -112,9 +111,7 @@ class AdminService:
 
     async def _change_balance(self, account_id: str, micros: int, kind: str, reason: str) -> dict[str, Any]:
         check_id(account_id, "account_id")
-        check_text(reason, "reason", MAX_REASON_CHARS)
-        if not reason.strip():
-            raise InvalidRequest("A reason is required.", param="reason")
+        check_value(REASON, reason)
         row = await self._accounts.get_account(account_id)
         if row is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
@@ -123,7 +120,7 @@ class AdminService:
             after = await self._accounts.get_account(account_id)  # which bound refused it, for the message
             if after is not None:
                 check_balance(after.balance_micros + micros)
-            raise InvalidRequest("The adjustment would take the balance below what is held.", param="amount_usd")
+            raise BalanceOutOfRange("The adjustment would take the balance below what is held.", param="amount_usd")
         account = await self.get_account(account_id)
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
 
@@ -246,7 +243,7 @@ class AdminService:
         if model.free:
             raise InvalidRequest(f"'{model.id}' is free and has no price card.", param="model")
         keys = list(model.prices)
-        quality_key = quality or STANDARD_QUALITY
+        quality_key = STANDARD_QUALITY if quality is None else quality  # "" is not "standard"
         if quality_key not in keys:
             raise InvalidRequest(f"'{model.id}' is priced by quality {', '.join(keys)}.", param="quality")
         if size not in model.capabilities.sizes:
@@ -320,9 +317,6 @@ def _event_json(event: SafetyEvent) -> dict[str, Any]:
     data = asdict(event)
     data["created_at"] = event.created_at.isoformat()
     return data
-
-
-MAX_LIMIT = 1_000_000_000  # the limit columns are 32-bit INTEGER on PostgreSQL
 
 
 def _check_limit(value: int | None, name: str) -> None:

@@ -5,6 +5,7 @@ Both come from the catalog, the live price cards and the contract; nothing here 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -15,15 +16,11 @@ from ..db.usage_stats import LatencySample, UsageStatsRepo
 from ..domain.catalog import STANDARD_QUALITY, Catalog, Model, parse_size
 from ..domain.error_table import ERROR_ROWS, ErrorRow
 from ..domain.errors import NotFound
+from ..domain.fields import Field, describe
 from ..domain.latency import LatencySummary, summarize
 from ..domain.price_summary import PriceGroup, summarize_prices
 from ..domain.pricing import PriceOverrides, live_card
-from ..domain.request import (
-    COMPRESSIBLE_FORMATS,
-    FIELDS,
-    MAX_USER_CHARS,
-    RESPONSE_FORMATS,
-)
+from ..domain.request import generation_fields
 from .route_health import Availability
 
 AvailabilitySource = Callable[[], Awaitable[Mapping[str, Availability]]]
@@ -178,54 +175,16 @@ def make_card(model: Model, overrides: PriceOverrides, availability: Availabilit
 
 
 def param_rows(model: Model) -> tuple[ParamRow, ...]:
-    """The body parameters of POST /v1/images/generations for this model, from its capabilities."""
-    caps = model.capabilities
-    names = ", ".join((model.id, *model.aliases))
-    rows = [
-        ParamRow("model", "string", True, None, f"{names}; an unknown id is a 400 model_not_found"),
-        ParamRow("prompt", "string", True, None, f"non-blank, at most {caps.max_prompt_chars:,} characters"),
-        ParamRow("size", "string", False, caps.default_size, "one of " + ", ".join(caps.sizes)),
-        ParamRow("n", "integer", False, "1", f"1 to {caps.max_n}; a float, string or boolean is a 400"),
-        _choice_row("quality", caps.qualities, caps.default_quality),
-        _choice_row("style", caps.styles, caps.default_style),
-        ParamRow("output_format", "string", False, "png", "one of " + ", ".join(caps.output_formats)),
-        ParamRow(
-            "output_compression",
-            "integer",
-            False,
-            "100",
-            "0 to 100, only with " + " or ".join(COMPRESSIBLE_FORMATS) + "; given with png it is a 400",
-        ),
-        ParamRow("response_format", "string", False, "url", "one of " + ", ".join(RESPONSE_FORMATS)),
-        ParamRow("user", "string", False, None, f"your end-user's id, at most {MAX_USER_CHARS} characters"),
-        _choice_row("background", caps.extra.backgrounds, "auto"),
-        _choice_row("moderation", caps.extra.moderations, "auto"),
-        ParamRow("safety_identifier", "string", False, None, "OpenAI's successor of `user`; recorded the same way"),
-        _choice_row("complexity", caps.extra.complexities, None),
-        ParamRow(
-            "stream",
-            "boolean",
-            False,
-            "false",
-            "true: server-sent events; at most " + str(caps.extra.stream_max_n or caps.max_n) + " image(s) per stream",
-        ),
-        ParamRow("partial_images", "integer", False, "0", "0 to 3 partial images per streamed image"),
-    ]
-    assert tuple(row.name for row in rows) == FIELDS, "the parameters table must list every request field"
-    return tuple(rows)
+    """The body parameters of POST /v1/images/generations for this model: its declared fields."""
+    return tuple(_param_row(field) for field in generation_fields(model))
 
 
-def _choice_row(name: str, choices: tuple[str, ...], default: str | None) -> ParamRow:
-    if not choices:
-        return ParamRow(
-            name,
-            "string",
-            False,
-            None,
-            "not supported by this model: refused with 400 unsupported_parameter",
-            supported=False,
-        )
-    return ParamRow(name, "string", False, default, "one of " + ", ".join(choices))
+def _param_row(field: Field) -> ParamRow:
+    if not field.offered:
+        notes = "not supported by this model: refused with 400 unsupported_parameter"
+        return ParamRow(field.name, field.kind, False, None, notes, supported=False)
+    default = None if field.default is None else json.dumps(field.default).strip('"')
+    return ParamRow(field.name, field.kind, field.required, default, describe(field))
 
 
 def example_body(model: Model) -> dict[str, Any]:

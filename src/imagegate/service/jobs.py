@@ -24,6 +24,7 @@ from ..db.jobs import JobRow, JobsRepo, NewJob
 from ..domain.errors import InvalidRequest, JobCancelled, JobNotCancellable, NotFound
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
+from ..domain.text import check_id
 from ..ids import new_id
 from .admission import Admitted, Replay, Ticket
 from .generation import ImageService, Prepared, Read
@@ -158,10 +159,12 @@ class Jobs:
         )
 
     async def get(self, principal: Principal, job_id: str) -> dict[str, Any]:
+        check_id(job_id, "job_id")
         return public_body(await self._owned(principal, job_id))
 
     async def cancel(self, principal: Principal, job_id: str) -> dict[str, Any]:
         """Cancel a queued job: its hold released, nothing billed. A running or finished one: 409."""
+        check_id(job_id, "job_id")
         row = await self._repo.cancel(job_id, principal.account_id) if _JOB_ID.match(job_id) else None
         if row is None:
             existing = await self._owned(principal, job_id)

@@ -11,6 +11,13 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 """Times outside [EARLIEST, LATEST] are refused: far enough from `datetime`'s own limits (years 1 and
 9999) that a default span or a zone offset never overflows, wide enough for any real query."""
+TIME_FORM = (
+    r"[0-9]{1,11}(\.[0-9]{1,6})?"
+    r"|(197[1-9]|19[89][0-9]|[2-8][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])"
+    r"(T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?)?"
+)
+"""Times `parse_time` takes, as the API document gives them: unix seconds, or an ISO 8601 date or time
+from 1971 to 8999 (it takes more: every day of every month, other spellings)."""
 
 
 def parse_time(value: str | None, param: str, default: datetime) -> datetime:
@@ -42,4 +49,4 @@ def time_range(start: str | None, end: str | None) -> tuple[datetime, datetime]:
     return first, last
 
 
-__all__ = ["parse_time", "time_range"]
+__all__ = ["TIME_FORM", "parse_time", "time_range"]

@@ -82,7 +82,7 @@ class Webhooks:
 def _limit(value: str | None) -> int:
     if value is None:
         return 20
-    if not value.isdigit() or not 1 <= int(value) <= MAX_PAGE:
+    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:  # "²".isdigit() is true
         raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE}.", param="limit")
     return int(value)
 

@@ -7,9 +7,11 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from ...domain.errors import InvalidRequest
+from ...domain.fields import Field, read_fields
 from ...domain.json_body import parse_json_object
+from ...domain.money import amount_text
 from ...domain.text import check_text
+from ...service import admin_fields
 from ...service.admin import AdminService
 from ...service.timerange import time_range
 from ..auth import require_admin
@@ -31,36 +33,15 @@ def _admin(request: Request) -> AdminService:
     return gateway(request).admin
 
 
-async def _body(request: Request) -> dict[str, Any]:
-    return parse_json_object(await request.body(), empty_is_object=True)
-
-
-def _field(body: dict[str, Any], name: str, kind: type, required: bool = True) -> Any:
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise InvalidRequest(
-                f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name
-            )
-        return None
-    if isinstance(value, bool) is not (kind is bool) or not isinstance(value, kind):
-        raise InvalidRequest(f"'{name}' must be a {kind.__name__}.", code="invalid_type", param=name)
-    return check_text(value, name) if isinstance(value, str) else value
-
-
-def _amount(body: dict[str, Any]) -> str:
-    """`amount_usd` as a decimal string; a JSON number is taken by its shortest text ("0.1", not 0.1000…)."""
-    value = body.get("amount_usd")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return repr(value)
-    amount: str = _field(body, "amount_usd", str)
-    return amount
+async def _body(request: Request, fields: tuple[Field, ...]) -> dict[str, Any]:
+    """The JSON body, read against its declared fields (`service/admin_fields.py`); nulls dropped."""
+    return read_fields(parse_json_object(await request.body(), empty_is_object=True), fields)
 
 
 @router.post("/accounts")
 async def create_account(request: Request) -> dict[str, Any]:
-    body = await _body(request)
-    return await _admin(request).create_account(_field(body, "name", str))
+    body = await _body(request, admin_fields.NEW_ACCOUNT)
+    return await _admin(request).create_account(body["name"])
 
 
 @router.get("/accounts")
@@ -85,28 +66,25 @@ async def enable_account(account_id: str, request: Request) -> dict[str, Any]:
 
 @router.post("/accounts/{account_id}/credit")
 async def top_up(account_id: str, request: Request) -> dict[str, Any]:
-    body = await _body(request)
-    return await _admin(request).add_credit(account_id, _amount(body), _field(body, "reason", str))
+    body = await _body(request, admin_fields.CREDIT)
+    return await _admin(request).add_credit(account_id, amount_text(body["amount_usd"]), body["reason"])
 
 
 @router.post("/accounts/{account_id}/adjustments")
 async def adjust(account_id: str, request: Request) -> dict[str, Any]:
-    body = await _body(request)
-    return await _admin(request).adjust_credit(account_id, _amount(body), _field(body, "reason", str))
+    body = await _body(request, admin_fields.ADJUSTMENT)
+    return await _admin(request).adjust_credit(account_id, amount_text(body["amount_usd"]), body["reason"])
 
 
 @router.post("/accounts/{account_id}/keys")
 async def create_key(account_id: str, request: Request) -> dict[str, Any]:
-    body = await _body(request)
-    models = _field(body, "models", list, required=False)
-    if models is not None and not all(isinstance(m, str) for m in models):
-        raise InvalidRequest("'models' must be a list of model ids.", code="invalid_type", param="models")
+    body = await _body(request, admin_fields.new_key())
     return await _admin(request).create_key(
         account_id,
-        test=bool(_field(body, "test", bool, required=False)),
-        models=models,
-        rpm=_field(body, "rpm", int, required=False),
-        ipm=_field(body, "ipm", int, required=False),
+        test=bool(body.get("test")),
+        models=body.get("models"),
+        rpm=body.get("rpm"),
+        ipm=body.get("ipm"),
     )
 
 
@@ -122,11 +100,7 @@ async def get_key(key_id: str, request: Request) -> dict[str, Any]:
 
 @router.put("/keys/{key_id}/webhook")
 async def set_webhook(key_id: str, request: Request) -> dict[str, Any]:
-    body = await _body(request)
-    if body.get("webhook_url") is None:
-        raise InvalidRequest(
-            "Missing required parameter: 'webhook_url'.", code="missing_required_parameter", param="webhook_url"
-        )
+    body = await _body(request, admin_fields.WEBHOOK)
     return await _admin(request).set_webhook(key_id, body["webhook_url"])
 
 
@@ -158,12 +132,9 @@ async def list_prices(request: Request) -> dict[str, Any]:
 
 @router.put("/prices")
 async def set_price(request: Request) -> dict[str, Any]:
-    body = await _body(request)
+    body = await _body(request, admin_fields.price())
     return await _admin(request).set_price(
-        _field(body, "model", str),
-        _field(body, "quality", str, required=False),
-        _field(body, "size", str),
-        _amount(body),
+        body["model"], body.get("quality"), body["size"], amount_text(body["amount_usd"])
     )
 
 

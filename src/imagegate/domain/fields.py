@@ -1,0 +1,201 @@
+"""Declared fields: the one description of a request field that its check and the API document both read.
+
+A `Field` names a field of a JSON body (or a query or path parameter) with its JSON kind, bounds,
+choices and meaning. `read_fields` checks a body against its fields with the contract's errors, each
+naming the field: an unknown field is `unknown_parameter`, a missing required one
+`missing_required_parameter`, a value of the wrong JSON type `invalid_type`, one out of bounds
+`invalid_value`; `null` counts as not given. A `Requires` rule ties a field to another one (a value
+that only means something with certain values of the other). `http/openapi_schema.py` renders the
+same declarations as JSON Schema, so the document cannot promise what the check refuses.
+The same `Field` also describes an answer's fields (`nullable`, `shape`), for the document only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from .errors import InvalidRequest
+from .money import Sign
+from .text import check_text
+
+Kind = Literal["string", "integer", "number", "boolean", "array", "object", "amount", "file"]
+"""JSON kinds; `amount`: US dollars as a decimal string or a JSON number (`domain/money.py`); `file`: a
+form's file part, its `choices` the media types taken."""
+
+_ARTICLE = {"integer": "an integer", "array": "a list", "object": "an object", "amount": "an amount"}
+
+
+@dataclass(frozen=True, slots=True)
+class Field:
+    name: str
+    kind: Kind
+    doc: str = ""
+    required: bool = False
+    default: Any = None
+    """What a request that leaves the field out (or sends null) gets."""
+    choices: tuple[Any, ...] = ()
+    """The only values taken (empty: any value of the kind)."""
+    offered: bool = True
+    """False: the field may not be given here (a model without qualities; 400 `unsupported_parameter`)."""
+    minimum: int | None = None
+    maximum: int | None = None
+    """Bounds of an integer; of an `amount`, in micros (its sign is `sign`)."""
+    max_chars: int | None = None
+    non_blank: bool = False
+    """A string with at least one character that is not white space."""
+    pattern: str | None = None
+    """What a string must look like: a regular expression (Python's and ECMA 262's alike) it matches whole."""
+    form: str | None = None
+    """A pattern the value's own check enforces, after the checks whose refusals say more (a webhook
+    URL's): the document gives it, `check_value` leaves it to that check."""
+    sign: Sign = "any"
+    items: Field | None = None
+    """An array's elements."""
+    shape: str | None = None
+    """An answer's object, or its array's elements: the named shape (`http/api_shapes.py`)."""
+    nullable: bool = False
+    """An answer's field that may be null (a request's `null` always counts as not given)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Requires:
+    """`field`, when given (or when it is `when`), needs `other` to be one of `allowed`.
+
+    `other` left out counts as `default`. `message` is the refusal (400 `invalid_value`, param
+    `field`); `{other}` in it is replaced by the other field's value.
+    """
+
+    field: str
+    other: str
+    allowed: tuple[Any, ...]
+    message: str
+    when: Any = None
+    default: Any = None
+
+    def applies(self, values: Mapping[str, Any]) -> bool:
+        value = values.get(self.field)
+        return value is not None and (self.when is None or value == self.when)
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        if not self.applies(values):
+            return
+        other = values.get(self.other)
+        other = self.default if other is None else other
+        if other not in self.allowed:
+            raise InvalidRequest(self.message.format(other=other), code="invalid_value", param=self.field)
+
+
+@dataclass(frozen=True, slots=True)
+class AtMost:
+    """`field` is at most `most` when `other` is `when` (a streamed request's `n`)."""
+
+    field: str
+    most: int
+    other: str
+    when: Any
+    message: str
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        value = values.get(self.field)
+        if values.get(self.other) == self.when and isinstance(value, int) and value > self.most:
+            raise InvalidRequest(self.message.format(value=value), code="invalid_value", param=self.field)
+
+
+Rule = Requires | AtMost
+
+
+def describe(field: Field) -> str:
+    """The field's rule in words, for people (a model page's parameter table)."""
+    parts = [field.doc] if field.doc else []
+    if field.choices:
+        parts.append("one of " + ", ".join(map(str, field.choices)))
+    if field.minimum is not None and field.maximum is not None:
+        parts.append(f"{field.minimum} to {field.maximum:,}")
+    if field.max_chars is not None:
+        parts.append(("non-blank, " if field.non_blank else "") + f"at most {field.max_chars:,} characters")
+    return "; ".join(parts)
+
+
+def read_fields(body: Mapping[str, Any], fields: Sequence[Field], rules: Sequence[Rule] = ()) -> dict[str, Any]:
+    """The given fields of `body` (nulls dropped), each checked against its declaration; a field
+    that is not declared is refused."""
+    declared = {field.name: field for field in fields}
+    for name in body:
+        if name not in declared:
+            raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
+    values: dict[str, Any] = {}
+    for field in fields:
+        value = body.get(field.name)
+        if value is None:
+            if field.required:
+                raise missing(field.name)
+            continue
+        values[field.name] = check_value(field, value)
+    for rule in rules:
+        rule.check(values)
+    return values
+
+
+def missing(name: str) -> InvalidRequest:
+    return InvalidRequest(f"Missing required parameter: '{name}'.", code="missing_required_parameter", param=name)
+
+
+def check_value(field: Field, value: Any, param: str | None = None) -> Any:
+    """`value` if it is of the field's kind and within its bounds, else the contract's 400."""
+    param = param or field.name
+    if not _is_kind(field.kind, value):
+        raise InvalidRequest(
+            f"'{param}' must be {_ARTICLE.get(field.kind, 'a ' + field.kind)}.", code="invalid_type", param=param
+        )
+    if isinstance(value, str):
+        check_text(value, param, field.max_chars)
+        if field.non_blank and not value.strip():
+            raise InvalidRequest(f"'{param}' must not be empty.", code="invalid_value", param=param)
+        if field.pattern is not None and re.fullmatch(field.pattern, value) is None:
+            raise InvalidRequest(f"'{param}' is not of the form {field.pattern}.", code="invalid_value", param=param)
+    if field.choices and value not in field.choices:
+        raise InvalidRequest(
+            f"Invalid value for '{param}': '{value}'. Supported values are: {', '.join(map(str, field.choices))}.",
+            code="invalid_value",
+            param=param,
+        )
+    if field.kind == "integer":
+        _check_bounds(field, value, param)
+    if field.items is not None:
+        return [check_value(field.items, item, param) for item in value]
+    return value
+
+
+def _is_kind(kind: Kind, value: Any) -> bool:
+    if isinstance(value, bool):
+        return kind == "boolean"
+    if kind == "integer":
+        return isinstance(value, int)
+    if kind == "amount":
+        return isinstance(value, (str, int, float))
+    expected: dict[str, type | tuple[type, ...]] = {
+        "file": bytes,
+        "string": str,
+        "number": (int, float),
+        "boolean": bool,
+        "array": list,
+        "object": dict,
+    }
+    return isinstance(value, expected[kind])
+
+
+def _check_bounds(field: Field, value: int, param: str) -> None:
+    low, high = field.minimum, field.maximum
+    if (low is None or value >= low) and (high is None or value <= high):
+        return
+    if low is not None and high is not None:
+        rule = f"between {low} and {high}"
+    else:
+        rule = f"at least {low}" if low is not None else f"at most {high:,}"
+    raise InvalidRequest(f"'{param}' must be {rule}; got {value}.", code="invalid_value", param=param)
+
+
+__all__ = ["AtMost", "Field", "Kind", "Requires", "Rule", "check_value", "describe", "missing", "read_fields"]

@@ -1,0 +1,428 @@
+"""The JSON bodies the API answers with, as typed dictionaries: one declaration per shape.
+
+The API document (`http/openapi.py`) renders each of them as a schema, and schemathesis checks every
+answer against it (`tests/e2e/test_openapi.py`). A key is always there unless it is `NotRequired`;
+`X | None` may be null; `Annotated[X, "…"]` says what it means. Services may return these types so
+that mypy holds the code that builds an answer to its declaration.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal, NotRequired, TypedDict
+
+
+class ErrorObject(TypedDict):
+    message: str
+    type: str
+    param: str | None
+    code: str | None
+
+
+class Error(TypedDict):
+    """Every refusal, in OpenAI's shape."""
+
+    error: ErrorObject
+
+
+class Billing(TypedDict):
+    images: Annotated[int, "images delivered (and billed)"]
+    images_requested: int
+    amount_micros: int
+    currency: str
+    unit_price_micros: int
+
+
+class ImageData(TypedDict):
+    url: NotRequired[Annotated[str, "a signed URL (response_format url)"]]
+    b64_json: NotRequired[Annotated[str, "the image (response_format b64_json)"]]
+    revised_prompt: NotRequired[str | None]
+
+
+class ImagesResponse(TypedDict):
+    created: int
+    data: list[ImageData]
+    billing: Billing
+
+
+class ImageJob(TypedDict):
+    id: Annotated[str, "`job_` and 26 characters"]
+    object: Literal["image.job"]
+    status: Literal["queued", "running", "completed", "failed", "cancelled"]
+    created: int
+    completed_at: NotRequired[Annotated[int, "when the job finished (completed, failed, cancelled)"]]
+    result: NotRequired[Annotated[ImagesResponse, "completed: the synchronous answer's body"]]
+    error: NotRequired[Annotated[ErrorObject, "failed: the error the synchronous request would have had"]]
+
+
+class Quote(TypedDict):
+    object: Literal["image.quote"]
+    model: str
+    n: int
+    size: str
+    quality: str | None
+    unit_price_micros: int
+    amount_micros: int
+    currency: str
+
+
+class ModelCapabilities(TypedDict):
+    sizes: list[str]
+    max_n: int
+    qualities: list[str]
+    styles: list[str]
+    output_formats: list[str]
+    img2img: bool
+    max_prompt_chars: int
+
+
+class ModelPricing(TypedDict):
+    currency: str
+    per_image_micros: Annotated[dict[str, dict[str, int]], "quality -> size -> micros per image"]
+
+
+class ModelAvailability(TypedDict):
+    """Whether this gateway can serve the model to a live key now."""
+
+    state: Literal["available", "degraded", "not_configured"]
+    routes: int
+    configured_routes: int
+    failing_routes: int
+
+
+class ModelDetails(TypedDict):
+    vendor: str
+    display_name: str
+    aliases: list[str]
+    capabilities: ModelCapabilities
+    pricing: ModelPricing
+    latency: dict[str, Any]
+    when_to_use: list[str]
+    availability: NotRequired[ModelAvailability]
+
+
+class ModelArchitecture(TypedDict):
+    """OpenRouter's: how chat clients find image models."""
+
+    modality: str
+    input_modalities: list[Literal["text", "image"]]
+    output_modalities: list[Literal["image"]]
+
+
+class Model(TypedDict):
+    id: str
+    object: Literal["model"]
+    created: int
+    owned_by: str
+    architecture: ModelArchitecture
+    imagegate: ModelDetails
+
+
+class ModelList(TypedDict):
+    object: Literal["list"]
+    data: list[Model]
+
+
+class AccountKey(TypedDict):
+    id: str
+    mode: Literal["live", "test"]
+    allowed_models: list[str] | None
+    rate_limit: dict[str, Any] | None
+
+
+class Account(TypedDict):
+    account_id: str
+    balance_micros: int
+    held_micros: int
+    currency: str
+    key: AccountKey
+
+
+class ActivityDay(TypedDict):
+    date: str
+    cost_micros: int
+    images: int
+    requests: int
+
+
+class Activity(TypedDict):
+    object: Literal["account.activity"]
+    account_id: str
+    currency: str
+    days: Annotated[list[ActivityDay], "the last 30 days, oldest first"]
+
+
+class UsageRecord(TypedDict):
+    id: str
+    account_id: str
+    key_id: str
+    status: int
+    cost_micros: int
+    created: int
+    time: str
+    model: NotRequired[str | None]
+    route: NotRequired[str | None]
+    attempts: NotRequired[int | None]
+    n: NotRequired[int | None]
+    delivered: NotRequired[int | None]
+    size: NotRequired[str | None]
+    quality: NotRequired[str | None]
+    error_code: NotRequired[str | None]
+    unit_price_micros: NotRequired[int | None]
+    latency_ms: NotRequired[int | None]
+    user: NotRequired[str | None]
+    surface: NotRequired[Annotated[str, "the API it came through: images, chat, responses (job: an async job)"]]
+    lost_images: NotRequired[
+        Annotated[
+            int,
+            "images the upstream made that were never handed out (withheld by output screening, or "
+            "made for a request that then failed); never billed",
+        ]
+    ]
+
+
+class Usage(TypedDict):
+    object: Literal["list"]
+    data: list[UsageRecord]
+    totals: dict[str, Any]
+    account_id: NotRequired[str | None]
+    start: NotRequired[str]
+    end: NotRequired[str]
+
+
+class AdminAccount(TypedDict):
+    id: str
+    name: str
+    balance_micros: int
+    held_micros: int
+    currency: str
+
+
+class AdminAccountList(TypedDict):
+    object: Literal["list"]
+    data: list[AdminAccount]
+
+
+class BalanceChange(TypedDict):
+    account_id: str
+    amount_micros: int
+    kind: Literal["topup", "adjustment"]
+    reason: str
+    balance_micros: int
+
+
+class Key(TypedDict):
+    id: str
+    mode: Literal["live", "test"]
+    prefix: NotRequired[str]
+    allowed_models: NotRequired[list[str] | None]
+    key: NotRequired[Annotated[str, "the full key: shown once, at creation"]]
+    webhook_url: NotRequired[Annotated[str | None, "where its async jobs' webhooks go (never the secret)"]]
+
+
+class KeyList(TypedDict):
+    object: Literal["list"]
+    data: list[Key]
+
+
+class Revoked(TypedDict):
+    id: str
+    revoked_at: str
+
+
+class PriceList(TypedDict):
+    currency: str
+    models: Annotated[dict[str, dict[str, dict[str, int]]], "model -> quality -> size -> micros per image"]
+
+
+class PriceSet(TypedDict):
+    model: str
+    quality: str
+    size: str
+    micros: int
+
+
+class LedgerVerify(TypedDict):
+    ok: bool
+    problems: list[dict[str, Any]]
+
+
+class Routes(TypedDict):
+    state: Annotated[str, "where circuit state lives (process or redis)"]
+    routes: list[dict[str, Any]]
+
+
+class WebhookAttempt(TypedDict):
+    attempt: int
+    attempted_at: str
+    url: NotRequired[str | None]
+    status_code: Annotated[int | None, "the receiver's answer; null when there was none"]
+    error: Annotated[str | None, "why there was no answer (timeout, refused address, …)"]
+    duration_ms: int
+
+
+class WebhookMessage(TypedDict):
+    id: Annotated[str, "the `webhook-id` header: one per job and status"]
+    object: Literal["webhook.message"]
+    type: Literal["image.job.completed", "image.job.failed"]
+    job_id: str
+    account_id: NotRequired[str]
+    key_id: NotRequired[str]
+    status: Literal["pending", "delivered", "failed"]
+    created_at: str
+    next_attempt_at: NotRequired[str | None]
+    finished_at: NotRequired[str | None]
+    attempts: list[WebhookAttempt]
+
+
+class WebhookMessageList(TypedDict):
+    object: Literal["list"]
+    data: list[WebhookMessage]
+    has_more: bool
+    last_id: NotRequired[str | None]
+
+
+class WebhookSet(TypedDict):
+    key_id: str
+    webhook_url: str
+    secret: Annotated[str, "the signing secret (Standard Webhooks, `whsec_…`): shown only in this answer"]
+
+
+class WebhookCleared(TypedDict):
+    key_id: str
+    webhook_url: None
+
+
+class ImageUrl(TypedDict):
+    url: Annotated[str, "a data: URL, or the gateway's signed URL (response_format url)"]
+    detail: NotRequired[str]
+
+
+class ImageUrlPart(TypedDict):
+    type: Literal["image_url"]
+    image_url: ImageUrl
+    index: NotRequired[int]
+
+
+class ChatAnswerMessage(TypedDict):
+    role: Literal["assistant"]
+    content: Annotated[str | None, "the revised prompt, where there is one"]
+    images: list[ImageUrlPart]
+
+
+class ChatChoice(TypedDict):
+    index: int
+    message: ChatAnswerMessage
+    finish_reason: Literal["stop"]
+
+
+class TokenUsage(TypedDict):
+    """OpenAI's token counts: always 0 (no text model runs; images are billed per image, `billing`)."""
+
+    prompt_tokens: NotRequired[int]
+    completion_tokens: NotRequired[int]
+    total_tokens: NotRequired[int]
+
+
+class ChatImageCompletion(TypedDict):
+    """One assistant message whose `images` hold the images delivered (only they are billed)."""
+
+    id: str
+    object: Literal["chat.completion"]
+    created: int
+    model: str
+    choices: list[ChatChoice]
+    usage: TokenUsage
+    billing: Billing
+
+
+class ImageGenerationCall(TypedDict):
+    id: Annotated[str, "`ig_…`"]
+    type: Literal["image_generation_call"]
+    status: Literal["in_progress", "generating", "completed", "failed"]
+    result: Annotated[str | None, "the image in base64"]
+    revised_prompt: NotRequired[str | None]
+    background: NotRequired[str | None]
+    output_format: NotRequired[str | None]
+    quality: NotRequired[str | None]
+    size: NotRequired[str | None]
+
+
+class Response(TypedDict):
+    """OpenAI's `Response`, as far as this gateway answers it: one image_generation_call."""
+
+    id: Annotated[str, "`resp_…`"]
+    object: Literal["response"]
+    created_at: int
+    completed_at: NotRequired[int | None]
+    status: Literal["completed", "in_progress"]
+    error: NotRequired[None]
+    incomplete_details: NotRequired[None]
+    model: Annotated[str, "the image model"]
+    output: list[ImageGenerationCall]
+    previous_response_id: NotRequired[str | None]
+    store: NotRequired[bool]
+    usage: NotRequired[TokenUsage | None]
+    billing: NotRequired[Billing]
+    instructions: NotRequired[str | None]
+    metadata: NotRequired[dict[str, str]]
+    parallel_tool_calls: NotRequired[bool]
+    temperature: NotRequired[float | None]
+    top_p: NotRequired[float | None]
+    max_output_tokens: NotRequired[float | None]
+    tool_choice: Any
+    tools: list[dict[str, Any]]
+    user: NotRequired[str | None]
+    safety_identifier: NotRequired[str | None]
+
+
+class DeletedResponse(TypedDict):
+    id: str
+    object: Literal["response"]
+    deleted: Literal[True]
+
+
+__all__ = [
+    "Account",
+    "AccountKey",
+    "Activity",
+    "ActivityDay",
+    "AdminAccount",
+    "AdminAccountList",
+    "BalanceChange",
+    "Billing",
+    "ChatAnswerMessage",
+    "ChatChoice",
+    "ChatImageCompletion",
+    "DeletedResponse",
+    "Error",
+    "ErrorObject",
+    "ImageData",
+    "ImageGenerationCall",
+    "ImageJob",
+    "ImageUrl",
+    "ImageUrlPart",
+    "ImagesResponse",
+    "Key",
+    "KeyList",
+    "LedgerVerify",
+    "Model",
+    "ModelArchitecture",
+    "ModelCapabilities",
+    "ModelDetails",
+    "ModelList",
+    "ModelPricing",
+    "PriceList",
+    "PriceSet",
+    "Quote",
+    "Response",
+    "Revoked",
+    "Routes",
+    "TokenUsage",
+    "Usage",
+    "UsageRecord",
+    "WebhookAttempt",
+    "WebhookCleared",
+    "WebhookMessage",
+    "WebhookMessageList",
+    "WebhookSet",
+]

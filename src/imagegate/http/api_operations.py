@@ -1,0 +1,226 @@
+"""Every operation of the JSON API, as data: one `ApiOperation` row per method and path.
+
+The API document (`http/openapi.py`) is rendered from these rows, the request fields they name
+(declared where they are checked: `domain/request.py`, `service/admin_fields.py`) and the answer
+shapes (`domain/shapes.py`). A new route is its endpoint plus one row here; the statuses it may
+answer follow from what it takes (a key, a body, a path id) plus the ones it names.
+`tests/e2e/test_openapi.py` fails while a served route has no row, and schemathesis checks that the
+server answers as the rows say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from ..domain import shapes
+from ..domain.catalog import Catalog, Model
+from ..domain.edit_request import edit_fields
+from ..domain.fields import Field, Rule
+from ..domain.openai_fields import model_rules
+from ..domain.request import RULES, generation_fields
+from ..domain.text import MAX_ID_CHARS
+from ..service import admin_fields
+from ..service.timerange import TIME_FORM
+from ..service.webhooks import MAX_PAGE, STATUSES
+from .openapi_chat import chat_request_schema
+from .openapi_responses import responses_request_schema
+
+Auth = Literal["key", "admin", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A request body: its fields (with the catalog's names), and where they depend on the model,
+    one variant per model that `applies` to. `schema`: a body whose reader has no declared fields yet
+    (the chat and Responses surfaces' nested messages) is given as JSON Schema instead."""
+
+    name: str
+    fields: Callable[[Catalog], tuple[Field, ...]] = lambda _catalog: ()
+    schema: Callable[[Catalog], dict[str, Any]] | None = None
+    rules: tuple[Rule, ...] = ()
+    per_model: Callable[[Model], tuple[Field, ...]] | None = None
+    model_rules: Callable[[Model], tuple[Rule, ...]] = lambda _model: ()
+    applies: Callable[[Model], bool] = lambda _model: True
+    form: bool = False
+    """multipart/form-data (text fields and `file` parts) instead of JSON."""
+    required: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ApiOperation:
+    method: str
+    path: str
+    id: str
+    summary: str
+    tag: str
+    answer: type | None
+    """The 200's shape (`domain/shapes.py`); None: 204, no body."""
+    auth: Auth = "key"
+    body: Body | None = None
+    query: tuple[Field, ...] = ()
+    path_doc: dict[str, str] = field(default_factory=dict)
+    """What each `{name}` of the path is (an id: at most `MAX_ID_CHARS`, storable text)."""
+    errors: tuple[int, ...] = ()
+    """Statuses beyond those its key, body and path imply."""
+    idempotent: bool = False
+    """An `Idempotency-Key` replays it (and it answers the cost header)."""
+    answers_async: bool = False
+    """`Prefer: respond-async` makes it a job (202)."""
+    streams: bool = False
+    """`stream: true` answers server-sent events."""
+    media: tuple[str, ...] = ("application/json",)
+
+    def statuses(self) -> tuple[int, ...]:
+        implied = {"key": (401, 403), "admin": (401, 404, 429), "none": ()}[self.auth]
+        if self.body is not None or self.query or self.path_doc:
+            implied += (400,)
+        if self.body is not None:
+            implied += (413,)
+        if self.path_doc:
+            implied += (404,)
+        return tuple(sorted({*implied, *self.errors, 503}))
+
+
+# -- request bodies
+
+
+IMAGE_REQUEST = Body(
+    "ImageGenerationRequest",
+    lambda _catalog: generation_fields(),
+    rules=RULES,
+    per_model=generation_fields,
+    model_rules=model_rules,
+)
+IMAGE_EDIT = Body(
+    "ImageEditRequest",
+    lambda _catalog: edit_fields(),
+    rules=RULES,
+    per_model=edit_fields,
+    model_rules=model_rules,
+    applies=lambda model: model.capabilities.img2img,
+    form=True,
+)
+NEW_ACCOUNT = Body("NewAccount", lambda _catalog: admin_fields.NEW_ACCOUNT)
+CREDIT = Body("Credit", lambda _catalog: admin_fields.CREDIT)
+ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
+NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
+WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
+PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
+CHAT = Body("ChatImageRequest", schema=chat_request_schema)
+RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
+
+# -- query parameters
+
+TIME = f"({TIME_FORM})?"  # empty: the default
+START = Field("start", "string", "unix seconds or an ISO 8601 date or time (default: 30 days before `end`)", form=TIME)
+END = Field("end", "string", "unix seconds or an ISO 8601 date or time (default: now)", form=TIME)
+WINDOW = (START, END)
+PAGE = (
+    Field("limit", "integer", "messages per page", minimum=1, maximum=MAX_PAGE, default=20),
+    Field("after", "string", "the `last_id` of the previous page", max_chars=MAX_ID_CHARS),
+)
+ACCOUNT_FILTER = Field("account_id", "string", "only this account's", max_chars=MAX_ID_CHARS)
+
+ACCOUNT = {"account_id": "an account id (`acct_…`)"}
+KEY = {"key_id": "a key id (`key_…`)"}
+JOB = {"job_id": "a job id (`job_…`); another account's job is 404"}
+RESPONSE_ID = {"response_id": "a response id (`resp_…`); another account's, an expired or a deleted one is 404"}
+IMAGE_ERRORS = (402, 409, 429, 451, 502, 504)
+
+ADMIN: Auth = "admin"
+NO_KEY: Auth = "none"
+
+# One row per operation: method, path, operationId, summary, tag, the 200's shape, and what it takes.
+# fmt: off
+API_OPERATIONS: tuple[ApiOperation, ...] = (
+    ApiOperation("POST", "/v1/images/generations", "createImage", "Generate images", "images", shapes.ImagesResponse,
+              body=IMAGE_REQUEST, errors=IMAGE_ERRORS, idempotent=True, answers_async=True, streams=True),
+    ApiOperation("POST", "/v1/images/edits", "editImage", "Edit images (multipart, as the openai SDK sends it)",
+              "images", shapes.ImagesResponse,
+              body=IMAGE_EDIT, errors=IMAGE_ERRORS, idempotent=True, answers_async=True, streams=True),
+    ApiOperation("POST", "/v1/images/quote", "quoteImage", "The price a generation would be held at now", "images",
+              shapes.Quote, body=IMAGE_REQUEST),
+    ApiOperation("GET", "/v1/images/jobs/{job_id}", "getImageJob",
+              "An async job: its status and, once finished, its result or error", "images", shapes.ImageJob,
+              path_doc=JOB),
+    ApiOperation("DELETE", "/v1/images/jobs/{job_id}", "cancelImageJob",
+              "Cancel a queued job (its hold released, nothing billed)", "images", shapes.ImageJob,
+              path_doc=JOB, errors=(409,)),
+    ApiOperation("DELETE", "/v1/images/img_{suffix}", "deleteImage", "The owner deletes a stored image before it expires",
+              "images", None, path_doc={"suffix": "the part of the image id after `img_`"}),
+    ApiOperation("POST", "/v1/chat/completions", "createChatImage",
+              "Images through Chat Completions (catalog image models)", "chat", shapes.ChatImageCompletion,
+              body=CHAT, errors=IMAGE_ERRORS, idempotent=True, streams=True),
+    ApiOperation("POST", "/v1/responses", "createResponse",
+              "Make an image with OpenAI's Responses API and its image_generation tool", "responses",
+              shapes.Response, body=RESPONSE, errors=(*IMAGE_ERRORS, 404), idempotent=True, streams=True),
+    ApiOperation("GET", "/v1/responses/{response_id}", "getResponse", "A response kept 24 hours, with its image",
+              "responses", shapes.Response, path_doc=RESPONSE_ID),
+    ApiOperation("DELETE", "/v1/responses/{response_id}", "deleteResponse", "Delete a kept response and its image now",
+              "responses", shapes.DeletedResponse, path_doc=RESPONSE_ID),
+    ApiOperation("GET", "/v1/models", "listModels", "The catalog, with live prices", "models", shapes.ModelList,
+              auth=NO_KEY),
+    ApiOperation("GET", "/v1/models/{model_id}", "getModel", "One model", "models", shapes.Model,
+              auth=NO_KEY, path_doc={"model_id": "a catalog id or alias"}),
+    ApiOperation("GET", "/v1/files/{name}", "downloadImage", "A stored image, by its signed URL (no key)", "files", None,
+              auth=NO_KEY, path_doc={"name": "`{image_id}.{ext}`"}, errors=(403,),
+              query=(Field("expires", "string", "Unix time the URL expires"),
+                     Field("signature", "string", "the URL's HMAC")),
+              media=("image/png", "image/jpeg", "image/webp")),
+    ApiOperation("GET", "/v1/account", "getAccount", "The caller's balance, holds and key", "account", shapes.Account),
+    ApiOperation("GET", "/v1/account/activity", "getAccountActivity",
+              "The caller's spend and images per day (30 days)", "account", shapes.Activity),
+    ApiOperation("GET", "/v1/usage", "getUsage", "The caller's usage records and totals", "account", shapes.Usage,
+              query=WINDOW),
+    ApiOperation("GET", "/v1/webhooks/deliveries", "listWebhookDeliveries",
+              "The caller's account's webhook messages, newest first, with every delivery attempt", "account",
+              shapes.WebhookMessageList, query=PAGE),
+    ApiOperation("POST", "/admin/v1/accounts", "adminCreateAccount", "Create an account", "admin", shapes.AdminAccount,
+              auth=ADMIN, body=NEW_ACCOUNT),
+    ApiOperation("GET", "/admin/v1/accounts", "adminListAccounts", "Every account", "admin", shapes.AdminAccountList,
+              auth=ADMIN),
+    ApiOperation("GET", "/admin/v1/accounts/{account_id}", "adminGetAccount", "One account", "admin",
+              shapes.AdminAccount, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("POST", "/admin/v1/accounts/{account_id}/disable", "adminDisableAccount",
+              "Disable an account (its keys stop working)", "admin", shapes.AdminAccount, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("POST", "/admin/v1/accounts/{account_id}/enable", "adminEnableAccount", "Enable an account again",
+              "admin", shapes.AdminAccount, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("POST", "/admin/v1/accounts/{account_id}/credit", "adminTopUp",
+              "Add credit (a ledger entry with a reason)", "admin", shapes.BalanceChange,
+              auth=ADMIN, body=CREDIT, path_doc=ACCOUNT, errors=(409,)),
+    ApiOperation("POST", "/admin/v1/accounts/{account_id}/adjustments", "adminAdjust",
+              "Correct the balance either way (a ledger entry with a reason)", "admin", shapes.BalanceChange,
+              auth=ADMIN, body=ADJUSTMENT, path_doc=ACCOUNT, errors=(409,)),
+    ApiOperation("POST", "/admin/v1/accounts/{account_id}/keys", "adminCreateKey", "Create a key (shown once)", "admin",
+              shapes.Key, auth=ADMIN, body=NEW_KEY, path_doc=ACCOUNT),
+    ApiOperation("GET", "/admin/v1/accounts/{account_id}/keys", "adminListKeys", "An account's keys", "admin",
+              shapes.KeyList, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("GET", "/admin/v1/keys/{key_id}", "adminGetKey", "One key", "admin", shapes.Key,
+              auth=ADMIN, path_doc=KEY),
+    ApiOperation("POST", "/admin/v1/keys/{key_id}/revoke", "adminRevokeKey", "Revoke a key", "admin", shapes.Revoked,
+              auth=ADMIN, path_doc=KEY),
+    ApiOperation("PUT", "/admin/v1/keys/{key_id}/webhook", "adminSetWebhook",
+              "Send the key's finished async jobs to a URL; the answer shows the signing secret once", "admin",
+              shapes.WebhookSet, auth=ADMIN, body=WEBHOOK, path_doc=KEY),
+    ApiOperation("DELETE", "/admin/v1/keys/{key_id}/webhook", "adminClearWebhook", "Stop the key's webhooks", "admin",
+              shapes.WebhookCleared, auth=ADMIN, path_doc=KEY),
+    ApiOperation("GET", "/admin/v1/webhooks/deliveries", "adminWebhookDeliveries",
+              "Every account's webhook messages (or one account's)", "admin", shapes.WebhookMessageList, auth=ADMIN,
+              query=(ACCOUNT_FILTER, Field("status", "string", "only messages in this state", choices=STATUSES), *PAGE)),
+    ApiOperation("GET", "/admin/v1/prices", "adminListPrices", "Every live price card", "admin", shapes.PriceList,
+              auth=ADMIN),
+    ApiOperation("PUT", "/admin/v1/prices", "adminSetPrice", "Set a live rate; the next request pays it", "admin",
+              shapes.PriceSet, auth=ADMIN, body=PRICE),
+    ApiOperation("GET", "/admin/v1/usage", "adminUsage", "Usage across accounts (or one)", "admin", shapes.Usage,
+              auth=ADMIN, query=(*WINDOW, replace(ACCOUNT_FILTER, doc="only this account"))),
+    ApiOperation("GET", "/admin/v1/ledger/verify", "adminVerifyLedger", "Check that balances, holds and the ledger agree",
+              "admin", shapes.LedgerVerify, auth=ADMIN),
+    ApiOperation("GET", "/admin/v1/routes", "adminRoutes", "Every upstream route with its health and circuit", "admin",
+              shapes.Routes, auth=ADMIN),
+)
+# fmt: on
+
+
+__all__ = ["API_OPERATIONS", "ApiOperation", "Body"]
