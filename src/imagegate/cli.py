@@ -22,7 +22,7 @@ from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run
 from .service.doctor import diagnose, render, report
 from .tour import command_name, tour
-from .wiring import check_storage, open_admin, open_route_health
+from .wiring import check_provenance, check_storage, open_admin, open_route_health
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -69,6 +69,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
 
     settings = load_settings(host=host, port=port)
     check_store(settings)
+    check_signing(settings)
     first = _admin_call(lambda admin: _bootstrap(admin))
     embedded = settings.database_url.startswith("sqlite")
     click.echo(
@@ -113,6 +114,15 @@ def check_store(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+def check_signing(settings: Settings) -> str:
+    """Refuse to start, naming the setting and the file, when the C2PA credentials cannot sign; on a
+    first start this makes the gateway's own chain in the data dir."""
+    try:
+        return check_provenance(settings)
+    except ValueError as exc:  # CredentialsError: a file that cannot be read or used
+        raise click.ClickException(f"cannot sign C2PA manifests: {exc}") from exc
+
+
 async def _bootstrap(admin: AdminService) -> dict[str, Any]:
     return await bootstrap_first_run(admin) or {}
 
@@ -120,11 +130,16 @@ async def _bootstrap(admin: AdminService) -> dict[str, Any]:
 @main.command()
 @json_option
 def init(as_json: bool) -> None:
-    """Create / migrate the database and print the data dir."""
+    """Create / migrate the database, make the C2PA signing chain, and print the data dir."""
     settings = load_settings()
     _admin_call(lambda admin: _noop(admin))
+    signer = check_signing(settings)
     _emit(
-        {"data_dir": str(settings.data_dir), "database": _safe_url(settings.database_url)},
+        {
+            "data_dir": str(settings.data_dir),
+            "database": _safe_url(settings.database_url),
+            "c2pa_signer": signer,
+        },
         as_json,
         str(settings.data_dir),
     )

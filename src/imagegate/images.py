@@ -98,6 +98,17 @@ def inspect(data: bytes) -> ImageInfo:
     return ImageInfo(format=fmt, width=width, height=height)
 
 
+@dataclass(frozen=True, slots=True)
+class Conformed:
+    """An image made what the client asked for, and what it was when the upstream delivered it."""
+
+    data: bytes
+    source: ImageInfo
+    """The upstream's image: its format and size before any change."""
+    changed: bool
+    """Re-encoded (another format or compression) or resized; False when `data` is the upstream's bytes."""
+
+
 def conform(
     data: bytes,
     *,
@@ -113,17 +124,39 @@ def conform(
     `reencode` is set (an upstream that could not apply the requested compression). An image at `native_size` (when that differs
     from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
     """
+    return conform_image(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+    ).data
+
+
+def conform_image(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+) -> Conformed:
+    """`conform`, saying what the upstream's image was and whether it changed."""
     _check_format(want_format)
     info = inspect(data)
     want_size = (int(want_size[0]), int(want_size[1]))
     if info.size == want_size:
         if info.format == want_format and not reencode:
-            return data
-        return encode(_decode(data), want_format, compression, png_compress_level=_png_level(want_size))
+            return Conformed(data, info, changed=False)
+        encoded = encode(_decode(data), want_format, compression, png_compress_level=_png_level(want_size))
+        return Conformed(encoded, info, changed=True)
     if native_size is not None and tuple(native_size) != want_size and info.size == tuple(native_size):
         image = _resizable(_decode(data))
         resized = image.resize(want_size, Image.Resampling.LANCZOS)
-        return encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
+        encoded = encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
+        return Conformed(encoded, info, changed=True)
     raise BadImage(f"upstream returned {info.width}x{info.height}, expected {want_size[0]}x{want_size[1]}")
 
 
@@ -136,7 +169,28 @@ async def conform_async(
     native_size: tuple[int, int] | None = None,
     reencode: bool = False,
 ) -> bytes:
-    """`conform` in a worker thread, so image work never runs on the event loop.
+    """`conform` in a worker thread, so image work never runs on the event loop (see `conform_image_async`)."""
+    conformed = await conform_image_async(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+    )
+    return conformed.data
+
+
+async def conform_image_async(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+) -> Conformed:
+    """`conform_image` in a worker thread, so image work never runs on the event loop.
 
     Except the check of a small image that needs no change: below `INLINE_MAX_BYTES` it runs inline
     (tens of microseconds: less than the hop to a thread and back). Anything to re-encode or resize,
@@ -146,9 +200,9 @@ async def conform_async(
         _check_format(want_format)
         info = inspect(data)  # BadImage from here is what the thread would have raised
         if info.size == (int(want_size[0]), int(want_size[1])) and info.format == want_format:
-            return data
+            return Conformed(data, info, changed=False)
     work = functools.partial(
-        conform,
+        conform_image,
         data,
         want_format=want_format,
         want_size=want_size,
@@ -250,4 +304,15 @@ def _webp_ready(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if _has_alpha(image) else "RGB")
 
 
-__all__ = ["FORMATS", "BadImage", "ImageInfo", "conform", "conform_async", "encode", "inspect"]
+__all__ = [
+    "FORMATS",
+    "BadImage",
+    "Conformed",
+    "ImageInfo",
+    "conform",
+    "conform_async",
+    "conform_image",
+    "conform_image_async",
+    "encode",
+    "inspect",
+]

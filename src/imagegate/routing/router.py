@@ -17,7 +17,7 @@ from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
-from ..domain.ports import CircuitStore, PartialSink, Provider
+from ..domain.ports import CircuitStore, ImageMarker, PartialSink, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.upstream import (
@@ -92,7 +92,9 @@ class Router:
         deadline_seconds: float,
         circuits: CircuitStore,
         rng: random.Random | None = None,
+        marker: ImageMarker | None = None,
     ) -> None:
+        """`marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked."""
         self._policy = policy
         self._attempt_timeout = attempt_timeout
         self._deadline_seconds = deadline_seconds
@@ -108,13 +110,14 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    conforming = ConformingProvider(provider, route)
+                    conforming = ConformingProvider(provider, route, marker)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
         self._preview = ConformingProvider(
             registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
             PREVIEW_ROUTE,
+            marker,
         )
         self._routes = {model.id: model.routes for model in catalog}
 
