@@ -87,7 +87,7 @@ def make_own_chain(data_dir: Path) -> None:
     work = data_dir / f".{OWN_DIR}.{os.getpid()}.{secrets.token_hex(4)}"
     work.mkdir(mode=0o700)
     try:
-        chain, key = _issue_chain()
+        chain, key = issue_chain()
         (work / CHAIN_FILE).write_bytes(chain)
         fd = os.open(work / KEY_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as fh:
@@ -101,12 +101,13 @@ def make_own_chain(data_dir: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _issue_chain() -> tuple[bytes, bytes]:
-    """(chain PEM: leaf then CA, the leaf's key PEM): ECDSA P-256, signed with SHA-256."""
+def issue_chain(name: str = "imagegate", organization: str = "imagegate (self-issued)") -> tuple[bytes, bytes]:
+    """A fresh CA and leaf ("`name` C2PA CA", "`name` C2PA signer"): (the chain's PEM, leaf then CA;
+    the leaf's key PEM). ECDSA P-256, signed with SHA-256."""
     now = datetime.datetime.now(datetime.UTC)
     start = now - datetime.timedelta(hours=1)  # a clock slightly behind still accepts it
     ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = _name("imagegate C2PA CA")
+    ca_name = _name(f"{name} C2PA CA", organization)
     ca = (
         x509.CertificateBuilder()
         .subject_name(ca_name)
@@ -123,7 +124,7 @@ def _issue_chain() -> tuple[bytes, bytes]:
     key = ec.generate_private_key(ec.SECP256R1())
     leaf = (
         x509.CertificateBuilder()
-        .subject_name(_name("imagegate C2PA signer"))
+        .subject_name(_name(f"{name} C2PA signer", organization))
         .issuer_name(ca_name)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -141,11 +142,11 @@ def _issue_chain() -> tuple[bytes, bytes]:
     return chain, pem
 
 
-def _name(common_name: str) -> x509.Name:
+def _name(common_name: str, organization: str) -> x509.Name:
     return x509.Name(
         [
             x509.NameAttribute(NameOID.COMMON_NAME, common_name),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "imagegate (self-issued)"),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization),
         ]
     )
 
@@ -227,6 +228,7 @@ def _algorithm(private: PrivateKeyTypes, key: Path, setting: str) -> str:
 __all__ = [
     "CredentialsError",
     "SigningCredentials",
+    "issue_chain",
     "load_credentials",
     "make_own_chain",
     "own_chain_files",
