@@ -24,7 +24,9 @@ from .setting import Setting
 
 SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares its credentials' (providers/)
     Setting(
-        "IMAGEGATE_DATA_DIR", "./data", "where the embedded database, images and the generated signing secret live"
+        "IMAGEGATE_DATA_DIR",
+        "./data",
+        "where the embedded database, images, the generated signing secret and C2PA chain live",
     ),
     Setting(
         "IMAGEGATE_DATABASE_URL",

@@ -23,13 +23,22 @@ def mime_of(data: bytes) -> str:
     return mime
 
 
+SIGNER_USAGES = "\n".join(
+    ("1.3.6.1.5.5.7.3.4", "1.3.6.1.5.5.7.3.36", "1.3.6.1.5.5.7.3.8", "1.3.6.1.5.5.7.3.9", "1.3.6.1.4.1.62558.2.1")
+)
+"""The signer extended key usages the C2PA trust list's configuration accepts (emailProtection,
+documentSigning, timeStamping, OCSPSigning, claimSigning); c2pa-rs alone accepts emailProtection only."""
+
+
 def manifest_store(data: bytes) -> dict[str, Any] | None:
-    """The image's manifest store as c2pa-python reports it, or None when it carries none."""
-    reader = c2pa.Reader.try_create(mime_of(data), io.BytesIO(data))
-    if reader is None:
-        return None
-    with reader:
-        store: dict[str, Any] = json.loads(reader.json())
+    """The image's manifest store as c2pa-python reports it, validated as a reader with the C2PA trust
+    list's configuration does (no anchors: every signer is untrusted); None when it carries none."""
+    with c2pa.Context.from_dict({"trust": {"trust_config": SIGNER_USAGES}}) as context:
+        reader = c2pa.Reader.try_create(mime_of(data), io.BytesIO(data), context=context)
+        if reader is None:
+            return None
+        with reader:
+            store: dict[str, Any] = json.loads(reader.json())
     return store
 
 

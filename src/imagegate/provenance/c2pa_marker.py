@@ -42,6 +42,19 @@ _ALGORITHMS = {
 _SETTINGS = {"builder": {"thumbnail": {"enabled": False}}, "verify": {"verify_after_sign": False}}
 _TRUSTED_ONLY = "signingCredential.untrusted"
 """The one validation failure expected of a signer on no trust list (the gateway's own chain)."""
+_SIGNER_USAGES = "\n".join(
+    (
+        "1.3.6.1.5.5.7.3.4",  # id-kp-emailProtection
+        "1.3.6.1.5.5.7.3.36",  # id-kp-documentSigning
+        "1.3.6.1.5.5.7.3.8",  # id-kp-timeStamping
+        "1.3.6.1.5.5.7.3.9",  # id-kp-OCSPSigning
+        "1.3.6.1.4.1.311.76.59.1.9",  # Microsoft's C2PA signing
+        "1.3.6.1.4.1.62558.2.1",  # c2pa-kp-claimSigning
+    )
+)
+"""The extended key usages validators with the C2PA trust list's configuration accept of a signer (c2pa-rs
+alone accepts only emailProtection): the start-up check reads its sample as they do."""
+_READ_SETTINGS = {"trust": {"trust_config": _SIGNER_USAGES}}
 
 
 class C2paMarker:
@@ -96,7 +109,7 @@ class C2paMarker:
         try:
             marked = self.mark_now(sample.getvalue(), Marking(Origin("self-test", "imagegate"), "png"))
         except MarkingFailed as exc:
-            raise CredentialsError(f"{self.credentials.where} cannot sign: {exc}") from None
+            raise CredentialsError(f"{self.credentials.where} cannot sign: {exc.__cause__ or exc}") from None
         statuses = read_manifest_store(marked, "png").get("validation_status", [])
         return [f"{s.get('code')}: {s.get('explanation')}" for s in statuses if s.get("code") != _TRUSTED_ONLY]
 
@@ -137,8 +150,12 @@ def manifest(marking: Marking, version: str, *, with_parent: bool) -> dict[str, 
 
 
 def read_manifest_store(data: bytes, fmt: str) -> dict[str, Any]:
-    """The manifest store of an image as c2pa-python reports it (its JSON), validation included."""
-    with c2pa.Reader(f"image/{fmt}", io.BytesIO(data)) as reader:
+    """The manifest store of an image as c2pa-python reports it (its JSON), validated as a reader with
+    the C2PA trust list's configuration validates it (no trust anchors: any signer is "untrusted")."""
+    with (
+        c2pa.Context.from_dict(_READ_SETTINGS) as context,
+        c2pa.Reader(f"image/{fmt}", io.BytesIO(data), context=context) as reader,
+    ):
         store: dict[str, Any] = json.loads(reader.json())
     return store
 

@@ -101,9 +101,13 @@ def make_own_chain(data_dir: Path) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def issue_chain(name: str = "imagegate", organization: str = "imagegate (self-issued)") -> tuple[bytes, bytes]:
-    """A fresh CA and leaf ("`name` C2PA CA", "`name` C2PA signer"): (the chain's PEM, leaf then CA;
-    the leaf's key PEM). ECDSA P-256, signed with SHA-256."""
+def issue_chain(
+    name: str = "imagegate",
+    organization: str = "imagegate (self-issued)",
+    usages: tuple[ObjectIdentifier, ...] = (DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION),
+) -> tuple[bytes, bytes]:
+    """A fresh CA and leaf ("`name` C2PA CA", "`name` C2PA signer", the leaf with the extended key
+    `usages`): (the chain's PEM, leaf then CA; the leaf's key PEM). ECDSA P-256, signed with SHA-256."""
     now = datetime.datetime.now(datetime.UTC)
     start = now - datetime.timedelta(hours=1)  # a clock slightly behind still accepts it
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -132,7 +136,7 @@ def issue_chain(name: str = "imagegate", organization: str = "imagegate (self-is
         .not_valid_after(now + datetime.timedelta(days=365 * OWN_LEAF_YEARS))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(_key_usage(cert_sign=False), critical=True)
-        .add_extension(x509.ExtendedKeyUsage([DOCUMENT_SIGNING, ExtendedKeyUsageOID.EMAIL_PROTECTION]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage(list(usages)), critical=False)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())

@@ -205,7 +205,7 @@ def _provenance(settings: Settings) -> Check:
             FAIL,
             f"manifests signed with {credentials.where} do not validate: {'; '.join(failures)}",
             "use a certificate with key usage digitalSignature and an extended key usage C2PA accepts "
-            "(emailProtection or documentSigning)",
+            "(emailProtection, documentSigning or claimSigning)",
         )
     days_left = (credentials.not_after - datetime.datetime.now(datetime.UTC)).days
     if days_left < EXPIRY_WARNING_DAYS:

@@ -42,10 +42,13 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
             request, "not_found.html", {"what": f"No model '{model_id}' in this gateway's catalog."}, status=404
         )
     reference = await catalog.page(model.id)
-    base_url = gateway(request).settings.base_url()
-    return page(
-        request, "model.html", {"p": reference, "m": model, "examples": examples(base_url, reference.example_body)}
-    )
+    settings = gateway(request).settings
+    provenance = {
+        "on": settings.c2pa,
+        "placeholder": bool(model.routes) and all(route.provider == "preview" for route in model.routes),
+    }
+    context = {"m": model, "examples": examples(settings.base_url(), reference.example_body), "c2pa": provenance}
+    return page(request, "model.html", {"p": reference, **context})
 
 
 @router.get("/playground")
