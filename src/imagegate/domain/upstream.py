@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .provenance import Marking
+
 
 @dataclass(frozen=True, slots=True)
 class GeneratedImage:
@@ -27,6 +29,9 @@ class GeneratedImage:
     so it can be passed through instead of re-encoded. Whoever changes `data` must drop it."""
     size: str | None = None
     """"WxH" as delivered, once checked (set for `size: "auto"`, where the upstream picked it)."""
+    provenance: Marking | None = None
+    """What its C2PA manifest will say, once checked and made what the client asked for; the router
+    embeds the manifest when a route has delivered (`routing.marking`)."""
 
 
 @dataclass(frozen=True, slots=True)

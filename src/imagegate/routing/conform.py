@@ -1,5 +1,5 @@
-"""A provider wrapper that checks every delivered image, so bad bytes are retried like a 5xx, and
-marks each one with the gateway's signed provenance (C2PA) before it goes anywhere."""
+"""A provider wrapper that checks every delivered image, so bad bytes are retried like a 5xx, and says
+what each one's provenance (C2PA) manifest will record; partial images are marked as they stream."""
 
 from __future__ import annotations
 
@@ -27,10 +27,11 @@ class ConformingProvider(ProviderWrapper):
     is dropped; when no image is left, that is a `BadImage`, a retryable upstream problem, and an
     upstream that delivered nothing at all is one too. Never returns an empty list.
 
-    With a `marker`, every image it hands back, and every partial image a stream sends, carries the
-    gateway's signed manifest: who made it (the model and its vendor, or the offline preview), what
-    the gateway changed, and the upstream's own manifest as its parent. An image that cannot be
-    marked is dropped like a bad one; a partial image that cannot be is not sent.
+    With a `marker`, each image it hands back says in `provenance` what its manifest will record
+    (who made it: the model and its vendor, or the offline preview; what the gateway changed; the
+    upstream's own manifest as its parent), for the router to embed once the route has delivered
+    (`routing.marking`). Each partial image a stream sends is marked here, as it arrives; one that
+    cannot be marked is not sent.
     """
 
     def __init__(self, inner: Provider, route: Route, marker: ImageMarker | None = None) -> None:
@@ -52,6 +53,7 @@ class ConformingProvider(ProviderWrapper):
         conformed: list[GeneratedImage] = []
         bad: list[BadImage] = []
         for image in images:
+            upstream = image.data
             try:
                 want = self._auto_size(image, request) if request.auto_size else (request.width, request.height)
                 made = await conform_image_async(
@@ -62,18 +64,16 @@ class ConformingProvider(ProviderWrapper):
                     native_size=native,
                     reencode=reencode,
                 )
-                data = made.data
-                if self._marker is not None:
-                    data = await self._marker.mark(data, self._marking(request, image.data, made, want))
             except BadImage as exc:
                 bad.append(exc)
                 continue
-            except MarkingFailed as exc:
-                bad.append(BadImage(str(exc)))
-                continue
+            if made.changed:
+                image = replace(image, data=made.data, b64=None)
             if request.auto_size:
                 image = replace(image, size=f"{want[0]}x{want[1]}")
-            conformed.append(image if data is image.data else replace(image, data=data, b64=None))
+            if self._marker is not None:
+                image = replace(image, provenance=self._marking(request, upstream, made, want))
+            conformed.append(image)
         if bad:
             log.warning("route %s: %d of %d image(s) unusable: %s", self._route.name, len(bad), len(images), bad[0])
             if not conformed:

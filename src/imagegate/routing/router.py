@@ -17,7 +17,7 @@ from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
-from ..domain.ports import CircuitStore, ImageMarker, PartialSink, Provider
+from ..domain.ports import CircuitStore, ImageMarker, MarkingFailed, PartialSink, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.upstream import (
@@ -31,6 +31,7 @@ from ..providers.http_client import UpstreamClient
 from ..providers.registry import Registry
 from .breaker import CircuitBreaker
 from .conform import ConformingProvider
+from .marking import mark_delivered
 from .retry import RetryPolicy, RouteCall, call_with_retries
 
 log = logging.getLogger("imagegate.routing")
@@ -96,6 +97,7 @@ class Router:
     ) -> None:
         """`marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked."""
         self._policy = policy
+        self._marker = marker
         self._attempt_timeout = attempt_timeout
         self._deadline_seconds = deadline_seconds
         self._rng = rng or random.Random()
@@ -176,7 +178,17 @@ class Router:
                     deadline=deadline,
                     call=call,
                 )
+                if self._marker is not None:
+                    images = await mark_delivered(self._marker, images)
                 return Routed(images, route.name, attempts + call.attempts)
+            except MarkingFailed as exc:
+                log.error(
+                    "model %s route %s: a delivered image could not be marked: %s", request.model.id, route.name, exc
+                )
+                unmarked = UpstreamFailed(
+                    "The upstream's image could not carry the gateway's Content Credentials. Nothing was charged."
+                )
+                return Routed([], route.name, attempts + call.attempts, unmarked)
             except ContentBlocked as blocked:
                 return Routed([], route.name, attempts + call.attempts, blocked)
             except UpstreamProblem as problem:
