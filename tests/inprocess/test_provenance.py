@@ -58,9 +58,10 @@ provider = "openai"
 credentials = "openai"
 upstream_model = "gpt-image-2"
 native_formats = ["png"]
-upscaled_from = { "2048x2048" = "1024x1024" }
+upscaled_from = { "1536x1024" = "768x512" }
 """
-"""A route that draws only PNG at 1024x1024 at most: the gateway re-encodes WEBP and upscales 2048x2048."""
+"""A route that draws only PNG, and 1536x1024 at half the size: the gateway re-encodes WEBP and upscales
+(a size below the heap trim's, which would outlive this test's event loop)."""
 FIELDS = {"model": "gpt-image-2", "prompt": "a red kite over the sea", "quality": "low", "size": "1024x1024"}
 ASYNC = {"Prefer": "respond-async"}
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
@@ -223,7 +224,7 @@ def test_the_upstreams_own_manifest_becomes_the_parent_through_conversion_and_up
         cases = {
             "as delivered": (await b64_image(output_format="png"), "png", (1024, 1024), []),
             "converted": (await b64_image(output_format="webp"), "webp", (1024, 1024), ["c2pa.converted"]),
-            "upscaled": (await b64_image(size="2048x2048"), "png", (2048, 2048), ["c2pa.resized"]),
+            "upscaled": (await b64_image(size="1536x1024"), "png", (1536, 1024), ["c2pa.resized"]),
         }
         for name, (data, fmt, size, edits) in cases.items():
             manifest = assert_marked_by_the_gateway_over_a_parent(data, fmt, size)
@@ -234,7 +235,7 @@ def test_the_upstreams_own_manifest_becomes_the_parent_through_conversion_and_up
         )
         assert converted["description"] == "re-encoded from PNG to WEBP"
         assert converted["softwareAgent"] == {"name": "imagegate", "version": __version__}
-        assert upscaled["description"] == "upscaled from 1024x1024 to 2048x2048 (Lanczos)"
+        assert upscaled["description"] == "upscaled from 768x512 to 1536x1024 (Lanczos)"
 
         stream = await app.http.post(
             "/v1/images/generations", json={**FIELDS, "stream": True, "partial_images": 1}, headers=auth(key)
