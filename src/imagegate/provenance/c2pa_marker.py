@@ -8,17 +8,19 @@ software agent, or `c2pa.opened` naming the upstream's own manifest as the paren
 image carried one; then `c2pa.converted` / `c2pa.resized` for what the gateway did to the bytes.
 
 Signing runs in a worker thread within the pixel budget (the native library hashes and copies the
-whole file); no thumbnail is made and the result is not verified again (`check` proves the
-credentials once, at start).
+whole file), at most `SIGNING_THREADS` at once; no thumbnail is made and the result is not verified
+again (`check` proves the credentials once, at start).
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
 from typing import Any
 
+import anyio
 import anyio.to_thread
 import c2pa
 from PIL import Image
@@ -39,6 +41,11 @@ _ALGORITHMS = {
     "ps256": c2pa.C2paSigningAlg.PS256,
     "ed25519": c2pa.C2paSigningAlg.ED25519,
 }
+SIGNING_THREADS = 2
+"""Images signed at once per process. The native library calls back into Python for every read and
+write of the file, so each signing thread takes the GIL thousands of times: eight at once starved the
+event loop for up to 77 ms and finished later than two at once, which kept it under 10 ms
+(bench/micro_c2pa.py, docs/benchmarks.md)."""
 _SETTINGS = {"builder": {"thumbnail": {"enabled": False}}, "verify": {"verify_after_sign": False}}
 _TRUSTED_ONLY = "signingCredential.untrusted"
 """The one validation failure expected of a signer on no trust list (the gateway's own chain)."""
@@ -63,6 +70,8 @@ class C2paMarker:
     def __init__(self, credentials: SigningCredentials, version: str) -> None:
         self.credentials = credentials
         self._version = version
+        self._limiter: anyio.CapacityLimiter | None = None
+        self._limiter_loop: asyncio.AbstractEventLoop | None = None
         self._context = c2pa.Context.from_dict(_SETTINGS)
         info = c2pa.C2paSignerInfo(_ALGORITHMS[credentials.algorithm], credentials.chain_pem, credentials.key_pem, None)
         try:
@@ -74,7 +83,14 @@ class C2paMarker:
     async def mark(self, data: bytes, marking: Marking) -> bytes:
         # the native library holds the source and the signed copy: two files' worth, ~4 bytes a "pixel"
         async with reserve(max(1, len(data) // 2)):
-            return await anyio.to_thread.run_sync(self.mark_now, data, marking)
+            return await anyio.to_thread.run_sync(self.mark_now, data, marking, limiter=self._threads())
+
+    def _threads(self) -> anyio.CapacityLimiter:
+        """The limiter of signing threads, one per event loop (a limiter belongs to the loop it serves)."""
+        loop = asyncio.get_running_loop()
+        if self._limiter is None or self._limiter_loop is not loop:
+            self._limiter, self._limiter_loop = anyio.CapacityLimiter(SIGNING_THREADS), loop
+        return self._limiter
 
     def mark_now(self, data: bytes, marking: Marking) -> bytes:
         """`mark`, on the calling thread."""
@@ -160,4 +176,4 @@ def read_manifest_store(data: bytes, fmt: str) -> dict[str, Any]:
     return store
 
 
-__all__ = ["PARENT_LABEL", "C2paMarker", "manifest", "read_manifest_store"]
+__all__ = ["PARENT_LABEL", "SIGNING_THREADS", "C2paMarker", "manifest", "read_manifest_store"]
