@@ -200,6 +200,22 @@ def test_every_surface_hands_out_images_carrying_the_gateways_manifest(
         assert responses.status_code == 200, responses.text
         delivered["responses result"] = unpacked(responses.json()["output"][0]["result"])
 
+        streamed = await app.http.post(
+            "/v1/responses",
+            json={
+                "model": "gpt-5",
+                "input": FIELDS["prompt"],
+                "stream": True,
+                "tools": [{**tool, "output_format": fmt, "partial_images": 1}],
+            },
+            headers=auth(key),
+        )
+        assert streamed.status_code == 200, streamed.text
+        by_type = {e["type"]: e for e in events(streamed.text)}
+        partial = by_type["response.image_generation_call.partial_image"]["partial_image_b64"]
+        delivered["responses stream partial"] = unpacked(partial)
+        delivered["responses stream done"] = unpacked(by_type["response.output_item.done"]["item"]["result"])
+
         for surface, data in delivered.items():
             manifest = assert_marked_by_the_gateway(data, fmt)
             assert "ingredients" not in manifest or manifest["ingredients"] == [], surface
