@@ -46,6 +46,10 @@ FAST_RETRIES = {
     "IMAGEGATE_BREAKER_FAILURES": "1000000",
 }
 
+NO_ADMIN_GUESS_LIMIT = {"IMAGEGATE_ADMIN_AUTH_FAILURES": "0", "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL": "0"}
+"""Shared gateways hear many wrong admin tokens from one address (every refusal test sends some): the
+limit would turn those tests' 401s into 429s. It is tested in process (tests/web/test_admin_guard.py)."""
+
 
 def _assert_loopback(url: str) -> None:
     host = urlparse(url).hostname
@@ -145,6 +149,7 @@ def start_gateway(data_dir: Path, upstream: FakeOpenAI | None, extra_env: dict[s
         "IMAGEGATE_SIGNING_SECRET": SIGNING_SECRET,
         "IMAGEGATE_LOG_LEVEL": "warning",
         **FAST_RETRIES,
+        **NO_ADMIN_GUESS_LIMIT,
         **(extra_env or {}),
     }
     if upstream is not None:

@@ -40,6 +40,23 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     ),
     Setting("IMAGEGATE_URL_TTL_SECONDS", "86400", "lifetime of a download URL"),
     Setting("IMAGEGATE_ADMIN_TOKEN", None, "bearer token of the admin API (unset: admin API off)"),
+    Setting(
+        "IMAGEGATE_ADMIN_AUTH_FAILURES",
+        "10",
+        "wrong admin tokens (login form and admin API together) one client address may send per window; "
+        "past it, every admin token from that address, right or wrong, answers 429 with Retry-After; 0: no limit",
+    ),
+    Setting(
+        "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL",
+        "100",
+        "wrong admin tokens from all addresses together per window (a guess spread over many addresses); "
+        "past it, every admin token check answers 429 until failures age out; 0: no limit",
+    ),
+    Setting(
+        "IMAGEGATE_ADMIN_AUTH_WINDOW_SECONDS",
+        "300",
+        "how long a wrong admin token counts against the two limits above (shared by every node through Redis)",
+    ),
     Setting("IMAGEGATE_CONFIG", None, "optional TOML file: catalog overrides (models, routes, prices)"),
     Setting("IMAGEGATE_HOST", "127.0.0.1", "address `serve` binds to"),
     Setting("IMAGEGATE_PORT", "8000", "port `serve` listens on"),
@@ -92,6 +109,12 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "IMAGEGATE_MODERATION_ON_ERROR",
         "open",
         "moderation down or over budget: `open` serves the request, `closed` answers 503",
+    ),
+    Setting(
+        "IMAGEGATE_OUTPUT_SCREENING",
+        "off",
+        "screen every image before it is handed out: `off`, `moderation` (the moderations endpoint above, "
+        "image input; its `_ON_ERROR` applies) or `local` (NudeNet on this node; `pip install 'imagegate[screening]'`)",
     ),
     Setting(
         "IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"
@@ -215,6 +238,9 @@ class Settings:
     signing_secret: bytes
     url_ttl_seconds: int
     admin_token: str | None
+    admin_auth_failures: int
+    admin_auth_failures_all: int
+    admin_auth_window_seconds: int
     host: str
     port: int
     upstream_timeout_seconds: float
@@ -238,6 +264,8 @@ class Settings:
     moderation_model: str
     moderation_timeout_seconds: float
     moderation_fail_open: bool
+    output_screening: str
+    """`off`, `moderation` or `local` (docs/safety.md, "Output screening")."""
     rate_limit_fail_open: bool
     max_body_bytes: int
     upstream_max_connections: int | None
@@ -304,6 +332,15 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "signing_secret": _signing_secret(get("IMAGEGATE_SIGNING_SECRET"), data_dir),
         "url_ttl_seconds": int(text("IMAGEGATE_URL_TTL_SECONDS")),
         "admin_token": get("IMAGEGATE_ADMIN_TOKEN"),
+        "admin_auth_failures": int(
+            _bounded(text("IMAGEGATE_ADMIN_AUTH_FAILURES"), "IMAGEGATE_ADMIN_AUTH_FAILURES", 0, 1_000_000)
+        ),
+        "admin_auth_failures_all": int(
+            _bounded(text("IMAGEGATE_ADMIN_AUTH_FAILURES_ALL"), "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL", 0, 1_000_000)
+        ),
+        "admin_auth_window_seconds": int(
+            _bounded(text("IMAGEGATE_ADMIN_AUTH_WINDOW_SECONDS"), "IMAGEGATE_ADMIN_AUTH_WINDOW_SECONDS", 1, 86400)
+        ),
         "host": text("IMAGEGATE_HOST"),
         "port": int(text("IMAGEGATE_PORT")),
         "upstream_timeout_seconds": float(text("IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS")),
@@ -328,6 +365,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "moderation_model": text("IMAGEGATE_MODERATION_MODEL"),
         "moderation_timeout_seconds": float(text("IMAGEGATE_MODERATION_TIMEOUT_SECONDS")),
         "moderation_fail_open": _open_or_closed(get("IMAGEGATE_MODERATION_ON_ERROR"), "IMAGEGATE_MODERATION_ON_ERROR"),
+        "output_screening": _output_screening(get("IMAGEGATE_OUTPUT_SCREENING"), get("IMAGEGATE_MODERATION_URL")),
         "rate_limit_fail_open": _open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
         "max_body_bytes": int(text("IMAGEGATE_MAX_BODY_BYTES")),
         "upstream_max_connections": int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
@@ -446,6 +484,15 @@ def _one_of(value: str | None, name: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return text
+
+
+def _output_screening(value: str | None, moderation_url: str | None) -> str:
+    mode = _one_of(value, "IMAGEGATE_OUTPUT_SCREENING", ("off", "moderation", "local"))
+    if mode == "moderation" and not moderation_url:
+        raise ValueError(
+            "IMAGEGATE_OUTPUT_SCREENING=moderation needs IMAGEGATE_MODERATION_URL (the moderations endpoint)"
+        )
+    return mode
 
 
 def _open_or_closed(value: str | None, name: str) -> bool:

@@ -16,7 +16,7 @@ from types import MappingProxyType
 import anyio.to_thread
 from PIL import Image, UnidentifiedImageError
 
-from .domain.upstream import RetryableUpstreamError
+from .domain.upstream import RetryableUpstreamError, ScreeningImage
 from .pixels import reserve
 
 FORMATS = ("png", "jpeg", "webp")
@@ -107,6 +107,8 @@ class Conformed:
     """The upstream's image: its format and size before any change."""
     changed: bool
     """Re-encoded (another format or compression) or resized; False when `data` is the upstream's bytes."""
+    view: ScreeningImage | None = None
+    """Output screening's view of the pixels, when they had to be decoded anyway and one was asked for."""
 
 
 def conform(
@@ -134,6 +136,30 @@ def conform(
     ).data
 
 
+def conform_viewed(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+    view_side: int | None = None,
+) -> tuple[bytes, ScreeningImage | None]:
+    """`conform`, and, with `view_side`, output screening's view of the pixels where they had to be
+    decoded anyway (so the screen does not decode them again); None when the bytes passed as they were."""
+    conformed = conform_image(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+        view_side=view_side,
+    )
+    return conformed.data, conformed.view
+
+
 def conform_image(
     data: bytes,
     *,
@@ -142,21 +168,24 @@ def conform_image(
     compression: int | None,
     native_size: tuple[int, int] | None = None,
     reencode: bool = False,
+    view_side: int | None = None,
 ) -> Conformed:
-    """`conform`, saying what the upstream's image was and whether it changed."""
+    """`conform_viewed`, saying too what the upstream's image was and whether it changed."""
     _check_format(want_format)
     info = inspect(data)
     want_size = (int(want_size[0]), int(want_size[1]))
     if info.size == want_size:
         if info.format == want_format and not reencode:
             return Conformed(data, info, changed=False)
-        encoded = encode(_decode(data), want_format, compression, png_compress_level=_png_level(want_size))
-        return Conformed(encoded, info, changed=True)
+        image = _decode(data)
+        encoded = encode(image, want_format, compression, png_compress_level=_png_level(want_size))
+        return Conformed(encoded, info, changed=True, view=_view(image, view_side))
     if native_size is not None and tuple(native_size) != want_size and info.size == tuple(native_size):
         image = _resizable(_decode(data))
         resized = image.resize(want_size, Image.Resampling.LANCZOS)
         encoded = encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
-        return Conformed(encoded, info, changed=True)
+        # the view from the native pixels: the same picture, fewer to reduce
+        return Conformed(encoded, info, changed=True, view=_view(image, view_side))
     raise BadImage(f"upstream returned {info.width}x{info.height}, expected {want_size[0]}x{want_size[1]}")
 
 
@@ -169,7 +198,7 @@ async def conform_async(
     native_size: tuple[int, int] | None = None,
     reencode: bool = False,
 ) -> bytes:
-    """`conform` in a worker thread, so image work never runs on the event loop (see `conform_image_async`)."""
+    """`conform` in a worker thread (see `conform_image_async`)."""
     conformed = await conform_image_async(
         data,
         want_format=want_format,
@@ -181,6 +210,29 @@ async def conform_async(
     return conformed.data
 
 
+async def conform_viewed_async(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+    view_side: int | None = None,
+) -> tuple[bytes, ScreeningImage | None]:
+    """`conform_viewed` in a worker thread (see `conform_image_async`)."""
+    conformed = await conform_image_async(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+        view_side=view_side,
+    )
+    return conformed.data, conformed.view
+
+
 async def conform_image_async(
     data: bytes,
     *,
@@ -189,6 +241,7 @@ async def conform_image_async(
     compression: int | None,
     native_size: tuple[int, int] | None = None,
     reencode: bool = False,
+    view_side: int | None = None,
 ) -> Conformed:
     """`conform_image` in a worker thread, so image work never runs on the event loop.
 
@@ -209,10 +262,35 @@ async def conform_image_async(
         compression=compression,
         native_size=native_size,
         reencode=reencode,
+        view_side=view_side,
     )
     source = native_size or want_size
     async with reserve(int(want_size[0]) * int(want_size[1]) + int(source[0]) * int(source[1])):  # decoded + encoded
         return await anyio.to_thread.run_sync(work)
+
+
+def screening_view(data: bytes, max_side: int) -> ScreeningImage:
+    """The image as output screening reads it: RGB, at most `max_side` a side, decoded once (a JPEG
+    straight at reduced scale from its DCT coefficients, `draft`); transparency flattened onto white."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=_PIL_OPENERS)
+        if image.format in ("JPEG", "MPO"):
+            image.draft("RGB", (max_side, max_side))
+        image.load()
+    except Exception as exc:  # checked by `inspect` before; still, never screen what does not decode
+        raise BadImage(f"the image does not decode for screening: {exc}") from exc
+    return _reduced(image, max_side)
+
+
+def _view(image: Image.Image, max_side: int | None) -> ScreeningImage | None:
+    """`screening_view` of pixels already decoded (None: no view asked for)."""
+    return None if max_side is None else _reduced(image, max_side)
+
+
+def _reduced(image: Image.Image, max_side: int) -> ScreeningImage:
+    rgb = _jpeg_ready(image).convert("RGB")
+    rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return ScreeningImage(rgb.width, rgb.height, rgb.tobytes())
 
 
 def encode(
@@ -313,6 +391,9 @@ __all__ = [
     "conform_async",
     "conform_image",
     "conform_image_async",
+    "conform_viewed",
+    "conform_viewed_async",
     "encode",
     "inspect",
+    "screening_view",
 ]

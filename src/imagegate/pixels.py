@@ -1,8 +1,8 @@
 """A bound on image pixels being decoded, drawn or encoded at once, in this process.
 
 Image work costs memory by pixels (a 4096² image is 64 MB as RGBA before any encoder buffer), and
-sixteen requests of four such images each, all at once, once peaked near 4 GB. Every decode, draw,
-resize or encode reserves its pixels here first; past the bound it *waits* for earlier work to
+sixteen requests of four such images each, all at once, once peaked near 4 GB. Every decode (an edit's
+input images too), draw, resize or encode reserves its pixels here first; past the bound it *waits* for earlier work to
 finish (first come, first served) instead of failing. One image larger than the whole bound runs
 alone. The bound is `IMAGEGATE_MAX_PIXELS_IN_FLIGHT` (0: none).
 """

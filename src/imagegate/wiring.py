@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from . import __version__, pixels
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
+from .db.admin_sessions import AdminSessionsRepo
 from .db.engine import create_engine, migrate
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
@@ -34,6 +35,7 @@ from .domain.ports import (
     BlobStore,
     CircuitHealthSource,
     CircuitStore,
+    ImageClassifier,
     ImageMarker,
     LimiterState,
     Moderator,
@@ -45,13 +47,16 @@ from .provenance.c2pa_marker import C2paMarker
 from .provenance.credentials import CredentialsError, load_credentials
 from .providers.http_client import UpstreamClient
 from .providers.image_url_reader import ImageUrlFetcher
-from .providers.moderation import OpenAIModeration
+from .providers.local_classifier import VIEW_SIDE, LocalDetector
+from .providers.moderation import IMAGE_SIDE, OpenAIImageModeration, OpenAIModeration
 from .providers.registry import credential_settings, default_registry, read_credentials
 from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
 from .service.account_view import AccountView
 from .service.admin import AdminService
+from .service.admin_auth import AdminAuthLimits, AdminTokenGuard
+from .service.admin_sessions import AdminSessionRevocations
 from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
 from .service.billing import Billing
@@ -63,6 +68,7 @@ from .service.image_inputs import ImageInputs
 from .service.job_records import JobUploads
 from .service.job_workers import JobWorkers
 from .service.jobs import Jobs, JobTerms
+from .service.output_screening import OutputScreen
 from .service.rate_limits import Limiter
 from .service.recovery import NodeRecovery, ThisRun
 from .service.retention import Retention
@@ -114,6 +120,7 @@ class Database:
     webhooks: WebhooksRepo
     jobs: JobsRepo
     responses: ResponsesRepo
+    admin_sessions: AdminSessionsRepo
 
 
 @dataclass(frozen=True)
@@ -125,6 +132,9 @@ class Gateway:
     catalog: CatalogView
     account: AccountView
     admin: AdminService
+    admin_auth: AdminTokenGuard
+    """Checks the admin token (login form, admin API) under the limits on wrong guesses."""
+    admin_sessions: AdminSessionRevocations
     route_health: RouteHealth
     authenticator: KeyAuthenticator
     files: ImageFiles
@@ -170,6 +180,7 @@ async def open_database(
             webhooks=WebhooksRepo(engine),
             jobs=JobsRepo(engine),
             responses=ResponsesRepo(engine),
+            admin_sessions=AdminSessionsRepo(engine),
         )
 
 
@@ -273,6 +284,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
             ),
             admin=admin_service(settings, db, sender),
+            admin_auth=admin_token_guard(settings, limiter_state),
+            admin_sessions=AdminSessionRevocations(db.admin_sessions),
             route_health=route_health(settings, router, health),
             authenticator=KeyAuthenticator(db.accounts),
             files=ImageFiles(signer, store),
@@ -339,6 +352,7 @@ def image_pipeline(
         Delivery(store, settings.url_ttl_seconds, db.images),
         settlement,
         edit_max_image_bytes=settings.edit_max_image_bytes,
+        output_screen=output_screen(settings, http_client, screen),
     )
     return service, settlement
 
@@ -393,6 +407,7 @@ def build_router(
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
         circuits=circuits if metrics is None else MeteredCircuits(circuits, metrics),
+        screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.output_screening),
         marker=marker,
     )
 
@@ -427,7 +442,41 @@ def route_health(settings: Settings, router: Router, health: CircuitHealthSource
 
 
 def limiter_state_for(settings: Settings) -> LimiterState:
-    return RedisLimiterState(settings.redis_url) if settings.redis_url else MemoryLimiterState()
+    if settings.redis_url:
+        return RedisLimiterState(settings.redis_url, f"{settings.redis_prefix}:")
+    return MemoryLimiterState()
+
+
+def admin_token_guard(settings: Settings, state: LimiterState) -> AdminTokenGuard:
+    limits = AdminAuthLimits(
+        settings.admin_auth_failures, settings.admin_auth_failures_all, settings.admin_auth_window_seconds
+    )
+    return AdminTokenGuard(settings.admin_token, state, limits, fail_open=settings.rate_limit_fail_open)
+
+
+def check_output_screening(settings: Settings) -> None:
+    """Refuse to start (`RuntimeError`, naming the pip line) when `local` output screening lacks its extra."""
+    if settings.output_screening == "local":
+        LocalDetector.require()
+
+
+def output_screen(settings: Settings, client: UpstreamClient, audit: PromptScreen | None) -> OutputScreen | None:
+    """The screen of delivered images (`IMAGEGATE_OUTPUT_SCREENING`), judged by the safety policy's `[output]`."""
+    if settings.output_screening == "off" or settings.safety_policy is None:
+        return None
+    classifier: ImageClassifier
+    if settings.output_screening == "local":
+        classifier = LocalDetector.load()
+    else:
+        assert settings.moderation_url is not None  # load_settings refuses the mode without it
+        classifier = OpenAIImageModeration(
+            client,
+            settings.moderation_url,
+            settings.moderation_api_key,
+            settings.moderation_model,
+            settings.moderation_timeout_seconds,
+        )
+    return OutputScreen(settings.safety_policy.output, classifier, audit, fail_open=settings.moderation_fail_open)
 
 
 def prompt_screen(
@@ -466,6 +515,7 @@ __all__ = [
     "Database",
     "Gateway",
     "all_settings",
+    "check_output_screening",
     "check_storage",
     "configured_secrets",
     "open_admin",

@@ -24,11 +24,13 @@ import standardwebhooks
 
 from imagegate.config import Settings, load_settings
 from imagegate.domain.ports import WebhookUnreachable
+from imagegate.domain.principal import Principal
 from imagegate.providers.webhook_sender import WebhookSender
 from imagegate.service.admin import AdminService
-from imagegate.service.webhook_delivery import WebhookDelivery
+from imagegate.service.webhook_delivery import NO_ANSWER, URL_REFUSED, WebhookDelivery
 from imagegate.service.webhooks import Webhooks
 from imagegate.wiring import admin_service, open_database, webhook_delivery, webhook_sender
+from tests.support.processes import free_port
 from tests.upstreams.fake_webhooks import FakeWebhookReceiver, Received
 
 FAST = {
@@ -254,7 +256,8 @@ def test_a_public_node_does_not_send_to_loopback_even_when_set_before(
             assert await node.delivery.deliver_due() == 1
             (message,) = await messages(node, account_id)
             (attempt,) = message["attempts"]
-            assert attempt["status_code"] is None and "loopback" in attempt["error"]
+            assert attempt["status_code"] is None and attempt["error"] == URL_REFUSED
+            assert "loopback" in attempt["error_detail"]
             assert message["status"] == "pending"
             assert receiver.received == []
 
@@ -276,6 +279,81 @@ def test_the_public_sender_refuses_a_name_that_resolves_to_loopback(receiver: An
         assert receiver.received == []
 
     run(scenario())
+
+
+def test_the_public_sender_never_connects_to_an_address_spelled_in_other_digits(receiver: Any) -> None:
+    """aiohttp asks no resolver for an address literal, and yarl reads `①②⑦.0.0.1` as `127.0.0.1`: the
+    sender checks the literal as yarl reads it, so the loopback receiver is never reached."""
+
+    async def scenario() -> None:
+        sender = WebhookSender(public=True, timeout=3)
+        try:
+            for host in ("①②⑦.0.0.1", "１２７.０.０.１", "127。0。0。1"):
+                with pytest.raises(WebhookUnreachable, match="loopback"):
+                    await sender.post(
+                        f"http://{host}:{receiver.port}/hooks", b"{}", {"content-type": "application/json"}
+                    )
+        finally:
+            await sender.aclose()
+        assert receiver.received == []
+
+    run(scenario())
+
+
+def test_a_url_in_other_digits_kept_from_a_loopback_node_is_refused_by_a_public_one(
+    tmp_path: Path, core_database_url: str, receiver: Any
+) -> None:
+    """Stored while the node was not public, checked again at each delivery as the client will read it."""
+
+    async def scenario() -> None:
+        async with open_node(tmp_path / "data", core_database_url) as local:
+            url = f"https://①②⑦.0.0.1:{receiver.port}/hooks"
+            account_id, key_id, _ = await keyed(local, url)
+            await local.events.job_finished(account_id, key_id, job("job_digits"))
+        public = {"IMAGEGATE_PUBLIC_URL": "https://images.example.com"}
+        async with open_node(tmp_path / "data", core_database_url, **public) as node:
+            await until(node, lambda: _attempted(node, account_id))
+            (message,) = await messages(node, account_id)
+            attempt = message["attempts"][0]
+            assert (attempt["status_code"], attempt["error"]) == (None, URL_REFUSED)
+            assert "loopback" in attempt["error_detail"]
+            assert receiver.received == []
+
+    run(scenario())
+
+
+def test_an_account_sees_one_coarse_reason_whatever_the_network_said(
+    tmp_path: Path, core_database_url: str, receiver: Any
+) -> None:
+    """A closed port ("connection refused") and a port that speaks no TLS ("wrong version number") read the
+    same to the account, so its deliveries cannot map which ports are open; the operator sees each detail."""
+
+    async def scenario() -> None:
+        async with open_node(tmp_path / "data", core_database_url) as node:
+            closed = free_port()
+            shown: list[dict[str, Any]] = []
+            details: list[str] = []
+            for name, url in (
+                ("closed", f"http://127.0.0.1:{closed}/hooks"),
+                ("no-tls", f"https://127.0.0.1:{receiver.port}/hooks"),
+            ):
+                account_id, key_id, _ = await keyed(node, url)
+                await node.events.job_finished(account_id, key_id, job(f"job_{name.replace('-', '')}"))
+                await until(node, lambda account_id=account_id: _attempted(node, account_id))  # type: ignore[misc]
+                principal = Principal(key_id, account_id, "test", None)
+                (mine,) = (await node.events.deliveries(principal, None, None))["data"]
+                shown.append(mine["attempts"][0])
+                (operators,) = await messages(node, account_id)
+                details.append(operators["attempts"][0]["error_detail"])
+            assert [a["error"] for a in shown] == [NO_ANSWER, NO_ANSWER]
+            assert all("error_detail" not in a for a in shown)
+            assert details[0] != details[1] and all(details), details
+
+    run(scenario())
+
+
+async def _attempted(node: Node, account_id: str) -> bool:
+    return any(m["attempts"] for m in await messages(node, account_id))
 
 
 def test_two_delivery_loops_never_send_the_same_attempt(tmp_path: Path, core_database_url: str, receiver: Any) -> None:
@@ -339,7 +417,8 @@ def test_a_slow_receiver_times_out_and_a_long_answer_is_not_read_whole(
             await until(node, lambda: _delivered(node, account_id, 1))
             (message,) = await messages(node, account_id)
             slow, long = message["attempts"]
-            assert slow["status_code"] is None and "no answer within 0.5 s" in slow["error"]
+            assert slow["status_code"] is None and slow["error"] == NO_ANSWER
+            assert "no answer within 0.5 s" in slow["error_detail"]
             assert slow["duration_ms"] < 1500
             assert long["status_code"] == 200 and long["duration_ms"] < 1500
 

@@ -4,8 +4,11 @@ line per request, a CLI whose --help describes every command and whose refusals 
 from __future__ import annotations
 
 import json
+import re
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -14,6 +17,7 @@ import pytest
 from imagegate import __version__
 from imagegate.cli import main
 from tests.conftest import Account, Gateway, _clean_environ, start_gateway
+from tests.upstreams.fake_openai import FakeOpenAI
 
 BODY = {"model": "gpt-image-2", "prompt": "a red kettle", "size": "1024x1024", "quality": "high"}
 
@@ -91,6 +95,38 @@ def test_the_access_line_as_json(tmp_path: Path) -> None:
 def test_the_access_log_can_be_turned_off(tmp_path: Path) -> None:
     log, _test, request_id = _serve_and_generate(tmp_path, {"IMAGEGATE_ACCESS_LOG": "false"})
     assert request_id not in log and "imagegate.access" not in log
+
+
+def test_a_client_that_left_before_its_answer_is_499_in_the_access_log_as_in_usage(
+    tmp_path: Path, upstream: FakeOpenAI
+) -> None:
+    """A stream whose client hangs up before the first event: nothing was answered, and the access
+    line says so (499), as the usage record does, rather than a 500 that would page someone."""
+    upstream.script({"kind": "delay", "seconds": 3})
+    gateway = start_gateway(tmp_path / "data", upstream, {"IMAGEGATE_LOG_LEVEL": "info"})
+    try:
+        account = gateway.new_account("10")
+        body = json.dumps({**BODY, "stream": True}).encode()
+        head = (
+            f"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {account.key}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+        ).encode()
+        with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as client:
+            client.sendall(head + body)
+            upstream.wait_for_requests(1)  # the client leaves while the upstream works
+        deadline = time.monotonic() + 15
+        while gateway.balance(account.id)[1] and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling the database for the gateway's release, bounded
+        assert gateway.balance(account.id) == (10_000_000, 0)
+    finally:
+        gateway.process.stop()  # every line of a finished request is written by the time it exits
+    lines = [line for line in gateway.process.log_text().splitlines() if "POST /v1/images/generations" in line]
+    assert len(lines) == 1, lines
+    assert "POST /v1/images/generations 499" in lines[0] and f"key={account.key_id}" in lines[0], lines[0]
+    request_id = re.search(r"(req_\w+) POST", lines[0])
+    assert request_id is not None
+    row = gateway.usage_row(request_id.group(1))
+    assert row is not None and (row["status"], row["error_code"]) == (499, "client_disconnected")
 
 
 # -- the CLI

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import socket
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -31,6 +34,36 @@ def test_replay_returns_the_same_images_and_bills_once(
     assert len(upstream.requests) == 1
     assert gateway.balance(account.id) == (10_000_000 - 6_000, 0)
     assert httpx.get(again.json()["data"][0]["url"]).status_code == 200
+
+
+def test_a_client_that_leaves_mid_upstream_pays_once_and_gets_the_answer_by_replay(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
+    """The rule (docs/reliability.md): a non-stream request whose client hangs up runs to its end, billed
+    and stored as if it had stayed (the upstream was paid; the images exist). Its Idempotency-Key hands
+    the same answer back, never a second charge; its URL images are also in the account's activity."""
+    upstream.script({"kind": "delay", "seconds": 1.0})  # under the fixture's 1.5 s upstream timeout
+    body = json.dumps(BODY).encode()
+    head = (
+        f"POST /v1/images/generations HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {account.key}\r\n"
+        f"Idempotency-Key: left-1\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as client:
+        client.sendall(head + body)
+        upstream.wait_for_requests(1)  # the client leaves while the upstream works
+    deadline = time.monotonic() + 15
+    while gateway.balance(account.id)[1] and time.monotonic() < deadline:
+        time.sleep(0.1)  # polling the database until the request has settled, bounded
+    assert gateway.balance(account.id) == (10_000_000 - 6_000, 0)  # billed once, as if it had stayed
+
+    again = post(gateway, account, BODY, "left-1")
+    assert again.status_code == 200 and again.headers["idempotent-replayed"] == "true"
+    url = again.json()["data"][0]["url"]
+    assert httpx.get(url).status_code == 200
+    assert len(upstream.requests) == 1 and gateway.balance(account.id) == (10_000_000 - 6_000, 0)
+    with gateway.http() as http:
+        activity = http.get("/v1/account/activity", headers={"Authorization": f"Bearer {account.key}"}).json()
+    assert [image["url"].split("?")[0] for image in activity["images"]] == [url.split("?")[0]]
 
 
 def test_sdk_sends_the_key_as_a_header(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:

@@ -18,7 +18,9 @@ from tests.conftest import (
     ROOT,
     Account,
     Gateway,
+    PostgresDatabase,
     _clean_environ,
+    require_service,
     serve_gateway,
     start_gateway,
 )
@@ -224,3 +226,124 @@ def test_an_async_edit_job_keeps_its_upload_in_the_bucket_until_it_ends(s3_gatew
     keys = moto.keys(BUCKET)
     assert f"images/{name}" in keys
     assert not [k for k in keys if k.startswith("images/jobs/")], keys
+
+
+# -- a missing object is "not found", never "the store is down"
+
+
+def test_the_store_reports_a_missing_object_as_missing_for_every_read_and_delete(
+    tmp_path: Path, moto: MotoServer
+) -> None:
+    """GET, HEAD and the private reads of a key that is not there are `None` (the caller's 404); deleting
+    it is done. obstore raises the builtin `FileNotFoundError` for these, which is also an `OSError`."""
+    import asyncio
+
+    from imagegate.config import load_settings
+    from imagegate.storage.factory import build_store
+    from imagegate.storage.signing import UrlSigner
+
+    settings = load_settings({**_s3_env(moto), "IMAGEGATE_DATA_DIR": str(tmp_path)})
+
+    async def scenario() -> None:
+        store = build_store(settings, UrlSigner(b"missing-objects"))
+        try:
+            await store.put("img_present", "png", b"\x89PNG present")
+            assert (await store.open("img_present.png", body=False)) is not None
+            for name in ("img_never_stored.png", "img_present.png"):
+                if name == "img_present.png":
+                    await store.delete(name)  # deleted: from here on it is missing like the other
+                assert await store.open(name) is None
+                assert await store.open(name, body=False) is None
+                await store.delete(name)  # deleting what is gone is done, not a failure
+            assert await store.get_private("jobs/job_gone/0") is None
+            await store.delete_private("jobs/job_gone/0")
+        finally:
+            await store.aclose()
+
+    asyncio.run(scenario())
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url() -> Iterator[str]:
+    """One PostgreSQL database for this module's two nodes."""
+    require_service("PostgreSQL", 5432)
+    database = PostgresDatabase()
+    yield database.create()
+    database.drop()
+
+
+@pytest.fixture(scope="module")
+def s3_accepting_node(
+    tmp_path_factory: pytest.TempPathFactory, moto: MotoServer, module_postgres_url: str
+) -> Iterator[Gateway]:
+    """A node on PostgreSQL and the bucket that accepts async jobs but runs none (IMAGEGATE_JOB_WORKERS=0)."""
+    env = _s3_env(moto, IMAGEGATE_DATABASE_URL=module_postgres_url, IMAGEGATE_JOB_WORKERS="0")
+    yield from serve_gateway(tmp_path_factory, "s3-accepting", None, extra_env=env)
+
+
+@pytest.fixture(scope="module")
+def s3_working_node(
+    tmp_path_factory: pytest.TempPathFactory, moto: MotoServer, module_postgres_url: str, s3_accepting_node: Gateway
+) -> Iterator[Gateway]:
+    """A second node on the same database and bucket, with job workers (started after the first: it migrated)."""
+    env = _s3_env(moto, IMAGEGATE_DATABASE_URL=module_postgres_url, IMAGEGATE_JOB_POLL_SECONDS="0.2")
+    yield from serve_gateway(tmp_path_factory, "s3-working", None, extra_env=env)
+
+
+def test_an_edit_job_whose_upload_left_the_bucket_fails_for_good_unbilled(
+    request: pytest.FixtureRequest, s3_accepting_node: Gateway, moto: MotoServer
+) -> None:
+    """Its upload deleted (a bucket rule, an operator) before any worker ran it: the job fails with
+    `job_uploads_gone`, a refusal that says to submit again, not a `storage_unavailable` outage."""
+    import io
+    import json
+
+    from PIL import Image
+
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 120, 200)).save(picture, "PNG")
+    account = s3_accepting_node.new_account("0", test=True)
+    client = s3_accepting_node.client(account.key)
+    raw = client.images.with_raw_response.edit(
+        model="nano-banana-2",
+        image=("p.png", picture.getvalue(), "image/png"),
+        prompt="a boat",
+        extra_headers={"Prefer": "respond-async"},
+    )
+    job_id = json.loads(raw.http_response.content)["id"]
+    moto.client().delete_object(Bucket=BUCKET, Key=f"images/jobs/{job_id}/0")
+    request.getfixturevalue("s3_working_node")  # only now does a node with workers run it
+    deadline = time.monotonic() + 30
+    job: dict[str, object] = {"status": "queued"}
+    while job["status"] in ("queued", "running") and time.monotonic() < deadline:  # poll, bounded
+        job = client.get(f"/images/jobs/{job_id}", cast_to=httpx.Response).json()
+        time.sleep(0.05)
+    assert job["status"] == "failed", job
+    error = job["error"]
+    assert isinstance(error, dict) and error["code"] == "job_uploads_gone", error
+    assert s3_accepting_node.balance(account.id) == (0, 0)
+
+
+def test_a_deleted_image_is_404_from_either_node(
+    s3_accepting_node: Gateway, s3_working_node: Gateway, moto: MotoServer
+) -> None:
+    """The owner deletes an image on one node; GET and HEAD of its URL on both nodes are 404, not 503."""
+    account = s3_working_node.new_account("0", test=True)
+    url = _generate(s3_working_node, account.key)
+    image_id = urlparse(url).path.rsplit("/", 1)[-1].split(".", 1)[0]
+    nodes = (s3_accepting_node, s3_working_node)
+    for node in nodes:
+        assert httpx.get(_on(url, node), timeout=30).status_code == 200
+    with s3_accepting_node.http() as http:
+        deleted = http.delete(f"/v1/images/{image_id}", headers={"Authorization": f"Bearer {account.key}"})
+    assert deleted.status_code == 204
+    assert not [k for k in moto.keys(BUCKET) if image_id in k]
+    for node in nodes:
+        assert_error(httpx.get(_on(url, node), timeout=30), 404, "not_found_error", "image_not_found")
+        assert httpx.head(_on(url, node), timeout=30).status_code == 404
+
+
+def _on(url: str, node: Gateway) -> str:
+    """The same signed URL, asked of `node`."""
+    parts = urlparse(url)
+    return f"{node.base_url}{parts.path}?{parts.query}"

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+from starlette.types import ASGIApp
 
 from imagegate.config import Settings, load_settings
 from imagegate.http.app import create_app
@@ -47,7 +49,13 @@ class AccessLines(logging.Handler):
 class InProcess:
     http: httpx.AsyncClient
     gateway: Gateway
+    app: ASGIApp
     access: AccessLines = field(default_factory=AccessLines)
+
+    def client_from(self, address: str, **kwargs: Any) -> httpx.AsyncClient:
+        """Another client of this app whose requests come from `address`, as a socket's peer would."""
+        transport = httpx.ASGITransport(app=self.app, client=(address, 50_000))
+        return httpx.AsyncClient(transport=transport, base_url=self.http.base_url, timeout=60, **kwargs)
 
     async def new_key(self, usd: str = "10", *, test: bool = False) -> str:
         admin = self.gateway.admin
@@ -67,7 +75,7 @@ async def open_app(settings: Settings) -> AsyncIterator[InProcess]:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url=settings.base_url(), timeout=60) as http:
-                yield InProcess(http, app.state.gateway, access)
+                yield InProcess(http, app.state.gateway, app, access)
     finally:
         logger.removeHandler(access)
 

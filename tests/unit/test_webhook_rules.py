@@ -12,9 +12,10 @@ from datetime import UTC, datetime
 
 import pytest
 import standardwebhooks
+import yarl
 
 from imagegate.domain.errors import InvalidRequest
-from imagegate.domain.webhook_url import check_webhook_url, is_loopback_host, refused_address
+from imagegate.domain.webhook_url import check_webhook_url, client_host, is_loopback_host, refused_address
 from imagegate.domain.webhooks import (
     MAX_BODY_BYTES,
     format_secret,
@@ -56,6 +57,49 @@ def test_a_loopback_node_allows_http_to_loopback_only_and_keeps_the_url() -> Non
     with pytest.raises(InvalidRequest) as refused:
         check_webhook_url("http://hooks.example.com/in", public=False)
     assert refused.value.param == "webhook_url" and refused.value.code == "invalid_value"
+
+
+UNICODE_ADDRESSES = [
+    "１２７.０.０.１", "①②⑦.0.0.1", "127。0。0。1", "１２７．０．０．１", "⑩.0.0.1", "１０.０.０.１",
+    "１６９.２５４.１６９.２５４", "ＬＯＣＡＬＨＯＳＴ",
+]  # fmt: skip
+"""Hosts that are not ASCII, which the HTTP client (yarl's IDNA mapping) turns into a refused address."""
+
+
+@pytest.mark.parametrize("host", UNICODE_ADDRESSES)
+def test_a_public_node_refuses_an_address_spelled_in_other_digits(host: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
+        check_webhook_url(f"https://{host}:8443/hooks", public=True)
+    assert refused.value.param == "webhook_url"
+    assert any(why in refused.value.message for why in ("loopback", "private", "link-local", "localhost"))
+
+
+@pytest.mark.parametrize("host", ["[::ｆｆｆｆ:127.0.0.1]", "[::ｆｆｆｆ:１２７.０.０.１]"])
+def test_a_bracketed_address_in_other_digits_is_not_a_url_anywhere(host: str) -> None:
+    for public in (True, False):
+        with pytest.raises(InvalidRequest, match="not a valid URL"):
+            check_webhook_url(f"https://{host}/hooks", public=public)
+
+
+def test_plain_http_goes_only_to_what_the_client_will_reach_as_loopback() -> None:
+    assert check_webhook_url("http://①②⑦.0.0.1:8080/in", public=False).host == "127.0.0.1"
+    for host in ("１０.０.０.１", "ｅｘａｍｐｌｅ.com"):
+        with pytest.raises(InvalidRequest):
+            check_webhook_url(f"http://{host}/in", public=False)
+
+
+@pytest.mark.parametrize(
+    "host", [*UNICODE_ADDRESSES, "bücher.example", "ｅｘａｍｐｌｅ.com", "Hooks.Example.com", "0x7f.1", "2130706433"]
+)
+def test_the_checked_host_is_the_one_the_http_client_connects_to(host: str) -> None:
+    """The rules judge the host as yarl (aiohttp's URL) will send it, not the text as written."""
+    url = f"https://{host}:8443/hooks"
+    assert check_webhook_url(url, public=False).host == yarl.URL(url).raw_host
+
+
+def test_a_host_that_maps_to_something_that_is_not_a_name_is_refused() -> None:
+    with pytest.raises(InvalidRequest):
+        client_host("ａ／b")
 
 
 def test_the_body_is_the_spec_envelope_and_stable() -> None:

@@ -140,6 +140,28 @@ def test_admin_errors_are_shown_and_nothing_changes(gateway: Gateway) -> None:
     assert cli_json(gateway, "accounts", "show", account["id"])["balance_micros"] == 0
 
 
+def test_every_numeric_admin_field_refuses_hostile_numbers_as_a_form_error(gateway: Gateway) -> None:
+    """`"²".isdigit()` is true and `int()` refuses 5,000 digits: each is the form's 400, never a 500."""
+    account = cli_json(gateway, "accounts", "create", "numbers")
+    forms = [
+        (f"/admin/accounts/{account['id']}/keys", "rpm", {}),
+        (f"/admin/accounts/{account['id']}/credit", "amount_usd", {"reason": "x"}),
+        ("/admin/prices", "amount_usd", {"model": "gpt-image-2", "quality": "high", "size": "1024x1024"}),
+    ]
+    prices_before = cli_json(gateway, "prices", "list")
+    with admin_client(gateway) as http:
+        csrf = csrf_of(http.get("/admin").text)
+        for path, field, others in forms:
+            for value in ("²", "①", "9" * 5000, "1e999999", "NaN", "-Infinity", "1\x00"):
+                response = http.post(path, data={**others, field: value, "csrf": csrf})
+                assert response.status_code == 400, (path, field, value[:20], response.status_code)
+                assert response.headers["content-type"].startswith("text/html")
+                assert 'id="admin-error"' in response.text, response.text[:300]
+    assert cli_json(gateway, "keys", "list", account["id"])["data"] == []
+    assert cli_json(gateway, "accounts", "show", account["id"])["balance_micros"] == 0
+    assert cli_json(gateway, "prices", "list") == prices_before
+
+
 def test_admin_logout_ends_the_session_in_the_browser(gateway: Gateway) -> None:
     with admin_client(gateway) as http:
         csrf = csrf_of(http.get("/admin").text)

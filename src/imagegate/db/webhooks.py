@@ -52,9 +52,10 @@ webhook_attempts = Table(
     Column("attempt", Integer, primary_key=True),  # 1, 2, …
     Column("url", String(2048), nullable=True),
     Column("status_code", Integer, nullable=True),  # the receiver's answer, or NULL when there was none
-    Column("error", String(500), nullable=True),
+    Column("error", String(500), nullable=True),  # the detail, for the operator
     Column("duration_ms", Integer, nullable=False),
     Column("attempted_at", DateTime(), nullable=False),
+    Column("reason", String(200), nullable=True),  # the coarse reason the account is shown
 )
 
 MAX_ERROR_CHARS = 500
@@ -100,8 +101,11 @@ class Attempt:
     url: str | None
     status_code: int | None
     error: str | None
+    """What went wrong in detail (a socket error, a TLS alert): the operator's to read."""
     duration_ms: int
     attempted_at: datetime
+    reason: str | None = None
+    """What went wrong in a few words that reveal nothing of the receiver's network: the account's."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +254,7 @@ class WebhooksRepo:
                     error=_clip(attempt.error),
                     duration_ms=attempt.duration_ms,
                     attempted_at=attempt.attempted_at,
+                    reason=attempt.reason,
                 )
             )
         return True
@@ -289,7 +294,7 @@ async def _attempts(conn: AsyncConnection, ids: list[str]) -> dict[str, tuple[At
     found: dict[str, list[Attempt]] = {}
     for r in rows:
         found.setdefault(r.message_id, []).append(
-            Attempt(r.attempt, r.url, r.status_code, r.error, r.duration_ms, r.attempted_at)
+            Attempt(r.attempt, r.url, r.status_code, r.error, r.duration_ms, r.attempted_at, r.reason)
         )
     return {k: tuple(v) for k, v in found.items()}
 

@@ -131,6 +131,15 @@ class JobInterrupted(GatewayError):
     code = "job_interrupted"
 
 
+class JobUploadsGone(GatewayError):
+    """An edit job whose uploaded images left the image store before it ran (deleted, or expired by a
+    bucket rule): running it again cannot help, submitting the edit again can. Nothing is billed."""
+
+    status = 410
+    type = "invalid_request_error"
+    code = "job_uploads_gone"
+
+
 class RateLimited(GatewayError):
     status = 429
     type = "rate_limit_error"
@@ -140,7 +149,9 @@ class RateLimited(GatewayError):
 class ContentBlocked(GatewayError):
     """A safety refusal. Never retried, never failed over, never billed.
 
-    `stage` is `gateway` (our own screening) or `upstream` (the provider refused).
+    `stage` is `gateway` (our own screening of the prompt), `output` (our screening of the images
+    the upstream made) or `upstream` (the provider refused). `recorded`: its audit records are
+    written already (output screening records one per image withheld).
     """
 
     status = 451
@@ -148,11 +159,18 @@ class ContentBlocked(GatewayError):
     code = "prompt_blocked"
 
     def __init__(
-        self, message: str, *, code: str = "prompt_blocked", stage: str = "upstream", category: str | None = None
+        self,
+        message: str,
+        *,
+        code: str = "prompt_blocked",
+        stage: str = "upstream",
+        category: str | None = None,
+        recorded: bool = False,
     ) -> None:
         super().__init__(message, code=code, headers={"x-imagegate-block-stage": stage})
         self.stage = stage
         self.category = category
+        self.recorded = recorded
 
 
 class UpstreamFailed(GatewayError):
@@ -197,6 +215,7 @@ __all__ = [
     "JobCancelled",
     "JobExpired",
     "JobNotCancellable",
+    "JobUploadsGone",
     "NoRouteAvailable",
     "NotFound",
     "PermissionDenied",

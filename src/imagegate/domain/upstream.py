@@ -18,6 +18,15 @@ from .provenance import Marking
 
 
 @dataclass(frozen=True, slots=True)
+class ScreeningImage:
+    """A delivered image as output screening reads it: RGB pixels, row by row, reduced in size."""
+
+    width: int
+    height: int
+    rgb: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class GeneratedImage:
     """One image as an upstream delivered it: raw bytes, not yet checked."""
 
@@ -29,6 +38,10 @@ class GeneratedImage:
     so it can be passed through instead of re-encoded. Whoever changes `data` must drop it."""
     size: str | None = None
     """"WxH" as delivered, once checked (set for `size: "auto"`, where the upstream picked it)."""
+    view: ScreeningImage | None = None
+    """Output screening's reduced view of `data`, made where the gateway decoded the pixels anyway
+    (re-encoding, upscaling), so the screen need not decode them again. Whoever changes `data`'s pixels
+    must drop it (embedding a C2PA manifest does not change them)."""
     provenance: Marking | None = None
     """What its C2PA manifest will say, once checked and made what the client asked for; the router
     embeds the manifest when a route has delivered (`routing.marking`)."""
@@ -74,6 +87,7 @@ __all__ = [
     "PartialImage",
     "RetryableUpstreamError",
     "RouteUnavailable",
+    "ScreeningImage",
     "UpstreamProblem",
     "UpstreamRejected",
     "UpstreamTimedOut",

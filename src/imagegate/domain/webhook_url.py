@@ -11,15 +11,21 @@ gateway's own network. The rules:
   multicast and unspecified addresses are refused, IPv4 and IPv6 alike, including IPv4 addresses
   embedded in IPv6 (mapped, 6to4, Teredo, NAT64).
 
-The same rules are checked when the URL is set and again before each delivery (DNS may change).
+The same rules are checked when the URL is set and again before each delivery (DNS may change),
+on the host *as the HTTP client will connect to it* (`client_host`): yarl, under aiohttp, maps a
+non-ASCII host through IDNA, so `https://１２７.０.０.１/` and `https://①②⑦.0.0.1/` reach `127.0.0.1`,
+and aiohttp asks no resolver for an address literal.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 from typing import NoReturn
 from urllib.parse import SplitResult, urlsplit
+
+import idna
 
 from .errors import InvalidRequest
 from .text import check_text
@@ -29,6 +35,9 @@ PARAM = "webhook_url"
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.", "127.0.0.1", "::1"})
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_ENCODED_NAME = re.compile(r"[a-z0-9.:-]+")
+"""What IDNA may turn a non-ASCII host into: a name of letters, digits, dots and hyphens (colons: an
+IPv6 literal). Anything else (a full-width `／` becomes `/`) is not a host."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +48,27 @@ class WebhookTarget:
     host: str
     port: int
     literal: IPAddress | None
+
+
+def client_host(host: str) -> str:
+    """`host` (as `urlsplit` gives it: no brackets) the way the webhook client connects to it.
+
+    yarl (aiohttp's URL) lower-cases an ASCII host and maps any other through IDNA's UTS #46 mapping,
+    falling back to IDNA 2003 (nameprep, NFKC) where that fails: the same calls here, so full-width
+    and circled digits and the ideographic full stop become the ASCII address they stand for.
+    """
+    if host.isascii():
+        return host.lower()
+    try:
+        encoded = idna.encode(host, uts46=True).decode("ascii")
+    except UnicodeError:
+        try:
+            encoded = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            _refuse("has a host that is not a valid name")
+    if not _ENCODED_NAME.fullmatch(encoded):
+        _refuse("has a host that is not a valid name")
+    return encoded
 
 
 def is_loopback_host(host: str | None) -> bool:
@@ -98,10 +128,9 @@ def check_webhook_url(url: object, *, public: bool) -> WebhookTarget:
     if url != url.strip() or any(ch.isspace() or ord(ch) < 0x20 or ord(ch) == 0x7F for ch in url):
         _refuse("must not contain spaces or control characters")
     parts = _split(url)
-    host = parts.hostname
-    if parts.scheme not in ("https", "http") or not host:
+    if parts.scheme not in ("https", "http") or not parts.hostname:
         _refuse("must be an absolute https:// URL")
-    assert host is not None
+    host = client_host(parts.hostname)
     if parts.username is not None or parts.password is not None or "@" in parts.netloc:
         _refuse("must not contain credentials (user:password@)")
     if parts.fragment or url.endswith("#"):
@@ -146,6 +175,7 @@ __all__ = [
     "IPAddress",
     "WebhookTarget",
     "check_webhook_url",
+    "client_host",
     "is_loopback_host",
     "refused_address",
 ]

@@ -8,6 +8,7 @@ middleware, and `IMAGEGATE_LOG_FORMAT=json` prints each line as one JSON object.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 import time
@@ -15,11 +16,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..service.summary import RequestSummary
 
 log = logging.getLogger("imagegate.access")
+
+CLIENT_CLOSED = 499
+"""The status logged for a request whose client left before any answer (as usage and metrics say)."""
 
 
 class _JsonLines(logging.Formatter):
@@ -68,7 +73,8 @@ class AccessLogMiddleware:
         started = time.perf_counter()
         state = scope.setdefault("state", {})
         summary = state["summary"] = RequestSummary()
-        status = 500
+        status: int | None = None
+        failed = False
 
         async def send_and_watch(message: Message) -> None:
             nonlocal status
@@ -78,7 +84,14 @@ class AccessLogMiddleware:
 
         try:
             await self.app(scope, receive, send_and_watch)
+        except (ClientDisconnect, asyncio.CancelledError):  # the client left: no answer, and no error of ours
+            raise
+        except Exception:  # answered 500 by RequestIdMiddleware, outside this one
+            failed = True
+            raise
         finally:
+            if status is None:  # nothing was sent: an error of ours, or a client that left before its answer
+                status = 500 if failed else CLIENT_CLOSED
             self._emit(scope, state, summary, status, started)
 
     def _emit(self, scope: Scope, state: dict[str, Any], summary: RequestSummary, status: int, started: float) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
-
 from fastapi import Request
 
 from ..domain.errors import AuthenticationFailed, NotFound
@@ -25,14 +23,20 @@ async def authenticate(request: Request) -> Principal:
     return principal
 
 
+def client_address(request: Request) -> str | None:
+    """The client's address (behind a proxy that uvicorn trusts, `FORWARDED_ALLOW_IPS`, the one it forwarded)."""
+    return request.client.host if request.client else None
+
+
 async def require_admin(request: Request) -> None:
-    """The admin API's one guard: 404 while no admin token is set, 401 for a wrong one."""
-    token = gateway(request).settings.admin_token
-    if token is None:
+    """The admin API's one guard: 404 while no admin token is set, 401 for a wrong one, 429 while this
+    address (or everyone) has sent too many wrong ones (`AdminTokenGuard`)."""
+    running = gateway(request)
+    if running.settings.admin_token is None:
         raise NotFound("The admin API is off: set IMAGEGATE_ADMIN_TOKEN to turn it on.")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), token.encode()):
+    if not await running.admin_auth.check(client_address(request), given if scheme.lower() == "bearer" else ""):
         raise AuthenticationFailed("A valid admin token is required.", code="invalid_admin_token")
 
 
-__all__ = ["authenticate", "require_admin"]
+__all__ = ["authenticate", "client_address", "require_admin"]

@@ -5,7 +5,8 @@ operator, so this client never follows a redirect, never uses a proxy (which wou
 where the address rules cannot see), reads at most `MAX_READ_BYTES` of an answer, and, on a public
 node, connects only to addresses that `domain.webhook_url.refused_address` allows: the check sits in
 the resolver the connection itself uses, so a name cannot resolve to one address when checked and
-another when connected (DNS rebinding).
+another when connected (DNS rebinding). aiohttp asks no resolver for an address literal, so a literal
+is checked here as yarl (aiohttp's own URL parser) reads it: `https://①②⑦.0.0.1/` is `127.0.0.1`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import socket
 from collections.abc import Mapping
 
 import aiohttp
+import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
@@ -47,6 +49,18 @@ class _PublicAddressesOnly(AbstractResolver):
         await self._inner.close()
 
 
+def _refuse_literal(url: str) -> None:
+    """On a public node: an address literal in `url`, as the connection will see it, must be public."""
+    try:
+        host = yarl.URL(url).raw_host or ""
+        address = ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:  # a name (the resolver checks it), or a URL aiohttp refuses before connecting
+        return
+    why = refused_address(address)
+    if why is not None:
+        raise WebhookUnreachable(f"{url} points at {why} ({address}), which a public gateway does not call")
+
+
 class WebhookSender:
     """`public`: this node's addresses rules apply (see the module docstring); `timeout`: each POST's
     whole budget, connecting included."""
@@ -75,6 +89,8 @@ class WebhookSender:
         return list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
+        if self._public:
+            _refuse_literal(url)
         session = self._open()
         try:
             async with session.post(

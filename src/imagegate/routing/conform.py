@@ -34,10 +34,14 @@ class ConformingProvider(ProviderWrapper):
     cannot be marked is not sent.
     """
 
-    def __init__(self, inner: Provider, route: Route, marker: ImageMarker | None = None) -> None:
+    def __init__(
+        self, inner: Provider, route: Route, marker: ImageMarker | None = None, *, view_side: int | None = None
+    ) -> None:
+        """`view_side`: output screening is on; where an image is decoded anyway, keep its view that size."""
         super().__init__(inner)
         self._route = route
         self._marker = marker
+        self._view_side = view_side
 
     async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
         sink = partial if self._marker is None else self._marking_partials(request, partial)
@@ -63,12 +67,13 @@ class ConformingProvider(ProviderWrapper):
                     compression=compression,
                     native_size=native,
                     reencode=reencode,
+                    view_side=self._view_side,
                 )
             except BadImage as exc:
                 bad.append(exc)
                 continue
             if made.changed:
-                image = replace(image, data=made.data, b64=None)
+                image = replace(image, data=made.data, b64=None, view=made.view)
             if request.auto_size:
                 image = replace(image, size=f"{want[0]}x{want[1]}")
             if self._marker is not None:

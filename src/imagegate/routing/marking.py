@@ -22,7 +22,8 @@ async def mark_delivered(marker: ImageMarker, images: list[GeneratedImage]) -> l
         if image.provenance is None:
             return image
         data = await marker.mark(image.data, image.provenance)
-        return replace(image, data=data, b64=None, provenance=None)  # the upstream's bytes are let go
+        # the pixels are as they were, so output screening's `view` stays; the upstream's bytes are let go
+        return replace(image, data=data, b64=None, provenance=None)
 
     return list(await asyncio.gather(*(mark(image) for image in images)))
 

@@ -93,9 +93,11 @@ class Router:
         deadline_seconds: float,
         circuits: CircuitStore,
         rng: random.Random | None = None,
+        screening_view_side: int | None = None,
         marker: ImageMarker | None = None,
     ) -> None:
-        """`marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked."""
+        """`screening_view_side`: output screening is on and reads views of at most that side.
+        `marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked."""
         self._policy = policy
         self._marker = marker
         self._attempt_timeout = attempt_timeout
@@ -112,7 +114,7 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    conforming = ConformingProvider(provider, route, marker)
+                    conforming = ConformingProvider(provider, route, marker, view_side=screening_view_side)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
@@ -120,6 +122,7 @@ class Router:
             registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
             PREVIEW_ROUTE,
             marker,
+            view_side=screening_view_side,
         )
         self._routes = {model.id: model.routes for model in catalog}
 

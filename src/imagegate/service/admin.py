@@ -340,4 +340,4 @@ async def bootstrap_first_run(admin: AdminService) -> dict[str, Any] | None:
     return await admin.create_key(account["id"], test=True, models=None, rpm=None)
 
 
-__all__ = ["AdminService", "bootstrap_first_run", "to_micros"]
+__all__ = ["MAX_LIMIT", "AdminService", "bootstrap_first_run", "to_micros"]

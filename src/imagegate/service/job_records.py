@@ -12,7 +12,7 @@ from typing import Any
 
 from ..db.jobs import FINISHED, JobRow
 from ..domain.edit_request import Upload
-from ..domain.errors import GatewayError, StorageUnavailable
+from ..domain.errors import GatewayError, JobUploadsGone, StorageUnavailable
 from ..domain.ports import BlobStore
 from ..domain.pricing import PriceOverrides
 from ..domain.principal import Principal
@@ -94,7 +94,10 @@ class JobUploads:
         for index, (part, filename) in enumerate(parts):
             data = await self._store.get_private(self._key(job_id, index))
             if data is None:
-                raise StorageUnavailable("The job's uploaded images are no longer in the image store.")
+                raise JobUploadsGone(
+                    "The job's uploaded images are no longer in the image store; submit the edit again. "
+                    "Nothing was charged."
+                )
             files.append(Upload(part, filename, data))
         return files
 

@@ -5,6 +5,10 @@ delivers the message. Anything else (another status, no answer, a URL the node's
 is recorded and retried after `retry_delay` (doubling from the base, capped, with jitter) until the
 retry window after the first attempt has passed; then the message is `failed`. A message whose key
 no longer has a URL fails at once.
+
+Each failed attempt is recorded twice over: a coarse `reason` the account sees (one of `REASONS`:
+"no answer" whether the port was closed, TLS failed or time ran out, so an account cannot map the
+network behind a URL by the errors it gets) and the `error` detail only the operator sees.
 """
 
 from __future__ import annotations
@@ -25,6 +29,18 @@ from ..domain.webhooks import key_secret, retry_delay, signed_headers
 
 log = logging.getLogger("imagegate.webhooks")
 NO_URL = "the key has no webhook URL any more"
+NO_ANSWER = "no answer from the webhook URL"
+URL_REFUSED = "the webhook URL is not allowed by this gateway's address rules"
+NOT_SENT = "the gateway could not send it"
+REASONS = (NO_URL, NO_ANSWER, URL_REFUSED, NOT_SENT)
+"""The reasons an account may see for an attempt without an HTTP answer."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Sent:
+    status_code: int | None
+    reason: str | None = None
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,14 +98,15 @@ class WebhookDelivery:
     async def _attempt(self, message: Claimed) -> None:
         attempted_at = utcnow()
         started = time.monotonic()
-        status_code, error = await self._send(message)
+        sent = await self._send(message)
         attempt = Attempt(
             attempt=message.attempts + 1,
             url=message.url,
-            status_code=status_code,
-            error=error,
+            status_code=sent.status_code,
+            error=sent.detail,
             duration_ms=int((time.monotonic() - started) * 1000),
             attempted_at=attempted_at,
+            reason=sent.reason,
         )
         outcome = self._outcome(message, attempt)
         try:
@@ -98,28 +115,28 @@ class WebhookDelivery:
         except Exception:
             log.exception("webhook %s: attempt %d could not be recorded", message.id, attempt.attempt)
 
-    async def _send(self, message: Claimed) -> tuple[int | None, str | None]:
+    async def _send(self, message: Claimed) -> _Sent:
         if message.url is None:
-            return None, NO_URL
+            return _Sent(None, NO_URL, NO_URL)
         try:
             check_webhook_url(message.url, public=self._policy.public)
             timestamp = int(time.time())
             secret = key_secret(self._master, message.key_id, message.version)
             headers = signed_headers(secret, message.id, timestamp, message.body)
-            return await self._transport.post(message.url, message.body.encode(), headers), None
+            return _Sent(await self._transport.post(message.url, message.body.encode(), headers))
         except InvalidRequest as exc:
-            return None, exc.message
+            return _Sent(None, URL_REFUSED, exc.message)
         except WebhookUnreachable as exc:
-            return None, str(exc)
+            return _Sent(None, NO_ANSWER, str(exc))
         except Exception as exc:  # a bug must cost one attempt, not the loop
             log.exception("webhook %s: sending failed", message.id)
-            return None, f"{type(exc).__name__}"
+            return _Sent(None, NOT_SENT, f"{type(exc).__name__}")
 
     def _outcome(self, message: Claimed, attempt: Attempt) -> Outcome:
         now = attempt.attempted_at
         if attempt.status_code is not None and 200 <= attempt.status_code < 300:
             return Outcome("delivered", now)
-        if attempt.error == NO_URL:
+        if attempt.reason == NO_URL:
             return Outcome("failed", now)
         policy = self._policy
         first = message.first_attempt_at or now
@@ -130,4 +147,4 @@ class WebhookDelivery:
         return Outcome("pending", next_at)
 
 
-__all__ = ["DeliveryPolicy", "WebhookDelivery"]
+__all__ = ["NOT_SENT", "NO_ANSWER", "NO_URL", "REASONS", "URL_REFUSED", "DeliveryPolicy", "WebhookDelivery"]

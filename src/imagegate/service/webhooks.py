@@ -18,6 +18,7 @@ from ..domain.errors import InvalidRequest
 from ..domain.principal import Principal
 from ..domain.text import check_id
 from ..domain.webhooks import job_event, message_id
+from .webhook_delivery import NO_ANSWER
 
 log = logging.getLogger("imagegate.webhooks")
 MAX_PAGE = 100
@@ -48,8 +49,9 @@ class Webhooks:
             self._wake()
 
     async def deliveries(self, principal: Principal, limit: str | None, after: str | None) -> dict[str, Any]:
-        """The caller's account's messages, newest first, with every attempt (`after`: the last id seen)."""
-        return await self._page(principal.account_id, None, limit, after)
+        """The caller's account's messages, newest first, with every attempt (`after`: the last id seen).
+        A failed attempt says why in coarse words only; the detail is the operator's."""
+        return await self._page(principal.account_id, None, limit, after, operator=False)
 
     async def operator_deliveries(
         self, account_id: str | None, status: str | None, limit: str | None, after: str | None
@@ -59,10 +61,10 @@ class Webhooks:
             check_id(account_id, "account_id")
         if status is not None and status not in STATUSES:
             raise InvalidRequest(f"status must be one of {', '.join(STATUSES)}.", param="status")
-        return await self._page(account_id, status, limit, after)
+        return await self._page(account_id, status, limit, after, operator=True)
 
     async def _page(
-        self, account_id: str | None, status: str | None, limit: str | None, after: str | None
+        self, account_id: str | None, status: str | None, limit: str | None, after: str | None, *, operator: bool
     ) -> dict[str, Any]:
         size = _limit(limit)
         if after is not None:
@@ -71,7 +73,7 @@ class Webhooks:
         page = records[:size]
         return {
             "object": "list",
-            "data": [message_json(r) for r in page],
+            "data": [message_json(r, operator=operator) for r in page],
             "has_more": len(records) > size,
             "last_id": page[-1].id if page else None,
         }
@@ -85,7 +87,8 @@ def _limit(value: str | None) -> int:
     return int(value)
 
 
-def message_json(record: MessageRecord) -> dict[str, Any]:
+def message_json(record: MessageRecord, *, operator: bool = False) -> dict[str, Any]:
+    """The message as shown; `operator` adds each attempt's `error_detail`."""
     return {
         "id": record.id,
         "object": "webhook.message",
@@ -97,19 +100,29 @@ def message_json(record: MessageRecord) -> dict[str, Any]:
         "created_at": record.created_at.isoformat(),
         "next_attempt_at": record.next_attempt_at.isoformat() if record.status == "pending" else None,
         "finished_at": record.finished_at.isoformat() if record.finished_at else None,
-        "attempts": [_attempt_json(a) for a in record.history],
+        "attempts": [_attempt_json(a, operator) for a in record.history],
     }
 
 
-def _attempt_json(attempt: Attempt) -> dict[str, Any]:
-    return {
+def _attempt_json(attempt: Attempt, operator: bool) -> dict[str, Any]:
+    shown: dict[str, Any] = {
         "attempt": attempt.attempt,
         "attempted_at": attempt.attempted_at.isoformat(),
         "url": attempt.url,
         "status_code": attempt.status_code,
-        "error": attempt.error,
+        "error": _reason(attempt),
         "duration_ms": attempt.duration_ms,
     }
+    if operator:
+        shown["error_detail"] = attempt.error
+    return shown
+
+
+def _reason(attempt: Attempt) -> str | None:
+    """The coarse reason (an attempt recorded before reasons were kept: "no answer", its likeliest)."""
+    if attempt.error is None:
+        return None
+    return attempt.reason or NO_ANSWER
 
 
 __all__ = ["Webhooks", "message_json"]

@@ -34,6 +34,7 @@ class MemoryLimiterState:
             return False
         entries[token] = now + ttl_seconds * 1000
         self._in_flight[scope] = entries
+        self._forget_expired(now)
         return True
 
     async def leave(self, scope: str, token: str) -> None:
@@ -45,6 +46,16 @@ class MemoryLimiterState:
 
     async def aclose(self) -> None:
         return None
+
+    def _forget_expired(self, now: float) -> None:
+        """Drop scopes whose every entry has expired (one per client address that once guessed an admin
+        token, say), bounding memory."""
+        if len(self._in_flight) > 10_000:
+            self._in_flight = {
+                scope: entries
+                for scope, entries in self._in_flight.items()
+                if any(until > now for until in entries.values())
+            }
 
     def _forget_full(self, now: float) -> None:
         """Drop buckets that have refilled (a past TAT means a full bucket), bounding memory."""

@@ -2,7 +2,8 @@
 
 obstore was measured against aiobotocore on a 2.4 MB put (docs/benchmarks.md, `bench/micro_s3.py`):
 the same wall time against moto's server, half the client CPU. Every obstore failure is turned into
-`StorageUnavailable` here, at the adapter's edge; a missing object is `None`.
+`StorageUnavailable` here, at the adapter's edge; a missing object is `None` (a GET or HEAD of a
+deleted or expired image is then the caller's 404, not a 503).
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .urls import GatewayUrls
 
 CHUNK_BYTES = 256 * 1024
 """A download holds at most about this much of an image in memory at once."""
+_MISSING = (NotFoundError, FileNotFoundError)
+"""Not found, by type: obstore 0.12 raises the builtin `FileNotFoundError` (an `OSError`, so it must be
+caught before `_FAILURES`); its own `NotFoundError` is kept for the versions that raise that."""
 _FAILURES = (BaseError, OSError, TimeoutError, RuntimeError)
 
 
@@ -74,7 +78,7 @@ class S3BlobStore:
                 meta = await obstore.head_async(self._store, self._key(name))
                 return Blob(name, int(meta["size"]), content_type_of(name))
             result = await obstore.get_async(self._store, self._key(name))
-        except NotFoundError:
+        except _MISSING:
             return None
         except _FAILURES as exc:
             raise StorageUnavailable(f"The image could not be read from the bucket '{self.bucket}'.") from exc
@@ -84,7 +88,7 @@ class S3BlobStore:
     async def delete(self, name: str) -> None:
         try:
             await obstore.delete_async(self._store, self._key(name))
-        except NotFoundError:
+        except _MISSING:
             return
         except _FAILURES as exc:
             raise StorageUnavailable(f"The image could not be deleted from the bucket '{self.bucket}'.") from exc
@@ -99,7 +103,7 @@ class S3BlobStore:
         try:
             result = await obstore.get_async(self._store, self._key(key))
             return bytes(await result.bytes_async())
-        except NotFoundError:
+        except _MISSING:
             return None
         except _FAILURES as exc:
             raise StorageUnavailable(f"An upload could not be read from the bucket '{self.bucket}'.") from exc

@@ -2,6 +2,8 @@
 price cards, route health, safety blocks and spend, through the same AdminService as the admin API.
 
 Every form post needs a valid session cookie, the CSRF token derived from it, and no foreign `Origin`.
+Logging in is limited like the admin API's token (`AdminTokenGuard`: 429 after too many wrong
+tokens); logging out revokes the session on every node.
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from urllib.parse import parse_qs, urlsplit
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from ..domain.errors import GatewayError, InvalidRequest
+from ..domain.errors import GatewayError, InvalidRequest, RateLimited
+from ..http.auth import client_address
 from ..http.gateway import gateway
+from ..service.admin import MAX_LIMIT
 from .render import page
 from .session import (
     COOKIE,
@@ -21,6 +25,7 @@ from .session import (
     NEW_KEY_SECONDS,
     SESSION_SECONDS,
     AdminSessions,
+    Session,
 )
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -74,19 +79,28 @@ async def _form(request: Request) -> dict[str, str]:
     return {name: values[0] for name, values in parse_qs(body, keep_blank_values=True).items()}
 
 
-async def _authorized_form(request: Request) -> tuple[str, dict[str, str]]:
-    """The session cookie and the posted fields, or a refusal that shows the login page."""
+async def _session(request: Request, sessions: AdminSessions) -> tuple[str, Session] | None:
+    """The request's session cookie and its session, when it is signed, unexpired and not logged out."""
+    cookie = request.cookies.get(COOKIE)
+    session = sessions.session(cookie)
+    if cookie is None or session is None or await gateway(request).admin_sessions.is_revoked(session.id):
+        return None
+    return cookie, session
+
+
+async def _authorized_form(request: Request) -> tuple[str, Session, dict[str, str]]:
+    """The session cookie, its session and the posted fields, or a refusal that shows the login page."""
     sessions = _sessions(request)
     if sessions is None:
         raise _Refused(_off(request))
-    cookie = request.cookies.get(COOKIE)
-    if not sessions.valid(cookie) or not _same_origin(request):
+    found = await _session(request, sessions)
+    if found is None or not _same_origin(request):
         raise _Refused(_login(request, "Your session has ended: log in again.", status=401))
-    assert cookie is not None
+    cookie, session = found
     form = await _form(request)
     if not sessions.csrf_matches(cookie, form.get("csrf", "")):
         raise _Refused(_login(request, "The form was not sent from this dashboard: log in again.", status=403))
-    return cookie, form
+    return cookie, session, form
 
 
 @router.get("")
@@ -94,10 +108,10 @@ async def dashboard(request: Request) -> Response:
     sessions = _sessions(request)
     if sessions is None:
         return _off(request)
-    cookie = request.cookies.get(COOKIE)
-    if not sessions.valid(cookie):
+    found = await _session(request, sessions)
+    if found is None:
         return _login(request)
-    assert cookie is not None
+    cookie = found[0]
     notice = NOTICES.get(request.query_params.get("done", ""))
     new_key = sessions.unseal(request.cookies.get(NEW_KEY_COOKIE))
     response = await _dashboard(request, sessions.csrf(cookie), notice=notice, new_key=new_key)
@@ -141,7 +155,15 @@ async def login(request: Request) -> Response:
     if sessions is None:
         return _off(request)
     form = await _form(request)
-    if not _same_origin(request) or not sessions.token_matches(form.get("token", "")):
+    if not _same_origin(request):
+        return _login(request, "That is not the admin token.", status=401)
+    try:
+        matches = await gateway(request).admin_auth.check(client_address(request), form.get("token", ""))
+    except RateLimited as exc:
+        refused = _login(request, exc.message, status=429)
+        refused.headers.update(exc.headers)
+        return refused
+    if not matches:
         return _login(request, "That is not the admin token.", status=401)
     response = RedirectResponse("/admin", status_code=303)
     response.set_cookie(
@@ -159,9 +181,10 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     try:
-        await _authorized_form(request)
+        _cookie, session, _form_fields = await _authorized_form(request)
     except _Refused as refused:
         return refused.response
+    await gateway(request).admin_sessions.revoke(session.id, session.expires)  # a copy of the cookie ends too
     response = RedirectResponse("/admin", status_code=303)
     response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="strict")
     return response
@@ -170,7 +193,7 @@ async def logout(request: Request) -> Response:
 async def _act(request: Request, done: str, action: Any) -> Response:
     """Run one admin action from a posted form; back to the dashboard with a notice or the error."""
     try:
-        cookie, form = await _authorized_form(request)
+        cookie, _session_of_form, form = await _authorized_form(request)
     except _Refused as refused:
         return refused.response
     sessions = _sessions(request)
@@ -194,11 +217,14 @@ async def _act(request: Request, done: str, action: Any) -> Response:
 
 
 def _optional_int(value: str, name: str) -> int | None:
-    if not value.strip():
+    """A form's whole number, or None when left empty. ASCII digits only (`"²".isdigit()` is true but
+    `int("²")` fails) and short enough for `int` to read: anything else is the form's error, never a 500."""
+    text = value.strip()
+    if not text:
         return None
-    if not value.strip().isdigit():
-        raise InvalidRequest(f"{name} must be a whole number.", param=name)
-    return int(value)
+    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_LIMIT)):
+        raise InvalidRequest(f"{name} must be a whole number from 1 to {MAX_LIMIT:,}.", param=name)
+    return int(text)
 
 
 @router.post("/accounts")

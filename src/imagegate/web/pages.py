@@ -47,8 +47,14 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
         "on": settings.c2pa,
         "placeholder": bool(model.routes) and all(route.provider == "preview" for route in model.routes),
     }
-    context = {"m": model, "examples": examples(settings.base_url(), reference.example_body), "c2pa": provenance}
-    return page(request, "model.html", {"p": reference, **context})
+    context = {
+        "p": reference,
+        "m": model,
+        "examples": examples(settings.base_url(), reference.example_body),
+        "output_screening": settings.output_screening,
+        "c2pa": provenance,
+    }
+    return page(request, "model.html", context)
 
 
 @router.get("/playground")

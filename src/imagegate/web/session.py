@@ -4,6 +4,8 @@ CSRF token its forms carry.
 The cookie is `<expires>.<nonce>.<signature>`, signed with a key derived from the signing secret and
 the admin token (changing either ends every session). It is HttpOnly and SameSite=Strict; each form
 post must also carry the CSRF token derived from the cookie, and a cross-origin `Origin` is refused.
+The nonce is the session's id: logging out records it as revoked (service/admin_sessions.py), so a
+copy of the cookie stops working on every node at once.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import hmac
 import json
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 COOKIE = "imagegate_admin"
@@ -23,30 +26,40 @@ NEW_KEY_SECONDS = 120
 SESSION_SECONDS = 8 * 3600
 
 
+@dataclass(frozen=True, slots=True)
+class Session:
+    id: str
+    expires: int
+    """Unix time."""
+
+
 class AdminSessions:
     def __init__(self, signing_secret: bytes, admin_token: str) -> None:
         self._key = hashlib.sha256(b"admin-session\0" + signing_secret + b"\0" + admin_token.encode()).digest()
-        self._token = admin_token
 
     def _sign(self, text: str) -> str:
         return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()
-
-    def token_matches(self, given: str) -> bool:
-        return hmac.compare_digest(given.strip().encode(), self._token.encode())
 
     def issue(self, now: float | None = None) -> str:
         expires = int((now or time.time()) + SESSION_SECONDS)
         body = f"{expires}.{secrets.token_hex(16)}"
         return f"{body}.{self._sign(body)}"
 
-    def valid(self, cookie: str | None, now: float | None = None) -> bool:
+    def session(self, cookie: str | None, now: float | None = None) -> Session | None:
+        """The session a cookie carries, if it is signed by this gateway and not expired (revocation is
+        the caller's check: it needs the database)."""
         if not cookie or cookie.count(".") != 2:
-            return False
+            return None
         body, _, signature = cookie.rpartition(".")
         if not hmac.compare_digest(signature.encode(), self._sign(body).encode()):
-            return False
-        expires = body.partition(".")[0]
-        return expires.isdigit() and int(expires) > (now or time.time())
+            return None
+        expires, _, nonce = body.partition(".")
+        if not (expires.isascii() and expires.isdigit()) or len(expires) > 12 or int(expires) <= (now or time.time()):
+            return None
+        return Session(nonce, int(expires))
+
+    def valid(self, cookie: str | None, now: float | None = None) -> bool:
+        return self.session(cookie, now) is not None
 
     def seal(self, data: dict[str, Any]) -> str:
         """`data` signed (not encrypted: the cookie is HttpOnly, lives two minutes and is read once)."""
@@ -69,4 +82,4 @@ class AdminSessions:
         return hmac.compare_digest(given.encode(), self.csrf(cookie).encode())
 
 
-__all__ = ["COOKIE", "NEW_KEY_COOKIE", "NEW_KEY_SECONDS", "SESSION_SECONDS", "AdminSessions"]
+__all__ = ["COOKIE", "NEW_KEY_COOKIE", "NEW_KEY_SECONDS", "SESSION_SECONDS", "AdminSessions", "Session"]
