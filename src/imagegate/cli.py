@@ -23,7 +23,14 @@ from .service.admin import AdminService, bootstrap_first_run
 from .service.doctor import diagnose, render, report
 from .service.samples import PARAMETERS, Samples
 from .tour import command_name, tour
-from .wiring import check_output_screening, check_storage, open_admin, open_route_health, open_samples
+from .wiring import (
+    check_output_screening,
+    check_provenance,
+    check_storage,
+    open_admin,
+    open_route_health,
+    open_samples,
+)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -70,6 +77,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
 
     settings = load_settings(host=host, port=port)
     check_store(settings)
+    check_signing(settings)
     try:
         check_output_screening(settings)
     except RuntimeError as exc:
@@ -118,6 +126,15 @@ def check_store(settings: Settings) -> None:
         raise click.ClickException(str(exc)) from exc
 
 
+def check_signing(settings: Settings) -> str:
+    """Refuse to start, naming the setting and the file, when the C2PA credentials cannot sign; on a
+    first start this makes the gateway's own chain in the data dir."""
+    try:
+        return check_provenance(settings)
+    except ValueError as exc:  # CredentialsError: a file that cannot be read or used
+        raise click.ClickException(f"cannot sign C2PA manifests: {exc}") from exc
+
+
 async def _bootstrap(admin: AdminService) -> dict[str, Any]:
     return await bootstrap_first_run(admin) or {}
 
@@ -125,11 +142,16 @@ async def _bootstrap(admin: AdminService) -> dict[str, Any]:
 @main.command()
 @json_option
 def init(as_json: bool) -> None:
-    """Create / migrate the database and print the data dir."""
+    """Create / migrate the database, make the C2PA signing chain, and print the data dir."""
     settings = load_settings()
     _admin_call(lambda admin: _noop(admin))
+    signer = check_signing(settings)
     _emit(
-        {"data_dir": str(settings.data_dir), "database": _safe_url(settings.database_url)},
+        {
+            "data_dir": str(settings.data_dir),
+            "database": _safe_url(settings.database_url),
+            "c2pa_signer": signer,
+        },
         as_json,
         str(settings.data_dir),
     )

@@ -24,7 +24,9 @@ from .setting import Setting
 
 SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares its credentials' (providers/)
     Setting(
-        "IMAGEGATE_DATA_DIR", "./data", "where the embedded database, images and the generated signing secret live"
+        "IMAGEGATE_DATA_DIR",
+        "./data",
+        "where the embedded database, images, the generated signing secret and C2PA chain live",
     ),
     Setting(
         "IMAGEGATE_DATABASE_URL",
@@ -196,6 +198,17 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "how often an idle worker looks for queued jobs (a node wakes its own workers at once when it accepts one)",
     ),
     Setting(
+        "IMAGEGATE_C2PA",
+        "on",
+        "`on`: every image handed out carries a C2PA manifest signed by the gateway; `off`: unmarked (doctor warns)",
+    ),
+    Setting(
+        "IMAGEGATE_C2PA_CERT",
+        None,
+        "PEM file: the certificate chain that signs C2PA manifests (unset: the gateway's own, made in the data dir)",
+    ),
+    Setting("IMAGEGATE_C2PA_KEY", None, "PEM file: the private key of `IMAGEGATE_C2PA_CERT`'s first certificate"),
+    Setting(
         "IMAGEGATE_JOB_QUEUE_TTL_SECONDS",
         "3600",
         "a job no worker started within this fails as `job_expired`, its hold released",
@@ -282,6 +295,10 @@ class Settings:
     webhook_timeout_seconds: float
     stream_keepalive_seconds: float
     webhook_poll_seconds: float
+    c2pa: bool
+    """Mark every image with the gateway's signed C2PA manifest."""
+    c2pa_cert: Path | None
+    c2pa_key: Path | None
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -383,6 +400,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "stream_keepalive_seconds": _positive(
             text("IMAGEGATE_STREAM_KEEPALIVE_SECONDS"), "IMAGEGATE_STREAM_KEEPALIVE_SECONDS"
         ),
+        "c2pa": _one_of(get("IMAGEGATE_C2PA"), "IMAGEGATE_C2PA", ("on", "off")) == "on",
+        "c2pa_cert": Path(v).expanduser() if (v := get("IMAGEGATE_C2PA_CERT")) else None,
+        "c2pa_key": Path(v).expanduser() if (v := get("IMAGEGATE_C2PA_KEY")) else None,
         "job_workers": int(_bounded(text("IMAGEGATE_JOB_WORKERS"), "IMAGEGATE_JOB_WORKERS", 0, 256)),
         "job_poll_seconds": float(
             _bounded(text("IMAGEGATE_JOB_POLL_SECONDS"), "IMAGEGATE_JOB_POLL_SECONDS", 0.05, 3600)

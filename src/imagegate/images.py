@@ -98,6 +98,19 @@ def inspect(data: bytes) -> ImageInfo:
     return ImageInfo(format=fmt, width=width, height=height)
 
 
+@dataclass(frozen=True, slots=True)
+class Conformed:
+    """An image made what the client asked for, and what it was when the upstream delivered it."""
+
+    data: bytes
+    source: ImageInfo
+    """The upstream's image: its format and size before any change."""
+    changed: bool
+    """Re-encoded (another format or compression) or resized; False when `data` is the upstream's bytes."""
+    view: ScreeningImage | None = None
+    """Output screening's view of the pixels, when they had to be decoded anyway and one was asked for."""
+
+
 def conform(
     data: bytes,
     *,
@@ -113,14 +126,14 @@ def conform(
     `reencode` is set (an upstream that could not apply the requested compression). An image at `native_size` (when that differs
     from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
     """
-    return conform_viewed(
+    return conform_image(
         data,
         want_format=want_format,
         want_size=want_size,
         compression=compression,
         native_size=native_size,
         reencode=reencode,
-    )[0]
+    ).data
 
 
 def conform_viewed(
@@ -135,20 +148,44 @@ def conform_viewed(
 ) -> tuple[bytes, ScreeningImage | None]:
     """`conform`, and, with `view_side`, output screening's view of the pixels where they had to be
     decoded anyway (so the screen does not decode them again); None when the bytes passed as they were."""
+    conformed = conform_image(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+        view_side=view_side,
+    )
+    return conformed.data, conformed.view
+
+
+def conform_image(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+    view_side: int | None = None,
+) -> Conformed:
+    """`conform_viewed`, saying too what the upstream's image was and whether it changed."""
     _check_format(want_format)
     info = inspect(data)
     want_size = (int(want_size[0]), int(want_size[1]))
     if info.size == want_size:
         if info.format == want_format and not reencode:
-            return data, None
+            return Conformed(data, info, changed=False)
         image = _decode(data)
         encoded = encode(image, want_format, compression, png_compress_level=_png_level(want_size))
-        return encoded, _view(image, view_side)
+        return Conformed(encoded, info, changed=True, view=_view(image, view_side))
     if native_size is not None and tuple(native_size) != want_size and info.size == tuple(native_size):
         image = _resizable(_decode(data))
         resized = image.resize(want_size, Image.Resampling.LANCZOS)
         encoded = encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
-        return encoded, _view(image, view_side)  # from the native pixels: the same picture, fewer to reduce
+        # the view from the native pixels: the same picture, fewer to reduce
+        return Conformed(encoded, info, changed=True, view=_view(image, view_side))
     raise BadImage(f"upstream returned {info.width}x{info.height}, expected {want_size[0]}x{want_size[1]}")
 
 
@@ -161,8 +198,8 @@ async def conform_async(
     native_size: tuple[int, int] | None = None,
     reencode: bool = False,
 ) -> bytes:
-    """`conform` in a worker thread (see `conform_viewed_async`)."""
-    conformed, _ = await conform_viewed_async(
+    """`conform` in a worker thread (see `conform_image_async`)."""
+    conformed = await conform_image_async(
         data,
         want_format=want_format,
         want_size=want_size,
@@ -170,7 +207,7 @@ async def conform_async(
         native_size=native_size,
         reencode=reencode,
     )
-    return conformed
+    return conformed.data
 
 
 async def conform_viewed_async(
@@ -183,7 +220,30 @@ async def conform_viewed_async(
     reencode: bool = False,
     view_side: int | None = None,
 ) -> tuple[bytes, ScreeningImage | None]:
-    """`conform_viewed` in a worker thread, so image work never runs on the event loop.
+    """`conform_viewed` in a worker thread (see `conform_image_async`)."""
+    conformed = await conform_image_async(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+        view_side=view_side,
+    )
+    return conformed.data, conformed.view
+
+
+async def conform_image_async(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+    view_side: int | None = None,
+) -> Conformed:
+    """`conform_image` in a worker thread, so image work never runs on the event loop.
 
     Except the check of a small image that needs no change: below `INLINE_MAX_BYTES` it runs inline
     (tens of microseconds: less than the hop to a thread and back). Anything to re-encode or resize,
@@ -193,9 +253,9 @@ async def conform_viewed_async(
         _check_format(want_format)
         info = inspect(data)  # BadImage from here is what the thread would have raised
         if info.size == (int(want_size[0]), int(want_size[1])) and info.format == want_format:
-            return data, None
+            return Conformed(data, info, changed=False)
     work = functools.partial(
-        conform_viewed,
+        conform_image,
         data,
         want_format=want_format,
         want_size=want_size,
@@ -325,9 +385,12 @@ def _webp_ready(image: Image.Image) -> Image.Image:
 __all__ = [
     "FORMATS",
     "BadImage",
+    "Conformed",
     "ImageInfo",
     "conform",
     "conform_async",
+    "conform_image",
+    "conform_image_async",
     "conform_viewed",
     "conform_viewed_async",
     "encode",

@@ -4,7 +4,9 @@ What it removes: every secret the gateway was configured with (upstream API keys
 the moderation key, the URL signing secret), and anything shaped like a credential whatever its
 origin (an upstream's error text that echoes a key, an exception that prints a URL):
 `Bearer <token>`, `sk-…` keys, Google `AIza…` keys, our own `ig_live_…`/`ig_test_…` keys, `key=` /
-`api_key=` / `token=` query parameters and `"api_key": "…"` / `api-key: …` pairs.
+`api_key=` / `token=` query parameters, `"api_key": "…"` / `api-key: …` pairs, and PEM private keys
+(the C2PA signing key, whoever prints it: a whole `-----BEGIN … PRIVATE KEY-----` block, or what is
+left of one cut short).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ MASK = "[REDACTED]"
 MIN_SECRET_CHARS = 6  # shorter configured "secrets" would mask ordinary words
 
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.S), MASK),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=\-]{4,}"), rf"\1 {MASK}"),
     (re.compile(r"\bsk-[A-Za-z0-9_\-]{6,}"), MASK),
     (re.compile(r"\bAIza[0-9A-Za-z_\-]{20,}"), MASK),

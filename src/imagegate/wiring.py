@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import pixels
+from . import __version__, pixels
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
@@ -37,12 +37,15 @@ from .domain.ports import (
     CircuitHealthSource,
     CircuitStore,
     ImageClassifier,
+    ImageMarker,
     LimiterState,
     Moderator,
     WebhookTransport,
 )
 from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
 from .observability.metrics import Metrics
+from .provenance.c2pa_marker import C2paMarker
+from .provenance.credentials import CredentialsError, load_credentials
 from .providers.http_client import UpstreamClient
 from .providers.image_url_reader import ImageUrlFetcher
 from .providers.local_classifier import VIEW_SIDE, LocalDetector
@@ -259,7 +262,10 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(http_client.aclose)
         circuits = circuit_store(settings)
         stack.push_async_callback(circuits.aclose)
-        router = build_router(settings, http_client, circuits, metrics)
+        marker = image_marker(settings)  # makes the gateway's own C2PA chain on a first start
+        if marker is not None:
+            stack.callback(marker.close)
+        router = build_router(settings, http_client, circuits, metrics, marker)
         stack.push_async_callback(router.aclose)
         limiter_state = limiter_state_for(settings)
         stack.push_async_callback(limiter_state.aclose)
@@ -370,7 +376,46 @@ def image_pipeline(
     return service, settlement
 
 
-def build_router(settings: Settings, client: UpstreamClient, circuits: CircuitStore, metrics: Metrics | None) -> Router:
+def image_marker(settings: Settings) -> C2paMarker | None:
+    """What signs every image's C2PA manifest (None with IMAGEGATE_C2PA=off): the operator's
+    certificate and key, or the gateway's own chain (made in the data dir when there is none yet),
+    proved by signing a sample. Raises `CredentialsError`, saying what and where, when they cannot sign."""
+    if not settings.c2pa:
+        return None
+    credentials = load_credentials(settings.c2pa_cert, settings.c2pa_key, settings.data_dir)
+    marker = C2paMarker(credentials, __version__)
+    try:
+        failures = marker.check()
+    except BaseException:
+        marker.close()
+        raise
+    if failures:
+        marker.close()
+        raise CredentialsError(f"C2PA manifests signed with {credentials.where} do not validate: {'; '.join(failures)}")
+    return marker
+
+
+def check_provenance(settings: Settings) -> str:
+    """Who signs the images' C2PA manifests, in words. Raises `CredentialsError` (a `ValueError`) when
+    the credentials cannot sign, so a node refuses to start; on a first start, makes the gateway's own
+    chain before any worker process reads it."""
+    marker = image_marker(settings)
+    if marker is None:
+        return "nobody: IMAGEGATE_C2PA=off, images leave unmarked"
+    marker.close()
+    credentials = marker.credentials
+    if credentials.own:
+        return f"the gateway's own chain ({credentials.where}; its CA is on no trust list)"
+    return f"{credentials.subject}, issued by {credentials.issuer} ({credentials.where})"
+
+
+def build_router(
+    settings: Settings,
+    client: UpstreamClient,
+    circuits: CircuitStore,
+    metrics: Metrics | None,
+    marker: ImageMarker | None = None,
+) -> Router:
     registry = default_registry()
     return Router(
         settings.catalog,
@@ -382,6 +427,7 @@ def build_router(settings: Settings, client: UpstreamClient, circuits: CircuitSt
         deadline_seconds=settings.request_deadline_seconds,
         circuits=circuits if metrics is None else MeteredCircuits(circuits, metrics),
         screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.output_screening),
+        marker=marker,
     )
 
 

@@ -16,7 +16,7 @@ from imagegate.db.clock import utcnow
 from imagegate.db.usage import UsageRecord
 from imagegate.domain.catalog import Catalog
 from imagegate.domain.circuits import BreakerPolicy
-from imagegate.domain.ports import CircuitStore, Provider
+from imagegate.domain.ports import CircuitStore, ImageMarker, Provider
 from imagegate.domain.principal import Principal
 from imagegate.providers.http_client import UpstreamClient
 from imagegate.providers.registry import read_credentials
@@ -128,6 +128,7 @@ def build_router(
     circuits: CircuitStore | None = None,
     policy: RetryPolicy = FAST_RETRIES,
     deadline_seconds: float = 30.0,
+    marker: ImageMarker | None = None,
 ) -> Router:
     """The real Router over the real wrappers; only the wire providers are the scripted ones."""
     registry = scripted_registry(upstreams)
@@ -141,6 +142,7 @@ def build_router(
         deadline_seconds=deadline_seconds,
         circuits=circuits or MemoryCircuitStore(NEVER_OPENS),
         rng=random.Random(7),
+        marker=marker,
     )
 
 

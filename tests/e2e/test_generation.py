@@ -10,6 +10,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import Account, Gateway
+from tests.support.provenance import active_manifest
 from tests.upstreams.fake_openai import FakeOpenAI, render_image
 
 KETTLE = "A kettle on the left and a mug on the right, both steaming, on a marble counter"
@@ -114,13 +115,20 @@ def test_defaults_are_the_contracts(gateway: Gateway, upstream: FakeOpenAI, acco
     assert raw.json()["billing"]["amount_micros"] == 53_000
 
 
-def test_upstream_bytes_are_stored_as_they_are(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
+def test_upstream_bytes_are_stored_without_a_re_encode(
+    gateway: Gateway, upstream: FakeOpenAI, account: Account
+) -> None:
+    """The upstream's JPEG scan is kept byte for byte: only the gateway's C2PA manifest (an APP11 segment)
+    is added before it, so not one pixel is re-encoded."""
     result = gateway.client(account.key).images.generate(
         model="gpt-image-2", prompt="a cat", n=2, output_format="jpeg", output_compression=60
     )
     for index, item in enumerate(result.data):
         expected, _ = render_image(1024, 1024, "jpeg", index)
-        assert fetch(item.url).content == expected
+        stored = fetch(item.url).content
+        scan = expected[expected.index(b"\xff\xda") :]  # start of scan to the end of the image
+        assert stored.endswith(scan) and len(stored) > len(expected)
+        assert active_manifest(stored)["claim_generator_info"][0]["name"] == "imagegate"
 
 
 def test_vivid_style_is_added_to_the_prompt_and_reported(

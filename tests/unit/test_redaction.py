@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from imagegate.logs import redact_logs
+from imagegate.provenance.credentials import issue_chain
 from imagegate.redaction import MASK, Redactor
 
 SECRET = "azure-key-0123456789"
@@ -58,3 +59,27 @@ def test_the_filter_rewrites_messages_arguments_and_tracebacks() -> None:
     out = stream.getvalue()
     assert SECRET not in out
     assert out.count(MASK) >= 2 and "ValueError" in out
+
+
+def test_a_pem_private_key_is_masked_whole_in_messages_reprs_and_tracebacks() -> None:
+    """The C2PA signing key (PEM), however it reaches a log line: its text, a bytes repr, an exception."""
+    _chain, key = issue_chain("Redaction Test")
+    body = key.decode().splitlines()[1]  # a line of the key's base64
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = logging.getLogger("imagegate.test_redaction.pem")
+    logger.addHandler(handler)
+    logger.propagate = False
+    redact_logs(Redactor([]), [handler], [])
+    try:
+        logger.error("signer key: %s", key.decode())
+        logger.error("signer info: %r", key)
+        try:
+            raise ValueError(f"cannot load {key.decode()[:90]}")  # cut short
+        except ValueError:
+            logger.exception("signer failed")
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert body not in out and body[:40] not in out
+    assert out.count(MASK) >= 3 and "ValueError" in out

@@ -41,6 +41,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -460,6 +461,13 @@ class FakeOpenAI(LoopbackServer):
         self.api_key = api_key
         self.auto_quality = "medium"  # quality reported for quality "auto" / absent
         self.auto_size = DEFAULT_SIZE  # size drawn for size "auto"
+        self.stamp: Callable[[bytes, str], bytes] | None = None
+        """Applied to every image served (bytes, format -> bytes): e.g. a vendor's C2PA manifest, as
+        OpenAI signs its images. Cleared by `reset`."""
+
+    def reset(self) -> None:
+        super().reset()
+        self.stamp = None
 
     @property
     def base_url(self) -> str:
@@ -735,6 +743,9 @@ class FakeOpenAI(LoopbackServer):
                 b64 = base64.b64encode(data).decode("ascii")
             else:
                 data, b64 = await asyncio.to_thread(render_image, w, h, fmt, i, transparent)
+            if self.stamp is not None:
+                data = await asyncio.to_thread(self.stamp, data, fmt)
+                b64 = base64.b64encode(data).decode("ascii")
             if kind == "bad_b64":
                 b64 = "!!not*base64@@" + b64[:20] + "%%"
             elif kind == "truncated_image":

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from .blobs import Blob
 from .circuits import Admission, RouteHealth
+from .provenance import Marking
 from .ratelimit import Decision, Limit
 from .request import ImageRequest
 from .upstream import GeneratedImage, PartialImage, ScreeningImage
@@ -235,15 +236,31 @@ class ImageUrlTooLarge(Exception):
     """The URL's body is larger than the image limit."""
 
 
+class ImageMarker(Protocol):
+    """Embeds the gateway's signed provenance (a C2PA manifest) in an image it is about to hand out."""
+
+    async def mark(self, data: bytes, marking: Marking) -> bytes:
+        """`data` (already encoded as `marking.format`) with the manifest embedded; the pixels are not
+        re-encoded. The work runs off the event loop, within the pixel budget. Raises `MarkingFailed`
+        when these bytes cannot carry a manifest."""
+        ...
+
+
+class MarkingFailed(Exception):
+    """The image could not be marked (bytes the C2PA library refuses); it is not handed out."""
+
+
 __all__ = [
     "BlobStore",
     "CircuitHealthSource",
     "CircuitStore",
     "ImageClassifier",
+    "ImageMarker",
     "ImageUrlReader",
     "ImageUrlTooLarge",
     "ImageUrlUnreadable",
     "LimiterState",
+    "MarkingFailed",
     "ModerationUnavailable",
     "Moderator",
     "PartialSink",

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .provenance import Marking
+
 
 @dataclass(frozen=True, slots=True)
 class ScreeningImage:
@@ -38,7 +40,11 @@ class GeneratedImage:
     """"WxH" as delivered, once checked (set for `size: "auto"`, where the upstream picked it)."""
     view: ScreeningImage | None = None
     """Output screening's reduced view of `data`, made where the gateway decoded the pixels anyway
-    (re-encoding, upscaling), so the screen need not decode them again. Whoever changes `data` must drop it."""
+    (re-encoding, upscaling), so the screen need not decode them again. Whoever changes `data`'s pixels
+    must drop it (embedding a C2PA manifest does not change them)."""
+    provenance: Marking | None = None
+    """What its C2PA manifest will say, once checked and made what the client asked for; the router
+    embeds the manifest when a route has delivered (`routing.marking`)."""
 
 
 @dataclass(frozen=True, slots=True)

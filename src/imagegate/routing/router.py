@@ -17,7 +17,7 @@ from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
-from ..domain.ports import CircuitStore, PartialSink, Provider
+from ..domain.ports import CircuitStore, ImageMarker, MarkingFailed, PartialSink, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.upstream import (
@@ -31,6 +31,7 @@ from ..providers.http_client import UpstreamClient
 from ..providers.registry import Registry
 from .breaker import CircuitBreaker
 from .conform import ConformingProvider
+from .marking import mark_delivered
 from .retry import RetryPolicy, RouteCall, call_with_retries
 
 log = logging.getLogger("imagegate.routing")
@@ -93,9 +94,12 @@ class Router:
         circuits: CircuitStore,
         rng: random.Random | None = None,
         screening_view_side: int | None = None,
+        marker: ImageMarker | None = None,
     ) -> None:
-        """`screening_view_side`: output screening is on and reads views of at most that side."""
+        """`screening_view_side`: output screening is on and reads views of at most that side.
+        `marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked."""
         self._policy = policy
+        self._marker = marker
         self._attempt_timeout = attempt_timeout
         self._deadline_seconds = deadline_seconds
         self._rng = rng or random.Random()
@@ -110,13 +114,14 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    conforming = ConformingProvider(provider, route, view_side=screening_view_side)
+                    conforming = ConformingProvider(provider, route, marker, view_side=screening_view_side)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
         self._preview = ConformingProvider(
             registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
             PREVIEW_ROUTE,
+            marker,
             view_side=screening_view_side,
         )
         self._routes = {model.id: model.routes for model in catalog}
@@ -176,7 +181,17 @@ class Router:
                     deadline=deadline,
                     call=call,
                 )
+                if self._marker is not None:
+                    images = await mark_delivered(self._marker, images)
                 return Routed(images, route.name, attempts + call.attempts)
+            except MarkingFailed as exc:
+                log.error(
+                    "model %s route %s: a delivered image could not be marked: %s", request.model.id, route.name, exc
+                )
+                unmarked = UpstreamFailed(
+                    "The upstream's image could not carry the gateway's Content Credentials. Nothing was charged."
+                )
+                return Routed([], route.name, attempts + call.attempts, unmarked)
             except ContentBlocked as blocked:
                 return Routed([], route.name, attempts + call.attempts, blocked)
             except UpstreamProblem as problem:

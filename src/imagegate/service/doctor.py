@@ -1,14 +1,17 @@
 """`imagegate doctor`: check a setup, one line per check, with the fix when one fails.
 
 Required checks (a failure exits 1): the configuration loads, the database answers and is migrated,
-Redis answers (when configured), the image store is writable, the signing secret is usable, and no
-upstream refuses its key. Warnings (exit 0): the public URL does not answer from this machine, an
-upstream cannot be reached, a route has no credentials. Nothing here migrates, generates or pays.
+Redis answers (when configured), the image store is writable, the signing secret is usable, the C2PA
+credentials sign, and no upstream refuses its key. Warnings (exit 0): the public URL does not answer
+from this machine, an upstream cannot be reached, a route has no credentials, images leave unmarked
+(`IMAGEGATE_C2PA=off`) or are signed by the gateway's own chain, on no trust list. Nothing here
+migrates, generates or pays.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
 import os
 import secrets
 from collections.abc import Callable, Sequence
@@ -27,6 +30,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from ..config import Settings
 from ..db.engine import MIGRATIONS
 from ..domain.catalog import Model, Route
+from ..provenance.c2pa_marker import C2paMarker
+from ..provenance.credentials import CredentialsError, SigningCredentials, load_credentials
 from ..providers.http_client import UpstreamClient, UpstreamConnectionError
 from ..providers.probes import Probe, ProbeResult, run_probe
 from ..providers.registry import credential_sections, default_registry, read_credentials
@@ -59,6 +64,7 @@ async def diagnose(load: Callable[[], Settings], *, offline: bool = False, timeo
     checks.append(await _redis(settings, timeout))
     checks.append(await asyncio.to_thread(_storage, settings.data_dir / "images"))
     checks.append(_signing_secret(settings))
+    checks.append(await asyncio.to_thread(_provenance, settings))
     client = UpstreamClient()
     try:
         checks.append(await _public_url(settings, client, offline, timeout))
@@ -166,6 +172,74 @@ def _signing_secret(settings: Settings) -> Check:
             "set IMAGEGATE_SIGNING_SECRET to the same value on every node",
         )
     return Check("signing secret", OK, source)
+
+
+C2PA = "c2pa"
+EXPIRY_WARNING_DAYS = 30
+
+
+def _provenance(settings: Settings) -> Check:
+    """Whether images leave marked, and whose signature a validator will see."""
+    if not settings.c2pa:
+        return Check(
+            C2PA,
+            WARN,
+            "IMAGEGATE_C2PA=off: images leave with no C2PA manifest (EU AI Act article 50 asks that generated "
+            "images be marked as such, machine-readably)",
+            "unset IMAGEGATE_C2PA (or set it to on)",
+        )
+    try:
+        credentials = load_credentials(settings.c2pa_cert, settings.c2pa_key, settings.data_dir, create=False)
+        failures = _sign_sample(credentials)
+    except CredentialsError as exc:
+        own = settings.c2pa_cert is None and settings.c2pa_key is None
+        fix = (
+            "run `imagegate init` (or start `imagegate serve`), which makes it"
+            if own
+            else "point IMAGEGATE_C2PA_CERT and IMAGEGATE_C2PA_KEY at a readable PEM chain and its unencrypted key"
+        )
+        return Check(C2PA, FAIL, str(exc), fix)
+    if failures:
+        return Check(
+            C2PA,
+            FAIL,
+            f"manifests signed with {credentials.where} do not validate: {'; '.join(failures)}",
+            "use a certificate with key usage digitalSignature and an extended key usage C2PA accepts "
+            "(emailProtection, documentSigning or claimSigning)",
+        )
+    days_left = (credentials.not_after - datetime.datetime.now(datetime.UTC)).days
+    if days_left < EXPIRY_WARNING_DAYS:
+        return Check(
+            C2PA,
+            WARN,
+            f"the signing certificate ({credentials.where}) expires on {credentials.not_after:%Y-%m-%d}",
+            "renew it and point IMAGEGATE_C2PA_CERT / IMAGEGATE_C2PA_KEY at the new files",
+        )
+    if credentials.own:
+        shared = "" if settings.database_url.startswith("sqlite") else "; every node must sign with the same chain"
+        return Check(
+            C2PA,
+            WARN,
+            f"images are signed by the gateway's own chain ({credentials.where}), which is not from a trusted "
+            f"list: validators show its Content Credentials as from an unknown signer{shared}",
+            "set IMAGEGATE_C2PA_CERT and IMAGEGATE_C2PA_KEY to a certificate whose CA is on the C2PA trust list"
+            + (" (the same on every node, or share the data dir)" if shared else ""),
+        )
+    return Check(
+        C2PA,
+        OK,
+        f"signed by {credentials.subject}, issued by {credentials.issuer}, valid until "
+        f"{credentials.not_after:%Y-%m-%d} (whether validators trust it depends on its CA being on the C2PA "
+        "trust list)",
+    )
+
+
+def _sign_sample(credentials: SigningCredentials) -> list[str]:
+    marker = C2paMarker(credentials, "doctor")
+    try:
+        return marker.check()
+    finally:
+        marker.close()
 
 
 # -- the network

@@ -49,6 +49,10 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
             request, "not_found.html", {"what": f"No model '{model_id}' in this gateway's catalog."}, status=404
         )
     reference = await running.catalog.page(model.id)
+    provenance = {
+        "on": running.settings.c2pa,
+        "placeholder": bool(model.routes) and all(route.provider == "preview" for route in model.routes),
+    }
     base_url = running.settings.base_url()
     caps = model.capabilities
     context = {
@@ -60,6 +64,7 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
         "description": f"{model.display_name}: {reference.card.capability_line}. Prices, examples and limits.",
         "body_class": f"model-{model.id.replace('.', '-')}",
         "output_screening": running.settings.output_screening,
+        "c2pa": provenance,
     }
     return page(request, "model.html", context)
 
