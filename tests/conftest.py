@@ -156,6 +156,20 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     database.drop()
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def own_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Like `database_url`, but a database of this test's own: for a test whose gateways must be the
+    only nodes on it (on the session's shared PostgreSQL database, another module's gateway would sweep
+    this test's holds too). None: the SQLite file in the gateway's own data folder."""
+    if request.param == "sqlite":
+        yield None
+        return
+    require_service("PostgreSQL", 5432)
+    database = PostgresDatabase()
+    yield database.create()
+    database.drop()
+
+
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test."""
