@@ -6,24 +6,30 @@ middleware and routes; its lifespan, driven through ASGI as uvicorn drives it, s
 sweeps and the webhook loop run; uvloop. The database is a temp SQLite file or a PostgreSQL database,
 and the upstreams are the fakes on loopback, as in the process tier.
 
-What differs: no socket, no uvicorn, and `cli()` runs the CLI's entry point in this process rather
-than as `python -m imagegate`. Requests go through Starlette's TestClient transport (an
-`httpx.Client` whose transport calls the app on the gateway's event loop thread, streaming the response
-body as the app sends it; closing a response early cancels the app's handling of it). So what only a
-real process shows stays in the process tier: connection deadlines and caps, raw bytes on a socket,
-client-side timeouts, signals, restarts, the log output, several nodes, browsers.
+What differs: the test's requests (`client()`, `http()`, `post_images()`) go through Starlette's
+TestClient transport, with no socket: an `httpx.Client` whose transport calls the app on the gateway's
+event loop thread, streaming the response body as the app sends it (closing a response early cancels
+the app's handling of it). The gateway also listens on its loopback port, through a plain uvicorn
+server on the same loop and the same app, so a URL it hands out can be fetched as a browser fetches
+it; that listener has uvicorn's defaults, not the connection policy `serve` installs. `cli()` runs the
+CLI's entry point in this process rather than as `python -m imagegate`. So what only a real process
+shows stays in the process tier: connection deadlines and caps, client-side timeouts, signals, crashes
+and restarts, the log output, `--workers`, several nodes, browsers, the CLI as a subprocess.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import httpx
 import openai
+import uvicorn
 from anyio.from_thread import BlockingPortal
 from click.testing import CliRunner
 from starlette.testclient import TestClient
@@ -81,12 +87,28 @@ class InProcessGateway(Gateway):
             client=CLIENT_ADDRESS,
         )
         self._server.__enter__()
+        self._listener = uvicorn.Server(
+            uvicorn.Config(self.app, host="127.0.0.1", port=self.port, lifespan="off", log_config=None)
+        )
+        self._listening = self._portal().start_task_soon(self._listener.serve)
+        deadline = time.monotonic() + 30
+        while not self._listener.started:  # bounded wait for the listener (a failure to bind ends it)
+            if self._listening.done():
+                self.stop()
+                raise RuntimeError(f"the in-process gateway could not listen on {self.base_url}")
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"the in-process gateway was not listening on {self.base_url} within 30 s")
+            time.sleep(0.01)
 
-    def http(self) -> httpx.Client:
+    def _portal(self) -> BlockingPortal:
         portal = self._server.portal
         if portal is None:
             raise RuntimeError("the in-process gateway is stopped")
-        return _PortalClient(self.app, portal, self._server.app_state, self.base_url)
+        return portal
+
+    def http(self) -> httpx.Client:
+        return _PortalClient(self.app, self._portal(), self._server.app_state, self.base_url)
 
     def client(self, key: str, **kwargs: Any) -> openai.OpenAI:
         kwargs.setdefault("http_client", self.http())
@@ -106,8 +128,14 @@ class InProcessGateway(Gateway):
         return result.stdout
 
     def stop(self) -> None:
-        """The lifespan's shutdown (job workers stopped, loops cancelled), then the loop thread ends."""
+        """The listener closes, then the lifespan's shutdown runs (job workers stopped, loops cancelled)
+        and the loop thread ends."""
         super().stop()
+        if self._server.portal is None:
+            return
+        self._listener.should_exit = True
+        with contextlib.suppress(Exception):  # a listener that failed to start has nothing to close
+            self._listening.result(timeout=30)
         self._server.__exit__(None, None, None)
 
 
