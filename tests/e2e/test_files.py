@@ -15,6 +15,8 @@ from imagegate.ids import new_id
 from imagegate.storage.signing import UrlSigner
 from tests.conftest import SIGNING_SECRET, Account, Gateway, start_gateway
 
+pytestmark = pytest.mark.tier("in_process")
+
 
 def fetch(url: str) -> httpx.Response:
     """Download a returned URL the way a browser would: no key."""

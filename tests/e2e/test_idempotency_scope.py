@@ -18,6 +18,8 @@ from imagegate.db.engine import MIGRATIONS, create_engine
 from tests.conftest import Account, Gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 BODY = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "quality": "low"}
 LOW_1024 = 6_000
 
