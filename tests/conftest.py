@@ -51,6 +51,7 @@ __all__ = [  # what test modules import from here
     "serve_in_process",
     "start_gateway",
     "start_in_process",
+    "tier_of",
 ]
 
 
