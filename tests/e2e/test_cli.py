@@ -16,6 +16,8 @@ import pytest
 from tests.conftest import Gateway, _clean_environ
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 
 def cli_json(gateway: Gateway, *args: str) -> dict[str, Any]:
     """Run `imagegate ARGS --json`; its whole stdout must be exactly one JSON object."""

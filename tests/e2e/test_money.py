@@ -22,6 +22,8 @@ from imagegate.db.tables import holds
 from tests.conftest import Gateway, start_gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 LOW_1024 = 6_000  # gpt-image-2 low 1024x1024, micros
 
 
