@@ -19,7 +19,7 @@ from sqlalchemy import select
 from imagegate.config import load_settings
 from imagegate.db.engine import create_engine
 from imagegate.db.tables import holds
-from tests.conftest import Gateway, start_gateway
+from tests.conftest import Account, Gateway, start_gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 
 pytestmark = pytest.mark.tier("in_process")
@@ -150,35 +150,46 @@ def test_a_hold_left_by_a_dead_node_is_released_by_the_sweeper(
         survivor.stop()
 
 
+def _dead_node_holding(tmp_path: Path, upstream: FakeOpenAI, env: dict[str, str]) -> tuple[Gateway, Account]:
+    """A node SIGKILLed while its request held $0.053 of a $1 account (the upstream hangs)."""
+    node = start_gateway(tmp_path / "data", upstream, {**env, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600"})
+    account = node.new_account("1")
+    upstream.reset()
+    upstream.script({"kind": "hang", "seconds": 30})
+    threading.Thread(target=post_until_the_node_dies, args=(node, account.key), daemon=True).start()
+    upstream.wait_for_requests(1)
+    node.process._proc.send_signal(signal.SIGKILL)
+    node.process.stop()
+    assert node.balance(account.id) == (1_000_000, 53_000)
+    return node, account
+
+
 def test_holds_sweep_command_releases_only_expired_holds(
     tmp_path: Path, upstream: FakeOpenAI, own_database_url: str | None
 ) -> None:
     # The database is this test's own: on one that another gateway shares, that node's sweeper (every
-    # 15 s) can release the hold between its expiry and the second `holds sweep`, which then finds
-    # nothing to release.
+    # 15 s) can release the hold between its expiry and the `holds sweep`, which then finds nothing.
     db = {"IMAGEGATE_DATABASE_URL": own_database_url} if own_database_url else {}
-    # a hold lives 8 s: long enough for the first `holds sweep` (a CLI start, ~2-3 s on a loaded machine)
-    # to come before its expiry, short enough to wait for that expiry; the deadline leaves the test time
-    # to kill the node before the request would end and release it
-    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "5", "IMAGEGATE_HOLD_TTL_SECONDS": "8", **db}
-    doomed = start_gateway(tmp_path / "data", upstream, {**short, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600"})
-    account = doomed.new_account("1")
-    upstream.script({"kind": "hang", "seconds": 30})
-    threading.Thread(target=post_until_the_node_dies, args=(doomed, account.key), daemon=True).start()
-    upstream.wait_for_requests(1)
-    doomed.process._proc.send_signal(signal.SIGKILL)
-    doomed.process.stop()
-    expires_at = open_hold_expiry(doomed, account.id)
+    # Two dead nodes' holds, one that expires in 6 s and one in 10 minutes; the deadline (5 s) leaves the
+    # test time to kill each node before its request would end and release its hold. One sweep after the
+    # first has expired must release it and keep the other: no race with the clock (a sweep that has to
+    # come before an expiry can lose it when a CLI start takes seconds, as it did at load 9).
+    # Node ids of their own: a node starting under the id of a dead run releases that run's holds at once.
+    deadline = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "5", **db}
+    short = {**deadline, "IMAGEGATE_HOLD_TTL_SECONDS": "6", "IMAGEGATE_NODE_ID": f"expiring-{tmp_path.name}"}
+    long = {**deadline, "IMAGEGATE_HOLD_TTL_SECONDS": "600", "IMAGEGATE_NODE_ID": f"lasting-{tmp_path.name}"}
+    expiring, soon = _dead_node_holding(tmp_path, upstream, short)
+    lasting, later = _dead_node_holding(tmp_path, upstream, long)
+    expires_at = open_hold_expiry(expiring, soon.id)
 
-    assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 0  # not expired yet
-    assert doomed.balance(account.id) == (1_000_000, 53_000)
-    deadline = time.monotonic() + 15
+    give_up = time.monotonic() + 15
     while datetime.now(UTC) <= expires_at:  # the hold's own expiry, on the clock the sweep reads
-        assert time.monotonic() < deadline, f"the hold's expiry {expires_at} is not within 15 s"
+        assert time.monotonic() < give_up, f"the hold's expiry {expires_at} is not within 15 s"
         time.sleep(0.05)
-    assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 1
-    assert doomed.balance(account.id) == (1_000_000, 0)
-    assert ledger_verify(doomed)["ok"]
+    assert json.loads(expiring.cli("holds", "sweep", "--json"))["released"] == 1
+    assert expiring.balance(soon.id) == (1_000_000, 0)
+    assert lasting.balance(later.id) == (1_000_000, 53_000)  # not expired: kept
+    assert ledger_verify(expiring)["ok"]
 
 
 def test_negative_adjustment_cannot_take_balance_below_zero(gateway: Gateway) -> None:
