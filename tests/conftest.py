@@ -145,16 +145,37 @@ class PostgresDatabase:
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+class SharedPostgres:
+    """The session's shared PostgreSQL database, created on first use and dropped at the end."""
+
+    def __init__(self) -> None:
+        self._database: PostgresDatabase | None = None
+
+    def url(self) -> str:
+        if self._database is None:
+            require_service("PostgreSQL", 5432)
+            database = PostgresDatabase()
+            database.create()
+            self._database = database
+        return self._database.url
+
+    def drop(self) -> None:
+        if self._database is not None:
+            self._database.drop()
+
+
+@pytest.fixture(scope="session")
+def shared_postgres() -> Iterator[SharedPostgres]:
+    shared = SharedPostgres()
+    yield shared
+    shared.drop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """Every test that runs the gateway runs once on SQLite (the default) and once on PostgreSQL."""
-    if request.param == "sqlite":
-        yield None
-        return
-    require_service("PostgreSQL", 5432)
-    database = PostgresDatabase()
-    yield database.create()
-    database.drop()
+def database_url(request: pytest.FixtureRequest, shared_postgres: SharedPostgres) -> str | None:
+    """Every test that runs the gateway runs once on SQLite (the default) and once on PostgreSQL (one
+    database for the session, shared by the gateways of every module on it)."""
+    return None if request.param == "sqlite" else shared_postgres.url()
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -180,20 +201,38 @@ def postgres_url() -> Iterator[str]:
     database.drop()
 
 
-@pytest.fixture(scope="session")
-def process_gateway(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
-) -> Iterator[Gateway]:
-    """The session's shared gateway process, for the tests of the process tier."""
-    yield from serve_gateway(tmp_path_factory, "gateway", fake_openai, database_url)
+class SharedGateways:
+    """The session's shared gateways, one per tier and database, each started on first use and stopped
+    at the end. (As a session fixture parametrized by the database, a gateway would be stopped and
+    started again at every switch between SQLite and PostgreSQL, and an xdist worker switches twice in
+    every module it runs.)"""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, upstream: FakeOpenAI) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._upstream = upstream
+        self._started: dict[tuple[str, str | None], Gateway] = {}
+
+    def get(self, tier: str, database_url: str | None) -> Gateway:
+        key = (tier, database_url)
+        if key not in self._started:
+            start = start_in_process if tier == "in_process" else start_gateway
+            db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
+            name = "app" if tier == "in_process" else "gateway"
+            self._started[key] = start(self._tmp_path_factory.mktemp(name) / "data", self._upstream, db)
+        return self._started[key]
+
+    def stop(self) -> None:
+        for gateway in self._started.values():
+            gateway.stop()
 
 
 @pytest.fixture(scope="session")
-def in_process_gateway(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
-) -> Iterator[Gateway]:
-    """The session's shared in-process gateway, for the tests of the in-process tier."""
-    yield from serve_in_process(tmp_path_factory, "app", fake_openai, database_url)
+def shared_gateways(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, shared_postgres: SharedPostgres
+) -> Iterator[SharedGateways]:
+    shared = SharedGateways(tmp_path_factory, fake_openai)
+    yield shared
+    shared.stop()  # before shared_postgres drops the database they use
 
 
 def tier_of(node: pytest.Item | pytest.Collector) -> str:
@@ -206,11 +245,11 @@ def tier_of(node: pytest.Item | pytest.Collector) -> str:
 
 
 @pytest.fixture
-def gateway(request: pytest.FixtureRequest, database_url: str | None) -> Gateway:
+def gateway(request: pytest.FixtureRequest, database_url: str | None, shared_gateways: SharedGateways) -> Gateway:
     """The session's shared gateway, on the test's tier (`pytestmark = pytest.mark.tier("in_process")` for
-    a module, `@pytest.mark.tier("process")` for one of its tests that needs a socket). Each test makes
+    a module, `@pytest.mark.tier("process")` for one of its tests that needs a process). Each test makes
     its own accounts, so tests do not see each other's money."""
-    return request.getfixturevalue(f"{tier_of(request.node)}_gateway")  # type: ignore[no-any-return]
+    return shared_gateways.get(tier_of(request.node), database_url)
 
 
 @pytest.fixture

@@ -150,10 +150,8 @@ def test_a_hold_left_by_a_dead_node_is_released_by_the_sweeper(
         survivor.stop()
 
 
-def _dead_node_holding(tmp_path: Path, upstream: FakeOpenAI, env: dict[str, str]) -> tuple[Gateway, Account]:
-    """A node SIGKILLed while its request held $0.053 of a $1 account (the upstream hangs)."""
-    node = start_gateway(tmp_path / "data", upstream, {**env, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600"})
-    account = node.new_account("1")
+def _kill_while_holding(node: Gateway, account: Account, upstream: FakeOpenAI) -> None:
+    """SIGKILL `node` while its request holds $0.053 of `account`'s $1 (the upstream hangs)."""
     upstream.reset()
     upstream.script({"kind": "hang", "seconds": 30})
     threading.Thread(target=post_until_the_node_dies, args=(node, account.key), daemon=True).start()
@@ -161,7 +159,6 @@ def _dead_node_holding(tmp_path: Path, upstream: FakeOpenAI, env: dict[str, str]
     node.process._proc.send_signal(signal.SIGKILL)
     node.process.stop()
     assert node.balance(account.id) == (1_000_000, 53_000)
-    return node, account
 
 
 def test_holds_sweep_command_releases_only_expired_holds(
@@ -174,12 +171,22 @@ def test_holds_sweep_command_releases_only_expired_holds(
     # test time to kill each node before its request would end and release its hold. One sweep after the
     # first has expired must release it and keep the other: no race with the clock (a sweep that has to
     # come before an expiry can lose it when a CLI start takes seconds, as it did at load 9).
-    # Node ids of their own: a node starting under the id of a dead run releases that run's holds at once.
-    deadline = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "5", **db}
-    short = {**deadline, "IMAGEGATE_HOLD_TTL_SECONDS": "6", "IMAGEGATE_NODE_ID": f"expiring-{tmp_path.name}"}
-    long = {**deadline, "IMAGEGATE_HOLD_TTL_SECONDS": "600", "IMAGEGATE_NODE_ID": f"lasting-{tmp_path.name}"}
-    expiring, soon = _dead_node_holding(tmp_path, upstream, short)
-    lasting, later = _dead_node_holding(tmp_path, upstream, long)
+    # Both nodes start before either holds anything (a node sweeps once as it starts), and under node ids
+    # of their own (a node starting under the id of a dead run releases that run's holds at once).
+    base = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "5", "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600", **db}
+    expiring = start_gateway(
+        tmp_path / "data",
+        upstream,
+        {**base, "IMAGEGATE_HOLD_TTL_SECONDS": "6", "IMAGEGATE_NODE_ID": f"expiring-{tmp_path.name}"},
+    )
+    lasting = start_gateway(
+        tmp_path / "data",
+        upstream,
+        {**base, "IMAGEGATE_HOLD_TTL_SECONDS": "600", "IMAGEGATE_NODE_ID": f"lasting-{tmp_path.name}"},
+    )
+    soon, later = expiring.new_account("1"), lasting.new_account("1")
+    _kill_while_holding(lasting, later, upstream)
+    _kill_while_holding(expiring, soon, upstream)
     expires_at = open_hold_expiry(expiring, soon.id)
 
     give_up = time.monotonic() + 15
