@@ -1,9 +1,13 @@
-"""Fixtures: a real gateway process on loopback, fake upstreams, and operator helpers.
+"""Fixtures: gateways in two tiers, fake upstreams, databases, and operator helpers.
 
-The gateway runs as `python -m imagegate serve` exactly as an operator starts it; clients talk to
-it with the official `openai` SDK or plain httpx. Upstreams are fakes on 127.0.0.1 that speak the
-providers' wire formats; no test can reach a real provider (every base URL is loopback, and the
-provider variables of the machine's environment are removed from the gateway's).
+The process tier runs the gateway as `python -m imagegate serve` exactly as an operator starts it; the
+in-process tier runs the same app, built the same way, inside the test process (tests/support/
+inprocess.py). A module chooses the in-process tier for the shared `gateway` with
+`pytestmark = pytest.mark.tier("in_process")`, and for a gateway of its own with `serve_in_process` in
+place of `serve_gateway`; tests/README.md says which tests go where. Clients talk to either with the official
+`openai` SDK or plain httpx. Upstreams are fakes on 127.0.0.1 that speak the providers' wire formats; no
+test can reach a real provider (every base URL is loopback, and the provider variables of the machine's
+environment are removed from the gateway's).
 """
 
 from __future__ import annotations
@@ -11,162 +15,45 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
-import sys
-from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlparse
 
-import httpx
-import openai
 import pytest
 
-from imagegate.config import load_settings
-from imagegate.service.admin import AdminService
-from imagegate.wiring import open_admin
-from tests.support.processes import ManagedProcess, free_port, port_accepts
+from tests.support.gateway import (
+    FAST_RETRIES,
+    ROOT,
+    SIGNING_SECRET,
+    UPSTREAM_KEY,
+    Account,
+    Gateway,
+    _clean_environ,
+    gateway_env,
+    start_gateway,
+)
+from tests.support.inprocess import InProcessGateway, start_in_process
+from tests.support.operator import desk_open
+from tests.support.processes import port_accepts
 from tests.upstreams.fake_openai import FakeOpenAI
 
-ROOT = Path(__file__).resolve().parents[1]
-UPSTREAM_KEY = "sk-fake-upstream"
-SIGNING_SECRET = "test-signing-secret-not-for-production"
-_PROVIDER_VARS = ("IMAGEGATE_", "OPENAI_", "AZURE_OPENAI_", "GEMINI_", "ARK_")
-
-# Fast retries so failure tests take seconds; the policy's shape is what is under test.
-FAST_RETRIES = {
-    "IMAGEGATE_RETRY_ATTEMPTS": "3",
-    "IMAGEGATE_RETRY_BASE_SECONDS": "0.01",
-    "IMAGEGATE_RETRY_MAX_SECONDS": "5",
-    "IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS": "1.5",
-    "IMAGEGATE_REQUEST_DEADLINE_SECONDS": "20",
-    # One gateway serves many failure tests in a row: its circuits must not open between them.
-    # The breaker itself is tested on gateways of its own (tests/providers/test_routing.py).
-    "IMAGEGATE_BREAKER_FAILURES": "1000000",
-}
-
-NO_ADMIN_GUESS_LIMIT = {"IMAGEGATE_ADMIN_AUTH_FAILURES": "0", "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL": "0"}
-"""Shared gateways hear many wrong admin tokens from one address (every refusal test sends some): the
-limit would turn those tests' 401s into 429s. It is tested in process (tests/web/test_admin_guard.py)."""
-
-
-def _assert_loopback(url: str) -> None:
-    host = urlparse(url).hostname
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        raise AssertionError(f"tests may only reach loopback upstreams, not {url}")
-
-
-@dataclass
-class Account:
-    id: str
-    key: str
-    key_id: str
-
-
-class Gateway:
-    """A running gateway process and what a test needs to use and inspect it."""
-
-    def __init__(self, process: ManagedProcess, port: int, env: dict[str, str]) -> None:
-        self.process = process
-        self.port = port
-        self.env = env
-        self.base_url = f"http://127.0.0.1:{port}"
-        self.data_dir = Path(env["IMAGEGATE_DATA_DIR"])
-
-    def client(self, key: str, **kwargs: Any) -> openai.OpenAI:
-        """The official SDK, configured as a user would; no client-side retries to hide ours."""
-        return openai.OpenAI(base_url=f"{self.base_url}/v1", api_key=key, max_retries=0, timeout=60, **kwargs)
-
-    def http(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=60)
-
-    def post_images(
-        self, key: str | None, body: Any, headers: dict[str, Any] | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
-        with self.http() as http:
-            if isinstance(body, (bytes, str)):
-                return http.post("/v1/images/generations", content=body, headers=headers, **kwargs)
-            return http.post("/v1/images/generations", json=body, headers=headers, **kwargs)
-
-    def admin(self, action: Callable[[AdminService], Awaitable[Any]]) -> Any:
-        """Run an operator action on the gateway's database, as the CLI does."""
-
-        async def run() -> Any:
-            async with open_admin(load_settings(self.env)) as admin:
-                return await action(admin)
-
-        return asyncio.run(run())
-
-    def cli(self, *args: str) -> str:
-        import subprocess
-
-        result = subprocess.run(
-            [sys.executable, "-m", "imagegate", *args],
-            env={**_clean_environ(), **self.env},
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if result.returncode != 0:
-            raise AssertionError(f"imagegate {' '.join(args)} failed: {result.stderr}")
-        return result.stdout
-
-    def new_account(self, usd: str = "10", *, test: bool = False, models: list[str] | None = None) -> Account:
-        async def make(admin: AdminService) -> Account:
-            account = await admin.create_account("test")
-            if usd != "0":
-                await admin.add_credit(account["id"], usd, "test funding")
-            key = await admin.create_key(account["id"], test=test, models=models, rpm=None)
-            return Account(account["id"], key["key"], key["id"])
-
-        return self.admin(make)
-
-    def usage_row(self, request_id: str) -> dict[str, Any] | None:
-        """The usage record the gateway wrote for `request_id`, as the operator's usage view shows it."""
-        from datetime import datetime, timedelta
-
-        now = datetime.now(UTC)
-        report = self.admin(lambda admin: admin.usage(now - timedelta(hours=1), now + timedelta(minutes=1)))
-        return next((row for row in report["data"] if row["id"] == request_id), None)
-
-    def balance(self, account_id: str) -> tuple[int, int]:
-        """(balance_micros, held_micros) as the database has them now."""
-        account = self.admin(lambda admin: admin.get_account(account_id))
-        return account["balance_micros"], account["held_micros"]
-
-
-def _clean_environ() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if not k.startswith(_PROVIDER_VARS)}
-
-
-def start_gateway(data_dir: Path, upstream: FakeOpenAI | None, extra_env: dict[str, str] | None = None) -> Gateway:
-    port = free_port()
-    env = {
-        "IMAGEGATE_DATA_DIR": str(data_dir),
-        "IMAGEGATE_PORT": str(port),
-        "IMAGEGATE_SIGNING_SECRET": SIGNING_SECRET,
-        "IMAGEGATE_LOG_LEVEL": "warning",
-        **FAST_RETRIES,
-        **NO_ADMIN_GUESS_LIMIT,
-        **(extra_env or {}),
-    }
-    if upstream is not None:
-        env["OPENAI_API_KEY"] = UPSTREAM_KEY
-        env["OPENAI_BASE_URL"] = upstream.base_url
-    for name, value in env.items():
-        if name.endswith(("_BASE_URL", "_ENDPOINT", "_MODERATION_URL", "_REDIS_URL")):
-            _assert_loopback(value)
-    process = ManagedProcess(
-        [sys.executable, "-m", "imagegate", "serve"],
-        env={**_clean_environ(), **env},
-        log_path=data_dir.parent / f"{data_dir.name}.log",
-        cwd=ROOT,
-        inherit_env=False,
-    )
-    process.start(ready_url=f"http://127.0.0.1:{port}/healthz", timeout=60)
-    return Gateway(process, port, env)
+__all__ = [  # what test modules import from here
+    "FAST_RETRIES",
+    "ROOT",
+    "SIGNING_SECRET",
+    "UPSTREAM_KEY",
+    "Account",
+    "Gateway",
+    "InProcessGateway",
+    "PostgresDatabase",
+    "_clean_environ",
+    "gateway_env",
+    "require_service",
+    "serve_gateway",
+    "serve_in_process",
+    "start_gateway",
+    "start_in_process",
+    "tier_of",
+]
 
 
 def serve_gateway(
@@ -181,7 +68,28 @@ def serve_gateway(
     db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
     gw = start_gateway(tmp_path_factory.mktemp(name) / "data", upstream, {**(extra_env or {}), **db})
     yield gw
-    gw.process.stop()
+    gw.stop()
+
+
+def serve_in_process(
+    tmp_path_factory: pytest.TempPathFactory,
+    name: str,
+    upstream: FakeOpenAI | None,
+    database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Gateway]:
+    """`serve_gateway` of the in-process tier: the same app and environment, in this process."""
+    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
+    gw = start_in_process(tmp_path_factory.mktemp(name) / "data", upstream, {**(extra_env or {}), **db})
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _admin_desk() -> Iterator[None]:
+    """The operator services `Gateway.admin` keeps open, closed when the session ends."""
+    with desk_open():
+        yield
 
 
 @pytest.fixture(scope="session")
@@ -238,9 +146,44 @@ class PostgresDatabase:
         self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
 
 
+class SharedPostgres:
+    """The session's shared PostgreSQL database, created on first use and dropped at the end."""
+
+    def __init__(self) -> None:
+        self._database: PostgresDatabase | None = None
+
+    def url(self) -> str:
+        if self._database is None:
+            require_service("PostgreSQL", 5432)
+            database = PostgresDatabase()
+            database.create()
+            self._database = database
+        return self._database.url
+
+    def drop(self) -> None:
+        if self._database is not None:
+            self._database.drop()
+
+
+@pytest.fixture(scope="session")
+def shared_postgres() -> Iterator[SharedPostgres]:
+    shared = SharedPostgres()
+    yield shared
+    shared.drop()
+
+
 @pytest.fixture(scope="session", params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
-    """Every test that runs the gateway runs once on SQLite (the default) and once on PostgreSQL."""
+def database_url(request: pytest.FixtureRequest, shared_postgres: SharedPostgres) -> str | None:
+    """Every test that runs the gateway runs once on SQLite (the default) and once on PostgreSQL (one
+    database for the session, shared by the gateways of every module on it)."""
+    return None if request.param == "sqlite" else shared_postgres.url()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def own_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
+    """Like `database_url`, but a database of this test's own: for a test whose gateways must be the
+    only nodes on it (on the session's shared PostgreSQL database, another module's gateway would sweep
+    this test's holds too). None: the SQLite file in the gateway's own data folder."""
     if request.param == "sqlite":
         yield None
         return
@@ -267,11 +210,55 @@ def postgres_url() -> Iterator[str]:
     database.drop()
 
 
+class SharedGateways:
+    """The session's shared gateways, one per tier and database, each started on first use and stopped
+    at the end. (As a session fixture parametrized by the database, a gateway would be stopped and
+    started again at every switch between SQLite and PostgreSQL, and an xdist worker switches twice in
+    every module it runs.)"""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory, upstream: FakeOpenAI) -> None:
+        self._tmp_path_factory = tmp_path_factory
+        self._upstream = upstream
+        self._started: dict[tuple[str, str | None], Gateway] = {}
+
+    def get(self, tier: str, database_url: str | None) -> Gateway:
+        key = (tier, database_url)
+        if key not in self._started:
+            start = start_in_process if tier == "in_process" else start_gateway
+            db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
+            name = "app" if tier == "in_process" else "gateway"
+            self._started[key] = start(self._tmp_path_factory.mktemp(name) / "data", self._upstream, db)
+        return self._started[key]
+
+    def stop(self) -> None:
+        for gateway in self._started.values():
+            gateway.stop()
+
+
 @pytest.fixture(scope="session")
-def gateway(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
-) -> Iterator[Gateway]:
-    yield from serve_gateway(tmp_path_factory, "gateway", fake_openai, database_url)
+def shared_gateways(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, shared_postgres: SharedPostgres
+) -> Iterator[SharedGateways]:
+    shared = SharedGateways(tmp_path_factory, fake_openai)
+    yield shared
+    shared.stop()  # before shared_postgres drops the database they use
+
+
+def tier_of(node: pytest.Item | pytest.Collector) -> str:
+    """`process` or `in_process`: the closest `tier` mark (a test's own, else its module's), else `process`."""
+    mark = node.get_closest_marker("tier")
+    tier = mark.args[0] if mark is not None else "process"
+    if tier not in ("process", "in_process"):
+        raise ValueError(f"unknown tier {tier!r}: `process` or `in_process`")
+    return str(tier)
+
+
+@pytest.fixture
+def gateway(request: pytest.FixtureRequest, database_url: str | None, shared_gateways: SharedGateways) -> Gateway:
+    """The session's shared gateway, on the test's tier (`pytestmark = pytest.mark.tier("in_process")` for
+    a module, `@pytest.mark.tier("process")` for one of its tests that needs a process). Each test makes
+    its own accounts, so tests do not see each other's money."""
+    return shared_gateways.get(tier_of(request.node), database_url)
 
 
 @pytest.fixture

@@ -35,9 +35,11 @@ from .wiring import (
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
 
-def _admin_call(fn: Callable[[AdminService], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+def _admin_call(
+    fn: Callable[[AdminService], Awaitable[dict[str, Any]]], settings: Settings | None = None
+) -> dict[str, Any]:
     async def run() -> dict[str, Any]:
-        async with open_admin(load_settings()) as admin:
+        async with open_admin(settings or load_settings()) as admin:
             return await fn(admin)
 
     try:
@@ -76,13 +78,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     from .http.connections import ConnectionPolicy, install
 
     settings = load_settings(host=host, port=port)
-    check_store(settings)
-    check_signing(settings)
-    try:
-        check_output_screening(settings)
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from exc
-    first = _admin_call(lambda admin: _bootstrap(admin))
+    first = prepare_serving(settings)
     embedded = settings.database_url.startswith("sqlite")
     click.echo(
         tour(
@@ -114,6 +110,19 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
         uvicorn.run("imagegate.http.asgi:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
+
+
+def prepare_serving(settings: Settings) -> dict[str, Any]:
+    """What `serve` does before the app starts (the in-process test tier does the same): refuse an image
+    store, C2PA credentials or an output screen that cannot be used, create or migrate the database, and on an empty one make the first
+    account's test key, which the tour prints ({} when there was nothing to make)."""
+    check_store(settings)
+    check_signing(settings)
+    try:
+        check_output_screening(settings)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return _admin_call(_bootstrap, settings)
 
 
 def check_store(settings: Settings) -> None:

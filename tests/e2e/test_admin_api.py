@@ -17,9 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Gateway, serve_gateway
+from tests.conftest import Gateway, serve_in_process
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 ADMIN_TOKEN = "adm-secret"
 HIGH_1024 = 211_000  # gpt-image-2, high, 1024x1024 (catalog)
@@ -30,7 +32,7 @@ LOW_1024 = 6_000  # gpt-image-2, low, 1024x1024 (catalog)
 def admin_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
 ) -> Iterator[Gateway]:
-    yield from serve_gateway(
+    yield from serve_in_process(
         tmp_path_factory, "admin-api", fake_openai, database_url, {"IMAGEGATE_ADMIN_TOKEN": ADMIN_TOKEN}
     )
 

@@ -59,7 +59,9 @@ def test_a_restarted_node_releases_its_dead_runs_holds_and_claims_at_once(
 ) -> None:
     db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
     node_env = {**SLOW, **db, "IMAGEGATE_NODE_ID": f"crash-node-{tmp_path.name}"}
-    other_env = {**SLOW, **db, "IMAGEGATE_NODE_ID": f"other-node-{tmp_path.name}"}
+    # the other node waits for its upstream as long as the test may take to kill and restart crash-node
+    patient = {"IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS": "150", "IMAGEGATE_REQUEST_DEADLINE_SECONDS": "180"}
+    other_env = {**SLOW, **patient, **db, "IMAGEGATE_NODE_ID": f"other-node-{tmp_path.name}"}
     node = start_gateway(tmp_path / "data", upstream, node_env)
     other = start_gateway(tmp_path / "data", upstream, other_env)  # the same database (and image store)
     restarted: Gateway | None = None
@@ -68,8 +70,8 @@ def test_a_restarted_node_releases_its_dead_runs_holds_and_claims_at_once(
         other_account = other.new_account("10")
         results: dict[str, object] = {}
 
-        # The other node's request: slow, but it finishes after crash-node has restarted.
-        upstream.script({"kind": "delay", "seconds": 15})
+        # The other node's request: held by the upstream until crash-node has restarted.
+        upstream.script({"kind": "hold", "seconds": 150})
         other_worker = threading.Thread(target=_post, args=(other, other_account.key, None, results))
         other_worker.start()
         upstream.wait_for_requests(1, timeout=20)
@@ -108,6 +110,7 @@ def test_a_restarted_node_releases_its_dead_runs_holds_and_claims_at_once(
         assert not any(r.headers.get("idempotent-replayed") for r in retries)
         charged = sum(int(r.headers["x-imagegate-cost-micros"]) for r in retries)
 
+        upstream.release()  # now the other node's request completes
         other_worker.join(40)
         other_response = results["other"]
         assert isinstance(other_response, httpx.Response) and other_response.status_code == 200

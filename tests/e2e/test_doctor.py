@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import UPSTREAM_KEY, Gateway, _clean_environ, require_service, serve_gateway
+from tests.conftest import UPSTREAM_KEY, Gateway, _clean_environ, require_service, serve_in_process
 from tests.support.processes import free_port
 from tests.upstreams.fake_azure import FakeAzure
 from tests.upstreams.fake_gemini import FakeGemini
@@ -55,7 +55,7 @@ def healthy(
         "AZURE_OPENAI_ENDPOINT": azure.endpoint,
         "OPENAI_API_VERSION": "2025-04-01-preview",
     }
-    yield from serve_gateway(tmp_path_factory, "doctor", fake_openai, extra_env=env)
+    yield from serve_in_process(tmp_path_factory, "doctor", fake_openai, extra_env=env)
 
 
 def doctor(env: dict[str, str], *args: str) -> tuple[int, str]:

@@ -20,6 +20,8 @@ from tests.conftest import Account, Gateway
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 FUNDED = (10_000_000, 0)  # the `account` fixture's (balance_micros, held_micros)
 VALID = {"model": "gpt-image-2", "prompt": "a red kite over a green hill"}
 DROP = object()  # marks a field to leave out of VALID

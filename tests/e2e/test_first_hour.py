@@ -13,11 +13,14 @@ from pathlib import Path
 
 import click
 import pytest
+from click.testing import CliRunner
 
 from imagegate import __version__
 from imagegate.cli import main
 from tests.conftest import Account, Gateway, _clean_environ, start_gateway
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 BODY = {"model": "gpt-image-2", "prompt": "a red kettle", "size": "1024x1024", "quality": "high"}
 
@@ -153,15 +156,10 @@ def _groups(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[tupl
 
 def test_help_has_a_description_line_for_every_command() -> None:
     missing = []
-    for path, group in _groups(main):
-        out = subprocess.run(
-            [sys.executable, "-m", "imagegate", *path, "--help"],
-            env=_clean_environ(),
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        ).stdout
+    for path, group in _groups(main):  # the CLI's own entry point, in-process: one interpreter start, not one per group
+        result = CliRunner().invoke(main, [*path, "--help"], prog_name="imagegate")
+        assert result.exit_code == 0, result.output
+        out = result.stdout
         listed = out.split("Commands:", 1)[1].splitlines()
         described = {line.split()[0]: line.split(None, 1)[1:] for line in listed if line.strip()}
         assert set(described) == set(group.commands), (path, out)

@@ -13,6 +13,8 @@ from tests.conftest import Account, Gateway
 from tests.support.provenance import active_manifest
 from tests.upstreams.fake_openai import FakeOpenAI, render_image
 
+pytestmark = pytest.mark.tier("in_process")
+
 KETTLE = "A kettle on the left and a mug on the right, both steaming, on a marble counter"
 
 

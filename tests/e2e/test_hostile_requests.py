@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Account, Gateway, serve_gateway
+from tests.conftest import Account, Gateway, serve_in_process
 from tests.support.rawhttp import RawResponse, raw_request
 from tests.upstreams.fake_openai import FakeOpenAI
 
@@ -28,7 +28,7 @@ DEEP = 1000
 def hostile_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
 ) -> Iterator[Gateway]:
-    yield from serve_gateway(
+    yield from serve_in_process(
         tmp_path_factory, "hostile", fake_openai, database_url, {"IMAGEGATE_ADMIN_TOKEN": ADMIN_TOKEN}
     )
 

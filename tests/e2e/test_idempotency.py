@@ -9,9 +9,12 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.conftest import Account, Gateway, start_gateway
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 BODY = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "quality": "low"}
 

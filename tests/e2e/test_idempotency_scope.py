@@ -9,12 +9,15 @@ import sqlite3
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import text
 
 from imagegate.db.engine import create_engine
 from tests.conftest import Account, Gateway
 from tests.support.migrations import alembic_upgrade, upgrade
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 BODY = {"model": "gpt-image-2", "prompt": "a lighthouse at dusk", "quality": "low"}
 LOW_1024 = 6_000

@@ -22,7 +22,7 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.conftest import Account, Gateway, PostgresDatabase, require_service, start_gateway
+from tests.conftest import Account, Gateway, PostgresDatabase, require_service, start_gateway, start_in_process
 from tests.providers.conftest import write_config
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import EDITS_PATH, GENERATIONS_PATH, FakeOpenAI
@@ -81,9 +81,9 @@ def jobs_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpen
     database = Database(db_kind)
     root = tmp_path_factory.mktemp("jobs")
     config = write_config(root / "catalog.toml", EDITS_ON)
-    gw = start_gateway(root / "data", fake_openai, {**FAST_JOBS, **database.env, "IMAGEGATE_CONFIG": config})
+    gw = start_in_process(root / "data", fake_openai, {**FAST_JOBS, **database.env, "IMAGEGATE_CONFIG": config})
     yield gw
-    gw.process.stop()
+    gw.stop()
     database.drop()
 
 
@@ -92,9 +92,9 @@ def idle_gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpen
     """A node that only accepts jobs (IMAGEGATE_JOB_WORKERS=0): its jobs stay queued."""
     database = Database(db_kind)
     env = {**FAST_JOBS, **database.env, "IMAGEGATE_JOB_WORKERS": "0"}
-    gw = start_gateway(tmp_path_factory.mktemp("jobs-idle") / "data", fake_openai, env)
+    gw = start_in_process(tmp_path_factory.mktemp("jobs-idle") / "data", fake_openai, env)
     yield gw
-    gw.process.stop()
+    gw.stop()
     database.drop()
 
 

@@ -7,9 +7,12 @@ import threading
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from tests.conftest import Account, Gateway
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 CAT = {"model": "gpt-image-2", "prompt": "a cat"}
 

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import Account, Gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 CATALOG_IDS = {"gpt-image-2", "gpt-image-2-official", "nano-banana-2", "nano-banana-pro", "seedream-4.5", "preview"}
 GPT_IMAGE_2_CAPABILITIES = {
     "sizes": ["1024x1024", "1024x1536", "1536x1024", "2048x2048", "4096x4096"],
@@ -143,6 +145,7 @@ def restore_gpt_image_2_high_price(gateway: Gateway) -> Iterator[None]:
     )
 
 
+@pytest.mark.tier("process")  # the CLI, another process, changes the price a running process serves
 def test_live_price_change_applies_without_restart(
     gateway: Gateway, upstream: FakeOpenAI, account: Account, restore_gpt_image_2_high_price: None
 ) -> None:

@@ -8,15 +8,21 @@ import json
 import signal
 import threading
 import time
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
+from sqlalchemy import select
 
-from tests.conftest import Gateway, start_gateway
+from imagegate.config import load_settings
+from imagegate.db.engine import create_engine
+from imagegate.db.tables import holds
+from tests.conftest import Account, Gateway, start_gateway
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 LOW_1024 = 6_000  # gpt-image-2 low 1024x1024, micros
 
@@ -100,11 +106,28 @@ def test_ledger_verify_passes_after_every_kind_of_entry(gateway: Gateway, upstre
     assert ledger_verify(gateway)["ok"]
 
 
+def open_hold_expiry(gateway: Gateway, account_id: str) -> datetime:
+    """When the account's one open hold expires, as the database has it: what the sweeper compares
+    with its clock."""
+
+    async def read() -> datetime:
+        engine = create_engine(load_settings(gateway.env).database_url)
+        try:
+            async with engine.connect() as conn:
+                query = select(holds.c.expires_at).where(holds.c.account_id == account_id, holds.c.status == "open")
+                return (await conn.execute(query)).scalar_one()  # type: ignore[no-any-return]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(read())
+
+
 def test_a_hold_left_by_a_dead_node_is_released_by_the_sweeper(
-    tmp_path: Path, upstream: FakeOpenAI, database_url: str | None
+    tmp_path: Path, upstream: FakeOpenAI, own_database_url: str | None
 ) -> None:
-    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
-    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "2", "IMAGEGATE_HOLD_TTL_SECONDS": "3", **db}
+    db = {"IMAGEGATE_DATABASE_URL": own_database_url} if own_database_url else {}
+    # the deadline leaves the test time to see the hold and kill the node before the request would end
+    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "3", "IMAGEGATE_HOLD_TTL_SECONDS": "4", **db}
     doomed = start_gateway(tmp_path / "data", upstream, short)
     account = doomed.new_account("1")
     upstream.script({"kind": "hang", "seconds": 30})
@@ -124,32 +147,56 @@ def test_a_hold_left_by_a_dead_node_is_released_by_the_sweeper(
         assert survivor.balance(account.id) == (1_000_000, 0)
         assert ledger_verify(survivor)["ok"]
     finally:
-        survivor.process.stop()
+        survivor.stop()
+
+
+def _kill_while_holding(node: Gateway, account: Account, upstream: FakeOpenAI) -> None:
+    """SIGKILL `node` while its request holds $0.053 of `account`'s $1 (the upstream hangs)."""
+    upstream.reset()
+    upstream.script({"kind": "hang", "seconds": 30})
+    threading.Thread(target=post_until_the_node_dies, args=(node, account.key), daemon=True).start()
+    upstream.wait_for_requests(1)
+    node.process._proc.send_signal(signal.SIGKILL)
+    node.process.stop()
+    assert node.balance(account.id) == (1_000_000, 53_000)
 
 
 def test_holds_sweep_command_releases_only_expired_holds(
-    tmp_path: Path, upstream: FakeOpenAI, database_url: str | None
+    tmp_path: Path, upstream: FakeOpenAI, own_database_url: str | None
 ) -> None:
-    db = {"IMAGEGATE_DATABASE_URL": database_url} if database_url else {}
-    # a hold lives 8 s: long enough for the first `holds sweep` (a CLI start, ~2-3 s on a loaded machine)
-    # to come before its expiry, short enough to wait for that expiry
-    ttl = 8.0
-    short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "1", "IMAGEGATE_HOLD_TTL_SECONDS": str(int(ttl)), **db}
-    doomed = start_gateway(tmp_path / "data", upstream, {**short, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600"})
-    account = doomed.new_account("1")
-    upstream.script({"kind": "hang", "seconds": 30})
-    threading.Thread(target=post_until_the_node_dies, args=(doomed, account.key), daemon=True).start()
-    upstream.wait_for_requests(1)
-    held_by = time.monotonic()  # the hold was taken before the upstream saw the request
-    doomed.process._proc.send_signal(signal.SIGKILL)
-    doomed.process.stop()
+    # The database is this test's own: on one that another gateway shares, that node's sweeper (every
+    # 15 s) can release the hold between its expiry and the `holds sweep`, which then finds nothing.
+    db = {"IMAGEGATE_DATABASE_URL": own_database_url} if own_database_url else {}
+    # Two dead nodes' holds, one that expires in 6 s and one in 10 minutes; the deadline (5 s) leaves the
+    # test time to kill each node before its request would end and release its hold. One sweep after the
+    # first has expired must release it and keep the other: no race with the clock (a sweep that has to
+    # come before an expiry can lose it when a CLI start takes seconds, as it did at load 9).
+    # Both nodes start before either holds anything (a node sweeps once as it starts), and under node ids
+    # of their own (a node starting under the id of a dead run releases that run's holds at once).
+    base = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "5", "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "3600", **db}
+    expiring = start_gateway(
+        tmp_path / "data",
+        upstream,
+        {**base, "IMAGEGATE_HOLD_TTL_SECONDS": "6", "IMAGEGATE_NODE_ID": f"expiring-{tmp_path.name}"},
+    )
+    lasting = start_gateway(
+        tmp_path / "data",
+        upstream,
+        {**base, "IMAGEGATE_HOLD_TTL_SECONDS": "600", "IMAGEGATE_NODE_ID": f"lasting-{tmp_path.name}"},
+    )
+    soon, later = expiring.new_account("1"), lasting.new_account("1")
+    _kill_while_holding(lasting, later, upstream)
+    _kill_while_holding(expiring, soon, upstream)
+    expires_at = open_hold_expiry(expiring, soon.id)
 
-    assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 0  # not expired yet
-    assert doomed.balance(account.id) == (1_000_000, 53_000)
-    time.sleep(max(0.0, held_by + ttl + 0.5 - time.monotonic()))  # the hold's real expiry is the behaviour under test
-    assert json.loads(doomed.cli("holds", "sweep", "--json"))["released"] == 1
-    assert doomed.balance(account.id) == (1_000_000, 0)
-    assert ledger_verify(doomed)["ok"]
+    give_up = time.monotonic() + 15
+    while datetime.now(UTC) <= expires_at:  # the hold's own expiry, on the clock the sweep reads
+        assert time.monotonic() < give_up, f"the hold's expiry {expires_at} is not within 15 s"
+        time.sleep(0.05)
+    assert json.loads(expiring.cli("holds", "sweep", "--json"))["released"] == 1
+    assert expiring.balance(soon.id) == (1_000_000, 0)
+    assert lasting.balance(later.id) == (1_000_000, 53_000)  # not expired: kept
+    assert ledger_verify(expiring)["ok"]
 
 
 def test_negative_adjustment_cannot_take_balance_below_zero(gateway: Gateway) -> None:

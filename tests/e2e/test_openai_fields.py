@@ -20,6 +20,8 @@ from tests.conftest import Account, Gateway
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 FUNDED = (10_000_000, 0)
 PROMPT = "a paper lantern on a dark lake"
 

@@ -15,6 +15,8 @@ import pytest
 from tests.conftest import Account, Gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 FUNDED = (10_000_000, 0)
 KITE = "a red kite over a green hill"
 HIGH_1024_N2 = {"model": "gpt-image-2", "prompt": KITE, "quality": "high", "size": "1024x1024", "n": 2}

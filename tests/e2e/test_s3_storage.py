@@ -22,11 +22,14 @@ from tests.conftest import (
     _clean_environ,
     require_service,
     serve_gateway,
+    serve_in_process,
     start_gateway,
 )
 from tests.support.assertions import assert_error
 from tests.support.moto import MotoServer
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 BUCKET = "imagegate-test"
 
@@ -46,7 +49,7 @@ def _s3_env(moto: MotoServer, bucket: str = BUCKET, **extra: str) -> dict[str, s
 def s3_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, moto: MotoServer
 ) -> Iterator[Gateway]:
-    yield from serve_gateway(tmp_path_factory, "s3-gateway", fake_openai, extra_env=_s3_env(moto))
+    yield from serve_in_process(tmp_path_factory, "s3-gateway", fake_openai, extra_env=_s3_env(moto))
 
 
 @contextlib.contextmanager

@@ -11,9 +11,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import Account, Gateway, serve_gateway
+from tests.conftest import Account, Gateway, serve_in_process
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
+
+pytestmark = pytest.mark.tier("in_process")
 
 FUNDED = 10_000_000  # new_account("10")
 LOW_1024 = 6_000  # gpt-image-2, low, 1024x1024
@@ -164,7 +166,7 @@ def test_disabled_account_is_refused_everywhere(gateway: Gateway, upstream: Fake
 def admin_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
 ) -> Iterator[Gateway]:
-    yield from serve_gateway(
+    yield from serve_in_process(
         tmp_path_factory, "tenancy-admin", fake_openai, database_url, {"IMAGEGATE_ADMIN_TOKEN": "adm-secret"}
     )
 

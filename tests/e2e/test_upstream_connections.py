@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import UPSTREAM_KEY, Gateway, serve_gateway
+from tests.conftest import UPSTREAM_KEY, Gateway, serve_in_process
 from tests.upstreams.fake_openai import FakeOpenAI
 
 REQUESTS = 4
@@ -27,7 +27,7 @@ def own_upstream() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(scope="module")
 def one_connection_gateway(tmp_path_factory: pytest.TempPathFactory, own_upstream: FakeOpenAI) -> Iterator[Gateway]:
-    yield from serve_gateway(
+    yield from serve_in_process(
         tmp_path_factory, "one-connection", own_upstream, extra_env={"IMAGEGATE_UPSTREAM_MAX_CONNECTIONS": "1"}
     )
 

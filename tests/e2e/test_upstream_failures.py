@@ -20,6 +20,8 @@ from tests.conftest import Account, Gateway
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 FUNDED = (10_000_000, 0)  # the `account` fixture's (balance_micros, held_micros)
 ATTEMPTS = 3  # IMAGEGATE_RETRY_ATTEMPTS in the fixture
 UPSTREAM_TIMEOUT = 1.5  # IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS in the fixture

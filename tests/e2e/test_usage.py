@@ -14,6 +14,8 @@ import pytest
 from tests.conftest import Account, Gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 
+pytestmark = pytest.mark.tier("in_process")
+
 ATTEMPTS = 3  # IMAGEGATE_RETRY_ATTEMPTS in the fixture
 LOW_1024 = 6_000
 HIGH_1024 = 211_000

@@ -24,7 +24,7 @@ import standardwebhooks
 from imagegate.config import load_settings
 from imagegate.service.webhooks import Webhooks
 from imagegate.wiring import open_database
-from tests.conftest import ROOT, Account, Gateway, _clean_environ, serve_gateway
+from tests.conftest import ROOT, Account, Gateway, _clean_environ, serve_in_process
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
 from tests.upstreams.fake_webhooks import FakeWebhookReceiver
@@ -43,13 +43,13 @@ FAST = {
 def hooks_gateway(
     tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
 ) -> Iterator[Gateway]:
-    yield from serve_gateway(tmp_path_factory, "hooks", fake_openai, database_url, FAST)
+    yield from serve_in_process(tmp_path_factory, "hooks", fake_openai, database_url, FAST)
 
 
 @pytest.fixture(scope="module")
 def public_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A node whose public URL is not loopback: webhooks may only go to public addresses."""
-    yield from serve_gateway(
+    yield from serve_in_process(
         tmp_path_factory, "hooks-public", None, extra_env={**FAST, "IMAGEGATE_PUBLIC_URL": "https://images.example.com"}
     )
 

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from tests.conftest import Account, Gateway, serve_gateway
+from tests.conftest import Account, Gateway, serve_gateway, serve_in_process, tier_of
 from tests.upstreams.fake_azure import FakeAzure
 from tests.upstreams.fake_gemini import FakeGemini
 from tests.upstreams.fake_openai import FakeOpenAI
@@ -71,21 +71,39 @@ def _fresh_fakes(
         fake.reset()
 
 
+def live_env(gemini: FakeGemini, seedream: FakeSeedream, azure: FakeAzure) -> dict[str, str]:
+    """Every catalog model on its shipped route, each to its own fake; breakers out of the way."""
+    return {**provider_env(gemini, seedream, azure), **NO_BREAKER, "IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS": "1"}
+
+
 @pytest.fixture(scope="session")
-def live_gateway(
+def process_live_gateway(
     tmp_path_factory: pytest.TempPathFactory,
     fake_openai: FakeOpenAI,
     fake_gemini: FakeGemini,
     fake_seedream: FakeSeedream,
     fake_azure: FakeAzure,
 ) -> Iterator[Gateway]:
-    """Every catalog model on its shipped route, each to its own fake; breakers out of the way."""
-    env = {
-        **provider_env(fake_gemini, fake_seedream, fake_azure),
-        **NO_BREAKER,
-        "IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS": "1",
-    }
+    env = live_env(fake_gemini, fake_seedream, fake_azure)
     yield from serve_gateway(tmp_path_factory, "live", fake_openai, extra_env=env)
+
+
+@pytest.fixture(scope="session")
+def in_process_live_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+    fake_gemini: FakeGemini,
+    fake_seedream: FakeSeedream,
+    fake_azure: FakeAzure,
+) -> Iterator[Gateway]:
+    env = live_env(fake_gemini, fake_seedream, fake_azure)
+    yield from serve_in_process(tmp_path_factory, "live-app", fake_openai, extra_env=env)
+
+
+@pytest.fixture
+def live_gateway(request: pytest.FixtureRequest) -> Gateway:
+    """Every catalog model on its shipped route (`live_env`), on the test's tier (see `gateway`)."""
+    return request.getfixturevalue(f"{tier_of(request.node)}_live_gateway")  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -16,13 +16,15 @@ import openai
 import pytest
 from PIL import Image
 
-from tests.conftest import Account, Gateway, serve_gateway
+from tests.conftest import Account, Gateway, serve_in_process
 from tests.providers.conftest import write_config
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_gemini import FakeGemini
 from tests.upstreams.fake_openai import FakeOpenAI
 from tests.upstreams.fake_seedream import FakeSeedream
 from tests.upstreams.reference_images import parse_multipart
+
+pytestmark = pytest.mark.tier("in_process")
 
 PROMPT = "put a small red boat on the lake"
 OPERATOR_TOML = """
@@ -47,7 +49,7 @@ def edits_on(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) 
     """gpt-image-2 with edits turned on by the operator; small per-image limit to test it."""
     config = write_config(tmp_path_factory.mktemp("edits-config") / "catalog.toml", OPERATOR_TOML)
     env = {"IMAGEGATE_CONFIG": config, "IMAGEGATE_EDIT_MAX_IMAGE_BYTES": "300000"}
-    yield from serve_gateway(tmp_path_factory, "edits-on", fake_openai, extra_env=env)
+    yield from serve_in_process(tmp_path_factory, "edits-on", fake_openai, extra_env=env)
 
 
 @pytest.fixture

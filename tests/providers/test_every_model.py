@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -20,7 +21,8 @@ import pytest
 from PIL import Image
 
 from imagegate.config import load_catalog
-from tests.conftest import Account, Gateway
+from tests.conftest import Account, Gateway, serve_gateway
+from tests.providers.conftest import live_env
 from tests.upstreams.fake_azure import FakeAzure
 from tests.upstreams.fake_gemini import FakeGemini, pixels
 from tests.upstreams.fake_openai import FakeOpenAI
@@ -29,6 +31,21 @@ from tests.upstreams.fake_seedream import FakeSeedream
 CATALOG = load_catalog()
 FORMATS = {"png": "PNG", "webp": "WEBP", "jpeg": "JPEG"}
 PROMPT = "A copper kettle on a marble counter, morning light"
+
+
+@pytest.fixture(scope="module")
+def live_gateway(
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_openai: FakeOpenAI,
+    fake_gemini: FakeGemini,
+    fake_seedream: FakeSeedream,
+    fake_azure: FakeAzure,
+) -> Iterator[Gateway]:
+    """This module's own gateway process: `live_env` with a patient upstream timeout. The fakes draw
+    images up to 4K, which on a busy machine can take longer than the shared gateway's 1 s, and a
+    retried request would be one more than the counts below expect."""
+    env = {**live_env(fake_gemini, fake_seedream, fake_azure), "IMAGEGATE_UPSTREAM_TIMEOUT_SECONDS": "15"}
+    yield from serve_gateway(tmp_path_factory, "every-model", fake_openai, extra_env=env)
 
 
 def _one(gateway: Gateway, key: str, model: str, size: str, fmt: str) -> tuple[str, str, Any]:

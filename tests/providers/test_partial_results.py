@@ -16,6 +16,8 @@ from tests.upstreams.fake_gemini import FakeGemini
 from tests.upstreams.fake_openai import FakeOpenAI
 from tests.upstreams.fake_seedream import FakeSeedream
 
+pytestmark = pytest.mark.tier("in_process")
+
 START = 10_000_000
 
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from tests.conftest import Account, Gateway, serve_gateway
+from tests.conftest import Account, Gateway, serve_in_process
 from tests.providers.conftest import write_config
 from tests.support.assertions import assert_error
 from tests.upstreams.fake_openai import FakeOpenAI
@@ -48,7 +48,7 @@ options = {options}
 @pytest.fixture(scope="module")
 def inner(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -> Iterator[Gateway]:
     """The inner imagegate: gpt-image-2 on the fake OpenAI."""
-    yield from serve_gateway(tmp_path_factory, "inner", fake_openai)
+    yield from serve_in_process(tmp_path_factory, "inner", fake_openai)
 
 
 @pytest.fixture(scope="module")
@@ -90,7 +90,7 @@ def outer(
     )
     config = write_config(tmp_path_factory.mktemp("outer-config") / "catalog.toml", toml)
     env = {"IMAGEGATE_CONFIG": config, "INNER_KEY": inner_account.key, "URL_KEY": URL_KEY}
-    yield from serve_gateway(tmp_path_factory, "outer", None, extra_env=env)
+    yield from serve_in_process(tmp_path_factory, "outer", None, extra_env=env)
 
 
 @pytest.fixture

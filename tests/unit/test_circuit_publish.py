@@ -17,9 +17,10 @@ def _published(run_dir: Path) -> dict:  # type: ignore[type-arg]
 
 def test_changes_are_published_debounced_and_the_file_goes_on_close(tmp_path: Path) -> None:
     async def go() -> None:
-        store = MemoryCircuitStore(BreakerPolicy(), tmp_path, publish_interval=0.2)
+        interval = 1.0
+        store = MemoryCircuitStore(BreakerPolicy(), tmp_path, publish_interval=interval)
         await store.record("m/a", ok=True, latency_ms=5, probe=False)
-        for _ in range(50):  # the first change is written at once
+        for _ in range(500):  # the first change is written at once
             await asyncio.sleep(0.01)
             if list(tmp_path.glob("circuits-*.json")):
                 break
@@ -29,8 +30,13 @@ def test_changes_are_published_debounced_and_the_file_goes_on_close(tmp_path: Pa
             await store.record("m/a", ok=False, latency_ms=5, probe=False)
         await asyncio.sleep(0.05)
         assert _published(tmp_path)["written_at"] == first["written_at"]
-        await asyncio.sleep(0.3)  # then once, with every call of the burst
-        latest = _published(tmp_path)
+        for _ in range(500):  # then once, with every call of the burst (polled, bounded: 5 s)
+            latest = _published(tmp_path)
+            if latest["written_at"] != first["written_at"]:
+                break
+            await asyncio.sleep(0.01)
+        # not before the interval had passed (less a little for the clocks' resolution)
+        assert latest["written_at"] >= first["written_at"] + interval - 0.05
         assert latest["routes"]["m/a"]["recent"]["errors"] == 100  # the window keeps the last 100 calls
         health = await PublishedCircuits(tmp_path, BreakerPolicy()).health(["m/a"])
         assert health["m/a"].circuit == "open"

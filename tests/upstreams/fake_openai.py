@@ -104,6 +104,7 @@ BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "model_not_found": (),
     "hang": ("seconds",),
     "delay": ("seconds",),
+    "hold": ("seconds",),  # answered (as ok) once the test calls release(), or after `seconds`
     "drop": ("partial_bytes", "rst"),
     "pause_before_completed": ("seconds",),
     "malformed_json": (),

@@ -65,6 +65,7 @@ class LoopbackServer:
         self._thread: threading.Thread | None = None
         self._started = threading.Event()
         self._start_error: BaseException | None = None
+        self._released: asyncio.Event | None = None  # `hold` behaviours wait for it; made on the loop
 
     # -- to override
     def _validate(self, b: Any) -> dict[str, Any]:
@@ -96,6 +97,7 @@ class LoopbackServer:
         loop = asyncio.new_event_loop()
         self._loop = loop
         asyncio.set_event_loop(loop)
+        self._released = asyncio.Event()
         try:
             self._server = loop.run_until_complete(
                 loop.create_server(lambda: type(self).PROTOCOL(self), self.host, self.port, reuse_address=True)
@@ -155,12 +157,23 @@ class LoopbackServer:
                     self._queue.append(b)
 
     def reset(self) -> None:
-        """Clear the behaviour queue, the request log and the counters."""
+        """Clear the behaviour queue, the request log and the counters; `hold` waits for a new `release`
+        (a request already held keeps waiting)."""
         with self._lock:
             self._queue.clear()
             self._requests.clear()
             self._client_disconnects = 0
             self._connections_opened = len(self._conns)
+        self._on_loop(lambda released: released.clear())
+
+    def release(self) -> None:
+        """Let the requests held by `hold` behaviours (and any later ones, until a reset) be answered."""
+        self._on_loop(lambda released: released.set())
+
+    def _on_loop(self, change: Callable[[asyncio.Event], None]) -> None:
+        loop, released = self._loop, self._released
+        if loop is not None and released is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(change, released)
 
     @property
     def pending_behaviours(self) -> int:
@@ -206,9 +219,14 @@ class LoopbackServer:
     # -- called by the transport, on the loop thread
     async def _transport_behaviour(self, conn: Any, b: dict[str, Any]) -> bool:
         """The transport part of behaviour `b`: ``hang`` (hold the request, then close), ``drop`` without
-        ``partial_bytes`` (close at once; ``rst``: with a reset), ``delay`` (wait before answering).
+        ``partial_bytes`` (close at once; ``rst``: with a reset), ``delay`` (wait before answering),
+        ``hold`` (wait for `release()`, at most ``seconds``, then answer as ``ok``).
         False when the connection is closed and no answer may be sent."""
         kind = b["kind"]
+        if kind == "hold" and self._released is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), float(b.get("seconds", DEFAULT_HANG_SECONDS)))
+            return not conn.closed.is_set()
         if kind == "hang":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(conn.closed.wait(), float(b.get("seconds", DEFAULT_HANG_SECONDS)))

@@ -357,6 +357,20 @@ def test_delay(fake, client):
     assert int(r.headers["openai-processing-ms"]) >= 300
 
 
+def test_hold_answers_once_released(fake, client):
+    fake.script({"kind": "hold", "seconds": 30})
+    answered: list[httpx.Response] = []
+    waiting = threading.Thread(target=lambda: answered.append(client.post(GEN, json=body())))
+    waiting.start()
+    fake.wait_for_requests(1)
+    fake.reset()  # a held request stays held through a reset
+    waiting.join(0.3)
+    assert answered == []
+    fake.release()
+    waiting.join(10)
+    assert [r.status_code for r in answered] == [200]
+
+
 def test_malformed_json(fake, client):
     fake.script({"kind": "malformed_json"})
     r = client.post(GEN, json=body())

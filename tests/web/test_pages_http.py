@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from imagegate.web.examples import examples
-from tests.conftest import Gateway, serve_gateway
+from tests.conftest import Gateway, serve_in_process
 from tests.upstreams.fake_openai import FakeOpenAI
 from tests.web.conftest import ADMIN_TOKEN, cli_json, new_account
 
@@ -38,7 +38,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI) -
     config = Path(tmp_path_factory.mktemp("web-config")) / "imagegate.toml"
     config.write_text(OPERATOR_CATALOG)
     env = {"IMAGEGATE_ADMIN_TOKEN": ADMIN_TOKEN, "IMAGEGATE_CONFIG": str(config)}
-    yield from serve_gateway(tmp_path_factory, "web-http", fake_openai, extra_env=env)
+    yield from serve_in_process(tmp_path_factory, "web-http", fake_openai, extra_env=env)
 
 
 def get(gateway: Gateway, path: str, **kwargs: Any) -> httpx.Response:
