@@ -33,6 +33,11 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         None,
         "SQLAlchemy URL; default a SQLite file in the data dir (`postgresql+asyncpg://…` at scale)",
     ),
+    Setting(
+        "IMAGEGATE_DATABASE_POOL_SIZE",
+        "20",
+        "PostgreSQL connections a serving process keeps (as many again when busy); nodes x workers x 2 x this must fit the server's max_connections",
+    ),
     Setting("IMAGEGATE_REDIS_URL", None, "shared rate limits, circuit breakers, idempotency locks (unset: in process)"),
     Setting("IMAGEGATE_PUBLIC_URL", None, "base of the URLs handed to clients (default `http://<host>:<port>`)"),
     Setting(
@@ -233,6 +238,7 @@ HOLD_MARGIN_SECONDS = 60
 class Settings:
     data_dir: Path
     database_url: str
+    database_pool_size: int
     redis_url: str | None
     public_url: str | None
     signing_secret: bytes
@@ -327,6 +333,9 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
     values: dict[str, Any] = {
         "data_dir": data_dir,
         "database_url": database_url,
+        "database_pool_size": int(
+            _bounded(text("IMAGEGATE_DATABASE_POOL_SIZE"), "IMAGEGATE_DATABASE_POOL_SIZE", 1, 1000)
+        ),
         "redis_url": get("IMAGEGATE_REDIS_URL"),
         "public_url": get("IMAGEGATE_PUBLIC_URL"),
         "signing_secret": _signing_secret(get("IMAGEGATE_SIGNING_SECRET"), data_dir),

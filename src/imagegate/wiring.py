@@ -165,7 +165,7 @@ async def open_database(
     """The migrated database. `request_path`: repositories use the fast runner (one hand-off per unit);
     `run_id`: the serving process that the holds and idempotency claims it takes belong to."""
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, settings.database_pool_size)
         stack.push_async_callback(engine.dispose)
         await migrate(engine)
         runner: Runner = runner_for(engine) if request_path else EngineRunner(engine)

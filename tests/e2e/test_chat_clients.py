@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import Account, Gateway, serve_gateway
 from tests.support.js import js_clients, run_script
+from tests.support.rawhttp import dechunk
 from tests.upstreams.fake_openai import FakeOpenAI
 
 MEDIUM_1024 = 53_000
@@ -112,8 +113,9 @@ def test_keep_alive_comments_flow_while_the_image_is_made_then_the_chunks(
 ) -> None:
     upstream.script({"kind": "delay", "seconds": 1.5})
     with raw_chat(chat_gateway, account.key, STREAMED) as client:
-        answer = read_until(client, b"data: [DONE]")
-    head, _, body = answer.partition(b"\r\n\r\n")
+        answer = read_until(client, b"\r\n0\r\n\r\n")  # the chunked body's last chunk: the stream ended
+    head, _, chunked = answer.partition(b"\r\n\r\n")
+    body = dechunk(chunked)
     assert head.startswith(b"HTTP/1.1 200") and b"text/event-stream" in head
     before_image = body.split(b"data: ", 1)[0]
     assert before_image.count(b": keep-alive\n\n") >= 2  # every 0.3 s while the upstream took 1.5 s

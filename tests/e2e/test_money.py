@@ -203,8 +203,8 @@ def test_negative_adjustment_cannot_take_balance_below_zero(gateway: Gateway) ->
     account = gateway.new_account("1")
     result = gateway.admin(lambda admin: admin.adjust_credit(account.id, "-1", "zero it"))
     assert result["balance_micros"] == 0
-    from imagegate.domain.errors import InvalidRequest
+    from imagegate.domain.errors import BalanceOutOfRange
 
-    with pytest.raises(InvalidRequest):
+    with pytest.raises(BalanceOutOfRange):
         gateway.admin(lambda admin: admin.adjust_credit(account.id, "-0.000001", "below zero"))
     assert gateway.balance(account.id) == (0, 0)

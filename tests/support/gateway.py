@@ -42,6 +42,10 @@ FAST_RETRIES = {
     "IMAGEGATE_BREAKER_FAILURES": "1000000",
 }
 
+SMALL_POOLS = {"IMAGEGATE_DATABASE_POOL_SIZE": "4"}
+"""Many test gateways share one PostgreSQL (two xdist workers, several nodes each): at the default 20
+(+20 when busy) a run can reach the server's max_connections (100), which answers 503s."""
+
 NO_ADMIN_GUESS_LIMIT = {"IMAGEGATE_ADMIN_AUTH_FAILURES": "0", "IMAGEGATE_ADMIN_AUTH_FAILURES_ALL": "0"}
 """Shared gateways hear many wrong admin tokens from one address (every refusal test sends some): the
 limit would turn those tests' 401s into 429s. It is tested in process (tests/inprocess/test_admin_guard.py)."""
@@ -144,6 +148,7 @@ def gateway_env(data_dir: Path, upstream: FakeOpenAI | None, extra_env: dict[str
         "IMAGEGATE_LOG_LEVEL": "warning",
         **FAST_RETRIES,
         **NO_ADMIN_GUESS_LIMIT,
+        **SMALL_POOLS,
         **(extra_env or {}),
     }
     if upstream is not None:

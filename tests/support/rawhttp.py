@@ -66,11 +66,11 @@ def _parse(data: bytes) -> RawResponse:
         name, _, value = line.partition(":")
         headers[name.strip().lower()] = value.strip()
     if headers.get("transfer-encoding", "").lower() == "chunked":
-        body = _dechunk(body)
+        body = dechunk(body)
     return RawResponse(status, headers, body)
 
 
-def _dechunk(data: bytes) -> bytes:
+def dechunk(data: bytes) -> bytes:
     out = bytearray()
     for _ in range(100_000):
         size_line, _, rest = data.partition(b"\r\n")
@@ -82,4 +82,4 @@ def _dechunk(data: bytes) -> bytes:
     return bytes(out)
 
 
-__all__ = ["RawResponse", "raw_request"]
+__all__ = ["RawResponse", "dechunk", "raw_request"]

@@ -19,7 +19,8 @@ PING_AFTER_IDLE_SECONDS = 5.0
 """A pooled PostgreSQL connection idle longer than this is pinged before use (see `_ping_when_idle`)."""
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
+    """`pool_size`: PostgreSQL connections kept (as many again when busy); SQLite's pool is fixed."""
     url = async_database_url(url)
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -29,7 +30,7 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=8, max_overflow=8, pool_timeout=300)
         event.listen(engine.sync_engine, "connect", sqlite_pragmas)
         return engine
-    engine = create_async_engine(url, pool_size=20, max_overflow=20, pool_timeout=300)
+    engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=300)
     _ping_when_idle(engine)
     return engine
 
