@@ -53,6 +53,7 @@ from .service.delivery import Delivery
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
 from .service.image_inputs import ImageInputs
+from .service.image_library import ImageLibrary
 from .service.job_records import JobUploads
 from .service.job_workers import JobWorkers
 from .service.jobs import Jobs, JobTerms
@@ -126,6 +127,8 @@ class Gateway:
     authenticator: KeyAuthenticator
     files: ImageFiles
     retention: Retention
+    library: ImageLibrary
+    """The caller's stored images, searched by prompt (`GET /v1/images`)."""
     store: BlobStore
     metrics: Metrics | None
     recovery: NodeRecovery
@@ -274,6 +277,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             authenticator=KeyAuthenticator(db.accounts),
             files=ImageFiles(signer, store),
             retention=Retention(db.images, store, settings.image_grace_seconds),
+            library=ImageLibrary(db.images, store.url_for, settings.catalog),
             store=store,
             metrics=metrics,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
@@ -333,7 +337,7 @@ def image_pipeline(
         settings.catalog,
         router,
         Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen),
-        Delivery(store, settings.url_ttl_seconds, db.images),
+        Delivery(store, settings.url_ttl_seconds, db.images, keep_prompts=settings.library_prompts),
         settlement,
         edit_max_image_bytes=settings.edit_max_image_bytes,
     )

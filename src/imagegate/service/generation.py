@@ -161,7 +161,16 @@ class ImageService:
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
             charge = self._settlement.charge(admitted, images)
             created = int(time.time())
-            owner = ImageOwner(ticket.principal.account_id, ticket.request_id, request.model.id, request.size)
+            owner = ImageOwner(
+                ticket.principal.account_id,
+                ticket.request_id,
+                request.model.id,
+                charge.size or request.size,
+                prompt=request.prompt,
+                quality=charge.quality or request.quality,
+                cost_micros=charge.unit_price,
+                surface=ticket.surface,
+            )
             data = await self._delivery.deliver(request, images, created, owner)
             after_image(request.width, request.height)
             result = await self._settlement.complete(admitted, routed, charge, data, created)
