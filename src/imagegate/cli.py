@@ -1,4 +1,4 @@
-"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes`.
+"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples`.
 
 Every command that creates or shows something accepts `--json` and then prints exactly one JSON
 object. Commands call the service layer, never the database.
@@ -21,8 +21,9 @@ from .config import Settings, load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run
 from .service.doctor import diagnose, render, report
+from .service.samples import PARAMETERS, Samples
 from .tour import command_name, tour
-from .wiring import check_storage, open_admin, open_route_health
+from .wiring import check_storage, open_admin, open_route_health, open_samples
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -537,6 +538,73 @@ def routes_list(as_json: bool) -> None:
     if result.get("error"):
         lines.append(f"warning: {result['error']}")
     _emit(result, as_json, "\n".join(lines))
+
+
+def _samples_call(fn: Callable[[Samples], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async with open_samples(load_settings()) as samples:
+            return await fn(samples)
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+def _parameter(text: str) -> tuple[str, Any]:
+    """`KEY=VALUE`; a VALUE that reads as JSON (a number, true) is that value, else the text."""
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise click.BadParameter(f"{text!r} is not KEY=VALUE")
+    try:
+        return name, json.loads(value)
+    except ValueError:
+        return name, value
+
+
+@main.group()
+def samples() -> None:
+    """The examples gallery of the model pages."""
+
+
+@samples.command("add")
+@click.argument("model")
+@click.argument("file", type=click.File("rb"))
+@click.option("--prompt", required=True, help="the prompt that made the image (shown with it)")
+@click.option(
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help=f"a parameter of the request that made it ({', '.join(PARAMETERS)}); size defaults to the image's own",
+)
+@json_option
+def samples_add(model: str, file: Any, prompt: str, params: tuple[str, ...], as_json: bool) -> None:
+    """Show FILE (PNG, JPEG or WEBP) on MODEL's page, with its prompt and parameters."""
+    data = file.read()
+    fields = dict(_parameter(p) for p in params)
+    result = _samples_call(lambda s: s.add(model, data, prompt, fields))
+    _emit(result, as_json, f"{result['id']}: {result['model']} {result['width']}x{result['height']} {result['url']}")
+
+
+@samples.command("list")
+@click.option("--model", default=None, help="only this model's")
+@json_option
+def samples_list(model: str | None, as_json: bool) -> None:
+    """Every sample, by model."""
+    result = _samples_call(lambda s: s.listing(model))
+    lines = [f"{s['id']}  {s['model']:22} {s['width']}x{s['height']}  {s['prompt'][:60]}" for s in result["data"]]
+    _emit(result, as_json, "\n".join(lines) or "no samples")
+
+
+@samples.command("remove")
+@click.argument("sample_id")
+@json_option
+def samples_remove(sample_id: str, as_json: bool) -> None:
+    """Take a sample off its model's page (its image is deleted)."""
+    result = _samples_call(lambda s: s.remove(sample_id))
+    _emit(result, as_json, f"removed {result['id']}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,6 +27,7 @@ from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
+from .db.samples import SamplesRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
@@ -61,6 +62,7 @@ from .service.rate_limits import Limiter
 from .service.recovery import NodeRecovery, ThisRun
 from .service.retention import Retention
 from .service.route_health import RouteHealth, run_dir
+from .service.samples import Samples
 from .service.screening import PromptScreen
 from .service.settlement import Settlement
 from .service.stored_responses import StoredResponses
@@ -109,6 +111,7 @@ class Database:
     jobs: JobsRepo
     responses: ResponsesRepo
     admin_sessions: AdminSessionsRepo
+    samples: SamplesRepo
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ class Gateway:
     """Input images named by URL (chat, Responses): read under the address rules, made an operation."""
     responses: StoredResponses
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
+    samples: Samples
+    """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
 
 
 @asynccontextmanager
@@ -171,6 +176,7 @@ async def open_database(
             jobs=JobsRepo(engine),
             responses=ResponsesRepo(engine),
             admin_sessions=AdminSessionsRepo(engine),
+            samples=SamplesRepo(engine),
         )
 
 
@@ -263,17 +269,18 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
         uploads, terms = JobUploads(store), job_terms(settings)
         workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
+        routes = route_health(settings, router, health)
         yield Gateway(
             settings=settings,
             images=images,
-            catalog=CatalogView(settings.catalog, db.prices, db.stats),
+            catalog=CatalogView(settings.catalog, db.prices, db.stats, routes.availability),
             account=AccountView(
                 db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
             ),
             admin=admin_service(settings, db, sender),
             admin_auth=admin_token_guard(settings, limiter_state),
             admin_sessions=AdminSessionRevocations(db.admin_sessions),
-            route_health=route_health(settings, router, health),
+            route_health=routes,
             authenticator=KeyAuthenticator(db.accounts),
             files=ImageFiles(signer, store),
             retention=Retention(db.images, store, settings.image_grace_seconds),
@@ -289,7 +296,19 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
             ),
             responses=StoredResponses(db.responses, store),
+            samples=Samples(settings.catalog, db.samples, store),
         )
+
+
+@asynccontextmanager
+async def open_samples(settings: Settings) -> AsyncIterator[Samples]:
+    """The examples gallery for operator commands (`imagegate samples`): the database and the store."""
+    async with open_database(settings) as db:
+        store = build_store(settings, UrlSigner(settings.signing_secret))
+        try:
+            yield Samples(settings.catalog, db.samples, store)
+        finally:
+            await store.aclose()
 
 
 async def check_storage(settings: Settings) -> None:

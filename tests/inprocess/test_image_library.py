@@ -212,10 +212,10 @@ def test_pages_follow_the_cursor_without_gaps_or_repeats(tmp_path: Path, databas
         seen: list[str] = []
         after: str | None = None
         pages = 0
-        for pages in range(1, 10):  # bounded: 6 images, 4 per page
+        for _ in range(10):  # bounded: 6 images, 4 per page
             page = await library(app, key, query="kite", limit="4", **({"after": after} if after else {}))
             seen += [item["id"] for item in page["data"]]
-            after = page["last_id"]
+            after, pages = page["last_id"], pages + 1
             if not page["has_more"]:
                 break
         assert pages == 2 and len(seen) == len(set(seen)) == len(made) == 6

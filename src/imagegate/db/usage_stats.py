@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .tables import usage_records
+from .tables import api_keys, usage_records
 
 MAX_SAMPLE_ROWS = 50_000
 
@@ -37,12 +37,15 @@ class UsageStatsRepo:
         self._engine = engine
 
     async def latencies(self, model_id: str, since: datetime) -> list[LatencySample]:
-        """The successful requests for `model_id` since `since` (replays excluded: they took no work)."""
+        """The successful requests of live keys for `model_id` since `since`: what the upstream took.
+        A test key's request is an offline preview and a replay took no work: neither is counted."""
         c = usage_records.c
         query = (
             select(c.size, c.quality, c.latency_ms)
-            .where(c.model == model_id, c.status == 200, c.created_at >= since)
+            .join(api_keys, api_keys.c.id == c.key_id)
+            .where(c.model == model_id, c.status == 200, c.created_at >= since, api_keys.c.mode == "live")
             .where((c.route.is_(None)) | (c.route != "idempotent-replay"))
+            .order_by(c.created_at.desc())  # past the cap, the newest
             .limit(MAX_SAMPLE_ROWS)
         )
         async with self._engine.connect() as conn:

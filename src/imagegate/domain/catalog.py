@@ -151,6 +151,10 @@ class Model:
     description: str = ""
     capability_line: str = ""
     see_also: tuple[str, ...] = ()  # ids of sibling models, for the model page's "When to use"
+    pick_sibling: Mapping[str, str] = field(default_factory=dict)
+    """Sibling id -> when to pick it instead of this model (the model page's comparison)."""
+    example_prompt: str = ""
+    """A prompt that shows what this model is good at: its request examples use it."""
 
     def price_key(self, quality: str | None) -> str:
         """The price-card row for a requested quality (`auto` is held at its own row)."""
@@ -186,9 +190,9 @@ class Catalog:
                     raise CatalogError(f"model name {name!r} is used twice")
                 by_name[name] = model
         for model in models.values():
-            unknown = [name for name in model.see_also if name not in models]
+            unknown = [name for name in (*model.see_also, *model.pick_sibling) if name not in models]
             if unknown:
-                raise CatalogError(f"model {model.id!r}: see_also names unknown models {unknown}")
+                raise CatalogError(f"model {model.id!r}: see_also or pick_sibling names unknown models {unknown}")
         return cls(models=models, _by_name=by_name)
 
     def find(self, name: str) -> Model | None:
@@ -306,6 +310,8 @@ def _parse_model(model_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
             description=str(raw.get("description", "")),
             capability_line=str(raw.get("capability_line", "")),
             see_also=tuple(raw.get("see_also", ())),
+            pick_sibling={str(k): str(v) for k, v in raw.get("pick_sibling", {}).items()},
+            example_prompt=str(raw.get("example_prompt", "")),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise CatalogError(f"model {model_id!r}: {exc!r}") from exc

@@ -46,6 +46,9 @@ class GatewayError(Exception):
             self.code = code
         self.param = param
         self.headers = dict(headers or {})
+        self.model: str | None = None
+        """The catalog model a refused request named, when it was read before the refusal: its usage
+        record keeps it (an account's 400 for a size says which model it asked)."""
 
     def body(self) -> dict[str, object]:
         return {

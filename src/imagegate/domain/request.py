@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .catalog import AUTO_SIZE, Catalog, Model, parse_size
-from .errors import InvalidRequest
+from .errors import GatewayError, InvalidRequest
 from .input_image import InputImage
 from .openai_fields import GENERATION_FIELDS, Extras, check_stream_n, parse_extras, refuse_openai_field
 from .text import check_text
@@ -121,6 +121,16 @@ def build_request(
             code="model_not_found",
             param="model",
         )
+    try:
+        return _request_of(fields, model, inputs, mask)
+    except GatewayError as exc:
+        exc.model = model.id  # the refusal's record names the model it was for
+        raise
+
+
+def _request_of(
+    fields: dict[str, Any], model: Model, inputs: tuple[InputImage, ...], mask: InputImage | None
+) -> ImageRequest:
     caps = model.capabilities
     prompt = _prompt(fields, caps.max_prompt_chars)
     size = _size(fields, model)

@@ -275,6 +275,14 @@ def _schemas(catalog: Catalog) -> dict[str, Schema]:
                         "pricing": _obj({"currency": {"type": "string"}, "per_image_micros": card}),
                         "latency": {"type": "object"},
                         "when_to_use": {"type": "array", "items": {"type": "string"}},
+                        "availability": _obj(
+                            {
+                                "state": {"enum": ["available", "degraded", "not_configured"]},
+                                "routes": {"type": "integer"},
+                                "configured_routes": {"type": "integer"},
+                                "failing_routes": {"type": "integer"},
+                            }
+                        ),
                     }
                 ),
             }

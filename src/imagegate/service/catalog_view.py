@@ -5,6 +5,7 @@ Both come from the catalog, the live price cards and the contract; nothing here 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from ..domain.catalog import STANDARD_QUALITY, Catalog, Model, parse_size
 from ..domain.error_table import ERROR_ROWS, ErrorRow
 from ..domain.errors import NotFound
 from ..domain.latency import LatencySummary, summarize
+from ..domain.price_summary import PriceGroup, summarize_prices
 from ..domain.pricing import PriceOverrides, live_card
 from ..domain.request import (
     COMPRESSIBLE_FORMATS,
@@ -22,6 +24,16 @@ from ..domain.request import (
     MAX_USER_CHARS,
     RESPONSE_FORMATS,
 )
+from .route_health import Availability
+
+AvailabilitySource = Callable[[], Awaitable[Mapping[str, Availability]]]
+"""Each model's availability now (`RouteHealth.availability`)."""
+ALWAYS_AVAILABLE = Availability("available", 0, 0, 0)
+"""What a model shows when nothing reports on its routes (a catalog read without a serving node)."""
+DEFAULT_EXAMPLE_PROMPT = "A lighthouse on a cliff at dawn, watercolor"
+LONG_CARD = 8
+"""A price card of more sizes than this is shown as its summary, the full table folded away."""
+SHORT_SUMMARY = 3
 
 MEASURED_WINDOW = timedelta(hours=24)
 REFERENCE_SIZE = "1024x1024"
@@ -35,8 +47,8 @@ def architecture(model: Model) -> dict[str, Any]:
     return {"modality": "+".join(inputs) + "->image", "input_modalities": inputs, "output_modalities": ["image"]}
 
 
-def model_json(model: Model, overrides: PriceOverrides) -> dict[str, Any]:
-    """One entry of GET /v1/models."""
+def model_json(model: Model, overrides: PriceOverrides, availability: Availability | None = None) -> dict[str, Any]:
+    """One entry of GET /v1/models; `availability`: whether this gateway serves it to a live key now."""
     return {
         "id": model.id,
         "object": "model",
@@ -51,6 +63,7 @@ def model_json(model: Model, overrides: PriceOverrides) -> dict[str, Any]:
             "pricing": {"currency": "USD", "per_image_micros": live_card(model, overrides)},
             "latency": {"typical_seconds": list(model.latency_seconds)},
             "when_to_use": list(model.when_to_use),
+            **({"availability": availability.as_json()} if availability is not None else {}),
         },
     }
 
@@ -72,6 +85,30 @@ class ModelCard:
     from_micros: int
     max_size: str
     card: dict[str, dict[str, int]]
+    availability: Availability = ALWAYS_AVAILABLE
+    tags: tuple[str, ...] = ()
+
+    @property
+    def summarised(self) -> bool:
+        """Whether the one-line summary says more than the table: a long card, or few distinct prices."""
+        groups = self.price_summary.values()
+        return len(self.model.capabilities.sizes) > LONG_CARD or all(len(g) <= SHORT_SUMMARY for g in groups)
+
+    @property
+    def price_summary(self) -> dict[str, tuple[PriceGroup, ...]]:
+        """Each quality's prices in one line ("1K–2K $0.134 · 4K $0.24"), `auto` left out (it is
+        held at the dearest quality and charged as the quality used)."""
+        sizes = self.model.capabilities.sizes
+        return {q: summarize_prices(row, sizes) for q, row in self.card.items() if q != "auto"}
+
+
+@dataclass(frozen=True, slots=True)
+class Sibling:
+    """Another model, as this model's page names it: when to pick it instead."""
+
+    model: Model
+    pick_when: str
+    availability: Availability = ALWAYS_AVAILABLE
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +119,9 @@ class ModelPage:
     measured_overall: LatencySummary
     measured_reference: LatencySummary | None
     reference_label: str
-    see_also: tuple[Model, ...]
+    see_also: tuple[Sibling, ...]
     example_body: dict[str, Any]
+    sync_line: str
 
 
 def capability_line(model: Model) -> str:
@@ -102,10 +140,41 @@ def max_size(model: Model) -> str:
     return max(model.capabilities.sizes, key=pixels)
 
 
-def make_card(model: Model, overrides: PriceOverrides) -> ModelCard:
+def capability_tags(model: Model) -> tuple[str, ...]:
+    """Short tags of what the model does, from its capabilities (the reference page's tags)."""
+    caps = model.capabilities
+    tags = ["Text to image"]
+    if caps.img2img:
+        tags.append("Image editing")
+    tags.append(f"Up to {max_size(model)}")
+    if len(caps.sizes) > 5:
+        tags.append(f"{len(caps.sizes)} sizes")
+    tags.append(f"Up to {caps.max_n} per request")
+    if caps.qualities:
+        tags.append("Quality levels")
+    if caps.styles:
+        tags.append("Styles")
+    if "transparent" in caps.extra.backgrounds:
+        tags.append("Transparent background")
+    if caps.upscaled_from:
+        tags.append("Upscaled sizes")
+    tags.append("Free" if model.free else "Pay per image")
+    tags.append("Sync or async")
+    return tuple(tags)
+
+
+def sync_line(model: Model) -> str:
+    """ "Sync (≤18 s typical, longer at high)": how long one synchronous request takes."""
+    longer = ", longer at high" if "high" in model.capabilities.qualities else ""
+    return f"Sync (≤{model.latency_seconds[1]} s typical{longer})"
+
+
+def make_card(model: Model, overrides: PriceOverrides, availability: Availability = ALWAYS_AVAILABLE) -> ModelCard:
     card = live_card(model, overrides)
     priced = [price for quality, row in card.items() if quality != "auto" for price in row.values()]
-    return ModelCard(model, capability_line(model), min(priced), max_size(model), card)
+    return ModelCard(
+        model, capability_line(model), min(priced), max_size(model), card, availability, capability_tags(model)
+    )
 
 
 def param_rows(model: Model) -> tuple[ParamRow, ...]:
@@ -163,7 +232,7 @@ def example_body(model: Model) -> dict[str, Any]:
     caps = model.capabilities
     body: dict[str, Any] = {
         "model": model.id,
-        "prompt": "A lighthouse on a cliff at dawn, watercolor",
+        "prompt": model.example_prompt or DEFAULT_EXAMPLE_PROMPT,
         "size": caps.default_size,
         "n": 1,
     }
@@ -183,11 +252,40 @@ def measured(samples: list[LatencySample], model: Model) -> tuple[LatencySummary
     return overall, summarize(picked), label
 
 
+def siblings(
+    model: Model, catalog: Catalog, available: Mapping[str, Availability] | None = None
+) -> tuple[Sibling, ...]:
+    """Every other model worth comparing: the catalog's `see_also` first, then the rest (free models
+    only beside free ones), each with when to pick it: this model's `pick_sibling` text, else what the
+    sibling is best at."""
+    named = [catalog.models[name] for name in model.see_also]
+    named_ids = {m.id for m in named}
+    rest = [m for m in catalog if m.id != model.id and m.id not in named_ids and (model.free or not m.free)]
+    return tuple(
+        Sibling(
+            other,
+            model.pick_sibling.get(other.id) or (other.when_to_use[0] if other.when_to_use else ""),
+            (available or {}).get(other.id, ALWAYS_AVAILABLE),
+        )
+        for other in [*named, *rest]
+    )
+
+
 class CatalogView:
-    def __init__(self, catalog: Catalog, prices: PricesRepo, stats: UsageStatsRepo) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        prices: PricesRepo,
+        stats: UsageStatsRepo,
+        availability: AvailabilitySource | None = None,
+    ) -> None:
         self._catalog = catalog
         self._prices = prices
         self._stats = stats
+        self._availability = availability
+
+    async def availability(self) -> Mapping[str, Availability]:
+        return await self._availability() if self._availability is not None else {}
 
     def find(self, model_id: str) -> Model:
         model = self._catalog.find(model_id)
@@ -197,19 +295,22 @@ class CatalogView:
 
     async def list_json(self) -> dict[str, Any]:
         overrides = await self._prices.overrides()
-        return {"object": "list", "data": [model_json(m, overrides) for m in self._catalog]}
+        available = await self.availability()
+        return {"object": "list", "data": [model_json(m, overrides, available.get(m.id)) for m in self._catalog]}
 
     async def get_json(self, model_id: str) -> dict[str, Any]:
         model = self.find(model_id)
-        return model_json(model, await self._prices.overrides(model.id))
+        return model_json(model, await self._prices.overrides(model.id), (await self.availability()).get(model.id))
 
     async def cards(self) -> list[ModelCard]:
         overrides = await self._prices.overrides()
-        return [make_card(m, overrides) for m in self._catalog]
+        available = await self.availability()
+        return [make_card(m, overrides, available.get(m.id, ALWAYS_AVAILABLE)) for m in self._catalog]
 
     async def page(self, model_id: str, now: datetime | None = None) -> ModelPage:
         model = self.find(model_id)
-        card = make_card(model, await self._prices.overrides(model.id))
+        every = await self.availability()
+        card = make_card(model, await self._prices.overrides(model.id), every.get(model.id, ALWAYS_AVAILABLE))
         since = (now or datetime.now(UTC)) - MEASURED_WINDOW
         overall, reference, label = measured(await self._stats.latencies(model.id, since), model)
         return ModelPage(
@@ -219,8 +320,9 @@ class CatalogView:
             measured_overall=overall,
             measured_reference=reference,
             reference_label=label,
-            see_also=tuple(self.find(name) for name in model.see_also),
+            see_also=siblings(model, self._catalog, every),
             example_body=example_body(model),
+            sync_line=sync_line(model),
         )
 
 
@@ -229,8 +331,10 @@ __all__ = [
     "ModelCard",
     "ModelPage",
     "ParamRow",
+    "Sibling",
     "architecture",
     "capability_line",
+    "capability_tags",
     "model_json",
     "param_rows",
 ]

@@ -80,6 +80,8 @@ class _Usage:
     attempts: int = 0
     delivered: int = 0
     charge: Charge = Charge(0, 0)
+    model_named: str | None = None
+    """A refused request that never became a request: the catalog model its body named, if read."""
 
 
 class Settlement:
@@ -257,7 +259,8 @@ class Settlement:
         """A request refused before it was admitted (admission gave back what it took): its record."""
         await self._audit_block(ticket, request, exc)
         status, code = _status_of(exc)
-        await self._record(self._record_of(ticket, _Usage(request, status, code)))
+        named = exc.model if isinstance(exc, GatewayError) else None
+        await self._record(self._record_of(ticket, _Usage(request, status, code, model_named=named)))
 
     async def replayed(self, ticket: Ticket, request: ImageRequest, replay: Replay) -> GenerationResult:
         await self._record(self._record_of(ticket, _Usage(request, 200, route=REPLAY_ROUTE)))
@@ -281,7 +284,7 @@ class Settlement:
             id=ticket.request_id,
             account_id=principal.account_id,
             key_id=principal.key_id,
-            model=request.model.id if request else None,
+            model=request.model.id if request else usage.model_named,
             route=usage.route,
             attempts=usage.attempts,
             n=request.n if request else None,

@@ -8,6 +8,7 @@ tokens); logging out revokes the session on every node.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -37,6 +38,8 @@ NOTICES = {
     "revoked": "Key revoked.",
     "price": "Price set: the next request pays it.",
     "key": "Key created: copy it now, it is not shown again.",
+    "sample": "Sample added: it shows in its model page's examples.",
+    "sample-removed": "Sample removed.",
 }
 
 
@@ -145,6 +148,7 @@ async def _dashboard(
         "routes": await running.route_health.report(),
         "blocks": (await admin.list_blocks(limit=20))["data"],
         "days": await admin.daily_activity(SPEND_DAYS),
+        **await _gallery(request),
     }
     return page(request, "admin.html", context, status=status, private=True)
 
@@ -268,6 +272,30 @@ async def set_price(request: Request) -> Response:
             form.get("model", ""), form.get("quality") or None, form.get("size", ""), form.get("amount_usd", "")
         ),
     )
+
+
+async def _gallery(request: Request) -> dict[str, Any]:
+    """The stored images an operator may use as samples (each with a URL signed as it was handed out),
+    and the samples the model pages show."""
+    running = gateway(request)
+    recent = await running.samples.recent_images(int(time.time()))
+    return {
+        "recent_images": [{"image": i, "url": running.store.url_for(i.id, i.ext, i.expires)} for i in recent],
+        "samples": (await running.samples.listing())["data"],
+    }
+
+
+@router.post("/images/{image_id}/sample")
+async def use_as_sample(image_id: str, request: Request) -> Response:
+    async def action(admin: Any, form: dict[str, str]) -> Any:
+        return await gateway(request).samples.add_from_image(image_id, form.get("prompt", ""), {})
+
+    return await _act(request, "sample", action)
+
+
+@router.post("/samples/{sample_id}/remove")
+async def remove_sample(sample_id: str, request: Request) -> Response:
+    return await _act(request, "sample-removed", lambda admin, form: gateway(request).samples.remove(sample_id))
 
 
 __all__ = ["router"]

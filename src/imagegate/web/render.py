@@ -14,6 +14,7 @@ from starlette.templating import Jinja2Templates
 
 from ..http.gateway import gateway
 from .format import FILTERS
+from .highlight import highlighted
 
 HERE = Path(__file__).resolve().parent
 STATIC_DIR = HERE / "static"
@@ -27,6 +28,7 @@ _env = jinja2.Environment(
 )
 _env.filters.update(FILTERS)
 _env.filters["tojson_attr"] = lambda value: json.dumps(value, separators=(",", ":"))
+_env.filters["highlight"] = highlighted
 templates = Jinja2Templates(env=_env)
 
 
@@ -39,6 +41,13 @@ def content_security_policy(public_url: str) -> str:
         f"img-src 'self' data: blob:{public}; connect-src 'self'{public}; "
         "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
+
+
+def body_class(template: str, extra: str | None = None) -> str:
+    """`page-NAME` for every page (and what the handler adds, e.g. `model-ID`): operators' CSS can
+    target one page type or one object, as Datasette's pages allow."""
+    name = "page-" + template.removesuffix(".html").replace("_", "-")
+    return f"{name} {extra}" if extra else name
 
 
 def page(
@@ -58,8 +67,13 @@ def page(
         **({"cache-control": "no-store"} if private else {}),
         **(headers or {}),
     }
-    context = {"path": request.url.path, "public_url": settings.base_url(), **context}
+    context = {
+        "path": request.url.path,
+        "public_url": settings.base_url(),
+        "body_class": body_class(name, context.get("body_class")),
+        **{k: v for k, v in context.items() if k != "body_class"},
+    }
     return templates.TemplateResponse(request, name, context, status_code=status, headers=all_headers)
 
 
-__all__ = ["STATIC_DIR", "content_security_policy", "page", "templates"]
+__all__ = ["STATIC_DIR", "body_class", "content_security_policy", "page", "templates"]

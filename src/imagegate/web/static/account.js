@@ -4,8 +4,9 @@
   const $ = (id) => document.getElementById(id);
   const errorBox = $("error");
 
-  const cell = (row, text, code) => {
+  const cell = (row, text, code, label) => {
     const td = document.createElement("td");
+    if (label) td.dataset.label = label;
     if (code) { const c = document.createElement("code"); c.textContent = text; td.append(c); } else td.textContent = text;
     row.append(td);
   };
@@ -13,13 +14,24 @@
   const showImages = (images) => {
     const box = $("my-images");
     box.textContent = "";
-    if (!images.length) { box.textContent = "None with a valid URL: generate some in the playground."; return; }
+    if (!images.length) {
+      const empty = document.createElement("p");
+      empty.className = "empty";
+      empty.textContent = "Nothing yet: no images with a valid URL. Generate some in the playground.";
+      box.append(empty);
+      return;
+    }
     for (const image of images) {
       const figure = document.createElement("figure");
+      const zoom = document.createElement("a");
+      zoom.className = "zoom";
+      zoom.href = image.url;
+      zoom.dataset.zoom = "";
       const img = document.createElement("img");
       img.src = image.url;
       img.alt = `${image.model} image ${image.id}`;
       img.loading = "lazy";
+      zoom.append(img);
       const caption = document.createElement("figcaption");
       const link = document.createElement("a");
       link.href = image.url;
@@ -27,7 +39,7 @@
       link.textContent = "Download";
       const expires = new Date(image.expires * 1000).toISOString().slice(0, 16).replace("T", " ");
       caption.append(`${image.model} · ${image.size} · URL valid until ${expires} UTC `, link);
-      figure.append(img, caption);
+      figure.append(zoom, caption);
       box.append(figure);
     }
   };
@@ -47,24 +59,28 @@
       body.textContent = "";
       for (const r of activity.recent) {
         const row = document.createElement("tr");
-        cell(row, r.time.slice(0, 19).replace("T", " "));
-        cell(row, r.error_code ? `${r.status} ${r.error_code}` : String(r.status));
-        cell(row, r.model || "—", true);
-        cell(row, r.size || "—");
-        cell(row, `${r.delivered}/${r.n ?? "—"}`);
-        cell(row, imagegateUsd(r.cost_micros));
-        cell(row, r.block_category || "");
+        cell(row, r.time.slice(0, 19).replace("T", " "), false, "Time");
+        cell(row, r.error_code ? `${r.status} ${r.error_code}` : String(r.status), false, "Status");
+        cell(row, r.model || "—", Boolean(r.model), "Model");
+        cell(row, r.size || "—", false, "Size");
+        cell(row, `${r.delivered}/${r.n ?? "—"}`, false, "Images");
+        cell(row, imagegateUsd(r.cost_micros), false, "Cost");
+        cell(row, r.block_category || "—", false, "Block");
         body.append(row);
       }
       if (!activity.recent.length) {
         const row = document.createElement("tr");
-        cell(row, "No requests in the last 30 days.");
+        const td = document.createElement("td");
+        td.colSpan = 7;
+        td.className = "empty";
+        td.textContent = "Nothing yet: no requests in the last 30 days.";
+        row.append(td);
         body.append(row);
       }
     } catch (error) {
       imagegateShowError(errorBox, error);
     }
   };
-  imagegateKey.onChange(load);
+  imagegateKey.onChange(() => { errorBox.hidden = true; load(); });
   load();
 })();

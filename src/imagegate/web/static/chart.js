@@ -1,46 +1,58 @@
-// A bar chart of one field of a daily series, drawn as SVG into <figure class="chart" data-series=…>.
+// A bar chart of one field of a daily series, drawn as SVG into <figure class="chart" data-series=…>:
+// a value axis (0 and the highest day), dates under the bars, a caption with the total and the
+// busiest day, and "Nothing yet" over the empty axes when every day is zero. It is drawn at the
+// figure's own width, so its text keeps its size on a phone, and redrawn when that width changes.
 "use strict";
 function imagegateChart(figure, series) {
+  figure.imagegateSeries = series;
   const NS = "http://www.w3.org/2000/svg";
   const field = figure.dataset.field;
   const money = figure.dataset.money === "yes";
+  const format = (value) => (money ? imagegateUsd(value) : String(value));
   const values = series.map((day) => day[field]);
-  const max = Math.max(1, ...values);
-  const width = 600, height = 160, left = 8, bottom = 20, top = 8;
-  const step = (width - left * 2) / Math.max(1, series.length);
-  const svg = document.createElementNS(NS, "svg");
-  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
-  svg.setAttribute("role", "img");
   const total = values.reduce((a, b) => a + b, 0);
-  const label = `${figure.dataset.label}: total ${money ? imagegateUsd(total) : total} over ${series.length} days`;
+  const peak = Math.max(0, ...values);
+  const max = Math.max(1, peak);
+  const width = Math.max(280, Math.round(figure.clientWidth || 600));
+  const height = 190, top = 12, bottom = 28;
+  const axisLabel = format(max === 1 && peak === 0 ? 0 : peak);
+  const left = Math.min(90, 16 + axisLabel.length * 7.5), right = 8;
+  const plot = height - bottom - top;
+  const step = (width - left - right) / Math.max(1, series.length);
+  const el = (name, attrs, text) => {
+    const node = document.createElementNS(NS, name);
+    for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, value);
+    if (text !== undefined) node.textContent = text;
+    return node;
+  };
+  const svg = el("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "img" });
+  const busiest = series[values.indexOf(peak)];
+  const label = total === 0
+    ? `${figure.dataset.label}: nothing yet in the last ${series.length} days`
+    : `${figure.dataset.label}: total ${format(total)} over ${series.length} days; highest ${format(peak)} on ${busiest.date}`;
   svg.setAttribute("aria-label", label);
-  const axis = document.createElementNS(NS, "line");
-  axis.setAttribute("class", "axis");
-  axis.setAttribute("x1", left); axis.setAttribute("x2", width - left);
-  axis.setAttribute("y1", height - bottom); axis.setAttribute("y2", height - bottom);
-  svg.append(axis);
+  const base = height - bottom;
+  svg.append(el("line", { class: "axis", x1: left, x2: width - right, y1: base, y2: base }));
+  svg.append(el("line", { class: "axis", x1: left, x2: left, y1: top, y2: base }));
+  svg.append(el("line", { class: "grid", x1: left, x2: width - right, y1: top, y2: top }));
+  svg.append(el("text", { x: left - 6, y: base + 4, "text-anchor": "end" }, format(0)));
+  svg.append(el("text", { x: left - 6, y: top + 4, "text-anchor": "end" }, total === 0 ? "" : format(peak)));
   series.forEach((day, i) => {
     const value = day[field];
-    const h = ((height - bottom - top) * value) / max;
-    const rect = document.createElementNS(NS, "rect");
-    rect.setAttribute("class", "bar");
-    rect.setAttribute("x", left + i * step + 1);
-    rect.setAttribute("width", Math.max(1, step - 2));
-    rect.setAttribute("y", height - bottom - h);
-    rect.setAttribute("height", h);
-    const title = document.createElementNS(NS, "title");
-    title.textContent = `${day.date}: ${money ? imagegateUsd(value) : value}`;
-    rect.append(title);
+    const h = (plot * value) / max;
+    const rect = el("rect", { class: "bar", x: left + i * step + 1, width: Math.max(1, step - 2), y: base - h, height: h });
+    rect.append(el("title", {}, `${day.date}: ${format(value)}`));
     svg.append(rect);
   });
-  for (const [index, anchor] of [[0, "start"], [series.length - 1, "end"]]) {
-    if (!series[index]) continue;
-    const text = document.createElementNS(NS, "text");
-    text.setAttribute("x", anchor === "start" ? left : width - left);
-    text.setAttribute("y", height - 5);
-    text.setAttribute("text-anchor", anchor);
-    text.textContent = series[index].date;
-    svg.append(text);
+  const short = (date) => new Date(`${date}T00:00:00Z`).toLocaleDateString("en-GB", { day: "numeric", month: "short", timeZone: "UTC" });
+  const marks = series.length > 2 ? [0, Math.floor((series.length - 1) / 2), series.length - 1] : series.map((_, i) => i);
+  for (const index of marks) {
+    const anchor = index === 0 ? "start" : index === series.length - 1 ? "end" : "middle";
+    const x = anchor === "start" ? left : anchor === "end" ? width - right : left + index * step + step / 2;
+    svg.append(el("text", { x, y: height - 8, "text-anchor": anchor }, short(series[index].date)));
+  }
+  if (total === 0) {
+    svg.append(el("text", { class: "empty-chart", x: left + (width - left - right) / 2, y: top + plot / 2, "text-anchor": "middle" }, "Nothing yet"));
   }
   const caption = document.createElement("figcaption");
   caption.textContent = label;
@@ -55,4 +67,23 @@ if (typeof imagegateUsd === "undefined") {
     if (frac.length < 2) frac = frac.padEnd(2, "0");
     return `${micros < 0 ? "-" : ""}$${Math.floor(abs / 1e6).toLocaleString("en-US")}.${frac}`;
   };
+}
+
+// Redraw at the new width when a chart's figure is resized (a phone turned, a window narrowed).
+if ("ResizeObserver" in window) {
+  const widths = new WeakMap();
+  const observer = new ResizeObserver((entries) => {
+    for (const entry of entries) {
+      const figure = entry.target;
+      const width = Math.round(entry.contentRect.width);
+      if (figure.imagegateSeries && widths.get(figure) !== width) {
+        widths.set(figure, width);
+        imagegateChart(figure, figure.imagegateSeries);
+      }
+    }
+  });
+  window.imagegateObserveChart = (figure) => observer.observe(figure);
+  for (const figure of document.querySelectorAll("figure.chart")) observer.observe(figure);
+} else {
+  window.imagegateObserveChart = () => {};
 }
