@@ -22,6 +22,7 @@ from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
+from .db.ledger_history import LedgerHistoryRepo
 from .db.prices import PricesRepo
 from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
@@ -196,6 +197,7 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
         stats=db.stats,
         webhooks=WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public()),
         webhook_log=Webhooks(db.webhooks),
+        history=LedgerHistoryRepo(db.engine),
     )
 
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import InvalidRequest
+from .paging import page_cursor, page_size
 from .text import check_text
 
 MAX_QUERY_CHARS = 256
@@ -50,7 +51,13 @@ def read_library_query(
     if query is not None and query.strip():
         words = search_words(query)
         nothing = not words
-    return LibraryQuery(words, nothing, _model(model, resolve_model), _after(after), _limit(limit))
+    return LibraryQuery(
+        words,
+        nothing,
+        _model(model, resolve_model),
+        page_cursor(after, IMAGE_ID, "an image id (img_…)"),
+        page_size(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT),
+    )
 
 
 def search_words(query: str) -> tuple[str, ...]:
@@ -78,26 +85,6 @@ def _model(value: str | None, resolve: ModelResolver) -> str | None:
         return None
     check_text(value, "model", MAX_MODEL_CHARS)
     return resolve(value.strip())
-
-
-def _after(value: str | None) -> str | None:
-    if value is None or value == "":
-        return None
-    check_text(value, "after", 64)
-    if not IMAGE_ID.match(value):
-        raise InvalidRequest("'after' must be an image id (img_…) from the previous page.", param="after")
-    return value
-
-
-def _limit(value: str | None) -> int:
-    """A whole number in ASCII digits, 1 to MAX_LIMIT (`"²".isdigit()` is true but no count; 5,000 digits are refused
-    before `int` reads them)."""
-    if value is None or value == "":
-        return DEFAULT_LIMIT
-    text = value.strip()
-    if not (text.isascii() and text.isdigit()) or len(text) > len(str(MAX_LIMIT)) or not 1 <= int(text) <= MAX_LIMIT:
-        raise InvalidRequest(f"'limit' must be a whole number from 1 to {MAX_LIMIT}.", param="limit")
-    return int(text)
 
 
 __all__ = [

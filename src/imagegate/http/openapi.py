@@ -16,6 +16,7 @@ from .. import __version__
 from ..domain.catalog import Catalog
 from ..service.admission import Surface
 from .openapi_chat import chat_operations, chat_schemas
+from .openapi_ledger import ledger_operations
 from .openapi_library import library_operations
 from .openapi_responses import responses_operations, responses_schemas
 from .openapi_webhooks import webhook_operations, webhook_schemas
@@ -722,6 +723,7 @@ def document(catalog: Catalog) -> dict[str, Any]:
             **chat_operations([{"apiKey": []}]),
             **responses_operations([{"apiKey": []}]),
             **library_operations([{"apiKey": []}]),
+            **ledger_operations([{"adminToken": []}]),
         },
         "components": {
             "schemas": {**_schemas(catalog), **webhook_schemas(), **chat_schemas(catalog), **responses_schemas()},
