@@ -191,6 +191,7 @@ INJECTIONS = {
     "(kite)": {"kite"},
     "a\\": {"kite", "lighthouse"},
     "kite_sea": {"kite"},
+    "② kite²": {"kite"},  # symbols separate words, as both engines' tokenizers have them
 }
 
 

@@ -1,7 +1,7 @@
 """The image library's question (`GET /v1/images?query=&model=&after=&limit=`), read from a query string.
 
-A search is plain words: the words of `query` are its runs of letters and digits (everything else
-separates them), and an image matches when each one begins a word of its prompt or revised prompt
+A search is plain words: the words of `query` are its runs of letters, digits and combining marks
+(everything else separates them), and an image matches when each one begins a word of its prompt or revised prompt
 ("cat" finds "cats"). The words reach a full-text engine only as quoted terms (`fts5_query`,
 `tsquery`), so `"`, `*`, `AND`, `OR`, `NOT`, `NEAR(`, `-`, `:` or `^` typed by a user are separators
 or plain text, never operators. A query with no letters or digits matches nothing.
@@ -13,6 +13,7 @@ import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import groupby
 
 from .errors import InvalidRequest
 from .paging import page_cursor, page_size
@@ -23,8 +24,6 @@ MAX_QUERY_WORDS = 16
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_MODEL_CHARS = 64  # images.model is VARCHAR(64)
-_WORD = re.compile(r"[^\W_]+")
-"""Letters and digits of any script; `_` separates, as it does for both engines' tokenizers."""
 IMAGE_ID = re.compile(r"^img_[0-9a-z]{26}$")
 ModelResolver = Callable[[str], str]
 """A model name as typed -> the id images are stored under (an alias to its model; unknown names as given)."""
@@ -64,10 +63,17 @@ def search_words(query: str) -> tuple[str, ...]:
     """The distinct words of `query`, in order (NFC first, so a decomposed é is one letter); each engine
     folds their case as it folds the prompts' (so both sides always agree)."""
     check_text(query, "query", MAX_QUERY_CHARS)
-    found = dict.fromkeys(_WORD.findall(unicodedata.normalize("NFC", query)))
+    runs = groupby(unicodedata.normalize("NFC", query), key=_in_word)
+    found = dict.fromkeys("".join(chars) for inside, chars in runs if inside)
     if len(found) > MAX_QUERY_WORDS:
         raise InvalidRequest(f"'query' may have at most {MAX_QUERY_WORDS} words.", param="query")
     return tuple(found)
+
+
+def _in_word(char: str) -> bool:
+    """Letters, decimal digits and combining marks of any script: what both engines index as words
+    (`_`, punctuation and symbols such as ② or ² separate words, as their tokenizers do)."""
+    return char.isalpha() or char.isdecimal() or unicodedata.category(char).startswith("M")
 
 
 def fts5_query(wanted: LibraryQuery) -> str:
