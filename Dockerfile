@@ -1,5 +1,6 @@
 # imagegate: a multi-stage image, run as a non-root user, with a health check on /healthz.
 #   docker build -t imagegate .
+#   docker build --build-arg EXTRAS='[screening]' -t imagegate .   # with local output screening (NudeNet)
 #   docker run -p 8000:8000 -v imagegate-data:/var/lib/imagegate imagegate
 # (Docker is not available where this project is developed: this file is written, not run, there.)
 
@@ -8,7 +9,8 @@ WORKDIR /src
 RUN python -m venv /opt/imagegate
 COPY pyproject.toml README.md ./
 COPY src ./src
-RUN /opt/imagegate/bin/pip install --no-cache-dir .
+ARG EXTRAS=""
+RUN /opt/imagegate/bin/pip install --no-cache-dir ".${EXTRAS}"
 
 FROM python:3.12-slim
 RUN useradd --system --uid 10001 --create-home --home-dir /var/lib/imagegate imagegate

@@ -23,7 +23,7 @@ from .service.admin import AdminService, bootstrap_first_run
 from .service.doctor import diagnose, render, report
 from .service.samples import PARAMETERS, Samples
 from .tour import command_name, tour
-from .wiring import check_storage, open_admin, open_route_health, open_samples
+from .wiring import check_output_screening, check_storage, open_admin, open_route_health, open_samples
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -70,6 +70,10 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
 
     settings = load_settings(host=host, port=port)
     check_store(settings)
+    try:
+        check_output_screening(settings)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
     first = _admin_call(lambda admin: _bootstrap(admin))
     embedded = settings.database_url.startswith("sqlite")
     click.echo(

@@ -114,6 +114,12 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "moderation down or over budget: `open` serves the request, `closed` answers 503",
     ),
     Setting(
+        "IMAGEGATE_OUTPUT_SCREENING",
+        "off",
+        "screen every image before it is handed out: `off`, `moderation` (the moderations endpoint above, "
+        "image input; its `_ON_ERROR` applies) or `local` (NudeNet on this node; `pip install 'imagegate[screening]'`)",
+    ),
+    Setting(
         "IMAGEGATE_RATE_LIMIT_ON_ERROR", "open", "Redis unreachable: `open` serves without limits, `closed` answers 503"
     ),
     Setting(
@@ -251,6 +257,8 @@ class Settings:
     moderation_model: str
     moderation_timeout_seconds: float
     moderation_fail_open: bool
+    output_screening: str
+    """`off`, `moderation` or `local` (docs/safety.md, "Output screening")."""
     rate_limit_fail_open: bool
     max_body_bytes: int
     upstream_max_connections: int | None
@@ -347,6 +355,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "moderation_model": text("IMAGEGATE_MODERATION_MODEL"),
         "moderation_timeout_seconds": float(text("IMAGEGATE_MODERATION_TIMEOUT_SECONDS")),
         "moderation_fail_open": _open_or_closed(get("IMAGEGATE_MODERATION_ON_ERROR"), "IMAGEGATE_MODERATION_ON_ERROR"),
+        "output_screening": _output_screening(get("IMAGEGATE_OUTPUT_SCREENING"), get("IMAGEGATE_MODERATION_URL")),
         "rate_limit_fail_open": _open_or_closed(get("IMAGEGATE_RATE_LIMIT_ON_ERROR"), "IMAGEGATE_RATE_LIMIT_ON_ERROR"),
         "max_body_bytes": int(text("IMAGEGATE_MAX_BODY_BYTES")),
         "upstream_max_connections": int(v) if (v := get("IMAGEGATE_UPSTREAM_MAX_CONNECTIONS")) else None,
@@ -462,6 +471,15 @@ def _one_of(value: str | None, name: str, choices: tuple[str, ...]) -> str:
     if text not in choices:
         raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
     return text
+
+
+def _output_screening(value: str | None, moderation_url: str | None) -> str:
+    mode = _one_of(value, "IMAGEGATE_OUTPUT_SCREENING", ("off", "moderation", "local"))
+    if mode == "moderation" and not moderation_url:
+        raise ValueError(
+            "IMAGEGATE_OUTPUT_SCREENING=moderation needs IMAGEGATE_MODERATION_URL (the moderations endpoint)"
+        )
+    return mode
 
 
 def _open_or_closed(value: str | None, name: str) -> bool:

@@ -16,7 +16,7 @@ from types import MappingProxyType
 import anyio.to_thread
 from PIL import Image, UnidentifiedImageError
 
-from .domain.upstream import RetryableUpstreamError
+from .domain.upstream import RetryableUpstreamError, ScreeningImage
 from .pixels import reserve
 
 FORMATS = ("png", "jpeg", "webp")
@@ -113,17 +113,42 @@ def conform(
     `reencode` is set (an upstream that could not apply the requested compression). An image at `native_size` (when that differs
     from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
     """
+    return conform_viewed(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+    )[0]
+
+
+def conform_viewed(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+    view_side: int | None = None,
+) -> tuple[bytes, ScreeningImage | None]:
+    """`conform`, and, with `view_side`, output screening's view of the pixels where they had to be
+    decoded anyway (so the screen does not decode them again); None when the bytes passed as they were."""
     _check_format(want_format)
     info = inspect(data)
     want_size = (int(want_size[0]), int(want_size[1]))
     if info.size == want_size:
         if info.format == want_format and not reencode:
-            return data
-        return encode(_decode(data), want_format, compression, png_compress_level=_png_level(want_size))
+            return data, None
+        image = _decode(data)
+        encoded = encode(image, want_format, compression, png_compress_level=_png_level(want_size))
+        return encoded, _view(image, view_side)
     if native_size is not None and tuple(native_size) != want_size and info.size == tuple(native_size):
         image = _resizable(_decode(data))
         resized = image.resize(want_size, Image.Resampling.LANCZOS)
-        return encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
+        encoded = encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
+        return encoded, _view(image, view_side)  # from the native pixels: the same picture, fewer to reduce
     raise BadImage(f"upstream returned {info.width}x{info.height}, expected {want_size[0]}x{want_size[1]}")
 
 
@@ -136,7 +161,29 @@ async def conform_async(
     native_size: tuple[int, int] | None = None,
     reencode: bool = False,
 ) -> bytes:
-    """`conform` in a worker thread, so image work never runs on the event loop.
+    """`conform` in a worker thread (see `conform_viewed_async`)."""
+    conformed, _ = await conform_viewed_async(
+        data,
+        want_format=want_format,
+        want_size=want_size,
+        compression=compression,
+        native_size=native_size,
+        reencode=reencode,
+    )
+    return conformed
+
+
+async def conform_viewed_async(
+    data: bytes,
+    *,
+    want_format: str,
+    want_size: tuple[int, int],
+    compression: int | None,
+    native_size: tuple[int, int] | None = None,
+    reencode: bool = False,
+    view_side: int | None = None,
+) -> tuple[bytes, ScreeningImage | None]:
+    """`conform_viewed` in a worker thread, so image work never runs on the event loop.
 
     Except the check of a small image that needs no change: below `INLINE_MAX_BYTES` it runs inline
     (tens of microseconds: less than the hop to a thread and back). Anything to re-encode or resize,
@@ -146,19 +193,44 @@ async def conform_async(
         _check_format(want_format)
         info = inspect(data)  # BadImage from here is what the thread would have raised
         if info.size == (int(want_size[0]), int(want_size[1])) and info.format == want_format:
-            return data
+            return data, None
     work = functools.partial(
-        conform,
+        conform_viewed,
         data,
         want_format=want_format,
         want_size=want_size,
         compression=compression,
         native_size=native_size,
         reencode=reencode,
+        view_side=view_side,
     )
     source = native_size or want_size
     async with reserve(int(want_size[0]) * int(want_size[1]) + int(source[0]) * int(source[1])):  # decoded + encoded
         return await anyio.to_thread.run_sync(work)
+
+
+def screening_view(data: bytes, max_side: int) -> ScreeningImage:
+    """The image as output screening reads it: RGB, at most `max_side` a side, decoded once (a JPEG
+    straight at reduced scale from its DCT coefficients, `draft`); transparency flattened onto white."""
+    try:
+        image = Image.open(io.BytesIO(data), formats=_PIL_OPENERS)
+        if image.format in ("JPEG", "MPO"):
+            image.draft("RGB", (max_side, max_side))
+        image.load()
+    except Exception as exc:  # checked by `inspect` before; still, never screen what does not decode
+        raise BadImage(f"the image does not decode for screening: {exc}") from exc
+    return _reduced(image, max_side)
+
+
+def _view(image: Image.Image, max_side: int | None) -> ScreeningImage | None:
+    """`screening_view` of pixels already decoded (None: no view asked for)."""
+    return None if max_side is None else _reduced(image, max_side)
+
+
+def _reduced(image: Image.Image, max_side: int) -> ScreeningImage:
+    rgb = _jpeg_ready(image).convert("RGB")
+    rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return ScreeningImage(rgb.width, rgb.height, rgb.tobytes())
 
 
 def encode(
@@ -250,4 +322,15 @@ def _webp_ready(image: Image.Image) -> Image.Image:
     return image.convert("RGBA" if _has_alpha(image) else "RGB")
 
 
-__all__ = ["FORMATS", "BadImage", "ImageInfo", "conform", "conform_async", "encode", "inspect"]
+__all__ = [
+    "FORMATS",
+    "BadImage",
+    "ImageInfo",
+    "conform",
+    "conform_async",
+    "conform_viewed",
+    "conform_viewed_async",
+    "encode",
+    "inspect",
+    "screening_view",
+]

@@ -33,12 +33,21 @@ from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
 from .domain.circuits import BreakerPolicy
-from .domain.ports import BlobStore, CircuitHealthSource, CircuitStore, LimiterState, Moderator, WebhookTransport
+from .domain.ports import (
+    BlobStore,
+    CircuitHealthSource,
+    CircuitStore,
+    ImageClassifier,
+    LimiterState,
+    Moderator,
+    WebhookTransport,
+)
 from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
 from .observability.metrics import Metrics
 from .providers.http_client import UpstreamClient
 from .providers.image_url_reader import ImageUrlFetcher
-from .providers.moderation import OpenAIModeration
+from .providers.local_classifier import VIEW_SIDE, LocalDetector
+from .providers.moderation import IMAGE_SIDE, OpenAIImageModeration, OpenAIModeration
 from .providers.registry import credential_settings, default_registry, read_credentials
 from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
@@ -59,6 +68,7 @@ from .service.image_library import ImageLibrary
 from .service.job_records import JobUploads
 from .service.job_workers import JobWorkers
 from .service.jobs import Jobs, JobTerms
+from .service.output_screening import OutputScreen
 from .service.rate_limits import Limiter
 from .service.recovery import NodeRecovery, ThisRun
 from .service.retention import Retention
@@ -361,6 +371,7 @@ def image_pipeline(
         Delivery(store, settings.url_ttl_seconds, db.images, keep_prompts=settings.library_prompts),
         settlement,
         edit_max_image_bytes=settings.edit_max_image_bytes,
+        output_screen=output_screen(settings, http_client, screen),
     )
     return service, settlement
 
@@ -376,6 +387,7 @@ def build_router(settings: Settings, client: UpstreamClient, circuits: CircuitSt
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
         circuits=circuits if metrics is None else MeteredCircuits(circuits, metrics),
+        screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.output_screening),
     )
 
 
@@ -421,6 +433,31 @@ def admin_token_guard(settings: Settings, state: LimiterState) -> AdminTokenGuar
     return AdminTokenGuard(settings.admin_token, state, limits, fail_open=settings.rate_limit_fail_open)
 
 
+def check_output_screening(settings: Settings) -> None:
+    """Refuse to start (`RuntimeError`, naming the pip line) when `local` output screening lacks its extra."""
+    if settings.output_screening == "local":
+        LocalDetector.require()
+
+
+def output_screen(settings: Settings, client: UpstreamClient, audit: PromptScreen | None) -> OutputScreen | None:
+    """The screen of delivered images (`IMAGEGATE_OUTPUT_SCREENING`), judged by the safety policy's `[output]`."""
+    if settings.output_screening == "off" or settings.safety_policy is None:
+        return None
+    classifier: ImageClassifier
+    if settings.output_screening == "local":
+        classifier = LocalDetector.load()
+    else:
+        assert settings.moderation_url is not None  # load_settings refuses the mode without it
+        classifier = OpenAIImageModeration(
+            client,
+            settings.moderation_url,
+            settings.moderation_api_key,
+            settings.moderation_model,
+            settings.moderation_timeout_seconds,
+        )
+    return OutputScreen(settings.safety_policy.output, classifier, audit, fail_open=settings.moderation_fail_open)
+
+
 def prompt_screen(
     settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, metrics: Metrics | None = None
 ) -> PromptScreen | None:
@@ -457,6 +494,7 @@ __all__ = [
     "Database",
     "Gateway",
     "all_settings",
+    "check_output_screening",
     "check_storage",
     "configured_secrets",
     "open_admin",

@@ -27,29 +27,35 @@ def _require(tool: str) -> str:
     return found
 
 
-def _pinned() -> str:
-    lock = json.loads((JS_DIR / "package-lock.json").read_text("utf-8"))
-    return str(lock["packages"]["node_modules/openai"]["version"])
+def _pinned(directory: Path, package: str) -> str:
+    lock = json.loads((directory / "package-lock.json").read_text("utf-8"))
+    return str(lock["packages"][f"node_modules/{package}"]["version"])
 
 
-def _installed() -> str | None:
-    manifest = JS_DIR / "node_modules" / "openai" / "package.json"
+def _installed(directory: Path, package: str) -> str | None:
+    manifest = directory / "node_modules" / package / "package.json"
     return str(json.loads(manifest.read_text("utf-8"))["version"]) if manifest.exists() else None
+
+
+def npm_package(directory: Path, package: str) -> str:
+    """The `node` to run `package` with from `directory`, once `npm ci` has installed the version its
+    `package-lock.json` pins (not again while that version is there)."""
+    node = _require("node")
+    if _installed(directory, package) != _pinned(directory, package):
+        npm = _require("npm")
+        subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=directory,
+            check=True,
+            timeout=INSTALL_TIMEOUT_SECONDS,
+        )
+    assert _installed(directory, package) == _pinned(directory, package)
+    return node
 
 
 def js_clients() -> str:
     """The `node` to run `tests/js/*.mjs` with, once the pinned packages are installed."""
-    node = _require("node")
-    if _installed() != _pinned():
-        npm = _require("npm")
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=JS_DIR,
-            check=True,
-            timeout=INSTALL_TIMEOUT_SECONDS,
-        )
-    assert _installed() == _pinned()
-    return node
+    return npm_package(JS_DIR, "openai")
 
 
 def run_script(node: str, script: str, env: dict[str, str], timeout: float = 120) -> dict[str, object]:
@@ -67,4 +73,4 @@ def run_script(node: str, script: str, env: dict[str, str], timeout: float = 120
     return result
 
 
-__all__ = ["JS_DIR", "js_clients", "run_script"]
+__all__ = ["JS_DIR", "js_clients", "npm_package", "run_script"]

@@ -12,7 +12,17 @@ import pytest
 from PIL import Image, ImageCms
 
 from imagegate.domain.upstream import RetryableUpstreamError
-from imagegate.images import INLINE_MAX_BYTES, BadImage, ImageInfo, conform, conform_async, encode, inspect
+from imagegate.images import (
+    INLINE_MAX_BYTES,
+    BadImage,
+    ImageInfo,
+    conform,
+    conform_async,
+    conform_viewed,
+    encode,
+    inspect,
+    screening_view,
+)
 
 
 def _picture(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
@@ -206,3 +216,36 @@ def test_encode_keeps_an_rgb_icc_profile() -> None:
 def test_encode_rejects_an_unknown_format() -> None:
     with pytest.raises(ValueError):
         encode(_picture(), "gif", None)
+
+
+def test_conform_keeps_a_screening_view_only_where_it_decoded_the_pixels_anyway() -> None:
+    """Output screening reads this view instead of decoding the image a second time."""
+    picture = _picture((300, 200))
+    same = conform_viewed(
+        _bytes(picture, "PNG"), want_format="png", want_size=(300, 200), compression=None, view_side=64
+    )
+    assert same[1] is None  # passed through undecoded: the screen decodes it, once
+    converted, view = conform_viewed(
+        _bytes(picture, "PNG"), want_format="jpeg", want_size=(300, 200), compression=None, view_side=64
+    )
+    assert inspect(converted).format == "jpeg" and view is not None and (view.width, view.height) == (64, 43)
+    assert view == screening_view(_bytes(picture, "PNG"), 64)  # the pixels the screen would have decoded
+    upscaled, from_native = conform_viewed(
+        _bytes(picture, "PNG"),
+        want_format="png",
+        want_size=(600, 400),
+        compression=None,
+        native_size=(300, 200),
+        view_side=64,
+    )
+    assert inspect(upscaled).size == (600, 400) and from_native == view
+    assert conform_viewed(_bytes(picture, "PNG"), want_format="jpeg", want_size=(300, 200), compression=None)[1] is None
+
+
+def test_the_screening_view_is_rgb_reduced_with_transparency_on_white() -> None:
+    clear = Image.new("RGBA", (2048, 1024), (0, 0, 0, 0))
+    view = screening_view(_bytes(clear, "PNG"), 640)
+    assert (view.width, view.height, len(view.rgb)) == (640, 320, 640 * 320 * 3)
+    assert set(view.rgb) == {255}
+    jpeg = screening_view(_bytes(_picture((1600, 1600)), "JPEG"), 300)  # read at 1/4 scale, then reduced
+    assert (jpeg.width, jpeg.height) == (300, 300)

@@ -1,4 +1,4 @@
-"""Migrations 0013 (the image library) and 0014 (the ledger history's index) on a database with an image
+"""Migrations 0014 (the image library) and 0015 (the ledger history's index) on a database with an image
 from before them: it stays listed in the library (no prompt, no thumbnail, found by no search), new
 images are searchable, and both migrations go down and up again cleanly on SQLite and PostgreSQL."""
 
@@ -24,7 +24,7 @@ def test_earlier_images_stay_listed_and_new_ones_are_searchable(fresh_database: 
         engine = create_engine(fresh_database)
         try:
             async with engine.begin() as conn:
-                await conn.run_sync(alembic_upgrade, "0012")
+                await conn.run_sync(alembic_upgrade, "0013")
                 await conn.execute(text(EARLIER_IMAGE))
             async with engine.begin() as conn:
                 await conn.run_sync(alembic_upgrade, "head")
@@ -34,7 +34,7 @@ def test_earlier_images_stay_listed_and_new_ones_are_searchable(fresh_database: 
             listed = [i.id[-1] for i in await repo.library("acct_1", 0, LibraryQuery())]
             found = [i.id[-1] for i in await repo.library("acct_1", 0, LibraryQuery(words=("lighthouse",)))]
             async with engine.begin() as conn:
-                await conn.run_sync(alembic_downgrade, "0012")
+                await conn.run_sync(alembic_downgrade, "0013")
             async with engine.begin() as conn:
                 await conn.run_sync(alembic_upgrade, "head")
             again = [i.id[-1] for i in await ImagesRepo(engine).library("acct_1", 0, LibraryQuery())]

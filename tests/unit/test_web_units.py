@@ -1,5 +1,6 @@
 """Pure pieces of the pages: dollars from micros, latency percentiles, days of activity, the admin
-session's signatures, the parameters table, and the catalog's see-also links."""
+session's signatures, the parameters table, the catalog's see-also links and siblings, price cards
+summarised, and a model's availability from its routes."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from imagegate.domain.activity import daily_totals
 from imagegate.domain.catalog import Catalog, CatalogError
 from imagegate.domain.error_table import ERROR_ROWS
 from imagegate.domain.latency import summarize
+from imagegate.domain.price_summary import PriceGroup, summarize_prices, tier
 from imagegate.domain.request import FIELDS
-from imagegate.service.catalog_view import param_rows
+from imagegate.service.catalog_view import param_rows, siblings, sync_line
+from imagegate.service.route_health import availability_of
 from imagegate.web.format import usd
 from imagegate.web.render import content_security_policy
 from imagegate.web.session import AdminSessions
@@ -127,3 +130,62 @@ def test_the_policy_allows_images_from_the_public_url_and_no_inline_script() -> 
     policy = content_security_policy("https://images.example.com/base")
     assert "img-src 'self' data: blob: https://images.example.com;" in policy
     assert "script-src 'self';" in policy and "unsafe-inline" not in policy
+
+
+def test_price_cards_are_summarised_by_tier_when_each_tier_has_one_price() -> None:
+    catalog = load_catalog()
+    pro = catalog.find("nano-banana-pro")
+    assert pro is not None
+    groups = summarize_prices(pro.prices["standard"], pro.capabilities.sizes)
+    assert [(g.label, usd(g.micros)) for g in groups] == [("1K–2K", "$0.134"), ("4K", "$0.24")]
+    two = catalog.find("nano-banana-2")
+    assert two is not None
+    assert [g.label for g in summarize_prices(two.prices["standard"], two.capabilities.sizes)] == ["1K", "2K", "4K"]
+    seedream = catalog.find("seedream-4.5")
+    assert seedream is not None
+    assert summarize_prices(seedream.prices["standard"], seedream.capabilities.sizes) == (
+        PriceGroup("every size", 40_000),
+    )
+    gpt = catalog.find("gpt-image-2")
+    assert gpt is not None  # two prices inside the 1K tier: grouped by price, sizes named
+    assert [(g.label, g.micros) for g in summarize_prices(gpt.prices["high"], gpt.capabilities.sizes)] == [
+        ("1024x1024", 211_000),
+        ("1024x1536, 1536x1024", 317_000),
+        ("2048x2048", 844_000),
+        ("4096x4096", 1_670_000),
+    ]
+    assert tier("256x256") == "256x256" and tier("848x1264") == "1K" and tier("6336x2688") == "4K"
+    assert summarize_prices({"1024x1024": 5, "2048x2048": 5, "4096x4096": 7}, ["4096x4096", "1024x1024"]) == (
+        PriceGroup("1K", 5),
+        PriceGroup("4K", 7),
+    )  # only the sizes asked about, smallest first
+
+
+def test_availability_comes_from_credentials_then_circuits() -> None:
+    def row(configured: bool, circuit: str = "closed") -> dict[str, object]:
+        return {"configured": configured, "circuit": circuit}
+
+    assert availability_of([row(False), row(False)]).state == "not_configured"
+    assert availability_of([row(False), row(True)]).state == "available"
+    half = availability_of([row(True, "open"), row(True)])
+    assert (half.state, half.failing, half.configured) == ("degraded", 1, 2)
+    assert "1 of 2 routes" in half.detail
+    down = availability_of([row(True, "half_open"), row(False, "open")])
+    assert (down.state, down.failing) == ("degraded", 1) and "circuit open" in down.detail
+    assert availability_of([]).label == "Not configured on this gateway"
+
+
+def test_every_model_names_every_sibling_with_when_to_pick_it() -> None:
+    catalog = load_catalog()
+    paid = {m.id for m in catalog if not m.free}
+    for model in catalog:
+        named = [s.model.id for s in siblings(model, catalog)]
+        assert len(named) == len(set(named)) and model.id not in named
+        if not model.free:
+            assert set(named) == paid - {model.id}  # every sibling, free previews aside
+        assert all(s.pick_when for s in siblings(model, catalog))
+    gpt = catalog.find("gpt-image-2")
+    assert gpt is not None
+    assert "nano-banana-pro" in [s.model.id for s in siblings(gpt, catalog)]
+    assert any("Briefs mixing text and constraints" in line for line in gpt.when_to_use)
+    assert sync_line(gpt) == "Sync (≤18 s typical, longer at high)"

@@ -3,7 +3,9 @@
 Answers in the real response shape (`id`, `model`, `results[].flagged`, `categories`,
 `category_scores`, `category_applied_input_types`; checked against the openai SDK's types in
 test_fake_moderation.py). A prompt is flagged when it contains one of `flag_words` (word ->
-category). Scripted behaviours, taken one per request in arrival order:
+category); an image input (`[{"type": "image_url", "image_url": {"url": "data:..."}}]`) is flagged
+as `image_category` when it carries the mark of tests/upstreams/marked_images.py, by its pixels,
+whatever the prompt was. Scripted behaviours, taken one per request in arrival order:
 
     {"kind": "delay", "seconds": 3}     answer correctly, but late
     {"kind": "status", "status": 500}   an error status with OpenAI's error body
@@ -13,6 +15,7 @@ category). Scripted behaviours, taken one per request in arrival order:
 from __future__ import annotations
 
 import asyncio
+import base64
 import threading
 import uuid
 from collections import deque
@@ -25,6 +28,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tests.support.processes import free_port
+from tests.upstreams.marked_images import is_marked
 
 CATEGORIES = (
     "harassment",
@@ -46,7 +50,19 @@ _IMAGE_AND_TEXT = {"self-harm", "self-harm/intent", "self-harm/instructions", "s
 
 def moderation_body(text: str, flag_words: dict[str, str], model: str) -> dict[str, Any]:
     lowered = text.lower()
-    hits = {category for word, category in flag_words.items() if word in lowered}
+    return result_body({category for word, category in flag_words.items() if word in lowered}, model)
+
+
+def image_hits(parts: list[Any], image_category: str) -> set[str]:
+    """The categories of an image input: `image_category` when one of its images is marked."""
+    for part in parts:
+        url = part["image_url"]["url"] if part.get("type") == "image_url" else ""
+        if url.startswith("data:") and is_marked(base64.b64decode(url.split(",", 1)[1])):
+            return {image_category}
+    return set()
+
+
+def result_body(hits: set[str], model: str) -> dict[str, Any]:
     return {
         "id": f"modr-{uuid.uuid4().hex[:24]}",
         "model": model,
@@ -70,6 +86,7 @@ class FakeModeration:
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.url = f"{self.base_url}/moderations"
         self.flag_words: dict[str, str] = {"forbidden-ocelot": "violence/graphic", "banned-lemur": "sexual/minors"}
+        self.image_category = "sexual"
         self.requests: list[dict[str, Any]] = []
         self._script: deque[dict[str, Any]] = deque()
         self._lock = threading.Lock()
@@ -123,7 +140,10 @@ class FakeModeration:
             return _error(int(behaviour["status"]), "The server had an error while processing your request.", None)
         elif kind == "malformed":
             return JSONResponse({"object": "not-a-moderation"})
-        return JSONResponse(moderation_body(str(body.get("input", "")), self.flag_words, body.get("model", "")))
+        moderation_input, model = body.get("input", ""), body.get("model", "")
+        if isinstance(moderation_input, list):
+            return JSONResponse(result_body(image_hits(moderation_input, self.image_category), model))
+        return JSONResponse(moderation_body(str(moderation_input), self.flag_words, model))
 
 
 def _error(status: int, message: str, code: str | None) -> JSONResponse:

@@ -47,6 +47,7 @@ from typing import Any
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.upstreams.loopback import LoopbackServer, RecordedRequest
+from tests.upstreams.marked_images import render_marked
 from tests.upstreams.reference_images import image_size, parse_multipart
 from tests.upstreams.transport import Connection, Incoming, Response, json_response, serialize
 
@@ -89,7 +90,7 @@ DEFAULT_SIZE = "1024x1024"
 # kind -> options it understands (every kind also takes "headers": extra response headers,
 # and "times": how many consecutive requests it applies to, default 1).
 BEHAVIOURS: dict[str, tuple[str, ...]] = {
-    "ok": (),
+    "ok": ("marked",),  # marked: indexes of the images drawn with the mark (tests/upstreams/marked_images.py)
     "server_error": (),
     "status": ("status", "body"),
     "rate_limit": ("retry_after", "retry_after_ms", "message"),
@@ -108,7 +109,7 @@ BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "bad_b64": (),
     "truncated_image": (),
     "wrong_size": ("size",),
-    "wrong_format": (),
+    "wrong_format": ("marked",),
     "fewer_images": (),
 }
 _COMMON_OPTIONS = ("kind", "headers", "times")
@@ -727,8 +728,13 @@ class FakeOpenAI(LoopbackServer):
             fmt = "jpeg" if p.output_format != "jpeg" else "png"
         transparent = p.background == "transparent"
         images: list[str] = []
+        marked = set(b.get("marked") or ())
         for i in range(count):
-            data, b64 = await asyncio.to_thread(render_image, w, h, fmt, i, transparent)
+            if i in marked:
+                data = await asyncio.to_thread(render_marked, w, h, fmt)
+                b64 = base64.b64encode(data).decode("ascii")
+            else:
+                data, b64 = await asyncio.to_thread(render_image, w, h, fmt, i, transparent)
             if kind == "bad_b64":
                 b64 = "!!not*base64@@" + b64[:20] + "%%"
             elif kind == "truncated_image":

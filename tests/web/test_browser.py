@@ -83,10 +83,15 @@ def test_playground_quotes_then_shows_two_1536x1024_webp_images(
     open_page(page, web_gateway, "/playground")
     generate(page, model="gpt-image-2", size="1536x1024", n=2, fmt="webp")
     page.wait_for_function("() => document.getElementById('quote').textContent.includes('for 2 × 1536x1024')")
-    assert page.text_content("#quote").startswith("Quote: $0.00")  # a test key: free preview images
+    # a test key: free preview images, and what a live key would pay for the same body
+    assert page.text_content("#quote") == (
+        "Quote: free with a test key — a live key would pay $0.16 (2 × $0.08) for 2 × 1536x1024"
+    )
     assert page.locator("#results img").count() == 0  # the quote comes before anything is generated
-    page.click("#generate")
+    with page.expect_response(lambda r: r.url.endswith("/v1/images/generations")) as answer:
+        page.click("#generate")
     assert natural_sizes(page, 2) == [[1536, 1024], [1536, 1024]]
+    gateway_ms = int(answer.value.headers["server-timing"].removeprefix("gateway;dur="))
     sources = page.eval_on_selector_all("#results img", "imgs => imgs.map(i => i.src)")
     assert all(".webp?" in src for src in sources)
     with httpx.Client() as http:
@@ -94,8 +99,10 @@ def test_playground_quotes_then_shows_two_1536x1024_webp_images(
     captions = page.locator("#results figcaption")
     assert captions.count() == 2
     assert "Revised prompt:" in captions.first.text_content()
+    assert "free with a test key (a live key: $0.08)" in captions.first.text_content()
     assert page.locator("#results a[download]").count() == 2
-    assert page.text_content("#elapsed").endswith(" s")
+    took = f"{gateway_ms / 1000:.1f} s at the gateway"  # the gateway's own time, not the browser's
+    assert page.text_content("#elapsed") == took and took in captions.first.text_content()
     assert watch.problems() == []
     # the key went to the API in the Authorization header only: never to a page, never in a URL
     for request in watch.requests:
@@ -305,4 +312,4 @@ def test_pages_follow_the_dark_colour_scheme(web_gateway: Gateway, browser: Any)
             screenshot(page, f"scheme-{scheme}")
         finally:
             ctx.close()
-    assert backgrounds == {"light": "rgb(255, 255, 255)", "dark": "rgb(21, 23, 27)"}
+    assert backgrounds == {"light": "rgb(255, 255, 255)", "dark": "rgb(17, 19, 23)"}

@@ -1,18 +1,25 @@
 """The pages over plain HTTP: status, content type, security headers, escaping, the admin session,
-the model page's measured latency, and the account activity API the account page reads."""
+the model page's measured latency, its examples (highlighted, and run as written), the samples CLI,
+and the account activity API the account page reads."""
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from PIL import Image
 
+from imagegate.web.examples import examples
 from tests.conftest import Gateway, serve_gateway
 from tests.upstreams.fake_openai import FakeOpenAI
 from tests.web.conftest import ADMIN_TOKEN, cli_json, new_account
@@ -173,7 +180,7 @@ def test_admin_logout_ends_the_session_in_the_browser(gateway: Gateway) -> None:
 
 def test_the_model_page_shows_measured_latency_once_there_is_data(gateway: Gateway) -> None:
     html = get(gateway, "/models/gpt-image-2").text
-    assert re.search(r'id="measured-overall".*?not enough data \(0 requests\)', html, re.S)
+    assert re.search(r'id="measured-overall".*?not enough data \(0 live requests\)', html, re.S)
     account = new_account(gateway, "latency", "5")
     client = gateway.client(account.key)
     for _ in range(3):
@@ -183,8 +190,8 @@ def test_the_model_page_shows_measured_latency_once_there_is_data(gateway: Gatew
     reference = re.search(r'id="measured-reference".*?</tr>', html, re.S)
     assert overall and "1024x1024 high" in reference.group(0) if reference else False
     for row in (overall.group(0), reference.group(0)):  # type: ignore[union-attr]
-        assert re.search(r"median \d+\.\d s, p90 \d+\.\d s \(3 requests\)", row), row
-    assert "not enough data (0 requests)" in get(gateway, "/models/nano-banana-2").text
+        assert re.search(r"median \d+\.\d s, p90 \d+\.\d s \(3 live requests\)", row), row
+    assert "not enough data (0 live requests)" in get(gateway, "/models/nano-banana-2").text
 
 
 def test_account_activity_is_the_callers_own_last_30_days(gateway: Gateway) -> None:
@@ -219,3 +226,80 @@ def test_account_activity_is_the_callers_own_last_30_days(gateway: Gateway) -> N
     again = get(gateway, "/v1/account/activity", headers={"Authorization": f"Bearer {mine.key}"}).json()
     assert len(again["recent"]) == 2 and len(again["images"]) == 2  # b64_json answers keep no images
     assert get(gateway, "/v1/account/activity").json()["error"]["code"] == "missing_api_key"
+
+
+def code_of(html: str, example: str) -> str:
+    """An example's code as a reader copies it: the text of its highlighted block."""
+    match = re.search(rf'<code class="hl" id="code-{example}">(.*?)</code>', html, re.S)
+    assert match, example
+    return unescape(re.sub(r"<[^>]+>", "", match.group(1)))
+
+
+def test_examples_are_highlighted_on_the_server_and_copy_as_plain_code(gateway: Gateway) -> None:
+    html = get(gateway, "/models/gpt-image-2").text
+    assert '<span class="kn">import</span>' in html  # Pygments' token classes, no inline style
+    assert "style=" not in html
+    body = {
+        "model": "gpt-image-2",
+        "prompt": "A kettle on the left and a mug on the right, both steaming, on a marble counter",
+        "size": "1024x1024",
+        "n": 1,
+        "quality": "medium",
+    }
+    for example in examples(gateway.base_url, body):
+        assert code_of(html, example.id) == example.code
+
+
+@pytest.mark.parametrize(
+    ("model", "names"),
+    [("gpt-image-2", ["python", "chat", "responses"]), ("nano-banana-2", ["python", "edit-python"])],
+)
+def test_the_python_examples_of_a_model_page_run_as_written(
+    gateway: Gateway, tmp_path: Path, model: str, names: list[str]
+) -> None:
+    """Copied from the page and run with the official SDK and a test key: each example gets its image."""
+    key = new_account(gateway, f"examples {model}", test=True).key
+    html = get(gateway, f"/models/{model}").text
+    Image.new("RGB", (64, 64), (10, 120, 200)).save(tmp_path / "photo.png")  # what the edit example sends
+    for name in names:
+        done = subprocess.run(
+            [sys.executable, "-c", code_of(html, name)],
+            cwd=tmp_path,
+            env={"PATH": os.environ.get("PATH", ""), "IMAGEGATE_API_KEY": key},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, f"{model} {name}:\n{done.stderr[-2000:]}"
+        assert done.stdout.strip(), name
+
+
+def png_file(path: Path, size: tuple[int, int]) -> Path:
+    Image.new("RGB", size, (220, 120, 40)).save(path)
+    return path
+
+
+def test_the_samples_cli_fills_the_gallery_of_a_model_page(gateway: Gateway, tmp_path: Path) -> None:
+    picture = png_file(tmp_path / "kettle.png", (1024, 1024))
+    added = cli_json(gateway, "samples", "add", "nano-banana-2", str(picture), "--prompt", "A copper kettle")
+    assert added["params"] == {"size": "1024x1024"} and added["url"] == f"/samples/{added['id']}.png"
+    html = get(gateway, "/models/nano-banana-2").text
+    gallery = re.search(r'id="gallery".*?</section>', html, re.S)
+    assert gallery and "A copper kettle" in gallery.group(0) and f'src="{added["url"]}"' in gallery.group(0)
+    assert 'href="#examples"' in html  # the section menu names it
+    served = get(gateway, added["url"])
+    assert served.status_code == 200 and served.content == picture.read_bytes()
+    listed = cli_json(gateway, "samples", "list", "--model", "nano-banana-2")["data"]
+    assert [s["id"] for s in listed] == [added["id"]]
+
+    bad = tmp_path / "notes.png"
+    bad.write_bytes(b"not an image at all")
+    with pytest.raises(AssertionError, match='"param": "file"'):
+        gateway.cli("samples", "add", "nano-banana-2", str(bad), "--prompt", "x", "--json")
+    with pytest.raises(AssertionError, match=r"error: .*style"):  # nano-banana-2 has no styles
+        gateway.cli("samples", "add", "nano-banana-2", str(picture), "--prompt", "x", "--param", "style=vivid")
+    assert cli_json(gateway, "samples", "list")["data"] == listed  # nothing kept
+
+    assert cli_json(gateway, "samples", "remove", added["id"])["deleted"] is True
+    assert get(gateway, added["url"]).status_code == 404
+    assert 'id="gallery"' not in get(gateway, "/models/nano-banana-2").text

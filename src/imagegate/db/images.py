@@ -11,7 +11,7 @@ search index follows the rows exactly, in the same transaction, whatever deletes
 - SQLite: the FTS5 table `images_fts` (unicode61 tokens), one row per image with a prompt, whose
   rowid the image keeps in `search_rowid`; every insert and delete here writes both tables in one
   transaction. (Not the table's implicit rowid: VACUUM may renumber that, never a column.)
-Neither is in `metadata`: both are dialect-specific and made by migration 0013.
+Neither is in `metadata`: both are dialect-specific and made by migration 0014.
 """
 
 from __future__ import annotations
@@ -40,7 +40,7 @@ images = Table(
     Column("request_id", String(40), nullable=True),  # what made it, for the account page
     Column("model", String(64), nullable=True),
     Column("size", String(16), nullable=True),
-    # the library's facts (NULL on images stored before migration 0013)
+    # the library's facts (NULL on images stored before migration 0014)
     Column("created_at", BigInteger, nullable=True),  # unix seconds, the answer's `created`
     Column("prompt", Text, nullable=True),  # kept for the image's lifetime only, deleted with it
     Column("revised_prompt", Text, nullable=True),

@@ -2,7 +2,7 @@
 balance came to be (top-ups, adjustments, and each request's hold, capture, release or refund).
 
 Entry ids sort by creation time (`ids.new_id`), so a page is `id < after` on the index
-`(account_id, id)` (migration 0014), whatever the account's history length.
+`(account_id, id)` (migration 0015), whatever the account's history length.
 """
 
 from __future__ import annotations

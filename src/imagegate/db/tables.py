@@ -135,6 +135,7 @@ usage_records = Table(
     Column("user", String(256), nullable=True),
     Column("surface", String(16), nullable=False, server_default="images"),  # images | chat | responses | job | batch
     Column("created_at", DateTime(), nullable=False),
+    Column("lost_images", Integer, nullable=False, server_default="0"),  # made upstream, never handed out
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )
@@ -212,7 +213,7 @@ safety_events = Table(
     Column("account_id", String(40), nullable=False),
     Column("key_id", String(40), nullable=False),
     Column("action", String(8), nullable=False),  # block | flag
-    Column("stage", String(16), nullable=False),  # gateway | upstream
+    Column("stage", String(16), nullable=False),  # gateway | output | upstream
     Column("category", String(100), nullable=True),
     Column("code", String(40), nullable=True),  # prompt_blocked | output_blocked (blocks only)
     Column("prompt", Text, nullable=True),  # only with IMAGEGATE_AUDIT_PROMPTS=true

@@ -39,6 +39,10 @@ class UsageRecord:
     surface: str
     """The API the request came through: `images`, `chat`, `responses`, `job` (an async job), `batch`."""
     created_at: datetime
+    lost_images: int = 0
+    """Images the upstream made (the operator pays for them upstream) that the client never got:
+    withheld by output screening, or made for a request that then failed. What a margin report
+    counts as the operator's loss, at the route's upstream price."""
 
     def as_json(self) -> dict[str, Any]:
         data = asdict(self)

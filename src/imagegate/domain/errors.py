@@ -152,7 +152,9 @@ class RateLimited(GatewayError):
 class ContentBlocked(GatewayError):
     """A safety refusal. Never retried, never failed over, never billed.
 
-    `stage` is `gateway` (our own screening) or `upstream` (the provider refused).
+    `stage` is `gateway` (our own screening of the prompt), `output` (our screening of the images
+    the upstream made) or `upstream` (the provider refused). `recorded`: its audit records are
+    written already (output screening records one per image withheld).
     """
 
     status = 451
@@ -160,11 +162,18 @@ class ContentBlocked(GatewayError):
     code = "prompt_blocked"
 
     def __init__(
-        self, message: str, *, code: str = "prompt_blocked", stage: str = "upstream", category: str | None = None
+        self,
+        message: str,
+        *,
+        code: str = "prompt_blocked",
+        stage: str = "upstream",
+        category: str | None = None,
+        recorded: bool = False,
     ) -> None:
         super().__init__(message, code=code, headers={"x-imagegate-block-stage": stage})
         self.stage = stage
         self.category = category
+        self.recorded = recorded
 
 
 class UpstreamFailed(GatewayError):

@@ -9,7 +9,7 @@ from .blobs import Blob
 from .circuits import Admission, RouteHealth
 from .ratelimit import Decision, Limit
 from .request import ImageRequest
-from .upstream import GeneratedImage, PartialImage
+from .upstream import GeneratedImage, PartialImage, ScreeningImage
 
 PartialSink = Callable[[PartialImage], Awaitable[None]]
 """Where a streaming upstream's partial images go (to the client's event stream)."""
@@ -167,6 +167,22 @@ class ModerationUnavailable(Exception):
     """The moderation service gave no usable verdict; the caller decides open or closed."""
 
 
+class ImageClassifier(Protocol):
+    """Reads a delivered image for output screening: NudeNet on this node (`local`) or OpenAI's
+    moderations endpoint (`moderation`); `kind` names the policy's signal table it scores."""
+
+    kind: str
+    view_side: int
+    """The longest side, in pixels, of the view it is given (larger images are reduced to it)."""
+
+    async def scores(self, image: ScreeningImage) -> Mapping[str, float]:
+        """Scores from 0 to 1 by signal name (a detector class, a moderation category).
+
+        Raises `ModerationUnavailable` when no verdict can be had (down, slow, nonsense).
+        """
+        ...
+
+
 class WebhookTransport(Protocol):
     """How webhooks leave the gateway: name resolution and one POST, under the node's address rules."""
 
@@ -224,6 +240,7 @@ __all__ = [
     "BlobStore",
     "CircuitHealthSource",
     "CircuitStore",
+    "ImageClassifier",
     "ImageUrlReader",
     "ImageUrlTooLarge",
     "ImageUrlUnreadable",

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .masking import unmask, vocabulary
+from .output_policy import OutputPolicy, build_output, merge_output
 from .safety_text import Normalized, PolicyError, TermSet, compile_pattern, fold, normalize
 
 ACTIONS = ("block", "flag", "off")
@@ -86,6 +87,8 @@ class SafetyPolicy:
     allow: tuple[re.Pattern[str], ...] = ()
     words: frozenset[str] = frozenset()
     """Every word of every listed term: what a masked spelling (`n*de`) may stand for."""
+    output: OutputPolicy = field(default_factory=OutputPolicy)
+    """What blocks a delivered image (`[output]`; output screening, `domain.output_policy`)."""
     _by_name: Mapping[str, Category] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -103,7 +106,9 @@ class SafetyPolicy:
         return self._by_name.get(name)
 
     def unknown_categories(self, names: Iterable[str]) -> list[str]:
-        return [name for name in names if name not in self._by_name]
+        """Names that are neither a prompt category nor an output category."""
+        output = self.output.names()
+        return [name for name in names if name not in self._by_name and name not in output]
 
     def prepare(self, prompt: str) -> Normalized:
         text = normalize(prompt)
@@ -142,7 +147,8 @@ class SafetyPolicy:
         if extra.block_terms:
             terms = TermSet.compile(extra.block_terms, (), f"categories.{ACCOUNT_CATEGORY}")
             categories.append(Category(ACCOUNT_CATEGORY, "this account's content policy", "block", (Rule(terms),)))
-        return SafetyPolicy(self.lists, tuple(categories), self.allow, self.words)
+        output = self.output.stricter(extra.block_categories)
+        return SafetyPolicy(self.lists, tuple(categories), self.allow, self.words, output)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -178,8 +184,10 @@ def _check_keys(table: Mapping[str, Any], allowed: Sequence[str], where: str) ->
 
 def _merge_policy(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
     """Operator data over the shipped data: lists and rules extend unless `replace = true`."""
-    _check_keys(extra, ("version", "allow", "lists", "categories"), "policy")
+    _check_keys(extra, ("version", "allow", "lists", "categories", "output"), "policy")
     merged = _plain(base)
+    if "output" in extra:
+        merged["output"] = merge_output(_table(merged.get("output", {}), "output"), _table(extra["output"], "output"))
     allow = _table(extra.get("allow", {}), "allow")
     _check_keys(allow, ("patterns", "replace"), "allow")
     old = [] if allow.get("replace") else merged.get("allow", {}).get("patterns", [])
@@ -207,7 +215,7 @@ def _merge_policy(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, A
 
 
 def _build(data: Mapping[str, Any]) -> SafetyPolicy:
-    _check_keys(data, ("version", "allow", "lists", "categories"), "policy")
+    _check_keys(data, ("version", "allow", "lists", "categories", "output"), "policy")
     allow_table = _table(data.get("allow", {}), "allow")
     _check_keys(allow_table, ("patterns", "replace"), "allow")
     allow = tuple(
@@ -230,7 +238,11 @@ def _build(data: Mapping[str, Any]) -> SafetyPolicy:
     )
     for table in category_tables.values():  # rules' own terms are vocabulary too (validated above)
         all_terms += [t for rule in table.get("rules", []) for t in rule.get("terms", [])]
-    return SafetyPolicy(lists, categories, allow, vocabulary(all_terms))
+    output = build_output(_table(data.get("output", {}), "output"))
+    clash = sorted(output.names() & {c.name for c in categories})
+    if clash:
+        raise PolicyError(f"output.categories: {', '.join(clash)} is already a prompt category's name")
+    return SafetyPolicy(lists, categories, allow, vocabulary(all_terms), output)
 
 
 def _build_category(name: str, table: Mapping[str, Any], lists: Mapping[str, TermSet]) -> Category:

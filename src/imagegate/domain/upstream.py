@@ -16,6 +16,15 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
+class ScreeningImage:
+    """A delivered image as output screening reads it: RGB pixels, row by row, reduced in size."""
+
+    width: int
+    height: int
+    rgb: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class GeneratedImage:
     """One image as an upstream delivered it: raw bytes, not yet checked."""
 
@@ -27,6 +36,9 @@ class GeneratedImage:
     so it can be passed through instead of re-encoded. Whoever changes `data` must drop it."""
     size: str | None = None
     """"WxH" as delivered, once checked (set for `size: "auto"`, where the upstream picked it)."""
+    view: ScreeningImage | None = None
+    """Output screening's reduced view of `data`, made where the gateway decoded the pixels anyway
+    (re-encoding, upscaling), so the screen need not decode them again. Whoever changes `data` must drop it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +81,7 @@ __all__ = [
     "PartialImage",
     "RetryableUpstreamError",
     "RouteUnavailable",
+    "ScreeningImage",
     "UpstreamProblem",
     "UpstreamRejected",
     "UpstreamTimedOut",

@@ -111,6 +111,11 @@ def _schemas(catalog: Catalog) -> dict[str, Schema]:
                 "enum": list(get_args(Surface)),
                 "description": "the API the request came through (`job`: run as an async job)",
             },
+            "lost_images": {
+                "type": "integer",
+                "description": "images the upstream made that were never handed out (withheld by output screening, "
+                "or made for a request that then failed); never billed",
+            },
         },
     )
     account = _obj(

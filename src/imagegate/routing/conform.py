@@ -9,7 +9,7 @@ from ..domain.catalog import Route, parse_size
 from ..domain.ports import Provider
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError
-from ..images import BadImage, conform_async, inspect
+from ..images import BadImage, conform_viewed_async, inspect
 from .wrapper import ProviderWrapper, UpstreamCall
 
 log = logging.getLogger("imagegate.routing")
@@ -24,9 +24,11 @@ class ConformingProvider(ProviderWrapper):
     upstream that delivered nothing at all is one too. Never returns an empty list.
     """
 
-    def __init__(self, inner: Provider, route: Route) -> None:
+    def __init__(self, inner: Provider, route: Route, *, view_side: int | None = None) -> None:
+        """`view_side`: output screening is on; where an image is decoded anyway, keep its view that size."""
         super().__init__(inner)
         self._route = route
+        self._view_side = view_side
 
     async def around(self, call: UpstreamCall, request: ImageRequest, timeout: float) -> list[GeneratedImage]:
         images = await call()
@@ -40,20 +42,21 @@ class ConformingProvider(ProviderWrapper):
         for image in images:
             try:
                 want = self._auto_size(image, request) if request.auto_size else (request.width, request.height)
-                data = await conform_async(
+                data, view = await conform_viewed_async(
                     image.data,
                     want_format=request.output_format,
                     want_size=want,
                     compression=compression,
                     native_size=native,
                     reencode=reencode,
+                    view_side=self._view_side,
                 )
             except BadImage as exc:
                 bad.append(exc)
                 continue
             if request.auto_size:
                 image = replace(image, size=f"{want[0]}x{want[1]}")
-            conformed.append(image if data is image.data else replace(image, data=data, b64=None))
+            conformed.append(image if data is image.data else replace(image, data=data, b64=None, view=view))
         if bad:
             log.warning("route %s: %d of %d image(s) unusable: %s", self._route.name, len(bad), len(images), bad[0])
             if not conformed:

@@ -92,7 +92,9 @@ class Router:
         deadline_seconds: float,
         circuits: CircuitStore,
         rng: random.Random | None = None,
+        screening_view_side: int | None = None,
     ) -> None:
+        """`screening_view_side`: output screening is on and reads views of at most that side."""
         self._policy = policy
         self._attempt_timeout = attempt_timeout
         self._deadline_seconds = deadline_seconds
@@ -108,13 +110,14 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    conforming = ConformingProvider(provider, route)
+                    conforming = ConformingProvider(provider, route, view_side=screening_view_side)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
         self._preview = ConformingProvider(
             registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
             PREVIEW_ROUTE,
+            view_side=screening_view_side,
         )
         self._routes = {model.id: model.routes for model in catalog}
 

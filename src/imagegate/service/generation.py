@@ -27,6 +27,7 @@ from ..routing.router import Routed, Router
 from .admission import Admission, Admitted, Replay, Ticket, check_idempotency_key
 from .delivery import Delivery
 from .operations import Operation, Parsing
+from .output_screening import OutputScreen
 from .settlement import GenerationResult, Settlement
 from .streaming import ImageStream
 from .summary import RequestSummary
@@ -57,12 +58,14 @@ class ImageService:
         settlement: Settlement,
         *,
         edit_max_image_bytes: int = 26_214_400,
+        output_screen: OutputScreen | None = None,
     ) -> None:
         self._parsing = Parsing(catalog, edit_max_image_bytes)
         self._router = router
         self._admission = admission
         self._delivery = delivery
         self._settlement = settlement
+        self._output_screen = output_screen
 
     async def prepare(self, source: Operation | Read) -> Prepared:
         """Read (a `Read` is called first) and validate an operation's input."""
@@ -104,7 +107,13 @@ class ImageService:
             return await self._settlement.replayed(ticket, prepared.request, admitted)
         if prepared.request.stream:
             return ImageStream(
-                admitted, prepared.operation, self._router.stream, self._admission, self._settlement, summary
+                admitted,
+                prepared.operation,
+                self._router.stream,
+                self._admission,
+                self._settlement,
+                summary,
+                output_screen=self._output_screen,
             )
         return await self.execute(admitted, prepared.operation, summary)
 
@@ -152,6 +161,7 @@ class ImageService:
         keeps the hold when its node stops: `release_on_cancel=False`, the job is queued again)."""
         request, ticket = admitted.request, admitted.ticket
         routed: Routed | None = None
+        made = 0
         try:
             routed = await operation.upstream(self._router)(request, ticket.principal)
             if routed.error is not None:
@@ -159,6 +169,9 @@ class ImageService:
             images = routed.images[: request.n]
             if not images:  # the router never returns without images; never answer 200 with empty data
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
+            made = len(images)
+            if self._output_screen is not None:
+                images = await self._output_screen.screen(images, request, ticket.principal, ticket.request_id)
             charge = self._settlement.charge(admitted, images)
             created = int(time.time())
             owner = ImageOwner(
@@ -173,13 +186,13 @@ class ImageService:
             )
             data = await self._delivery.deliver(request, images, created, owner)
             after_image(request.width, request.height)
-            result = await self._settlement.complete(admitted, routed, charge, data, created)
+            result = await self._settlement.complete(admitted, routed, charge, data, created, lost=made - len(images))
             if summary is not None:
                 summary.images, summary.cost_micros = charge.images, charge.amount
             return result
         except BaseException as exc:
             if release_on_cancel or not isinstance(exc, asyncio.CancelledError):
-                await asyncio.shield(self._settlement.abandon(admitted, routed, exc))
+                await asyncio.shield(self._settlement.abandon(admitted, routed, exc, lost=made))
             raise
         finally:
             await self._admission.leave(admitted)

@@ -60,6 +60,13 @@ class PromptScreen:
         prompt = request.prompt if request is not None else None
         await self._audit(principal, request_id, prompt, "block", blocked.stage, blocked.category, blocked.code)
 
+    async def record_flag(
+        self, category: str, stage: str, principal: Principal, request_id: str, request: ImageRequest | None
+    ) -> None:
+        """A flag raised elsewhere (output screening): audited like the prompt's own."""
+        prompt = request.prompt if request is not None else None
+        await self._audit(principal, request_id, prompt, "flag", stage, category, None)
+
     async def _moderate(self, prompt: str) -> None:
         assert self._moderator is not None
         try:

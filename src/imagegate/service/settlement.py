@@ -80,6 +80,8 @@ class _Usage:
     attempts: int = 0
     delivered: int = 0
     charge: Charge = Charge(0, 0)
+    lost: int = 0
+    """Images made upstream that the client did not get (the usage record's `lost_images`)."""
     model_named: str | None = None
     """A refused request that never became a request: the catalog model its body named, if read."""
 
@@ -111,9 +113,18 @@ class Settlement:
         return Charge(unit if priced.billable else 0, len(images), picked, resolved)
 
     async def complete(
-        self, admitted: Admitted, routed: Routed, charge: Charge, data: list[dict[str, Any]], created: int
+        self,
+        admitted: Admitted,
+        routed: Routed,
+        charge: Charge,
+        data: list[dict[str, Any]],
+        created: int,
+        *,
+        lost: int = 0,
     ) -> GenerationResult:
-        """Capture `charge`, release the rest of the hold, record the usage, finish the claim."""
+        """Capture `charge`, release the rest of the hold, record the usage, finish the claim.
+        `lost`: images made upstream and not delivered (withheld by output screening, or not sent
+        to a stream's client that left)."""
         ticket, request = admitted.ticket, admitted.request
         result = GenerationResult(
             body={
@@ -138,7 +149,7 @@ class Settlement:
             headers=admitted.rate_headers,
         )
         usage = self._record_of(
-            ticket, _Usage(request, 200, None, routed.route, routed.attempts, charge.images, charge)
+            ticket, _Usage(request, 200, None, routed.route, routed.attempts, charge.images, charge, lost)
         )
         if admitted.hold_id is not None:
             reason = f"{charge.images} image(s) of {request.model.id}"
@@ -175,8 +186,9 @@ class Settlement:
                 ticket.request_id,
             )
 
-    async def abandon(self, admitted: Admitted, routed: Routed | None, exc: BaseException) -> None:
-        """An admitted request failed: release its hold, give its idempotency key back, record it. The
+    async def abandon(self, admitted: Admitted, routed: Routed | None, exc: BaseException, *, lost: int = 0) -> None:
+        """An admitted request failed: release its hold, give its idempotency key back, record it
+        (`lost`: the images the upstream had made for it, never handed out). The
         client is answered at once: a hold this cannot release (the database is away) is released by
         the sweeper at its TTL, or, for an async job, by `end_job`, which waits for the database."""
         ticket = admitted.ticket
@@ -184,7 +196,14 @@ class Settlement:
         status, code = _status_of(exc)
         record = self._record_of(
             ticket,
-            _Usage(admitted.request, status, code, routed.route if routed else None, routed.attempts if routed else 0),
+            _Usage(
+                admitted.request,
+                status,
+                code,
+                routed.route if routed else None,
+                routed.attempts if routed else 0,
+                lost=lost,
+            ),
         )
         try:
             if admitted.hold_id is not None:
@@ -274,7 +293,7 @@ class Settlement:
         )
 
     async def _audit_block(self, ticket: Ticket, request: ImageRequest | None, exc: BaseException) -> None:
-        if isinstance(exc, ContentBlocked) and self._screen is not None:
+        if isinstance(exc, ContentBlocked) and not exc.recorded and self._screen is not None:
             await self._screen.record_block(exc, ticket.principal, ticket.request_id, request)
 
     @staticmethod
@@ -299,6 +318,7 @@ class Settlement:
             user=request.user if request else None,
             surface=ticket.surface,
             created_at=utcnow(),
+            lost_images=usage.lost,
         )
 
     async def _record(self, record: UsageRecord) -> None:

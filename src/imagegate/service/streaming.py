@@ -6,7 +6,9 @@ each image to the client as an event (the Images API's `image_generation.partial
 Billing is the unstreamed request's, counted on delivery: each image is billed once its completed
 event has been handed to the server; a client that leaves mid-stream is billed only for the images
 whose completed events went out before it left, and the rest of the hold is released. Partial images
-cost nothing and are passed through as the upstream streamed them (only streaming upstreams send any).
+cost nothing and are passed through as the upstream streamed them (only streaming upstreams send any),
+except under output screening: a partial of an image not yet screened could show what the screen
+would withhold, so none is sent, and each completed image goes out once it has passed.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from ..domain.upstream import GeneratedImage, PartialImage
 from ..routing.router import Routed
 from .admission import Admission, Admitted
 from .operations import Operation
+from .output_screening import OutputScreen
 from .settlement import GenerationResult, Settlement
 from .summary import RequestSummary
 
@@ -71,8 +74,11 @@ class ImageStream:
         admission: Admission,
         settlement: Settlement,
         summary: RequestSummary | None = None,
+        *,
+        output_screen: OutputScreen | None = None,
     ) -> None:
         self._admitted = admitted
+        self._output_screen = output_screen
         self.operation = operation
         self._upstream = upstream
         self._admission = admission
@@ -91,14 +97,20 @@ class ImageStream:
         admitted, request = self._admitted, self._admitted.request
         routed: Routed | None = None
         sent: list[GeneratedImage] = []
+        made = 0
         created = int(time.time())
+        principal = admitted.ticket.principal
+        screen = self._output_screen
         try:
-            routed = await self._upstream(request, admitted.ticket.principal, events.partial)
+            routed = await self._upstream(request, principal, events.partial if screen is None else _held_back)
             if routed.error is not None:
                 raise routed.error
             images = routed.images[: request.n]
             if not images:
                 raise UpstreamFailed("The upstream delivered no images. Nothing was charged.")
+            made = len(images)
+            if screen is not None:
+                images = await screen.screen(images, request, principal, admitted.ticket.request_id)
             for image in images:
                 b64 = image.b64 if image.b64 is not None else pybase64.b64encode_as_string(image.data)
                 await events.completed(image, b64)
@@ -106,23 +118,29 @@ class ImageStream:
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 if sent:  # the client left after some images were delivered: those are billed
-                    await self._complete(routed, sent, created)
+                    await self._complete(routed, sent, created, made)
                 else:
-                    await self._settlement.abandon(admitted, routed, exc)
+                    await self._settlement.abandon(admitted, routed, exc, lost=made)
                 await self._admission.leave(admitted)
             raise
         with anyio.CancelScope(shield=True):
-            result = await self._complete(routed, sent, created)
+            result = await self._complete(routed, sent, created, made)
             await self._admission.leave(admitted)
         await events.finished(result)
 
-    async def _complete(self, routed: Routed | None, sent: list[GeneratedImage], created: int) -> GenerationResult:
+    async def _complete(
+        self, routed: Routed | None, sent: list[GeneratedImage], created: int, made: int
+    ) -> GenerationResult:
         assert routed is not None
         charge = self._settlement.charge(self._admitted, sent)
-        result = await self._settlement.complete(self._admitted, routed, charge, [], created)
+        result = await self._settlement.complete(self._admitted, routed, charge, [], created, lost=made - len(sent))
         if self._summary is not None:
             self._summary.images, self._summary.cost_micros = charge.images, charge.amount
         return result
+
+
+async def _held_back(partial: PartialImage) -> None:
+    """Where partial images go under output screening: nowhere (see the module's docstring)."""
 
 
 class ImagesApiEvents:

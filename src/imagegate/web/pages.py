@@ -59,6 +59,7 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
         "samples": await running.samples.gallery(model.id),
         "description": f"{model.display_name}: {reference.card.capability_line}. Prices, examples and limits.",
         "body_class": f"model-{model.id.replace('.', '-')}",
+        "output_screening": running.settings.output_screening,
     }
     return page(request, "model.html", context)
 

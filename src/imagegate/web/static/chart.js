@@ -36,7 +36,7 @@ function imagegateChart(figure, series) {
   svg.append(el("line", { class: "axis", x1: left, x2: left, y1: top, y2: base }));
   svg.append(el("line", { class: "grid", x1: left, x2: width - right, y1: top, y2: top }));
   svg.append(el("text", { x: left - 6, y: base + 4, "text-anchor": "end" }, format(0)));
-  svg.append(el("text", { x: left - 6, y: top + 4, "text-anchor": "end" }, total === 0 ? "" : format(peak)));
+  if (total > 0) svg.append(el("text", { x: left - 6, y: top + 4, "text-anchor": "end" }, format(peak)));
   series.forEach((day, i) => {
     const value = day[field];
     const h = (plot * value) / max;

@@ -6,8 +6,8 @@ stop words, the same on every node) with a GIN index. SQLite: the FTS5 table `im
 an image keeps in `search_rowid` (ImagesRepo writes both in one transaction). Images stored before this
 revision keep NULL prompts: they are listed, and no search finds them.
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-06
 """
 
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 

@@ -1,8 +1,8 @@
 """An account's ledger history a page at a time (the admin pages, `imagegate ledger history`): entries
 by account, in id order (ids sort by creation time). Replaces the index on the account alone.
 
-Revision ID: 0014
-Revises: 0013
+Revision ID: 0015
+Revises: 0014
 Create Date: 2026-12-06
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from alembic import op
 
-revision = "0014"
-down_revision = "0013"
+revision = "0015"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
