@@ -26,7 +26,7 @@ def _generate(gateway: Gateway, key: str, prompt: str, **extra: Any) -> dict[str
     return response.json()  # type: ignore[no-any-return]
 
 
-def _stocked(gateway: Gateway, name: str) -> Account:
+def stocked_account(gateway: Gateway, name: str) -> Account:
     """A test-key account with three stored images (and one inline image, which is not kept)."""
     account = new_account(gateway, name, test=True)
     _generate(gateway, account.key, PROMPTS["lighthouse"], size="1536x1024", output_format="webp")
@@ -55,7 +55,7 @@ def test_the_library_lists_searches_and_opens_images_with_what_made_them(
     web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]
 ) -> None:
     page, watch = watched
-    account = _stocked(web_gateway, "library-view")
+    account = stocked_account(web_gateway, "library-view")
     _open_library(page, web_gateway, context, account.key)
     captions = page.eval_on_selector_all("#library-grid .library-caption", "ps => ps.map(p => p.textContent)")
     assert captions == [PROMPTS["markup"], PROMPTS["kite"], PROMPTS["lighthouse"]]  # newest first
@@ -102,7 +102,7 @@ def test_open_in_playground_fills_the_form_with_the_images_request(
     web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]
 ) -> None:
     page, watch = watched
-    account = _stocked(web_gateway, "library-playground")
+    account = stocked_account(web_gateway, "library-playground")
     _open_library(page, web_gateway, context, account.key)
     _search(page, "lighthouse", 1)
     page.click("#library-grid figure a.library-open")
@@ -127,7 +127,7 @@ def test_deleting_in_the_lightbox_removes_the_image_everywhere(
     web_gateway: Gateway, context: Any, watched: tuple[Any, Watch]
 ) -> None:
     page, watch = watched
-    account = _stocked(web_gateway, "library-delete")
+    account = stocked_account(web_gateway, "library-delete")
     _open_library(page, web_gateway, context, account.key)
     _search(page, "kite", 1)
     page.click("#library-grid figure a.library-open")
@@ -147,7 +147,7 @@ def test_deleting_in_the_lightbox_removes_the_image_everywhere(
 
 
 def test_the_library_fits_a_390_px_screen(web_gateway: Gateway, browser: Any) -> None:
-    account = _stocked(web_gateway, "library-narrow")
+    account = stocked_account(web_gateway, "library-narrow")
     ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     try:
         page = ctx.new_page()
