@@ -1,4 +1,5 @@
-"""CPU of the retention index on the request path: one `ImagesRepo.record` per delivered request.
+"""CPU of the retention index on the request path: one `ImagesRepo.record` per delivered request
+(with a prompt: on SQLite that is also one row of the library's FTS5 index; without: none).
 
     .venv/bin/python bench/micro_images_index.py [--requests 5000] [--concurrency 64] [--database-url URL]
 
@@ -19,7 +20,7 @@ from datetime import UTC, datetime
 import uvloop
 
 from imagegate.db.engine import create_engine, migrate
-from imagegate.db.images import ImagesRepo
+from imagegate.db.images import ImageOwner, ImagesRepo, NewImage
 from imagegate.db.runner import runner_for
 from imagegate.db.usage import UsageRecord, UsageRepo
 from imagegate.ids import new_id
@@ -35,6 +36,9 @@ async def drive(call: Callable[[int], Awaitable[None]], requests: int, concurren
     started = time.process_time()
     await asyncio.gather(*(one(i) for i in range(requests)))
     return (time.process_time() - started) / requests * 1000
+
+
+PROMPT = "A lighthouse on a cliff at dawn, watercolour, soft light over a calm sea with two gulls"
 
 
 def usage_record() -> UsageRecord:
@@ -66,14 +70,21 @@ async def amain(requests: int, concurrency: int, url: str | None) -> None:
         await migrate(engine)
         runner = runner_for(engine)
         images, usage = ImagesRepo(engine, runner), UsageRepo(engine, runner)
+        prompted = ImageOwner("acct_bench", "req_bench", "gpt-image-2", "1024x1024", prompt=PROMPT, cost_micros=11000)
+        bare = ImageOwner("acct_bench", "req_bench", "gpt-image-2", "1024x1024")
         for _ in range(2):
-            index = await drive(
-                lambda i: images.record("acct_bench", [new_id("img")], "png", 2_000_000_000), requests, concurrency
-            )
+            for name, owner in (("with a prompt", prompted), ("without", bare)):
+                revised = owner.prompt
+                index = await drive(
+                    lambda i, o=owner, r=revised: images.record(  # type: ignore[misc]
+                        o, [NewImage(new_id("img"), r, thumbnail=True)], "png", 2_000_000_000, 1_900_000_000
+                    ),
+                    requests,
+                    concurrency,
+                )
+                print(f"{engine.dialect.name}: ImagesRepo.record ({name}) {index:.3f} ms CPU/call")
             records = await drive(lambda i: usage.record(usage_record()), requests, concurrency)
-            print(
-                f"{engine.dialect.name}: ImagesRepo.record {index:.3f} ms CPU/call; UsageRepo.record {records:.3f} ms CPU/call"
-            )
+            print(f"{engine.dialect.name}: UsageRepo.record {records:.3f} ms CPU/call")
         await runner.aclose()
         await engine.dispose()
 

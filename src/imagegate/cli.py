@@ -460,7 +460,24 @@ def usage(start: str | None, end: str | None, account_id: str | None, as_json: b
 
 @main.group()
 def ledger() -> None:
-    """Check the ledger."""
+    """Check the ledger, and read an account's entries."""
+
+
+@ledger.command("history")
+@click.argument("account_id")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 500))
+@click.option("--after", default=None, help="the last entry id of the previous page")
+@json_option
+def ledger_history(account_id: str, limit: int, after: str | None, as_json: bool) -> None:
+    """An account's ledger entries, newest first: top-ups, adjustments, holds, captures, releases, refunds."""
+    result = _admin_call(lambda admin: admin.ledger_history(account_id, str(limit), after))
+    lines = [
+        f"{e['created_at']}  {e['id']}  {e['kind']:10} {e['amount_micros']:>12} {e['held_delta_micros']:>12}  {e['reason']}"
+        for e in result["data"]
+    ]
+    if result["has_more"]:
+        lines.append(f"(more: --after {result['last_id']})")
+    _emit(result, as_json, "\n".join(lines) or "no entries")
 
 
 @ledger.command("verify")

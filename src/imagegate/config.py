@@ -103,6 +103,11 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     ),
     Setting("IMAGEGATE_AUDIT_PROMPTS", "false", "`true`: keep the prompt text with each recorded block or flag"),
     Setting(
+        "IMAGEGATE_LIBRARY_PROMPTS",
+        "true",
+        "`false`: stored images keep no prompt (the library lists them without one, and search finds none)",
+    ),
+    Setting(
         "IMAGEGATE_MODERATION_URL",
         None,
         "moderations endpoint, e.g. `https://api.openai.com/v1/moderations` (unset: no moderation stage)",
@@ -265,6 +270,7 @@ class Settings:
     redis_prefix: str
     safety_policy: SafetyPolicy | None = field(repr=False)
     audit_prompts: bool
+    library_prompts: bool
     moderation_url: str | None
     moderation_api_key: str | None = field(repr=False)
     moderation_model: str
@@ -369,6 +375,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "redis_prefix": text("IMAGEGATE_REDIS_PREFIX"),
         "safety_policy": load_safety_policy(get("IMAGEGATE_SAFETY_POLICY")),
         "audit_prompts": _flag(get("IMAGEGATE_AUDIT_PROMPTS"), "IMAGEGATE_AUDIT_PROMPTS"),
+        "library_prompts": _flag(get("IMAGEGATE_LIBRARY_PROMPTS"), "IMAGEGATE_LIBRARY_PROMPTS"),
         "moderation_url": get("IMAGEGATE_MODERATION_URL"),
         "moderation_api_key": get("IMAGEGATE_MODERATION_API_KEY") or env.get("OPENAI_API_KEY") or None,
         "moderation_model": text("IMAGEGATE_MODERATION_MODEL"),

@@ -22,6 +22,7 @@ from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
+from .db.ledger_history import LedgerHistoryRepo
 from .db.prices import PricesRepo
 from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
@@ -66,6 +67,7 @@ from .service.delivery import Delivery
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
 from .service.image_inputs import ImageInputs
+from .service.image_library import ImageLibrary
 from .service.job_records import JobUploads
 from .service.job_workers import JobWorkers
 from .service.jobs import Jobs, JobTerms
@@ -142,6 +144,8 @@ class Gateway:
     authenticator: KeyAuthenticator
     files: ImageFiles
     retention: Retention
+    library: ImageLibrary
+    """The caller's stored images, searched by prompt (`GET /v1/images`)."""
     store: BlobStore
     metrics: Metrics | None
     recovery: NodeRecovery
@@ -206,6 +210,7 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
         stats=db.stats,
         webhooks=WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public()),
         webhook_log=Webhooks(db.webhooks),
+        history=LedgerHistoryRepo(db.engine),
     )
 
 
@@ -297,6 +302,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             authenticator=KeyAuthenticator(db.accounts),
             files=ImageFiles(signer, store),
             retention=Retention(db.images, store, settings.image_grace_seconds),
+            library=ImageLibrary(db.images, store.url_for, settings.catalog),
             store=store,
             metrics=metrics,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
@@ -368,7 +374,7 @@ def image_pipeline(
         settings.catalog,
         router,
         Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen),
-        Delivery(store, settings.url_ttl_seconds, db.images),
+        Delivery(store, settings.url_ttl_seconds, db.images, keep_prompts=settings.library_prompts),
         settlement,
         edit_max_image_bytes=settings.edit_max_image_bytes,
         output_screen=output_screen(settings, http_client, screen),

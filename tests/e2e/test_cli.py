@@ -74,6 +74,23 @@ def test_credit_add_with_seven_decimals_is_refused(gateway: Gateway) -> None:
     assert gateway.balance(account_id) == (0, 0)
 
 
+def test_ledger_history_lists_an_accounts_entries_newest_first_by_page(gateway: Gateway) -> None:
+    account_id = new_account_id(gateway)
+    cli_json(gateway, "credit", "add", account_id, "3", "--reason", "opening")
+    cli_json(gateway, "credit", "adjust", account_id, "-0.5", "--reason", "refund reversed")
+    cli_json(gateway, "credit", "adjust", account_id, "0.25", "--reason", "goodwill")
+    first = cli_json(gateway, "ledger", "history", account_id, "--limit", "2")
+    assert [(e["kind"], e["amount_micros"], e["reason"]) for e in first["data"]] == [
+        ("adjustment", 250_000, "goodwill"),
+        ("adjustment", -500_000, "refund reversed"),
+    ]
+    assert first["has_more"] is True
+    rest = cli_json(gateway, "ledger", "history", account_id, "--after", first["last_id"])
+    assert [(e["kind"], e["reason"]) for e in rest["data"]] == [("topup", "opening")] and rest["has_more"] is False
+    human = gateway.cli("ledger", "history", account_id)
+    assert human.index("goodwill") < human.index("refund reversed") < human.index("opening")
+
+
 def test_keys_create_live(gateway: Gateway) -> None:
     account_id = new_account_id(gateway)
     result = cli_json(gateway, "keys", "create", account_id)

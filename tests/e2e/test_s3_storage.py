@@ -164,6 +164,9 @@ def test_refused_write_is_503_unbilled_and_the_hold_released(
         assert before[1] == 0
         row = gateway.usage_row(response.headers["x-request-id"])
         assert row is not None and row["cost_micros"] == 0 and row["error_code"] == "storage_unavailable"
+        with gateway.http() as http:  # nothing was stored: nothing is in the library
+            listed = http.get("/v1/images", headers={"Authorization": f"Bearer {account.key}"})
+        assert listed.status_code == 200 and listed.json()["data"] == []
 
 
 def test_unreachable_store_at_read_is_503_not_a_partial_body(
@@ -350,3 +353,47 @@ def _on(url: str, node: Gateway) -> str:
     """The same signed URL, asked of `node`."""
     parts = urlparse(url)
     return f"{node.base_url}{parts.path}?{parts.query}"
+
+
+def _library_item(gateway: Gateway, key: str, image_id: str) -> dict[str, object]:
+    with gateway.http() as http:
+        listed = http.get("/v1/images", headers={"Authorization": f"Bearer {key}"}).json()["data"]
+    (item,) = [i for i in listed if i["id"] == image_id]
+    return item  # type: ignore[no-any-return]
+
+
+def test_a_thumbnail_lives_beside_its_image_in_the_bucket_and_leaves_with_it(
+    s3_gateway: Gateway, moto: MotoServer
+) -> None:
+    account = s3_gateway.new_account("0", test=True)
+    url = _generate(s3_gateway, account.key, output_format="png")
+    image_id = urlparse(url).path.rsplit("/", 1)[-1].split(".", 1)[0]
+    assert sorted(k for k in moto.keys(BUCKET) if image_id in k) == [
+        f"images/{image_id}.png",
+        f"images/{image_id}.thumb.webp",
+    ]
+    thumbnail = moto.client().get_object(Bucket=BUCKET, Key=f"images/{image_id}.thumb.webp")
+    assert thumbnail["ContentType"] == "image/webp"
+    item = _library_item(s3_gateway, account.key, image_id)
+    served = httpx.get(str(item["thumbnail_url"]), timeout=30)
+    assert served.status_code == 200 and served.content == thumbnail["Body"].read()
+    with s3_gateway.http() as http:
+        deleted = http.delete(f"/v1/images/{image_id}", headers={"Authorization": f"Bearer {account.key}"})
+    assert deleted.status_code == 204
+    assert not [k for k in moto.keys(BUCKET) if image_id in k]
+
+
+def test_the_sweep_deletes_an_expired_image_and_its_thumbnail_from_the_bucket(
+    tmp_path_factory: pytest.TempPathFactory, moto: MotoServer
+) -> None:
+    env = _s3_env(
+        moto, IMAGEGATE_URL_TTL_SECONDS="5", IMAGEGATE_IMAGE_GRACE_SECONDS="0", IMAGEGATE_SWEEP_INTERVAL_SECONDS="0.2"
+    )
+    with running_gateway(tmp_path_factory, "s3-sweep", None, env) as gateway:
+        account = gateway.new_account("0", test=True)
+        image_id = urlparse(_generate(gateway, account.key)).path.rsplit("/", 1)[-1].split(".", 1)[0]
+        assert len([k for k in moto.keys(BUCKET) if image_id in k]) == 2  # the image and its thumbnail
+        deadline = time.monotonic() + 60
+        while [k for k in moto.keys(BUCKET) if image_id in k] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not [k for k in moto.keys(BUCKET) if image_id in k], "the sweep left an object behind"

@@ -177,7 +177,8 @@ def test_a_signed_url_is_an_opt_in_and_that_image_is_stored(tmp_path: Path) -> N
         assert url.startswith(f"{app.gateway.settings.base_url()}/v1/files/img_")
         fetched = await app.http.get(url)
         assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
-        assert len(stored_images(tmp_path)) == 1
+        stored = sorted(p.name.split(".", 1)[1] for p in stored_images(tmp_path))
+        assert stored == ["png", "thumb.webp"]  # the image, and its thumbnail for the library
 
     run_app(tmp_path, scenario)
 

@@ -1,4 +1,5 @@
-"""Running the gateway's Alembic migrations to a given revision, for tests of one migration's upgrade."""
+"""Running the gateway's Alembic migrations to a given revision, for tests of one migration's upgrade
+(and downgrade)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,14 @@ def alembic_upgrade(connection: Connection, revision: str) -> None:
     command.upgrade(config, revision)
 
 
+def alembic_downgrade(connection: Connection, revision: str) -> None:
+    """For `conn.run_sync`: the schema on `connection` taken back down to `revision`."""
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    config.attributes["connection"] = connection
+    command.downgrade(config, revision)
+
+
 def upgrade(url: str, revision: str) -> None:
     async def run() -> None:
         engine = create_engine(url)
@@ -31,4 +40,4 @@ def upgrade(url: str, revision: str) -> None:
     asyncio.run(run())
 
 
-__all__ = ["alembic_upgrade", "upgrade"]
+__all__ = ["alembic_downgrade", "alembic_upgrade", "upgrade"]

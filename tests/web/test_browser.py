@@ -294,7 +294,8 @@ def test_a_prompt_with_markup_never_executes(web_gateway: Gateway, context: Any,
     assert hostile in page.text_content("#results .revised")
     open_page(page, web_gateway, "/account")
     page.wait_for_function("() => document.querySelectorAll('#recent tbody tr').length > 0")
-    assert page.locator("#my-images img").count() >= 1
+    page.wait_for_function("() => document.querySelectorAll('#library-grid img').length > 0")
+    assert hostile in page.text_content("#library-grid .library-caption")  # the library shows it as text
     log_in(page, web_gateway)
     assert page.locator("details.account summary", has_text="<script>window.__pwned = 1</script>").count() == 1
     assert page.evaluate("() => window.__pwned") is None

@@ -93,7 +93,7 @@ ledger_entries = Table(
     "ledger_entries",
     metadata,
     Column("id", String(40), primary_key=True),
-    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False, index=True),
+    Column("account_id", String(40), ForeignKey("accounts.id"), nullable=False),
     Column("kind", String(12), nullable=False),  # topup | adjustment | hold | capture | release | refund
     Column("amount_micros", BigInteger, nullable=False),  # signed change of the balance
     Column("held_delta_micros", BigInteger, nullable=False, default=0),  # signed change of what is held
@@ -101,6 +101,7 @@ ledger_entries = Table(
     Column("request_id", String(64), nullable=True),
     Column("hold_id", String(40), nullable=True),
     Column("created_at", DateTime(), nullable=False),
+    Index("ix_ledger_entries_account_id_id", "account_id", "id"),  # an account's history, by page
 )
 
 price_cards = Table(

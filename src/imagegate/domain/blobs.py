@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
+THUMBNAIL_EXT = "thumb.webp"
+"""An image's thumbnail is stored beside it as `img_….thumb.webp` (the library's grid shows it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,4 +30,9 @@ def content_type_of(name: str) -> str:
     return CONTENT_TYPES.get(name.rsplit(".", 1)[-1], "application/octet-stream")
 
 
-__all__ = ["CONTENT_TYPES", "Blob", "content_type_of"]
+def stored_names(image_id: str, ext: str, *, thumbnail: bool) -> list[str]:
+    """The objects one stored image is made of: the image, and its thumbnail where it has one."""
+    return [f"{image_id}.{ext}", *([f"{image_id}.{THUMBNAIL_EXT}"] if thumbnail else [])]
+
+
+__all__ = ["CONTENT_TYPES", "THUMBNAIL_EXT", "Blob", "content_type_of", "stored_names"]

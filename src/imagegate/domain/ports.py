@@ -51,7 +51,8 @@ class BlobStore(Protocol):
     """
 
     async def put(self, image_id: str, ext: str, data: bytes) -> None:
-        """Store the bytes under `image_id.ext` with its content type; complete when this returns."""
+        """Store the bytes under `image_id.ext` with its content type; complete when this returns
+        (`ext` is the format, or `thumb.webp` for the image's thumbnail)."""
         ...
 
     def url_for(self, image_id: str, ext: str, expires: int) -> str:

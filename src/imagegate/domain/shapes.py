@@ -281,6 +281,54 @@ class WebhookMessageList(TypedDict):
     last_id: NotRequired[str | None]
 
 
+class LibraryImage(TypedDict):
+    """A stored image in its owner's library (`GET /v1/images`)."""
+
+    id: str
+    object: Literal["image"]
+    url: Annotated[str, "signed until `expires`, as first handed out"]
+    thumbnail_url: Annotated[str | None, "a WebP at most 256 px on its longer side"]
+    prompt: Annotated[str | None, "null when not kept (IMAGEGATE_LIBRARY_PROMPTS=false)"]
+    revised_prompt: NotRequired[str | None]
+    model: str | None
+    size: str | None
+    quality: NotRequired[str | None]
+    output_format: Literal["png", "jpeg", "webp"]
+    cost_micros: NotRequired[Annotated[int | None, "what this one image cost"]]
+    currency: NotRequired[str]
+    created: NotRequired[int | None]
+    expires: Annotated[int, "Unix time the URLs expire; the image is deleted after"]
+    request_id: NotRequired[str | None]
+    surface: NotRequired[Annotated[str | None, "`images`, `chat`, `job` or `batch`"]]
+
+
+class LibraryPage(TypedDict):
+    object: Literal["list"]
+    data: list[LibraryImage]
+    first_id: str | None
+    last_id: Annotated[str | None, "pass as `after` for the next page"]
+    has_more: bool
+
+
+class LedgerEntry(TypedDict):
+    id: str
+    kind: Literal["topup", "adjustment", "hold", "capture", "release", "refund"]
+    amount_micros: Annotated[int, "the signed change of the balance"]
+    held_delta_micros: Annotated[int, "the signed change of what is held"]
+    reason: str
+    request_id: NotRequired[str | None]
+    hold_id: NotRequired[str | None]
+    created_at: str
+
+
+class LedgerPage(TypedDict):
+    object: Literal["list"]
+    account_id: str
+    data: list[LedgerEntry]
+    has_more: bool
+    last_id: Annotated[str | None, "pass as `after` for the next page"]
+
+
 class WebhookSet(TypedDict):
     key_id: str
     webhook_url: str
@@ -404,7 +452,11 @@ __all__ = [
     "ImagesResponse",
     "Key",
     "KeyList",
+    "LedgerEntry",
+    "LedgerPage",
     "LedgerVerify",
+    "LibraryImage",
+    "LibraryPage",
     "Model",
     "ModelArchitecture",
     "ModelCapabilities",

@@ -18,10 +18,12 @@ from ..domain import shapes
 from ..domain.catalog import Catalog, Model
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
+from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
 from ..domain.text import MAX_ID_CHARS
 from ..service import admin_fields
+from ..service.admin import MAX_HISTORY_PAGE
 from ..service.timerange import TIME_FORM
 from ..service.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema
@@ -121,6 +123,22 @@ PAGE = (
     Field("limit", "integer", "messages per page", minimum=1, maximum=MAX_PAGE, default=20),
     Field("after", "string", "the `last_id` of the previous page", max_chars=MAX_ID_CHARS),
 )
+LIBRARY_QUERY = (
+    Field(
+        "query",
+        "string",
+        f"plain words (at most {MAX_QUERY_WORDS}): each must begin a word of the prompt or revised prompt; "
+        "punctuation and operators are not syntax",
+        max_chars=MAX_QUERY_CHARS,
+    ),
+    Field("model", "string", "only this model's images (an id or alias)", max_chars=MAX_MODEL_CHARS),
+    Field("after", "string", "the `last_id` of the previous page (`img_…`)", form="(img_[0-9a-z]{26})?"),
+    Field("limit", "integer", "images per page", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT),
+)
+LEDGER_PAGE = (
+    Field("limit", "integer", "entries per page", minimum=1, maximum=MAX_HISTORY_PAGE, default=20),
+    Field("after", "string", "the `last_id` of the previous page (`led_…`)", form="(led_[0-9a-z]{26})?"),
+)
 ACCOUNT_FILTER = Field("account_id", "string", "only this account's", max_chars=MAX_ID_CHARS)
 
 ACCOUNT = {"account_id": "an account id (`acct_…`)"}
@@ -142,6 +160,9 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
               body=IMAGE_EDIT, errors=IMAGE_ERRORS, idempotent=True, answers_async=True, streams=True),
     ApiOperation("POST", "/v1/images/quote", "quoteImage", "The price a generation would be held at now", "images",
               shapes.Quote, body=IMAGE_REQUEST),
+    ApiOperation("GET", "/v1/images", "listImages",
+              "The caller's stored images (delivered as URLs), newest first, searched by prompt", "images",
+              shapes.LibraryPage, query=LIBRARY_QUERY),
     ApiOperation("GET", "/v1/images/jobs/{job_id}", "getImageJob",
               "An async job: its status and, once finished, its result or error", "images", shapes.ImageJob,
               path_doc=JOB),
@@ -193,6 +214,9 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
     ApiOperation("POST", "/admin/v1/accounts/{account_id}/adjustments", "adminAdjust",
               "Correct the balance either way (a ledger entry with a reason)", "admin", shapes.BalanceChange,
               auth=ADMIN, body=ADJUSTMENT, path_doc=ACCOUNT, errors=(409,)),
+    ApiOperation("GET", "/admin/v1/accounts/{account_id}/ledger", "adminLedgerHistory",
+              "An account's ledger entries, newest first", "admin", shapes.LedgerPage,
+              auth=ADMIN, path_doc=ACCOUNT, query=LEDGER_PAGE),
     ApiOperation("POST", "/admin/v1/accounts/{account_id}/keys", "adminCreateKey", "Create a key (shown once)", "admin",
               shapes.Key, auth=ADMIN, body=NEW_KEY, path_doc=ACCOUNT),
     ApiOperation("GET", "/admin/v1/accounts/{account_id}/keys", "adminListKeys", "An account's keys", "admin",

@@ -98,7 +98,7 @@ class AccountView:
                 "request_id": image.request_id,
                 "model": image.model,
                 "size": image.size,
-                "created": image.expires - self._url_ttl,
+                "created": image.created if image.created is not None else image.expires - self._url_ttl,
                 "expires": image.expires,
             }
             for image in await self._images.valid(account_id, int(now.timestamp()), VALID_IMAGES_SHOWN)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..db.accounts import AccountsRepo, KeyRow, account_safety
 from ..db.ledger import LedgerRepo
+from ..db.ledger_history import LedgerEntry, LedgerHistoryRepo
 from ..db.prices import PricesRepo
 from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..db.usage import UsageRepo
@@ -17,6 +19,7 @@ from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import BalanceOutOfRange, InvalidRequest, NotFound
 from ..domain.fields import check_value
 from ..domain.money import MAX_PRICE_MICROS, check_balance, usd_to_micros
+from ..domain.paging import page_cursor, page_size
 from ..domain.pricing import live_card
 from ..domain.principal import AccountLimits
 from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
@@ -26,6 +29,9 @@ from .admin_fields import ACCOUNT_NAME, MAX_LIMIT, REASON
 from .keys import display_prefix, hash_key, new_key
 from .webhook_endpoints import WebhookEndpoints
 from .webhooks import Webhooks
+
+MAX_HISTORY_PAGE = 500
+_LEDGER_ID = re.compile(r"^led_[0-9a-z]{26}$")
 
 
 def to_micros(amount: str, param: str = "amount_usd") -> int:
@@ -48,6 +54,7 @@ class AdminService:
         stats: UsageStatsRepo | None = None,
         webhooks: WebhookEndpoints | None = None,
         webhook_log: Webhooks | None = None,
+        history: LedgerHistoryRepo | None = None,
     ) -> None:
         self._accounts = accounts
         self._ledger = ledger
@@ -60,6 +67,7 @@ class AdminService:
         self._stats = stats
         self._webhooks = webhooks
         self._webhook_log = webhook_log
+        self._history = history
 
     async def create_account(self, name: str, *, allow_duplicate: bool = True) -> dict[str, Any]:
         """`allow_duplicate=False` (the CLI's default) refuses a name another account already has."""
@@ -123,6 +131,32 @@ class AdminService:
             raise BalanceOutOfRange("The adjustment would take the balance below what is held.", param="amount_usd")
         account = await self.get_account(account_id)
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
+
+    async def ledger_history(
+        self, account_id: str, limit: str | None = None, after: str | None = None
+    ) -> dict[str, Any]:
+        """The account's ledger entries, newest first (`after`: the last entry id of the previous page)."""
+        check_id(account_id, "account_id")
+        size = page_size(limit, maximum=MAX_HISTORY_PAGE)
+        before = page_cursor(after, _LEDGER_ID, "a ledger entry id (led_…)")
+        if await self._accounts.get_account(account_id) is None:
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        assert self._history is not None
+        entries = await self._history.entries(account_id, before=before, limit=size + 1)
+        page = entries[:size]
+        return {
+            "object": "list",
+            "account_id": account_id,
+            "data": [_entry_json(e) for e in page],
+            "has_more": len(entries) > size,
+            "last_id": page[-1].id if page else None,
+        }
+
+    def safety_categories(self) -> list[str]:
+        """The policy's categories that do not block already: what an account may be made to block."""
+        if self._safety_policy is None:
+            return []
+        return [c.name for c in self._safety_policy.categories if c.action != "block"]
 
     async def create_key(
         self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None, ipm: int | None = None
@@ -310,6 +344,12 @@ def _account_json(account) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     data["available_micros"] = account.available_micros
     safety = account_safety(account.safety)
     data["safety"] = {"block_terms": list(safety.block_terms), "block_categories": list(safety.block_categories)}
+    return data
+
+
+def _entry_json(entry: LedgerEntry) -> dict[str, Any]:
+    data = asdict(entry)
+    data["created_at"] = entry.created_at.isoformat()
     return data
 
 

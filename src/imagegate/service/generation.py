@@ -174,7 +174,16 @@ class ImageService:
                 images = await self._output_screen.screen(images, request, ticket.principal, ticket.request_id)
             charge = self._settlement.charge(admitted, images)
             created = int(time.time())
-            owner = ImageOwner(ticket.principal.account_id, ticket.request_id, request.model.id, request.size)
+            owner = ImageOwner(
+                ticket.principal.account_id,
+                ticket.request_id,
+                request.model.id,
+                charge.size or request.size,
+                prompt=request.prompt,
+                quality=charge.quality or request.quality,
+                cost_micros=charge.unit_price,
+                surface=ticket.surface,
+            )
             data = await self._delivery.deliver(request, images, created, owner)
             after_image(request.width, request.height)
             result = await self._settlement.complete(admitted, routed, charge, data, created, lost=made - len(images))

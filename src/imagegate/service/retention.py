@@ -1,19 +1,19 @@
-"""Images are kept until their URL has expired plus a grace period, or until their owner deletes them."""
+"""Images are kept until their URL has expired plus a grace period, or until their owner deletes them;
+their thumbnails and library rows (the prompt with them) go at the same time."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import time
 
 from ..db.images import ImagesRepo
 from ..domain.errors import NotFound
+from ..domain.image_library import IMAGE_ID
 from ..domain.ports import BlobStore
 from ..domain.principal import Principal
 
 log = logging.getLogger("imagegate.retention")
-_IMAGE_ID = re.compile(r"^img_[0-9a-z]{26}$")
 DELETE_CONCURRENCY = 32
 """Objects deleted at once by a sweep (each one request to a bucket)."""
 
@@ -50,11 +50,11 @@ class Retention:
             await asyncio.gather(*(self._store.delete(name) for name in names[start : start + DELETE_CONCURRENCY]))
 
     async def delete(self, principal: Principal, image_id: str) -> None:
-        """The owner deletes an image early; any other caller is told there is no such image."""
-        name = await self._index.owned(image_id, principal.account_id) if _IMAGE_ID.match(image_id) else None
-        if name is None:
+        """The owner deletes an image (and its thumbnail) early; any other caller is told there is no such image."""
+        image = await self._index.owned(image_id, principal.account_id) if IMAGE_ID.match(image_id) else None
+        if image is None:
             raise NotFound("No such image.", code="image_not_found")
-        await self._store.delete(name)  # StorageUnavailable leaves the row, so a retry can finish it
+        await self._remove(image.names)  # StorageUnavailable leaves the row, so a retry can finish it
         await self._index.forget(image_id)
 
 

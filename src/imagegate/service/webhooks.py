@@ -15,6 +15,7 @@ from typing import Any
 from ..db.clock import utcnow
 from ..db.webhooks import Attempt, MessageRecord, NewMessage, WebhooksRepo
 from ..domain.errors import InvalidRequest
+from ..domain.paging import page_size
 from ..domain.principal import Principal
 from ..domain.text import check_id
 from ..domain.webhooks import job_event, message_id
@@ -80,11 +81,8 @@ class Webhooks:
 
 
 def _limit(value: str | None) -> int:
-    if value is None:
-        return 20
-    if not (value.isascii() and value.isdigit()) or not 1 <= int(value) <= MAX_PAGE:  # "²".isdigit() is true
-        raise InvalidRequest(f"limit must be a whole number from 1 to {MAX_PAGE}.", param="limit")
-    return int(value)
+    """`"²".isdigit()` is true and `int("²")` raises: the shared reading refuses both as a 400."""
+    return page_size(value, default=20, maximum=MAX_PAGE)
 
 
 def message_json(record: MessageRecord, *, operator: bool = False) -> dict[str, Any]:

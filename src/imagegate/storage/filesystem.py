@@ -17,7 +17,8 @@ from .urls import GatewayUrls
 INLINE_WRITE_BYTES = 64 * 1024
 """Smaller files are written on the event loop: into the page cache that takes less than the hand-off
 to a worker thread would (~0.3 ms of CPU per image at 64 requests in flight, bench c64)."""
-_NAME = re.compile(r"^img_[0-9a-z]{26}\.(png|jpeg|webp)$")
+_NAME = re.compile(r"^img_[0-9a-z]{26}\.(png|jpeg|webp|thumb\.webp)$")
+"""An image, or its thumbnail (`img_….thumb.webp`, beside it in the same folder)."""
 _PRIVATE_KEY = re.compile(
     r"^(jobs/job_[0-9a-z]{26}/[0-9]{1,3}|responses/resp_[0-9a-z]{26}/ig_[0-9a-z]{26}"
     r"|samples/smp_[0-9a-z]{26}\.(png|jpeg|webp))$"

@@ -12,7 +12,7 @@ from starlette.staticfiles import StaticFiles
 
 from ..domain.errors import GatewayError
 from ..http.gateway import gateway
-from . import admin_pages
+from . import admin_account, admin_pages
 from .examples import edit_examples, examples
 from .render import STATIC_DIR, page
 
@@ -101,6 +101,7 @@ async def account(request: Request) -> HTMLResponse:
 def install_pages(app: FastAPI) -> None:
     app.include_router(router)
     app.include_router(admin_pages.router)
+    app.include_router(admin_account.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
 
 

@@ -9,6 +9,7 @@ from . import (
     chat,
     files,
     image_delete,
+    image_library,
     images,
     jobs,
     metrics,
@@ -33,6 +34,7 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         webhooks,
         admin,
         image_delete,
+        image_library,
         metrics,
     )
 )

@@ -76,6 +76,12 @@ async def adjust(account_id: str, request: Request) -> dict[str, Any]:
     return await _admin(request).adjust_credit(account_id, amount_text(body["amount_usd"]), body["reason"])
 
 
+@router.get("/accounts/{account_id}/ledger")
+async def ledger_history(account_id: str, request: Request) -> dict[str, Any]:
+    params = request.query_params
+    return await _admin(request).ledger_history(account_id, params.get("limit"), params.get("after"))
+
+
 @router.post("/accounts/{account_id}/keys")
 async def create_key(account_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.new_key())

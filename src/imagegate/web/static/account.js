@@ -1,4 +1,4 @@
-// The account page: balance, 30 days of spend and images, recent requests, images with valid URLs.
+// The account page: balance, 30 days of spend and images, recent requests (the library is library.js).
 "use strict";
 (() => {
   const $ = (id) => document.getElementById(id);
@@ -11,39 +11,6 @@
     row.append(td);
   };
 
-  const showImages = (images) => {
-    const box = $("my-images");
-    box.textContent = "";
-    if (!images.length) {
-      const empty = document.createElement("p");
-      empty.className = "empty";
-      empty.textContent = "Nothing yet: no images with a valid URL. Generate some in the playground.";
-      box.append(empty);
-      return;
-    }
-    for (const image of images) {
-      const figure = document.createElement("figure");
-      const zoom = document.createElement("a");
-      zoom.className = "zoom";
-      zoom.href = image.url;
-      zoom.dataset.zoom = "";
-      const img = document.createElement("img");
-      img.src = image.url;
-      img.alt = `${image.model} image ${image.id}`;
-      img.loading = "lazy";
-      zoom.append(img);
-      const caption = document.createElement("figcaption");
-      const link = document.createElement("a");
-      link.href = image.url;
-      link.download = "";
-      link.textContent = "Download";
-      const expires = new Date(image.expires * 1000).toISOString().slice(0, 16).replace("T", " ");
-      caption.append(`${image.model} · ${image.size} · URL valid until ${expires} UTC `, link);
-      figure.append(zoom, caption);
-      box.append(figure);
-    }
-  };
-
   const load = async () => {
     errorBox.hidden = true;
     if (!imagegateKey.get()) return;
@@ -54,7 +21,6 @@
       $("key-value").textContent = `${account.key.mode} key ${account.key.id}`;
       imagegateChart($("spend-chart"), activity.days);
       imagegateChart($("images-chart"), activity.days);
-      showImages(activity.images);
       const body = $("recent").querySelector("tbody");
       body.textContent = "";
       for (const r of activity.recent) {

@@ -184,11 +184,20 @@
   }
   imagegateKey.onChange(() => { errorBox.hidden = true; scheduleQuote(); });  // an old key's error is gone
 
+  // A request the library handed over ("Open in playground"), used once.
+  const takePrefill = () => {
+    const saved = sessionStorage.getItem("imagegate.prefill");
+    sessionStorage.removeItem("imagegate.prefill");
+    try { return saved ? JSON.parse(saved) : null; } catch { return null; }
+  };
+
   imagegateApi("/v1/models").then(({ data }) => {
     models = data.data;
     const params = new URLSearchParams(location.search);
-    fill(fields.model, models.map((m) => m.id), params.get("model") || "gpt-image-2");
-    applyCapabilities();
+    const prefill = takePrefill() || {};
+    fill(fields.model, models.map((m) => m.id), prefill.model || params.get("model") || "gpt-image-2");
+    applyCapabilities({ size: prefill.size, quality: prefill.quality, format: prefill.output_format });
+    if (prefill.prompt) fields.prompt.value = prefill.prompt;
     form.dataset.ready = "true";
     scheduleQuote();
   }, (error) => imagegateShowError(errorBox, error));
