@@ -10,6 +10,7 @@ import logging
 
 from ..db.safety import SafetyEventsRepo
 from ..domain.errors import ContentBlocked
+from ..domain.meter import NULL_METER, Meter
 from ..domain.ports import ModerationUnavailable, Moderator
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
@@ -31,12 +32,15 @@ class PromptScreen:
         moderator: Moderator | None = None,
         moderation_fail_open: bool = True,
         audit_prompts: bool = False,
+        meter: Meter = NULL_METER,
     ) -> None:
+        """`meter`: counts each block by category and stage."""
         self._policy = policy
         self._events = events
         self._moderator = moderator
         self._moderation_fail_open = moderation_fail_open
         self._audit_prompts = audit_prompts
+        self._meter = meter
         self._stricter: dict[AccountSafety, SafetyPolicy] = {}
 
     async def check(self, request: ImageRequest, principal: Principal, request_id: str) -> None:
@@ -57,6 +61,7 @@ class PromptScreen:
     async def record_block(
         self, blocked: ContentBlocked, principal: Principal, request_id: str, request: ImageRequest | None
     ) -> None:
+        self._meter.blocked(blocked.category or blocked.code, blocked.stage)
         prompt = request.prompt if request is not None else None
         await self._audit(principal, request_id, prompt, "block", blocked.stage, blocked.category, blocked.code)
 

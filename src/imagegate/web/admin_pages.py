@@ -196,9 +196,8 @@ async def _gallery(request: Request) -> dict[str, Any]:
     """The stored images an operator may use as samples (each with a URL signed as it was handed out),
     and the samples the model pages show."""
     running = gateway(request)
-    recent = await running.samples.recent_images(int(time.time()))
     return {
-        "recent_images": [{"image": i, "url": running.store.url_for(i.id, i.ext, i.expires)} for i in recent],
+        "recent_images": await running.samples.recent_images(int(time.time())),
         "samples": (await running.samples.listing())["data"],
     }
 
