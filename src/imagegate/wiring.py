@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import __version__, pixels
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
-from .db.engine import create_engine, migrate
+from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
@@ -64,6 +65,7 @@ from .service.authentication import KeyAuthenticator
 from .service.billing import Billing
 from .service.catalog_view import CatalogView
 from .service.delivery import Delivery
+from .service.doctor import Reach
 from .service.generation import ImageService
 from .service.image_files import ImageFiles
 from .service.image_inputs import ImageInputs
@@ -253,6 +255,21 @@ async def open_route_health(settings: Settings) -> AsyncIterator[RouteHealth]:
         health = circuit_health(settings, None)
         stack.push_async_callback(health.aclose)
         yield route_health(settings, router, health)
+
+
+@asynccontextmanager
+async def open_doctor(settings: Settings, timeout: float) -> AsyncIterator[Reach]:
+    """What `imagegate doctor` checks through: the database (nothing migrated), Redis, an upstream client."""
+    async with AsyncExitStack() as stack:
+        engine = probe_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        client = UpstreamClient()
+        stack.push_async_callback(client.aclose)
+        redis = None
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+            stack.push_async_callback(redis.aclose)
+        yield Reach(engine, redis.ping if redis else None, client)
 
 
 @asynccontextmanager
@@ -533,6 +550,7 @@ __all__ = [
     "configured_secrets",
     "open_admin",
     "open_database",
+    "open_doctor",
     "open_gateway",
     "open_route_health",
     "webhook_delivery",

@@ -69,4 +69,3 @@ def test_a_finished_request_counts_its_status_latency_retries_images_and_rate_li
     assert seen[("imagegate_retries_total", (("model", "gpt-image-2"),))] == 2
     assert seen[("imagegate_images_delivered_total", (("model", "gpt-image-2"),))] == 2
     assert seen[("imagegate_rate_limit_refusals_total", (("code", "rate_limit_exceeded"),))] == 1
-
