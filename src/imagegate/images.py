@@ -1,7 +1,7 @@
 """Checking upstream image bytes and making them exactly what the client asked for.
 
 `inspect` is cheap (header parse plus Pillow's `verify`, never a pixel decode) because it runs for
-every image. `conform` re-encodes only when it must: a wrong format, or a size the gateway upscales
+every image. `conform_image` re-encodes only when it must: a wrong format, or a size the gateway upscales
 from. Any other mismatch is a `BadImage`, so a client is never handed a wrong image.
 """
 
@@ -111,55 +111,6 @@ class Conformed:
     """Output screening's view of the pixels, when they had to be decoded anyway and one was asked for."""
 
 
-def conform(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-) -> bytes:
-    """Bytes that are exactly `want_size` in `want_format`; `data` itself when already so.
-
-    A different format at the right size is re-encoded, and so is the right format when
-    `reencode` is set (an upstream that could not apply the requested compression). An image at `native_size` (when that differs
-    from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
-    """
-    return conform_image(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-    ).data
-
-
-def conform_viewed(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-    view_side: int | None = None,
-) -> tuple[bytes, ScreeningImage | None]:
-    """`conform`, and, with `view_side`, output screening's view of the pixels where they had to be
-    decoded anyway (so the screen does not decode them again); None when the bytes passed as they were."""
-    conformed = conform_image(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-        view_side=view_side,
-    )
-    return conformed.data, conformed.view
-
-
 def conform_image(
     data: bytes,
     *,
@@ -170,7 +121,14 @@ def conform_image(
     reencode: bool = False,
     view_side: int | None = None,
 ) -> Conformed:
-    """`conform_viewed`, saying too what the upstream's image was and whether it changed."""
+    """Bytes that are exactly `want_size` in `want_format` (`data` itself when already so), what the
+    upstream's image was, and whether it changed.
+
+    A different format at the right size is re-encoded, and so is the right format when `reencode`
+    is set (an upstream that could not apply the requested compression). An image at `native_size`
+    (when that differs from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
+    With `view_side`, output screening's view of the pixels where they had to be decoded anyway (so
+    the screen does not decode them again); None when the bytes passed as they were."""
     _check_format(want_format)
     info = inspect(data)
     want_size = (int(want_size[0]), int(want_size[1]))
@@ -187,50 +145,6 @@ def conform_image(
         # the view from the native pixels: the same picture, fewer to reduce
         return Conformed(encoded, info, changed=True, view=_view(image, view_side))
     raise BadImage(f"upstream returned {info.width}x{info.height}, expected {want_size[0]}x{want_size[1]}")
-
-
-async def conform_async(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-) -> bytes:
-    """`conform` in a worker thread (see `conform_image_async`)."""
-    conformed = await conform_image_async(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-    )
-    return conformed.data
-
-
-async def conform_viewed_async(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-    view_side: int | None = None,
-) -> tuple[bytes, ScreeningImage | None]:
-    """`conform_viewed` in a worker thread (see `conform_image_async`)."""
-    conformed = await conform_image_async(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-        view_side=view_side,
-    )
-    return conformed.data, conformed.view
 
 
 async def conform_image_async(
@@ -387,12 +301,8 @@ __all__ = [
     "BadImage",
     "Conformed",
     "ImageInfo",
-    "conform",
-    "conform_async",
     "conform_image",
     "conform_image_async",
-    "conform_viewed",
-    "conform_viewed_async",
     "encode",
     "inspect",
     "screening_view",
