@@ -17,6 +17,7 @@ from imagegate.images import (
     INLINE_MAX_BYTES,
     BadImage,
     ImageInfo,
+    Wanted,
     conform_image,
     conform_image_async,
     encode,
@@ -25,12 +26,16 @@ from imagegate.images import (
 )
 
 
+def wanted(want_format: str, want_size: tuple[int, int], compression: int | None, **options: Any) -> Wanted:
+    return Wanted(want_format, want_size, compression, **options)
+
+
 def conform(data: bytes, **options: Any) -> bytes:
-    return conform_image(data, **options).data
+    return conform_image(data, wanted(**options)).data
 
 
 async def conform_async(data: bytes, **options: Any) -> bytes:
-    return (await conform_image_async(data, **options)).data
+    return (await conform_image_async(data, wanted(**options))).data
 
 
 def _picture(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
@@ -229,28 +234,15 @@ def test_encode_rejects_an_unknown_format() -> None:
 def test_conform_keeps_a_screening_view_only_where_it_decoded_the_pixels_anyway() -> None:
     """Output screening reads this view instead of decoding the image a second time."""
     picture = _picture((300, 200))
-    same = conform_image(
-        _bytes(picture, "PNG"), want_format="png", want_size=(300, 200), compression=None, view_side=64
-    )
+    same = conform_image(_bytes(picture, "PNG"), Wanted("png", (300, 200), None, view_side=64))
     assert same.view is None  # passed through undecoded: the screen decodes it, once
-    converted = conform_image(
-        _bytes(picture, "PNG"), want_format="jpeg", want_size=(300, 200), compression=None, view_side=64
-    )
+    converted = conform_image(_bytes(picture, "PNG"), Wanted("jpeg", (300, 200), None, view_side=64))
     view = converted.view
     assert inspect(converted.data).format == "jpeg" and view is not None and (view.width, view.height) == (64, 43)
     assert view == screening_view(_bytes(picture, "PNG"), 64)  # the pixels the screen would have decoded
-    upscaled = conform_image(
-        _bytes(picture, "PNG"),
-        want_format="png",
-        want_size=(600, 400),
-        compression=None,
-        native_size=(300, 200),
-        view_side=64,
-    )
+    upscaled = conform_image(_bytes(picture, "PNG"), Wanted("png", (600, 400), None, (300, 200), view_side=64))
     assert inspect(upscaled.data).size == (600, 400) and upscaled.view == view
-    assert (
-        conform_image(_bytes(picture, "PNG"), want_format="jpeg", want_size=(300, 200), compression=None).view is None
-    )
+    assert conform_image(_bytes(picture, "PNG"), Wanted("jpeg", (300, 200), None)).view is None
 
 
 def test_the_screening_view_is_rgb_reduced_with_transparency_on_white() -> None:
