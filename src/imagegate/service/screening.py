@@ -6,6 +6,7 @@ Also the audit log: every block (ours or the upstream's) and every flag is recor
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from ..db.safety import SafetyEventsRepo
@@ -20,7 +21,8 @@ from .degraded import serve_without_or_refuse
 log = logging.getLogger("imagegate.safety")
 
 GATEWAY = "gateway"
-_POLICY_CACHE_SIZE = 1024
+POLICY_CACHE_SIZE = 1024
+"""Accounts whose stricter policy is kept made (the prompt screen's, and the output screen's)."""
 
 
 class PromptScreen:
@@ -41,7 +43,8 @@ class PromptScreen:
         self._moderation_fail_open = moderation_fail_open
         self._audit_prompts = audit_prompts
         self._meter = meter
-        self._stricter: dict[AccountSafety, SafetyPolicy] = {}
+        self._stricter = functools.lru_cache(maxsize=POLICY_CACHE_SIZE)(policy.stricter)
+        """The policy made stricter by an account's own settings, kept for the accounts seen lately."""
 
     async def check(self, request: ImageRequest, principal: Principal, request_id: str) -> None:
         """Return if the prompt may go on; raise ContentBlocked (451) if not."""
@@ -95,14 +98,7 @@ class PromptScreen:
             )
 
     def _policy_for(self, extra: AccountSafety) -> SafetyPolicy:
-        if extra.empty:
-            return self._policy
-        policy = self._stricter.get(extra)
-        if policy is None:
-            if len(self._stricter) >= _POLICY_CACHE_SIZE:
-                self._stricter.clear()
-            policy = self._stricter[extra] = self._policy.stricter(extra)
-        return policy
+        return self._policy if extra.empty else self._stricter(extra)
 
     async def _audit(
         self,
