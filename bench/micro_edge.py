@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_upstream import render_png
 from imagegate.domain.circuits import BreakerPolicy
-from imagegate.images import conform_async
+from imagegate.imaging.images import conform_async
 from imagegate.providers import base
 from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.storage.filesystem import FilesystemBlobStore

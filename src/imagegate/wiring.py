@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import __version__, pixels
+from . import __version__
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
@@ -43,6 +43,7 @@ from .domain.ports import (
     Moderator,
     WebhookTransport,
 )
+from .imaging import pixels
 from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
 from .observability.metrics import Metrics
 from .provenance.c2pa_marker import C2paMarker

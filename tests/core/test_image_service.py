@@ -26,7 +26,7 @@ from imagegate.domain.errors import (
 )
 from imagegate.domain.upstream import RetryableUpstreamError, UpstreamRejected
 from imagegate.ids import new_id
-from imagegate.images import inspect
+from imagegate.imaging.images import inspect
 from imagegate.service.admission import Ticket
 from imagegate.service.generation import GenerationResult, ImageService
 from imagegate.service.operations import Generate

@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from imagegate.config import load_safety_policy
-from imagegate.images import screening_view
+from imagegate.imaging.images import screening_view
 from imagegate.providers.local_classifier import LocalDetector
 from tests.upstreams.fake_openai import FakeOpenAI, render_image
 from tests.upstreams.marked_images import render_marked

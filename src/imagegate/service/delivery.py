@@ -23,7 +23,7 @@ from ..domain.ports import BlobStore
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
 from ..ids import new_id
-from ..thumbnails import thumbnail_of
+from ..imaging.thumbnails import thumbnail_of
 
 log = logging.getLogger("imagegate.delivery")
 

@@ -22,7 +22,7 @@ from ..domain.catalog import Catalog
 from ..domain.errors import InvalidRequest, UpstreamFailed
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
-from ..heap import after_image
+from ..imaging.heap import after_image
 from ..routing.router import Routed, Router
 from .admission import Admission, Admitted, Replay, Ticket, check_idempotency_key
 from .delivery import Delivery

@@ -24,8 +24,8 @@ from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.safety_policy import AccountSafety
 from ..domain.upstream import GeneratedImage, ScreeningImage
-from ..images import BadImage, inspect, screening_view
-from ..pixels import reserve
+from ..imaging.images import BadImage, inspect, screening_view
+from ..imaging.pixels import reserve
 from .degraded import serve_without_or_refuse
 from .screening import PromptScreen
 

@@ -23,7 +23,7 @@ from ..domain.ports import BlobStore
 from ..domain.request import parse_image_request
 from ..domain.text import check_id
 from ..ids import new_id
-from ..images import BadImage, ImageInfo, inspect
+from ..imaging.images import BadImage, ImageInfo, inspect
 
 MAX_SAMPLE_BYTES = 20 * 1024 * 1024
 """A sample is shown on a public page: 20 MiB is more than any catalog size needs."""

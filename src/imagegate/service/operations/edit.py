@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 
 from ...domain.edit_request import Upload, check_counts, check_field_names, edit_model, parse_edit_request
 from ...domain.request import ImageRequest
-from ...input_images import check_bytes, decode_all
+from ...imaging.inputs import check_bytes, decode_all
 from ...routing.router import Router
 from .base import Parsing, UpstreamCall
 

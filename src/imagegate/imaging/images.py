@@ -16,7 +16,7 @@ from types import MappingProxyType
 import anyio.to_thread
 from PIL import Image, UnidentifiedImageError
 
-from .domain.upstream import RetryableUpstreamError, ScreeningImage
+from ..domain.upstream import RetryableUpstreamError, ScreeningImage
 from .pixels import reserve
 
 FORMATS = ("png", "jpeg", "webp")

@@ -15,9 +15,9 @@ import warnings
 import anyio.to_thread
 from PIL import Image, UnidentifiedImageError
 
-from .domain.edit_request import Upload
-from .domain.errors import InvalidRequest, RequestTooLarge
-from .domain.input_image import InputImage
+from ..domain.edit_request import Upload
+from ..domain.errors import InvalidRequest, RequestTooLarge
+from ..domain.input_image import InputImage
 from .heap import after_image
 from .pixels import reserve
 
