@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from imagegate.logs import redact_logs
+from imagegate.observability.logs import redact_logs
+from imagegate.observability.redaction import MASK, Redactor
 from imagegate.provenance.credentials import issue_chain
-from imagegate.redaction import MASK, Redactor
 
 SECRET = "azure-key-0123456789"
 

@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
-from ..logs import configure_logging
+from ..observability.logs import configure_logging
 from ..web.pages import install_pages
 from ..wiring import Gateway, configured_secrets, open_gateway
 from .access_log import AccessLogMiddleware
