@@ -106,7 +106,7 @@ async def amain() -> None:
             3000,
         )
         blobs = FilesystemBlobStore(Path(tmp) / "blobs", UrlSigner(b"k" * 32), "http://x")
-        from imagegate.ids import new_id
+        from imagegate.domain.ids import new_id
 
         await atimed(f"store.put, {len(tiny):,} B", lambda: blobs.put(new_id("img"), "png", tiny), 2000)
 

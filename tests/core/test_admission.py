@@ -12,9 +12,9 @@ import pytest
 
 from imagegate.config import Settings
 from imagegate.domain.errors import Conflict, InsufficientBalance, InvalidRequest, PermissionDenied, RateLimited
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
 from imagegate.domain.request import parse_image_request
-from imagegate.ids import new_id
 from imagegate.service.admission import Admission, Admitted, Replay, Ticket
 
 from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, run_core

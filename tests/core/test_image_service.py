@@ -24,8 +24,8 @@ from imagegate.domain.errors import (
     NoRouteAvailable,
     UpstreamFailed,
 )
+from imagegate.domain.ids import new_id
 from imagegate.domain.upstream import RetryableUpstreamError, UpstreamRejected
-from imagegate.ids import new_id
 from imagegate.imaging.images import inspect
 from imagegate.service.admission import Ticket
 from imagegate.service.generation import GenerationResult, ImageService

@@ -25,8 +25,8 @@ from imagegate.db.engine import create_engine, migrate
 from imagegate.db.jobs import JobRow
 from imagegate.db.ledger import LedgerRepo
 from imagegate.db.usage import UsageRecord
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
-from imagegate.ids import new_id
 from imagegate.service.job_records import error_json
 from imagegate.service.jobs import Jobs
 from tests.conftest import PostgresDatabase, _clean_environ, require_service

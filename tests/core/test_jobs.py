@@ -17,8 +17,8 @@ from sqlalchemy import update
 from imagegate.config import Settings
 from imagegate.db.tables import jobs as jobs_table
 from imagegate.domain.errors import UpstreamFailed
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
-from imagegate.ids import new_id
 from imagegate.service.admission import Ticket
 from imagegate.service.job_workers import JobWorkers
 from imagegate.service.jobs import Jobs, JobTerms

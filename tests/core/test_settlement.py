@@ -12,10 +12,10 @@ import pytest
 
 from imagegate.config import Settings
 from imagegate.domain.errors import ContentBlocked, InsufficientBalance, UpstreamFailed
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
 from imagegate.domain.request import parse_image_request
 from imagegate.domain.upstream import GeneratedImage
-from imagegate.ids import new_id
 from imagegate.routing.router import Routed
 from imagegate.service.admission import Admission, Admitted, Replay, Ticket
 from imagegate.service.settlement import REPLAY_ROUTE, Charge, Settlement

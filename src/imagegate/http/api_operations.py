@@ -18,6 +18,7 @@ from ..domain import shapes
 from ..domain.catalog import Catalog, Model
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
+from ..domain.ids import SUFFIX
 from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
@@ -132,12 +133,12 @@ LIBRARY_QUERY = (
         max_chars=MAX_QUERY_CHARS,
     ),
     Field("model", "string", "only this model's images (an id or alias)", max_chars=MAX_MODEL_CHARS),
-    Field("after", "string", "the `last_id` of the previous page (`img_…`)", form="(img_[0-9a-z]{26})?"),
+    Field("after", "string", "the `last_id` of the previous page (`img_…`)", form=f"(img_{SUFFIX})?"),
     Field("limit", "integer", "images per page", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT),
 )
 LEDGER_PAGE = (
     Field("limit", "integer", "entries per page", minimum=1, maximum=MAX_HISTORY_PAGE, default=20),
-    Field("after", "string", "the `last_id` of the previous page (`led_…`)", form="(led_[0-9a-z]{26})?"),
+    Field("after", "string", "the `last_id` of the previous page (`led_…`)", form=f"(led_{SUFFIX})?"),
 )
 ACCOUNT_FILTER = Field("account_id", "string", "only this account's", max_chars=MAX_ID_CHARS)
 

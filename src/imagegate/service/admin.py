@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,7 +30,6 @@ from .webhook_endpoints import WebhookEndpoints
 from .webhooks import Webhooks
 
 MAX_HISTORY_PAGE = 500
-_LEDGER_ID = re.compile(r"^led_[0-9a-z]{26}$")
 
 
 def to_micros(amount: str, param: str = "amount_usd") -> int:
@@ -138,7 +136,7 @@ class AdminService:
         """The account's ledger entries, newest first (`after`: the last entry id of the previous page)."""
         check_id(account_id, "account_id")
         size = page_size(limit, maximum=MAX_HISTORY_PAGE)
-        before = page_cursor(after, _LEDGER_ID, "a ledger entry id (led_…)")
+        before = page_cursor(after, "led", "a ledger entry id (led_…)")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
         assert self._history is not None

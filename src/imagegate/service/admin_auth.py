@@ -16,9 +16,9 @@ import logging
 from dataclasses import dataclass
 
 from ..domain.errors import RateLimited
+from ..domain.ids import new_id
 from ..domain.ports import LimiterState
 from ..domain.ratelimit import StateUnavailable
-from ..ids import new_id
 from .degraded import serve_without_or_refuse
 
 log = logging.getLogger("imagegate.admin")

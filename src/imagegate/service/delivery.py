@@ -19,10 +19,10 @@ import pybase64
 
 from ..db.images import ImageOwner, ImagesRepo, NewImage
 from ..domain.blobs import THUMBNAIL_EXT, stored_names
+from ..domain.ids import new_id
 from ..domain.ports import BlobStore
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
-from ..ids import new_id
 from ..imaging.thumbnails import thumbnail_of
 
 log = logging.getLogger("imagegate.delivery")

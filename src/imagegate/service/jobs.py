@@ -15,17 +15,16 @@ each ends its money in `Settlement.end_job` (released, or refunded if an attempt
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..db.jobs import JobRow, JobsRepo, NewJob
 from ..domain.errors import InvalidRequest, JobCancelled, JobNotCancellable, NotFound
+from ..domain.ids import is_id, new_id
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.text import check_id
-from ..ids import new_id
 from .admission import Admitted, Replay, Ticket
 from .generation import ImageService, Prepared, Read
 from .job_records import JobUploads, overrides_json, public_body, ticket_of
@@ -33,7 +32,6 @@ from .operations import Operation
 from .settlement import Settlement
 from .summary import RequestSummary
 
-_JOB_ID = re.compile(r"^job_[0-9a-z]{26}$")
 NOTIFY_AGAIN_AFTER_SECONDS = 60
 """A finished job whose owner was not told within this is announced again by the sweep."""
 HOLD_MARGIN_SECONDS = 60
@@ -165,7 +163,7 @@ class Jobs:
     async def cancel(self, principal: Principal, job_id: str) -> dict[str, Any]:
         """Cancel a queued job: its hold released, nothing billed. A running or finished one: 409."""
         check_id(job_id, "job_id")
-        row = await self._repo.cancel(job_id, principal.account_id) if _JOB_ID.match(job_id) else None
+        row = await self._repo.cancel(job_id, principal.account_id) if is_id(job_id, "job") else None
         if row is None:
             existing = await self._owned(principal, job_id)
             raise JobNotCancellable(
@@ -179,7 +177,7 @@ class Jobs:
 
     async def _owned(self, principal: Principal, job_id: str) -> JobRow:
         """The job of this principal's account; any other id (another account's, unknown, malformed): 404."""
-        row = await self._repo.get(job_id, principal.account_id) if _JOB_ID.match(job_id) else None
+        row = await self._repo.get(job_id, principal.account_id) if is_id(job_id, "job") else None
         if row is None:
             raise NotFound(f"No job '{job_id[:64]}' for this account.", code="job_not_found")
         return row

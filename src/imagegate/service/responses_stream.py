@@ -15,10 +15,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from ..domain.ids import new_id
 from ..domain.responses_answer import image_call, response_object
 from ..domain.responses_request import ResponsesRequest
 from ..domain.upstream import GeneratedImage, PartialImage
-from ..ids import new_id
 from .settlement import GenerationResult
 from .streaming import Emit, ImageStream
 

@@ -9,7 +9,7 @@ import time
 
 from ..db.images import ImagesRepo
 from ..domain.errors import NotFound
-from ..domain.image_library import IMAGE_ID
+from ..domain.ids import is_id
 from ..domain.ports import BlobStore
 from ..domain.principal import Principal
 
@@ -51,7 +51,7 @@ class Retention:
 
     async def delete(self, principal: Principal, image_id: str) -> None:
         """The owner deletes an image (and its thumbnail) early; any other caller is told there is no such image."""
-        image = await self._index.owned(image_id, principal.account_id) if IMAGE_ID.match(image_id) else None
+        image = await self._index.owned(image_id, principal.account_id) if is_id(image_id, "img") else None
         if image is None:
             raise NotFound("No such image.", code="image_not_found")
         await self._remove(image.names)  # StorageUnavailable leaves the row, so a retry can finish it

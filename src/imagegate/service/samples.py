@@ -19,10 +19,10 @@ from ..db.clock import utcnow
 from ..db.samples import RecentImage, Sample, SamplesRepo
 from ..domain.catalog import Catalog
 from ..domain.errors import InvalidRequest, NotFound, RequestTooLarge
+from ..domain.ids import SUFFIX, new_id
 from ..domain.ports import BlobStore
 from ..domain.request import parse_image_request
 from ..domain.text import check_id
-from ..ids import new_id
 from ..imaging.images import BadImage, ImageInfo, inspect
 
 MAX_SAMPLE_BYTES = 20 * 1024 * 1024
@@ -34,7 +34,7 @@ GALLERY_SIZE = 12
 LISTED = 500
 RECENT_IMAGES = 24
 """Stored images the admin pages offer for "use as sample"."""
-SAMPLE_NAME = re.compile(r"^(smp_[0-9a-z]{26})\.(png|jpeg|webp)$")
+SAMPLE_NAME = re.compile(rf"^(smp_{SUFFIX})\.(png|jpeg|webp)$")
 CONTENT_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 PARAMETERS = ("size", "quality", "style", "n", "output_format", "background")
 """What a sample may say about the request that made it (the rest of a body does not change the image)."""

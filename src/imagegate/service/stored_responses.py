@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +20,7 @@ import pybase64
 from ..db.responses import KeptResponse, ResponsesRepo
 from ..domain.edit_request import Upload
 from ..domain.errors import NotFound
+from ..domain.ids import is_id
 from ..domain.ports import BlobStore
 from ..domain.principal import Principal
 from ..domain.responses_answer import with_images, without_images
@@ -30,7 +30,6 @@ log = logging.getLogger("imagegate.responses")
 
 KEEP_SECONDS = 86400
 """How long a response is kept (OpenAI keeps them 30 days; a gateway keeps images a day)."""
-_RESPONSE_ID = re.compile(r"^resp_[0-9a-z]{26}$")
 
 
 class StoredResponses:
@@ -95,7 +94,7 @@ class StoredResponses:
 
     async def _find(self, principal: Principal, response_id: str, param: str) -> KeptResponse:
         kept = None
-        if _RESPONSE_ID.match(response_id):
+        if is_id(response_id, "resp"):
             kept = await self._repo.find(response_id, principal.account_id, int(self._clock()))
         if kept is None:
             raise _not_found(response_id, param)

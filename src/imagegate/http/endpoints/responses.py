@@ -18,12 +18,12 @@ from fastapi import APIRouter, Request
 
 from ...domain.edit_request import Upload, edit_model, text_fields
 from ...domain.errors import InvalidRequest, RequestTooLarge
+from ...domain.ids import new_id
 from ...domain.json_body import parse_json_object
 from ...domain.principal import Principal
 from ...domain.responses_answer import from_images_body
 from ...domain.responses_request import EarlierImage, ResponsesRequest, parse_responses_request
 from ...domain.text import check_id
-from ...ids import new_id
 from ...service.jobs import JobAccepted
 from ...service.operations import Edit, Generate, Operation
 from ...service.responses_stream import ResponsesEvents
