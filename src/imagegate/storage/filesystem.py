@@ -8,10 +8,10 @@ import os
 import re
 from pathlib import Path
 
-from ..atomic_file import write_atomically
 from ..domain.blobs import Blob, content_type_of
 from ..domain.errors import StorageUnavailable
 from ..domain.ids import SUFFIX
+from ..host.files import write_atomically
 from .signing import UrlSigner
 from .urls import GatewayUrls
 
