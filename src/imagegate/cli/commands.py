@@ -16,14 +16,13 @@ from typing import Any
 
 import click
 
-from . import __version__
-from .config import Settings, load_settings
-from .domain.errors import GatewayError
-from .service.admin import AdminService, bootstrap_first_run
-from .service.doctor import diagnose, render, report
-from .service.samples import PARAMETERS, Samples
-from .tour import command_name, tour
-from .wiring import (
+from .. import __version__
+from ..config import Settings, load_settings
+from ..domain.errors import GatewayError
+from ..service.admin import AdminService, bootstrap_first_run
+from ..service.doctor import diagnose, render, report
+from ..service.samples import PARAMETERS, Samples
+from ..wiring import (
     check_output_screening,
     check_provenance,
     check_storage,
@@ -31,6 +30,7 @@ from .wiring import (
     open_route_health,
     open_samples,
 )
+from .tour import command_name, tour
 
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
 
@@ -74,8 +74,8 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     """Start the gateway (creates / migrates the database first)."""
     import uvicorn
 
-    from .http.app import create_app
-    from .http.connections import ConnectionPolicy, install
+    from ..http.app import create_app
+    from ..http.connections import ConnectionPolicy, install
 
     settings = load_settings(host=host, port=port)
     first = prepare_serving(settings)
@@ -450,7 +450,7 @@ def webhooks_deliveries(
 @json_option
 def usage(start: str | None, end: str | None, account_id: str | None, as_json: bool) -> None:
     """Usage records across accounts, with totals."""
-    from .service.timerange import time_range
+    from ..service.timerange import time_range
 
     first, last = time_range(start, end)
     result = _admin_call(lambda admin: admin.usage(first, last, account_id))
