@@ -31,8 +31,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
+from imagegate.asgi import create_app
 from imagegate.config import load_settings
-from imagegate.http.app import create_app
 from imagegate.wiring import open_admin
 from scenarios import operator_toml
 

@@ -74,7 +74,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     """Start the gateway (creates / migrates the database first)."""
     import uvicorn
 
-    from ..http.app import create_app
+    from ..asgi import create_app
     from ..http.connections import ConnectionPolicy, install
 
     settings = load_settings(host=host, port=port)
@@ -107,7 +107,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
         os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = settings.host, str(settings.port)
         if settings.metrics and settings.metrics_dir is None:  # the workers' metrics, added up at a scrape
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="imagegate-metrics-")
-        uvicorn.run("imagegate.http.asgi:app_from_env", factory=True, workers=workers, **options)
+        uvicorn.run("imagegate.asgi:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
 
