@@ -111,7 +111,7 @@ async def amain() -> None:
         await atimed(f"store.put, {len(tiny):,} B", lambda: blobs.put(new_id("img"), "png", tiny), 2000)
 
     from imagegate.domain.upstream import GeneratedImage
-    from imagegate.service.delivery import Delivery
+    from imagegate.service.images.delivery import Delivery
 
     class Req:
         response_format = "b64_json"

@@ -56,34 +56,34 @@ from .providers.registry import credential_settings, default_registry, read_cred
 from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
-from .service.account_view import AccountView
-from .service.admin import AdminService
-from .service.admin_auth import AdminAuthLimits, AdminTokenGuard
-from .service.admin_sessions import AdminSessionRevocations
-from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
-from .service.billing import Billing
-from .service.catalog_view import CatalogView
-from .service.delivery import Delivery
-from .service.generation import ImageService
-from .service.image_files import ImageFiles
-from .service.image_inputs import ImageInputs
-from .service.image_library import ImageLibrary
-from .service.job_records import JobUploads
-from .service.job_workers import JobWorkers
-from .service.jobs import Jobs, JobTerms
-from .service.output_screening import OutputScreen
-from .service.rate_limits import Limiter
+from .service.images.admission import Admission
+from .service.images.billing import Billing
+from .service.images.delivery import Delivery
+from .service.images.files import ImageFiles
+from .service.images.generation import ImageService
+from .service.images.inputs import ImageInputs
+from .service.images.library import ImageLibrary
+from .service.images.output_screening import OutputScreen
+from .service.images.rate_limits import Limiter
+from .service.images.retention import Retention
+from .service.images.screening import PromptScreen
+from .service.images.settlement import Settlement
+from .service.jobs.jobs import Jobs, JobTerms
+from .service.jobs.records import JobUploads
+from .service.jobs.workers import JobWorkers
+from .service.operator.admin import AdminService
+from .service.operator.auth import AdminAuthLimits, AdminTokenGuard
+from .service.operator.route_health import RouteHealth, run_dir
+from .service.operator.samples import Samples
+from .service.operator.sessions import AdminSessionRevocations
 from .service.recovery import NodeRecovery, ThisRun
-from .service.retention import Retention
-from .service.route_health import RouteHealth, run_dir
-from .service.samples import Samples
-from .service.screening import PromptScreen
-from .service.settlement import Settlement
-from .service.stored_responses import StoredResponses
-from .service.webhook_delivery import DeliveryPolicy, WebhookDelivery
-from .service.webhook_endpoints import WebhookEndpoints
-from .service.webhooks import Webhooks
+from .service.responses.stored import StoredResponses
+from .service.views.account import AccountView
+from .service.views.catalog import CatalogView
+from .service.webhooks.delivery import DeliveryPolicy, WebhookDelivery
+from .service.webhooks.endpoints import WebhookEndpoints
+from .service.webhooks.webhooks import Webhooks
 from .setting import Setting
 from .state.circuits_memory import MemoryCircuitStore, PublishedCircuits
 from .state.circuits_redis import RedisCircuitStore

@@ -22,17 +22,17 @@ from imagegate.providers.http_client import UpstreamClient
 from imagegate.providers.registry import read_credentials
 from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.router import Router
-from imagegate.service.admin import AdminService
-from imagegate.service.admission import Admission
 from imagegate.service.authentication import KeyAuthenticator
-from imagegate.service.billing import Billing
-from imagegate.service.generation import ImageService
-from imagegate.service.job_events import JobEvents
-from imagegate.service.job_records import JobUploads
-from imagegate.service.job_workers import JobWorkers
-from imagegate.service.jobs import Jobs, JobTerms
-from imagegate.service.rate_limits import Limiter
-from imagegate.service.settlement import Settlement
+from imagegate.service.images.admission import Admission
+from imagegate.service.images.billing import Billing
+from imagegate.service.images.generation import ImageService
+from imagegate.service.images.rate_limits import Limiter
+from imagegate.service.images.settlement import Settlement
+from imagegate.service.jobs.events import JobEvents
+from imagegate.service.jobs.jobs import Jobs, JobTerms
+from imagegate.service.jobs.records import JobUploads
+from imagegate.service.jobs.workers import JobWorkers
+from imagegate.service.operator.admin import AdminService
 from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.state.limiter_memory import MemoryLimiterState
 from imagegate.storage.filesystem import FilesystemBlobStore

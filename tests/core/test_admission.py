@@ -15,7 +15,7 @@ from imagegate.domain.errors import Conflict, InsufficientBalance, InvalidReques
 from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
 from imagegate.domain.request import parse_image_request
-from imagegate.service.admission import Admission, Admitted, Replay, Ticket
+from imagegate.service.images.admission import Admission, Admitted, Replay, Ticket
 
 from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, run_core
 

@@ -17,8 +17,8 @@ from imagegate.domain.principal import Principal
 from imagegate.domain.request import parse_image_request
 from imagegate.domain.upstream import GeneratedImage
 from imagegate.routing.router import Routed
-from imagegate.service.admission import Admission, Admitted, Replay, Ticket
-from imagegate.service.settlement import REPLAY_ROUTE, Charge, Settlement
+from imagegate.service.images.admission import Admission, Admitted, Replay, Ticket
+from imagegate.service.images.settlement import REPLAY_ROUTE, Charge, Settlement
 
 from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, run_core
 from .scripted import image

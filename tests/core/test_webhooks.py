@@ -26,9 +26,9 @@ from imagegate.config import Settings, load_settings
 from imagegate.domain.ports import WebhookUnreachable
 from imagegate.domain.principal import Principal
 from imagegate.providers.webhook_sender import WebhookSender
-from imagegate.service.admin import AdminService
-from imagegate.service.webhook_delivery import NO_ANSWER, URL_REFUSED, WebhookDelivery
-from imagegate.service.webhooks import Webhooks
+from imagegate.service.operator.admin import AdminService
+from imagegate.service.webhooks.delivery import NO_ANSWER, URL_REFUSED, WebhookDelivery
+from imagegate.service.webhooks.webhooks import Webhooks
 from imagegate.wiring import admin_service, open_database, webhook_delivery, webhook_sender
 from tests.support.processes import free_port
 from tests.upstreams.fake_webhooks import FakeWebhookReceiver, Received

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import httpx
 import openai
 
-from imagegate.service.admin import AdminService
+from imagegate.service.operator.admin import AdminService
 from tests.support.operator import DESK, Action
 from tests.support.processes import ManagedProcess, free_port
 from tests.upstreams.fake_openai import FakeOpenAI

@@ -19,9 +19,9 @@ import click
 from .. import __version__
 from ..config import Settings, load_settings
 from ..domain.errors import GatewayError
-from ..service.admin import AdminService, bootstrap_first_run
-from ..service.doctor import diagnose, render, report
-from ..service.samples import PARAMETERS, Samples
+from ..service.operator.admin import AdminService, bootstrap_first_run
+from ..service.operator.doctor import diagnose, render, report
+from ..service.operator.samples import PARAMETERS, Samples
 from ..wiring import (
     check_output_screening,
     check_provenance,

@@ -1,7 +1,7 @@
 """Every operation of the JSON API, as data: one `ApiOperation` row per method and path.
 
 The API document (`http/openapi.py`) is rendered from these rows, the request fields they name
-(declared where they are checked: `domain/request.py`, `service/admin_fields.py`) and the answer
+(declared where they are checked: `domain/request.py`, `service/operator/fields.py`) and the answer
 shapes (`domain/shapes.py`). A new route is its endpoint plus one row here; the statuses it may
 answer follow from what it takes (a key, a body, a path id) plus the ones it names.
 `tests/e2e/test_openapi.py` fails while a served route has no row, and schemathesis checks that the
@@ -23,10 +23,10 @@ from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MA
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
 from ..domain.text import MAX_ID_CHARS
-from ..service import admin_fields
-from ..service.admin import MAX_HISTORY_PAGE
+from ..service.operator import fields as admin_fields
+from ..service.operator.admin import MAX_HISTORY_PAGE
 from ..service.timerange import TIME_FORM
-from ..service.webhooks import MAX_PAGE, STATUSES
+from ..service.webhooks.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema
 from .openapi_responses import responses_request_schema
 

@@ -11,8 +11,8 @@ from ...domain.fields import Field, read_fields
 from ...domain.json_body import parse_json_object
 from ...domain.money import amount_text
 from ...domain.text import check_text
-from ...service import admin_fields
-from ...service.admin import AdminService
+from ...service.operator import fields as admin_fields
+from ...service.operator.admin import AdminService
 from ...service.timerange import time_range
 from ..auth import require_admin
 from ..gateway import gateway
@@ -34,7 +34,7 @@ def _admin(request: Request) -> AdminService:
 
 
 async def _body(request: Request, fields: tuple[Field, ...]) -> dict[str, Any]:
-    """The JSON body, read against its declared fields (`service/admin_fields.py`); nulls dropped."""
+    """The JSON body, read against its declared fields (`service/operator/fields.py`); nulls dropped."""
     return read_fields(parse_json_object(await request.body(), empty_is_object=True), fields)
 
 
