@@ -72,11 +72,17 @@ from .service.images.settlement import Settlement
 from .service.jobs.jobs import Jobs, JobTerms
 from .service.jobs.records import JobUploads
 from .service.jobs.workers import JobWorkers
+from .service.operator.accounts import AccountsAdmin
 from .service.operator.admin import AdminService
 from .service.operator.auth import AdminAuthLimits, AdminTokenGuard
+from .service.operator.keys import KeysAdmin
+from .service.operator.ledger import LedgerAdmin
+from .service.operator.prices import PricesAdmin
+from .service.operator.reports import ReportsAdmin
 from .service.operator.route_health import RouteHealth, run_dir
 from .service.operator.samples import Samples
 from .service.operator.sessions import AdminSessionRevocations
+from .service.operator.webhooks import WebhooksAdmin
 from .service.recovery import NodeRecovery, ThisRun
 from .service.responses.stored import StoredResponses
 from .service.views.account import AccountView
@@ -199,19 +205,14 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
     """`webhook_transport`: what resolves a new webhook URL's host (default: a sender of its own, which
     holds no connection until it sends, and the admin service never sends)."""
     transport = webhook_transport or webhook_sender(settings)
+    endpoints = WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public())
     return AdminService(
-        db.accounts,
-        db.ledger,
-        db.prices,
-        db.usage,
-        settings.catalog,
-        events=db.safety_events,
-        policies=db.account_policies,
-        safety_policy=settings.safety_policy,
-        stats=db.stats,
-        webhooks=WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public()),
-        webhook_log=Webhooks(db.webhooks),
-        history=LedgerHistoryRepo(db.engine),
+        accounts=AccountsAdmin(db.accounts, db.account_policies, settings.safety_policy),
+        keys=KeysAdmin(db.accounts, settings.catalog),
+        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine)),
+        prices=PricesAdmin(db.prices, settings.catalog),
+        webhooks=WebhooksAdmin(endpoints, Webhooks(db.webhooks)),
+        reports=ReportsAdmin(db.usage, db.stats, db.safety_events),
     )
 
 

@@ -170,14 +170,14 @@ class Core:
         block_terms: list[str] | None = None,
     ) -> Principal:
         """A new funded account and key, resolved from the key as the gateway resolves it."""
-        account = await self.admin.create_account("core")
+        account = await self.admin.accounts.create("core")
         if usd != "0":
-            await self.admin.add_credit(account["id"], usd, "funding")
+            await self.admin.ledger.add_credit(account["id"], usd, "funding")
         if block_terms is not None:
-            await self.admin.set_account_safety(account["id"], block_terms=block_terms, block_categories=[])
+            await self.admin.accounts.set_safety(account["id"], block_terms=block_terms, block_categories=[])
         if max_in_flight is not None:
-            await self.admin.set_account_limits(account["id"], rpm=None, ipm=None, max_in_flight=max_in_flight)
-        key = await self.admin.create_key(account["id"], test=test, models=models, rpm=None)
+            await self.admin.accounts.set_limits(account["id"], rpm=None, ipm=None, max_in_flight=max_in_flight)
+        key = await self.admin.keys.create(account["id"], test=test, models=models, rpm=None)
         return await KeyAuthenticator(self.db.accounts).principal_for(key["key"])
 
     async def money(self, principal: Principal) -> Money:

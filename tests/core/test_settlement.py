@@ -230,7 +230,7 @@ def test_an_upstream_safety_refusal_costs_nothing_and_is_in_the_audit_log(settin
             "primary",
             0,
         )
-        [event] = (await core.admin.list_blocks(account_id=principal.account_id))["data"]
+        [event] = (await core.admin.reports.blocks(account_id=principal.account_id))["data"]
         assert event["request_id"] == request.ticket.request_id
 
     run_core(settings, scenario)

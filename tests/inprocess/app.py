@@ -59,10 +59,10 @@ class InProcess:
 
     async def new_key(self, usd: str = "10", *, test: bool = False) -> str:
         admin = self.gateway.admin
-        account = await admin.create_account("in-process")
+        account = await admin.accounts.create("in-process")
         if usd != "0":
-            await admin.add_credit(account["id"], usd, "funding")
-        return str((await admin.create_key(account["id"], test=test, models=None, rpm=None))["key"])
+            await admin.ledger.add_credit(account["id"], usd, "funding")
+        return str((await admin.keys.create(account["id"], test=test, models=None, rpm=None))["key"])
 
 
 @asynccontextmanager

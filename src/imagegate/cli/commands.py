@@ -193,7 +193,7 @@ def accounts_create(name: str, allow_duplicate: bool, as_json: bool) -> None:
 
     A name already in use is refused unless --allow-duplicate is given.
     """
-    result = _admin_call(lambda admin: admin.create_account(name, allow_duplicate=allow_duplicate))
+    result = _admin_call(lambda admin: admin.accounts.create(name, allow_duplicate=allow_duplicate))
     _emit(result, as_json, f"{result['id']}  {result['name']}")
 
 
@@ -202,7 +202,7 @@ def accounts_create(name: str, allow_duplicate: bool, as_json: bool) -> None:
 @json_option
 def accounts_disable(account_id: str, as_json: bool) -> None:
     """Disable an account (its keys stop working)."""
-    result = _admin_call(lambda admin: admin.set_account_disabled(account_id, True))
+    result = _admin_call(lambda admin: admin.accounts.set_disabled(account_id, True))
     _emit(result, as_json, f"{result['id']} disabled")
 
 
@@ -211,7 +211,7 @@ def accounts_disable(account_id: str, as_json: bool) -> None:
 @json_option
 def accounts_enable(account_id: str, as_json: bool) -> None:
     """Enable a disabled account."""
-    result = _admin_call(lambda admin: admin.set_account_disabled(account_id, False))
+    result = _admin_call(lambda admin: admin.accounts.set_disabled(account_id, False))
     _emit(result, as_json, f"{result['id']} enabled")
 
 
@@ -220,7 +220,7 @@ def accounts_enable(account_id: str, as_json: bool) -> None:
 @json_option
 def accounts_show(account_id: str, as_json: bool) -> None:
     """Show one account: balance, held credit, limits."""
-    result = _admin_call(lambda admin: admin.get_account(account_id))
+    result = _admin_call(lambda admin: admin.accounts.get(account_id))
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros, held {result['held_micros']}")
 
 
@@ -228,7 +228,7 @@ def accounts_show(account_id: str, as_json: bool) -> None:
 @json_option
 def accounts_list(as_json: bool) -> None:
     """List every account with its balance."""
-    result = _admin_call(lambda admin: admin.list_accounts())
+    result = _admin_call(lambda admin: admin.accounts.all())
     lines = [
         f"{a['id']}  {a['name']:20} balance {a['balance_micros']:>12}  held {a['held_micros']:>10}"
         for a in result["data"]
@@ -250,7 +250,7 @@ def accounts_limits(
     An option left out means no limit.
     """
     result = _admin_call(
-        lambda admin: admin.set_account_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
+        lambda admin: admin.accounts.set_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
     )
     _emit(
         result,
@@ -272,7 +272,7 @@ def accounts_safety(account_id: str, block_terms: str, block_categories: str, as
     terms = [t for t in block_terms.split(",") if t.strip()]
     categories = [c.strip() for c in block_categories.split(",") if c.strip()]
     result = _admin_call(
-        lambda admin: admin.set_account_safety(account_id, block_terms=terms, block_categories=categories)
+        lambda admin: admin.accounts.set_safety(account_id, block_terms=terms, block_categories=categories)
     )
     _emit(result, as_json, f"{result['id']}  safety {json.dumps(result['safety'])}")
 
@@ -290,7 +290,7 @@ def blocks() -> None:
 def blocks_list(account_id: str | None, include_flags: bool, limit: int, as_json: bool) -> None:
     """Blocked (and flagged) requests, newest first."""
     result = _admin_call(
-        lambda admin: admin.list_blocks(account_id=account_id, include_flags=include_flags, limit=limit)
+        lambda admin: admin.reports.blocks(account_id=account_id, include_flags=include_flags, limit=limit)
     )
     lines = [
         f"{e['created_at']}  {e['action']:5} {e['stage']:8} {e['category'] or '-':24} {e['request_id']}  "
@@ -320,7 +320,7 @@ def credit_add(account_id: str, amount_usd: str, reason: str, as_json: bool) -> 
             f"a top-up must be positive; to take credit away use\n"
             f"  imagegate credit adjust {account_id} {amount_usd} --reason {json.dumps(reason)}"
         )
-    result = _admin_call(lambda admin: admin.add_credit(account_id, amount_usd, reason))
+    result = _admin_call(lambda admin: admin.ledger.add_credit(account_id, amount_usd, reason))
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
 
 
@@ -331,7 +331,7 @@ def credit_add(account_id: str, amount_usd: str, reason: str, as_json: bool) -> 
 @json_option
 def credit_adjust(account_id: str, amount_usd: str, reason: str, as_json: bool) -> None:
     """Correct the balance by AMOUNT_USD (may be negative)."""
-    result = _admin_call(lambda admin: admin.adjust_credit(account_id, amount_usd, reason))
+    result = _admin_call(lambda admin: admin.ledger.adjust_credit(account_id, amount_usd, reason))
     _emit(result, as_json, f"{result['id']}  balance {result['balance_micros']} micros")
 
 
@@ -355,7 +355,7 @@ def keys_create(
     A live key unless --test; a test key is free and answers every model with offline previews.
     """
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    result = _admin_call(lambda admin: admin.create_key(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm))
+    result = _admin_call(lambda admin: admin.keys.create(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm))
     _emit(result, as_json, f"{result['id']}  {result['key']}\n(the key is shown only this once)")
 
 
@@ -364,7 +364,7 @@ def keys_create(
 @json_option
 def keys_revoke(key_id: str, as_json: bool) -> None:
     """Revoke a key (refused from the next request on)."""
-    result = _admin_call(lambda admin: admin.revoke_key(key_id))
+    result = _admin_call(lambda admin: admin.keys.revoke(key_id))
     _emit(result, as_json, f"{result['id']} revoked")
 
 
@@ -373,7 +373,7 @@ def keys_revoke(key_id: str, as_json: bool) -> None:
 @json_option
 def keys_list(account_id: str, as_json: bool) -> None:
     """List an account's keys (prefixes only, never the keys)."""
-    result = _admin_call(lambda admin: admin.list_keys(account_id))
+    result = _admin_call(lambda admin: admin.keys.list_for(account_id))
     lines = [
         f"{k['id']}  {k['prefix']}…  {k['mode']}  {'revoked' if k['revoked_at'] else 'active'}" for k in result["data"]
     ]
@@ -385,7 +385,7 @@ def keys_list(account_id: str, as_json: bool) -> None:
 @json_option
 def keys_show(key_id: str, as_json: bool) -> None:
     """Show one key: its mode, limits and webhook URL (never the key nor the webhook secret)."""
-    result = _admin_call(lambda admin: admin.get_key(key_id))
+    result = _admin_call(lambda admin: admin.keys.get(key_id))
     state = "revoked" if result["revoked_at"] else "active"
     _emit(
         result,
@@ -407,10 +407,10 @@ def keys_webhook(key_id: str, url: str | None, clear: bool, as_json: bool) -> No
     if clear == (url is not None):
         raise click.UsageError("give either a URL or --clear")
     if clear:
-        result = _admin_call(lambda admin: admin.clear_webhook(key_id))
+        result = _admin_call(lambda admin: admin.webhooks.clear_url(key_id))
         _emit(result, as_json, f"{key_id}  webhook cleared")
         return
-    result = _admin_call(lambda admin: admin.set_webhook(key_id, url))
+    result = _admin_call(lambda admin: admin.webhooks.set_url(key_id, url))
     _emit(
         result,
         as_json,
@@ -434,7 +434,7 @@ def webhooks_deliveries(
 ) -> None:
     """Webhook messages, newest first, with every attempt."""
     result = _admin_call(
-        lambda admin: admin.webhook_deliveries(account_id=account_id, status=status, limit=str(limit), after=after)
+        lambda admin: admin.webhooks.deliveries(account_id=account_id, status=status, limit=str(limit), after=after)
     )
     lines = [
         f"{m['created_at']}  {m['id']}  {m['type']:20} {m['status']:9} {len(m['attempts'])} attempt(s)  {m['job_id']}"
@@ -453,7 +453,7 @@ def usage(start: str | None, end: str | None, account_id: str | None, as_json: b
     from ..service.timerange import time_range
 
     first, last = time_range(start, end)
-    result = _admin_call(lambda admin: admin.usage(first, last, account_id))
+    result = _admin_call(lambda admin: admin.reports.usage(first, last, account_id))
     totals = result["totals"]
     _emit(result, as_json, f"{totals['requests']} requests, {totals['images']} images, {totals['cost_micros']} micros")
 
@@ -470,7 +470,7 @@ def ledger() -> None:
 @json_option
 def ledger_history(account_id: str, limit: int, after: str | None, as_json: bool) -> None:
     """An account's ledger entries, newest first: top-ups, adjustments, holds, captures, releases, refunds."""
-    result = _admin_call(lambda admin: admin.ledger_history(account_id, str(limit), after))
+    result = _admin_call(lambda admin: admin.ledger.history(account_id, str(limit), after))
     lines = [
         f"{e['created_at']}  {e['id']}  {e['kind']:10} {e['amount_micros']:>12} {e['held_delta_micros']:>12}  {e['reason']}"
         for e in result["data"]
@@ -487,7 +487,7 @@ def ledger_verify(as_json: bool) -> None:
 
     Exits 1 when one does not (docs/ledger.md lists the checks).
     """
-    result = _admin_call(lambda admin: admin.verify_ledger())
+    result = _admin_call(lambda admin: admin.ledger.verify())
     human = (
         f"ok: {result['accounts_checked']} accounts"
         if result["ok"]
@@ -510,7 +510,7 @@ def holds_sweep(as_json: bool) -> None:
 
     `serve` also does this every minute.
     """
-    result = _admin_call(lambda admin: admin.sweep_holds())
+    result = _admin_call(lambda admin: admin.ledger.sweep_holds())
     _emit(result, as_json, f"released {result['released']} expired hold(s)")
 
 
@@ -527,7 +527,7 @@ def prices() -> None:
 @json_option
 def prices_set(model: str, quality: str | None, size: str, amount_usd: str, as_json: bool) -> None:
     """Set the live price of MODEL at one quality and size."""
-    result = _admin_call(lambda admin: admin.set_price(model, quality, size, amount_usd))
+    result = _admin_call(lambda admin: admin.prices.set(model, quality, size, amount_usd))
     _emit(result, as_json, f"{result['model']} {result['quality']} {result['size']}: {result['micros']} micros")
 
 
@@ -535,7 +535,7 @@ def prices_set(model: str, quality: str | None, size: str, amount_usd: str, as_j
 @json_option
 def prices_list(as_json: bool) -> None:
     """List every model's live prices (micros per image)."""
-    result = _admin_call(lambda admin: admin.list_prices())
+    result = _admin_call(lambda admin: admin.prices.all())
     lines = [
         f"{model:22} {quality:8} {size:10} {micros:>10}"
         for model, card in result["models"].items()

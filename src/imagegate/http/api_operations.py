@@ -24,7 +24,7 @@ from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
 from ..domain.text import MAX_ID_CHARS
 from ..service.operator import fields as admin_fields
-from ..service.operator.admin import MAX_HISTORY_PAGE
+from ..service.operator.ledger import MAX_HISTORY_PAGE
 from ..service.timerange import TIME_FORM
 from ..service.webhooks.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema

@@ -31,7 +31,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
     interval = gateway.settings.sweep_interval_seconds
     while True:
         try:
-            swept = await gateway.admin.sweep_holds()
+            swept = await gateway.admin.ledger.sweep_holds()
             if swept["released"]:
                 log.warning("released %d expired hold(s)", swept["released"])
         except Exception:  # a bad sweep must not stop the next one

@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from ..domain.errors import GatewayError, InvalidRequest
 from ..domain.ids import is_id
 from ..http.gateway import gateway
-from ..service.operator.admin import MAX_LIMIT
+from ..service.operator.fields import MAX_LIMIT
 from .render import page
 from .session import COOKIE, NEW_KEY_COOKIE, NEW_KEY_SECONDS, AdminSessions, Session
 
