@@ -1,4 +1,4 @@
-"""The one redaction place (redaction.py): configured secrets and credential-shaped text never reach
+"""The one redaction place (observability/redaction.py): configured secrets and credential-shaped text never reach
 a log line, its exception text or its arguments."""
 
 from __future__ import annotations
