@@ -70,6 +70,7 @@ from .service.images.rate_limits import Limiter
 from .service.images.retention import Retention
 from .service.images.screening import PromptScreen
 from .service.images.settlement import Settlement
+from .service.images.thumbnails import Thumbnails
 from .service.jobs.jobs import Jobs, JobTerms
 from .service.jobs.records import JobUploads
 from .service.jobs.workers import JobWorkers
@@ -304,7 +305,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter)
+        thumbnails = Thumbnails(store, db.images)  # made after the answers, by a task of this node
+        stack.push_async_callback(thumbnails.aclose)  # before the store and database close
+        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter, thumbnails)
         uploads, terms = JobUploads(store), job_terms(settings)
         workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
         routes = route_health(settings, router, health)
@@ -374,8 +377,10 @@ def image_pipeline(
     limiter_state: LimiterState,
     http_client: UpstreamClient,
     meter: Meter = NULL_METER,
+    thumbnails: Thumbnails | None = None,
 ) -> tuple[ImageService, Settlement]:
-    """The image service and its settlement step (async jobs settle through it too)."""
+    """The image service and its settlement step (async jobs settle through it too); `thumbnails`:
+    where stored images are queued for their library thumbnails (a serving node's; None: none made)."""
     billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, meter)
     screen = prompt_screen(settings, db.safety_events, http_client, meter)
     limiter = Limiter(
@@ -388,7 +393,9 @@ def image_pipeline(
         settings.catalog,
         router,
         Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen),
-        Delivery(store, settings.url_ttl_seconds, db.images, keep_prompts=settings.library_prompts),
+        Delivery(
+            store, settings.url_ttl_seconds, db.images, keep_prompts=settings.library_prompts, thumbnails=thumbnails
+        ),
         settlement,
         edit_max_image_bytes=settings.edit_max_image_bytes,
         output_screen=output_screen(settings, http_client, screen),
