@@ -13,6 +13,8 @@ figure is CPU per request of the gateway alone, and a variant is compared with `
 of its rounds' ratios (each round's blocks ran close together).
 
 A variant is a set of settings (`IMAGEGATE_*`) and the request's `response_format`; see VARIANTS.
+`--baseline-src DIR` (a tree made by `git archive COMMIT src | tar -x -C DIR`) adds the variants named
+`old:NAME`: NAME's settings on that commit's code, so a change is measured against its parent in one run.
 `--idle-seconds N` also measures each gateway's CPU while no request comes (the job workers', the
 webhook loop's and the sweeps' polls), as CPU ms per second.
 """
@@ -51,6 +53,11 @@ VARIANTS: dict[str, tuple[dict[str, str], str]] = {
 """name -> (settings over the bench's, response_format)."""
 
 
+def variant(name: str) -> tuple[dict[str, str], str]:
+    """`old:NAME` is NAME run on the baseline's code."""
+    return VARIANTS[name.removeprefix("old:")]
+
+
 def body(response_format: str) -> bytes:
     return json.dumps(
         {"model": TINY.name, "prompt": PROMPT, "n": 1, "size": "256x256", "response_format": response_format}
@@ -63,14 +70,22 @@ def profile(a: argparse.Namespace, gateways: dict[str, tuple[int, int, str]], na
     spy = str(Path(sys.executable).with_name("py-spy"))
     for name in names:
         pid, port, key = gateways[name]
-        out = a.profile / f"{name}.txt"
+        out = a.profile / f"{name.replace(':', '-')}.txt"
         cmd = [spy, "record", "--pid", str(pid), "--native", "--threads", "--format", "raw", "--rate", "200"]
         with subprocess.Popen(
             [*cmd, "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         ) as spy_proc:
             time.sleep(1)  # py-spy attaches
             before = tree_cpu_seconds(pid)
-            block(port, key, "/v1/images/generations", body(VARIANTS[name][1]), a.requests * 2, a.concurrency, 100)
+            block(
+                port,
+                key,
+                "/v1/images/generations",
+                body(variant(name)[1]),
+                a.requests * 2,
+                a.concurrency,
+                100,
+            )
             cpu_ms = (tree_cpu_seconds(pid) - before) * 1000 / (a.requests * 2)
             spy_proc.send_signal(signal.SIGINT)
             spy_proc.wait(timeout=60)
@@ -85,11 +100,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--variants", default="base,no-access-log,no-c2pa,no-library-prompts,b64")
     parser.add_argument("--idle-seconds", type=float, default=0, help="also measure idle CPU for this long")
     parser.add_argument("--gateway-env", default="", help="NAME=VALUE … set on every gateway")
+    parser.add_argument(
+        "--baseline-src",
+        type=Path,
+        help="a source tree (`git archive COMMIT src | tar -x -C DIR`): variants named old:NAME run its code",
+    )
     parser.add_argument("--profile", type=Path, help="also py-spy one more block per variant: raw profiles here")
     a = parser.parse_args(argv)
     names = a.variants.split(",")
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown or "base" not in names:
+    unknown = [n for n in names if n.removeprefix("old:") not in VARIANTS]
+    if unknown or "base" not in names or (any(n.startswith("old:") for n in names) and not a.baseline_src):
         raise SystemExit(f"variants must include base and be among {sorted(VARIANTS)}; unknown: {unknown}")
     with tempfile.TemporaryDirectory(prefix="imagegate-request-cpu-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
@@ -100,30 +120,48 @@ def main(argv: list[str] | None = None) -> None:
         wait_until_up(f"http://127.0.0.1:{upstream_port}/healthz", fake, work / "fake.log", 120)
         gateways: dict[str, tuple[int, int, str]] = {}  # name -> (pid, port, key)
         for name in names:
-            settings, _ = VARIANTS[name]
+            settings, _ = variant(name)
             port = free_port()
-            (work / name).mkdir()
-            env = gateway_env(work / name, port, upstream_port)
+            (work / name.replace(":", "-")).mkdir()
+            env = gateway_env(work / name.replace(":", "-"), port, upstream_port)
             env["IMAGEGATE_CONFIG"] = str(work / "bench-models.toml")
             env["IMAGEGATE_LOG_LEVEL"] = "info"
             env.update(item.split("=", 1) for item in a.gateway_env.split() if "=" in item)
             env.update(settings)
+            if name.startswith("old:"):  # the baseline's code, ahead of the installed one
+                env["PYTHONPATH"] = str(a.baseline_src.resolve() / "src")
             key = live_key(env)
             cmd = [str(Path(sys.executable).with_name("imagegate")), "serve", "--workers", "1"]
-            log = work / f"{name}.log"
+            log = work / f"{name.replace(':', '-')}.log"
             proc = stack.enter_context(started(cmd, env, log))
             wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, log, 120)
             gateways[name] = (proc.pid, port, key)
         for name in names:  # warm every path before measuring
             pid, port, key = gateways[name]
-            block(port, key, "/v1/images/generations", body(VARIANTS[name][1]), 50, a.concurrency, 100)
+            block(
+                port,
+                key,
+                "/v1/images/generations",
+                body(variant(name)[1]),
+                50,
+                a.concurrency,
+                100,
+            )
         per_request: dict[str, list[float]] = {n: [] for n in names}
         for round_ in range(a.rounds):
             shift = round_ % len(names)
             for name in names[shift:] + names[:shift]:
                 pid, port, key = gateways[name]
                 before = tree_cpu_seconds(pid)
-                block(port, key, "/v1/images/generations", body(VARIANTS[name][1]), a.requests, a.concurrency, 100)
+                block(
+                    port,
+                    key,
+                    "/v1/images/generations",
+                    body(variant(name)[1]),
+                    a.requests,
+                    a.concurrency,
+                    100,
+                )
                 per_request[name].append((tree_cpu_seconds(pid) - before) * 1e6 / a.requests)
         if a.profile:
             profile(a, gateways, names)
@@ -140,8 +178,8 @@ def main(argv: list[str] | None = None) -> None:
             ratios = [v / b for v, b in zip(per_request[name], base, strict=True)]
             row = {
                 "variant": name,
-                "settings": VARIANTS[name][0],
-                "response_format": VARIANTS[name][1],
+                "settings": variant(name)[0],
+                "response_format": variant(name)[1],
                 "us_per_request": round(statistics.median(per_request[name])),
                 "ratio_to_base": round(statistics.median(ratios), 3),
                 "delta_us": round(statistics.median(v - b for v, b in zip(per_request[name], base, strict=True))),
