@@ -26,6 +26,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -34,7 +35,7 @@ import time
 from pathlib import Path
 
 from chat_vs_images import block
-from procstat import tree_cpu_seconds
+from procstat import TICKS_PER_SECOND, tree_cpu_seconds
 from run import BENCH, UPSTREAM_KEY, free_port, gateway_env, live_key, started, wait_until_up
 from scenarios import PROMPT, TINY, operator_toml
 
@@ -49,6 +50,8 @@ VARIANTS: dict[str, tuple[dict[str, str], str]] = {
     "b64": ({}, "b64_json"),
     "b64-no-c2pa": ({"IMAGEGATE_C2PA": "off"}, "b64_json"),
     "no-job-workers": ({"IMAGEGATE_JOB_WORKERS": "0"}, "url"),
+    "lean": ({"IMAGEGATE_C2PA": "off"}, "b64_json"),
+    "lean-no-access-log": ({"IMAGEGATE_C2PA": "off", "IMAGEGATE_ACCESS_LOG": "false"}, "b64_json"),
 }
 """name -> (settings over the bench's, response_format)."""
 
@@ -64,29 +67,48 @@ def body(response_format: str) -> bytes:
     ).encode()
 
 
+def cpu_us_per_request(gateway: tuple[int, int, str], name: str, requests: int, concurrency: int) -> float:
+    """One block of `requests` of variant `name`'s kind: the gateway process's CPU per request, in µs."""
+    pid, port, key = gateway
+    before = tree_cpu_seconds(pid)
+    block(port, key, "/v1/images/generations", body(variant(name)[1]), requests, concurrency, 100)
+    return (settled_cpu_seconds(pid) - before) * 1e6 / requests
+
+
+def settled_cpu_seconds(pid: int, quiet: float = 0.2, at_most: float = 30) -> float:
+    """The process's CPU time once it has gone quiet (at most one clock tick in `quiet` seconds): work
+    done after the answers (thumbnails, log lines) counts for the block that caused it."""
+    deadline = time.monotonic() + at_most
+    last = tree_cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(quiet)  # sampling the process's CPU rate, not waiting for a state
+        now = tree_cpu_seconds(pid)
+        if now - last <= 1 / TICKS_PER_SECOND:
+            return now
+        last = now
+    return last
+
+
+def thumbnails_made(work: Path, name: str) -> dict[str, int]:
+    """The gateway's stored images, and how many of them have their thumbnail (read after it stopped)."""
+    with contextlib.closing(sqlite3.connect(work / name.replace(":", "-") / "data" / "imagegate.db")) as db:
+        stored, with_thumbnail = db.execute("SELECT count(*), coalesce(sum(thumbnail), 0) FROM images").fetchone()
+    return {"stored": stored, "with_thumbnail": with_thumbnail}
+
+
 def profile(a: argparse.Namespace, gateways: dict[str, tuple[int, int, str]], names: list[str]) -> None:
     """py-spy (`--native`, all threads, raw collapsed stacks) on each gateway during one block of its requests."""
     a.profile.mkdir(parents=True, exist_ok=True)
     spy = str(Path(sys.executable).with_name("py-spy"))
     for name in names:
-        pid, port, key = gateways[name]
+        pid = gateways[name][0]
         out = a.profile / f"{name.replace(':', '-')}.txt"
         cmd = [spy, "record", "--pid", str(pid), "--native", "--threads", "--format", "raw", "--rate", "200"]
         with subprocess.Popen(
             [*cmd, "--output", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         ) as spy_proc:
             time.sleep(1)  # py-spy attaches
-            before = tree_cpu_seconds(pid)
-            block(
-                port,
-                key,
-                "/v1/images/generations",
-                body(variant(name)[1]),
-                a.requests * 2,
-                a.concurrency,
-                100,
-            )
-            cpu_ms = (tree_cpu_seconds(pid) - before) * 1000 / (a.requests * 2)
+            cpu_ms = cpu_us_per_request(gateways[name], name, a.requests * 2, a.concurrency) / 1000
             spy_proc.send_signal(signal.SIGINT)
             spy_proc.wait(timeout=60)
         print(f"profile of {name}: {out} ({cpu_ms:.2f} ms CPU per request)")
@@ -97,7 +119,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=12)
     parser.add_argument("--requests", type=int, default=200, help="requests per block")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--variants", default="base,no-access-log,no-c2pa,no-library-prompts,b64")
+    parser.add_argument(
+        "--variants", default="base,no-access-log,no-c2pa,no-library-prompts,b64", help="the first is the reference"
+    )
     parser.add_argument("--idle-seconds", type=float, default=0, help="also measure idle CPU for this long")
     parser.add_argument("--gateway-env", default="", help="NAME=VALUE … set on every gateway")
     parser.add_argument(
@@ -109,8 +133,8 @@ def main(argv: list[str] | None = None) -> None:
     a = parser.parse_args(argv)
     names = a.variants.split(",")
     unknown = [n for n in names if n.removeprefix("old:") not in VARIANTS]
-    if unknown or "base" not in names or (any(n.startswith("old:") for n in names) and not a.baseline_src):
-        raise SystemExit(f"variants must include base and be among {sorted(VARIANTS)}; unknown: {unknown}")
+    if unknown or (any(n.startswith("old:") for n in names) and not a.baseline_src):
+        raise SystemExit(f"variants must be among {sorted(VARIANTS)}; unknown: {unknown}")
     with tempfile.TemporaryDirectory(prefix="imagegate-request-cpu-") as tmp, contextlib.ExitStack() as stack:
         work = Path(tmp)
         (work / "bench-models.toml").write_text(operator_toml())
@@ -137,32 +161,12 @@ def main(argv: list[str] | None = None) -> None:
             wait_until_up(f"http://127.0.0.1:{port}/healthz", proc, log, 120)
             gateways[name] = (proc.pid, port, key)
         for name in names:  # warm every path before measuring
-            pid, port, key = gateways[name]
-            block(
-                port,
-                key,
-                "/v1/images/generations",
-                body(variant(name)[1]),
-                50,
-                a.concurrency,
-                100,
-            )
+            cpu_us_per_request(gateways[name], name, 50, a.concurrency)
         per_request: dict[str, list[float]] = {n: [] for n in names}
         for round_ in range(a.rounds):
             shift = round_ % len(names)
             for name in names[shift:] + names[:shift]:
-                pid, port, key = gateways[name]
-                before = tree_cpu_seconds(pid)
-                block(
-                    port,
-                    key,
-                    "/v1/images/generations",
-                    body(variant(name)[1]),
-                    a.requests,
-                    a.concurrency,
-                    100,
-                )
-                per_request[name].append((tree_cpu_seconds(pid) - before) * 1e6 / a.requests)
+                per_request[name].append(cpu_us_per_request(gateways[name], name, a.requests, a.concurrency))
         if a.profile:
             profile(a, gateways, names)
         idle: dict[str, float] = {}
@@ -172,7 +176,7 @@ def main(argv: list[str] | None = None) -> None:
             idle = {
                 n: round((tree_cpu_seconds(gateways[n][0]) - before_idle[n]) * 1000 / a.idle_seconds, 2) for n in names
             }
-        base = per_request["base"]
+        base = per_request[names[0]]  # the reference: the first variant named
         results = []
         for name in names:
             ratios = [v / b for v, b in zip(per_request[name], base, strict=True)]
@@ -187,10 +191,18 @@ def main(argv: list[str] | None = None) -> None:
             }
             if idle:
                 row["idle_cpu_ms_per_s"] = idle[name]
+            if f"old:{name}" in per_request:  # this code against the baseline's, same settings, round by round
+                paired = zip(per_request[name], per_request[f"old:{name}"], strict=True)
+                row["ratio_to_old"] = round(statistics.median(v / o for v, o in paired), 3)
+            if variant(name)[1] == "url":
+                row["thumbnails"] = thumbnails_made(work, name)
             results.append(row)
             print(
                 f"{name:22} {row['us_per_request']:6} µs/request  ×{row['ratio_to_base']:.3f} of base "
-                f"(median Δ {row['delta_us']:+} µs)" + (f"  idle {idle[name]} ms CPU/s" if idle else "")
+                f"(median Δ {row['delta_us']:+} µs)"
+                + (f"  ×{row['ratio_to_old']:.3f} of old:{name}" if "ratio_to_old" in row else "")
+                + (f"  idle {idle[name]} ms CPU/s" if idle else "")
+                + (f"  thumbnails {row['thumbnails']}" if "thumbnails" in row else "")
             )
         print(
             json.dumps(

@@ -45,6 +45,10 @@ async def stored(core: Core, store: FilesystemBlobStore, count: int) -> list[str
     return ids
 
 
+def store_of(core: Core) -> FilesystemBlobStore:
+    return FilesystemBlobStore(core.settings.data_dir / "images", UrlSigner("s" * 32), core.settings.base_url())
+
+
 def thumbnail_file(store: FilesystemBlobStore, image_id: str) -> Path:
     path = store.path_for(f"{image_id}.thumb.webp")
     assert path is not None
@@ -53,7 +57,7 @@ def thumbnail_file(store: FilesystemBlobStore, image_id: str) -> Path:
 
 def test_a_full_queue_leaves_the_image_listed_without_a_thumbnail(sqlite_settings: Settings) -> None:
     async def scenario(core: Core) -> None:
-        store = FilesystemBlobStore(core.settings.data_dir / "images", UrlSigner("s" * 32), core.settings.base_url())
+        store = store_of(core)
         thumbnails = Thumbnails(store, core.db.images, max_queued=1)
         first, second, third = await stored(core, store, 3)
         assert [thumbnails.submit(i, png(), 512 * 512) for i in (first, second, third)] == [True, False, False]
@@ -74,7 +78,7 @@ def test_a_full_queue_leaves_the_image_listed_without_a_thumbnail(sqlite_setting
 
 def test_an_image_deleted_before_its_thumbnail_was_marked_leaves_no_thumbnail(sqlite_settings: Settings) -> None:
     async def scenario(core: Core) -> None:
-        store = FilesystemBlobStore(core.settings.data_dir / "images", UrlSigner("s" * 32), core.settings.base_url())
+        store = store_of(core)
         thumbnails = Thumbnails(store, core.db.images)
         (image_id,) = await stored(core, store, 1)
         assert thumbnails.submit(image_id, png(), 512 * 512)
@@ -89,7 +93,7 @@ def test_an_image_deleted_before_its_thumbnail_was_marked_leaves_no_thumbnail(sq
 
 def test_a_stop_finishes_what_is_queued(sqlite_settings: Settings) -> None:
     async def scenario(core: Core) -> None:
-        store = FilesystemBlobStore(core.settings.data_dir / "images", UrlSigner("s" * 32), core.settings.base_url())
+        store = store_of(core)
         thumbnails = Thumbnails(store, core.db.images)
         ids = await stored(core, store, 3)
         assert all(thumbnails.submit(i, png(), 512 * 512) for i in ids)
