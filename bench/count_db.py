@@ -6,7 +6,7 @@
 `--postgres-admin` names the server); there the round trips per request are counted too: statements,
 BEGIN, COMMIT/ROLLBACK and the pool's pre-ping on each checkout.
 
-Runs the gateway in this process (create_app + its lifespan, called through httpx's ASGI transport)
+Runs the gateway in this process (serving_app + its lifespan, called through httpx's ASGI transport)
 against bench/fake_upstream.py, with a live key on a funded account, and counts with SQLAlchemy's
 event hooks (every engine and pool) and a wrapper around aiosqlite's hop to its worker thread. Prints
 the counts per request and the statements of one request in order. Nothing in src/ is changed.
@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
 from imagegate.config import load_settings
-from imagegate.http.app import create_app
+from imagegate.node import serving_app
 from imagegate.wiring import open_admin
 from scenarios import operator_toml
 
@@ -121,7 +121,7 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
         key = (await admin.create_key(account["id"], test=False, models=None, rpm=None))["key"]
     counts = Counts()
     counts.install()
-    app = create_app(settings)
+    app = serving_app(settings)
     body = {"model": "bench-tiny", "prompt": "a fox", "size": "256x256", "response_format": args.response_format}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -138,7 +138,7 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
                 await generate(client, key, body)
             elapsed = time.perf_counter() - started
     per_request = {k: round(v / args.requests, 2) for k, v in sorted(counts.c.items())}
-    if settings.database_url.startswith("postgresql"):
+    if settings.database.url.startswith("postgresql"):
         # SQLAlchemy's begin/commit/rollback events fire in autocommit too; count what asyncpg sent
         trips = sum(counts.c[k] for k in ("statement", "pg BEGIN sent", "pg COMMIT sent", "pg ROLLBACK sent"))
         trips += 3 * counts.c["pre-ping (3 round trips each)"]

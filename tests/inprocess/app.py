@@ -1,4 +1,4 @@
-"""The gateway's app in this process: `imagegate.http.app.create_app` with its lifespan (so the
+"""The gateway's app in this process: `imagegate.node.serving_app` with its lifespan (so the
 wiring is a serving node's), on a SQLite file in a temporary folder, driven through httpx's
 ASGITransport. For endpoint -> service behaviour that needs no process of its own; upstreams are
 the catalog's routes (point them at the offline `preview` provider to pay real prices offline)."""
@@ -16,7 +16,7 @@ import httpx
 from starlette.types import ASGIApp
 
 from imagegate.config import Settings, load_settings
-from imagegate.http.app import create_app
+from imagegate.node import serving_app
 from imagegate.wiring import Gateway
 
 
@@ -50,6 +50,7 @@ class InProcess:
     http: httpx.AsyncClient
     gateway: Gateway
     app: ASGIApp
+    settings: Settings
     access: AccessLines = field(default_factory=AccessLines)
 
     def client_from(self, address: str, **kwargs: Any) -> httpx.AsyncClient:
@@ -67,15 +68,15 @@ class InProcess:
 
 @asynccontextmanager
 async def open_app(settings: Settings) -> AsyncIterator[InProcess]:
-    app = create_app(settings)
+    app = serving_app(settings)
     access = AccessLines()
     logger = logging.getLogger("imagegate.access")
     logger.addHandler(access)
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url=settings.base_url(), timeout=60) as http:
-                yield InProcess(http, app.state.gateway, app, access)
+            async with httpx.AsyncClient(transport=transport, base_url=settings.node.base_url(), timeout=60) as http:
+                yield InProcess(http, app.state.gateway, app, settings, access)
     finally:
         logger.removeHandler(access)
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from ..node import app_from_env
 
-from ..config import load_settings
-from .app import create_app
-
-
-def app_from_env() -> FastAPI:
-    return create_app(load_settings())
+__all__ = ["app_from_env"]
