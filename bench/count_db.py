@@ -6,7 +6,7 @@
 `--postgres-admin` names the server); there the round trips per request are counted too: statements,
 BEGIN, COMMIT/ROLLBACK and the pool's pre-ping on each checkout.
 
-Runs the gateway in this process (serving_app + its lifespan, called through httpx's ASGI transport)
+Runs the gateway in this process (create_app + its lifespan, called through httpx's ASGI transport)
 against bench/fake_upstream.py, with a live key on a funded account, and counts with SQLAlchemy's
 event hooks (every engine and pool) and a wrapper around aiosqlite's hop to its worker thread. Prints
 the counts per request and the statements of one request in order. Nothing in src/ is changed.
@@ -31,8 +31,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
+from imagegate.asgi import create_app
 from imagegate.config import load_settings
-from imagegate.node import serving_app
 from imagegate.wiring import open_admin
 from scenarios import operator_toml
 
@@ -116,12 +116,12 @@ async def generate(client: httpx.AsyncClient, key: str, body: dict) -> None:
 async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
     settings = load_settings(env)
     async with open_admin(settings) as admin:
-        account = await admin.create_account("count-db")
-        await admin.add_credit(account["id"], "1000", "count")
-        key = (await admin.create_key(account["id"], test=False, models=None, rpm=None))["key"]
+        account = await admin.accounts.create("count-db")
+        await admin.ledger.add_credit(account["id"], "1000", "count")
+        key = (await admin.keys.create(account["id"], test=False, models=None, rpm=None))["key"]
     counts = Counts()
     counts.install()
-    app = serving_app(settings)
+    app = create_app(settings)
     body = {"model": "bench-tiny", "prompt": "a fox", "size": "256x256", "response_format": args.response_format}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)

@@ -12,10 +12,10 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+from imagegate.asgi import create_app
 from imagegate.config import load_settings
-from imagegate.ids import new_id
-from imagegate.node import serving_app
-from imagegate.service.generation import GenerationResult
+from imagegate.domain.ids import new_id
+from imagegate.service.images.generation import GenerationResult
 
 BODY = b'{"model":"fake/img=flat","prompt":"x","size":"256x256"}'
 RESULT = GenerationResult(
@@ -37,7 +37,7 @@ RESULT = GenerationResult(
 
 async def main(n: int = 20000) -> None:
     with tempfile.TemporaryDirectory() as tmp:
-        app = serving_app(load_settings({"IMAGEGATE_DATA_DIR": tmp}))
+        app = create_app(load_settings({"IMAGEGATE_DATA_DIR": tmp}))
 
         async def principal_for(key: Any) -> object:
             return object()

@@ -17,11 +17,8 @@ import signal
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
 
-from fastapi import FastAPI
-
-from .config import Settings, load_settings
-from .http.app import create_app
-from .logs import configure_logging
+from .config import Settings
+from .observability.logs import configure_logging
 from .wiring import Gateway, configured_secrets, open_gateway
 
 log = logging.getLogger("imagegate.sweeper")
@@ -69,7 +66,7 @@ def _sweeps(gateway: Gateway) -> tuple[Sweep, ...]:
 
     async def holds() -> None:
         try:
-            swept = await gateway.admin.sweep_holds()
+            swept = await gateway.admin.ledger.sweep_holds()
         except Exception:
             log.exception("hold sweep failed")
             return
@@ -103,19 +100,6 @@ async def _quietly(step: Callable[[], Awaitable[None]]) -> None:
         log.debug("stopping: %s failed", getattr(step, "__qualname__", step), exc_info=True)
 
 
-def serving_app(settings: Settings) -> FastAPI:
-    """The app `imagegate serve` runs: the HTTP edge around a node (background work as
-    `IMAGEGATE_NODE_ROLE` says)."""
-    configure_logging(settings.logs.level, configured_secrets(settings))
-    node = Node(settings, background=settings.node.role == "all")
-    return create_app(node, settings.http, settings.logs, settings.catalog)
-
-
-def app_from_env() -> FastAPI:
-    """The app from the environment: each `serve --workers N` process builds its own."""
-    return serving_app(load_settings())
-
-
 async def run_worker(settings: Settings) -> None:
     """`imagegate worker`: a node with its background work and no HTTP server, until SIGTERM or SIGINT."""
     configure_logging(settings.logs.level, configured_secrets(settings))
@@ -134,4 +118,4 @@ async def run_worker(settings: Settings) -> None:
             loop.remove_signal_handler(signum)
 
 
-__all__ = ["Node", "app_from_env", "run_worker", "serving_app"]
+__all__ = ["Node", "run_worker"]

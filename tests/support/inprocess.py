@@ -1,7 +1,7 @@
 """The in-process tier: the app `imagegate serve` builds, run in the test's own process.
 
 What is the same as `imagegate serve`: the settings, read from the same environment; `prepare_serving`
-(the image store checked, the database created or migrated, the first-run key); `serving_app` with its
+(the image store checked, the database created or migrated, the first-run key); `create_app` with its
 middleware and routes; its lifespan, driven through ASGI as uvicorn drives it, so the job workers, the
 sweeps and the webhook loop run; uvloop. The database is a temp SQLite file or a PostgreSQL database,
 and the upstreams are the fakes on loopback, as in the process tier.
@@ -35,9 +35,9 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
-from imagegate.cli import main, prepare_serving
+from imagegate.asgi import create_app
+from imagegate.cli.commands import main, prepare_serving
 from imagegate.config import load_settings
-from imagegate.node import serving_app
 from tests.support.gateway import _PROVIDER_VARS, Gateway, _clean_environ, gateway_env
 from tests.upstreams.fake_openai import FakeOpenAI
 
@@ -77,7 +77,7 @@ class InProcessGateway(Gateway):
         super().__init__(None, int(env["IMAGEGATE_PORT"]), env)
         settings = load_settings({**_clean_environ(), **env})
         prepare_serving(settings)
-        self.app = serving_app(settings)
+        self.app = create_app(settings)
         # The lifespan runs in this client's portal (an event loop thread, uvloop as `serve` uses) until stop().
         self._server = TestClient(
             self.app,

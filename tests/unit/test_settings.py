@@ -12,7 +12,7 @@ import pytest
 
 from imagegate.config import SECTIONS, SETTINGS, Settings, load_settings
 from imagegate.config.setting import SettingError
-from imagegate.service.doctor import diagnose
+from imagegate.service.operator.doctor import diagnose
 
 
 def _accepts(annotation: object, value: object) -> bool:

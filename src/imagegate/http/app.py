@@ -1,4 +1,5 @@
-"""`create_app(node, ...)`: the FastAPI application, whose lifespan starts and stops its node."""
+"""`create_api(node, ...)`: the FastAPI application of the JSON API, whose lifespan starts and stops its
+node (`imagegate.asgi` mounts the pages beside it)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ from fastapi import FastAPI
 from .. import __version__
 from ..config.sections import HttpSettings, LogSettings
 from ..domain.catalog import Catalog
-from ..web.pages import install_pages
 from ..wiring import Gateway
 from .access_log import AccessLogMiddleware
 from .body_limit import BodySizeLimitMiddleware
@@ -30,7 +30,7 @@ class NodeLife(Protocol):
     async def stop(self) -> None: ...
 
 
-def create_app(node: NodeLife, http: HttpSettings, logs: LogSettings, catalog: Catalog) -> FastAPI:
+def create_api(node: NodeLife, http: HttpSettings, logs: LogSettings, catalog: Catalog) -> FastAPI:
     """The app around `node`, bounded by the HTTP edge's settings; `catalog` is what the API document
     describes."""
 
@@ -68,7 +68,6 @@ def create_app(node: NodeLife, http: HttpSettings, logs: LogSettings, catalog: C
     app.add_middleware(RequestIdMiddleware)
     for router in API_ROUTERS:
         app.include_router(router)
-    install_pages(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -77,4 +76,4 @@ def create_app(node: NodeLife, http: HttpSettings, logs: LogSettings, catalog: C
     return app
 
 
-__all__ = ["NodeLife", "create_app"]
+__all__ = ["NodeLife", "create_api"]
