@@ -67,7 +67,7 @@ def test_a_worker_runs_the_jobs_an_api_node_accepts_and_stops_on_sigterm_giving_
         cancelled = job_path(api, account.key, "DELETE", second["id"])
         assert cancelled.status_code == 200, cancelled.text  # a queued job: its hold goes back
         assert api.balance(account.id) == (10_000_000 - charged, 0)
-        assert api.admin(lambda admin: admin.verify_ledger())["ok"]
+        assert api.admin(lambda admin: admin.ledger.verify())["ok"]
     finally:
         if worker is not None:
             worker.stop()
