@@ -1,8 +1,8 @@
 """A node's life in one place: what a gateway process starts beside (or instead of) serving HTTP,
 and how it stops.
 
-`Node.start()` opens the gateway (`wiring.open_gateway`: the database migrated, the image store
-checked), releases what this node's dead previous run held, and, when the node runs background work,
+`Node.start()` opens the gateway (`wiring.open_gateway`: the database migrated) and checks its image
+store, releases what this node's dead previous run held, and, when the node runs background work,
 starts the sweeps, the webhook sender and the job workers; `Node.stop()` undoes it in reverse order
 (a job still running is queued again with its hold, for another node or the next start). `imagegate
 serve` runs a node in its app's lifespan; `imagegate worker` runs one with no HTTP server at all.
@@ -38,6 +38,7 @@ class Node:
             raise RuntimeError("this node is already started")
         async with AsyncExitStack() as stack:
             gateway = await stack.enter_async_context(open_gateway(self._settings))
+            await gateway.files.check_store()  # a missing bucket stops the start, naming it
             await gateway.recovery.start()  # release what this node's dead previous run held
             stack.push_async_callback(_quietly, gateway.recovery.stop)  # a clean stop releases what it holds
             if self._background:

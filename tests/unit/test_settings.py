@@ -13,6 +13,7 @@ import pytest
 from imagegate.config import SECTIONS, SETTINGS, Settings, load_settings
 from imagegate.config.setting import SettingError
 from imagegate.service.operator.doctor import diagnose
+from imagegate.wiring import open_doctor
 
 
 def _accepts(annotation: object, value: object) -> bool:
@@ -87,7 +88,7 @@ def test_an_empty_variable_is_unset_and_derived_defaults_follow_other_settings(t
 
 def test_doctor_names_the_refused_setting_and_says_what_it_is_from_its_declaration(tmp_path: Path) -> None:
     env = {"IMAGEGATE_DATA_DIR": str(tmp_path), "IMAGEGATE_NODE_ROLE": "everything"}
-    (check,) = asyncio.run(diagnose(lambda: load_settings(env), offline=True))
+    (check,) = asyncio.run(diagnose(lambda: load_settings(env), open_doctor, offline=True))
     assert check.name == "configuration" and check.status == "fail"
     assert check.detail == "IMAGEGATE_NODE_ROLE must be one of all, api, not 'everything'"
     assert check.fix is not None and check.fix.startswith("correct IMAGEGATE_NODE_ROLE: what `imagegate serve` runs")
