@@ -17,6 +17,7 @@ from . import __version__, pixels
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
+from .db.batches import BatchesRepo
 from .db.engine import create_engine, migrate
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
@@ -61,6 +62,10 @@ from .service.admin_auth import AdminAuthLimits, AdminTokenGuard
 from .service.admin_sessions import AdminSessionRevocations
 from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
+from .service.batch_events import BatchJobEvents
+from .service.batch_files import BatchFiles
+from .service.batch_runner import BatchRunner
+from .service.batches import Batches
 from .service.billing import Billing
 from .service.catalog_view import CatalogView
 from .service.delivery import Delivery
@@ -126,6 +131,7 @@ class Database:
     responses: ResponsesRepo
     admin_sessions: AdminSessionsRepo
     samples: SamplesRepo
+    batches: BatchesRepo
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,11 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    batch_files: BatchFiles
+    """The Batch API's files (`/v1/files`, `file-…`): inputs uploaded, outputs written."""
+    batches: Batches
+    batch_runner: BatchRunner
+    """Advances batches on every node: their lines to the job queue, their ends, their files."""
 
 
 @asynccontextmanager
@@ -191,6 +202,7 @@ async def open_database(
             responses=ResponsesRepo(engine),
             admin_sessions=AdminSessionsRepo(engine),
             samples=SamplesRepo(engine),
+            batches=BatchesRepo(engine),
         )
 
 
@@ -286,7 +298,19 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
         uploads, terms = JobUploads(store), job_terms(settings)
-        workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
+        batch_files = BatchFiles(db.batches, store, settings.batch_max_file_bytes, settings.batch_max_lines)
+        events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
+        workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms)
+        jobs = Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake)
+        batch_runner = BatchRunner(
+            db.batches,
+            batch_files,
+            jobs,
+            db.accounts,
+            webhooks.batch_finished,
+            concurrency=settings.batch_concurrency,
+            poll_seconds=settings.job_poll_seconds,
+        )
         routes = route_health(settings, router, health)
         yield Gateway(
             settings=settings,
@@ -308,13 +332,16 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
-            jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
+            jobs=jobs,
             job_workers=workers,
             image_inputs=ImageInputs(
                 fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
             ),
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            batch_files=batch_files,
+            batches=Batches(db.batches, batch_files, images, db.prices, db.accounts, batch_runner.wake),
+            batch_runner=batch_runner,
         )
 
 

@@ -21,10 +21,10 @@ _NAME = re.compile(r"^img_[0-9a-z]{26}\.(png|jpeg|webp|thumb\.webp)$")
 """An image, or its thumbnail (`img_….thumb.webp`, beside it in the same folder)."""
 _PRIVATE_KEY = re.compile(
     r"^(jobs/job_[0-9a-z]{26}/[0-9]{1,3}|responses/resp_[0-9a-z]{26}/ig_[0-9a-z]{26}"
-    r"|samples/smp_[0-9a-z]{26}\.(png|jpeg|webp))$"
+    r"|samples/smp_[0-9a-z]{26}\.(png|jpeg|webp)|batch_files/file-[0-9a-z]{26})$"
 )
-"""Private objects (an async job's uploads, a kept response's image) live in the `jobs/` and
-`responses/` folders, which no image name (`img_…`) can reach."""
+"""Private objects (an async job's uploads, a kept response's image, a batch's files) live in the
+`jobs/`, `responses/` and `batch_files/` folders, which no image name (`img_…`) can reach."""
 
 
 class FilesystemBlobStore:
