@@ -14,6 +14,7 @@ from ..db.batches import BatchesRepo, FileRow
 from ..db.clock import utcnow
 from ..domain.batch_input import read_jsonl
 from ..domain.errors import InvalidRequest, NotFound, RequestTooLarge, StorageUnavailable
+from ..domain.fields import Field
 from ..domain.ports import BlobStore
 from ..domain.principal import Principal
 from ..domain.text import check_id, check_text
@@ -24,6 +25,16 @@ log = logging.getLogger("imagegate.batches")
 FILE_ID = re.compile(r"^file-[0-9a-z]{26}$")
 PURPOSES = ("batch",)
 MAX_FILENAME_CHARS = 255
+UPLOAD = (
+    Field(
+        "file",
+        "file",
+        "JSONL: one request a line, `{custom_id, method, url, body}`",
+        required=True,
+        choices=("application/jsonl", "application/octet-stream"),
+    ),
+    Field("purpose", "string", "what the file is for: only batch input is kept", required=True, choices=PURPOSES),
+)
 
 
 def new_file_id() -> str:
@@ -116,4 +127,4 @@ class BatchFiles:
             log.warning("batch file %s: its bytes could not be deleted", file_id)
 
 
-__all__ = ["FILE_ID", "BatchFiles", "file_json"]
+__all__ = ["FILE_ID", "UPLOAD", "BatchFiles", "file_json"]

@@ -21,9 +21,17 @@ from ..db.accounts import AccountsRepo
 from ..db.batches import BatchesRepo, BatchRow
 from ..db.clock import utcnow
 from ..db.prices import PricesRepo
-from ..domain.batch_input import COMPLETION_WINDOWS, ENDPOINTS, RequestLine, check_metadata, read_jsonl, request_lines
+from ..domain.batch_input import (
+    COMPLETION_WINDOWS,
+    MAX_METADATA_PAIRS,
+    RequestLine,
+    check_metadata,
+    read_jsonl,
+    request_lines,
+)
 from ..domain.batch_output import batch_card, cards_json
 from ..domain.errors import GatewayError, InsufficientBalance, InvalidRequest, JobNotCancellable, NotFound
+from ..domain.fields import Field, read_fields
 from ..domain.money import format_usd
 from ..domain.paging import page_cursor, page_size
 from ..domain.pricing import PriceOverrides, held_unit_price
@@ -31,15 +39,38 @@ from ..domain.principal import Principal
 from ..domain.request import ImageRequest
 from ..domain.text import check_id
 from ..ids import new_id
-from .batch_files import BatchFiles
+from .batch_files import FILE_ID, BatchFiles
 from .generation import ImageService
 from .operations import Generate
 
 BATCH_ID = re.compile(r"^batch_[0-9a-z]{26}$")
-FIELDS = ("input_file_id", "endpoint", "completion_window", "metadata")
 MAX_PAGE = 100
 SUPPORTED_ENDPOINTS = ("/v1/images/generations",)
 """Edits in a batch (OpenAI's JSON `images: [{image_url | file_id}]`) are not run yet."""
+NEW_BATCH = (
+    Field(
+        "input_file_id",
+        "string",
+        "a file uploaded with purpose `batch` (`file-…`)",
+        required=True,
+        pattern=FILE_ID.pattern.strip("^$"),
+    ),
+    Field(
+        "endpoint",
+        "string",
+        "every line's `url`; image edits are not taken in a batch yet",
+        required=True,
+        choices=SUPPORTED_ENDPOINTS,
+    ),
+    Field(
+        "completion_window",
+        "string",
+        "unfinished lines end (unbilled) when it has passed",
+        required=True,
+        choices=tuple(COMPLETION_WINDOWS),
+    ),
+    Field("metadata", "object", f"at most {MAX_METADATA_PAIRS} string pairs (keys to 64 characters, values to 512)"),
+)
 
 
 def batch_json(row: BatchRow, counts: dict[str, int]) -> dict[str, Any]:
@@ -108,32 +139,9 @@ class Batches:
         self._wake = wake
 
     async def create(self, principal: Principal, body: dict[str, Any]) -> dict[str, Any]:
-        unknown = sorted(set(body) - set(FIELDS))
-        if unknown:
-            raise InvalidRequest(
-                f"Unknown parameter: '{unknown[0][:64]}'.", code="unknown_parameter", param=unknown[0][:64]
-            )
-        input_file_id = body.get("input_file_id")
-        if not isinstance(input_file_id, str):
-            raise InvalidRequest(
-                "'input_file_id' is required: a file uploaded with purpose \"batch\".",
-                code="missing_required_parameter",
-                param="input_file_id",
-            )
-        endpoint = body.get("endpoint")
-        if endpoint not in ENDPOINTS:
-            raise InvalidRequest(f"'endpoint' must be one of {', '.join(ENDPOINTS)}.", param="endpoint")
-        if endpoint not in SUPPORTED_ENDPOINTS:
-            raise InvalidRequest(
-                "Batches of image edits are not supported by this gateway yet; send edits one by one "
-                "(or as async jobs).",
-                code="unsupported_value",
-                param="endpoint",
-            )
-        window = body.get("completion_window")
-        if window not in COMPLETION_WINDOWS:
-            raise InvalidRequest("'completion_window' must be \"24h\".", param="completion_window")
-        metadata = check_metadata(body.get("metadata"))
+        values = read_fields(body, NEW_BATCH)
+        input_file_id, endpoint, window = values["input_file_id"], values["endpoint"], values["completion_window"]
+        metadata = check_metadata(values.get("metadata"))
         row = await self._files.owned(principal.account_id, input_file_id, "input_file_id")
         if row.purpose != "batch":
             raise InvalidRequest('The input file must have purpose "batch".', param="input_file_id")
@@ -248,4 +256,4 @@ class Batches:
         return row
 
 
-__all__ = ["BATCH_ID", "Batches", "batch_json"]
+__all__ = ["BATCH_ID", "MAX_PAGE", "NEW_BATCH", "Batches", "batch_json"]
