@@ -90,9 +90,7 @@ async def lines_of(client: openai.AsyncOpenAI, file_id: str | None) -> dict[str,
 
 async def submit(client: openai.AsyncOpenAI, data: bytes, **extra: Any) -> Any:
     uploaded = await client.files.create(file=("input.jsonl", io.BytesIO(data)), purpose="batch")
-    return await client.batches.create(
-        input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h", **extra
-    )
+    return await client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h", **extra)
 
 
 def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(tmp_path: Path) -> None:
@@ -164,3 +162,213 @@ def test_a_bad_line_refuses_the_whole_batch_naming_it(
         assert await balance(app, key) == start
 
     run_app(tmp_path, scenario)
+
+
+async def held(app: InProcess, key: str) -> int:
+    response = await app.http.get("/v1/account", headers={"Authorization": f"Bearer {key}"})
+    return int(response.json()["held_micros"])
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    deadline = time.monotonic() + 30
+    while not await check():
+        assert time.monotonic() < deadline, f"still not: {what}"
+        await asyncio.sleep(0.05)
+
+
+def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        client = sdk(app, key)
+        start = await balance(app, key)
+        batch = await submit(client, jsonl(*(line(f"line-{n}") for n in range(10))))
+        cap = app.gateway.settings.batch_concurrency
+
+        async def capped_lines_held() -> bool:  # no worker runs them: the first `cap` lines wait queued, held
+            return await held(app, key) == cap * BATCH_LOW_1024
+
+        await wait_until(capped_lines_held, "the batch's first lines queued and held")
+        cancelling = await client.batches.cancel(batch.id)
+        assert cancelling.status in ("cancelling", "cancelled")
+        done = await finished(client, batch.id, ("cancelled",))
+        assert done.cancelled_at and done.output_file_id is None
+        bad = await lines_of(client, done.error_file_id)
+        assert len(bad) == 10 and {r["error"]["code"] for r in bad.values()} == {"batch_cancelled"}
+        assert all(r["response"] is None for r in bad.values())
+        assert await balance(app, key) == start and await held(app, key) == 0
+        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await client.batches.cancel(done.id)).status == "cancelled"  # cancelling again changes nothing
+        with pytest.raises(openai.ConflictError) as ended:
+            await _cancel_failed(client)
+        assert_error(ended.value.response, 409, "conflict_error", "batch_not_cancellable")
+
+    run_app(tmp_path, scenario, IMAGEGATE_JOB_WORKERS="0")
+
+
+async def _cancel_failed(client: openai.AsyncOpenAI) -> Any:
+    """A batch that has ended cannot be cancelled: one made to fail at once (every line invalid)."""
+    batch = await submit(client, jsonl(line("x", size="1x1")))
+    ended = await finished(client, batch.id, ("failed",))
+    assert ended.errors is not None and ended.errors.data and ended.errors.data[0].code == "all_requests_failed"
+    return await client.batches.cancel(batch.id)
+
+
+def test_expiry_ends_what_has_not_run_and_keeps_nothing_held(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        client = sdk(app, key)
+        start = await balance(app, key)
+        batch = await submit(client, jsonl(*(line(f"line-{n}") for n in range(6))))
+        assert batch.expires_at == batch.created_at + 86_400
+
+        async def lines_held() -> bool:
+            return await held(app, key) > 0
+
+        await wait_until(lines_held, "lines queued and held")
+        engine = create_engine(app.gateway.settings.database_url)
+        try:  # the completion window has passed (as the runner reads it: the row's expires_at)
+            async with engine.begin() as conn:
+                await conn.execute(update(batches).where(batches.c.id == batch.id).values(expires_at=func.now()))
+        finally:
+            await engine.dispose()
+        app.gateway.batch_runner.wake()
+        done = await finished(client, batch.id, ("expired",))
+        assert done.expired_at and done.request_counts is not None and done.request_counts.completed == 0
+        bad = await lines_of(client, done.error_file_id)
+        assert len(bad) == 6 and {r["error"]["code"] for r in bad.values()} == {"batch_expired"}
+        assert await balance(app, key) == start and await held(app, key) == 0
+        assert (await app.gateway.admin.verify_ledger())["ok"]
+
+    run_app(tmp_path, scenario, IMAGEGATE_JOB_WORKERS="0")
+
+
+def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        admin = app.gateway.admin
+        account = await admin.create_account("hooks")
+        await admin.add_credit(account["id"], "10", "funding")
+        created = await admin.create_key(account["id"], test=False, models=None, rpm=None)
+        await admin.set_webhook(created["id"], "http://127.0.0.1:9/hook")
+        client = sdk(app, created["key"])
+        batch = await submit(client, jsonl(line("a"), line("b")))
+        await finished(client, batch.id)
+        messages: list[dict[str, Any]] = []
+
+        async def announced() -> bool:  # queued just after the batch's final status is written
+            auth = {"Authorization": f"Bearer {created['key']}"}
+            messages[:] = (await app.http.get("/v1/webhooks/deliveries", headers=auth)).json()["data"]
+            return bool(messages)
+
+        await wait_until(announced, "the batch's webhook queued")
+        (message,) = messages  # one for the batch, none for its two lines' jobs
+        assert (message["type"], message["job_id"]) == ("batch.completed", batch.id)
+
+    run_app(tmp_path, scenario)
+
+
+def test_files_and_batches_are_the_owning_accounts_and_image_downloads_still_work(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        owner, other = sdk(app, await app.new_key()), sdk(app, await app.new_key())
+        uploaded = await owner.files.create(file=("in.jsonl", io.BytesIO(jsonl(line("a")))), purpose="batch")
+        for call in (other.files.retrieve, other.files.content, other.files.delete):
+            with pytest.raises(openai.NotFoundError) as missing:
+                await call(uploaded.id)
+            assert_error(missing.value.response, 404, "not_found_error", "file_not_found")
+        with pytest.raises(openai.NotFoundError):
+            await other.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h")
+        batch = await owner.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h")
+        with pytest.raises(openai.NotFoundError) as missing:
+            await other.batches.retrieve(batch.id)
+        assert_error(missing.value.response, 404, "not_found_error", "batch_not_found")
+        assert (await other.batches.list()).data == []
+        deleted = await owner.files.delete(uploaded.id)
+        assert deleted.deleted and deleted.id == uploaded.id
+        with pytest.raises(openai.NotFoundError):
+            await owner.files.retrieve(uploaded.id)
+        image = await owner.images.generate(
+            model="gpt-image-2", prompt="a kite", quality="low", size="1024x1024", response_format="url"
+        )
+        assert image.data and image.data[0].url
+        download = await app.http.get(image.data[0].url)
+        assert download.status_code == 200 and download.headers["content-type"] == "image/png"
+
+    run_app(tmp_path, scenario)
+
+
+def test_a_batch_quoted_past_the_balance_is_refused_at_submit(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key("0.01")  # 10,000 micros: three lines' 9,000 fit, four lines' 12,000 do not
+        client = sdk(app, key)
+        await submit(client, jsonl(*(line(f"l{n}") for n in range(3))))
+        with pytest.raises(openai.APIStatusError) as refused:
+            await submit(client, jsonl(*(line(f"l{n}") for n in range(4))))
+        assert_error(refused.value.response, 402, "billing_error", "insufficient_balance")
+
+    run_app(tmp_path, scenario, IMAGEGATE_JOB_WORKERS="0")
+
+
+HOSTILE = [
+    pytest.param(b'{"custom_id": "a", "method": "POST"}\n{"custom_id": "b\\u0000"}\n', "Line 2 ", id="nul"),
+    pytest.param(b'{"custom_id": "\\ud800"}\n', "Line 1 ", id="lone-surrogate"),
+    pytest.param(b'{"custom_id": "a"}\n{"custom_id": "\xff"}\n', "Line 2 ", id="not-utf8"),
+    pytest.param(b"\x89PNG\r\n\x1a\n", "Line 1 ", id="not-jsonl"),
+    pytest.param(b"[1, 2]\n", "Line 1 ", id="not-an-object"),
+    pytest.param(b"\n" * 10_000_000, "more than 50000 lines", id="ten-million-lines"),
+    pytest.param(b"\n\n", "no requests", id="empty"),
+]
+
+
+@pytest.mark.parametrize(("data", "words"), HOSTILE)
+def test_hostile_files_are_refused_and_nothing_is_kept(tmp_path: Path, data: bytes, words: str) -> None:
+    async def scenario(app: InProcess) -> None:
+        client = sdk(app, await app.new_key())
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.files.create(file=("in.jsonl", io.BytesIO(data)), purpose="batch")
+        error = assert_error(refused.value.response, 400, "invalid_request_error", "invalid_batch_file", "file")
+        assert words in error["message"], error
+        await nothing_kept(app)
+
+    run_app(tmp_path, scenario)
+
+
+def test_a_file_past_the_size_limit_is_refused_before_it_is_read(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        client = sdk(app, await app.new_key())
+        huge_line = b'{"custom_id": "a", "method": "POST", "url": "' + b"x" * (100 * 1024 * 1024) + b'"}\n'
+        with pytest.raises(openai.APIStatusError) as refused:
+            await client.files.create(file=("in.jsonl", io.BytesIO(huge_line)), purpose="batch")
+        assert_error(refused.value.response, 413, "invalid_request_error", "request_too_large")
+        await nothing_kept(app)
+
+    run_app(tmp_path, scenario)
+
+
+def test_hostile_metadata_and_bodies_are_refused_naming_the_field(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        client = sdk(app, key)
+        uploaded = await client.files.create(file=("in.jsonl", io.BytesIO(jsonl(line("a")))), purpose="batch")
+        fields = f'"input_file_id": "{uploaded.id}", "endpoint": "{ENDPOINT}", "completion_window": "24h"'
+        for metadata in ('{"k": "\\ud800"}', '{"k\\u0000": "v"}', '{"k": 1}', "[]"):
+            body = ("{" + fields + ', "metadata": ' + metadata + "}").encode()
+            refused = await app.http.post("/v1/batches", content=body, headers={"Authorization": f"Bearer {key}"})
+            assert_error(refused, 400, "invalid_request_error", param="metadata")
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.batches.create(input_file_id=uploaded.id, endpoint="/v1/images/edits", completion_window="24h")
+        assert_error(refused.value.response, 400, "invalid_request_error", param="endpoint")
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.files.create(file=("in.jsonl", io.BytesIO(jsonl(line("a")))), purpose="fine-tune")
+        assert_error(refused.value.response, 400, "invalid_request_error", param="purpose")
+        assert (await client.batches.list()).data == []
+
+    run_app(tmp_path, scenario)
+
+
+async def nothing_kept(app: InProcess) -> None:
+    engine = create_engine(app.gateway.settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(select(func.count()).select_from(batch_files))).scalar() == 0
+    finally:
+        await engine.dispose()
+    assert not list(app.gateway.settings.data_dir.rglob("file-*"))
