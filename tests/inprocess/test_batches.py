@@ -40,7 +40,11 @@ ENDPOINT = "/v1/images/generations"
 Scenario = Callable[[InProcess], Awaitable[None]]
 
 
-def run_app(tmp_path: Path, scenario: Scenario, **env: str) -> None:
+def run_app(tmp_path: Path, scenario: Scenario, database_url: str | None = None, **env: str) -> None:
+    """The scenario against the app on SQLite, or on `database_url` (a PostgreSQL database of its own)."""
+    if database_url is not None:
+        env["IMAGEGATE_DATABASE_URL"] = database_url
+
     async def go() -> None:
         settings = app_settings(tmp_path / "data", OFFLINE_GPT_IMAGE, IMAGEGATE_JOB_POLL_SECONDS="0.2", **env)
         async with open_app(settings) as app:
@@ -93,7 +97,7 @@ async def submit(client: openai.AsyncOpenAI, data: bytes, **extra: Any) -> Any:
     return await client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h", **extra)
 
 
-def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(tmp_path: Path) -> None:
+def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(tmp_path: Path, own_database_url: str | None) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()
         client = sdk(app, key)
@@ -134,7 +138,7 @@ def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(tmp_
         listed = await client.batches.list(limit=5)
         assert [b.id for b in listed.data] == [batch.id]
 
-    run_app(tmp_path, scenario)
+    run_app(tmp_path, scenario, own_database_url)
 
 
 @pytest.mark.parametrize(
@@ -176,7 +180,7 @@ async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds(tmp_path: Path) -> None:
+def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds(tmp_path: Path, own_database_url: str | None) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()
         client = sdk(app, key)
@@ -202,7 +206,7 @@ def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds
             await _cancel_failed(client)
         assert_error(ended.value.response, 409, "conflict_error", "batch_not_cancellable")
 
-    run_app(tmp_path, scenario, IMAGEGATE_JOB_WORKERS="0")
+    run_app(tmp_path, scenario, own_database_url, IMAGEGATE_JOB_WORKERS="0")
 
 
 async def _cancel_failed(client: openai.AsyncOpenAI) -> Any:
@@ -213,7 +217,7 @@ async def _cancel_failed(client: openai.AsyncOpenAI) -> Any:
     return await client.batches.cancel(batch.id)
 
 
-def test_expiry_ends_what_has_not_run_and_keeps_nothing_held(tmp_path: Path) -> None:
+def test_expiry_ends_what_has_not_run_and_keeps_nothing_held(tmp_path: Path, own_database_url: str | None) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()
         client = sdk(app, key)
@@ -239,10 +243,10 @@ def test_expiry_ends_what_has_not_run_and_keeps_nothing_held(tmp_path: Path) -> 
         assert await balance(app, key) == start and await held(app, key) == 0
         assert (await app.gateway.admin.verify_ledger())["ok"]
 
-    run_app(tmp_path, scenario, IMAGEGATE_JOB_WORKERS="0")
+    run_app(tmp_path, scenario, own_database_url, IMAGEGATE_JOB_WORKERS="0")
 
 
-def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(tmp_path: Path) -> None:
+def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(tmp_path: Path, own_database_url: str | None) -> None:
     async def scenario(app: InProcess) -> None:
         admin = app.gateway.admin
         account = await admin.create_account("hooks")
@@ -263,10 +267,10 @@ def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(t
         (message,) = messages  # one for the batch, none for its two lines' jobs
         assert (message["type"], message["job_id"]) == ("batch.completed", batch.id)
 
-    run_app(tmp_path, scenario)
+    run_app(tmp_path, scenario, own_database_url)
 
 
-def test_files_and_batches_are_the_owning_accounts_and_image_downloads_still_work(tmp_path: Path) -> None:
+def test_files_and_batches_are_the_owning_accounts_and_image_downloads_still_work(tmp_path: Path, own_database_url: str | None) -> None:
     async def scenario(app: InProcess) -> None:
         owner, other = sdk(app, await app.new_key()), sdk(app, await app.new_key())
         uploaded = await owner.files.create(file=("in.jsonl", io.BytesIO(jsonl(line("a")))), purpose="batch")
@@ -292,10 +296,10 @@ def test_files_and_batches_are_the_owning_accounts_and_image_downloads_still_wor
         download = await app.http.get(image.data[0].url)
         assert download.status_code == 200 and download.headers["content-type"] == "image/png"
 
-    run_app(tmp_path, scenario)
+    run_app(tmp_path, scenario, own_database_url)
 
 
-def test_a_batch_quoted_past_the_balance_is_refused_at_submit(tmp_path: Path) -> None:
+def test_a_batch_quoted_past_the_balance_is_refused_at_submit(tmp_path: Path, own_database_url: str | None) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key("0.01")  # 10,000 micros: three lines' 9,000 fit, four lines' 12,000 do not
         client = sdk(app, key)
@@ -304,7 +308,7 @@ def test_a_batch_quoted_past_the_balance_is_refused_at_submit(tmp_path: Path) ->
             await submit(client, jsonl(*(line(f"l{n}") for n in range(4))))
         assert_error(refused.value.response, 402, "billing_error", "insufficient_balance")
 
-    run_app(tmp_path, scenario, IMAGEGATE_JOB_WORKERS="0")
+    run_app(tmp_path, scenario, own_database_url, IMAGEGATE_JOB_WORKERS="0")
 
 
 HOSTILE = [
