@@ -97,7 +97,9 @@ async def submit(client: openai.AsyncOpenAI, data: bytes, **extra: Any) -> Any:
     return await client.batches.create(input_file_id=uploaded.id, endpoint=ENDPOINT, completion_window="24h", **extra)
 
 
-def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(tmp_path: Path, own_database_url: str | None) -> None:
+def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(
+    tmp_path: Path, own_database_url: str | None
+) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()
         client = sdk(app, key)
@@ -180,7 +182,9 @@ async def wait_until(check: Callable[[], Awaitable[bool]], what: str) -> None:
         await asyncio.sleep(0.05)
 
 
-def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds(tmp_path: Path, own_database_url: str | None) -> None:
+def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds(
+    tmp_path: Path, own_database_url: str | None
+) -> None:
     async def scenario(app: InProcess) -> None:
         key = await app.new_key()
         client = sdk(app, key)
@@ -246,7 +250,9 @@ def test_expiry_ends_what_has_not_run_and_keeps_nothing_held(tmp_path: Path, own
     run_app(tmp_path, scenario, own_database_url, IMAGEGATE_JOB_WORKERS="0")
 
 
-def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(tmp_path: Path, own_database_url: str | None) -> None:
+def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(
+    tmp_path: Path, own_database_url: str | None
+) -> None:
     async def scenario(app: InProcess) -> None:
         admin = app.gateway.admin
         account = await admin.create_account("hooks")
@@ -270,7 +276,9 @@ def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(t
     run_app(tmp_path, scenario, own_database_url)
 
 
-def test_files_and_batches_are_the_owning_accounts_and_image_downloads_still_work(tmp_path: Path, own_database_url: str | None) -> None:
+def test_files_and_batches_are_the_owning_accounts_and_image_downloads_still_work(
+    tmp_path: Path, own_database_url: str | None
+) -> None:
     async def scenario(app: InProcess) -> None:
         owner, other = sdk(app, await app.new_key()), sdk(app, await app.new_key())
         uploaded = await owner.files.create(file=("in.jsonl", io.BytesIO(jsonl(line("a")))), purpose="batch")
