@@ -136,7 +136,7 @@ def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(
         charged = [r for r in usage if r["status"] == 200]
         assert len(charged) == 2 and {r["surface"] for r in charged} == {"batch"}
         assert sum(r["cost_micros"] for r in usage) == quote
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
         listed = await client.batches.list(limit=5)
         assert [b.id for b in listed.data] == [batch.id]
 
@@ -204,7 +204,7 @@ def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds
         assert len(bad) == 10 and {r["error"]["code"] for r in bad.values()} == {"batch_cancelled"}
         assert all(r["response"] is None for r in bad.values())
         assert await balance(app, key) == start and await held(app, key) == 0
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
         assert (await client.batches.cancel(done.id)).status == "cancelled"  # cancelling again changes nothing
         with pytest.raises(openai.ConflictError) as ended:
             await _cancel_failed(client)
@@ -245,7 +245,7 @@ def test_expiry_ends_what_has_not_run_and_keeps_nothing_held(tmp_path: Path, own
         bad = await lines_of(client, done.error_file_id)
         assert len(bad) == 6 and {r["error"]["code"] for r in bad.values()} == {"batch_expired"}
         assert await balance(app, key) == start and await held(app, key) == 0
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     run_app(tmp_path, scenario, own_database_url, IMAGEGATE_JOB_WORKERS="0")
 
@@ -255,10 +255,10 @@ def test_an_ended_batch_is_announced_to_its_keys_webhook_and_its_lines_are_not(
 ) -> None:
     async def scenario(app: InProcess) -> None:
         admin = app.gateway.admin
-        account = await admin.create_account("hooks")
-        await admin.add_credit(account["id"], "10", "funding")
-        created = await admin.create_key(account["id"], test=False, models=None, rpm=None)
-        await admin.set_webhook(created["id"], "http://127.0.0.1:9/hook")
+        account = await admin.accounts.create("hooks")
+        await admin.ledger.add_credit(account["id"], "10", "funding")
+        created = await admin.keys.create(account["id"], test=False, models=None, rpm=None)
+        await admin.webhooks.set_url(created["id"], "http://127.0.0.1:9/hook")
         client = sdk(app, created["key"])
         batch = await submit(client, jsonl(line("a"), line("b")))
         await finished(client, batch.id)
