@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from ...db.accounts import AccountsRepo, account_safety
+from ...db.accounts import AccountsRepo
 from ...db.batches import LINE_OPEN, BatchesRepo, BatchRow, LineEnd, LineRow
 from ...db.clock import utcnow
 from ...domain.batch_output import cards_of, result_line, status_of
@@ -37,7 +37,7 @@ from ...domain.errors import (
     ServiceUnavailable,
 )
 from ...domain.ids import new_id
-from ...domain.principal import AccountLimits, Principal
+from ...domain.principal import Principal
 from ..images.admission import Ticket
 from ..images.operations import Generate
 from ..jobs.jobs import Jobs
@@ -153,23 +153,12 @@ class BatchRunner:
 
     async def _principal(self, row: BatchRow) -> Principal | GatewayError:
         """The batch's key as it is now (its limits, its allowed models); revoked or disabled: the refusal."""
-        key = await self._accounts.get_key(row.key_id)
-        account = await self._accounts.get_account(row.account_id)
-        if key is None or account is None or key.revoked_at is not None:
+        found = await self._accounts.key_by_id(row.key_id)
+        if found is None or found.revoked:
             return PermissionDenied("The batch's API key has been revoked.", code="key_revoked")
-        if account.disabled:
+        if found.account_disabled:
             return PermissionDenied("This account is disabled.", code="account_disabled")
-        return Principal(
-            key_id=key.id,
-            account_id=key.account_id,
-            mode=key.mode,
-            allowed_models=key.allowed_models,
-            rpm=key.rpm,
-            currency=account.currency,
-            ipm=key.ipm,
-            account_limits=AccountLimits(account.rpm, account.ipm, account.max_in_flight),
-            safety=account_safety(account.safety),
-        )
+        return found.principal
 
     async def _submit(self, row: BatchRow, principal: Principal | GatewayError, line: LineRow) -> bool:
         """Submit one line as a job; False when it must wait for a later round."""
