@@ -342,7 +342,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
             batch_files=batch_files,
-            batches=Batches(db.batches, batch_files, images, db.prices, db.accounts, batch_runner.wake),
+            batches=Batches(db.batches, batch_files, settings.catalog, db.prices, db.accounts, batch_runner.wake),
             batch_runner=batch_runner,
         )
 

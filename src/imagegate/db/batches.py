@@ -248,13 +248,15 @@ class BatchesRepo:
             rows = (await conn.execute(query.order_by(batches.c.id.desc()).limit(limit))).all()
         return [_batch(r) for r in rows]
 
-    async def active(self, limit: int = 50) -> list[str]:
-        """Batches the runner still advances, and finished ones nobody was told of, whose lease is free."""
+    async def active(self, limit: int = 1000) -> list[str]:
+        """Batches the runner still advances, and finished ones nobody was told of, whose lease is free,
+        oldest first."""
         now = utcnow()
         free = or_(batches.c.lease_until.is_(None), batches.c.lease_until < now)
         wanted = or_(batches.c.status.in_(ACTIVE), batches.c.notified_at.is_(None))
         async with self._engine.connect() as conn:
-            ids = (await conn.execute(select(batches.c.id).where(wanted, free).limit(limit))).scalars().all()
+            query = select(batches.c.id).where(wanted, free).order_by(batches.c.id).limit(limit)
+            ids = (await conn.execute(query)).scalars().all()
         return list(ids)
 
     async def lease(self, batch_id: str, seconds: float) -> BatchRow | None:

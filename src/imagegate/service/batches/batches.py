@@ -11,6 +11,7 @@ then run as async jobs (`service.batch_runner`), each held and billed as a job i
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from datetime import timedelta
@@ -29,6 +30,7 @@ from ...domain.batch_input import (
     request_lines,
 )
 from ...domain.batch_output import batch_card, cards_json
+from ...domain.catalog import Catalog
 from ...domain.errors import GatewayError, InsufficientBalance, InvalidRequest, JobNotCancellable, NotFound
 from ...domain.fields import Field, read_fields
 from ...domain.ids import is_id, new_id
@@ -36,10 +38,8 @@ from ...domain.money import format_usd
 from ...domain.paging import page_cursor, page_size
 from ...domain.pricing import PriceOverrides, held_unit_price
 from ...domain.principal import Principal
-from ...domain.request import ImageRequest
+from ...domain.request import ImageRequest, parse_image_request
 from ...domain.text import check_id
-from ..images.generation import ImageService
-from ..images.operations import Generate
 from .files import FILE_ID, BatchFiles
 
 MAX_PAGE = 100
@@ -69,6 +69,18 @@ NEW_BATCH = (
     ),
     Field("metadata", "object", f"at most {MAX_METADATA_PAIRS} string pairs (keys to 64 characters, values to 512)"),
 )
+
+
+def _valid_requests(lines: list[RequestLine], catalog: Catalog) -> list[ImageRequest | None]:
+    """Each line's request as its job will validate it (`Generate`: the Images API's body), or None
+    where the validator refuses it (that line will fail alone)."""
+    requests: list[ImageRequest | None] = []
+    for line in lines:
+        try:
+            requests.append(parse_image_request(line.body, catalog))
+        except GatewayError:
+            requests.append(None)
+    return requests
 
 
 def batch_json(row: BatchRow, counts: dict[str, int]) -> dict[str, Any]:
@@ -124,14 +136,14 @@ class Batches:
         self,
         repo: BatchesRepo,
         files: BatchFiles,
-        images: ImageService,
+        catalog: Catalog,
         prices: PricesRepo,
         accounts: AccountsRepo,
         wake: Callable[[], None],
     ) -> None:
         self._repo = repo
         self._files = files
-        self._images = images
+        self._catalog = catalog
         self._prices = prices
         self._accounts = accounts
         self._wake = wake
@@ -143,7 +155,8 @@ class Batches:
         row = await self._files.owned(principal.account_id, input_file_id, "input_file_id")
         if row.purpose != "batch":
             raise InvalidRequest('The input file must have purpose "batch".', param="input_file_id")
-        objects = read_jsonl(await self._files.read(row), self._files.max_lines, "input_file_id")
+        data = await self._files.read(row)  # CPU-bound reading below runs off the event loop
+        objects = await asyncio.to_thread(read_jsonl, data, self._files.max_lines, "input_file_id")
         lines = request_lines(objects, str(endpoint), "input_file_id")
         cards, quote = await self._quote(principal, lines)
         await self._check_balance(principal, quote)
@@ -186,8 +199,7 @@ class Batches:
         cards: dict[tuple[str, str, str], int] = {}
         priced_models: set[str] = set()
         quote = 0
-        for line in lines:
-            request = await self._valid(line)
+        for request in await asyncio.to_thread(_valid_requests, lines, self._catalog):
             if request is None:
                 continue
             model = request.model
@@ -198,12 +210,6 @@ class Batches:
                 continue
             quote += held_unit_price(model, request.quality, request.size, cards) * request.n
         return cards, quote
-
-    async def _valid(self, line: RequestLine) -> ImageRequest | None:
-        try:
-            return (await self._images.prepare(Generate(line.body))).request
-        except GatewayError:
-            return None
 
     async def _check_balance(self, principal: Principal, quote: int) -> None:
         if quote == 0:

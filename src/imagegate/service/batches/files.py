@@ -6,6 +6,7 @@ UTF-8, one JSON object a line; a refused one leaves nothing behind."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from typing import Any
@@ -80,7 +81,7 @@ class BatchFiles:
         name = check_text(filename or "input.jsonl", "file", MAX_FILENAME_CHARS)
         if len(data) > self.max_bytes:
             raise RequestTooLarge(f"The file is larger than this gateway's limit of {self.max_bytes} bytes.")
-        lines = len(read_jsonl(data, self.max_lines))
+        lines = len(await asyncio.to_thread(read_jsonl, data, self.max_lines))  # CPU-bound: off the event loop
         return file_json(await self.keep(principal.account_id, purpose, name, data, lines))
 
     async def keep(self, account_id: str, purpose: str, filename: str, data: bytes, lines: int) -> FileRow:

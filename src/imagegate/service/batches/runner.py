@@ -246,7 +246,7 @@ class BatchRunner:
         good: list[str] = []
         bad: list[str] = []
         after = 0
-        while lines := await self._repo.lines(row.id, ("completed", "failed", "cancelled", "expired"), 1000, after):
+        while lines := await self._repo.lines(row.id, ("completed", "failed", "cancelled", "expired"), 200, after):
             for line in lines:
                 body = json.loads(line.result) if line.result is not None else None
                 text = result_line(
