@@ -318,6 +318,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter)
         uploads, terms = JobUploads(store), job_terms(settings)
+        image_inputs = ImageInputs(
+            fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
+        )
         batch_files = BatchFiles(db.batches, store, settings.batch_max_file_bytes, settings.batch_max_lines)
         events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
         workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms)
@@ -328,6 +331,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             jobs,
             db.accounts,
             webhooks.batch_finished,
+            image_inputs,
             concurrency=settings.batch_concurrency,
             poll_seconds=settings.job_poll_seconds,
         )
@@ -353,9 +357,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             webhook_delivery=delivery,
             jobs=jobs,
             job_workers=workers,
-            image_inputs=ImageInputs(
-                fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
-            ),
+            image_inputs=image_inputs,
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
             batch_files=batch_files,

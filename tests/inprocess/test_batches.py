@@ -6,6 +6,7 @@ batch webhook, and hostile files refused with nothing kept."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import io
 import json
 import time
@@ -15,6 +16,7 @@ from typing import Any
 
 import openai
 import pytest
+from PIL import Image
 from sqlalchemy import func, select, update
 
 from imagegate.db.batches import batch_files, batches
@@ -30,6 +32,9 @@ LOW_1024 = 6_000
 BATCH_LOW_1024 = LOW_1024 // 2
 """The bundled catalog gives gpt-image-2 half price in a batch."""
 OFFLINE_GPT_IMAGE = """
+[models.gpt-image-2]
+img2img = true
+
 [[models.gpt-image-2.routes]]
 name = "offline"
 provider = "preview"
@@ -37,6 +42,7 @@ credentials = "none"
 upstream_model = "preview"
 """
 ENDPOINT = "/v1/images/generations"
+EDITS = "/v1/images/edits"
 Scenario = Callable[[InProcess], Awaitable[None]]
 
 
@@ -139,6 +145,59 @@ def test_a_batch_runs_every_line_and_bills_the_good_ones_at_the_batch_price(
         assert (await app.gateway.admin.ledger.verify())["ok"]
         listed = await client.batches.list(limit=5)
         assert [b.id for b in listed.data] == [batch.id]
+
+    run_app(tmp_path, scenario, own_database_url)
+
+
+def photo_url() -> str:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (20, 120, 200)).save(out, "PNG")
+    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+
+
+def test_a_batch_of_edits_reads_each_lines_images_and_bills_the_good_lines(
+    tmp_path: Path, own_database_url: str | None
+) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        client = sdk(app, key)
+        start = await balance(app, key)
+        edit = {**line("edit")["body"], "images": [{"image_url": photo_url()}]}
+        lines = [
+            {"custom_id": "good", "method": "POST", "url": EDITS, "body": edit},
+            {
+                "custom_id": "two-images",
+                "method": "POST",
+                "url": EDITS,
+                "body": {**edit, "images": [{"image_url": photo_url()}] * 2},
+            },
+            {"custom_id": "no-images", "method": "POST", "url": EDITS, "body": line("x")["body"]},
+            {
+                "custom_id": "by-file-id",
+                "method": "POST",
+                "url": EDITS,
+                "body": {**edit, "images": [{"file_id": "file-abc"}]},
+            },
+            {
+                "custom_id": "not-an-image",
+                "method": "POST",
+                "url": EDITS,
+                "body": {**edit, "images": [{"image_url": "data:image/png;base64,aGVsbG8="}]},
+            },
+        ]
+        uploaded = await client.files.create(file=("in.jsonl", io.BytesIO(jsonl(*lines))), purpose="batch")
+        batch = await client.batches.create(input_file_id=uploaded.id, endpoint=EDITS, completion_window="24h")
+        quote = batch.model_extra["billing"]["quote_micros"]  # type: ignore[index]
+        assert quote == 3 * BATCH_LOW_1024  # the undecodable image is found when its line runs: it is quoted
+        done = await finished(client, batch.id)
+        good, bad = await lines_of(client, done.output_file_id), await lines_of(client, done.error_file_id)
+        assert set(good) == {"good", "two-images"} and set(bad) == {"no-images", "by-file-id", "not-an-image"}
+        assert good["good"]["response"]["body"]["billing"]["unit_price_micros"] == BATCH_LOW_1024
+        assert bad["no-images"]["response"]["body"]["error"]["param"] == "images"
+        assert bad["by-file-id"]["response"]["body"]["error"]["param"] == "images[0].file_id"
+        assert bad["not-an-image"]["response"]["status_code"] == 400
+        assert start - await balance(app, key) == 2 * BATCH_LOW_1024  # the two good lines, one image each
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     run_app(tmp_path, scenario, own_database_url)
 
@@ -366,7 +425,9 @@ def test_hostile_metadata_and_bodies_are_refused_naming_the_field(tmp_path: Path
             refused = await app.http.post("/v1/batches", content=body, headers={"Authorization": f"Bearer {key}"})
             assert_error(refused, 400, "invalid_request_error", param="metadata")
         with pytest.raises(openai.BadRequestError) as refused:
-            await client.batches.create(input_file_id=uploaded.id, endpoint="/v1/images/edits", completion_window="24h")
+            await client.batches.create(
+                input_file_id=uploaded.id, endpoint="/v1/images/variations", completion_window="24h"
+            )
         assert_error(refused.value.response, 400, "invalid_request_error", param="endpoint")
         with pytest.raises(openai.BadRequestError) as refused:
             await client.files.create(file=("in.jsonl", io.BytesIO(jsonl(line("a")))), purpose="fine-tune")

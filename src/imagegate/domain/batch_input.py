@@ -17,7 +17,9 @@ from typing import Any
 from .errors import InvalidRequest
 from .text import check_json, check_text
 
-ENDPOINTS = ("/v1/images/generations", "/v1/images/edits")
+GENERATIONS = "/v1/images/generations"
+EDITS = "/v1/images/edits"
+ENDPOINTS = (GENERATIONS, EDITS)
 COMPLETION_WINDOWS = {"24h": 86_400}
 MAX_CUSTOM_ID_CHARS = 512
 MAX_METADATA_PAIRS = 16
@@ -117,7 +119,9 @@ def check_metadata(value: Any) -> dict[str, str] | None:
 
 __all__ = [
     "COMPLETION_WINDOWS",
+    "EDITS",
     "ENDPOINTS",
+    "GENERATIONS",
     "MAX_CUSTOM_ID_CHARS",
     "RequestLine",
     "check_metadata",

@@ -21,8 +21,11 @@ from ...db.accounts import AccountsRepo
 from ...db.batches import BatchesRepo, BatchRow
 from ...db.clock import utcnow
 from ...db.prices import PricesRepo
+from ...domain.batch_edits import edit_line_request
 from ...domain.batch_input import (
     COMPLETION_WINDOWS,
+    EDITS,
+    ENDPOINTS,
     MAX_METADATA_PAIRS,
     RequestLine,
     check_metadata,
@@ -43,8 +46,6 @@ from ...domain.text import check_id
 from .files import FILE_ID, BatchFiles
 
 MAX_PAGE = 100
-SUPPORTED_ENDPOINTS = ("/v1/images/generations",)
-"""Edits in a batch (OpenAI's JSON `images: [{image_url | file_id}]`) are not run yet."""
 NEW_BATCH = (
     Field(
         "input_file_id",
@@ -56,9 +57,9 @@ NEW_BATCH = (
     Field(
         "endpoint",
         "string",
-        "every line's `url`; image edits are not taken in a batch yet",
+        "every line's `url` (an edit line names its images by `image_url`: data or https URLs)",
         required=True,
-        choices=SUPPORTED_ENDPOINTS,
+        choices=ENDPOINTS,
     ),
     Field(
         "completion_window",
@@ -71,13 +72,14 @@ NEW_BATCH = (
 )
 
 
-def _valid_requests(lines: list[RequestLine], catalog: Catalog) -> list[ImageRequest | None]:
-    """Each line's request as its job will validate it (`Generate`: the Images API's body), or None
-    where the validator refuses it (that line will fail alone)."""
+def _valid_requests(lines: list[RequestLine], catalog: Catalog, endpoint: str) -> list[ImageRequest | None]:
+    """Each line's request as its job will validate it (a generation's body, or an edit's before its
+    images are read), or None where the validator refuses it (that line will fail alone)."""
+    read = edit_line_request if endpoint == EDITS else parse_image_request
     requests: list[ImageRequest | None] = []
     for line in lines:
         try:
-            requests.append(parse_image_request(line.body, catalog))
+            requests.append(read(line.body, catalog))
         except GatewayError:
             requests.append(None)
     return requests
@@ -158,7 +160,7 @@ class Batches:
         data = await self._files.read(row)  # CPU-bound reading below runs off the event loop
         objects = await asyncio.to_thread(read_jsonl, data, self._files.max_lines, "input_file_id")
         lines = request_lines(objects, str(endpoint), "input_file_id")
-        cards, quote = await self._quote(principal, lines)
+        cards, quote = await self._quote(principal, lines, str(endpoint))
         await self._check_balance(principal, quote)
         now = utcnow()
         batch = BatchRow(
@@ -193,13 +195,13 @@ class Batches:
         self._wake()
         return batch_json(batch, {})
 
-    async def _quote(self, principal: Principal, lines: list[RequestLine]) -> tuple[PriceOverrides, int]:
+    async def _quote(self, principal: Principal, lines: list[RequestLine], endpoint: str) -> tuple[PriceOverrides, int]:
         """The batch price cards of every model its valid lines name, and the sum of those lines'
         holds at them (a test key's quote is 0, as its charges are)."""
         cards: dict[tuple[str, str, str], int] = {}
         priced_models: set[str] = set()
         quote = 0
-        for request in await asyncio.to_thread(_valid_requests, lines, self._catalog):
+        for request in await asyncio.to_thread(_valid_requests, lines, self._catalog, endpoint):
             if request is None:
                 continue
             model = request.model

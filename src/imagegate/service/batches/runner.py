@@ -26,6 +26,8 @@ from typing import Any
 from ...db.accounts import AccountsRepo
 from ...db.batches import LINE_OPEN, BatchesRepo, BatchRow, LineEnd, LineRow
 from ...db.clock import utcnow
+from ...domain.batch_edits import edit_line
+from ...domain.batch_input import EDITS
 from ...domain.batch_output import cards_of, result_line, status_of
 from ...domain.errors import (
     Conflict,
@@ -39,7 +41,8 @@ from ...domain.errors import (
 from ...domain.ids import new_id
 from ...domain.principal import Principal
 from ..images.admission import Ticket
-from ..images.operations import Generate
+from ..images.inputs import ImageInputs
+from ..images.operations import Generate, Operation
 from ..jobs.jobs import Jobs
 from .batches import batch_json
 from .files import BatchFiles
@@ -62,6 +65,7 @@ class BatchRunner:
         jobs: Jobs,
         accounts: AccountsRepo,
         announce: Announce,
+        inputs: ImageInputs,
         *,
         concurrency: int,
         poll_seconds: float,
@@ -71,6 +75,7 @@ class BatchRunner:
         self._jobs = jobs
         self._accounts = accounts
         self._announce = announce
+        self._inputs = inputs
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
@@ -174,7 +179,7 @@ class BatchRunner:
                 surface="batch",
                 prices=cards_of(row.prices),
             )
-            accepted = await self._jobs.submit(Generate(json.loads(line.body)), ticket)
+            accepted = await self._jobs.submit(await self._operation(row, json.loads(line.body)), ticket)
         except (RateLimited, ServiceUnavailable, Conflict) as exc:
             await self._repo.move_line(row.id, line.line, ("dispatching",), "pending")
             log.info("batch %s line %d: %s; tried again later", row.id, line.line, exc.code)
@@ -199,6 +204,13 @@ class BatchRunner:
             row.id, line.line, ("dispatching",), "dispatched", job_id=job_id, request_id=request_id
         )
         return True
+
+    async def _operation(self, row: BatchRow, body: dict[str, Any]) -> Operation:
+        """The line as the operation its endpoint runs: a generation, or an edit of the images its
+        `image_url`s name, read now (a data URL decoded, an https URL fetched under the address rules)."""
+        if row.endpoint == EDITS:
+            return await self._inputs.operation(*edit_line(body))
+        return Generate(body)
 
     async def _end_unstarted(self, row: BatchRow, status: str) -> None:
         """Cancelling or expired: lines not started end as `status` (nothing held, nothing billed),
