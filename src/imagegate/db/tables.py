@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy import DateTime as _DateTime
 from sqlalchemy.types import TypeDecorator
@@ -136,6 +137,8 @@ usage_records = Table(
     Column("surface", String(16), nullable=False, server_default="images"),  # images | chat | responses | job | batch
     Column("created_at", DateTime(), nullable=False),
     Column("lost_images", Integer, nullable=False, server_default="0"),  # made upstream, never handed out
+    Column("upstream_cost_micros", BigInteger, nullable=False, server_default="0"),  # what the upstream charged
+    Column("upstream_cost_estimated", Boolean, nullable=False, server_default=false()),  # per-image figure, no usage
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )

@@ -178,6 +178,12 @@ class UsageRecord(TypedDict):
             "made for a request that then failed); never billed",
         ]
     ]
+    upstream_cost_micros: NotRequired[
+        Annotated[int, "admin API only: what the upstream calls that made its images cost the operator, micro-USD"]
+    ]
+    upstream_cost_estimated: NotRequired[
+        Annotated[bool, "admin API only: part of that cost is the route's per-image figure (no usage reported)"]
+    ]
 
 
 class Usage(TypedDict):

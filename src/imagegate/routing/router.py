@@ -27,12 +27,14 @@ from ..domain.upstream import (
     UpstreamRejected,
     UpstreamTimedOut,
 )
+from ..domain.upstream_cost import SpentCall
 from ..providers.http_client import UpstreamClient
 from ..providers.registry import Registry
 from .breaker import CircuitBreaker
 from .conform import ConformingProvider
 from .marking import mark_delivered
 from .retry import RetryPolicy, RouteCall, call_with_retries
+from .spend import SpendMeter, metering
 
 log = logging.getLogger("imagegate.routing")
 
@@ -54,6 +56,8 @@ class Routed:
     route: str | None
     attempts: int
     error: GatewayError | None = None
+    spent: tuple[SpentCall, ...] = ()
+    """Every upstream call that made images, on any route or attempt: what the operator pays for."""
 
 
 def generate_images(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
@@ -114,7 +118,8 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    conforming = ConformingProvider(provider, route, marker, view_side=screening_view_side)
+                    metered = SpendMeter(provider, route)
+                    conforming = ConformingProvider(metered, route, marker, view_side=screening_view_side)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
@@ -162,7 +167,13 @@ class Router:
 
     async def route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         """Run `operation` on the first route that delivers, with retries and failover; never raises
-        a contract error, returns it in `Routed.error` with what was tried."""
+        a contract error, returns it in `Routed.error` with what was tried and the upstream calls
+        that made images (`Routed.spent`)."""
+        with metering() as spent:
+            routed = await self._route(request, principal, operation)
+        return replace(routed, spent=tuple(spent))
+
+    async def _route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         try:
             plan = self.plan(request, principal)
         except NoRouteAvailable as exc:

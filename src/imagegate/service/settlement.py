@@ -21,11 +21,13 @@ from ..domain.errors import ContentBlocked, GatewayError, JobInterrupted
 from ..domain.pricing import charged_unit_price
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
+from ..domain.upstream_cost import NOTHING, UpstreamCost
 from ..routing.router import Routed
 from .admission import Admitted, Replay, Ticket
 from .billing import Billing, usd
 from .patience import as_gateway_error, while_unreachable
 from .screening import PromptScreen
+from .upstream_spend import spend_of
 
 log = logging.getLogger("imagegate.service")
 
@@ -84,6 +86,8 @@ class _Usage:
     """Images made upstream that the client did not get (the usage record's `lost_images`)."""
     model_named: str | None = None
     """A refused request that never became a request: the catalog model its body named, if read."""
+    upstream: UpstreamCost = NOTHING
+    """What its upstream calls cost the operator (`upstream_spend.spend_of`)."""
 
 
 class Settlement:
@@ -148,8 +152,11 @@ class Settlement:
             images_missing=request.n - charge.images,
             headers=admitted.rate_headers,
         )
+        cost, made = spend_of(request, routed)
+        lost = max(lost, made - charge.images)  # also what routing dropped: the wrong size, retried past
         usage = self._record_of(
-            ticket, _Usage(request, 200, None, routed.route, routed.attempts, charge.images, charge, lost)
+            ticket,
+            _Usage(request, 200, None, routed.route, routed.attempts, charge.images, charge, lost, upstream=cost),
         )
         if admitted.hold_id is not None:
             reason = f"{charge.images} image(s) of {request.model.id}"
@@ -194,6 +201,7 @@ class Settlement:
         ticket = admitted.ticket
         await self._audit_block(ticket, admitted.request, exc)
         status, code = _status_of(exc)
+        cost, made = spend_of(admitted.request, routed)
         record = self._record_of(
             ticket,
             _Usage(
@@ -202,7 +210,8 @@ class Settlement:
                 code,
                 routed.route if routed else None,
                 routed.attempts if routed else 0,
-                lost=lost,
+                lost=max(lost, made),
+                upstream=cost,
             ),
         )
         try:
@@ -319,6 +328,8 @@ class Settlement:
             surface=ticket.surface,
             created_at=utcnow(),
             lost_images=usage.lost,
+            upstream_cost_micros=usage.upstream.micros,
+            upstream_cost_estimated=usage.upstream.estimated,
         )
 
     async def _record(self, record: UsageRecord) -> None:
