@@ -1,4 +1,4 @@
-"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples`.
+"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples|margin`.
 
 Every command that creates or shows something accepts `--json` and then prints exactly one JSON
 object. Commands call the service layer, never the database.
@@ -28,6 +28,7 @@ from .wiring import (
     check_provenance,
     check_storage,
     open_admin,
+    open_margin,
     open_route_health,
     open_samples,
 )
@@ -590,6 +591,43 @@ def routes_list(as_json: bool) -> None:
     if result.get("error"):
         lines.append(f"warning: {result['error']}")
     _emit(result, as_json, "\n".join(lines))
+
+
+@main.command()
+@click.option("--start", default=None, help="unix seconds or ISO 8601, UTC (default: 30 days before --end)")
+@click.option(
+    "--end", default=None, help="unix seconds or ISO 8601, UTC (default: now; at most 366 days after --start)"
+)
+@json_option
+def margin(start: str | None, end: str | None, as_json: bool) -> None:
+    """Revenue, upstream cost and margin per model and route, with totals."""
+    from .service.margin import margin_window
+
+    async def run() -> dict[str, Any]:
+        async with open_margin(load_settings()) as report:
+            return await report.report(*margin_window(start, end))
+
+    try:
+        result = asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if as_json else f"error: {exc.message}", err=True)
+        sys.exit(1)
+    _emit(result, as_json, _margin_table(result))
+
+
+def _margin_table(result: dict[str, Any]) -> str:
+    """One line per model and route, then the totals; money in USD, exact."""
+    from .service.billing import usd
+
+    header = f"{'model':24} {'route':12} {'requests':>8} {'images':>7} {'lost':>5} {'revenue':>14} {'upstream':>14} {'margin':>14} {'est.':>5}"
+    lines = [f"margin {result['start']} to {result['end']}", header]
+    for line in [*result["data"], {"model": "total", "route": "", **result["totals"]}]:
+        lines.append(
+            f"{line['model']:24} {line['route']:12} {line['requests']:>8} {line['images']:>7} {line['lost_images']:>5} "
+            f"{usd(line['revenue_micros']):>14} {usd(line['upstream_cost_micros']):>14} "
+            f"{usd(line['margin_micros']):>14} {line['estimated_share']:>5.0%}"
+        )
+    return "\n".join(lines)
 
 
 def _samples_call(fn: Callable[[Samples], Awaitable[dict[str, Any]]]) -> dict[str, Any]:

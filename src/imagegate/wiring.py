@@ -23,6 +23,7 @@ from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.ledger_history import LedgerHistoryRepo
+from .db.margin import MarginRepo
 from .db.prices import PricesRepo
 from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
@@ -71,6 +72,7 @@ from .service.image_library import ImageLibrary
 from .service.job_records import JobUploads
 from .service.job_workers import JobWorkers
 from .service.jobs import Jobs, JobTerms
+from .service.margin import MarginReport
 from .service.output_screening import OutputScreen
 from .service.rate_limits import Limiter
 from .service.recovery import NodeRecovery, ThisRun
@@ -160,6 +162,8 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    margin: MarginReport
+    """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
 
 
 @asynccontextmanager
@@ -315,7 +319,15 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             ),
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            margin=MarginReport(MarginRepo(db.engine)),
         )
+
+
+@asynccontextmanager
+async def open_margin(settings: Settings) -> AsyncIterator[MarginReport]:
+    """The margin report for the CLI (`imagegate margin`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield MarginReport(MarginRepo(db.engine))
 
 
 @asynccontextmanager

@@ -247,6 +247,30 @@ class PriceSet(TypedDict):
     micros: int
 
 
+class MarginFigures(TypedDict):
+    requests: Annotated[int, "usage records of live keys that reached an upstream (replays excluded)"]
+    images: Annotated[int, "images delivered"]
+    lost_images: Annotated[int, "images made upstream and never handed out: paid for, never billed"]
+    revenue_micros: Annotated[int, "what the ledger captured and kept (a refunded charge counts 0)"]
+    upstream_cost_micros: Annotated[int, "what the upstream calls that made images cost, under the routes' cost sheets"]
+    margin_micros: Annotated[int, "revenue_micros - upstream_cost_micros"]
+    estimated_cost_micros: Annotated[int, "the part of the cost estimated from per-image figures (no usage reported)"]
+    estimated_share: Annotated[float, "estimated_cost_micros / upstream_cost_micros (0 when nothing cost)"]
+
+
+class MarginLine(MarginFigures):
+    model: str
+    route: str
+
+
+class Margin(TypedDict):
+    object: Literal["margin"]
+    start: str
+    end: str
+    data: Annotated[list[MarginLine], "per model and route, by model then route"]
+    totals: Annotated[MarginFigures, "the sum of the lines"]
+
+
 class LedgerVerify(TypedDict):
     ok: bool
     problems: list[dict[str, Any]]
@@ -463,6 +487,9 @@ __all__ = [
     "LedgerVerify",
     "LibraryImage",
     "LibraryPage",
+    "Margin",
+    "MarginFigures",
+    "MarginLine",
     "Model",
     "ModelArchitecture",
     "ModelCapabilities",

@@ -24,6 +24,7 @@ from ..domain.request import RULES, generation_fields
 from ..domain.text import MAX_ID_CHARS
 from ..service import admin_fields
 from ..service.admin import MAX_HISTORY_PAGE
+from ..service.margin import MAX_SPAN
 from ..service.timerange import TIME_FORM
 from ..service.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema
@@ -239,6 +240,10 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
               shapes.PriceSet, auth=ADMIN, body=PRICE),
     ApiOperation("GET", "/admin/v1/usage", "adminUsage", "Usage across accounts (or one)", "admin", shapes.Usage,
               auth=ADMIN, query=(*WINDOW, replace(ACCOUNT_FILTER, doc="only this account"))),
+    ApiOperation("GET", "/admin/v1/margin", "adminMargin", "Revenue, upstream cost and margin per model and route",
+              "admin", shapes.Margin, auth=ADMIN, query=(
+                  replace(START, doc="unix seconds or ISO 8601, UTC where no zone is given (default: 30 days before "
+                          f"`end`; the window spans at most {MAX_SPAN.days} days)"), END)),
     ApiOperation("GET", "/admin/v1/ledger/verify", "adminVerifyLedger", "Check that balances, holds and the ledger agree",
               "admin", shapes.LedgerVerify, auth=ADMIN),
     ApiOperation("GET", "/admin/v1/routes", "adminRoutes", "Every upstream route with its health and circuit", "admin",
