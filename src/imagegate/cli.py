@@ -1,4 +1,4 @@
-"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples|margin`.
+"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples|margin|costs`.
 
 Every command that creates or shows something accepts `--json` and then prints exactly one JSON
 object. Commands call the service layer, never the database.
@@ -22,12 +22,14 @@ from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run
 from .service.doctor import diagnose, render, report
 from .service.samples import PARAMETERS, Samples
+from .service.upstream_costs import CostSheets
 from .tour import command_name, tour
 from .wiring import (
     check_output_screening,
     check_provenance,
     check_storage,
     open_admin,
+    open_costs,
     open_margin,
     open_route_health,
     open_samples,
@@ -628,6 +630,51 @@ def _margin_table(result: dict[str, Any]) -> str:
             f"{usd(line['margin_micros']):>14} {line['estimated_share']:>5.0%}"
         )
     return "\n".join(lines)
+
+
+def _costs_call(fn: Callable[[CostSheets], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async with open_costs(load_settings()) as costs:
+            return await fn(costs)
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+@main.group()
+def costs() -> None:
+    """What the upstreams charge: each route's cost sheet (the margin report's cost side)."""
+
+
+@costs.command("list")
+@json_option
+def costs_list(as_json: bool) -> None:
+    """Every route's live upstream cost sheet, and the items set over the catalog's."""
+    result = _costs_call(lambda c: c.listing())
+    lines = []
+    for route in result["data"]:
+        sheet = route["sheet"]
+        tokens = sheet and {k: v for k, v in sheet["tokens_micros_per_million"].items() if v}
+        per_image = sheet and {q: dict(row) for q, row in sheet["per_image_micros"].items()}
+        lines.append(f"{route['model']:24} {route['route']:12} tokens {tokens or '-'}  per image {per_image or '-'}")
+        lines += [f"{'':37} set: {item} = {micros}" for item, micros in route["overrides"].items()]
+    _emit(result, as_json, "\n".join(lines))
+
+
+@costs.command("set")
+@click.argument("model")
+@click.argument("route")
+@click.argument("item")
+@click.argument("usd")
+@json_option
+def costs_set(model: str, route: str, item: str, usd: str, as_json: bool) -> None:
+    """Set ITEM of ROUTE's cost sheet: `tokens.KIND` in USD per million tokens, `per_image.QUALITY.SIZE` in USD
+    per image (SIZE `*` for any other). Records written from then on are costed with it."""
+    result = _costs_call(lambda c: c.set(model, route, item, usd))
+    _emit(result, as_json, f"{result['model']} {result['route']} {result['item']} = {result['micros']} micros")
 
 
 def _samples_call(fn: Callable[[Samples], Awaitable[dict[str, Any]]]) -> dict[str, Any]:

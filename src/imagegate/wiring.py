@@ -30,6 +30,7 @@ from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.samples import SamplesRepo
+from .db.upstream_costs import UpstreamCostsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
@@ -82,6 +83,7 @@ from .service.samples import Samples
 from .service.screening import PromptScreen
 from .service.settlement import Settlement
 from .service.stored_responses import StoredResponses
+from .service.upstream_costs import CostSheets
 from .service.webhook_delivery import DeliveryPolicy, WebhookDelivery
 from .service.webhook_endpoints import WebhookEndpoints
 from .service.webhooks import Webhooks
@@ -164,6 +166,8 @@ class Gateway:
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
     margin: MarginReport
     """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
+    upstream_costs: CostSheets
+    """The routes' live upstream cost sheets (`/admin/v1/upstream-costs`)."""
 
 
 @asynccontextmanager
@@ -288,7 +292,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
+        costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics, costs)
         uploads, terms = JobUploads(store), job_terms(settings)
         workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
         routes = route_health(settings, router, health)
@@ -320,6 +325,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
             margin=MarginReport(MarginRepo(db.engine)),
+            upstream_costs=costs,
         )
 
 
@@ -328,6 +334,13 @@ async def open_margin(settings: Settings) -> AsyncIterator[MarginReport]:
     """The margin report for the CLI (`imagegate margin`), on its own short-lived engine."""
     async with open_database(settings) as db:
         yield MarginReport(MarginRepo(db.engine))
+
+
+@asynccontextmanager
+async def open_costs(settings: Settings) -> AsyncIterator[CostSheets]:
+    """The live upstream cost sheets for the CLI (`imagegate costs`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
 
 
 @asynccontextmanager
@@ -367,8 +380,10 @@ def image_pipeline(
     limiter_state: LimiterState,
     http_client: UpstreamClient,
     metrics: Metrics | None = None,
+    costs: CostSheets | None = None,
 ) -> tuple[ImageService, Settlement]:
-    """The image service and its settlement step (async jobs settle through it too)."""
+    """The image service and its settlement step (async jobs settle through it too); `costs`: the
+    node's live upstream cost sheets, shared with the admin API so a change applies at once here."""
     billing = (
         Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
         if metrics is None
@@ -381,7 +396,8 @@ def image_pipeline(
         fail_open=settings.rate_limit_fail_open,
         in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
     )
-    settlement = Settlement(billing, usage, db.idempotency, screen)
+    costs = costs or CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+    settlement = Settlement(billing, usage, db.idempotency, screen, costs)
     service = ImageService(
         settings.catalog,
         router,

@@ -290,3 +290,77 @@ def test_the_admin_page_draws_revenue_and_cost_per_model_and_route(gateway: Gate
     assert "gpt-image-2 · openai" in chart
     table = page[page.index('id="margin-table"') :]
     assert "gpt-image-2" in table and "style=" not in chart
+
+
+def admin_call(gateway: Gateway, method: str, path: str, body: Any = None) -> tuple[int, dict[str, Any]]:
+    with gateway.http() as http:
+        response = http.request(method, path, json=body, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    return response.status_code, dict(response.json())
+
+
+def test_an_operator_sets_a_routes_cost_and_the_next_record_is_costed_with_it(
+    gateway: Gateway, since: datetime
+) -> None:
+    assert SEEDREAM is not None
+    account = gateway.new_account("5")
+    item = {"model": "seedream-4.5", "route": "ark", "item": "per_image.standard.2304x1728", "amount_usd": "0.035"}
+    status, body = admin_call(gateway, "PUT", "/admin/v1/upstream-costs", item)
+    assert (status, body) == (200, {"model": "seedream-4.5", "route": "ark", "item": item["item"], "micros": 35_000})
+    cheaper = generate(gateway, account, model="seedream-4.5", size="2304x1728")
+    catalog = generate(gateway, account, model="seedream-4.5", size="2048x2048")  # the catalog's "*" still
+    assert (cheaper["status"], catalog["status"]) == (200, 200)
+    assert [gateway.usage_row(r["id"])["upstream_cost_micros"] for r in (cheaper, catalog)] == [35_000, 40_000]  # type: ignore[index]
+
+    status, listing = admin_call(gateway, "GET", "/admin/v1/upstream-costs")
+    (ark,) = [r for r in listing["data"] if (r["model"], r["route"]) == ("seedream-4.5", "ark")]
+    assert ark["overrides"] == {"per_image.standard.2304x1728": 35_000}
+    assert ark["sheet"]["per_image_micros"]["standard"] == {"*": 40_000, "2304x1728": 35_000}
+    status, _ = admin_call(gateway, "PUT", "/admin/v1/upstream-costs", {**item, "amount_usd": "0.04"})
+    assert status == 200  # back to the list price for the tests after this one
+
+
+def test_the_costs_command_sets_token_prices_and_lists_them(gateway: Gateway, since: datetime) -> None:
+    account = gateway.new_account("5")
+    out = json.loads(gateway.cli("costs", "set", "nano-banana-2", "gemini", "tokens.output_image", "45", "--json"))
+    assert out == {"model": "nano-banana-2", "route": "gemini", "item": "tokens.output_image", "micros": 45_000_000}
+    listing = json.loads(gateway.cli("costs", "list", "--json"))
+    (gemini,) = [r for r in listing["data"] if r["model"] == "nano-banana-2"]
+    assert gemini["sheet"]["tokens_micros_per_million"]["output_image"] == 45_000_000
+    made = generate(gateway, account, model="nano-banana-2", size="1024x1024")
+    assert made["status"] == 200, made
+    row = gateway.usage_row(made["id"])
+    assert row is not None
+    flash = CATALOG.models["nano-banana-2"].routes[0].upstream_cost
+    assert flash is not None
+    expected = micros(GEMINI_PROMPT_TOKENS * flash.input_text + GEMINI_IMAGE_TOKENS * 45_000_000)
+    assert row["upstream_cost_micros"] == expected == 50_408  # the next request, within FRESH_SECONDS at most
+    assert "set: tokens.output_image = 45000000" in gateway.cli("costs", "list")
+    gateway.cli("costs", "set", "nano-banana-2", "gemini", "tokens.output_image", "60")
+
+
+@pytest.mark.parametrize(
+    ("change", "param"),
+    [
+        ({"model": "no-such-model"}, "model"),
+        ({"model": "preview"}, "model"),
+        ({"route": "azure"}, "route"),
+        ({"item": "tokens.cached_input"}, "item"),
+        ({"item": "per_image.ultra.1024x1024"}, "item"),
+        ({"item": "per_image.medium.9999x9999"}, "item"),
+        ({"item": "per_image.medium.1024x1024\u0000"}, "item"),
+        ({"amount_usd": "-1"}, "amount_usd"),
+        ({"amount_usd": "1001"}, "amount_usd"),  # a token price past $1000 per million
+        ({"amount_usd": "0.0000001"}, "amount_usd"),
+        ({"surprise": 1}, "surprise"),
+    ],
+)
+def test_a_cost_item_that_is_not_one_is_refused_and_changes_nothing(
+    gateway: Gateway, change: dict[str, Any], param: str
+) -> None:
+    item = {"model": "gpt-image-2", "route": "openai", "item": "tokens.output_image", "amount_usd": "30", **change}
+    status, body = admin_call(gateway, "PUT", "/admin/v1/upstream-costs", item)
+    assert status == 400, body
+    assert body["error"]["param"] == param, body
+    _, listing = admin_call(gateway, "GET", "/admin/v1/upstream-costs")
+    (openai_route,) = [r for r in listing["data"] if r["model"] == "gpt-image-2"]
+    assert openai_route["overrides"] == {}

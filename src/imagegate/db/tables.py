@@ -115,6 +115,16 @@ price_cards = Table(
     Column("updated_at", DateTime(), nullable=False),
 )
 
+upstream_cost_overrides = Table(  # the operator's live items over the catalog's upstream cost sheets
+    "upstream_cost_overrides",
+    metadata,
+    Column("model", String(100), primary_key=True),
+    Column("route", String(100), primary_key=True),
+    Column("item", String(120), primary_key=True),  # tokens.KIND | per_image.QUALITY.SIZE
+    Column("micros", BigInteger, nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+)
+
 usage_records = Table(
     "usage_records",
     metadata,

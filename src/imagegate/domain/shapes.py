@@ -271,6 +271,33 @@ class Margin(TypedDict):
     totals: Annotated[MarginFigures, "the sum of the lines"]
 
 
+class UpstreamCostSheet(TypedDict):
+    tokens_micros_per_million: Annotated[
+        dict[str, int | None], "input_text, input_image, output_image, output_text (null: output_image's price)"
+    ]
+    per_image_micros: Annotated[dict[str, dict[str, int]], "quality -> size (or *) -> micro-USD per image"]
+
+
+class RouteCostSheet(TypedDict):
+    model: str
+    route: str
+    provider: str
+    sheet: Annotated[UpstreamCostSheet | None, "the live sheet: the catalog's with the operator's items (null: none)"]
+    overrides: Annotated[dict[str, int], "the operator's items in it, in micros"]
+
+
+class UpstreamCosts(TypedDict):
+    object: Literal["list"]
+    data: list[RouteCostSheet]
+
+
+class UpstreamCostSet(TypedDict):
+    model: str
+    route: str
+    item: str
+    micros: Annotated[int, "micro-USD per million tokens (a tokens. item) or per image"]
+
+
 class LedgerVerify(TypedDict):
     ok: bool
     problems: list[dict[str, Any]]
@@ -501,8 +528,12 @@ __all__ = [
     "Quote",
     "Response",
     "Revoked",
+    "RouteCostSheet",
     "Routes",
     "TokenUsage",
+    "UpstreamCostSet",
+    "UpstreamCostSheet",
+    "UpstreamCosts",
     "Usage",
     "UsageRecord",
     "WebhookAttempt",

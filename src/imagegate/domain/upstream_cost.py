@@ -131,6 +131,39 @@ def calls_cost(sheets: Mapping[str, CostSheet | None], calls: tuple[SpentCall, .
     return total
 
 
+def apply_overrides(sheet: CostSheet | None, items: Mapping[str, int]) -> CostSheet | None:
+    """`sheet` with the operator's live items laid over it (`tokens.KIND`, `per_image.QUALITY.SIZE`)."""
+    if not items:
+        return sheet
+    base = sheet or CostSheet()
+    tokens: dict[str, int | None] = {kind: getattr(base, kind) for kind in TOKEN_KINDS}
+    rows = {quality: dict(row) for quality, row in base.per_image.items()}
+    for item, micros in items.items():
+        kind, _, rest = item.partition(".")
+        if kind == "tokens":
+            tokens[rest] = micros
+        else:
+            quality, _, size = rest.partition(".")
+            rows.setdefault(quality, {})[size] = micros
+    return CostSheet(
+        input_text=tokens["input_text"] or 0,
+        input_image=tokens["input_image"] or 0,
+        output_image=tokens["output_image"] or 0,
+        output_text=tokens["output_text"],
+        per_image=MappingProxyType({q: MappingProxyType(row) for q, row in rows.items()}),
+    )
+
+
+def sheet_as_json(sheet: CostSheet | None) -> dict[str, Any] | None:
+    """A sheet as the admin API shows it: micro-USD per million tokens, micro-USD per image."""
+    if sheet is None:
+        return None
+    return {
+        "tokens_micros_per_million": {kind: getattr(sheet, kind) for kind in TOKEN_KINDS},
+        "per_image_micros": {quality: dict(row) for quality, row in sheet.per_image.items()},
+    }
+
+
 def parse_cost_sheet(where: str, raw: Any) -> CostSheet | None:
     """A route's `upstream_cost` table, checked; None when the route has none."""
     if raw is None:
@@ -166,12 +199,17 @@ def _bounded(where: str, name: str, value: Any, maximum: int) -> int:
 
 
 __all__ = [
+    "ANY_SIZE",
+    "MAX_TOKEN_PRICE",
     "NOTHING",
+    "TOKEN_KINDS",
     "CostSheet",
     "CostSheetError",
     "SpentCall",
     "UpstreamCost",
+    "apply_overrides",
     "call_cost",
     "calls_cost",
     "parse_cost_sheet",
+    "sheet_as_json",
 ]

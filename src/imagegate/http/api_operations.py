@@ -26,6 +26,7 @@ from ..service import admin_fields
 from ..service.admin import MAX_HISTORY_PAGE
 from ..service.margin import MAX_SPAN
 from ..service.timerange import TIME_FORM
+from ..service.upstream_costs import cost_item_fields
 from ..service.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema
 from .openapi_responses import responses_request_schema
@@ -111,6 +112,7 @@ ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
 NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
+UPSTREAM_COST = Body("UpstreamCostItem", cost_item_fields)
 CHAT = Body("ChatImageRequest", schema=chat_request_schema)
 RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
 
@@ -244,6 +246,11 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
               "admin", shapes.Margin, auth=ADMIN, query=(
                   replace(START, doc="unix seconds or ISO 8601, UTC where no zone is given (default: 30 days before "
                           f"`end`; the window spans at most {MAX_SPAN.days} days)"), END)),
+    ApiOperation("GET", "/admin/v1/upstream-costs", "adminUpstreamCosts",
+              "Every route's live upstream cost sheet", "admin", shapes.UpstreamCosts, auth=ADMIN),
+    ApiOperation("PUT", "/admin/v1/upstream-costs", "adminSetUpstreamCost",
+              "Set one item of a route's upstream cost sheet; records from then on are costed with it", "admin",
+              shapes.UpstreamCostSet, auth=ADMIN, body=UPSTREAM_COST),
     ApiOperation("GET", "/admin/v1/ledger/verify", "adminVerifyLedger", "Check that balances, holds and the ledger agree",
               "admin", shapes.LedgerVerify, auth=ADMIN),
     ApiOperation("GET", "/admin/v1/routes", "adminRoutes", "Every upstream route with its health and circuit", "admin",

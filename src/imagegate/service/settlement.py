@@ -27,7 +27,7 @@ from .admission import Admitted, Replay, Ticket
 from .billing import Billing, usd
 from .patience import as_gateway_error, while_unreachable
 from .screening import PromptScreen
-from .upstream_spend import spend_of
+from .upstream_costs import CostSheets, spend_of
 
 log = logging.getLogger("imagegate.service")
 
@@ -87,17 +87,34 @@ class _Usage:
     model_named: str | None = None
     """A refused request that never became a request: the catalog model its body named, if read."""
     upstream: UpstreamCost = NOTHING
-    """What its upstream calls cost the operator (`upstream_spend.spend_of`)."""
+    """What its upstream calls cost the operator (`upstream_costs.spend_of`, under the live sheets)."""
 
 
 class Settlement:
     def __init__(
-        self, billing: Billing, usage: UsageRepo, idempotency: IdempotencyRepo, screen: PromptScreen | None = None
+        self,
+        billing: Billing,
+        usage: UsageRepo,
+        idempotency: IdempotencyRepo,
+        screen: PromptScreen | None = None,
+        costs: CostSheets | None = None,
     ) -> None:
+        """`costs`: the live upstream cost sheets (None: the catalog's, as they are)."""
         self._billing = billing
         self._usage = usage
         self._idempotency = idempotency
         self._screen = screen
+        self._costs = costs
+
+    async def _upstream_cost(self, request: ImageRequest | None, routed: Routed | None) -> tuple[UpstreamCost, int]:
+        """What the request's upstream calls cost; never fails the request (the catalog's sheets then)."""
+        if self._costs is None:
+            return spend_of(request, routed)
+        try:
+            return await self._costs.cost_of(request, routed)
+        except Exception:
+            log.exception("could not read the live upstream cost sheets; the catalog's priced this request")
+            return spend_of(request, routed)
 
     @staticmethod
     def charge(admitted: Admitted, images: list[GeneratedImage]) -> Charge:
@@ -152,7 +169,7 @@ class Settlement:
             images_missing=request.n - charge.images,
             headers=admitted.rate_headers,
         )
-        cost, made = spend_of(request, routed)
+        cost, made = await self._upstream_cost(request, routed)
         lost = max(lost, made - charge.images)  # also what routing dropped: the wrong size, retried past
         usage = self._record_of(
             ticket,
@@ -201,7 +218,7 @@ class Settlement:
         ticket = admitted.ticket
         await self._audit_block(ticket, admitted.request, exc)
         status, code = _status_of(exc)
-        cost, made = spend_of(admitted.request, routed)
+        cost, made = await self._upstream_cost(admitted.request, routed)
         record = self._record_of(
             ticket,
             _Usage(
