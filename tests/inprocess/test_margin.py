@@ -349,7 +349,7 @@ def test_the_costs_command_sets_token_prices_and_lists_them(gateway: Gateway, si
         ({"item": "per_image.medium.9999x9999"}, "item"),
         ({"item": "per_image.medium.1024x1024\u0000"}, "item"),
         ({"amount_usd": "-1"}, "amount_usd"),
-        ({"amount_usd": "1001"}, "amount_usd"),  # a token price past $1000 per million
+        ({"amount_usd": "10001"}, "amount_usd"),  # past $10,000 (per image or per million tokens)
         ({"amount_usd": "0.0000001"}, "amount_usd"),
         ({"surprise": 1}, "surprise"),
     ],

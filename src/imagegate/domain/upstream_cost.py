@@ -26,8 +26,8 @@ from .upstream_usage import UpstreamUsage
 
 PICOS_PER_MICRO = 1_000_000
 ANY_SIZE = "*"
-MAX_TOKEN_PRICE = 10**9
-"""At most $1,000 per million tokens: a sheet beyond it is a typo."""
+MAX_TOKEN_PRICE = MAX_PRICE_MICROS
+"""At most $10,000 per million tokens, the bound of a price per image."""
 TOKEN_KINDS = ("input_text", "input_image", "output_image", "output_text")
 SHEET_KEYS = frozenset({"tokens", "per_image"})
 

@@ -26,7 +26,7 @@ from ..service import admin_fields
 from ..service.admin import MAX_HISTORY_PAGE
 from ..service.margin import MAX_SPAN
 from ..service.timerange import TIME_FORM
-from ..service.upstream_costs import cost_item_fields
+from ..service.upstream_costs import cost_item_fields, cost_item_for
 from ..service.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema
 from .openapi_responses import responses_request_schema
@@ -112,7 +112,9 @@ ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
 NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
-UPSTREAM_COST = Body("UpstreamCostItem", cost_item_fields)
+UPSTREAM_COST = Body(
+    "UpstreamCostItem", cost_item_fields, per_model=cost_item_for, applies=lambda model: not model.free
+)
 CHAT = Body("ChatImageRequest", schema=chat_request_schema)
 RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
 

@@ -16,7 +16,6 @@ from ..domain.request import ImageRequest
 from ..domain.text import check_text
 from ..domain.upstream_cost import (
     ANY_SIZE,
-    MAX_TOKEN_PRICE,
     NOTHING,
     TOKEN_KINDS,
     CostSheet,
@@ -35,6 +34,16 @@ ITEM_DOC = (
 )
 
 
+COST_AMOUNT = Field(
+    "amount_usd",
+    "amount",
+    "US dollars per million tokens (a `tokens.` item) or per image",
+    required=True,
+    sign="non_negative",
+    maximum=MAX_PRICE_MICROS,
+)
+
+
 def cost_item_fields(catalog: Catalog | None = None) -> tuple[Field, ...]:
     """The body of `PUT /admin/v1/upstream-costs`: one item of one route's sheet."""
     return (
@@ -43,14 +52,24 @@ def cost_item_fields(catalog: Catalog | None = None) -> tuple[Field, ...]:
         ),
         Field("route", "string", "the name of one of its routes", required=True, max_chars=100),
         Field("item", "string", ITEM_DOC, required=True, max_chars=120),
-        Field(
-            "amount_usd",
-            "amount",
-            "US dollars per million tokens (a `tokens.` item, at most 1000) or per image",
-            required=True,
-            sign="non_negative",
-            maximum=MAX_PRICE_MICROS,
-        ),
+        COST_AMOUNT,
+    )
+
+
+def cost_items(model: Model) -> tuple[str, ...]:
+    """Every item of `model`'s route sheets an operator may set."""
+    sizes = (*model.capabilities.sizes, ANY_SIZE)
+    per_image = tuple(f"per_image.{quality}.{size}" for quality in model.prices for size in sizes)
+    return (*(f"tokens.{kind}" for kind in TOKEN_KINDS), *per_image)
+
+
+def cost_item_for(model: Model) -> tuple[Field, ...]:
+    """`cost_item_fields()` as `model` takes it: its names, its routes, its sheet's items."""
+    return (
+        Field("model", "string", required=True, choices=(model.id, *model.aliases)),
+        Field("route", "string", required=True, choices=tuple(route.name for route in model.routes)),
+        Field("item", "string", required=True, choices=cost_items(model)),
+        COST_AMOUNT,
     )
 
 
@@ -99,8 +118,8 @@ class CostSheets:
         if route_name not in {route.name for route in model.routes}:
             names = ", ".join(route.name for route in model.routes)
             raise InvalidRequest(f"'{model.id}' has no route '{route_name}' (its routes: {names}).", param="route")
-        maximum = MAX_TOKEN_PRICE if _check_item(model, item) == "tokens" else MAX_PRICE_MICROS
-        micros = usd_to_micros(amount_usd, maximum=maximum)
+        _check_item(model, item)
+        micros = usd_to_micros(amount_usd, maximum=MAX_PRICE_MICROS)
         if micros < 0:
             raise InvalidRequest("An upstream cost cannot be negative.", param="amount_usd")
         await self._repo.set(model.id, route_name, item, micros)
@@ -121,15 +140,11 @@ def spend_of(
     return calls_cost(sheets, routed.spent), sum(call.images for call in routed.spent)
 
 
-def _check_item(model: Model, item: str) -> str:
-    """The item's kind (`tokens` or `per_image`), or the refusal naming what it may be."""
-    kind, _, rest = item.partition(".")
-    if kind == "tokens" and rest in TOKEN_KINDS:
-        return kind
-    quality, _, size = rest.partition(".")
-    if kind == "per_image" and quality in model.prices and (size == ANY_SIZE or size in model.capabilities.sizes):
-        return kind
+def _check_item(model: Model, item: str) -> None:
+    """Nothing, or the refusal naming what an item may be."""
+    if item in cost_items(model):
+        return
     raise InvalidRequest(f"'{item}' is not an item of {model.id}'s cost sheet: {ITEM_DOC}.", param="item")
 
 
-__all__ = ["CostSheets", "cost_item_fields", "spend_of"]
+__all__ = ["CostSheets", "cost_item_fields", "cost_item_for", "cost_items", "spend_of"]
