@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import __version__, pixels
+from . import __version__
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
@@ -45,6 +45,7 @@ from .domain.ports import (
     Moderator,
     WebhookTransport,
 )
+from .imaging import pixels
 from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
 from .observability.metrics import Metrics
 from .provenance.c2pa_marker import C2paMarker
@@ -57,36 +58,42 @@ from .providers.registry import credential_settings, default_registry, read_cred
 from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
-from .service.account_view import AccountView
-from .service.admin import AdminService
-from .service.admin_auth import AdminAuthLimits, AdminTokenGuard
-from .service.admin_sessions import AdminSessionRevocations
-from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
-from .service.billing import Billing
-from .service.catalog_view import CatalogView
-from .service.delivery import Delivery
-from .service.generation import ImageService
-from .service.image_files import ImageFiles
-from .service.image_inputs import ImageInputs
-from .service.image_library import ImageLibrary
-from .service.job_records import JobUploads
-from .service.job_workers import JobWorkers
-from .service.jobs import Jobs, JobTerms
-from .service.margin import MarginReport
-from .service.output_screening import OutputScreen
-from .service.rate_limits import Limiter
+from .service.images.admission import Admission
+from .service.images.billing import Billing
+from .service.images.delivery import Delivery
+from .service.images.files import ImageFiles
+from .service.images.generation import ImageService
+from .service.images.inputs import ImageInputs
+from .service.images.library import ImageLibrary
+from .service.images.output_screening import OutputScreen
+from .service.images.rate_limits import Limiter
+from .service.images.retention import Retention
+from .service.images.screening import PromptScreen
+from .service.images.settlement import Settlement
+from .service.images.upstream_costs import CostSheets
+from .service.jobs.jobs import Jobs, JobTerms
+from .service.jobs.records import JobUploads
+from .service.jobs.workers import JobWorkers
+from .service.operator.accounts import AccountsAdmin
+from .service.operator.admin import AdminService
+from .service.operator.auth import AdminAuthLimits, AdminTokenGuard
+from .service.operator.keys import KeysAdmin
+from .service.operator.ledger import LedgerAdmin
+from .service.operator.margin import MarginReport
+from .service.operator.prices import PricesAdmin
+from .service.operator.reports import ReportsAdmin
+from .service.operator.route_health import RouteHealth, run_dir
+from .service.operator.samples import Samples
+from .service.operator.sessions import AdminSessionRevocations
+from .service.operator.webhooks import WebhooksAdmin
 from .service.recovery import NodeRecovery, ThisRun
-from .service.retention import Retention
-from .service.route_health import RouteHealth, run_dir
-from .service.samples import Samples
-from .service.screening import PromptScreen
-from .service.settlement import Settlement
-from .service.stored_responses import StoredResponses
-from .service.upstream_costs import CostSheets
-from .service.webhook_delivery import DeliveryPolicy, WebhookDelivery
-from .service.webhook_endpoints import WebhookEndpoints
-from .service.webhooks import Webhooks
+from .service.responses.stored import StoredResponses
+from .service.views.account import AccountView
+from .service.views.catalog import CatalogView
+from .service.webhooks.delivery import DeliveryPolicy, WebhookDelivery
+from .service.webhooks.endpoints import WebhookEndpoints
+from .service.webhooks.webhooks import Webhooks
 from .setting import Setting
 from .state.circuits_memory import MemoryCircuitStore, PublishedCircuits
 from .state.circuits_redis import RedisCircuitStore
@@ -206,19 +213,14 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
     """`webhook_transport`: what resolves a new webhook URL's host (default: a sender of its own, which
     holds no connection until it sends, and the admin service never sends)."""
     transport = webhook_transport or webhook_sender(settings)
+    endpoints = WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public())
     return AdminService(
-        db.accounts,
-        db.ledger,
-        db.prices,
-        db.usage,
-        settings.catalog,
-        events=db.safety_events,
-        policies=db.account_policies,
-        safety_policy=settings.safety_policy,
-        stats=db.stats,
-        webhooks=WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public()),
-        webhook_log=Webhooks(db.webhooks),
-        history=LedgerHistoryRepo(db.engine),
+        accounts=AccountsAdmin(db.accounts, db.account_policies, settings.safety_policy),
+        keys=KeysAdmin(db.accounts, settings.catalog),
+        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine)),
+        prices=PricesAdmin(db.prices, settings.catalog),
+        webhooks=WebhooksAdmin(endpoints, Webhooks(db.webhooks)),
+        reports=ReportsAdmin(db.usage, db.stats, db.safety_events),
     )
 
 

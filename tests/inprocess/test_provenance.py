@@ -26,7 +26,7 @@ from PIL import Image
 from imagegate import __version__
 from imagegate.cli import main
 from imagegate.provenance.credentials import DOCUMENT_SIGNING, CredentialsError, issue_chain
-from imagegate.service.doctor import diagnose
+from imagegate.service.operator.doctor import diagnose
 from tests.support.provenance import (
     TRAINED,
     VENDOR_GENERATOR,

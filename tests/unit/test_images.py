@@ -1,4 +1,4 @@
-"""imagegate.images: cheap checks of upstream bytes, and conforming them to the request."""
+"""imagegate.imaging.images: cheap checks of upstream bytes, and conforming them to the request."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from imagegate.domain.upstream import RetryableUpstreamError
-from imagegate.images import (
+from imagegate.imaging.images import (
     INLINE_MAX_BYTES,
     BadImage,
     ImageInfo,

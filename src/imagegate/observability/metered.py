@@ -24,8 +24,8 @@ from ..domain.upstream import GeneratedImage, UpstreamProblem
 from ..providers.http_client import UpstreamClient
 from ..providers.registry import ProviderEntry, Registry
 from ..routing.wrapper import ProviderWrapper, UpstreamCall
-from ..service.billing import Billing
-from ..service.screening import PromptScreen
+from ..service.images.billing import Billing
+from ..service.images.screening import PromptScreen
 from .metrics import CIRCUIT_STATES, Metrics
 
 

@@ -13,7 +13,7 @@ from ..domain.ports import ImageMarker, MarkingFailed, PartialSink, Provider
 from ..domain.provenance import Change, Edit, Marking, Origin, carries_manifest, sniff_format
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, PartialImage, RetryableUpstreamError
-from ..images import BadImage, Conformed, conform_image_async, inspect
+from ..imaging.images import BadImage, Conformed, conform_image_async, inspect
 from .wrapper import ProviderWrapper, UpstreamCall
 
 log = logging.getLogger("imagegate.routing")

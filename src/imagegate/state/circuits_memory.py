@@ -23,9 +23,9 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from ..atomic_file import write_atomically
 from ..domain.circuits import Admission, BreakerPolicy, CircuitState, RouteHealth
-from ..pids import pid_alive
+from ..host.files import write_atomically
+from ..host.processes import pid_alive
 
 log = logging.getLogger("imagegate.state")
 

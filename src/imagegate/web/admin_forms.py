@@ -9,7 +9,6 @@ signed, HttpOnly cookie, never in a URL; the page that shows it deletes it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,14 +17,14 @@ from fastapi import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..domain.errors import GatewayError, InvalidRequest
+from ..domain.ids import is_id
 from ..http.gateway import gateway
-from ..service.admin import MAX_LIMIT
+from ..service.operator.fields import MAX_LIMIT
 from .render import page
 from .session import COOKIE, NEW_KEY_COOKIE, NEW_KEY_SECONDS, AdminSessions, Session
 
 SHOWN_ONCE_COOKIE = NEW_KEY_COOKIE
 """The cookie that carries a value shown once (a new key, a webhook secret) to the next page."""
-_ACCOUNT_ID = re.compile(r"^acct_[0-9a-z]{26}$")
 
 ErrorPage = Callable[[Request, str, str, int], Awaitable[HTMLResponse]]
 """Renders the page a form was on again, with an error: (request, csrf, message, status)."""
@@ -109,7 +108,7 @@ def optional_int(value: str, name: str) -> int | None:
 def account_page_of(form: dict[str, str]) -> str | None:
     """The account page a form came from (its hidden `account` field), or None for the dashboard."""
     account_id = form.get("account", "")
-    return f"/admin/accounts/{account_id}" if _ACCOUNT_ID.match(account_id) else None
+    return f"/admin/accounts/{account_id}" if is_id(account_id, "acct") else None
 
 
 async def act(

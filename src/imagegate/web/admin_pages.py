@@ -92,9 +92,9 @@ async def _dashboard(
 ) -> HTMLResponse:
     running = gateway(request)
     admin = running.admin
-    accounts = (await admin.list_accounts())["data"]
+    accounts = (await admin.accounts.all())["data"]
     cards = await running.catalog.cards()
-    keys = {a["id"]: (await admin.list_keys(a["id"]))["data"] for a in accounts}
+    keys = {a["id"]: (await admin.keys.list_for(a["id"]))["data"] for a in accounts}
     context = {
         "title": "Admin",
         "csrf": csrf,
@@ -108,8 +108,8 @@ async def _dashboard(
         "on_account_page": False,
         "price_options": price_options([card.model for card in cards]),
         "routes": await running.route_health.report(),
-        "blocks": (await admin.list_blocks(limit=20))["data"],
-        "days": await admin.daily_activity(SPEND_DAYS),
+        "blocks": (await admin.reports.blocks(limit=20))["data"],
+        "days": await admin.reports.daily_activity(SPEND_DAYS),
         "margin": await margin_chart(running.margin),
         **await _gallery(request),
     }
@@ -179,7 +179,7 @@ async def _act(request: Request, done: str, action: Action) -> Response:
 @router.post("/accounts")
 async def create_account(request: Request) -> Response:
     return await _act(
-        request, "account", lambda admin, form: admin.create_account(form.get("name", "").strip() or "unnamed")
+        request, "account", lambda admin, form: admin.accounts.create(form.get("name", "").strip() or "unnamed")
     )
 
 
@@ -188,7 +188,7 @@ async def set_price(request: Request) -> Response:
     return await _act(
         request,
         "price",
-        lambda admin, form: admin.set_price(
+        lambda admin, form: admin.prices.set(
             form.get("model", ""), form.get("quality") or None, form.get("size", ""), form.get("amount_usd", "")
         ),
     )

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from ..service.margin import MarginReport
+from ..service.operator.margin import MarginReport
 
 CHART_DAYS = 30
 LABEL_WIDTH = 220

@@ -4,7 +4,7 @@ CSRF token its forms carry.
 The cookie is `<expires>.<nonce>.<signature>`, signed with a key derived from the signing secret and
 the admin token (changing either ends every session). It is HttpOnly and SameSite=Strict; each form
 post must also carry the CSRF token derived from the cookie, and a cross-origin `Origin` is refused.
-The nonce is the session's id: logging out records it as revoked (service/admin_sessions.py), so a
+The nonce is the session's id: logging out records it as revoked (service/operator/sessions.py), so a
 copy of the cookie stops working on every node at once.
 """
 

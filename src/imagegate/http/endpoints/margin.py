@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Request
 from ...domain.fields import read_fields
 from ...domain.json_body import parse_json_object
 from ...domain.money import amount_text
-from ...service.margin import margin_window
-from ...service.upstream_costs import cost_item_fields
+from ...service.images.upstream_costs import cost_item_fields
+from ...service.operator.margin import margin_window
 from ..auth import require_admin
 from ..gateway import gateway
 
