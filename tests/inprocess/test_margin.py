@@ -169,7 +169,7 @@ def test_each_upstreams_reported_usage_times_the_sheet_is_the_cost_and_the_lines
     assert totals["margin_micros"] == totals["revenue_micros"] - totals["upstream_cost_micros"]
     balance, held = gateway.balance(account.id)
     assert (20_000_000 - balance, held) == (totals["revenue_micros"], 0)  # revenue is what the ledger captured
-    assert gateway.admin(lambda admin: admin.verify_ledger())["ok"]
+    assert gateway.admin(lambda admin: admin.ledger.verify())["ok"]
 
 
 def test_an_image_made_at_the_wrong_size_costs_the_operator_and_earns_nothing(
