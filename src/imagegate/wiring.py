@@ -7,17 +7,18 @@ Adding a part is one line here; nothing else constructs adapters.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import __version__
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
-from .db.engine import create_engine, migrate
+from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
@@ -35,6 +36,7 @@ from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
 from .domain.circuits import BreakerPolicy
+from .domain.meter import NULL_METER, Meter
 from .domain.ports import (
     BlobStore,
     CircuitHealthSource,
@@ -46,8 +48,7 @@ from .domain.ports import (
     WebhookTransport,
 )
 from .imaging import pixels
-from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
-from .observability.metrics import Metrics
+from .observability.metrics import PrometheusMeter
 from .provenance.c2pa_marker import C2paMarker
 from .provenance.credentials import CredentialsError, load_credentials
 from .providers.http_client import UpstreamClient
@@ -78,6 +79,7 @@ from .service.jobs.workers import JobWorkers
 from .service.operator.accounts import AccountsAdmin
 from .service.operator.admin import AdminService
 from .service.operator.auth import AdminAuthLimits, AdminTokenGuard
+from .service.operator.doctor import Reach
 from .service.operator.keys import KeysAdmin
 from .service.operator.ledger import LedgerAdmin
 from .service.operator.margin import MarginReport
@@ -157,8 +159,8 @@ class Gateway:
     retention: Retention
     library: ImageLibrary
     """The caller's stored images, searched by prompt (`GET /v1/images`)."""
-    store: BlobStore
-    metrics: Metrics | None
+    scrape: Callable[[], bytes] | None
+    """The Prometheus text `GET /metrics` serves (None with IMAGEGATE_METRICS off: no such endpoint)."""
     recovery: NodeRecovery
     webhooks: Webhooks
     """The async jobs' `JobEvents`: a finished job's webhook is queued here."""
@@ -258,11 +260,26 @@ async def open_route_health(settings: Settings) -> AsyncIterator[RouteHealth]:
         client = UpstreamClient()  # the providers only keep it; nothing is sent, no session is opened
         stack.push_async_callback(client.aclose)
         circuits = MemoryCircuitStore(breaker_policy(settings))  # never called: the router only answers "configured?"
-        router = build_router(settings, client, circuits, None)
+        router = build_router(settings, client, circuits)
         stack.push_async_callback(router.aclose)
         health = circuit_health(settings, None)
         stack.push_async_callback(health.aclose)
         yield route_health(settings, router, health)
+
+
+@asynccontextmanager
+async def open_doctor(settings: Settings, timeout: float) -> AsyncIterator[Reach]:
+    """What `imagegate doctor` checks through: the database (nothing migrated), Redis, an upstream client."""
+    async with AsyncExitStack() as stack:
+        engine = probe_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        client = UpstreamClient()
+        stack.push_async_callback(client.aclose)
+        redis = None
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+            stack.push_async_callback(redis.aclose)
+        yield Reach(engine, redis.ping if redis else None, client)
 
 
 @asynccontextmanager
@@ -272,7 +289,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         pixels.configure(settings.max_pixels_in_flight)  # image work past it waits
         this_run = ThisRun.now(settings.node_id)  # holds and claims name it; a restart releases them
         db = await stack.enter_async_context(open_database(settings, request_path=True, run_id=this_run.run_id))
-        metrics = Metrics(settings.metrics_dir) if settings.metrics else None
+        prometheus = PrometheusMeter(settings.metrics_dir) if settings.metrics else None
+        meter = prometheus or NULL_METER
         http_client = UpstreamClient(settings.upstream_max_connections)  # every call passes its own timeout
         stack.push_async_callback(http_client.aclose)
         circuits = circuit_store(settings)
@@ -280,7 +298,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         marker = image_marker(settings)  # makes the gateway's own C2PA chain on a first start
         if marker is not None:
             stack.callback(marker.close)
-        router = build_router(settings, http_client, circuits, metrics, marker)
+        router = build_router(settings, http_client, circuits, meter, marker)
         stack.push_async_callback(router.aclose)
         limiter_state = limiter_state_for(settings)
         stack.push_async_callback(limiter_state.aclose)
@@ -295,7 +313,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics, costs)
+        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter, costs)
         uploads, terms = JobUploads(store), job_terms(settings)
         workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
         routes = route_health(settings, router, health)
@@ -314,8 +332,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             files=ImageFiles(signer, store),
             retention=Retention(db.images, store, settings.image_grace_seconds),
             library=ImageLibrary(db.images, store.url_for, settings.catalog),
-            store=store,
-            metrics=metrics,
+            scrape=prometheus.exposition if prometheus else None,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
@@ -381,25 +398,20 @@ def image_pipeline(
     store: BlobStore,
     limiter_state: LimiterState,
     http_client: UpstreamClient,
-    metrics: Metrics | None = None,
+    meter: Meter = NULL_METER,
     costs: CostSheets | None = None,
 ) -> tuple[ImageService, Settlement]:
     """The image service and its settlement step (async jobs settle through it too); `costs`: the
     node's live upstream cost sheets, shared with the admin API so a change applies at once here."""
-    billing = (
-        Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
-        if metrics is None
-        else MeteredBilling(db.ledger, db.accounts, settings.hold_ttl_seconds, metrics)
-    )
-    usage = db.usage if metrics is None else MeteredUsage(db.engine, db.runner, metrics)
-    screen = prompt_screen(settings, db.safety_events, http_client, metrics)
+    billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, meter)
+    screen = prompt_screen(settings, db.safety_events, http_client, meter)
     limiter = Limiter(
         limiter_state,
         fail_open=settings.rate_limit_fail_open,
         in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
     )
     costs = costs or CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
-    settlement = Settlement(billing, usage, db.idempotency, screen, costs)
+    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter, costs)
     service = ImageService(
         settings.catalog,
         router,
@@ -449,21 +461,22 @@ def build_router(
     settings: Settings,
     client: UpstreamClient,
     circuits: CircuitStore,
-    metrics: Metrics | None,
+    meter: Meter = NULL_METER,
     marker: ImageMarker | None = None,
 ) -> Router:
     registry = default_registry()
     return Router(
         settings.catalog,
         read_credentials(registry, settings.env),
-        registry if metrics is None else metered_registry(registry, metrics),
+        registry,
         client,
         policy=RetryPolicy(settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds),
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
-        circuits=circuits if metrics is None else MeteredCircuits(circuits, metrics),
+        circuits=circuits,
         screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.output_screening),
         marker=marker,
+        meter=meter,
     )
 
 
@@ -535,7 +548,7 @@ def output_screen(settings: Settings, client: UpstreamClient, audit: PromptScree
 
 
 def prompt_screen(
-    settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, metrics: Metrics | None = None
+    settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, meter: Meter = NULL_METER
 ) -> PromptScreen | None:
     if settings.safety_policy is None:
         return None
@@ -548,21 +561,13 @@ def prompt_screen(
             settings.moderation_model,
             settings.moderation_timeout_seconds,
         )
-    if metrics is not None:
-        return MeteredScreen(
-            metrics,
-            settings.safety_policy,
-            events,
-            moderator=moderator,
-            moderation_fail_open=settings.moderation_fail_open,
-            audit_prompts=settings.audit_prompts,
-        )
     return PromptScreen(
         settings.safety_policy,
         events,
         moderator=moderator,
         moderation_fail_open=settings.moderation_fail_open,
         audit_prompts=settings.audit_prompts,
+        meter=meter,
     )
 
 
@@ -575,6 +580,7 @@ __all__ = [
     "configured_secrets",
     "open_admin",
     "open_database",
+    "open_doctor",
     "open_gateway",
     "open_route_health",
     "webhook_delivery",

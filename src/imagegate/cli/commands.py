@@ -19,6 +19,7 @@ import click
 from .. import __version__
 from ..config import Settings, load_settings
 from ..domain.errors import GatewayError
+from ..domain.safe_url import safe_url
 from ..service.images.upstream_costs import CostSheets
 from ..service.operator.admin import AdminService, bootstrap_first_run
 from ..service.operator.doctor import diagnose, render, report
@@ -29,6 +30,7 @@ from ..wiring import (
     check_storage,
     open_admin,
     open_costs,
+    open_doctor,
     open_margin,
     open_route_health,
     open_samples,
@@ -87,7 +89,7 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
         tour(
             version=__version__,
             data_dir=settings.data_dir,
-            database=None if embedded else _safe_url(settings.database_url),
+            database=None if embedded else safe_url(settings.database_url),
             base_url=settings.base_url(),
             first_run=first if first.get("key") else None,
             command=command_name(),
@@ -161,7 +163,7 @@ def init(as_json: bool) -> None:
     _emit(
         {
             "data_dir": str(settings.data_dir),
-            "database": _safe_url(settings.database_url),
+            "database": safe_url(settings.database_url),
             "c2pa_signer": signer,
         },
         as_json,
@@ -171,15 +173,6 @@ def init(as_json: bool) -> None:
 
 async def _noop(_admin: AdminService) -> dict[str, Any]:
     return {}
-
-
-def _safe_url(url: str) -> str:
-    """The database URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        creds, _, host = rest.rpartition("@")
-        rest = f"{creds.split(':', 1)[0]}:***@{host}"
-    return scheme + sep + rest
 
 
 @main.group()
@@ -557,7 +550,7 @@ def doctor(offline: bool, timeout: float, as_json: bool) -> None:
 
     Exits 1 when a required check fails.
     """
-    checks = asyncio.run(diagnose(load_settings, offline=offline, timeout=timeout))
+    checks = asyncio.run(diagnose(load_settings, open_doctor, offline=offline, timeout=timeout))
     result = report(checks)
     _emit(result, as_json, render(checks))
     if not result["ok"]:

@@ -48,7 +48,7 @@ def create_api(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_gateway(settings) as gateway:
-            await gateway.store.check()  # a missing bucket stops the start, naming it
+            await gateway.files.check_store()  # a missing bucket stops the start, naming it
             await gateway.recovery.start()  # release what this node's dead previous run held
             app.state.gateway = gateway
             loops = [

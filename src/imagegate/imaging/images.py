@@ -1,13 +1,12 @@
 """Checking upstream image bytes and making them exactly what the client asked for.
 
 `inspect` is cheap (header parse plus Pillow's `verify`, never a pixel decode) because it runs for
-every image. `conform` re-encodes only when it must: a wrong format, or a size the gateway upscales
+every image. `conform_image` re-encodes only when it must: a wrong format, or a size the gateway upscales
 from. Any other mismatch is a `BadImage`, so a client is never handed a wrong image.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -111,162 +110,68 @@ class Conformed:
     """Output screening's view of the pixels, when they had to be decoded anyway and one was asked for."""
 
 
-def conform(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-) -> bytes:
-    """Bytes that are exactly `want_size` in `want_format`; `data` itself when already so.
+@dataclass(frozen=True, slots=True)
+class Wanted:
+    """What an image is to be made: the client's format and size, and how the route delivers it."""
 
-    A different format at the right size is re-encoded, and so is the right format when
-    `reencode` is set (an upstream that could not apply the requested compression). An image at `native_size` (when that differs
-    from `want_size`) is upscaled with Lanczos. Any other size raises `BadImage`.
-    """
-    return conform_image(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-    ).data
+    format: str
+    size: tuple[int, int]
+    compression: int | None
+    native_size: tuple[int, int] | None = None
+    """The route's native size: an image at it (when that differs from `size`) is upscaled with Lanczos."""
+    reencode: bool = False
+    """Re-encode even the right format (an upstream that could not apply the requested compression)."""
+    view_side: int | None = None
+    """Keep output screening's view of the pixels, at most this a side, where they are decoded anyway."""
+
+    @property
+    def pixels(self) -> tuple[int, int]:
+        return int(self.size[0]), int(self.size[1])
 
 
-def conform_viewed(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-    view_side: int | None = None,
-) -> tuple[bytes, ScreeningImage | None]:
-    """`conform`, and, with `view_side`, output screening's view of the pixels where they had to be
-    decoded anyway (so the screen does not decode them again); None when the bytes passed as they were."""
-    conformed = conform_image(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-        view_side=view_side,
-    )
-    return conformed.data, conformed.view
+def conform_image(data: bytes, want: Wanted) -> Conformed:
+    """Bytes that are exactly `want.size` in `want.format` (`data` itself when already so), what the
+    upstream's image was, and whether it changed.
 
-
-def conform_image(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-    view_side: int | None = None,
-) -> Conformed:
-    """`conform_viewed`, saying too what the upstream's image was and whether it changed."""
-    _check_format(want_format)
+    A different format at the right size is re-encoded, and so is the right format with `reencode`.
+    An image at `native_size` is upscaled; any other size raises `BadImage`. With `view_side`, output
+    screening's view of the pixels where they had to be decoded anyway (so the screen does not decode
+    them again); None when the bytes passed as they were."""
+    _check_format(want.format)
     info = inspect(data)
-    want_size = (int(want_size[0]), int(want_size[1]))
-    if info.size == want_size:
-        if info.format == want_format and not reencode:
+    size = want.pixels
+    if info.size == size:
+        if info.format == want.format and not want.reencode:
             return Conformed(data, info, changed=False)
         image = _decode(data)
-        encoded = encode(image, want_format, compression, png_compress_level=_png_level(want_size))
-        return Conformed(encoded, info, changed=True, view=_view(image, view_side))
-    if native_size is not None and tuple(native_size) != want_size and info.size == tuple(native_size):
+        encoded = encode(image, want.format, want.compression, png_compress_level=_png_level(size))
+        return Conformed(encoded, info, changed=True, view=_view(image, want.view_side))
+    native = want.native_size
+    if native is not None and tuple(native) != size and info.size == tuple(native):
         image = _resizable(_decode(data))
-        resized = image.resize(want_size, Image.Resampling.LANCZOS)
-        encoded = encode(resized, want_format, compression, png_compress_level=_png_level(want_size))
+        resized = image.resize(size, Image.Resampling.LANCZOS)
+        encoded = encode(resized, want.format, want.compression, png_compress_level=_png_level(size))
         # the view from the native pixels: the same picture, fewer to reduce
-        return Conformed(encoded, info, changed=True, view=_view(image, view_side))
-    raise BadImage(f"upstream returned {info.width}x{info.height}, expected {want_size[0]}x{want_size[1]}")
+        return Conformed(encoded, info, changed=True, view=_view(image, want.view_side))
+    raise BadImage(f"upstream returned {info.width}x{info.height}, expected {size[0]}x{size[1]}")
 
 
-async def conform_async(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-) -> bytes:
-    """`conform` in a worker thread (see `conform_image_async`)."""
-    conformed = await conform_image_async(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-    )
-    return conformed.data
-
-
-async def conform_viewed_async(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-    view_side: int | None = None,
-) -> tuple[bytes, ScreeningImage | None]:
-    """`conform_viewed` in a worker thread (see `conform_image_async`)."""
-    conformed = await conform_image_async(
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-        view_side=view_side,
-    )
-    return conformed.data, conformed.view
-
-
-async def conform_image_async(
-    data: bytes,
-    *,
-    want_format: str,
-    want_size: tuple[int, int],
-    compression: int | None,
-    native_size: tuple[int, int] | None = None,
-    reencode: bool = False,
-    view_side: int | None = None,
-) -> Conformed:
+async def conform_image_async(data: bytes, want: Wanted) -> Conformed:
     """`conform_image` in a worker thread, so image work never runs on the event loop.
 
     Except the check of a small image that needs no change: below `INLINE_MAX_BYTES` it runs inline
     (tens of microseconds: less than the hop to a thread and back). Anything to re-encode or resize,
     whatever its size, still goes to the thread.
     """
-    if len(data) <= INLINE_MAX_BYTES and not reencode:
-        _check_format(want_format)
+    if len(data) <= INLINE_MAX_BYTES and not want.reencode:
+        _check_format(want.format)
         info = inspect(data)  # BadImage from here is what the thread would have raised
-        if info.size == (int(want_size[0]), int(want_size[1])) and info.format == want_format:
+        if info.size == want.pixels and info.format == want.format:
             return Conformed(data, info, changed=False)
-    work = functools.partial(
-        conform_image,
-        data,
-        want_format=want_format,
-        want_size=want_size,
-        compression=compression,
-        native_size=native_size,
-        reencode=reencode,
-        view_side=view_side,
-    )
-    source = native_size or want_size
-    async with reserve(int(want_size[0]) * int(want_size[1]) + int(source[0]) * int(source[1])):  # decoded + encoded
-        return await anyio.to_thread.run_sync(work)
+    width, height = want.pixels
+    source = want.native_size or want.pixels
+    async with reserve(width * height + int(source[0]) * int(source[1])):  # decoded + encoded
+        return await anyio.to_thread.run_sync(conform_image, data, want)
 
 
 def screening_view(data: bytes, max_side: int) -> ScreeningImage:
@@ -387,12 +292,9 @@ __all__ = [
     "BadImage",
     "Conformed",
     "ImageInfo",
-    "conform",
-    "conform_async",
+    "Wanted",
     "conform_image",
     "conform_image_async",
-    "conform_viewed",
-    "conform_viewed_async",
     "encode",
     "inspect",
     "screening_view",

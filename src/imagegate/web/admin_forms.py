@@ -21,7 +21,15 @@ from ..domain.ids import is_id
 from ..http.gateway import gateway
 from ..service.operator.fields import MAX_LIMIT
 from .render import page
-from .session import COOKIE, NEW_KEY_COOKIE, NEW_KEY_SECONDS, AdminSessions, Session
+from .session import (
+    COOKIE,
+    NEW_KEY_COOKIE,
+    NEW_KEY_SECONDS,
+    AdminSessions,
+    Session,
+    delete_admin_cookie,
+    set_admin_cookie,
+)
 
 SHOWN_ONCE_COOKIE = NEW_KEY_COOKIE
 """The cookie that carries a value shown once (a new key, a webhook secret) to the next page."""
@@ -135,22 +143,14 @@ async def act(
         return await render(request, sessions.csrf(cookie), exc.message, exc.status)
     response = RedirectResponse(f"{back or '/admin'}?done={done}", status_code=303)
     if shown_once is not None:
-        response.set_cookie(
-            SHOWN_ONCE_COOKIE,
-            sessions.seal(shown_once(result)),
-            max_age=NEW_KEY_SECONDS,
-            path="/admin",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        set_admin_cookie(response, request, SHOWN_ONCE_COOKIE, sessions.seal(shown_once(result)), NEW_KEY_SECONDS)
     return response
 
 
 def forget_shown_once(request: Request, response: Response) -> None:
     """A value shown once has been shown: its cookie goes."""
     if SHOWN_ONCE_COOKIE in request.cookies:
-        response.delete_cookie(SHOWN_ONCE_COOKIE, path="/admin", httponly=True, samesite="strict")
+        delete_admin_cookie(response, SHOWN_ONCE_COOKIE)
 
 
 __all__ = [

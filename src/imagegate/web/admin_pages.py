@@ -36,7 +36,7 @@ from .admin_forms import (
 )
 from .margin_chart import margin_chart
 from .render import page
-from .session import COOKIE, SESSION_SECONDS
+from .session import COOKIE, SESSION_SECONDS, delete_admin_cookie, set_admin_cookie
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -148,15 +148,7 @@ async def login(request: Request) -> Response:
     if not matches:
         return login_page(request, "That is not the admin token.", status=401)
     response = RedirectResponse("/admin", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        sessions.issue(),
-        max_age=SESSION_SECONDS,
-        path="/admin",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_admin_cookie(response, request, COOKIE, sessions.issue(), SESSION_SECONDS)
     return response
 
 
@@ -168,7 +160,7 @@ async def logout(request: Request) -> Response:
         return refused.response
     await gateway(request).admin_sessions.revoke(session.id, session.expires)  # a copy of the cookie ends too
     response = RedirectResponse("/admin", status_code=303)
-    response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="strict")
+    delete_admin_cookie(response, COOKIE)
     return response
 
 
@@ -198,9 +190,8 @@ async def _gallery(request: Request) -> dict[str, Any]:
     """The stored images an operator may use as samples (each with a URL signed as it was handed out),
     and the samples the model pages show."""
     running = gateway(request)
-    recent = await running.samples.recent_images(int(time.time()))
     return {
-        "recent_images": [{"image": i, "url": running.store.url_for(i.id, i.ext, i.expires)} for i in recent],
+        "recent_images": await running.samples.recent_images(int(time.time())),
         "samples": (await running.samples.listing())["data"],
     }
 

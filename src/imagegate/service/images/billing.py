@@ -9,6 +9,7 @@ from ...db.ledger import LedgerRepo
 from ...db.unreachable import is_unreachable
 from ...db.usage import UsageRecord
 from ...domain.errors import InsufficientBalance, UpstreamTimeout
+from ...domain.meter import NULL_METER, Meter
 from ...domain.principal import Principal
 from ..patience import while_unreachable
 
@@ -28,10 +29,14 @@ class Billing:
     SETTLE_PATIENCE_SECONDS = 30.0
     """How long a capture whose commit is in doubt keeps asking the database how it ended."""
 
-    def __init__(self, ledger: LedgerRepo, accounts: AccountsRepo, hold_ttl_seconds: int) -> None:
+    def __init__(
+        self, ledger: LedgerRepo, accounts: AccountsRepo, hold_ttl_seconds: int, meter: Meter = NULL_METER
+    ) -> None:
+        """`meter`: counts the credit held and captured, and each request whose hold ends with its usage record."""
         self._ledger = ledger
         self._accounts = accounts
         self._ttl = hold_ttl_seconds
+        self._meter = meter
 
     async def hold(
         self, principal: Principal, request_id: str, amount: int, what: str, *, job_ttl_seconds: int | None = None
@@ -51,6 +56,7 @@ class Billing:
                 f"This request costs {usd(amount)} ({what}); the account has {usd(available)} of credit available. "
                 "Add credit and try again."
             )
+        self._meter.held(amount)
         return hold_id
 
     async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> None:
@@ -67,11 +73,16 @@ class Billing:
             raise UpstreamTimeout(
                 "The request outlived its deadline; its images were not delivered. Nothing was charged."
             )
+        self._meter.captured(capture)
+        if usage is not None:
+            self._meter.finished(usage)
 
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> None:
         """Give the hold back. A release whose commit is in doubt needs no answer: either it landed, or
         the hold is still open and the sweeper releases it when it expires; nothing is captured."""
         await self._ledger.release(hold_id, usage)
+        if usage is not None:
+            self._meter.finished(usage)
 
     async def hold_status(self, hold_id: str) -> str | None:
         return await self._ledger.hold_status(hold_id)

@@ -26,5 +26,9 @@ class ImageFiles:
             raise NotFound("No such image.", code="image_not_found")
         return blob
 
+    async def check_store(self) -> None:
+        """Raise `StorageUnavailable`, naming the bucket or folder, when the store cannot be used."""
+        await self._store.check()
+
 
 __all__ = ["ImageFiles"]

@@ -13,6 +13,7 @@ upstream by the operator, never handed out.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import anyio.to_thread
@@ -27,12 +28,11 @@ from ...domain.upstream import GeneratedImage, ScreeningImage
 from ...imaging.images import BadImage, inspect, screening_view
 from ...imaging.pixels import reserve
 from ..degraded import serve_without_or_refuse
-from .screening import PromptScreen
+from .screening import POLICY_CACHE_SIZE, PromptScreen
 
 log = logging.getLogger("imagegate.safety")
 
 OUTPUT = "output"
-_POLICY_CACHE_SIZE = 1024
 
 
 class OutputScreen:
@@ -48,7 +48,7 @@ class OutputScreen:
         self._classifier = classifier
         self._audit = audit
         self._fail_open = fail_open
-        self._stricter: dict[tuple[str, ...], OutputPolicy] = {}
+        self._stricter = functools.lru_cache(maxsize=POLICY_CACHE_SIZE)(policy.stricter)
 
     async def screen(
         self, images: list[GeneratedImage], request: ImageRequest, principal: Principal, request_id: str
@@ -95,13 +95,7 @@ class OutputScreen:
     def _policy_for(self, account: AccountSafety) -> OutputPolicy:
         if not account.block_categories:
             return self._policy
-        key = account.block_categories
-        policy = self._stricter.get(key)
-        if policy is None:
-            if len(self._stricter) >= _POLICY_CACHE_SIZE:
-                self._stricter.clear()
-            policy = self._stricter[key] = self._policy.stricter(key)
-        return policy
+        return self._stricter(account.block_categories)
 
     async def _record(
         self, blocked: ContentBlocked, principal: Principal, request_id: str, request: ImageRequest

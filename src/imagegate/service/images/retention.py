@@ -3,7 +3,6 @@ their thumbnails and library rows (the prompt with them) go at the same time."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -12,9 +11,9 @@ from ...domain.errors import NotFound
 from ...domain.ids import is_id
 from ...domain.ports import BlobStore
 from ...domain.principal import Principal
+from ..sweeping import delete_all, sweep_in_batches, sweep_logged
 
 log = logging.getLogger("imagegate.retention")
-DELETE_CONCURRENCY = 32
 """Objects deleted at once by a sweep (each one request to a bucket)."""
 
 
@@ -27,27 +26,13 @@ class Retention:
     async def sweep(self, now: float | None = None) -> int:
         """Delete every image whose URL expired more than the grace period ago; how many went."""
         cutoff = int(time.time() if now is None else now) - self._grace
-        total = 0
-        for _ in range(100):  # bounded: at most 100 batches a round; the next round takes the rest
-            swept = await self._index.sweep(cutoff, self._remove)
-            total += swept
-            if swept == 0:
-                break
-        return total
+        return await sweep_in_batches(lambda: self._index.sweep(cutoff, self._remove))
 
     async def sweep_logged(self) -> None:
-        """`sweep`, for the background loop: a failure is logged, and the next round tries again."""
-        try:
-            swept = await self.sweep()
-        except Exception:
-            log.exception("image sweep failed")
-            return
-        if swept:
-            log.info("deleted %d expired image(s)", swept)
+        await sweep_logged(self.sweep, "image", log)
 
     async def _remove(self, names: list[str]) -> None:
-        for start in range(0, len(names), DELETE_CONCURRENCY):
-            await asyncio.gather(*(self._store.delete(name) for name in names[start : start + DELETE_CONCURRENCY]))
+        await delete_all(self._store.delete, names)
 
     async def delete(self, principal: Principal, image_id: str) -> None:
         """The owner deletes an image (and its thumbnail) early; any other caller is told there is no such image."""

@@ -6,10 +6,12 @@ Also the audit log: every block (ours or the upstream's) and every flag is recor
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 from ...db.safety import SafetyEventsRepo
 from ...domain.errors import ContentBlocked
+from ...domain.meter import NULL_METER, Meter
 from ...domain.ports import ModerationUnavailable, Moderator
 from ...domain.principal import Principal
 from ...domain.request import ImageRequest
@@ -19,7 +21,8 @@ from ..degraded import serve_without_or_refuse
 log = logging.getLogger("imagegate.safety")
 
 GATEWAY = "gateway"
-_POLICY_CACHE_SIZE = 1024
+POLICY_CACHE_SIZE = 1024
+"""Accounts whose stricter policy is kept made (the prompt screen's, and the output screen's)."""
 
 
 class PromptScreen:
@@ -31,13 +34,17 @@ class PromptScreen:
         moderator: Moderator | None = None,
         moderation_fail_open: bool = True,
         audit_prompts: bool = False,
+        meter: Meter = NULL_METER,
     ) -> None:
+        """`meter`: counts each block by category and stage."""
         self._policy = policy
         self._events = events
         self._moderator = moderator
         self._moderation_fail_open = moderation_fail_open
         self._audit_prompts = audit_prompts
-        self._stricter: dict[AccountSafety, SafetyPolicy] = {}
+        self._meter = meter
+        self._stricter = functools.lru_cache(maxsize=POLICY_CACHE_SIZE)(policy.stricter)
+        """The policy made stricter by an account's own settings, kept for the accounts seen lately."""
 
     async def check(self, request: ImageRequest, principal: Principal, request_id: str) -> None:
         """Return if the prompt may go on; raise ContentBlocked (451) if not."""
@@ -57,6 +64,7 @@ class PromptScreen:
     async def record_block(
         self, blocked: ContentBlocked, principal: Principal, request_id: str, request: ImageRequest | None
     ) -> None:
+        self._meter.blocked(blocked.category or blocked.code, blocked.stage)
         prompt = request.prompt if request is not None else None
         await self._audit(principal, request_id, prompt, "block", blocked.stage, blocked.category, blocked.code)
 
@@ -90,14 +98,7 @@ class PromptScreen:
             )
 
     def _policy_for(self, extra: AccountSafety) -> SafetyPolicy:
-        if extra.empty:
-            return self._policy
-        policy = self._stricter.get(extra)
-        if policy is None:
-            if len(self._stricter) >= _POLICY_CACHE_SIZE:
-                self._stricter.clear()
-            policy = self._stricter[extra] = self._policy.stricter(extra)
-        return policy
+        return self._policy if extra.empty else self._stricter(extra)
 
     async def _audit(
         self,

@@ -18,6 +18,7 @@ from ...db.clock import utcnow
 from ...db.idempotency import IdempotencyRepo
 from ...db.usage import UsageRecord, UsageRepo
 from ...domain.errors import ContentBlocked, GatewayError, JobInterrupted
+from ...domain.meter import NULL_METER, Meter
 from ...domain.pricing import charged_unit_price
 from ...domain.request import ImageRequest
 from ...domain.upstream import GeneratedImage
@@ -97,11 +98,15 @@ class Settlement:
         usage: UsageRepo,
         idempotency: IdempotencyRepo,
         screen: PromptScreen | None = None,
+        meter: Meter = NULL_METER,
         costs: CostSheets | None = None,
     ) -> None:
-        """`costs`: the live upstream cost sheets (None: the catalog's, as they are)."""
+        """`meter`: counts each request that held nothing (a refusal, a test key, a replay) as its usage is
+        recorded; `billing` counts the rest as their holds end. `costs`: the live upstream cost sheets
+        (None: the catalog's, as they are)."""
         self._billing = billing
         self._usage = usage
+        self._meter = meter
         self._idempotency = idempotency
         self._screen = screen
         self._costs = costs
@@ -235,7 +240,7 @@ class Settlement:
             if admitted.hold_id is not None:
                 await self._billing.release(admitted.hold_id, usage=record)
             else:
-                await self._usage.record(record)
+                await self._record_usage(record)
         except Exception:  # the sweeper releases a hold this could not; the client still gets its error
             log.exception("could not release the hold or record the usage of request %s", ticket.request_id)
         if admitted.idempotency_claimed:
@@ -349,9 +354,13 @@ class Settlement:
             upstream_cost_estimated=usage.upstream.estimated,
         )
 
+    async def _record_usage(self, record: UsageRecord) -> None:
+        await self._usage.record(record)
+        self._meter.finished(record)
+
     async def _record(self, record: UsageRecord) -> None:
         try:
-            await asyncio.shield(self._usage.record(record))
+            await asyncio.shield(self._record_usage(record))
         except Exception:  # the answer matters more than its usage row; the ledger is already right
             log.exception("could not write the usage record of request %s", record.id)
 

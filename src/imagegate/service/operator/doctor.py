@@ -14,22 +14,18 @@ import asyncio
 import datetime
 import os
 import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from redis.asyncio import Redis
-from sqlalchemy import text
-from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ...config import Settings
-from ...db.engine import MIGRATIONS
+from ...db.engine import schema_revisions
 from ...domain.catalog import Model, Route
+from ...domain.safe_url import safe_url
 from ...provenance.c2pa_marker import C2paMarker
 from ...provenance.credentials import CredentialsError, SigningCredentials, load_credentials
 from ...providers.http_client import UpstreamClient, UpstreamConnectionError
@@ -48,11 +44,28 @@ class Check:
     fix: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """What the checks reach the outside through, built from the loaded settings by the composition
+    root (`wiring.open_doctor`): nothing is connected until a check asks."""
+
+    database: AsyncEngine
+    redis_ping: Callable[[], Awaitable[object]] | None
+    """None when IMAGEGATE_REDIS_URL is unset."""
+    client: UpstreamClient
+
+
+OpenReach = Callable[[Settings, float], AbstractAsyncContextManager[Reach]]
+"""Builds the `Reach` of these settings, each network call bounded by the timeout; closes it on exit."""
+
+
 def report(checks: Sequence[Check]) -> dict[str, Any]:
     return {"ok": all(c.status != FAIL for c in checks), "checks": [asdict(c) for c in checks]}
 
 
-async def diagnose(load: Callable[[], Settings], *, offline: bool = False, timeout: float = 5.0) -> list[Check]:
+async def diagnose(
+    load: Callable[[], Settings], open_reach: OpenReach, *, offline: bool = False, timeout: float = 5.0
+) -> list[Check]:
     """Every check, in order. `load` reads the settings (a failure there is the first check's)."""
     try:
         settings = load()
@@ -60,49 +73,34 @@ async def diagnose(load: Callable[[], Settings], *, offline: bool = False, timeo
         return [Check("configuration", FAIL, f"{type(exc).__name__}: {exc}", "correct the setting named above")]
     routes = sum(len(m.routes) for m in settings.catalog)
     checks = [Check("configuration", OK, f"loaded; {len(list(settings.catalog))} models, {routes} routes")]
-    checks += await _database(settings, timeout)
-    checks.append(await _redis(settings, timeout))
-    checks.append(await asyncio.to_thread(_storage, settings.data_dir / "images"))
-    checks.append(_signing_secret(settings))
-    checks.append(await asyncio.to_thread(_provenance, settings))
-    client = UpstreamClient()
-    try:
-        checks.append(await _public_url(settings, client, offline, timeout))
-        checks += await _routes(settings, client, offline, timeout)
-    finally:
-        await client.aclose()
+    async with open_reach(settings, timeout) as reach:
+        checks += await _database(settings, reach.database, timeout)
+        checks.append(await _redis(settings, reach.redis_ping))
+        checks.append(await asyncio.to_thread(_storage, settings.data_dir / "images"))
+        checks.append(_signing_secret(settings))
+        checks.append(await asyncio.to_thread(_provenance, settings))
+        checks.append(await _public_url(settings, reach.client, offline, timeout))
+        checks += await _routes(settings, reach.client, offline, timeout)
     return checks
 
 
 # -- database and Redis
 
 
-def _revisions(connection: Connection) -> tuple[str | None, tuple[str, ...]]:
-    current = MigrationContext.configure(connection).get_current_revision()
-    config = Config()
-    config.set_main_option("script_location", MIGRATIONS)
-    return current, tuple(ScriptDirectory.from_config(config).get_heads())
-
-
-async def _database(settings: Settings, timeout: float) -> list[Check]:
+async def _database(settings: Settings, engine: AsyncEngine, timeout: float) -> list[Check]:
     url = settings.database_url
-    where = _safe_url(url)
+    where = safe_url(url)
     fix_init = "run `imagegate init` (or start `imagegate serve`), which creates and migrates it"
     if url.startswith("sqlite"):
         path = Path(url.split("///", 1)[-1])
         if not path.is_file():
             return [Check("database", FAIL, f"no database file at {path}", fix_init)]
-    engine = create_async_engine(url)
     try:
         async with asyncio.timeout(timeout):
-            async with engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
-                current, heads = await conn.run_sync(_revisions)
+            current, heads = await schema_revisions(engine)
     except Exception as exc:
         fix = "check IMAGEGATE_DATABASE_URL and that the database server is running and accepts this user"
         return [Check("database", FAIL, f"{where} did not answer: {_reason(exc)}", fix)]
-    finally:
-        await engine.dispose()
     checks = [Check("database", OK, f"{where} answers")]
     if current in heads:
         checks.append(Check("migrations", OK, f"at the newest revision ({current})"))
@@ -113,22 +111,19 @@ async def _database(settings: Settings, timeout: float) -> list[Check]:
     return checks
 
 
-async def _redis(settings: Settings, timeout: float) -> Check:
-    if not settings.redis_url:
+async def _redis(settings: Settings, ping: Callable[[], Awaitable[object]] | None) -> Check:
+    if not settings.redis_url or ping is None:
         return Check("redis", SKIP, "not configured: rate limits, circuits and locks are kept in this process")
-    client = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
     try:
-        await client.ping()
+        await ping()
     except Exception as exc:
         return Check(
             "redis",
             FAIL,
-            f"{_safe_url(settings.redis_url)} did not answer: {_reason(exc)}",
+            f"{safe_url(settings.redis_url)} did not answer: {_reason(exc)}",
             "check IMAGEGATE_REDIS_URL and that Redis is running (or unset it for one node)",
         )
-    finally:
-        await client.aclose()
-    return Check("redis", OK, f"{_safe_url(settings.redis_url)} answers")
+    return Check("redis", OK, f"{safe_url(settings.redis_url)} answers")
 
 
 # -- files and secrets
@@ -336,15 +331,6 @@ def _route_check(
 # -- text
 
 
-def _safe_url(url: str) -> str:
-    """A URL without its password."""
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest:
-        creds, _, host = rest.rpartition("@")
-        rest = f"{creds.split(':', 1)[0]}:***@{host}" if ":" in creds else f"{creds}@{host}"
-    return scheme + sep + rest
-
-
 def _reason(exc: BaseException) -> str:
     text_ = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text_}"[:300] if text_ else type(exc).__name__
@@ -367,4 +353,4 @@ def render(checks: Sequence[Check]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["Check", "diagnose", "render", "report"]
+__all__ = ["Check", "OpenReach", "Reach", "diagnose", "render", "report"]

@@ -41,6 +41,14 @@ PARAMETERS = ("size", "quality", "style", "n", "output_format", "background")
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """A stored image an operator may use as a sample, with a URL signed until it expires."""
+
+    image: RecentImage
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class SampleFile:
     data: bytes
     content_type: str
@@ -165,8 +173,9 @@ class Samples:
         data = await self._store.get_private(blob_key(sample))
         return SampleFile(data, CONTENT_TYPES[sample.ext]) if data is not None else None
 
-    async def recent_images(self, now: int) -> list[RecentImage]:
-        return await self._repo.recent_images(now, RECENT_IMAGES)
+    async def recent_images(self, now: int) -> list[Candidate]:
+        recent = await self._repo.recent_images(now, RECENT_IMAGES)
+        return [Candidate(i, self._store.url_for(i.id, i.ext, i.expires)) for i in recent]
 
 
 def _inspect(data: bytes) -> ImageInfo:
@@ -186,4 +195,4 @@ def _inspect(data: bytes) -> ImageInfo:
     return info
 
 
-__all__ = ["GALLERY_SIZE", "MAX_SAMPLE_BYTES", "PARAMETERS", "SampleFile", "Samples", "sample_json"]
+__all__ = ["GALLERY_SIZE", "MAX_SAMPLE_BYTES", "PARAMETERS", "Candidate", "SampleFile", "Samples", "sample_json"]

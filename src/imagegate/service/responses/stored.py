@@ -8,7 +8,6 @@ Another account's response, an expired or a deleted one are all "no such respons
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
@@ -24,7 +23,7 @@ from ...domain.ids import is_id
 from ...domain.ports import BlobStore
 from ...domain.principal import Principal
 from ...domain.responses_answer import with_images, without_images
-from ..images.retention import DELETE_CONCURRENCY
+from ..sweeping import delete_all, sweep_in_batches, sweep_logged
 
 log = logging.getLogger("imagegate.responses")
 
@@ -115,28 +114,15 @@ class StoredResponses:
     async def sweep(self, now: float | None = None) -> int:
         """Delete every expired response and its image; how many went."""
         cutoff = int(self._clock() if now is None else now)
-        total = 0
-        for _ in range(100):  # bounded: at most 100 batches a round; the next round takes the rest
-            swept = await self._repo.sweep(cutoff, self._remove)
-            total += swept
-            if swept == 0:
-                break
-        return total
+        return await sweep_in_batches(lambda: self._repo.sweep(cutoff, self._remove))
 
     async def sweep_logged(self) -> None:
-        """`sweep`, for the background loop: a failure is logged, and the next round tries again."""
-        try:
-            swept = await self.sweep()
-        except Exception:
-            log.exception("response sweep failed")
-            return
-        if swept:
-            log.info("deleted %d expired response(s)", swept)
+        await sweep_logged(self.sweep, "response", log)
 
     async def _remove(self, found: list[tuple[str, str]]) -> None:
-        keys = [self._key(response_id, item_id) for response_id, item_id in found]
-        for start in range(0, len(keys), DELETE_CONCURRENCY):
-            await asyncio.gather(*(self._store.delete_private(key) for key in keys[start : start + DELETE_CONCURRENCY]))
+        await delete_all(
+            self._store.delete_private, [self._key(response_id, item_id) for response_id, item_id in found]
+        )
 
 
 def _not_found(response_id: str, param: str) -> NotFound:
