@@ -1,8 +1,8 @@
 """The Batch API: uploaded JSONL files (`file-…`, their bytes in the BlobStore), batches and their
 lines; each job says which surface it runs for (a batch line's usage record says `batch`).
 
-Revision ID: 0016
-Revises: 0015
+Revision ID: 0017
+Revises: 0016
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0016"
-down_revision = "0015"
+revision = "0017"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
