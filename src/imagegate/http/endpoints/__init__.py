@@ -6,6 +6,8 @@ from . import (
     account,
     activity,
     admin,
+    batch_files,
+    batches,
     chat,
     files,
     image_delete,
@@ -28,7 +30,9 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         responses,
         jobs,
         models,
+        batch_files,  # before `files`: its `file-…` paths would otherwise be taken for image downloads
         files,
+        batches,
         account,
         activity,
         usage,
