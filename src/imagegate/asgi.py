@@ -22,7 +22,9 @@ def create_app(settings: Settings) -> FastAPI:
     `IMAGEGATE_NODE_ROLE=api` leaves it to `imagegate worker` nodes."""
     configure_logging(settings.logs.level, configured_secrets(settings))
     node = Node(settings, background=settings.node.role == "all")
-    app = create_api(node, settings.http, settings.logs, settings.catalog)
+    app = create_api(
+        node, settings.http, settings.logs, settings.catalog, batch_max_file_bytes=settings.batches.max_file_bytes
+    )
     install_pages(app)
     return app
 

@@ -3,7 +3,7 @@ and how it stops.
 
 `Node.start()` opens the gateway (`wiring.open_gateway`: the database migrated) and checks its image
 store, releases what this node's dead previous run held, and, when the node runs background work,
-starts the sweeps, the webhook sender and the job workers; `Node.stop()` undoes it in reverse order
+starts the sweeps, the webhook sender, the batch runner and the job workers; `Node.stop()` undoes it in reverse order
 (a job still running is queued again with its hold, for another node or the next start). `imagegate
 serve` runs a node in its app's lifespan; `imagegate worker` runs one with no HTTP server at all.
 """
@@ -25,8 +25,8 @@ log = logging.getLogger("imagegate.sweeper")
 
 
 class Node:
-    """One node of the gateway. `background`: run the job workers, the webhook sender and the sweeps
-    (an API-only node, `IMAGEGATE_NODE_ROLE=api`, leaves them to `imagegate worker` nodes)."""
+    """One node of the gateway. `background`: run the job workers, the webhook sender, the batch runner
+    and the sweeps (an API-only node, `IMAGEGATE_NODE_ROLE=api`, leaves them to `imagegate worker` nodes)."""
 
     def __init__(self, settings: Settings, *, background: bool = True) -> None:
         self._settings = settings
@@ -46,6 +46,7 @@ class Node:
                 loops = [
                     asyncio.create_task(_every(self._settings.node.sweep_interval_seconds, sweeps)),
                     asyncio.create_task(gateway.webhook_delivery.run_forever()),  # sends due webhooks
+                    asyncio.create_task(gateway.batch_runner.run_forever()),  # advances batches
                 ]
                 stack.push_async_callback(_cancel, loops)
                 await gateway.job_workers.start()  # IMAGEGATE_JOB_WORKERS of them

@@ -19,18 +19,21 @@ from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .config.setting import Setting
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
+from .db.batches import BatchesRepo
 from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.ledger_history import LedgerHistoryRepo
+from .db.margin import MarginRepo
 from .db.prices import PricesRepo
 from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.samples import SamplesRepo
+from .db.upstream_costs import UpstreamCostsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
@@ -59,6 +62,10 @@ from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
 from .service.authentication import KeyAuthenticator
+from .service.batches.batches import Batches
+from .service.batches.events import BatchJobEvents
+from .service.batches.files import BatchFiles
+from .service.batches.runner import BatchRunner
 from .service.images.admission import Admission
 from .service.images.billing import Billing
 from .service.images.delivery import Delivery
@@ -71,6 +78,7 @@ from .service.images.rate_limits import Limiter
 from .service.images.retention import Retention
 from .service.images.screening import PromptScreen
 from .service.images.settlement import Settlement
+from .service.images.upstream_costs import CostSheets
 from .service.jobs.jobs import Jobs, JobTerms
 from .service.jobs.records import JobUploads
 from .service.jobs.workers import JobWorkers
@@ -80,6 +88,7 @@ from .service.operator.auth import AdminAuthLimits, AdminSessionKeys, AdminToken
 from .service.operator.doctor import Reach
 from .service.operator.keys import KeysAdmin
 from .service.operator.ledger import LedgerAdmin
+from .service.operator.margin import MarginReport
 from .service.operator.prices import PricesAdmin
 from .service.operator.reports import ReportsAdmin
 from .service.operator.route_health import RouteHealth, run_dir
@@ -135,6 +144,7 @@ class Database:
     responses: ResponsesRepo
     admin_sessions: AdminSessionsRepo
     samples: SamplesRepo
+    batches: BatchesRepo
 
 
 @dataclass(frozen=True)
@@ -169,6 +179,15 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    batch_files: BatchFiles
+    """The Batch API's files (`/v1/files`, `file-…`): inputs uploaded, outputs written."""
+    batches: Batches
+    batch_runner: BatchRunner
+    """Advances batches on every node: their lines to the job queue, their ends, their files."""
+    margin: MarginReport
+    """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
+    upstream_costs: CostSheets
+    """The routes' live upstream cost sheets (`/admin/v1/upstream-costs`)."""
     base_url: str
     """Where clients reach this gateway (`IMAGEGATE_PUBLIC_URL`, or the address it serves)."""
     admin_session_keys: AdminSessionKeys | None
@@ -216,6 +235,7 @@ async def open_database(
             responses=ResponsesRepo(engine),
             admin_sessions=AdminSessionsRepo(engine),
             samples=SamplesRepo(engine),
+            batches=BatchesRepo(engine),
         )
 
 
@@ -323,9 +343,29 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter)
+        costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter, costs)
         uploads, terms = JobUploads(store), job_terms(settings)
-        workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
+        image_inputs = ImageInputs(
+            fetcher,
+            settings.catalog,
+            max_image_bytes=settings.images.edit_max_image_bytes,
+            public=settings.node.is_public(),
+        )
+        batch_files = BatchFiles(db.batches, store, settings.batches.max_file_bytes, settings.batches.max_lines)
+        events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
+        workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms)
+        jobs = Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake)
+        batch_runner = BatchRunner(
+            db.batches,
+            batch_files,
+            jobs,
+            db.accounts,
+            webhooks.batch_finished,
+            image_inputs,
+            concurrency=settings.batches.concurrency,
+            poll_seconds=settings.jobs.poll_seconds,
+        )
         routes = route_health(settings, router, health)
         yield Gateway(
             images=images,
@@ -351,16 +391,16 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
-            jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
+            jobs=jobs,
             job_workers=workers,
-            image_inputs=ImageInputs(
-                fetcher,
-                settings.catalog,
-                max_image_bytes=settings.images.edit_max_image_bytes,
-                public=settings.node.is_public(),
-            ),
+            image_inputs=image_inputs,
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            batch_files=batch_files,
+            batches=Batches(db.batches, batch_files, settings.catalog, db.prices, db.accounts, batch_runner.wake),
+            batch_runner=batch_runner,
+            margin=MarginReport(MarginRepo(db.engine)),
+            upstream_costs=costs,
             base_url=settings.node.base_url(),
             admin_session_keys=admin_session_keys(settings),
             stream_keepalive_seconds=settings.http.stream_keepalive_seconds,
@@ -368,6 +408,20 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             c2pa=settings.provenance.c2pa,
             output_screening=settings.screening.output,
         )
+
+
+@asynccontextmanager
+async def open_margin(settings: Settings) -> AsyncIterator[MarginReport]:
+    """The margin report for the CLI (`imagegate margin`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield MarginReport(MarginRepo(db.engine))
+
+
+@asynccontextmanager
+async def open_costs(settings: Settings) -> AsyncIterator[CostSheets]:
+    """The live upstream cost sheets for the CLI (`imagegate costs`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
 
 
 @asynccontextmanager
@@ -420,8 +474,10 @@ def image_pipeline(
     limiter_state: LimiterState,
     http_client: UpstreamClient,
     meter: Meter = NULL_METER,
+    costs: CostSheets | None = None,
 ) -> tuple[ImageService, Settlement]:
-    """The image service and its settlement step (async jobs settle through it too)."""
+    """The image service and its settlement step (async jobs settle through it too); `costs`: the
+    node's live upstream cost sheets, shared with the admin API so a change applies at once here."""
     deadline = settings.upstream.request_deadline_seconds
     billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds, meter)
     screen = prompt_screen(settings, db.safety_events, http_client, meter)
@@ -430,7 +486,8 @@ def image_pipeline(
         fail_open=settings.redis.fail_open,
         in_flight_ttl_seconds=deadline + 60,
     )
-    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter)
+    costs = costs or CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter, costs)
     service = ImageService(
         settings.catalog,
         router,

@@ -21,6 +21,7 @@ from ..domain.catalog import Catalog
 from ..domain.safety_policy import SafetyPolicy
 from .sections import (
     AdminSettings,
+    BatchSettings,
     DatabaseSettings,
     HttpSettings,
     ImageSettings,
@@ -66,6 +67,7 @@ class Settings:
     images: ImageSettings
     webhooks: WebhookSettings
     jobs: JobSettings
+    batches: BatchSettings
     provenance: ProvenanceSettings
     catalog: Catalog = field(repr=False)
     """The shipped catalog with `IMAGEGATE_CONFIG`'s tables merged over it."""
@@ -133,6 +135,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         images=read_section(ImageSettings, env),
         webhooks=read_section(WebhookSettings, env),
         jobs=read_section(JobSettings, env),
+        batches=read_section(BatchSettings, env),
         provenance=read_section(ProvenanceSettings, env),
         catalog=load_catalog(upstream.config, env),
         safety_policy=load_safety_policy(screening.policy),

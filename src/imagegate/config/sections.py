@@ -381,6 +381,30 @@ class JobSettings:
 
 
 @dataclass(frozen=True)
+class BatchSettings:
+    """OpenAI's Batch API: the input files accepted and how many of a batch's lines run at once."""
+
+    max_file_bytes: int = setting(
+        "IMAGEGATE_BATCH_MAX_FILE_BYTES",
+        "52428800",
+        "largest batch input file (`POST /v1/files`, purpose `batch`); larger uploads are 413",
+        integer(1024, 1 << 30),
+    )
+    max_lines: int = setting(
+        "IMAGEGATE_BATCH_MAX_LINES",
+        "50000",
+        "most requests (lines) one batch input file may hold",
+        integer(1, 1_000_000),
+    )
+    concurrency: int = setting(
+        "IMAGEGATE_BATCH_CONCURRENCY",
+        "4",
+        "most lines of one batch queued or running as jobs at once (the rest wait their turn)",
+        integer(1, 1000),
+    )
+
+
+@dataclass(frozen=True)
 class ProvenanceSettings:
     c2pa: bool = setting(
         "IMAGEGATE_C2PA",
@@ -401,6 +425,7 @@ class ProvenanceSettings:
 
 __all__ = [
     "AdminSettings",
+    "BatchSettings",
     "DatabaseSettings",
     "HttpSettings",
     "ImageSettings",

@@ -15,11 +15,14 @@ from ..domain.catalog import Catalog
 from ..wiring import Gateway
 from .access_log import AccessLogMiddleware
 from .body_limit import BodySizeLimitMiddleware
-from .endpoints import API_ROUTERS, chat, images, responses
+from .endpoints import API_ROUTERS, batch_files, chat, images, responses
 from .errors import install_error_handlers
 from .middleware import RequestIdMiddleware
 from .openapi import install_openapi
 from .unavailable import install_database_unavailable
+
+MULTIPART_OVERHEAD = 64 * 1024
+"""Room for a multipart body's boundaries, headers and text fields beside its file."""
 
 
 class NodeLife(Protocol):
@@ -30,9 +33,11 @@ class NodeLife(Protocol):
     async def stop(self) -> None: ...
 
 
-def create_api(node: NodeLife, http: HttpSettings, logs: LogSettings, catalog: Catalog) -> FastAPI:
-    """The app around `node`, bounded by the HTTP edge's settings; `catalog` is what the API document
-    describes."""
+def create_api(
+    node: NodeLife, http: HttpSettings, logs: LogSettings, catalog: Catalog, *, batch_max_file_bytes: int
+) -> FastAPI:
+    """The app around `node`, bounded by the HTTP edge's settings (and `IMAGEGATE_BATCH_MAX_FILE_BYTES`
+    for a batch's input file); `catalog` is what the API document describes."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -55,6 +60,7 @@ def create_api(node: NodeLife, http: HttpSettings, logs: LogSettings, catalog: C
     install_openapi(app, catalog)
     install_database_unavailable(app)
     uploads = dict.fromkeys(images.UPLOAD_PATHS, http.edit_max_body_bytes)
+    uploads[batch_files.UPLOAD_PATH] = batch_max_file_bytes + MULTIPART_OVERHEAD  # a batch's JSONL
     # their JSON may carry images as data URLs (or base64)
     inline_images = dict.fromkeys((chat.PATH, *responses.IMAGE_BODY_PATHS), http.edit_max_body_bytes)
     app.add_middleware(
