@@ -20,6 +20,7 @@ from . import __version__
 from .config import Settings, load_settings
 from .domain.errors import GatewayError
 from .service.admin import AdminService, bootstrap_first_run
+from .service.budget_admin import BudgetAdmin, read_budget
 from .service.doctor import diagnose, render, report
 from .service.samples import PARAMETERS, Samples
 from .tour import command_name, tour
@@ -241,21 +242,100 @@ def accounts_list(as_json: bool) -> None:
 @click.option("--rpm", default=None, type=int, help="requests per minute for keys without their own")
 @click.option("--ipm", default=None, type=int, help="images per minute for keys without their own")
 @click.option("--max-in-flight", default=None, type=int, help="requests the account may have running at once")
+@click.option("--user-budget-usd", default=None, help="what each end user (`user` / `safety_identifier`) may spend")
+@click.option("--user-budget-period", default=None, help="day or month (UTC; default day)")
+@click.option("--no-user-budget", is_flag=True, help="remove the end-user budget")
 @json_option
 def accounts_limits(
-    account_id: str, rpm: int | None, ipm: int | None, max_in_flight: int | None, as_json: bool
+    account_id: str,
+    rpm: int | None,
+    ipm: int | None,
+    max_in_flight: int | None,
+    user_budget_usd: str | None,
+    user_budget_period: str | None,
+    no_user_budget: bool,
+    as_json: bool,
 ) -> None:
     """Set the account's default limits.
 
-    An option left out means no limit.
+    An option left out means no limit; the end-user budget is kept unless --user-budget-usd or
+    --no-user-budget is given.
     """
-    result = _admin_call(
-        lambda admin: admin.set_account_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
-    )
+    if no_user_budget and (user_budget_usd is not None or user_budget_period is not None):
+        raise click.UsageError("give either --user-budget-usd or --no-user-budget")
+    if user_budget_period is not None and user_budget_usd is None:
+        raise click.UsageError("--user-budget-period needs --user-budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        result = await admin.set_account_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
+        if user_budget_usd is not None or no_user_budget:
+            budget = None if no_user_budget else read_budget(user_budget_usd, user_budget_period, "user_")
+            await _budgets(admin).set_user_budget(account_id, budget)
+        return {**result, "budgets": await _budgets(admin).account(account_id)}
+
+    result = _admin_call(action)
+    user = result["budgets"]["user_budget"]
+    per_user = f"{user['budget_micros']} micros per {user['period']}" if user else "none"
     _emit(
         result,
         as_json,
-        f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}",
+        f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}, "
+        f"end-user budget {per_user}",
+    )
+
+
+def _budgets(admin: AdminService) -> BudgetAdmin:
+    assert admin.budgets is not None
+    return admin.budgets
+
+
+@accounts.command("alerts")
+@click.argument("account_id")
+@click.option("--low-balance-usd", default=None, help="send account.balance_low when the balance falls below this")
+@click.option("--no-low-balance", is_flag=True, help="stop the low-balance alert")
+@json_option
+def accounts_alerts(account_id: str, low_balance_usd: str | None, no_low_balance: bool, as_json: bool) -> None:
+    """Set (or show) the account's low-balance alert.
+
+    Alerts go to the account's webhook URL (`imagegate accounts webhook`).
+    """
+    if no_low_balance and low_balance_usd is not None:
+        raise click.UsageError("give either --low-balance-usd or --no-low-balance")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        if low_balance_usd is None and not no_low_balance:
+            return await _budgets(admin).account(account_id)
+        return await _budgets(admin).set_low_balance(account_id, low_balance_usd)
+
+    result = _admin_call(action)
+    _emit(
+        result,
+        as_json,
+        f"{account_id}  low balance {result['low_balance_micros']} micros, webhook {result['webhook_url']}",
+    )
+
+
+@accounts.command("webhook")
+@click.argument("account_id")
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="stop sending the account's alerts")
+@json_option
+def accounts_webhook(account_id: str, url: str | None, clear: bool, as_json: bool) -> None:
+    """Send the account's alerts (account.balance_low, key.budget_reached) to URL, signed.
+
+    Prints the signing secret, only this once; setting a URL again makes a new secret.
+    """
+    if clear == (url is not None):
+        raise click.UsageError("give either a URL or --clear")
+    if clear:
+        result = _admin_call(lambda admin: _budgets(admin).clear_webhook(account_id))
+        _emit(result, as_json, f"{account_id}  webhook cleared")
+        return
+    result = _admin_call(lambda admin: _budgets(admin).set_webhook(account_id, url))
+    _emit(
+        result,
+        as_json,
+        f"{account_id}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
     )
 
 
@@ -346,16 +426,32 @@ def keys() -> None:
 @click.option("--models", default=None, help="comma-separated allowlist of models")
 @click.option("--rpm", default=None, type=int, help="requests per minute (default: the account's)")
 @click.option("--ipm", default=None, type=int, help="images per minute (default: the account's)")
+@click.option("--budget-usd", default=None, help="what the key may spend per period (default: no budget)")
+@click.option("--budget-period", default=None, help="day or month (UTC; default day)")
 @json_option
 def keys_create(
-    account_id: str, test: bool, models: str | None, rpm: int | None, ipm: int | None, as_json: bool
+    account_id: str,
+    test: bool,
+    models: str | None,
+    rpm: int | None,
+    ipm: int | None,
+    budget_usd: str | None,
+    budget_period: str | None,
+    as_json: bool,
 ) -> None:
     """Create an API key (printed only this once).
 
     A live key unless --test; a test key is free and answers every model with offline previews.
     """
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    result = _admin_call(lambda admin: admin.create_key(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm))
+    if budget_period is not None and budget_usd is None:
+        raise click.UsageError("--budget-period needs --budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        budget = read_budget(budget_usd, budget_period) if budget_usd is not None else None
+        return await admin.create_key(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm, budget=budget)
+
+    result = _admin_call(action)
     _emit(result, as_json, f"{result['id']}  {result['key']}\n(the key is shown only this once)")
 
 
@@ -392,6 +488,35 @@ def keys_show(key_id: str, as_json: bool) -> None:
         as_json,
         f"{result['id']}  {result['prefix']}…  {result['mode']}  {state}  webhook {result['webhook_url']}",
     )
+
+
+@keys.command("budget")
+@click.argument("key_id")
+@click.option("--budget-usd", default=None, help="what the key may spend per period")
+@click.option("--budget-period", default=None, help="day or month (UTC; default day)")
+@click.option("--clear", is_flag=True, help="remove the key's budget")
+@json_option
+def keys_budget(key_id: str, budget_usd: str | None, budget_period: str | None, clear: bool, as_json: bool) -> None:
+    """Set, clear or show the key's budget, with what this period has spent and holds."""
+    if clear and (budget_usd is not None or budget_period is not None):
+        raise click.UsageError("give either --budget-usd or --clear")
+    if budget_period is not None and budget_usd is None:
+        raise click.UsageError("--budget-period needs --budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        if budget_usd is None and not clear:
+            return await admin.get_key(key_id)
+        return await admin.set_key_budget(key_id, read_budget(budget_usd, budget_period) if budget_usd else None)
+
+    result = _admin_call(action)
+    budget = result["budget"]
+    shown = (
+        f"{budget['budget_micros']} micros per {budget['period']}: spent {budget['spent_micros']}, "
+        f"held {budget['held_micros']}, resets {budget['resets_at']}"
+        if budget
+        else "no budget"
+    )
+    _emit(result, as_json, f"{key_id}  {shown}")
 
 
 @keys.command("webhook")

@@ -7,7 +7,7 @@ Adding a part is one line here; nothing else constructs adapters.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -17,6 +17,7 @@ from . import __version__, pixels
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
+from .db.budget_settings import BudgetsRepo
 from .db.engine import create_engine, migrate
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
@@ -62,6 +63,8 @@ from .service.admin_sessions import AdminSessionRevocations
 from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
 from .service.billing import Billing
+from .service.budget_admin import BudgetAdmin
+from .service.budget_alerts import BudgetAlerts
 from .service.catalog_view import CatalogView
 from .service.delivery import Delivery
 from .service.generation import ImageService
@@ -126,6 +129,7 @@ class Database:
     responses: ResponsesRepo
     admin_sessions: AdminSessionsRepo
     samples: SamplesRepo
+    budgets: BudgetsRepo
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,7 @@ async def open_database(
             responses=ResponsesRepo(engine),
             admin_sessions=AdminSessionsRepo(engine),
             samples=SamplesRepo(engine),
+            budgets=BudgetsRepo(engine, runner),
         )
 
 
@@ -198,6 +203,7 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
     """`webhook_transport`: what resolves a new webhook URL's host (default: a sender of its own, which
     holds no connection until it sends, and the admin service never sends)."""
     transport = webhook_transport or webhook_sender(settings)
+    endpoints = WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public())
     return AdminService(
         db.accounts,
         db.ledger,
@@ -208,9 +214,10 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
         policies=db.account_policies,
         safety_policy=settings.safety_policy,
         stats=db.stats,
-        webhooks=WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public()),
+        webhooks=endpoints,
         webhook_log=Webhooks(db.webhooks),
         history=LedgerHistoryRepo(db.engine),
+        budgets=BudgetAdmin(db.budgets, endpoints),
     )
 
 
@@ -284,7 +291,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
+        images, settlement = image_pipeline(
+            settings, db, router, store, limiter_state, http_client, metrics, wake=delivery.wake
+        )
         uploads, terms = JobUploads(store), job_terms(settings)
         workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
         routes = route_health(settings, router, health)
@@ -293,7 +302,14 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             images=images,
             catalog=CatalogView(settings.catalog, db.prices, db.stats, routes.availability),
             account=AccountView(
-                db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
+                db.accounts,
+                db.usage,
+                db.stats,
+                db.images,
+                db.safety_events,
+                store.url_for,
+                settings.url_ttl_seconds,
+                budgets=BudgetAdmin(db.budgets),
             ),
             admin=admin_service(settings, db, sender),
             admin_auth=admin_token_guard(settings, limiter_state),
@@ -355,12 +371,16 @@ def image_pipeline(
     limiter_state: LimiterState,
     http_client: UpstreamClient,
     metrics: Metrics | None = None,
+    *,
+    wake: Callable[[], None] | None = None,
 ) -> tuple[ImageService, Settlement]:
-    """The image service and its settlement step (async jobs settle through it too)."""
+    """The image service and its settlement step (async jobs settle through it too); `wake`: the
+    webhook delivery's, told when an alert is queued."""
+    alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
     billing = (
-        Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
+        Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, alerts)
         if metrics is None
-        else MeteredBilling(db.ledger, db.accounts, settings.hold_ttl_seconds, metrics)
+        else MeteredBilling(db.ledger, db.accounts, settings.hold_ttl_seconds, metrics, alerts)
     )
     usage = db.usage if metrics is None else MeteredUsage(db.engine, db.runner, metrics)
     screen = prompt_screen(settings, db.safety_events, http_client, metrics)

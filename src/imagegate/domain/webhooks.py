@@ -85,6 +85,11 @@ def job_event(job: Mapping[str, Any]) -> tuple[str, str, str] | None:
     return job_id, event, body
 
 
+def event_body(event: str, when: datetime, data: dict[str, Any]) -> str:
+    """A message's body: the Standard Webhooks envelope of `event` at `when`, compact JSON."""
+    return _body(event, when, data)
+
+
 def _body(event: str, when: datetime, data: dict[str, Any]) -> str:
     envelope = {"type": event, "timestamp": when.isoformat().replace("+00:00", "Z"), "data": data}
     return json.dumps(envelope, separators=(",", ":"))
@@ -102,6 +107,7 @@ __all__ = [
     "JOB_EVENTS",
     "MAX_BODY_BYTES",
     "SECRET_PREFIX",
+    "event_body",
     "format_secret",
     "job_event",
     "key_secret",

@@ -13,6 +13,7 @@ from ..db.accounts import AccountsRepo
 from ..db.ledger import LedgerRepo
 from ..db.runner import Runner
 from ..db.usage import UsageRecord, UsageRepo
+from ..domain.budgets import BudgetClaim
 from ..domain.catalog import Route
 from ..domain.circuits import Admission, RouteHealth
 from ..domain.credentials import Credentials
@@ -25,6 +26,7 @@ from ..providers.http_client import UpstreamClient
 from ..providers.registry import ProviderEntry, Registry
 from ..routing.wrapper import ProviderWrapper, UpstreamCall
 from ..service.billing import Billing
+from ..service.budget_alerts import BudgetAlerts
 from ..service.screening import PromptScreen
 from .metrics import CIRCUIT_STATES, Metrics
 
@@ -87,14 +89,30 @@ class MeteredCircuits:
 class MeteredBilling(Billing):
     """Credit held and captured, and every request's usage record that settles or releases a hold."""
 
-    def __init__(self, ledger: LedgerRepo, accounts: AccountsRepo, hold_ttl_seconds: int, metrics: Metrics) -> None:
-        super().__init__(ledger, accounts, hold_ttl_seconds)
+    def __init__(
+        self,
+        ledger: LedgerRepo,
+        accounts: AccountsRepo,
+        hold_ttl_seconds: int,
+        metrics: Metrics,
+        alerts: BudgetAlerts | None = None,
+    ) -> None:
+        super().__init__(ledger, accounts, hold_ttl_seconds, alerts)
         self.metrics = metrics
 
     async def hold(
-        self, principal: Principal, request_id: str, amount: int, what: str, *, job_ttl_seconds: int | None = None
+        self,
+        principal: Principal,
+        request_id: str,
+        amount: int,
+        what: str,
+        *,
+        job_ttl_seconds: int | None = None,
+        budgets: tuple[BudgetClaim, ...] = (),
     ) -> str:
-        hold_id = await super().hold(principal, request_id, amount, what, job_ttl_seconds=job_ttl_seconds)
+        hold_id = await super().hold(
+            principal, request_id, amount, what, job_ttl_seconds=job_ttl_seconds, budgets=budgets
+        )
         self.metrics.held_micros.inc(amount)
         return hold_id
 

@@ -15,6 +15,7 @@ from ..db.safety import AccountPolicyRepo, SafetyEvent, SafetyEventsRepo
 from ..db.usage import UsageRepo
 from ..db.usage_stats import UsageStatsRepo
 from ..domain.activity import daily_totals
+from ..domain.budgets import Budget
 from ..domain.catalog import STANDARD_QUALITY, Catalog
 from ..domain.errors import BalanceOutOfRange, InvalidRequest, NotFound
 from ..domain.fields import check_value
@@ -26,6 +27,7 @@ from ..domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
 from ..domain.safety_text import TermSet
 from ..domain.text import check_id, check_text
 from .admin_fields import ACCOUNT_NAME, MAX_LIMIT, REASON
+from .budget_admin import BudgetAdmin, budget_json
 from .keys import display_prefix, hash_key, new_key
 from .webhook_endpoints import WebhookEndpoints
 from .webhooks import Webhooks
@@ -55,6 +57,7 @@ class AdminService:
         webhooks: WebhookEndpoints | None = None,
         webhook_log: Webhooks | None = None,
         history: LedgerHistoryRepo | None = None,
+        budgets: BudgetAdmin | None = None,
     ) -> None:
         self._accounts = accounts
         self._ledger = ledger
@@ -68,6 +71,8 @@ class AdminService:
         self._webhooks = webhooks
         self._webhook_log = webhook_log
         self._history = history
+        self.budgets = budgets
+        """Budgets and alerts (`service/budget_admin.py`)."""
 
     async def create_account(self, name: str, *, allow_duplicate: bool = True) -> dict[str, Any]:
         """`allow_duplicate=False` (the CLI's default) refuses a name another account already has."""
@@ -129,6 +134,8 @@ class AdminService:
             if after is not None:
                 check_balance(after.balance_micros + micros)
             raise BalanceOutOfRange("The adjustment would take the balance below what is held.", param="amount_usd")
+        if micros > 0 and self.budgets is not None:
+            await self.budgets.rearm(account_id)  # back above the low-balance threshold: alert again next time
         account = await self.get_account(account_id)
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
 
@@ -159,7 +166,14 @@ class AdminService:
         return [c.name for c in self._safety_policy.categories if c.action != "block"]
 
     async def create_key(
-        self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None, ipm: int | None = None
+        self,
+        account_id: str,
+        *,
+        test: bool,
+        models: list[str] | None,
+        rpm: int | None,
+        ipm: int | None = None,
+        budget: Budget | None = None,
     ) -> dict[str, Any]:
         check_id(account_id, "account_id")
         _check_limit(rpm, "rpm")
@@ -178,14 +192,16 @@ class AdminService:
         key = new_key(mode)
         if rpm is not None and rpm < 1:
             raise InvalidRequest("rpm must be at least 1.", param="rpm")
-        row = await self._accounts.create_key(account_id, hash_key(key), display_prefix(key), mode, allowed, rpm, ipm)
+        row = await self._accounts.create_key(
+            account_id, hash_key(key), display_prefix(key), mode, allowed, rpm, ipm, budget
+        )
         return {**_key_json(row), "key": key}
 
     async def list_keys(self, account_id: str) -> dict[str, Any]:
         check_id(account_id, "account_id")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
-        return {"object": "list", "data": [_key_json(k) for k in await self._accounts.list_keys(account_id)]}
+        return {"object": "list", "data": [await self._key_json(k) for k in await self._accounts.list_keys(account_id)]}
 
     async def revoke_key(self, key_id: str) -> dict[str, Any]:
         check_id(key_id, "key_id")
@@ -201,7 +217,20 @@ class AdminService:
         key = await self._accounts.get_key(key_id)
         if key is None:
             raise NotFound(f"No key '{key_id}'.", param="key_id")
-        return _key_json(key)
+        return await self._key_json(key)
+
+    async def set_key_budget(self, key_id: str, budget: Budget | None) -> dict[str, Any]:
+        """The key's budget from its next request on (None: no budget); what it spent this period stays."""
+        assert self.budgets is not None
+        await self.budgets.set_key_budget(key_id, budget)
+        return await self.get_key(key_id)
+
+    async def _key_json(self, row: KeyRow) -> dict[str, Any]:
+        """The key with its budget's current period (spent, held, reset)."""
+        shown = _key_json(row)
+        if self.budgets is not None:
+            shown["budget"] = await self.budgets.key_budget(row.account_id, row.id, row.budget)
+        return shown
 
     async def set_webhook(self, key_id: str, url: object) -> dict[str, Any]:
         """Send the key's finished async jobs to `url`; the answer shows the signing secret, this once."""
@@ -335,6 +364,7 @@ def _key_json(row: KeyRow) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
         "webhook_url": row.webhook_url,
+        "budget": budget_json(row.budget),
     }
 
 

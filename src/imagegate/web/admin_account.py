@@ -76,6 +76,7 @@ async def _account(
         "error": error,
         "a": account,
         "keys": (await admin.list_keys(account_id))["data"],
+        "budgets": await admin.budgets.account(account_id) if admin.budgets is not None else None,
         "history": history,
         "paged": "after" in request.query_params,
         "new_key": shown if shown and shown.get("account_id") == account_id and "key" in shown else None,
