@@ -151,7 +151,7 @@ PG_SETTLE_BUDGETS_CTE = """
     UPDATE budget_spend
     SET held_micros = budget_spend.held_micros - h.amount_micros,
         spent_micros = budget_spend.spent_micros + CAST(:capture AS BIGINT)
-    FROM h JOIN a ON a.id = h.account_id JOIN budget_holds bh ON bh.hold_id = h.id
+    FROM h JOIN a ON a.id = h.account_id JOIN budget_holds bh ON bh.hold_id = CAST(:hold_id AS VARCHAR(40))
     WHERE budget_spend.id = bh.spend_id
     RETURNING budget_spend.id
 )"""
