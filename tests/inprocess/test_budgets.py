@@ -41,7 +41,9 @@ ENV = {
 
 
 @pytest.fixture(scope="module")
-def gw(tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None) -> Iterator[Gateway]:
+def gw(
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
+) -> Iterator[Gateway]:
     yield from serve_in_process(tmp_path_factory, "budgets", fake_openai, database_url, ENV)
 
 
