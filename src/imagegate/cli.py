@@ -325,17 +325,35 @@ def accounts_webhook(account_id: str, url: str | None, clear: bool, as_json: boo
 
     Prints the signing secret, only this once; setting a URL again makes a new secret.
     """
+    _set_or_clear_webhook(
+        account_id,
+        url,
+        clear,
+        as_json,
+        lambda admin: _budgets(admin).set_webhook(account_id, url),
+        lambda admin: _budgets(admin).clear_webhook(account_id),
+    )
+
+
+def _set_or_clear_webhook(
+    subject: str,
+    url: str | None,
+    clear: bool,
+    as_json: bool,
+    set_url: Callable[[AdminService], Awaitable[dict[str, Any]]],
+    clear_url: Callable[[AdminService], Awaitable[dict[str, Any]]],
+) -> None:
+    """A key's or an account's webhook command: set the URL (printing the secret once) or clear it."""
     if clear == (url is not None):
         raise click.UsageError("give either a URL or --clear")
     if clear:
-        result = _admin_call(lambda admin: _budgets(admin).clear_webhook(account_id))
-        _emit(result, as_json, f"{account_id}  webhook cleared")
+        _emit(_admin_call(clear_url), as_json, f"{subject}  webhook cleared")
         return
-    result = _admin_call(lambda admin: _budgets(admin).set_webhook(account_id, url))
+    result = _admin_call(set_url)
     _emit(
         result,
         as_json,
-        f"{account_id}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
+        f"{subject}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
     )
 
 
@@ -529,17 +547,13 @@ def keys_webhook(key_id: str, url: str | None, clear: bool, as_json: bool) -> No
 
     Prints the signing secret, only this once; setting a URL again makes a new secret.
     """
-    if clear == (url is not None):
-        raise click.UsageError("give either a URL or --clear")
-    if clear:
-        result = _admin_call(lambda admin: admin.clear_webhook(key_id))
-        _emit(result, as_json, f"{key_id}  webhook cleared")
-        return
-    result = _admin_call(lambda admin: admin.set_webhook(key_id, url))
-    _emit(
-        result,
+    _set_or_clear_webhook(
+        key_id,
+        url,
+        clear,
         as_json,
-        f"{key_id}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
+        lambda admin: admin.set_webhook(key_id, url),
+        lambda admin: admin.clear_webhook(key_id),
     )
 
 

@@ -22,22 +22,14 @@ from imagegate.db import clock
 from imagegate.domain.budgets import period_end, period_start
 from tests.conftest import Account, Gateway, serve_in_process
 from tests.e2e.test_money import LOW_1024, ledger_verify
+from tests.e2e.test_webhooks import ADMIN_TOKEN, FAST
 from tests.upstreams.fake_openai import FakeOpenAI
 from tests.upstreams.fake_webhooks import FakeWebhookReceiver
 
 pytestmark = pytest.mark.tier("in_process")
 
-ADMIN_TOKEN = "budgets-admin-token"
 HEADER = "X-OpenWebUI-User-Id"
-ENV = {
-    "IMAGEGATE_ADMIN_TOKEN": ADMIN_TOKEN,
-    "IMAGEGATE_END_USER_HEADER": HEADER,
-    "IMAGEGATE_WEBHOOK_RETRY_BASE_SECONDS": "0.05",
-    "IMAGEGATE_WEBHOOK_RETRY_MAX_SECONDS": "0.2",
-    "IMAGEGATE_WEBHOOK_POLL_SECONDS": "0.1",
-    "IMAGEGATE_WEBHOOK_TIMEOUT_SECONDS": "3",
-    "IMAGEGATE_JOB_POLL_SECONDS": "0.1",
-}
+ENV = {**FAST, "IMAGEGATE_END_USER_HEADER": HEADER, "IMAGEGATE_JOB_POLL_SECONDS": "0.1"}
 
 
 @pytest.fixture(scope="module")

@@ -85,6 +85,10 @@ class BudgetAdmin:
         if threshold_usd is not None:
             check_value(LOW_BALANCE[0], threshold_usd)
             micros = usd_to_micros(amount_text(threshold_usd), "threshold_usd")  # type: ignore[arg-type]
+            if micros <= 0:
+                raise InvalidRequest(
+                    "The threshold must be a positive amount (clear it for no alert).", param="threshold_usd"
+                )
         return await self._update(account_id, {"low_balance_micros": micros, "low_balance_alerted": False})
 
     async def rearm(self, account_id: str) -> None:
