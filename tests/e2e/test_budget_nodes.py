@@ -19,14 +19,14 @@ def test_two_nodes_spend_exactly_a_keys_budget(tmp_path: Path, upstream: FakeOpe
     node_b = start_gateway(tmp_path / "data", upstream, shared)
     try:
         account = node_a.new_account("10")
-        node_a.admin(lambda admin: admin.set_key_budget(account.key_id, Budget(covered * LOW_1024, "day")))
+        node_a.admin(lambda admin: admin.keys.set_budget(account.key_id, Budget(covered * LOW_1024, "day")))
         statuses = asyncio.run(_fire([node_a.base_url, node_b.base_url], account.key, fired))
 
         assert statuses.count(200) == covered
         assert statuses.count(402) == fired - covered, sorted(set(map(str, statuses)))
         assert len(upstream.requests) == covered
         assert node_a.balance(account.id) == (10_000_000 - covered * LOW_1024, 0)
-        budget = node_a.admin(lambda admin: admin.get_key(account.key_id))["budget"]
+        budget = node_a.admin(lambda admin: admin.keys.get(account.key_id))["budget"]
         assert (budget["spent_micros"], budget["held_micros"]) == (covered * LOW_1024, 0)
         assert ledger_verify(node_a)["ok"]
     finally:

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.budgets import Budget
+from ..domain.ids import new_id
 from ..domain.principal import AccountLimits, Principal
 from ..domain.safety_policy import AccountSafety
-from ..ids import new_id
 from .budgets import account_budgets
 from .clock import utcnow
 from .runner import EngineRunner, Runner

@@ -33,8 +33,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.budgets import BudgetClaim
+from ..domain.ids import new_id
 from ..domain.money import MAX_BALANCE_MICROS
-from ..ids import new_id
 from .budgets import PG_SETTLE_BUDGETS_CTE, claim_budgets, close_budgets, refund_budgets, spend_discrepancies
 from .clock import utcnow
 from .runner import EngineRunner, PostgresRunner, Runner

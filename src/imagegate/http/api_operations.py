@@ -1,7 +1,7 @@
 """Every operation of the JSON API, as data: one `ApiOperation` row per method and path.
 
 The API document (`http/openapi.py`) is rendered from these rows, the request fields they name
-(declared where they are checked: `domain/request.py`, `service/admin_fields.py`) and the answer
+(declared where they are checked: `domain/request.py`, `service/operator/fields.py`) and the answer
 shapes (`domain/shapes.py`). A new route is its endpoint plus one row here; the statuses it may
 answer follow from what it takes (a key, a body, a path id) plus the ones it names.
 `tests/e2e/test_openapi.py` fails while a served route has no row, and schemathesis checks that the
@@ -18,14 +18,15 @@ from ..domain import shapes
 from ..domain.catalog import Catalog, Model
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
+from ..domain.ids import SUFFIX
 from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
 from ..domain.text import MAX_ID_CHARS
-from ..service import admin_fields
-from ..service.admin import MAX_HISTORY_PAGE
+from ..service.operator import fields as admin_fields
+from ..service.operator.ledger import MAX_HISTORY_PAGE
 from ..service.timerange import TIME_FORM
-from ..service.webhooks import MAX_PAGE, STATUSES
+from ..service.webhooks.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema
 from .openapi_responses import responses_request_schema
 
@@ -136,12 +137,12 @@ LIBRARY_QUERY = (
         max_chars=MAX_QUERY_CHARS,
     ),
     Field("model", "string", "only this model's images (an id or alias)", max_chars=MAX_MODEL_CHARS),
-    Field("after", "string", "the `last_id` of the previous page (`img_…`)", form="(img_[0-9a-z]{26})?"),
+    Field("after", "string", "the `last_id` of the previous page (`img_…`)", form=f"(img_{SUFFIX})?"),
     Field("limit", "integer", "images per page", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT),
 )
 LEDGER_PAGE = (
     Field("limit", "integer", "entries per page", minimum=1, maximum=MAX_HISTORY_PAGE, default=20),
-    Field("after", "string", "the `last_id` of the previous page (`led_…`)", form="(led_[0-9a-z]{26})?"),
+    Field("after", "string", "the `last_id` of the previous page (`led_…`)", form=f"(led_{SUFFIX})?"),
 )
 ACCOUNT_FILTER = Field("account_id", "string", "only this account's", max_chars=MAX_ID_CHARS)
 

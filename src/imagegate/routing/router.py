@@ -17,6 +17,7 @@ from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
+from ..domain.meter import NULL_METER, Meter
 from ..domain.ports import CircuitStore, ImageMarker, MarkingFailed, PartialSink, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
@@ -32,6 +33,7 @@ from ..providers.registry import Registry
 from .breaker import CircuitBreaker
 from .conform import ConformingProvider
 from .marking import mark_delivered
+from .metering import MeteredCircuits, MeteredProvider
 from .retry import RetryPolicy, RouteCall, call_with_retries
 
 log = logging.getLogger("imagegate.routing")
@@ -95,15 +97,18 @@ class Router:
         rng: random.Random | None = None,
         screening_view_side: int | None = None,
         marker: ImageMarker | None = None,
+        meter: Meter = NULL_METER,
     ) -> None:
         """`screening_view_side`: output screening is on and reads views of at most that side.
-        `marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked."""
+        `marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked.
+        `meter`: told of every upstream call and every circuit after it."""
         self._policy = policy
         self._marker = marker
         self._attempt_timeout = attempt_timeout
         self._deadline_seconds = deadline_seconds
         self._rng = rng or random.Random()
         self._providers: dict[tuple[str, str], Provider] = {}
+        circuits = MeteredCircuits(circuits, meter)
         for model in catalog:
             for route in model.routes:
                 entry = registry.get(route.provider)
@@ -114,12 +119,17 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    conforming = ConformingProvider(provider, route, marker, view_side=screening_view_side)
+                    metered = MeteredProvider(provider, route.name, meter)
+                    conforming = ConformingProvider(metered, route, marker, view_side=screening_view_side)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
         self._preview = ConformingProvider(
-            registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
+            MeteredProvider(
+                registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
+                PREVIEW_ROUTE.name,
+                meter,
+            ),
             PREVIEW_ROUTE,
             marker,
             view_side=screening_view_side,

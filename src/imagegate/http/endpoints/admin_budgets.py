@@ -1,6 +1,6 @@
 """The admin API's budgets and alerts (`/admin/v1/…`): a key's budget, an account's end-user budget,
 low-balance alert and alert webhook URL. Each is a CLI command too (`keys budget`, `accounts limits
---user-budget-usd`, `accounts alerts`), calling the same service."""
+--user-budget-usd`, `accounts alerts`, `accounts webhook`), calling the same service."""
 
 from __future__ import annotations
 
@@ -8,42 +8,33 @@ from typing import Any
 
 from fastapi import APIRouter, Depends, Request
 
-from ...domain.fields import Field, read_fields
-from ...domain.json_body import parse_json_object
-from ...service import admin_fields
-from ...service.budget_admin import BudgetAdmin, read_budget
+from ...service.operator import fields as admin_fields
+from ...service.operator.budgets import BudgetsAdmin, read_budget
 from ..auth import require_admin
-from ..gateway import gateway
-from .admin import _storable_params
+from .admin import _admin, _body, _storable_params
 
 router = APIRouter(prefix="/admin/v1", dependencies=[Depends(require_admin), Depends(_storable_params)])
 
 
-def _budgets(request: Request) -> BudgetAdmin:
-    budgets = gateway(request).admin.budgets
-    assert budgets is not None
-    return budgets
-
-
-async def _body(request: Request, fields: tuple[Field, ...]) -> dict[str, Any]:
-    return read_fields(parse_json_object(await request.body(), empty_is_object=True), fields)
+def _budgets(request: Request) -> BudgetsAdmin:
+    return _admin(request).budgets
 
 
 @router.put("/keys/{key_id}/budget")
 async def set_key_budget(key_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.KEY_BUDGET)
     budget = read_budget(body["budget_usd"], body.get("budget_period"))
-    return await gateway(request).admin.set_key_budget(key_id, budget)
+    return await _admin(request).keys.set_budget(key_id, budget)
 
 
 @router.delete("/keys/{key_id}/budget")
 async def clear_key_budget(key_id: str, request: Request) -> dict[str, Any]:
-    return await gateway(request).admin.set_key_budget(key_id, None)
+    return await _admin(request).keys.set_budget(key_id, None)
 
 
 @router.get("/accounts/{account_id}/budgets")
 async def account_budgets(account_id: str, request: Request) -> dict[str, Any]:
-    await gateway(request).admin.get_account(account_id)  # 404 for no such account
+    await _admin(request).accounts.get(account_id)  # 404 for no such account
     return await _budgets(request).account(account_id)
 
 
