@@ -123,6 +123,31 @@ _MARK_REACHED = (
 )
 
 
+def _alert_due(hold_id: str, conn: Connection) -> bool:
+    """Whether the capture of `hold_id` crossed anything to alert (one read: the usual answer is no)."""
+    h, b = holds.c, budget_holds.c
+    low = (
+        select(_a.account_id)
+        .select_from(
+            account_budgets.join(accounts, accounts.c.id == _a.account_id).join(holds, h.account_id == _a.account_id)
+        )
+        .where(
+            h.id == hold_id,
+            _a.low_balance_micros.is_not(None),
+            _a.low_balance_alerted.is_(False),
+            accounts.c.balance_micros < _a.low_balance_micros,
+        )
+        .exists()
+    )
+    used_up = (
+        select(_s.id)
+        .select_from(budget_spend.join(budget_holds, b.spend_id == _s.id))
+        .where(b.hold_id == hold_id, _s.scope == "key", _s.reached_at.is_(None), _s.spent_micros >= _s.budget_micros)
+        .exists()
+    )
+    return bool(conn.execute(select(low | used_up)).scalar())
+
+
 def _after_capture(hold_id: str, now: datetime, conn: Connection) -> tuple[str | None, str | None]:
     low = _mark_low(hold_id, conn)
     linked = select(budget_holds.c.spend_id).where(budget_holds.c.hold_id == hold_id)
@@ -233,8 +258,10 @@ class BudgetsRepo:
         if self._pg:
             row = await _PG_AFTER_CAPTURE.fetchrow(self._runner, {"hold_id": hold_id, "now": now})
             low, reached = (row[0], row[1]) if row is not None else (None, None)
-        else:
+        elif await self._runner.read(partial(_alert_due, hold_id)):  # SQLite: the write lock only when due
             low, reached = await self._runner.write(partial(_after_capture, hold_id, now))
+        else:
+            return None, None
         if low is None and reached is None:
             return None, None
         return await self._balance_low(low), await self._reached(reached)
