@@ -25,12 +25,14 @@ from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.ledger_history import LedgerHistoryRepo
+from .db.margin import MarginRepo
 from .db.prices import PricesRepo
 from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.samples import SamplesRepo
+from .db.upstream_costs import UpstreamCostsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
@@ -71,6 +73,7 @@ from .service.images.rate_limits import Limiter
 from .service.images.retention import Retention
 from .service.images.screening import PromptScreen
 from .service.images.settlement import Settlement
+from .service.images.upstream_costs import CostSheets
 from .service.jobs.jobs import Jobs, JobTerms
 from .service.jobs.records import JobUploads
 from .service.jobs.workers import JobWorkers
@@ -81,6 +84,7 @@ from .service.operator.budgets import BudgetsAdmin
 from .service.operator.doctor import Reach
 from .service.operator.keys import KeysAdmin
 from .service.operator.ledger import LedgerAdmin
+from .service.operator.margin import MarginReport
 from .service.operator.prices import PricesAdmin
 from .service.operator.reports import ReportsAdmin
 from .service.operator.route_health import RouteHealth, run_dir
@@ -173,6 +177,10 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    margin: MarginReport
+    """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
+    upstream_costs: CostSheets
+    """The routes' live upstream cost sheets (`/admin/v1/upstream-costs`)."""
 
 
 @asynccontextmanager
@@ -311,8 +319,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
+        costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
         images, settlement = image_pipeline(
-            settings, db, router, store, limiter_state, http_client, meter, wake=delivery.wake
+            settings, db, router, store, limiter_state, http_client, meter, costs, wake=delivery.wake
         )
         uploads, terms = JobUploads(store), job_terms(settings)
         workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
@@ -350,7 +359,23 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             ),
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            margin=MarginReport(MarginRepo(db.engine)),
+            upstream_costs=costs,
         )
+
+
+@asynccontextmanager
+async def open_margin(settings: Settings) -> AsyncIterator[MarginReport]:
+    """The margin report for the CLI (`imagegate margin`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield MarginReport(MarginRepo(db.engine))
+
+
+@asynccontextmanager
+async def open_costs(settings: Settings) -> AsyncIterator[CostSheets]:
+    """The live upstream cost sheets for the CLI (`imagegate costs`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
 
 
 @asynccontextmanager
@@ -390,11 +415,13 @@ def image_pipeline(
     limiter_state: LimiterState,
     http_client: UpstreamClient,
     meter: Meter = NULL_METER,
+    costs: CostSheets | None = None,
     *,
     wake: Callable[[], None] | None = None,
 ) -> tuple[ImageService, Settlement]:
-    """The image service and its settlement step (async jobs settle through it too); `wake`: the
-    webhook delivery's, told when an alert is queued."""
+    """The image service and its settlement step (async jobs settle through it too); `costs`: the
+    node's live upstream cost sheets, shared with the admin API so a change applies at once here;
+    `wake`: the webhook delivery's, told when an alert is queued."""
     alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
     billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, meter, alerts)
     screen = prompt_screen(settings, db.safety_events, http_client, meter)
@@ -403,7 +430,8 @@ def image_pipeline(
         fail_open=settings.rate_limit_fail_open,
         in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
     )
-    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter)
+    costs = costs or CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter, costs)
     service = ImageService(
         settings.catalog,
         router,

@@ -1,4 +1,4 @@
-"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples`.
+"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples|margin|costs`.
 
 Every command that creates or shows something accepts `--json` and then prints exactly one JSON
 object. Commands call the service layer, never the database.
@@ -20,6 +20,7 @@ from .. import __version__
 from ..config import Settings, load_settings
 from ..domain.errors import GatewayError
 from ..domain.safe_url import safe_url
+from ..service.images.upstream_costs import CostSheets
 from ..service.operator.admin import AdminService, bootstrap_first_run
 from ..service.operator.budgets import read_budget
 from ..service.operator.doctor import diagnose, render, report
@@ -29,7 +30,9 @@ from ..wiring import (
     check_provenance,
     check_storage,
     open_admin,
+    open_costs,
     open_doctor,
+    open_margin,
     open_route_health,
     open_samples,
 )
@@ -717,6 +720,88 @@ def routes_list(as_json: bool) -> None:
     if result.get("error"):
         lines.append(f"warning: {result['error']}")
     _emit(result, as_json, "\n".join(lines))
+
+
+@main.command()
+@click.option("--start", default=None, help="unix seconds or ISO 8601, UTC (default: 30 days before --end)")
+@click.option(
+    "--end", default=None, help="unix seconds or ISO 8601, UTC (default: now; at most 366 days after --start)"
+)
+@json_option
+def margin(start: str | None, end: str | None, as_json: bool) -> None:
+    """Revenue, upstream cost and margin per model and route, with totals."""
+    from ..service.operator.margin import margin_window
+
+    async def run() -> dict[str, Any]:
+        async with open_margin(load_settings()) as report:
+            return await report.report(*margin_window(start, end))
+
+    try:
+        result = asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if as_json else f"error: {exc.message}", err=True)
+        sys.exit(1)
+    _emit(result, as_json, _margin_table(result))
+
+
+def _margin_table(result: dict[str, Any]) -> str:
+    """One line per model and route, then the totals; money in USD, exact."""
+    from ..service.images.billing import usd
+
+    header = f"{'model':24} {'route':12} {'requests':>8} {'images':>7} {'lost':>5} {'revenue':>14} {'upstream':>14} {'margin':>14} {'est.':>5}"
+    lines = [f"margin {result['start']} to {result['end']}", header]
+    for line in [*result["data"], {"model": "total", "route": "", **result["totals"]}]:
+        lines.append(
+            f"{line['model']:24} {line['route']:12} {line['requests']:>8} {line['images']:>7} {line['lost_images']:>5} "
+            f"{usd(line['revenue_micros']):>14} {usd(line['upstream_cost_micros']):>14} "
+            f"{usd(line['margin_micros']):>14} {line['estimated_share']:>5.0%}"
+        )
+    return "\n".join(lines)
+
+
+def _costs_call(fn: Callable[[CostSheets], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async with open_costs(load_settings()) as costs:
+            return await fn(costs)
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+@main.group()
+def costs() -> None:
+    """What the upstreams charge: each route's cost sheet (the margin report's cost side)."""
+
+
+@costs.command("list")
+@json_option
+def costs_list(as_json: bool) -> None:
+    """Every route's live upstream cost sheet, and the items set over the catalog's."""
+    result = _costs_call(lambda c: c.listing())
+    lines = []
+    for route in result["data"]:
+        sheet = route["sheet"]
+        tokens = sheet and {k: v for k, v in sheet["tokens_micros_per_million"].items() if v}
+        per_image = sheet and {q: dict(row) for q, row in sheet["per_image_micros"].items()}
+        lines.append(f"{route['model']:24} {route['route']:12} tokens {tokens or '-'}  per image {per_image or '-'}")
+        lines += [f"{'':37} set: {item} = {micros}" for item, micros in route["overrides"].items()]
+    _emit(result, as_json, "\n".join(lines))
+
+
+@costs.command("set")
+@click.argument("model")
+@click.argument("route")
+@click.argument("item")
+@click.argument("usd")
+@json_option
+def costs_set(model: str, route: str, item: str, usd: str, as_json: bool) -> None:
+    """Set ITEM of ROUTE's cost sheet: `tokens.KIND` in USD per million tokens, `per_image.QUALITY.SIZE` in USD
+    per image (SIZE `*` for any other). Records written from then on are costed with it."""
+    result = _costs_call(lambda c: c.set(model, route, item, usd))
+    _emit(result, as_json, f"{result['model']} {result['route']} {result['item']} = {result['micros']} micros")
 
 
 def _samples_call(fn: Callable[[Samples], Awaitable[dict[str, Any]]]) -> dict[str, Any]:

@@ -23,8 +23,10 @@ from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MA
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
 from ..domain.text import MAX_ID_CHARS
+from ..service.images.upstream_costs import cost_item_fields, cost_item_for
 from ..service.operator import fields as admin_fields
 from ..service.operator.ledger import MAX_HISTORY_PAGE
+from ..service.operator.margin import MAX_SPAN
 from ..service.timerange import TIME_FORM
 from ..service.webhooks.webhooks import MAX_PAGE, STATUSES
 from .openapi_chat import chat_request_schema
@@ -115,6 +117,9 @@ LOW_BALANCE = Body("SetLowBalance", lambda _catalog: admin_fields.LOW_BALANCE)
 ACCOUNT_WEBHOOK = Body("SetAccountWebhook", lambda _catalog: admin_fields.ACCOUNT_WEBHOOK)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
+UPSTREAM_COST = Body(
+    "UpstreamCostItem", cost_item_fields, per_model=cost_item_for, applies=lambda model: not model.free
+)
 CHAT = Body("ChatImageRequest", schema=chat_request_schema)
 RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
 
@@ -267,6 +272,15 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
               shapes.PriceSet, auth=ADMIN, body=PRICE),
     ApiOperation("GET", "/admin/v1/usage", "adminUsage", "Usage across accounts (or one)", "admin", shapes.Usage,
               auth=ADMIN, query=(*WINDOW, replace(ACCOUNT_FILTER, doc="only this account"))),
+    ApiOperation("GET", "/admin/v1/margin", "adminMargin", "Revenue, upstream cost and margin per model and route",
+              "admin", shapes.Margin, auth=ADMIN, query=(
+                  replace(START, doc="unix seconds or ISO 8601, UTC where no zone is given (default: 30 days before "
+                          f"`end`; the window spans at most {MAX_SPAN.days} days)"), END)),
+    ApiOperation("GET", "/admin/v1/upstream-costs", "adminUpstreamCosts",
+              "Every route's live upstream cost sheet", "admin", shapes.UpstreamCosts, auth=ADMIN),
+    ApiOperation("PUT", "/admin/v1/upstream-costs", "adminSetUpstreamCost",
+              "Set one item of a route's upstream cost sheet; records from then on are costed with it", "admin",
+              shapes.UpstreamCostSet, auth=ADMIN, body=UPSTREAM_COST),
     ApiOperation("GET", "/admin/v1/ledger/verify", "adminVerifyLedger", "Check that balances, holds and the ledger agree",
               "admin", shapes.LedgerVerify, auth=ADMIN),
     ApiOperation("GET", "/admin/v1/routes", "adminRoutes", "Every upstream route with its health and circuit", "admin",
