@@ -229,6 +229,17 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "3600",
         "a job no worker started within this fails as `job_expired`, its hold released",
     ),
+    Setting(
+        "IMAGEGATE_BATCH_MAX_FILE_BYTES",
+        "52428800",
+        "largest batch input file (`POST /v1/files`, purpose `batch`); larger uploads are 413",
+    ),
+    Setting("IMAGEGATE_BATCH_MAX_LINES", "50000", "most requests (lines) one batch input file may hold"),
+    Setting(
+        "IMAGEGATE_BATCH_CONCURRENCY",
+        "4",
+        "most lines of one batch queued or running as jobs at once (the rest wait their turn)",
+    ),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
 AWS_VARIABLES = (
@@ -307,6 +318,9 @@ class Settings:
     job_workers: int
     job_poll_seconds: float
     job_queue_ttl_seconds: int
+    batch_max_file_bytes: int
+    batch_max_lines: int
+    batch_concurrency: int
     webhook_retry_base_seconds: float
     webhook_retry_max_seconds: float
     webhook_retry_window_seconds: float
@@ -444,6 +458,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "job_queue_ttl_seconds": int(
             _bounded(text("IMAGEGATE_JOB_QUEUE_TTL_SECONDS"), "IMAGEGATE_JOB_QUEUE_TTL_SECONDS", 1, 30 * 86400)
         ),
+        "batch_max_file_bytes": int(
+            _bounded(text("IMAGEGATE_BATCH_MAX_FILE_BYTES"), "IMAGEGATE_BATCH_MAX_FILE_BYTES", 1024, 1 << 30)
+        ),
+        "batch_max_lines": int(_bounded(text("IMAGEGATE_BATCH_MAX_LINES"), "IMAGEGATE_BATCH_MAX_LINES", 1, 1_000_000)),
+        "batch_concurrency": int(_bounded(text("IMAGEGATE_BATCH_CONCURRENCY"), "IMAGEGATE_BATCH_CONCURRENCY", 1, 1000)),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline

@@ -18,6 +18,7 @@ from . import __version__
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
+from .db.batches import BatchesRepo
 from .db.budget_settings import BudgetsRepo
 from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
@@ -61,6 +62,10 @@ from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
 from .service.authentication import KeyAuthenticator
+from .service.batches.batches import Batches
+from .service.batches.events import BatchJobEvents
+from .service.batches.files import BatchFiles
+from .service.batches.runner import BatchRunner
 from .service.images.admission import Admission
 from .service.images.billing import Billing
 from .service.images.delivery import Delivery
@@ -143,6 +148,7 @@ class Database:
     admin_sessions: AdminSessionsRepo
     samples: SamplesRepo
     budgets: BudgetsRepo
+    batches: BatchesRepo
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,11 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    batch_files: BatchFiles
+    """The Batch API's files (`/v1/files`, `file-…`): inputs uploaded, outputs written."""
+    batches: Batches
+    batch_runner: BatchRunner
+    """Advances batches on every node: their lines to the job queue, their ends, their files."""
     margin: MarginReport
     """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
     upstream_costs: CostSheets
@@ -213,6 +224,7 @@ async def open_database(
             admin_sessions=AdminSessionsRepo(engine),
             samples=SamplesRepo(engine),
             budgets=BudgetsRepo(engine, runner),
+            batches=BatchesRepo(engine),
         )
 
 
@@ -324,7 +336,23 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             settings, db, router, store, limiter_state, http_client, meter, costs, wake=delivery.wake
         )
         uploads, terms = JobUploads(store), job_terms(settings)
-        workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
+        image_inputs = ImageInputs(
+            fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
+        )
+        batch_files = BatchFiles(db.batches, store, settings.batch_max_file_bytes, settings.batch_max_lines)
+        events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
+        workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms)
+        jobs = Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake)
+        batch_runner = BatchRunner(
+            db.batches,
+            batch_files,
+            jobs,
+            db.accounts,
+            webhooks.batch_finished,
+            image_inputs,
+            concurrency=settings.batch_concurrency,
+            poll_seconds=settings.job_poll_seconds,
+        )
         routes = route_health(settings, router, health)
         yield Gateway(
             settings=settings,
@@ -352,13 +380,14 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
-            jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
+            jobs=jobs,
             job_workers=workers,
-            image_inputs=ImageInputs(
-                fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
-            ),
+            image_inputs=image_inputs,
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            batch_files=batch_files,
+            batches=Batches(db.batches, batch_files, settings.catalog, db.prices, db.accounts, batch_runner.wake),
+            batch_runner=batch_runner,
             margin=MarginReport(MarginRepo(db.engine)),
             upstream_costs=costs,
         )

@@ -68,7 +68,7 @@ class KeyLookup:
     account_disabled: bool
 
 
-_FIND_KEY = (  # the hot path's one read, built once
+_KEY_AND_ACCOUNT = (  # the hot path's one read, built once
     select(
         api_keys,
         accounts.c.disabled,
@@ -85,8 +85,9 @@ _FIND_KEY = (  # the hot path's one read, built once
     )
     .join(accounts, accounts.c.id == api_keys.c.account_id)
     .outerjoin(account_budgets, account_budgets.c.account_id == api_keys.c.account_id)
-    .where(api_keys.c.key_hash == bindparam("key_hash"))
 )
+_FIND_KEY = _KEY_AND_ACCOUNT.where(api_keys.c.key_hash == bindparam("key_hash"))
+_KEY_BY_ID = _KEY_AND_ACCOUNT.where(api_keys.c.id == bindparam("key_id"))
 
 
 class AccountsRepo:
@@ -178,24 +179,33 @@ class AccountsRepo:
 
     async def find_key(self, key_hash: str) -> KeyLookup | None:
         row = await self._runner.read(partial(_find_key, key_hash))
-        if row is None:
-            return None
-        key = _key_row(dict(row._mapping))
-        principal = Principal(
-            key_id=key.id,
-            account_id=key.account_id,
-            mode=key.mode,
-            allowed_models=key.allowed_models,
-            rpm=key.rpm,
-            currency=row.currency,
-            prices_version=f"{row.price_cards}:{row.prices_changed_at}",
-            ipm=key.ipm,
-            account_limits=AccountLimits(row.account_rpm, row.account_ipm, row.max_in_flight),
-            safety=account_safety(row.safety),
-            budget=key.budget,
-            user_budget=stored_budget(row.user_budget_micros, row.user_budget_period),
-        )
-        return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
+        return _lookup(row) if row is not None else None
+
+    async def key_by_id(self, key_id: str) -> KeyLookup | None:
+        """The key as authentication would find it now, by its id (a batch's lines run under it)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_KEY_BY_ID, {"key_id": key_id})).first()
+        return _lookup(row) if row is not None else None
+
+
+def _lookup(row: Row[Any]) -> KeyLookup:
+    """The key and its account's limits, as one read of `_KEY_AND_ACCOUNT` has them."""
+    key = _key_row(dict(row._mapping))
+    principal = Principal(
+        key_id=key.id,
+        account_id=key.account_id,
+        mode=key.mode,
+        allowed_models=key.allowed_models,
+        rpm=key.rpm,
+        currency=row.currency,
+        prices_version=f"{row.price_cards}:{row.prices_changed_at}",
+        ipm=key.ipm,
+        account_limits=AccountLimits(row.account_rpm, row.account_ipm, row.max_in_flight),
+        safety=account_safety(row.safety),
+        budget=key.budget,
+        user_budget=stored_budget(row.user_budget_micros, row.user_budget_period),
+    )
+    return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
 
 
 def _find_key(key_hash: str, conn: Connection) -> Row[Any] | None:

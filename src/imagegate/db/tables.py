@@ -215,6 +215,7 @@ jobs = Table(
     Column("notified_at", DateTime(), nullable=True),  # JobEvents told of the finished job
     Column("result", Text, nullable=True),  # the sync answer's body (JSON)
     Column("error", Text, nullable=True),  # the contract's error object (JSON)
+    Column("surface", String(16), nullable=False, server_default="job"),  # job | batch (a batch's line)
     Index("ix_jobs_status_created", "status", "created_at"),
     Index("ix_jobs_account", "account_id", "created_at"),
 )

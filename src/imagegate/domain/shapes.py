@@ -402,6 +402,85 @@ class LibraryPage(TypedDict):
     has_more: bool
 
 
+class BatchFile(TypedDict):
+    """OpenAI's File object: a batch's input (purpose `batch`) or its output or error file (`batch_output`)."""
+
+    id: Annotated[str, "`file-` and 26 characters"]
+    object: Literal["file"]
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: Literal["batch", "batch_output"]
+    status: Literal["processed"]
+    expires_at: None
+    status_details: None
+
+
+class DeletedFile(TypedDict):
+    id: str
+    object: Literal["file"]
+    deleted: bool
+
+
+class BatchRequestCounts(TypedDict):
+    total: int
+    completed: Annotated[int, "lines answered 200 (in the output file)"]
+    failed: Annotated[int, "lines refused or failed (in the error file; cancelled and expired lines are there too)"]
+
+
+class BatchErrorLine(TypedDict):
+    code: str
+    message: str
+    param: str | None
+    line: int | None
+
+
+class BatchErrors(TypedDict):
+    object: Literal["list"]
+    data: list[BatchErrorLine]
+
+
+class BatchBilling(TypedDict):
+    quote_micros: Annotated[int, "what the batch's valid lines are held and charged at (each at the batch price)"]
+    currency: str
+
+
+class Batch(TypedDict):
+    """OpenAI's Batch object, with the gateway's `billing`."""
+
+    id: Annotated[str, "`batch_` and 26 characters"]
+    object: Literal["batch"]
+    endpoint: str
+    errors: BatchErrors | None
+    input_file_id: str
+    completion_window: Literal["24h"]
+    status: Literal[
+        "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled"
+    ]
+    output_file_id: str | None
+    error_file_id: str | None
+    created_at: int
+    in_progress_at: int | None
+    expires_at: int | None
+    finalizing_at: int | None
+    completed_at: int | None
+    failed_at: int | None
+    expired_at: int | None
+    cancelling_at: int | None
+    cancelled_at: int | None
+    request_counts: BatchRequestCounts
+    metadata: dict[str, str] | None
+    billing: BatchBilling
+
+
+class BatchList(TypedDict):
+    object: Literal["list"]
+    data: list[Batch]
+    first_id: str | None
+    last_id: Annotated[str | None, "pass as `after` for the next page"]
+    has_more: bool
+
+
 class LedgerEntry(TypedDict):
     id: str
     kind: Literal["topup", "adjustment", "hold", "capture", "release", "refund"]

@@ -23,6 +23,9 @@ from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MA
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
 from ..domain.text import MAX_ID_CHARS
+from ..service.batches.batches import MAX_PAGE as MAX_BATCH_PAGE
+from ..service.batches.batches import NEW_BATCH
+from ..service.batches.files import UPLOAD
 from ..service.images.upstream_costs import cost_item_fields, cost_item_for
 from ..service.operator import fields as admin_fields
 from ..service.operator.ledger import MAX_HISTORY_PAGE
@@ -121,6 +124,8 @@ UPSTREAM_COST = Body(
     "UpstreamCostItem", cost_item_fields, per_model=cost_item_for, applies=lambda model: not model.free
 )
 CHAT = Body("ChatImageRequest", schema=chat_request_schema)
+BATCH_FILE = Body("BatchFileUpload", lambda _catalog: UPLOAD, form=True)
+NEW_BATCH_BODY = Body("BatchRequest", lambda _catalog: NEW_BATCH)
 RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
 
 # -- query parameters
@@ -149,11 +154,17 @@ LEDGER_PAGE = (
     Field("limit", "integer", "entries per page", minimum=1, maximum=MAX_HISTORY_PAGE, default=20),
     Field("after", "string", "the `last_id` of the previous page (`led_…`)", form=f"(led_{SUFFIX})?"),
 )
+BATCH_PAGE = (
+    Field("limit", "integer", "batches per page", minimum=1, maximum=MAX_BATCH_PAGE, default=20),
+    Field("after", "string", "the `last_id` of the previous page (`batch_…`)", form=f"(batch_{SUFFIX})?"),
+)
 ACCOUNT_FILTER = Field("account_id", "string", "only this account's", max_chars=MAX_ID_CHARS)
 
 ACCOUNT = {"account_id": "an account id (`acct_…`)"}
 KEY = {"key_id": "a key id (`key_…`)"}
 JOB = {"job_id": "a job id (`job_…`); another account's job is 404"}
+FILE = {"suffix": "the part of the file id after `file-`; another account's file is 404"}
+BATCH = {"batch_id": "a batch id (`batch_…`); another account's batch is 404"}
 RESPONSE_ID = {"response_id": "a response id (`resp_…`); another account's, an expired or a deleted one is 404"}
 IMAGE_ERRORS = (402, 409, 429, 451, 502, 504)
 
@@ -200,6 +211,25 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
               query=(Field("expires", "string", "Unix time the URL expires"),
                      Field("signature", "string", "the URL's HMAC")),
               media=("image/png", "image/jpeg", "image/webp")),
+    ApiOperation("POST", "/v1/files", "uploadBatchFile",
+              "Upload a batch's JSONL input (multipart, as the openai SDK's files.create sends it)", "batch",
+              shapes.BatchFile, body=BATCH_FILE),
+    ApiOperation("GET", "/v1/files/file-{suffix}", "getBatchFile", "A batch file's File object", "batch",
+              shapes.BatchFile, path_doc=FILE),
+    ApiOperation("GET", "/v1/files/file-{suffix}/content", "getBatchFileContent",
+              "A batch file's bytes (JSONL)", "batch", None, path_doc=FILE, media=("application/jsonl",)),
+    ApiOperation("DELETE", "/v1/files/file-{suffix}", "deleteBatchFile", "Delete a batch file", "batch",
+              shapes.DeletedFile, path_doc=FILE),
+    ApiOperation("POST", "/v1/batches", "createBatch",
+              "Run a file of image requests as a batch, at the batch price, quoted now", "batch", shapes.Batch,
+              body=NEW_BATCH_BODY, errors=(402, 404)),
+    ApiOperation("GET", "/v1/batches", "listBatches", "The caller's batches, newest first", "batch",
+              shapes.BatchList, query=BATCH_PAGE),
+    ApiOperation("GET", "/v1/batches/{batch_id}", "getBatch", "A batch: its status, counts and files", "batch",
+              shapes.Batch, path_doc=BATCH),
+    ApiOperation("POST", "/v1/batches/{batch_id}/cancel", "cancelBatch",
+              "Cancel a batch: lines not started end unbilled, running ones finish", "batch", shapes.Batch,
+              path_doc=BATCH, errors=(409,)),
     ApiOperation("GET", "/v1/account", "getAccount", "The caller's balance, holds and key", "account", shapes.Account),
     ApiOperation("GET", "/v1/account/activity", "getAccountActivity",
               "The caller's spend and images per day (30 days)", "account", shapes.Activity),

@@ -7,6 +7,8 @@ from . import (
     activity,
     admin,
     admin_budgets,
+    batch_files,
+    batches,
     chat,
     files,
     image_delete,
@@ -29,7 +31,9 @@ API_ROUTERS: tuple[APIRouter, ...] = tuple(
         responses,
         jobs,
         models,
+        batch_files,  # before `files`: its `file-…` paths would otherwise be taken for image downloads
         files,
+        batches,
         account,
         activity,
         usage,

@@ -37,6 +37,9 @@ class Ticket:
     surface: Surface = field(kw_only=True)
     end_user: str | None = field(default=None, kw_only=True)
     """The end user the operator's header (IMAGEGATE_END_USER_HEADER) names; else the body's `user`."""
+    prices: PriceOverrides | None = field(default=None, kw_only=True)
+    """Price cards fixed before the request (a batch's line: its batch's prices at submit), used
+    instead of the live ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,15 +108,19 @@ class Admission:
         self._limiter = limiter
         self._screen = screen
 
-    async def price(self, request: ImageRequest, principal: Principal) -> Priced:
-        """The unit price the request would be held at now (0 for test keys and free models)."""
+    async def price(self, request: ImageRequest, principal: Principal, fixed: PriceOverrides | None = None) -> Priced:
+        """The unit price the request would be held at now (0 for test keys and free models);
+        `fixed`: the cards to price it at instead of the live ones."""
         model = request.model
         if principal.allowed_models is not None and model.id not in principal.allowed_models:
             raise PermissionDenied(
                 f"This API key may not use the model '{model.id}'.", code="model_not_allowed", param="model"
             )
         billable = not principal.is_test and not model.free
-        overrides = await self._prices.overrides(model.id, principal.prices_version) if not model.free else {}
+        if fixed is not None:
+            overrides: PriceOverrides = fixed
+        else:
+            overrides = await self._prices.overrides(model.id, principal.prices_version) if not model.free else {}
         live_unit = held_unit_price(model, request.quality, request.size, overrides) if not model.free else 0
         return Priced(request, billable, overrides, live_unit if billable else 0, live_unit)
 
@@ -123,7 +130,7 @@ class Admission:
         """Steps 3-6 of a request, in the contract's order; all or nothing. `job_hold_ttl`: the request
         becomes an async job, whose hold lives that long and belongs to no node run."""
         principal = ticket.principal
-        priced = await self.price(request, principal)
+        priced = await self.price(request, principal, ticket.prices)
         rate_headers: dict[str, str] = {}
         in_flight = claimed = False
         try:

@@ -1,8 +1,8 @@
 """Budgets and alerts: a key's budget per day or month, each account's end-user budget, low-balance
 threshold and alert webhook URL, and the spend rows that holds count against.
 
-Revision ID: 0017
-Revises: 0016
+Revision ID: 0018
+Revises: 0017
 Create Date: 2026-12-06
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0016"
+revision = "0018"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
