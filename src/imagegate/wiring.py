@@ -20,6 +20,7 @@ from .config.setting import Setting
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
 from .db.batches import BatchesRepo
+from .db.budget_settings import BudgetsRepo
 from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
@@ -85,6 +86,7 @@ from .service.jobs.workers import JobWorkers
 from .service.operator.accounts import AccountsAdmin
 from .service.operator.admin import AdminService
 from .service.operator.auth import AdminAuthLimits, AdminSessionKeys, AdminTokenGuard
+from .service.operator.budgets import BudgetsAdmin
 from .service.operator.doctor import Reach
 from .service.operator.keys import KeysAdmin
 from .service.operator.ledger import LedgerAdmin
@@ -99,6 +101,7 @@ from .service.recovery import NodeRecovery, ThisRun
 from .service.responses.stored import StoredResponses
 from .service.views.account import AccountView
 from .service.views.catalog import CatalogView
+from .service.webhooks.alerts import BudgetAlerts
 from .service.webhooks.delivery import DeliveryPolicy, WebhookDelivery
 from .service.webhooks.endpoints import WebhookEndpoints
 from .service.webhooks.webhooks import Webhooks
@@ -144,6 +147,7 @@ class Database:
     responses: ResponsesRepo
     admin_sessions: AdminSessionsRepo
     samples: SamplesRepo
+    budgets: BudgetsRepo
     batches: BatchesRepo
 
 
@@ -193,6 +197,8 @@ class Gateway:
     admin_session_keys: AdminSessionKeys | None
     """What the admin pages' session cookies are signed with; None while no admin token is set (admin off)."""
     stream_keepalive_seconds: float
+    end_user_header: str | None
+    """The request header (lower case) that names the end user, set by the operator's front end."""
     edit_max_image_bytes: int
     """The largest input image the gateway takes (a model's own limit may be lower)."""
     c2pa: bool
@@ -235,6 +241,7 @@ async def open_database(
             responses=ResponsesRepo(engine),
             admin_sessions=AdminSessionsRepo(engine),
             samples=SamplesRepo(engine),
+            budgets=BudgetsRepo(engine, runner),
             batches=BatchesRepo(engine),
         )
 
@@ -246,13 +253,15 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
     endpoints = WebhookEndpoints(
         db.webhooks, transport, settings.storage.signing_secret, public=settings.node.is_public()
     )
+    budgets = BudgetsAdmin(db.budgets, endpoints)
     return AdminService(
         accounts=AccountsAdmin(db.accounts, db.account_policies, settings.safety_policy),
-        keys=KeysAdmin(db.accounts, settings.catalog),
-        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine)),
+        keys=KeysAdmin(db.accounts, settings.catalog, budgets),
+        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine), budgets),
         prices=PricesAdmin(db.prices, settings.catalog),
         webhooks=WebhooksAdmin(endpoints, Webhooks(db.webhooks)),
         reports=ReportsAdmin(db.usage, db.stats, db.safety_events),
+        budgets=budgets,
     )
 
 
@@ -344,7 +353,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter, costs)
+        images, settlement = image_pipeline(
+            settings, db, router, store, limiter_state, http_client, meter, costs, wake=delivery.wake
+        )
         uploads, terms = JobUploads(store), job_terms(settings)
         image_inputs = ImageInputs(
             fetcher,
@@ -378,6 +389,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
                 db.safety_events,
                 store.url_for,
                 settings.storage.url_ttl_seconds,
+                budgets=BudgetsAdmin(db.budgets),
             ),
             admin=admin_service(settings, db, sender),
             admin_auth=admin_token_guard(settings, limiter_state),
@@ -404,6 +416,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             base_url=settings.node.base_url(),
             admin_session_keys=admin_session_keys(settings),
             stream_keepalive_seconds=settings.http.stream_keepalive_seconds,
+            end_user_header=settings.http.end_user_header,
             edit_max_image_bytes=settings.images.edit_max_image_bytes,
             c2pa=settings.provenance.c2pa,
             output_screening=settings.screening.output,
@@ -475,11 +488,15 @@ def image_pipeline(
     http_client: UpstreamClient,
     meter: Meter = NULL_METER,
     costs: CostSheets | None = None,
+    *,
+    wake: Callable[[], None] | None = None,
 ) -> tuple[ImageService, Settlement]:
     """The image service and its settlement step (async jobs settle through it too); `costs`: the
-    node's live upstream cost sheets, shared with the admin API so a change applies at once here."""
+    node's live upstream cost sheets, shared with the admin API so a change applies at once here;
+    `wake`: the webhook delivery's, told when an alert is queued."""
+    alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
     deadline = settings.upstream.request_deadline_seconds
-    billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds, meter)
+    billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds, meter, alerts)
     screen = prompt_screen(settings, db.safety_events, http_client, meter)
     limiter = Limiter(
         limiter_state,

@@ -7,6 +7,7 @@ test and `imagegate doctor` read it from here.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -19,6 +20,13 @@ OPEN_CLOSED = ("open", "closed")
 
 def _encoded(value: str) -> bytes:
     return value.encode()
+
+
+def header_name(value: str) -> str:
+    """An HTTP header's name (RFC 9110 token), lower case."""
+    if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}", value) is None:
+        raise ValueError("must be an HTTP header name (letters, digits and - _ . etc.)")
+    return value.lower()
 
 
 def _on_off(value: str) -> bool:
@@ -143,6 +151,12 @@ class HttpSettings:
         "512",
         "connections open at once from one client address, per worker (0: no cap; behind a proxy, cap there)",
         integer(0, clamp=True),
+    )
+    end_user_header: str | None = setting(
+        "IMAGEGATE_END_USER_HEADER",
+        None,
+        "a request header naming the end user (e.g. Open WebUI's X-OpenWebUI-User-Id): end-user budgets count by it before the body's `user`",
+        header_name,
     )
     stream_keepalive_seconds: float = setting(
         "IMAGEGATE_STREAM_KEEPALIVE_SECONDS",

@@ -73,6 +73,8 @@ api_keys = Table(
     Column("ipm", Integer, nullable=True),
     Column("webhook_url", String(2048), nullable=True),  # where its async jobs' webhooks go
     Column("webhook_version", Integer, nullable=False, default=0, server_default="0"),  # of the derived secret
+    Column("budget_micros", BigInteger, nullable=True),  # what it may spend per budget_period (NULL: no budget)
+    Column("budget_period", String(8), nullable=True),  # day | month (UTC)
 )
 
 holds = Table(

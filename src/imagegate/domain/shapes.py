@@ -127,6 +127,7 @@ class AccountKey(TypedDict):
     mode: Literal["live", "test"]
     allowed_models: list[str] | None
     rate_limit: dict[str, Any] | None
+    budget: NotRequired[Annotated[KeyBudget | None, "the key's spending budget and this period's spend (null: none)"]]
 
 
 class Account(TypedDict):
@@ -216,6 +217,15 @@ class BalanceChange(TypedDict):
     balance_micros: int
 
 
+class KeyBudget(TypedDict):
+    budget_micros: int
+    period: Literal["day", "month"]
+    spent_micros: Annotated[int, "captured this period (refunds given back)"]
+    held_micros: Annotated[int, "held by requests in flight: it counts against the budget too"]
+    remaining_micros: int
+    resets_at: Annotated[str, "when the period ends (ISO 8601, UTC)"]
+
+
 class Key(TypedDict):
     id: str
     mode: Literal["live", "test"]
@@ -223,6 +233,31 @@ class Key(TypedDict):
     allowed_models: NotRequired[list[str] | None]
     key: NotRequired[Annotated[str, "the full key: shown once, at creation"]]
     webhook_url: NotRequired[Annotated[str | None, "where its async jobs' webhooks go (never the secret)"]]
+    budget: NotRequired[Annotated[KeyBudget | None, "its spending budget and this period's spend (null: none)"]]
+
+
+class UserBudget(TypedDict):
+    budget_micros: int
+    period: Literal["day", "month"]
+
+
+class AccountBudgets(TypedDict):
+    account_id: str
+    user_budget: Annotated[UserBudget | None, "what each end user may spend per period (null: no budget)"]
+    low_balance_micros: Annotated[int | None, "account.balance_low below this (null: no alert)"]
+    low_balance_alerted: Annotated[bool, "the alert was sent and waits for a top-up above the threshold"]
+    webhook_url: Annotated[str | None, "where the account's alerts go (never the secret)"]
+
+
+class AccountWebhookSet(TypedDict):
+    account_id: str
+    webhook_url: str
+    secret: Annotated[str, "the signing secret (Standard Webhooks, `whsec_…`): shown only in this answer"]
+
+
+class AccountWebhookCleared(TypedDict):
+    account_id: str
+    webhook_url: None
 
 
 class KeyList(TypedDict):

@@ -85,6 +85,11 @@ def job_event(job: Mapping[str, Any]) -> tuple[str, str, str] | None:
     return job_id, event, body
 
 
+def event_body(event: str, when: datetime, data: dict[str, Any]) -> str:
+    """A message's body: the Standard Webhooks envelope of `event` at `when`, compact JSON."""
+    return _body(event, when, data)
+
+
 BATCH_EVENTS = {
     "completed": "batch.completed",
     "failed": "batch.failed",
@@ -125,6 +130,7 @@ __all__ = [
     "MAX_BODY_BYTES",
     "SECRET_PREFIX",
     "batch_event",
+    "event_body",
     "format_secret",
     "job_event",
     "key_secret",

@@ -114,6 +114,10 @@ NEW_ACCOUNT = Body("NewAccount", lambda _catalog: admin_fields.NEW_ACCOUNT)
 CREDIT = Body("Credit", lambda _catalog: admin_fields.CREDIT)
 ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
 NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
+KEY_BUDGET = Body("SetKeyBudget", lambda _catalog: admin_fields.KEY_BUDGET)
+USER_BUDGET = Body("SetUserBudget", lambda _catalog: admin_fields.USER_BUDGET)
+LOW_BALANCE = Body("SetLowBalance", lambda _catalog: admin_fields.LOW_BALANCE)
+ACCOUNT_WEBHOOK = Body("SetAccountWebhook", lambda _catalog: admin_fields.ACCOUNT_WEBHOOK)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
 UPSTREAM_COST = Body(
@@ -269,6 +273,29 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
     ApiOperation("GET", "/admin/v1/webhooks/deliveries", "adminWebhookDeliveries",
               "Every account's webhook messages (or one account's)", "admin", shapes.WebhookMessageList, auth=ADMIN,
               query=(ACCOUNT_FILTER, Field("status", "string", "only messages in this state", choices=STATUSES), *PAGE)),
+    ApiOperation("PUT", "/admin/v1/keys/{key_id}/budget", "adminSetKeyBudget",
+              "Set the key's budget per UTC day or month (holds count against it)", "admin", shapes.Key,
+              auth=ADMIN, body=KEY_BUDGET, path_doc=KEY),
+    ApiOperation("DELETE", "/admin/v1/keys/{key_id}/budget", "adminClearKeyBudget", "Remove the key's budget", "admin",
+              shapes.Key, auth=ADMIN, path_doc=KEY),
+    ApiOperation("GET", "/admin/v1/accounts/{account_id}/budgets", "adminAccountBudgets",
+              "The account's end-user budget, low-balance alert and alert webhook URL", "admin",
+              shapes.AccountBudgets, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("PUT", "/admin/v1/accounts/{account_id}/user-budget", "adminSetUserBudget",
+              "Set what each end user of the account may spend per UTC day or month", "admin",
+              shapes.AccountBudgets, auth=ADMIN, body=USER_BUDGET, path_doc=ACCOUNT),
+    ApiOperation("DELETE", "/admin/v1/accounts/{account_id}/user-budget", "adminClearUserBudget",
+              "Remove the account's end-user budget", "admin", shapes.AccountBudgets, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("PUT", "/admin/v1/accounts/{account_id}/low-balance", "adminSetLowBalance",
+              "Send account.balance_low when a capture takes the balance below a threshold", "admin",
+              shapes.AccountBudgets, auth=ADMIN, body=LOW_BALANCE, path_doc=ACCOUNT),
+    ApiOperation("DELETE", "/admin/v1/accounts/{account_id}/low-balance", "adminClearLowBalance",
+              "Stop the low-balance alert", "admin", shapes.AccountBudgets, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("PUT", "/admin/v1/accounts/{account_id}/webhook", "adminSetAccountWebhook",
+              "Send the account's alerts to a URL; the answer shows the signing secret once", "admin",
+              shapes.AccountWebhookSet, auth=ADMIN, body=ACCOUNT_WEBHOOK, path_doc=ACCOUNT),
+    ApiOperation("DELETE", "/admin/v1/accounts/{account_id}/webhook", "adminClearAccountWebhook",
+              "Stop the account's alerts", "admin", shapes.AccountWebhookCleared, auth=ADMIN, path_doc=ACCOUNT),
     ApiOperation("GET", "/admin/v1/prices", "adminListPrices", "Every live price card", "admin", shapes.PriceList,
               auth=ADMIN),
     ApiOperation("PUT", "/admin/v1/prices", "adminSetPrice", "Set a live rate; the next request pays it", "admin",

@@ -9,8 +9,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ...db import clock
 from ...db.idempotency import IdempotencyRepo
 from ...db.prices import PricesRepo
+from ...domain.budgets import claims_for
 from ...domain.errors import Conflict, InvalidRequest, PermissionDenied
 from ...domain.pricing import PriceOverrides, held_unit_price
 from ...domain.principal import Principal
@@ -33,6 +35,8 @@ class Ticket:
     started: float
     idempotency_key: str | None = None
     surface: Surface = field(kw_only=True)
+    end_user: str | None = field(default=None, kw_only=True)
+    """The end user the operator's header (IMAGEGATE_END_USER_HEADER) names; else the body's `user`."""
     prices: PriceOverrides | None = field(default=None, kw_only=True)
     """Price cards fixed before the request (a batch's line: its batch's prices at submit), used
     instead of the live ones."""
@@ -145,8 +149,17 @@ class Admission:
             if priced.billable:
                 what = f"{request.n} × {request.model.id} {request.quality or 'standard'} {request.size}"
                 amount = priced.held_unit * request.n
+                end_user = ticket.end_user or request.end_user
+                budgets = claims_for(
+                    principal.account_id,
+                    principal.key_id,
+                    principal.budget,
+                    end_user,
+                    principal.user_budget,
+                    clock.utcnow(),
+                )
                 hold_id = await self._billing.hold(
-                    principal, ticket.request_id, amount, what, job_ttl_seconds=job_hold_ttl
+                    principal, ticket.request_id, amount, what, job_ttl_seconds=job_hold_ttl, budgets=budgets
                 )
         except BaseException:
             if claimed:
