@@ -249,7 +249,7 @@ def test_cancel_ends_unstarted_lines_unbilled_and_releases_the_queued_ones_holds
         client = sdk(app, key)
         start = await balance(app, key)
         batch = await submit(client, jsonl(*(line(f"line-{n}") for n in range(10))))
-        cap = app.gateway.settings.batch_concurrency
+        cap = app.settings.batches.concurrency
 
         async def capped_lines_held() -> bool:  # no worker runs them: the first `cap` lines wait queued, held
             return await held(app, key) == cap * BATCH_LOW_1024
@@ -292,7 +292,7 @@ def test_expiry_ends_what_has_not_run_and_keeps_nothing_held(tmp_path: Path, own
             return await held(app, key) > 0
 
         await wait_until(lines_held, "lines queued and held")
-        engine = create_engine(app.gateway.settings.database_url)
+        engine = create_engine(app.settings.database.url)
         try:  # the completion window has passed (as the runner reads it: the row's expires_at)
             async with engine.begin() as conn:
                 await conn.execute(update(batches).where(batches.c.id == batch.id).values(expires_at=func.now()))
@@ -438,10 +438,10 @@ def test_hostile_metadata_and_bodies_are_refused_naming_the_field(tmp_path: Path
 
 
 async def nothing_kept(app: InProcess) -> None:
-    engine = create_engine(app.gateway.settings.database_url)
+    engine = create_engine(app.settings.database.url)
     try:
         async with engine.connect() as conn:
             assert (await conn.execute(select(func.count()).select_from(batch_files))).scalar() == 0
     finally:
         await engine.dispose()
-    assert not list(app.gateway.settings.data_dir.rglob("file-*"))
+    assert not list(app.settings.node.data_dir.rglob("file-*"))

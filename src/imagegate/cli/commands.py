@@ -1,4 +1,4 @@
-"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples|margin|costs`.
+"""The operator's command line: `imagegate serve|worker|init|accounts|credit|keys|prices|routes|samples|margin|costs`.
 
 Every command that creates or shows something accepts `--json` and then prints exactly one JSON
 object. Commands call the service layer, never the database.
@@ -83,52 +83,72 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     from ..asgi import create_app
     from ..http.connections import ConnectionPolicy, install
 
-    settings = load_settings(host=host, port=port)
+    given = {"IMAGEGATE_HOST": host, "IMAGEGATE_PORT": None if port is None else str(port)}
+    settings = load_settings({**os.environ, **{name: value for name, value in given.items() if value is not None}})
+    node = settings.node
     first = prepare_serving(settings)
-    embedded = settings.database_url.startswith("sqlite")
     click.echo(
         tour(
             version=__version__,
-            data_dir=settings.data_dir,
-            database=None if embedded else safe_url(settings.database_url),
-            base_url=settings.base_url(),
+            data_dir=node.data_dir,
+            database=None if settings.database.embedded else safe_url(settings.database.url),
+            base_url=node.base_url(),
             first_run=first if first.get("key") else None,
             command=command_name(),
         )
     )
-    click.echo(f"Serving on {settings.base_url()}", nl=True)
+    click.echo(f"Serving on {node.base_url()}", nl=True)
     sys.stdout.flush()
     options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level,
+        "host": node.host,
+        "port": node.port,
+        "log_level": settings.logs.level,
         "access_log": False,
-        "http": install(ConnectionPolicy.from_settings(settings)),
+        "http": install(ConnectionPolicy.from_settings(settings.http)),
         "loop": "uvloop",
-        "timeout_keep_alive": max(1, int(settings.keepalive_timeout_seconds)),
+        "timeout_keep_alive": max(1, int(settings.http.keepalive_timeout_seconds)),
         "backlog": backlog,
     }
     if workers > 1:
         # Workers build their own app from the environment: pass the CLI's choices down that way.
-        os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = settings.host, str(settings.port)
-        if settings.metrics and settings.metrics_dir is None:  # the workers' metrics, added up at a scrape
+        os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = node.host, str(node.port)
+        if settings.logs.metrics and settings.metrics_dir is None:  # the workers' metrics, added up at a scrape
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="imagegate-metrics-")
         uvicorn.run("imagegate.asgi:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
 
 
+@main.command()
+def worker() -> None:
+    """Run async jobs, send webhooks and sweep, serving no HTTP (beside `IMAGEGATE_NODE_ROLE=api` nodes).
+
+    Stops on SIGTERM or SIGINT; a job still running is queued again with its hold.
+    """
+    from ..node import run_worker
+
+    settings = load_settings()
+    check_node(settings)
+    asyncio.run(run_worker(settings))
+
+
 def prepare_serving(settings: Settings) -> dict[str, Any]:
     """What `serve` does before the app starts (the in-process test tier does the same): refuse an image
     store, C2PA credentials or an output screen that cannot be used, create or migrate the database, and on an empty one make the first
     account's test key, which the tour prints ({} when there was nothing to make)."""
+    check_node(settings)
+    return _admin_call(_bootstrap, settings)
+
+
+def check_node(settings: Settings) -> None:
+    """Refuse to start a node (`serve`, `worker`), saying why, when its image store, C2PA credentials
+    or output screen cannot be used."""
     check_store(settings)
     check_signing(settings)
     try:
         check_output_screening(settings)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    return _admin_call(_bootstrap, settings)
 
 
 def check_store(settings: Settings) -> None:
@@ -163,12 +183,12 @@ def init(as_json: bool) -> None:
     signer = check_signing(settings)
     _emit(
         {
-            "data_dir": str(settings.data_dir),
-            "database": safe_url(settings.database_url),
+            "data_dir": str(settings.node.data_dir),
+            "database": safe_url(settings.database.url),
             "c2pa_signer": signer,
         },
         as_json,
-        str(settings.data_dir),
+        str(settings.node.data_dir),
     )
 
 

@@ -65,7 +65,7 @@ async def run_operation(
 def _end_user(request: Request) -> str | None:
     """The end user named by the operator's header (IMAGEGATE_END_USER_HEADER), checked as hostile
     text (a 400 naming the header); None when the header is not configured or not sent."""
-    header = gateway(request).settings.end_user_header
+    header = gateway(request).end_user_header
     value = request.headers.get(header) if header else None
     return check_end_user(value, header) if value is not None and header else None
 

@@ -19,12 +19,12 @@ from typing import Any
 
 import pybase64
 
+from ..config.setting import Setting
 from ..domain.catalog import Route, parse_size
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
-from ..setting import Setting
 from .base import (
     OneImagePerCall,
     decode_b64,

@@ -13,13 +13,13 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
+from ..config.setting import Setting
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, PartialImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
-from ..setting import Setting
 from .base import (
     Failure,
     decode_b64,

@@ -17,12 +17,12 @@ from typing import Any
 
 import pybase64
 
+from ..config.setting import Setting
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
-from ..setting import Setting
 from .base import (
     Failure,
     OneImagePerCall,

@@ -104,7 +104,7 @@ async def _dashboard(
         "accounts": accounts,
         "keys": keys,
         "cards": cards,
-        "models": [m.id for m in running.settings.catalog],
+        "models": [m.id for m in running.catalog.models],
         "on_account_page": False,
         "price_options": price_options([card.model for card in cards]),
         "routes": await running.route_health.report(),
