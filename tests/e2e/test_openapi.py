@@ -90,17 +90,6 @@ def _config(gateway: Gateway, live_key: str) -> str:
     for path, parameters in pinned.items():
         values = ", ".join(f"{json.dumps(name)} = {json.dumps(value)}" for name, value in parameters.items())
         lines += ["[[operations]]", f"include-path-regex = {json.dumps(path)}", f"parameters = {{ {values} }}"]
-    # The chat and Responses bodies are documented as JSON Schema data (`http/openapi_chat.py`,
-    # `openapi_responses.py`), not yet from declared fields: rules in their descriptions (the text of
-    # the last user message is the prompt; an input image must be readable; image_config picks a size
-    # the model draws) are more than the schema says, so a body it admits may still be refused. Every
-    # other check runs on them, invalid data refused included.
-    lines += [
-        "[[operations]]",
-        'include-operation-id-regex = "^(createChatImage|createResponse)$"',
-        "[operations.checks.positive_data_acceptance]",
-        "enabled = false",
-    ]
     return "\n".join(lines) + "\n"
 
 
@@ -142,6 +131,8 @@ def test_schemathesis_finds_nothing_with_every_check(gateway: Gateway, tmp_path:
         "--report-json-path",
         str(report),
     ]
+    if os.environ.get("ST_ONLY"):  # TEMP local
+        command += ["--include-operation-id-regex", os.environ["ST_ONLY"]]
     env = {**os.environ, "SCHEMATHESIS_HOOKS": "tests.e2e.schemathesis_hooks", "PYTHONPATH": str(ROOT)}
     started = time.monotonic()
     run = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900, check=False)

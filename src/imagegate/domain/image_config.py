@@ -10,16 +10,51 @@ refused naming the field, with what it draws instead: values are never silently 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from .catalog import Model, parse_size
 from .errors import InvalidRequest
+from .fields import Field
 
 TIERS = {"1K": 1024, "2K": 2048, "4K": 4096}
 RATIO_TOLERANCE = 0.03
 MAX_RATIO_TERM = 100
 PARAM = "image_config"
 KEYS = ("aspect_ratio", "image_size")
+_TERM = "0*(?:100|[1-9][0-9]?)"
+ASPECT_RATIO = Field("aspect_ratio", "string", 'e.g. "16:9"', pattern=f"{_TERM}:{_TERM}")
+IMAGE_SIZE = Field("image_size", "string", "a size tier", pattern="[124][Kk]")
+DOC = "OpenRouter's: picks one of the model's sizes (not with `size`)"
+
+
+def image_config_field(model: Model | None) -> Field:
+    """`image_config` as declared; with `model`, the combinations it draws, one variant per tier
+    (found by asking `size_for` itself, so the document says what it accepts)."""
+    if model is None:
+        return Field(PARAM, "object", DOC, fields=(ASPECT_RATIO, IMAGE_SIZE))
+    labels = tuple(dict.fromkeys(_label(size) for size in model.capabilities.sizes))
+    variants = []
+    for tier in (None, *TIERS):
+        drawn = tuple(label for label in labels if _draws(model, label, tier))
+        if not drawn:
+            continue
+        aspect = replace(ASPECT_RATIO, pattern=None, choices=drawn, required=not _draws(model, None, tier))
+        size = (
+            Field("image_size", "string", offered=False)
+            if tier is None
+            else replace(IMAGE_SIZE, pattern=None, choices=(tier,), required=True)
+        )
+        variants.append(Field(PARAM, "object", fields=(aspect, size)))
+    return Field(PARAM, "object", DOC, variants=tuple(variants))
+
+
+def _draws(model: Model, aspect: str | None, tier: str | None) -> bool:
+    try:
+        size_for({"aspect_ratio": aspect, "image_size": tier}, model)
+    except InvalidRequest:
+        return False
+    return True
 
 
 def size_for(config: Any, model: Model) -> str:
@@ -110,4 +145,4 @@ def _label(size: str) -> str:
     return f"{width // divisor}:{height // divisor}"
 
 
-__all__ = ["PARAM", "TIERS", "size_for"]
+__all__ = ["PARAM", "TIERS", "image_config_field", "size_for"]

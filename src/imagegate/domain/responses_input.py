@@ -12,9 +12,78 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import InvalidRequest
+from .fields import Field
 from .image_url import ImageRef
 
 ROLES = ("user", "assistant", "system", "developer")
+IMAGE_URL = Field("image_url", "string", "a data URL or an https URL", required=True)
+FILE_ID = Field("file_id", "string", "this gateway has no Files API: send the image as 'image_url'", offered=False)
+INPUT_IMAGE = Field(
+    "part",
+    "object",
+    fields=(
+        Field("type", "string", required=True, choices=("input_image",)),
+        IMAGE_URL,
+        FILE_ID,
+        Field("detail", "string"),
+    ),
+)
+INPUT_TEXT = Field(
+    "part",
+    "object",
+    fields=(Field("type", "string", required=True, choices=("input_text",)), Field("text", "string", required=True)),
+)
+_ITEM_EXTRAS = tuple(Field(name, "any", "not read") for name in ("id", "status"))
+_MESSAGE = Field("type", "string", "left out: a message", choices=("message",))
+USER_MESSAGE = Field(
+    "item",
+    "object",
+    fields=(
+        _MESSAGE,
+        Field("role", "string", required=True, choices=("user",)),
+        Field(
+            "content",
+            "string",
+            "text, or `input_text` and `input_image` parts; the last user message's text is the prompt",
+            required=True,
+            variants=(
+                Field("content", "string"),
+                Field("content", "array", items=Field("part", "object", variants=(INPUT_TEXT, INPUT_IMAGE))),
+            ),
+        ),
+        *_ITEM_EXTRAS,
+    ),
+)
+OTHER_MESSAGE = Field(
+    "item",
+    "object",
+    fields=(
+        _MESSAGE,
+        Field("role", "string", required=True, choices=ROLES[1:]),
+        Field("content", "any", "not read"),
+        *_ITEM_EXTRAS,
+    ),
+)
+EARLIER_IMAGE = Field(
+    "item",
+    "object",
+    fields=(
+        Field("type", "string", required=True, choices=("image_generation_call",)),
+        Field("result", "string", "the image, base64", required=True, non_blank=True),
+    ),
+    values=Field("value", "any", "the call's other fields, as the answer gave them: not read"),
+)
+INPUT = Field(
+    "input",
+    "string",
+    "a string, or input items: messages (the last user message's text is the prompt, its `input_image`s the "
+    "images to edit) and `image_generation_call` items sent back with their `result`",
+    required=True,
+    variants=(
+        Field("input", "string", non_blank=True),
+        Field("input", "array", items=Field("item", "object", variants=(USER_MESSAGE, OTHER_MESSAGE, EARLIER_IMAGE))),
+    ),
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,4 +200,4 @@ def _prompt(text: str) -> str:
     return text
 
 
-__all__ = ["ROLES", "EarlierImage", "input_image", "read_input"]
+__all__ = ["INPUT", "INPUT_IMAGE", "ROLES", "EarlierImage", "input_image", "read_input"]

@@ -13,15 +13,17 @@ asking for what this gateway cannot do is refused, naming it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from .catalog import Catalog
+from .catalog import Catalog, Model
 from .errors import InvalidRequest
+from .fields import Field, read_fields
 from .image_url import ImageRef
-from .openai_fields import MAX_PARTIAL_IMAGES, REFUSED
-from .responses_input import EarlierImage, input_image, read_input
-from .text import check_id
+from .openai_fields import INPUT_FIDELITY, MAX_PARTIAL_IMAGES, PARTIAL_IMAGES, REFUSED, extras_rules
+from .request import COMPRESSION_NEEDS_FORMAT, generation_fields
+from .responses_input import IMAGE_URL, INPUT, EarlierImage, input_image, read_input
+from .text import MAX_ID_CHARS, check_id
 
 TOOL_TYPE = "image_generation"
 IMAGE_FIELDS = (
@@ -72,6 +74,65 @@ UNSUPPORTED = {
     "prompt": "Reusable prompts ('prompt') live on OpenAI's platform; send the text as 'input'.",
 }
 MAX_METADATA_PAIRS = 16
+
+
+def tool_field(model: Model | None = None) -> Field:
+    """The image_generation tool; with `model`, as that model takes its options (the tool names it)."""
+    images = {field.name: field for field in generation_fields(model)}
+    images["input_fidelity"] = INPUT_FIDELITY
+    name = Field("model", "string", "the image model (else the request's `model`)")
+    if model is not None:
+        name = replace(name, choices=(model.id, *model.aliases), required=True)
+    mask = Field(
+        "input_image_mask", "object", "an edit's mask", fields=(IMAGE_URL, Field("file_id", "string", offered=False))
+    )
+    fields = (
+        Field("type", "string", required=True, choices=(TOOL_TYPE,)),
+        name,
+        *(images[field] for field in IMAGE_FIELDS),
+        PARTIAL_IMAGES,
+        Field("action", "string", "`edit` needs an image; `generate` ignores input images", choices=ACTIONS),
+        mask,
+        *(Field(refused, "any", reason, offered=False) for refused, reason in REFUSED.items()),
+    )
+    rules = (COMPRESSION_NEEDS_FORMAT, *extras_rules("png")[:1])
+    return Field(
+        "tool", "object", "OpenAI's image generation tool; its options are the Images API's", fields=fields, rules=rules
+    )
+
+
+def responses_fields(model: Model | None = None) -> tuple[Field, ...]:
+    """The body of POST /v1/responses as the reader checks it and the API document shows it."""
+    return (
+        Field("model", "string", "an image model, unless the tool names one"),
+        INPUT,
+        Field("tools", "array", "one image_generation tool", items=tool_field(model), max_items=1),
+        Field(
+            "tool_choice",
+            "string",
+            '`"auto"`, `"required"` or `{"type": "image_generation"}`',
+            variants=(
+                Field("tool_choice", "string", choices=("auto", "required")),
+                Field("tool_choice", "object", fields=(Field("type", "string", required=True, choices=(TOOL_TYPE,)),)),
+            ),
+        ),
+        Field("stream", "boolean", default=False),
+        Field("store", "boolean", "keep the answer 24 hours", default=True),
+        Field("previous_response_id", "string", "its image is the input of an edit", max_chars=MAX_ID_CHARS),
+        Field(
+            "metadata",
+            "object",
+            "at most 16 pairs of strings",
+            values=Field("value", "string", max_chars=512),
+            max_items=MAX_METADATA_PAIRS,
+            max_chars=64,
+        ),
+        Field("user", "string", max_chars=256),
+        Field("safety_identifier", "string", max_chars=256),
+        Field("background", "boolean", "only false: background responses are not offered", choices=(False,)),
+        *(Field(name, "any", "accepted and ignored: no text model runs") for name in sorted(IGNORED)),
+        *(Field(name, "any", reason, offered=False) for name, reason in UNSUPPORTED.items()),
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +188,7 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
     params = {name: f"{tool_param}.{name}" for name in (*IMAGE_FIELDS, "partial_images")}
     params.update(model=model_param, prompt="input", image="input", mask=f"{tool_param}.input_image_mask")
     params["action"] = f"{tool_param}.action"
+    read_fields(body, responses_fields())  # what the API document says, beyond the checks above
     return ResponsesRequest(
         fields=fields,
         previous_response_id=None if previous is None else check_id(previous, "previous_response_id"),
@@ -142,7 +204,7 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
 
 def _check_names(body: Mapping[str, Any]) -> None:
     for name in body:
-        if name in UNSUPPORTED:
+        if name in UNSUPPORTED and body[name] is not None:
             raise InvalidRequest(UNSUPPORTED[name], code="unsupported_parameter", param=name)
         if name not in FIELDS:
             raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
@@ -309,4 +371,12 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-__all__ = ["FIELDS", "IGNORED", "EarlierImage", "ResponsesRequest", "parse_responses_request"]
+__all__ = [
+    "FIELDS",
+    "IGNORED",
+    "EarlierImage",
+    "ResponsesRequest",
+    "parse_responses_request",
+    "responses_fields",
+    "tool_field",
+]

@@ -12,22 +12,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from ..domain import shapes
 from ..domain.catalog import Catalog, Model
+from ..domain.chat_request import CHAT_RULES, chat_fields, chat_model_rules
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
 from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
+from ..domain.responses_request import responses_fields
 from ..domain.text import MAX_ID_CHARS
 from ..service import admin_fields
 from ..service.admin import MAX_HISTORY_PAGE
 from ..service.timerange import TIME_FORM
 from ..service.webhooks import MAX_PAGE, STATUSES
-from .openapi_chat import chat_request_schema
-from .openapi_responses import responses_request_schema
 
 Auth = Literal["key", "admin", "none"]
 
@@ -35,12 +35,10 @@ Auth = Literal["key", "admin", "none"]
 @dataclass(frozen=True, slots=True)
 class Body:
     """A request body: its fields (with the catalog's names), and where they depend on the model,
-    one variant per model that `applies` to. `schema`: a body whose reader has no declared fields yet
-    (the chat and Responses surfaces' nested messages) is given as JSON Schema instead."""
+    one variant per model that `applies` to."""
 
     name: str
     fields: Callable[[Catalog], tuple[Field, ...]] = lambda _catalog: ()
-    schema: Callable[[Catalog], dict[str, Any]] | None = None
     rules: tuple[Rule, ...] = ()
     per_model: Callable[[Model], tuple[Field, ...]] | None = None
     model_rules: Callable[[Model], tuple[Rule, ...]] = lambda _model: ()
@@ -110,8 +108,14 @@ ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
 NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
-CHAT = Body("ChatImageRequest", schema=chat_request_schema)
-RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
+CHAT = Body(
+    "ChatImageRequest",
+    lambda _catalog: chat_fields(),
+    rules=CHAT_RULES,
+    per_model=chat_fields,
+    model_rules=chat_model_rules,
+)
+RESPONSE = Body("CreateResponseRequest", lambda _catalog: responses_fields())
 
 # -- query parameters
 

@@ -97,8 +97,6 @@ def document(catalog: Catalog) -> dict[str, Any]:
 
 def body_schema(body: Body, catalog: Catalog) -> Schema:
     """A body's fields; where they depend on the model, one variant for each model it applies to."""
-    if body.schema is not None:
-        return body.schema(catalog)
     nullable = not body.form  # a form cannot send null
     fields = body.fields(catalog)
     if body.per_model is None:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from ..domain.fields import AtMost, Field, Rule
+from ..domain.fields import AtMost, Excludes, Field, Rule
 from ..domain.money import MAX_AMOUNT_CHARS, amount_pattern
 
 Schema = dict[str, Any]
@@ -38,6 +38,8 @@ def field_schema(field: Field, *, nullable: bool = True) -> Schema | bool:
     A field not offered takes only null, or (where null cannot be sent: a form) nothing: `false`."""
     if not field.offered:
         return {"type": "null"} if nullable else False
+    if field.kind == "any":
+        return {"description": field.doc} if field.doc else {}
     schema = _value_schema(field)
     if field.doc:
         schema["description"] = field.doc
@@ -51,7 +53,21 @@ def _value_schema(field: Field) -> Schema:
         return amount_schema(field)
     if field.kind == "file":
         return {"type": "string", "format": "binary", "contentMediaType": field.choices[0]}
+    if field.variants:
+        return {"anyOf": [field_schema(variant, nullable=False) for variant in field.variants]}
+    if field.fields is not None:
+        own = object_schema(field.fields, field.rules, closed=field.values is None)
+        if field.values is not None:
+            own["additionalProperties"] = field_schema(field.values, nullable=False)
+        return own
     schema: Schema = {"type": field.kind}
+    if field.values is not None:
+        schema["additionalProperties"] = field_schema(field.values, nullable=False)
+        if field.max_items is not None:
+            schema["maxProperties"] = field.max_items
+        if field.max_chars is not None:
+            schema["propertyNames"] = {"maxLength": field.max_chars}
+        return schema
     if field.choices:
         return {**schema, "enum": list(field.choices)}
     if field.kind == "string":
@@ -65,6 +81,12 @@ def _value_schema(field: Field) -> Schema:
         schema["maximum"] = field.maximum
     if field.items is not None:
         schema["items"] = field_schema(field.items, nullable=False)
+    if field.min_items:
+        schema["minItems"] = field.min_items
+    if field.max_items is not None:
+        schema["maxItems"] = field.max_items
+    if field.contains is not None:
+        schema["contains"] = {"const": field.contains}
     return schema
 
 
@@ -147,6 +169,10 @@ def _narrowing(common: list[Field], fields: list[Field], rules: Iterable[Rule], 
 def rule_schema(rule: Rule, fields: Iterable[Field], *, nullable: bool = True) -> Schema:
     """`anyOf`: the rule does not apply (its field is not given, or has another value), or it holds."""
     declared = {field.name: field for field in fields}
+    if isinstance(rule, Excludes):
+        absent: Schema | bool = {"type": "null"} if nullable else False
+        either = [{"properties": {rule.field: absent}}, {"properties": {rule.other: absent}}]
+        return {"anyOf": either, "description": rule.message}
     if isinstance(rule, AtMost):
         idle = _other_values(declared[rule.other], rule.when, nullable)
         holds: Schema = {"properties": {rule.field: {"maximum": rule.most}}}
@@ -166,6 +192,11 @@ def rule_schema(rule: Rule, fields: Iterable[Field], *, nullable: bool = True) -
 
 def _other_values(field: Field, value: Any, nullable: bool) -> Schema:
     """`field` is left out, or has any value but `value`."""
+    if field.variants:  # `value` is one of a variant's choices; the other variants are other values
+        kept = [replace(v, choices=tuple(c for c in v.choices if c != value)) for v in field.variants if v.choices]
+        kept += [v for v in field.variants if not v.choices]
+        others = [field_schema(v, nullable=False) for v in kept if v.choices or v.kind != "string"]
+        return {"properties": {field.name: {"anyOf": [*others, {"type": "null"}] if nullable else others}}}
     choices = (True, False) if field.kind == "boolean" else field.choices
     others = [choice for choice in choices if choice != value]
     return {"properties": {field.name: {"enum": [*others, None] if nullable else others}}}
