@@ -103,37 +103,47 @@ IMAGE_URL = Field(
 )
 IMAGE_PART = Field("part", "object", fields=(_type("image_url"), IMAGE_URL, Field("index", "integer")))
 TEXT_PART = Field("part", "object", fields=(_type("text"), Field("text", "string", required=True)))
-CONTENT = Field(
+PARTS = Field("content", "array", items=Field("part", "object", variants=(TEXT_PART, IMAGE_PART)))
+_TEXT = Field("text", "string", non_blank=True, required=True)
+USER_CONTENT = Field(
     "content",
-    "array",
-    "text, or parts: `text` and `image_url` (in the last user message, on a model that edits, the images to edit)",
+    "string",
+    "text, or parts: `text` and `image_url` (in the last user message, on a model that edits, the images to "
+    "edit); the text (of the last user message: the prompt) is not blank",
+    required=True,
     variants=(
-        Field("content", "string"),
-        Field("content", "array", items=Field("part", "object", variants=(TEXT_PART, IMAGE_PART))),
+        Field("content", "string", non_blank=True),
+        replace(PARTS, contains=Field("part", "object", "a text part", fields=(_type("text"), _TEXT))),
     ),
 )
 _MESSAGE_EXTRAS = ("name", "refusal", "annotations", "audio", "tool_calls", "function_call", "reasoning")
-MESSAGE = Field(
+_HISTORY = tuple(Field(name, "any", "history: not read") for name in _MESSAGE_EXTRAS)
+USER_MESSAGE = Field(
+    "message", "object", fields=(Field("role", "string", required=True, choices=("user",)), USER_CONTENT, *_HISTORY)
+)
+OTHER_MESSAGE = Field(
     "message",
     "object",
     fields=(
-        Field("role", "string", required=True, choices=ROLES),
-        CONTENT,
+        Field("role", "string", required=True, choices=ROLES[:2] + ROLES[3:]),
+        Field("content", "array", "text, or parts", variants=(Field("content", "string"), PARTS)),
         Field(
             "images",
             "array",
             "an assistant message's images, sent back: the image a model that edits refines",
             items=IMAGE_PART,
         ),
-        *(Field(name, "any", "history: not read") for name in _MESSAGE_EXTRAS),
+        *_HISTORY,
     ),
 )
+MESSAGE = Field("message", "object", variants=(USER_MESSAGE, OTHER_MESSAGE))
 MESSAGES = Field(
     "messages",
     "array",
     "the conversation; the text of the last user message is the prompt",
     required=True,
     items=MESSAGE,
+    contains=replace(USER_MESSAGE, doc="a user message"),
     min_items=1,
     max_items=MAX_MESSAGES,
 )

@@ -73,7 +73,8 @@ class Field:
     max_items: int | None = None
     """Bounds of an array's length (of an object's pairs, for `values`)."""
     contains: Any = None
-    """A value an array must hold (chat's `modalities` holds "image")."""
+    """A value an array must hold (chat's `modalities` holds "image"), or a `Field` one of its items
+    must be (its `doc` says what, in the refusal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -228,14 +229,23 @@ def _check_items(field: Field, value: list[Any], param: str) -> list[Any]:
     if len(value) < low or (high is not None and len(value) > high):
         most = f"at most {high}" if low == 0 else f"{low} to {high}" if high is not None else f"at least {low}"
         raise InvalidRequest(f"'{param}' must hold {most} items; it holds {len(value)}.", param=param)
-    if field.contains is not None and field.contains not in value:
+    items = value
+    if field.items is not None:
+        nested = field.items.kind in ("object", "array") or bool(field.items.variants)  # a scalar's names the list
+        items = [check_value(field.items, item, f"{param}[{n}]" if nested else param) for n, item in enumerate(value)]
+    if isinstance(field.contains, Field) and not any(_takes(field.contains, item) for item in value):
+        raise InvalidRequest(f"'{param}' must include {field.contains.doc}.", param=param)
+    if field.contains is not None and not isinstance(field.contains, Field) and field.contains not in value:
         raise InvalidRequest(f"'{param}' must include {field.contains!r}.", param=param)
-    if field.items is None:
-        return value
-    nested = field.items.kind in ("object", "array") or bool(field.items.variants)  # a scalar's error names the list
-    return [
-        check_value(field.items, item, f"{param}[{index}]" if nested else param) for index, item in enumerate(value)
-    ]
+    return items
+
+
+def _takes(field: Field, value: Any) -> bool:
+    try:
+        check_value(field, value)
+    except InvalidRequest:
+        return False
+    return True
 
 
 def _check_pairs(field: Field, values: Field, pairs: dict[str, Any], param: str) -> dict[str, Any]:

@@ -204,7 +204,9 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
 
 def _check_names(body: Mapping[str, Any]) -> None:
     for name in body:
-        if name in UNSUPPORTED and body[name] is not None:
+        if name in UNSUPPORTED:
+            if body[name] is None:  # null counts as not given
+                continue
             raise InvalidRequest(UNSUPPORTED[name], code="unsupported_parameter", param=name)
         if name not in FIELDS:
             raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)

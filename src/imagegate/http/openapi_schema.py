@@ -85,7 +85,9 @@ def _value_schema(field: Field) -> Schema:
         schema["minItems"] = field.min_items
     if field.max_items is not None:
         schema["maxItems"] = field.max_items
-    if field.contains is not None:
+    if isinstance(field.contains, Field):
+        schema["contains"] = field_schema(replace(field.contains, doc=""), nullable=False)
+    elif field.contains is not None:
         schema["contains"] = {"const": field.contains}
     return schema
 
