@@ -113,7 +113,7 @@ USER_CONTENT = Field(
     required=True,
     variants=(
         Field("content", "string", non_blank=True),
-        replace(PARTS, contains=Field("part", "object", "a text part", fields=(_type("text"), _TEXT))),
+        replace(PARTS, contains=(Field("part", "object", "a text part", fields=(_type("text"), _TEXT)),)),
     ),
 )
 _MESSAGE_EXTRAS = ("name", "refusal", "annotations", "audio", "tool_calls", "function_call", "reasoning")
@@ -143,7 +143,7 @@ MESSAGES = Field(
     "the conversation; the text of the last user message is the prompt",
     required=True,
     items=MESSAGE,
-    contains=replace(USER_MESSAGE, doc="a user message"),
+    contains=(replace(USER_MESSAGE, doc="a user message"),),
     min_items=1,
     max_items=MAX_MESSAGES,
 )
@@ -152,7 +152,7 @@ MODALITIES_FIELD = Field(
     "array",
     "optional; given, it must include `image`",
     items=Field("modality", "string", choices=MODALITIES),
-    contains="image",
+    contains=("image",),
 )
 STREAM = Field("stream", "boolean", default=False)
 STREAM_OPTIONS = Field(
@@ -180,18 +180,21 @@ CHAT_FIELDS = (
     *(Field(name, "any", reason, offered=False) for name, reason in REFUSED.items() if name != "tool_choice"),
     Field("tool_choice", "string", "only `none`: no text model runs to call tools", choices=("none",)),
 )
-CHAT_RULES: tuple[Rule, ...] = (
-    *RULES,
-    Requires(
-        "response_format",
-        "stream",
-        (False,),
-        "'response_format': 'url' cannot be used with 'stream': true; a stream sends each image inline as a data URL.",
-        when="url",
-        default=False,
-    ),
-    Excludes("image_config", "size", "Give either 'size' or 'image_config', not both: each picks the image's size."),
+RESPONSE_FORMAT_RULE = Requires(
+    "response_format",
+    "stream",
+    (False,),
+    "'response_format': 'url' cannot be used with 'stream': true; a stream sends each image inline as a data URL.",
+    when="url",
+    default=False,
 )
+SIZE_OR_CONFIG = Excludes(
+    "image_config", "size", "Give either 'size' or 'image_config', not both: each picks the image's size."
+)
+DOCUMENTED_RULES: tuple[Rule, ...] = (*(rule for rule in RULES if rule.field != "partial_images"), RESPONSE_FORMAT_RULE)
+"""The chat body's rules as the document states them (`partial_images` is refused outright here; each
+model's variants say `SIZE_OR_CONFIG`)."""
+CHAT_RULES: tuple[Rule, ...] = (*DOCUMENTED_RULES, SIZE_OR_CONFIG)
 """The chat body's rules: the Images API's (compression needs its format, …), and its own."""
 
 
@@ -207,8 +210,16 @@ def chat_fields(model: Model | None = None) -> tuple[Field, ...]:
     return (*own.values(), *(images[name] for name in IMAGE_FIELDS))
 
 
-def chat_model_rules(model: Model) -> tuple[Rule, ...]:
-    return model_rules(model)
+def chat_variants(model: Model) -> tuple[tuple[tuple[Field, ...], tuple[Rule, ...]], ...]:
+    """The bodies that run `model`: its size given as `size`, or picked by `image_config` (not both)."""
+    fields = {field.name: field for field in chat_fields(model)}
+    by_size = {**fields, "image_config": replace(fields["image_config"], offered=False)}
+    by_config = {
+        **fields,
+        "size": replace(fields["size"], offered=False),
+        "image_config": replace(fields["image_config"], required=True),
+    }
+    return tuple((tuple(chosen.values()), model_rules(model)) for chosen in (by_size, by_config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,11 +370,12 @@ def _refined(messages: list[dict[str, Any]], last_user: int) -> list[ImageRef]:
 
 __all__ = [
     "CHAT_RULES",
+    "DOCUMENTED_RULES",
     "IGNORED",
     "IMAGE_FIELDS",
     "REFUSED",
     "ChatRequest",
     "chat_fields",
-    "chat_model_rules",
+    "chat_variants",
     "parse_chat_request",
 ]

@@ -72,9 +72,9 @@ class Field:
     min_items: int | None = None
     max_items: int | None = None
     """Bounds of an array's length (of an object's pairs, for `values`)."""
-    contains: Any = None
-    """A value an array must hold (chat's `modalities` holds "image"), or a `Field` one of its items
-    must be (its `doc` says what, in the refusal)."""
+    contains: tuple[Any, ...] = ()
+    """What an array must hold, each: a value (chat's `modalities` holds "image"), or a `Field` one of
+    its items must be (its `doc` says what, in the refusal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,7 +134,21 @@ class Excludes:
             raise InvalidRequest(self.message, code="invalid_value", param=self.field)
 
 
-Rule = Requires | AtMost | Excludes
+@dataclass(frozen=True, slots=True)
+class GivenOne:
+    """At least one of `fields` is given, as it declares (the Responses body's `tools` holding a tool,
+    or its `tool_choice` naming one); else `message`, 400 `missing_required_parameter` naming the first."""
+
+    fields: tuple[Field, ...]
+    message: str
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        if not any(values.get(field.name) is not None and _takes(field, values[field.name]) for field in self.fields):
+            name = self.fields[0].name
+            raise InvalidRequest(self.message, code="missing_required_parameter", param=name)
+
+
+Rule = Requires | AtMost | Excludes | GivenOne
 
 
 def describe(field: Field) -> str:
@@ -233,10 +247,11 @@ def _check_items(field: Field, value: list[Any], param: str) -> list[Any]:
     if field.items is not None:
         nested = field.items.kind in ("object", "array") or bool(field.items.variants)  # a scalar's names the list
         items = [check_value(field.items, item, f"{param}[{n}]" if nested else param) for n, item in enumerate(value)]
-    if isinstance(field.contains, Field) and not any(_takes(field.contains, item) for item in value):
-        raise InvalidRequest(f"'{param}' must include {field.contains.doc}.", param=param)
-    if field.contains is not None and not isinstance(field.contains, Field) and field.contains not in value:
-        raise InvalidRequest(f"'{param}' must include {field.contains!r}.", param=param)
+    for held in field.contains:
+        if isinstance(held, Field) and not any(_takes(held, item) for item in value):
+            raise InvalidRequest(f"'{param}' must include {held.doc}.", param=param)
+        if not isinstance(held, Field) and held not in value:
+            raise InvalidRequest(f"'{param}' must include {held!r}.", param=param)
     return items
 
 
@@ -299,14 +314,14 @@ def _takes_type(variant: Field, kind: Any) -> bool:
 
 
 def _is_kind(kind: Kind, value: Any) -> bool:
+    if kind == "any":
+        return True
     if isinstance(value, bool):
         return kind == "boolean"
     if kind == "integer":
         return isinstance(value, int)
     if kind == "amount":
         return isinstance(value, (str, int, float))
-    if kind == "any":
-        return True
     expected: dict[str, type | tuple[type, ...]] = {
         "file": bytes,
         "string": str,
@@ -333,6 +348,7 @@ __all__ = [
     "AtMost",
     "Excludes",
     "Field",
+    "GivenOne",
     "Kind",
     "Requires",
     "Rule",

@@ -34,17 +34,16 @@ def image_config_field(model: Model | None) -> Field:
     if model is None:
         return Field(PARAM, "object", DOC, fields=(ASPECT_RATIO, IMAGE_SIZE))
     labels = tuple(dict.fromkeys(_label(size) for size in model.capabilities.sizes))
-    variants = []
+    groups: dict[tuple[tuple[str, ...], bool], list[str | None]] = {}
     for tier in (None, *TIERS):
         drawn = tuple(label for label in labels if _draws(model, label, tier))
-        if not drawn:
-            continue
-        aspect = replace(ASPECT_RATIO, pattern=None, choices=drawn, required=not _draws(model, None, tier))
-        size = (
-            Field("image_size", "string", offered=False)
-            if tier is None
-            else replace(IMAGE_SIZE, pattern=None, choices=(tier,), required=True)
-        )
+        if drawn:  # tiers that take the same ratios (and the same need for one) are one variant
+            groups.setdefault((drawn, not _draws(model, None, tier)), []).append(tier)
+    variants = []
+    for (drawn, needs_ratio), tiers in groups.items():
+        aspect = replace(ASPECT_RATIO, pattern=None, choices=drawn, required=needs_ratio)
+        named = tuple(tier for tier in tiers if tier is not None)
+        size = replace(IMAGE_SIZE, pattern=None, choices=named, required=None not in tiers, offered=bool(named))
         variants.append(Field(PARAM, "object", fields=(aspect, size)))
     return Field(PARAM, "object", DOC, variants=tuple(variants))
 

@@ -8,8 +8,8 @@ assistant messages are accepted and not read: no text model runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from .errors import InvalidRequest
 from .fields import Field
@@ -35,23 +35,13 @@ INPUT_TEXT = Field(
 )
 _ITEM_EXTRAS = tuple(Field(name, "any", "not read") for name in ("id", "status"))
 _MESSAGE = Field("type", "string", "left out: a message", choices=("message",))
-USER_MESSAGE = Field(
-    "item",
+_TEXT = Field(
+    "part",
     "object",
+    "a text part",
     fields=(
-        _MESSAGE,
-        Field("role", "string", required=True, choices=("user",)),
-        Field(
-            "content",
-            "string",
-            "text, or `input_text` and `input_image` parts; the last user message's text is the prompt",
-            required=True,
-            variants=(
-                Field("content", "string"),
-                Field("content", "array", items=Field("part", "object", variants=(INPUT_TEXT, INPUT_IMAGE))),
-            ),
-        ),
-        *_ITEM_EXTRAS,
+        Field("type", "string", required=True, choices=("input_text",)),
+        Field("text", "string", required=True, non_blank=True),
     ),
 )
 OTHER_MESSAGE = Field(
@@ -67,23 +57,53 @@ OTHER_MESSAGE = Field(
 EARLIER_IMAGE = Field(
     "item",
     "object",
+    "an image_generation_call sent back",
     fields=(
         Field("type", "string", required=True, choices=("image_generation_call",)),
         Field("result", "string", "the image, base64", required=True, non_blank=True),
     ),
     values=Field("value", "any", "the call's other fields, as the answer gave them: not read"),
 )
-INPUT = Field(
-    "input",
-    "string",
-    "a string, or input items: messages (the last user message's text is the prompt, its `input_image`s the "
-    "images to edit) and `image_generation_call` items sent back with their `result`",
-    required=True,
-    variants=(
-        Field("input", "string", non_blank=True),
-        Field("input", "array", items=Field("item", "object", variants=(USER_MESSAGE, OTHER_MESSAGE, EARLIER_IMAGE))),
-    ),
-)
+Images = Literal["any", "none", "earlier", "input"]
+"""Which images an input holds: any; none; an image_generation_call sent back; an `input_image`."""
+
+
+def user_message(images: Images = "any") -> Field:
+    """A user message: text (not blank: the last one's is the prompt), and `input_image` parts unless
+    `images` is "none"; "input": at least one."""
+    parts = (INPUT_TEXT,) if images == "none" else (INPUT_TEXT, INPUT_IMAGE)
+    held = (_TEXT, replace(INPUT_IMAGE, doc="an input_image")) if images == "input" else (_TEXT,)
+    listed = Field("content", "array", items=Field("part", "object", variants=parts), contains=held)
+    content = Field(
+        "content",
+        "string",
+        "text, or `input_text` and `input_image` parts; the last user message's text is the prompt",
+        required=True,
+        variants=(listed,) if images == "input" else (Field("content", "string", non_blank=True), listed),
+    )
+    fields = (_MESSAGE, Field("role", "string", required=True, choices=("user",)), content, *_ITEM_EXTRAS)
+    return Field("item", "object", "a user message", fields=fields)
+
+
+def input_field(images: Images = "any") -> Field:
+    """`input` as declared; `images` narrows it to inputs that hold (or do not hold) images to edit."""
+    items: tuple[Field, ...] = (user_message("none" if images == "none" else "any"), OTHER_MESSAGE)
+    if images != "none":
+        items += (EARLIER_IMAGE,)
+    held = {"earlier": (EARLIER_IMAGE,), "input": (user_message("input"),)}.get(images, ())
+    listed = Field("input", "array", items=Field("item", "object", variants=items), contains=(user_message(), *held))
+    text = Field("input", "string", non_blank=True)
+    return Field(
+        "input",
+        "string",
+        "a string, or input items: messages (the last user message's text is the prompt, its `input_image`s the "
+        "images to edit) and `image_generation_call` items sent back with their `result`",
+        required=True,
+        variants=(listed,) if images in ("earlier", "input") else (text, listed),
+    )
+
+
+INPUT = input_field()
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,126 +13,28 @@ asking for what this gateway cannot do is refused, naming it.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
-from .catalog import Catalog, Model
+from .catalog import Catalog
 from .errors import InvalidRequest
-from .fields import Field, read_fields
+from .fields import read_fields
 from .image_url import ImageRef
-from .openai_fields import INPUT_FIDELITY, MAX_PARTIAL_IMAGES, PARTIAL_IMAGES, REFUSED, extras_rules
-from .request import COMPRESSION_NEEDS_FORMAT, generation_fields
-from .responses_input import IMAGE_URL, INPUT, EarlierImage, input_image, read_input
-from .text import MAX_ID_CHARS, check_id
+from .openai_fields import MAX_PARTIAL_IMAGES, REFUSED
+from .responses_fields import ACTIONS, IGNORED, IMAGE_FIELDS, RULES, TOOL_TYPE, UNSUPPORTED, responses_fields
+from .responses_input import EarlierImage, input_image, read_input
+from .text import check_id
 
-TOOL_TYPE = "image_generation"
-IMAGE_FIELDS = (
-    "size",
-    "quality",
-    "background",
-    "output_format",
-    "output_compression",
-    "moderation",
-    "input_fidelity",
-    "complexity",
-)
-"""The tool's options that are the Images API's fields of the same name."""
 _TOOL_STRINGS = frozenset(
     {"model", "size", "quality", "background", "output_format", "moderation", "input_fidelity", "complexity", "action"}
 )
 _TOOL_INTEGERS = frozenset({"output_compression", "partial_images"})
 TOOL_FIELDS = frozenset({"type", "input_image_mask", *_TOOL_STRINGS, *_TOOL_INTEGERS})
-ACTIONS = ("auto", "generate", "edit")
-
-IGNORED = frozenset(
-    {
-        "instructions",
-        "temperature",
-        "top_p",
-        "top_logprobs",
-        "max_output_tokens",
-        "max_tool_calls",
-        "parallel_tool_calls",
-        "reasoning",
-        "text",
-        "truncation",
-        "include",
-        "prompt_cache_key",
-        "prompt_cache_retention",
-        "service_tier",
-        "stream_options",
-        "context_management",
-    }
-)
-"""What the text model that would call the tool reads: accepted and ignored (none runs)."""
 _USED = frozenset(
     {"model", "input", "tools", "tool_choice", "stream", "store", "previous_response_id", "metadata", "user"}
 )
 FIELDS = _USED | {"safety_identifier", "background"} | IGNORED
-UNSUPPORTED = {
-    "conversation": "Conversations are not kept by this gateway; chain requests with 'previous_response_id'.",
-    "prompt": "Reusable prompts ('prompt') live on OpenAI's platform; send the text as 'input'.",
-}
 MAX_METADATA_PAIRS = 16
-
-
-def tool_field(model: Model | None = None) -> Field:
-    """The image_generation tool; with `model`, as that model takes its options (the tool names it)."""
-    images = {field.name: field for field in generation_fields(model)}
-    images["input_fidelity"] = INPUT_FIDELITY
-    name = Field("model", "string", "the image model (else the request's `model`)")
-    if model is not None:
-        name = replace(name, choices=(model.id, *model.aliases), required=True)
-    mask = Field(
-        "input_image_mask", "object", "an edit's mask", fields=(IMAGE_URL, Field("file_id", "string", offered=False))
-    )
-    fields = (
-        Field("type", "string", required=True, choices=(TOOL_TYPE,)),
-        name,
-        *(images[field] for field in IMAGE_FIELDS),
-        PARTIAL_IMAGES,
-        Field("action", "string", "`edit` needs an image; `generate` ignores input images", choices=ACTIONS),
-        mask,
-        *(Field(refused, "any", reason, offered=False) for refused, reason in REFUSED.items()),
-    )
-    rules = (COMPRESSION_NEEDS_FORMAT, *extras_rules("png")[:1])
-    return Field(
-        "tool", "object", "OpenAI's image generation tool; its options are the Images API's", fields=fields, rules=rules
-    )
-
-
-def responses_fields(model: Model | None = None) -> tuple[Field, ...]:
-    """The body of POST /v1/responses as the reader checks it and the API document shows it."""
-    return (
-        Field("model", "string", "an image model, unless the tool names one"),
-        INPUT,
-        Field("tools", "array", "one image_generation tool", items=tool_field(model), max_items=1),
-        Field(
-            "tool_choice",
-            "string",
-            '`"auto"`, `"required"` or `{"type": "image_generation"}`',
-            variants=(
-                Field("tool_choice", "string", choices=("auto", "required")),
-                Field("tool_choice", "object", fields=(Field("type", "string", required=True, choices=(TOOL_TYPE,)),)),
-            ),
-        ),
-        Field("stream", "boolean", default=False),
-        Field("store", "boolean", "keep the answer 24 hours", default=True),
-        Field("previous_response_id", "string", "its image is the input of an edit", max_chars=MAX_ID_CHARS),
-        Field(
-            "metadata",
-            "object",
-            "at most 16 pairs of strings",
-            values=Field("value", "string", max_chars=512),
-            max_items=MAX_METADATA_PAIRS,
-            max_chars=64,
-        ),
-        Field("user", "string", max_chars=256),
-        Field("safety_identifier", "string", max_chars=256),
-        Field("background", "boolean", "only false: background responses are not offered", choices=(False,)),
-        *(Field(name, "any", "accepted and ignored: no text model runs") for name in sorted(IGNORED)),
-        *(Field(name, "any", reason, offered=False) for name, reason in UNSUPPORTED.items()),
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,7 +90,7 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
     params = {name: f"{tool_param}.{name}" for name in (*IMAGE_FIELDS, "partial_images")}
     params.update(model=model_param, prompt="input", image="input", mask=f"{tool_param}.input_image_mask")
     params["action"] = f"{tool_param}.action"
-    read_fields(body, responses_fields())  # what the API document says, beyond the checks above
+    read_fields(body, responses_fields(), RULES)  # all the API document says of its shape, beyond the checks above
     return ResponsesRequest(
         fields=fields,
         previous_response_id=None if previous is None else check_id(previous, "previous_response_id"),
@@ -379,6 +281,4 @@ __all__ = [
     "EarlierImage",
     "ResponsesRequest",
     "parse_responses_request",
-    "responses_fields",
-    "tool_field",
 ]

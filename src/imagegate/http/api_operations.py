@@ -16,13 +16,14 @@ from typing import Literal
 
 from ..domain import shapes
 from ..domain.catalog import Catalog, Model
-from ..domain.chat_request import CHAT_RULES, chat_fields, chat_model_rules
+from ..domain.chat_request import DOCUMENTED_RULES, chat_fields, chat_variants
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
 from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
-from ..domain.responses_request import responses_fields
+from ..domain.responses_fields import RULES as RESPONSES_RULES
+from ..domain.responses_fields import responses_fields, responses_variants
 from ..domain.text import MAX_ID_CHARS
 from ..service import admin_fields
 from ..service.admin import MAX_HISTORY_PAGE
@@ -43,6 +44,11 @@ class Body:
     per_model: Callable[[Model], tuple[Field, ...]] | None = None
     model_rules: Callable[[Model], tuple[Rule, ...]] = lambda _model: ()
     applies: Callable[[Model], bool] = lambda _model: True
+    variants: Callable[[Model], tuple[tuple[tuple[Field, ...], tuple[Rule, ...]], ...]] | None = None
+    """Several variants per model (a body that names the model in one of two places, …): their fields
+    and rules; else the one of `per_model` and `model_rules`."""
+    exclusive: bool = True
+    """No body is of two variants (the document says `oneOf`)."""
     form: bool = False
     """multipart/form-data (text fields and `file` parts) instead of JSON."""
     required: bool = True
@@ -108,14 +114,14 @@ ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
 NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
-CHAT = Body(
-    "ChatImageRequest",
-    lambda _catalog: chat_fields(),
-    rules=CHAT_RULES,
-    per_model=chat_fields,
-    model_rules=chat_model_rules,
+CHAT = Body("ChatImageRequest", lambda _catalog: chat_fields(), rules=DOCUMENTED_RULES, variants=chat_variants)
+RESPONSE = Body(
+    "CreateResponseRequest",
+    lambda _catalog: responses_fields(),
+    rules=RESPONSES_RULES,
+    variants=responses_variants,
+    exclusive=False,  # an edit may name its image in more than one way
 )
-RESPONSE = Body("CreateResponseRequest", lambda _catalog: responses_fields())
 
 # -- query parameters
 
