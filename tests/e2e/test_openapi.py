@@ -90,23 +90,12 @@ def _config(gateway: Gateway, live_key: str) -> str:
     for path, parameters in pinned.items():
         values = ", ".join(f"{json.dumps(name)} = {json.dumps(value)}" for name, value in parameters.items())
         lines += ["[[operations]]", f"include-path-regex = {json.dumps(path)}", f"parameters = {{ {values} }}"]
-    # The Responses body's fields are declared (`domain/responses_request.py`, `responses_input.py`)
-    # and checked by its reader, but not yet narrowed per model: which image model runs (the tool's
-    # `model`, else the request's), its sizes and qualities, and whether it edits (input images,
-    # `previous_response_id`) are said in words, so a body the schema admits may still be refused.
-    # Every other check runs on it; every check runs on every other operation, chat included.
-    lines += [
-        "[[operations]]",
-        'include-operation-id-regex = "^createResponse$"',
-        "[operations.checks.positive_data_acceptance]",
-        "enabled = false",
-    ]
     return "\n".join(lines) + "\n"
 
 
 def _every_check_runs(config: Path) -> None:
     """schemathesis 4 runs every check it has unless one is turned off (what `--checks all` was): the
-    config turns off one, positive data acceptance, for the Responses body alone."""
+    config turns none off, for any operation (the chat and Responses bodies are declared fields too)."""
     import schemathesis.specs.openapi.checks  # noqa: F401 -- registers the OpenAPI checks
     from schemathesis.checks import CHECKS
     from schemathesis.config import SchemathesisConfig

@@ -21,20 +21,26 @@ from .errors import InvalidRequest
 from .fields import read_fields
 from .image_url import ImageRef
 from .openai_fields import MAX_PARTIAL_IMAGES, REFUSED
-from .responses_fields import ACTIONS, IGNORED, IMAGE_FIELDS, RULES, TOOL_TYPE, UNSUPPORTED, responses_fields
+from .responses_fields import (
+    ACTIONS,
+    IGNORED,
+    IMAGE_FIELDS,
+    MAX_METADATA_PAIRS,
+    RULES,
+    TOOL_TYPE,
+    UNSUPPORTED,
+    responses_fields,
+    tool_field,
+)
 from .responses_input import EarlierImage, input_image, read_input
 from .text import check_id
 
-_TOOL_STRINGS = frozenset(
-    {"model", "size", "quality", "background", "output_format", "moderation", "input_fidelity", "complexity", "action"}
-)
-_TOOL_INTEGERS = frozenset({"output_compression", "partial_images"})
-TOOL_FIELDS = frozenset({"type", "input_image_mask", *_TOOL_STRINGS, *_TOOL_INTEGERS})
-_USED = frozenset(
-    {"model", "input", "tools", "tool_choice", "stream", "store", "previous_response_id", "metadata", "user"}
-)
-FIELDS = _USED | {"safety_identifier", "background"} | IGNORED
-MAX_METADATA_PAIRS = 16
+_TOOL = tool_field().fields or ()
+_TOOL_STRINGS = frozenset(field.name for field in _TOOL if field.kind == "string" and field.name != "type")
+_TOOL_INTEGERS = frozenset(field.name for field in _TOOL if field.kind == "integer")
+TOOL_FIELDS = frozenset(field.name for field in _TOOL if field.offered)
+FIELDS = frozenset(field.name for field in responses_fields() if field.offered)
+"""The names the declarations take (`responses_fields.py`); those they refuse are said apart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +188,7 @@ def _tool_choice(choice: Any) -> bool:
 
 def _tool_fields(tool: dict[str, Any], param: str) -> dict[str, Any]:
     for name in tool:
-        if name in REFUSED:
+        if name in REFUSED and tool[name] is not None:  # null counts as not given
             raise InvalidRequest(REFUSED[name], code="unsupported_parameter", param=f"{param}.{name}")
         if name not in TOOL_FIELDS:
             raise InvalidRequest(
