@@ -188,7 +188,9 @@ def _tool_choice(choice: Any) -> bool:
 
 def _tool_fields(tool: dict[str, Any], param: str) -> dict[str, Any]:
     for name in tool:
-        if name in REFUSED and tool[name] is not None:  # null counts as not given
+        if name in REFUSED:
+            if tool[name] is None:  # null counts as not given
+                continue
             raise InvalidRequest(REFUSED[name], code="unsupported_parameter", param=f"{param}.{name}")
         if name not in TOOL_FIELDS:
             raise InvalidRequest(
