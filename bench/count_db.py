@@ -31,8 +31,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.pool import Pool
 
+from imagegate.asgi import create_app
 from imagegate.config import load_settings
-from imagegate.http.app import create_app
 from imagegate.wiring import open_admin
 from scenarios import operator_toml
 
@@ -116,9 +116,9 @@ async def generate(client: httpx.AsyncClient, key: str, body: dict) -> None:
 async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
     settings = load_settings(env)
     async with open_admin(settings) as admin:
-        account = await admin.create_account("count-db")
-        await admin.add_credit(account["id"], "1000", "count")
-        key = (await admin.create_key(account["id"], test=False, models=None, rpm=None))["key"]
+        account = await admin.accounts.create("count-db")
+        await admin.ledger.add_credit(account["id"], "1000", "count")
+        key = (await admin.keys.create(account["id"], test=False, models=None, rpm=None))["key"]
     counts = Counts()
     counts.install()
     app = create_app(settings)

@@ -23,7 +23,7 @@ import anyio.to_thread
 from PIL import Image
 
 from imagegate.domain.provenance import Change, Edit, Marking, Origin
-from imagegate.images import encode
+from imagegate.imaging.images import encode
 from imagegate.provenance.c2pa_marker import SIGNING_THREADS, C2paMarker
 from imagegate.provenance.credentials import load_credentials
 

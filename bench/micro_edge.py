@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fake_upstream import render_png
 from imagegate.domain.circuits import BreakerPolicy
-from imagegate.images import conform_async
+from imagegate.imaging.images import Wanted, conform_image_async
 from imagegate.providers import base
 from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.storage.filesystem import FilesystemBlobStore
@@ -101,17 +101,17 @@ async def amain() -> None:
 
         tiny = render_png(256, 256, "flat")
         await atimed(
-            f"conform_async, {len(tiny):,} B PNG 256²",
-            lambda: conform_async(tiny, want_format="png", want_size=(256, 256), compression=None),
+            f"conform_image_async, {len(tiny):,} B PNG 256²",
+            lambda: conform_image_async(tiny, Wanted("png", (256, 256), None)),
             3000,
         )
         blobs = FilesystemBlobStore(Path(tmp) / "blobs", UrlSigner(b"k" * 32), "http://x")
-        from imagegate.ids import new_id
+        from imagegate.domain.ids import new_id
 
         await atimed(f"store.put, {len(tiny):,} B", lambda: blobs.put(new_id("img"), "png", tiny), 2000)
 
     from imagegate.domain.upstream import GeneratedImage
-    from imagegate.service.delivery import Delivery
+    from imagegate.service.images.delivery import Delivery
 
     class Req:
         response_format = "b64_json"

@@ -12,10 +12,10 @@ import time
 from types import SimpleNamespace
 from typing import Any
 
+from imagegate.asgi import create_app
 from imagegate.config import load_settings
-from imagegate.http.app import create_app
-from imagegate.ids import new_id
-from imagegate.service.generation import GenerationResult
+from imagegate.domain.ids import new_id
+from imagegate.service.images.generation import GenerationResult
 
 BODY = b'{"model":"fake/img=flat","prompt":"x","size":"256x256"}'
 RESULT = GenerationResult(

@@ -23,7 +23,7 @@ from imagegate.db.engine import create_engine, migrate
 from imagegate.db.images import ImageOwner, ImagesRepo, NewImage
 from imagegate.db.runner import runner_for
 from imagegate.db.usage import UsageRecord, UsageRepo
-from imagegate.ids import new_id
+from imagegate.domain.ids import new_id
 
 
 async def drive(call: Callable[[int], Awaitable[None]], requests: int, concurrency: int) -> float:

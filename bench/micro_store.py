@@ -13,7 +13,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from fake_upstream import render_png
-from imagegate.ids import new_id
+from imagegate.domain.ids import new_id
 from imagegate.storage.filesystem import FilesystemBlobStore
 from imagegate.storage.signing import UrlSigner
 

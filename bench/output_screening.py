@@ -28,7 +28,7 @@ from collections.abc import Callable
 import pybase64
 from PIL import Image
 
-from imagegate.images import screening_view
+from imagegate.imaging.images import screening_view
 from imagegate.providers.local_classifier import VIEW_SIDE, LocalDetector
 from imagegate.providers.moderation import IMAGE_SIDE, _jpeg
 

@@ -42,14 +42,14 @@ STEPS = (
     ("upstream call (providers/openai.py)", r"imagegate/providers/openai\.py"),
     ("  upstream JSON parse", r"json_body \(imagegate"),
     ("  base64 decode", r"decode_b64 \(imagegate"),
-    ("image check (images.py, in a worker thread)", r"imagegate/images\.py"),
+    ("image check (imaging/images.py, in a worker thread)", r"imagegate/(imaging/)?images\.py"),
     ("store the image (storage/)", r"imagegate/storage/filesystem"),
     ("sign the URL", r"imagegate/storage/signing\.py"),
     ("build data[] (_deliver: base64 encode or store + sign)", r"_deliver \(imagegate"),
     ("settle transaction", r"settle \(imagegate/db/ledger\.py|_close \(imagegate/db/ledger\.py"),
     ("usage record", r"record \(imagegate/db/usage\.py"),
     ("response JSON render", r"render \(starlette/responses\.py"),
-    ("new ids", r"new_id \(imagegate/ids\.py"),
+    ("new ids", r"new_id \(imagegate/(domain/)?ids\.py"),
 )
 
 

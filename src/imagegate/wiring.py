@@ -7,32 +7,36 @@ Adding a part is one line here; nothing else constructs adapters.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from . import __version__, pixels
+from . import __version__
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
-from .db.engine import create_engine, migrate
+from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.ledger_history import LedgerHistoryRepo
+from .db.margin import MarginRepo
 from .db.prices import PricesRepo
 from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.samples import SamplesRepo
+from .db.upstream_costs import UpstreamCostsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
 from .domain.circuits import BreakerPolicy
+from .domain.meter import NULL_METER, Meter
 from .domain.ports import (
     BlobStore,
     CircuitHealthSource,
@@ -43,8 +47,8 @@ from .domain.ports import (
     Moderator,
     WebhookTransport,
 )
-from .observability.metered import MeteredBilling, MeteredCircuits, MeteredScreen, MeteredUsage, metered_registry
-from .observability.metrics import Metrics
+from .imaging import pixels
+from .observability.metrics import PrometheusMeter
 from .provenance.c2pa_marker import C2paMarker
 from .provenance.credentials import CredentialsError, load_credentials
 from .providers.http_client import UpstreamClient
@@ -55,34 +59,43 @@ from .providers.registry import credential_settings, default_registry, read_cred
 from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
-from .service.account_view import AccountView
-from .service.admin import AdminService
-from .service.admin_auth import AdminAuthLimits, AdminTokenGuard
-from .service.admin_sessions import AdminSessionRevocations
-from .service.admission import Admission
 from .service.authentication import KeyAuthenticator
-from .service.billing import Billing
-from .service.catalog_view import CatalogView
-from .service.delivery import Delivery
-from .service.generation import ImageService
-from .service.image_files import ImageFiles
-from .service.image_inputs import ImageInputs
-from .service.image_library import ImageLibrary
-from .service.job_records import JobUploads
-from .service.job_workers import JobWorkers
-from .service.jobs import Jobs, JobTerms
-from .service.output_screening import OutputScreen
-from .service.rate_limits import Limiter
+from .service.images.admission import Admission
+from .service.images.billing import Billing
+from .service.images.delivery import Delivery
+from .service.images.files import ImageFiles
+from .service.images.generation import ImageService
+from .service.images.inputs import ImageInputs
+from .service.images.library import ImageLibrary
+from .service.images.output_screening import OutputScreen
+from .service.images.rate_limits import Limiter
+from .service.images.retention import Retention
+from .service.images.screening import PromptScreen
+from .service.images.settlement import Settlement
+from .service.images.upstream_costs import CostSheets
+from .service.jobs.jobs import Jobs, JobTerms
+from .service.jobs.records import JobUploads
+from .service.jobs.workers import JobWorkers
+from .service.operator.accounts import AccountsAdmin
+from .service.operator.admin import AdminService
+from .service.operator.auth import AdminAuthLimits, AdminTokenGuard
+from .service.operator.doctor import Reach
+from .service.operator.keys import KeysAdmin
+from .service.operator.ledger import LedgerAdmin
+from .service.operator.margin import MarginReport
+from .service.operator.prices import PricesAdmin
+from .service.operator.reports import ReportsAdmin
+from .service.operator.route_health import RouteHealth, run_dir
+from .service.operator.samples import Samples
+from .service.operator.sessions import AdminSessionRevocations
+from .service.operator.webhooks import WebhooksAdmin
 from .service.recovery import NodeRecovery, ThisRun
-from .service.retention import Retention
-from .service.route_health import RouteHealth, run_dir
-from .service.samples import Samples
-from .service.screening import PromptScreen
-from .service.settlement import Settlement
-from .service.stored_responses import StoredResponses
-from .service.webhook_delivery import DeliveryPolicy, WebhookDelivery
-from .service.webhook_endpoints import WebhookEndpoints
-from .service.webhooks import Webhooks
+from .service.responses.stored import StoredResponses
+from .service.views.account import AccountView
+from .service.views.catalog import CatalogView
+from .service.webhooks.delivery import DeliveryPolicy, WebhookDelivery
+from .service.webhooks.endpoints import WebhookEndpoints
+from .service.webhooks.webhooks import Webhooks
 from .setting import Setting
 from .state.circuits_memory import MemoryCircuitStore, PublishedCircuits
 from .state.circuits_redis import RedisCircuitStore
@@ -146,8 +159,8 @@ class Gateway:
     retention: Retention
     library: ImageLibrary
     """The caller's stored images, searched by prompt (`GET /v1/images`)."""
-    store: BlobStore
-    metrics: Metrics | None
+    scrape: Callable[[], bytes] | None
+    """The Prometheus text `GET /metrics` serves (None with IMAGEGATE_METRICS off: no such endpoint)."""
     recovery: NodeRecovery
     webhooks: Webhooks
     """The async jobs' `JobEvents`: a finished job's webhook is queued here."""
@@ -160,6 +173,10 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    margin: MarginReport
+    """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
+    upstream_costs: CostSheets
+    """The routes' live upstream cost sheets (`/admin/v1/upstream-costs`)."""
 
 
 @asynccontextmanager
@@ -198,19 +215,14 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
     """`webhook_transport`: what resolves a new webhook URL's host (default: a sender of its own, which
     holds no connection until it sends, and the admin service never sends)."""
     transport = webhook_transport or webhook_sender(settings)
+    endpoints = WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public())
     return AdminService(
-        db.accounts,
-        db.ledger,
-        db.prices,
-        db.usage,
-        settings.catalog,
-        events=db.safety_events,
-        policies=db.account_policies,
-        safety_policy=settings.safety_policy,
-        stats=db.stats,
-        webhooks=WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public()),
-        webhook_log=Webhooks(db.webhooks),
-        history=LedgerHistoryRepo(db.engine),
+        accounts=AccountsAdmin(db.accounts, db.account_policies, settings.safety_policy),
+        keys=KeysAdmin(db.accounts, settings.catalog),
+        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine)),
+        prices=PricesAdmin(db.prices, settings.catalog),
+        webhooks=WebhooksAdmin(endpoints, Webhooks(db.webhooks)),
+        reports=ReportsAdmin(db.usage, db.stats, db.safety_events),
     )
 
 
@@ -248,11 +260,26 @@ async def open_route_health(settings: Settings) -> AsyncIterator[RouteHealth]:
         client = UpstreamClient()  # the providers only keep it; nothing is sent, no session is opened
         stack.push_async_callback(client.aclose)
         circuits = MemoryCircuitStore(breaker_policy(settings))  # never called: the router only answers "configured?"
-        router = build_router(settings, client, circuits, None)
+        router = build_router(settings, client, circuits)
         stack.push_async_callback(router.aclose)
         health = circuit_health(settings, None)
         stack.push_async_callback(health.aclose)
         yield route_health(settings, router, health)
+
+
+@asynccontextmanager
+async def open_doctor(settings: Settings, timeout: float) -> AsyncIterator[Reach]:
+    """What `imagegate doctor` checks through: the database (nothing migrated), Redis, an upstream client."""
+    async with AsyncExitStack() as stack:
+        engine = probe_engine(settings.database_url)
+        stack.push_async_callback(engine.dispose)
+        client = UpstreamClient()
+        stack.push_async_callback(client.aclose)
+        redis = None
+        if settings.redis_url:
+            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+            stack.push_async_callback(redis.aclose)
+        yield Reach(engine, redis.ping if redis else None, client)
 
 
 @asynccontextmanager
@@ -262,7 +289,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         pixels.configure(settings.max_pixels_in_flight)  # image work past it waits
         this_run = ThisRun.now(settings.node_id)  # holds and claims name it; a restart releases them
         db = await stack.enter_async_context(open_database(settings, request_path=True, run_id=this_run.run_id))
-        metrics = Metrics(settings.metrics_dir) if settings.metrics else None
+        prometheus = PrometheusMeter(settings.metrics_dir) if settings.metrics else None
+        meter = prometheus or NULL_METER
         http_client = UpstreamClient(settings.upstream_max_connections)  # every call passes its own timeout
         stack.push_async_callback(http_client.aclose)
         circuits = circuit_store(settings)
@@ -270,7 +298,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         marker = image_marker(settings)  # makes the gateway's own C2PA chain on a first start
         if marker is not None:
             stack.callback(marker.close)
-        router = build_router(settings, http_client, circuits, metrics, marker)
+        router = build_router(settings, http_client, circuits, meter, marker)
         stack.push_async_callback(router.aclose)
         limiter_state = limiter_state_for(settings)
         stack.push_async_callback(limiter_state.aclose)
@@ -284,7 +312,8 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, metrics)
+        costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter, costs)
         uploads, terms = JobUploads(store), job_terms(settings)
         workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
         routes = route_health(settings, router, health)
@@ -303,8 +332,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             files=ImageFiles(signer, store),
             retention=Retention(db.images, store, settings.image_grace_seconds),
             library=ImageLibrary(db.images, store.url_for, settings.catalog),
-            store=store,
-            metrics=metrics,
+            scrape=prometheus.exposition if prometheus else None,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
@@ -315,7 +343,23 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             ),
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            margin=MarginReport(MarginRepo(db.engine)),
+            upstream_costs=costs,
         )
+
+
+@asynccontextmanager
+async def open_margin(settings: Settings) -> AsyncIterator[MarginReport]:
+    """The margin report for the CLI (`imagegate margin`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield MarginReport(MarginRepo(db.engine))
+
+
+@asynccontextmanager
+async def open_costs(settings: Settings) -> AsyncIterator[CostSheets]:
+    """The live upstream cost sheets for the CLI (`imagegate costs`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
 
 
 @asynccontextmanager
@@ -354,22 +398,20 @@ def image_pipeline(
     store: BlobStore,
     limiter_state: LimiterState,
     http_client: UpstreamClient,
-    metrics: Metrics | None = None,
+    meter: Meter = NULL_METER,
+    costs: CostSheets | None = None,
 ) -> tuple[ImageService, Settlement]:
-    """The image service and its settlement step (async jobs settle through it too)."""
-    billing = (
-        Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
-        if metrics is None
-        else MeteredBilling(db.ledger, db.accounts, settings.hold_ttl_seconds, metrics)
-    )
-    usage = db.usage if metrics is None else MeteredUsage(db.engine, db.runner, metrics)
-    screen = prompt_screen(settings, db.safety_events, http_client, metrics)
+    """The image service and its settlement step (async jobs settle through it too); `costs`: the
+    node's live upstream cost sheets, shared with the admin API so a change applies at once here."""
+    billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, meter)
+    screen = prompt_screen(settings, db.safety_events, http_client, meter)
     limiter = Limiter(
         limiter_state,
         fail_open=settings.rate_limit_fail_open,
         in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
     )
-    settlement = Settlement(billing, usage, db.idempotency, screen)
+    costs = costs or CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter, costs)
     service = ImageService(
         settings.catalog,
         router,
@@ -419,21 +461,22 @@ def build_router(
     settings: Settings,
     client: UpstreamClient,
     circuits: CircuitStore,
-    metrics: Metrics | None,
+    meter: Meter = NULL_METER,
     marker: ImageMarker | None = None,
 ) -> Router:
     registry = default_registry()
     return Router(
         settings.catalog,
         read_credentials(registry, settings.env),
-        registry if metrics is None else metered_registry(registry, metrics),
+        registry,
         client,
         policy=RetryPolicy(settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds),
         attempt_timeout=settings.upstream_timeout_seconds,
         deadline_seconds=settings.request_deadline_seconds,
-        circuits=circuits if metrics is None else MeteredCircuits(circuits, metrics),
+        circuits=circuits,
         screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.output_screening),
         marker=marker,
+        meter=meter,
     )
 
 
@@ -505,7 +548,7 @@ def output_screen(settings: Settings, client: UpstreamClient, audit: PromptScree
 
 
 def prompt_screen(
-    settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, metrics: Metrics | None = None
+    settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, meter: Meter = NULL_METER
 ) -> PromptScreen | None:
     if settings.safety_policy is None:
         return None
@@ -518,21 +561,13 @@ def prompt_screen(
             settings.moderation_model,
             settings.moderation_timeout_seconds,
         )
-    if metrics is not None:
-        return MeteredScreen(
-            metrics,
-            settings.safety_policy,
-            events,
-            moderator=moderator,
-            moderation_fail_open=settings.moderation_fail_open,
-            audit_prompts=settings.audit_prompts,
-        )
     return PromptScreen(
         settings.safety_policy,
         events,
         moderator=moderator,
         moderation_fail_open=settings.moderation_fail_open,
         audit_prompts=settings.audit_prompts,
+        meter=meter,
     )
 
 
@@ -545,6 +580,7 @@ __all__ = [
     "configured_secrets",
     "open_admin",
     "open_database",
+    "open_doctor",
     "open_gateway",
     "open_route_health",
     "webhook_delivery",

@@ -22,17 +22,17 @@ from imagegate.providers.http_client import UpstreamClient
 from imagegate.providers.registry import read_credentials
 from imagegate.routing.retry import RetryPolicy
 from imagegate.routing.router import Router
-from imagegate.service.admin import AdminService
-from imagegate.service.admission import Admission
 from imagegate.service.authentication import KeyAuthenticator
-from imagegate.service.billing import Billing
-from imagegate.service.generation import ImageService
-from imagegate.service.job_events import JobEvents
-from imagegate.service.job_records import JobUploads
-from imagegate.service.job_workers import JobWorkers
-from imagegate.service.jobs import Jobs, JobTerms
-from imagegate.service.rate_limits import Limiter
-from imagegate.service.settlement import Settlement
+from imagegate.service.images.admission import Admission
+from imagegate.service.images.billing import Billing
+from imagegate.service.images.generation import ImageService
+from imagegate.service.images.rate_limits import Limiter
+from imagegate.service.images.settlement import Settlement
+from imagegate.service.jobs.events import JobEvents
+from imagegate.service.jobs.jobs import Jobs, JobTerms
+from imagegate.service.jobs.records import JobUploads
+from imagegate.service.jobs.workers import JobWorkers
+from imagegate.service.operator.admin import AdminService
 from imagegate.state.circuits_memory import MemoryCircuitStore
 from imagegate.state.limiter_memory import MemoryLimiterState
 from imagegate.storage.filesystem import FilesystemBlobStore
@@ -170,14 +170,14 @@ class Core:
         block_terms: list[str] | None = None,
     ) -> Principal:
         """A new funded account and key, resolved from the key as the gateway resolves it."""
-        account = await self.admin.create_account("core")
+        account = await self.admin.accounts.create("core")
         if usd != "0":
-            await self.admin.add_credit(account["id"], usd, "funding")
+            await self.admin.ledger.add_credit(account["id"], usd, "funding")
         if block_terms is not None:
-            await self.admin.set_account_safety(account["id"], block_terms=block_terms, block_categories=[])
+            await self.admin.accounts.set_safety(account["id"], block_terms=block_terms, block_categories=[])
         if max_in_flight is not None:
-            await self.admin.set_account_limits(account["id"], rpm=None, ipm=None, max_in_flight=max_in_flight)
-        key = await self.admin.create_key(account["id"], test=test, models=models, rpm=None)
+            await self.admin.accounts.set_limits(account["id"], rpm=None, ipm=None, max_in_flight=max_in_flight)
+        key = await self.admin.keys.create(account["id"], test=test, models=models, rpm=None)
         return await KeyAuthenticator(self.db.accounts).principal_for(key["key"])
 
     async def money(self, principal: Principal) -> Money:

@@ -12,10 +12,10 @@ import pytest
 
 from imagegate.config import Settings
 from imagegate.domain.errors import Conflict, InsufficientBalance, InvalidRequest, PermissionDenied, RateLimited
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
 from imagegate.domain.request import parse_image_request
-from imagegate.ids import new_id
-from imagegate.service.admission import Admission, Admitted, Replay, Ticket
+from imagegate.service.images.admission import Admission, Admitted, Replay, Ticket
 
 from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, run_core
 
@@ -126,7 +126,7 @@ def test_a_refused_request_gives_its_idempotency_key_back(settings: Settings) ->
         principal = await core.principal("0.01")
         with pytest.raises(InsufficientBalance):
             await admit(core, admission, principal, body(quality="high"), key="order-2")
-        await core.admin.add_credit(principal.account_id, "1", "top-up")
+        await core.admin.ledger.add_credit(principal.account_id, "1", "top-up")
         retried = await admitted(core, admission, principal, body(quality="high"), key="order-2")
         assert retried.idempotency_claimed  # not 409: the refusal did not keep the key
         assert await core.money(principal) == Money(1_010_000, HIGH_64)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from imagegate.domain.catalog import Catalog
-from imagegate.domain.circuits import BreakerPolicy, RouteHealth
+from imagegate.domain.circuits import BreakerPolicy, CircuitHealth
 from imagegate.domain.errors import ContentBlocked
 from imagegate.domain.request import ImageRequest, parse_image_request
 from imagegate.domain.upstream import GeneratedImage, RetryableUpstreamError, RouteUnavailable, UpstreamRejected
@@ -44,7 +44,7 @@ async def call(breaker: CircuitBreaker, request: ImageRequest) -> list[Generated
         return exc
 
 
-async def health(store: MemoryCircuitStore) -> RouteHealth:
+async def health(store: MemoryCircuitStore) -> CircuitHealth:
     return (await store.health([KEY]))[KEY]
 
 

@@ -13,7 +13,7 @@ from imagegate.domain.catalog import Catalog, Route
 from imagegate.domain.errors import ContentBlocked
 from imagegate.domain.request import parse_image_request
 from imagegate.domain.upstream import GeneratedImage, RetryableUpstreamError
-from imagegate.images import BadImage, inspect
+from imagegate.imaging.images import BadImage, inspect
 from imagegate.routing.conform import ConformingProvider
 
 from .harness import MODEL

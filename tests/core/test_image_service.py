@@ -24,12 +24,12 @@ from imagegate.domain.errors import (
     NoRouteAvailable,
     UpstreamFailed,
 )
+from imagegate.domain.ids import new_id
 from imagegate.domain.upstream import RetryableUpstreamError, UpstreamRejected
-from imagegate.ids import new_id
-from imagegate.images import inspect
-from imagegate.service.admission import Ticket
-from imagegate.service.generation import GenerationResult, ImageService
-from imagegate.service.operations import Generate
+from imagegate.imaging.images import inspect
+from imagegate.service.images.admission import Ticket
+from imagegate.service.images.generation import GenerationResult, ImageService
+from imagegate.service.images.operations import Generate
 
 from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, core_settings, run_core
 from .scripted import HeldAnswer, ScriptedUpstream, all_calls, image

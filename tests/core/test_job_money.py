@@ -25,10 +25,10 @@ from imagegate.db.engine import create_engine, migrate
 from imagegate.db.jobs import JobRow
 from imagegate.db.ledger import LedgerRepo
 from imagegate.db.usage import UsageRecord
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
-from imagegate.ids import new_id
-from imagegate.service.job_records import error_json
-from imagegate.service.jobs import Jobs
+from imagegate.service.jobs.jobs import Jobs
+from imagegate.service.jobs.records import error_json
 from tests.conftest import PostgresDatabase, _clean_environ, require_service
 from tests.support.lossy_proxy import LossyProxy
 from tests.support.migrations import upgrade

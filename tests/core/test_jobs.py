@@ -17,12 +17,12 @@ from sqlalchemy import update
 from imagegate.config import Settings
 from imagegate.db.tables import jobs as jobs_table
 from imagegate.domain.errors import UpstreamFailed
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
-from imagegate.ids import new_id
-from imagegate.service.admission import Ticket
-from imagegate.service.job_workers import JobWorkers
-from imagegate.service.jobs import Jobs, JobTerms
-from imagegate.service.operations import Generate
+from imagegate.service.images.admission import Ticket
+from imagegate.service.images.operations import Generate
+from imagegate.service.jobs.jobs import Jobs, JobTerms
+from imagegate.service.jobs.workers import JobWorkers
 
 from .harness import LOW_64, MODEL, Core, Money, core_settings, run_core
 from .scripted import HeldAnswer, ScriptedUpstream, image
@@ -32,7 +32,7 @@ TERMS = JobTerms(workers=1, poll_seconds=0.05, queue_ttl_seconds=3600, lease_sec
 
 
 class RecordingEvents:
-    """Implements `service.job_events.JobEvents`: records each announcement; can fail the first ones."""
+    """Implements `service.jobs.events.JobEvents`: records each announcement; can fail the first ones."""
 
     def __init__(self, failures: int = 0) -> None:
         self.calls: list[tuple[str, str, dict[str, Any]]] = []

@@ -14,7 +14,7 @@ from imagegate.domain.ports import CircuitStore, Provider
 from imagegate.domain.principal import Principal
 from imagegate.domain.request import parse_image_request
 from imagegate.domain.upstream import RetryableUpstreamError, UpstreamRejected, UpstreamTimedOut
-from imagegate.images import inspect
+from imagegate.imaging.images import inspect
 from imagegate.providers.http_client import UpstreamClient
 from imagegate.routing.router import Routed, Router
 from imagegate.state.circuits_memory import MemoryCircuitStore

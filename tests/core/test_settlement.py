@@ -12,13 +12,13 @@ import pytest
 
 from imagegate.config import Settings
 from imagegate.domain.errors import ContentBlocked, InsufficientBalance, UpstreamFailed
+from imagegate.domain.ids import new_id
 from imagegate.domain.principal import Principal
 from imagegate.domain.request import parse_image_request
 from imagegate.domain.upstream import GeneratedImage
-from imagegate.ids import new_id
 from imagegate.routing.router import Routed
-from imagegate.service.admission import Admission, Admitted, Replay, Ticket
-from imagegate.service.settlement import REPLAY_ROUTE, Charge, Settlement
+from imagegate.service.images.admission import Admission, Admitted, Replay, Ticket
+from imagegate.service.images.settlement import REPLAY_ROUTE, Charge, Settlement
 
 from .harness import HIGH_64, LOW_64, LOW_128, MODEL, Core, Money, run_core
 from .scripted import image
@@ -230,7 +230,7 @@ def test_an_upstream_safety_refusal_costs_nothing_and_is_in_the_audit_log(settin
             "primary",
             0,
         )
-        [event] = (await core.admin.list_blocks(account_id=principal.account_id))["data"]
+        [event] = (await core.admin.reports.blocks(account_id=principal.account_id))["data"]
         assert event["request_id"] == request.ticket.request_id
 
     run_core(settings, scenario)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from imagegate.service.admission import Replay
+from imagegate.service.images.admission import Replay
 from tests.conftest import PostgresDatabase, require_service
 from tests.support.lossy_proxy import LossyProxy
 

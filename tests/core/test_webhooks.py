@@ -26,9 +26,9 @@ from imagegate.config import Settings, load_settings
 from imagegate.domain.ports import WebhookUnreachable
 from imagegate.domain.principal import Principal
 from imagegate.providers.webhook_sender import WebhookSender
-from imagegate.service.admin import AdminService
-from imagegate.service.webhook_delivery import NO_ANSWER, URL_REFUSED, WebhookDelivery
-from imagegate.service.webhooks import Webhooks
+from imagegate.service.operator.admin import AdminService
+from imagegate.service.webhooks.delivery import NO_ANSWER, URL_REFUSED, WebhookDelivery
+from imagegate.service.webhooks.webhooks import Webhooks
 from imagegate.wiring import admin_service, open_database, webhook_delivery, webhook_sender
 from tests.support.processes import free_port
 from tests.upstreams.fake_webhooks import FakeWebhookReceiver, Received
@@ -83,9 +83,9 @@ def run(scenario: Awaitable[None]) -> None:
 
 async def keyed(node: Node, url: str | None) -> tuple[str, str, str | None]:
     """A new account and key, with its webhook at `url`: (account id, key id, secret)."""
-    account = await node.admin.create_account("hooks")
-    key = await node.admin.create_key(account["id"], test=True, models=None, rpm=None)
-    secret = (await node.admin.set_webhook(key["id"], url))["secret"] if url else None
+    account = await node.admin.accounts.create("hooks")
+    key = await node.admin.keys.create(account["id"], test=True, models=None, rpm=None)
+    secret = (await node.admin.webhooks.set_url(key["id"], url))["secret"] if url else None
     return account["id"], key["id"], secret
 
 
@@ -120,7 +120,7 @@ async def until(node: Node, done: Callable[[], Awaitable[bool]], timeout: float 
 
 
 async def messages(node: Node, account_id: str) -> list[dict[str, Any]]:
-    return (await node.admin.webhook_deliveries(account_id=account_id, limit="100"))["data"]  # type: ignore[no-any-return]
+    return (await node.admin.webhooks.deliveries(account_id=account_id, limit="100"))["data"]  # type: ignore[no-any-return]
 
 
 def spec_verify(secret: str, request: Received) -> dict[str, Any]:
@@ -233,7 +233,7 @@ def test_a_cleared_url_fails_the_pending_message(tmp_path: Path, core_database_u
         async with open_node(tmp_path / "data", core_database_url) as node:
             account_id, key_id, _ = await keyed(node, receiver.url)
             await node.events.job_finished(account_id, key_id, job("job_cleared"))
-            await node.admin.clear_webhook(key_id)
+            await node.admin.webhooks.clear_url(key_id)
             await until(node, lambda: _status(node, account_id, "failed"))
             (message,) = await messages(node, account_id)
             assert message["attempts"][0]["error"] == "the key has no webhook URL any more"

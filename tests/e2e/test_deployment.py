@@ -171,7 +171,7 @@ def test_two_nodes_behind_nginx(cluster: tuple[Nginx, list[Gateway], MotoServer]
 
     # 3. money: holds of the killed node are swept; the ledger verifies and matches the images
     assert _wait_until(lambda: all(node_a.balance(a.id)[1] == 0 for a in accounts), 30), "holds left behind"
-    verdict = node_a.admin(lambda admin: admin.verify_ledger())
+    verdict = node_a.admin(lambda admin: admin.ledger.verify())
     assert verdict["ok"], verdict
     rows = _usage(node_a)
     answered_ids = {a.request_id for a in answers if a.status == 200}
@@ -195,10 +195,10 @@ def test_two_nodes_behind_nginx(cluster: tuple[Nginx, list[Gateway], MotoServer]
 
 def _usage(gateway: Gateway) -> list[dict[str, Any]]:
     now = datetime.now(UTC)
-    report = gateway.admin(lambda admin: admin.usage(now - timedelta(hours=1), now + timedelta(minutes=1)))
+    report = gateway.admin(lambda admin: admin.reports.usage(now - timedelta(hours=1), now + timedelta(minutes=1)))
     return list(report["data"])
 
 
 async def _limited_key(admin: Any, account_id: str) -> str:
-    key = await admin.create_key(account_id, test=False, models=None, rpm=LIMITED_RPM)
+    key = await admin.keys.create(account_id, test=False, models=None, rpm=LIMITED_RPM)
     return str(key["key"])

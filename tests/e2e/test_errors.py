@@ -260,7 +260,7 @@ def test_authentication_comes_before_the_body(gateway: Gateway, upstream: FakeOp
 
 
 def test_revoked_key(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
-    gateway.admin(lambda admin: admin.revoke_key(account.key_id))
+    gateway.admin(lambda admin: admin.keys.revoke(account.key_id))
     response = gateway.post_images(account.key, VALID)
     assert_error(response, 403, "permission_error", "key_revoked", None)
     assert upstream.requests == []
@@ -268,7 +268,7 @@ def test_revoked_key(gateway: Gateway, upstream: FakeOpenAI, account: Account) -
 
 
 def test_disabled_account(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
-    gateway.admin(lambda admin: admin.set_account_disabled(account.id, True))
+    gateway.admin(lambda admin: admin.accounts.set_disabled(account.id, True))
     response = gateway.post_images(account.key, VALID)
     assert_error(response, 403, "permission_error", "account_disabled", None)
     assert upstream.requests == []
@@ -396,7 +396,7 @@ def test_sdk_authentication_and_permission_errors(gateway: Gateway, upstream: Fa
         gateway.client(restricted.key).images.generate(model="gpt-image-2", prompt="a cat")
     assert (caught.value.status_code, caught.value.code, caught.value.param) == (403, "model_not_allowed", "model")
 
-    gateway.admin(lambda admin: admin.revoke_key(account.key_id))
+    gateway.admin(lambda admin: admin.keys.revoke(account.key_id))
     with pytest.raises(openai.PermissionDeniedError) as caught:
         gateway.client(account.key).images.generate(model="gpt-image-2", prompt="a cat")
     assert (caught.value.type, caught.value.code) == ("permission_error", "key_revoked")

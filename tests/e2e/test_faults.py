@@ -131,9 +131,9 @@ def test_redis_stopped_and_postgres_cut_under_load_lose_nothing(
     load: Load | None = None
     try:
         account = gateway.new_account("1000")
-        key = gateway.admin(lambda admin: admin.create_key(account.id, test=False, models=None, rpm=100_000, ipm=None))[
-            "key"
-        ]
+        key = gateway.admin(
+            lambda admin: admin.keys.create(account.id, test=False, models=None, rpm=100_000, ipm=None)
+        )["key"]
         load = Load(gateway.base_url, key)
 
         def ok(o: tuple[float, int, dict[str, str], str]) -> bool:
@@ -172,7 +172,7 @@ def test_redis_stopped_and_postgres_cut_under_load_lose_nothing(
         released_s = time.monotonic() - t_back
         assert held == 0
         assert balance == 1_000_000_000 - charged  # captured exactly what the clients were told
-        verify = gateway.admin(lambda admin: admin.verify_ledger())
+        verify = gateway.admin(lambda admin: admin.ledger.verify())
         assert verify["ok"], verify
         summary = {
             "requests": len(outcomes),

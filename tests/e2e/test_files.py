@@ -11,7 +11,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from imagegate.ids import new_id
+from imagegate.domain.ids import new_id
 from imagegate.storage.signing import UrlSigner
 from tests.conftest import SIGNING_SECRET, Account, Gateway, start_gateway
 

@@ -28,7 +28,7 @@ def post(gateway: Gateway, key: str, idempotency_key: str) -> httpx.Response:
 
 
 def test_keys_of_two_modes_never_replay_each_other(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
-    test_key = gateway.admin(lambda admin: admin.create_key(account.id, test=True, models=None, rpm=None))["key"]
+    test_key = gateway.admin(lambda admin: admin.keys.create(account.id, test=True, models=None, rpm=None))["key"]
 
     preview = post(gateway, test_key, "order-scope-1")
     paid = post(gateway, account.key, "order-scope-1")
@@ -49,7 +49,7 @@ def test_keys_of_two_modes_never_replay_each_other(gateway: Gateway, upstream: F
 def test_a_live_key_first_never_hands_its_paid_image_to_a_test_key(
     gateway: Gateway, upstream: FakeOpenAI, account: Account
 ) -> None:
-    test_key = gateway.admin(lambda admin: admin.create_key(account.id, test=True, models=None, rpm=None))["key"]
+    test_key = gateway.admin(lambda admin: admin.keys.create(account.id, test=True, models=None, rpm=None))["key"]
     paid = post(gateway, account.key, "order-scope-2")
     preview = post(gateway, test_key, "order-scope-2")
     assert paid.status_code == preview.status_code == 200
@@ -62,7 +62,7 @@ def test_two_live_keys_of_one_account_share_the_key_space(
     gateway: Gateway, upstream: FakeOpenAI, account: Account
 ) -> None:
     """The documented scope: a client that rotates its live key mid-retry still gets its replay."""
-    other = gateway.admin(lambda admin: admin.create_key(account.id, test=False, models=None, rpm=None))["key"]
+    other = gateway.admin(lambda admin: admin.keys.create(account.id, test=False, models=None, rpm=None))["key"]
     first = post(gateway, account.key, "order-scope-3")
     again = post(gateway, other, "order-scope-3")
     assert again.headers["idempotent-replayed"] == "true"

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from PIL import Image
 
-from imagegate.pixels import DEFAULT_LIMIT
+from imagegate.imaging.pixels import DEFAULT_LIMIT
 from tests.conftest import Gateway, serve_gateway
 
 EDITS, QUOTES = 12, 4

@@ -228,7 +228,7 @@ def test_refusals_at_submit_are_the_sync_ones_and_make_no_job(jobs_gateway: Gate
 
     limited = jobs_gateway.new_account("10")
     one_a_minute = jobs_gateway.admin(
-        lambda admin: admin.create_key(limited.id, test=False, models=None, rpm=1, ipm=None)
+        lambda admin: admin.keys.create(limited.id, test=False, models=None, rpm=1, ipm=None)
     )["key"]
     accepted = submit(jobs_gateway, one_a_minute)[1]
     with pytest.raises(openai.RateLimitError) as slowed:
@@ -285,7 +285,7 @@ def test_a_queued_job_is_cancelled_and_its_hold_released(idle_gateway: Gateway, 
     row = idle_gateway.usage_row(response.headers["x-request-id"])
     assert row is not None and (row["status"], row["error_code"], row["cost_micros"]) == (499, "job_cancelled", 0)
     assert upstream.requests == []
-    assert idle_gateway.admin(lambda admin: admin.verify_ledger())["ok"]
+    assert idle_gateway.admin(lambda admin: admin.ledger.verify())["ok"]
 
 
 def test_another_accounts_job_and_unknown_ids_are_404(idle_gateway: Gateway) -> None:
@@ -354,7 +354,7 @@ def test_a_job_accepted_by_a_stopped_node_is_run_by_another(tmp_path: Path, upst
         charged = sum(r["result"]["billing"]["amount_micros"] for r in results)
         assert sorted(r.path for r in upstream.requests) == sorted([GENERATIONS_PATH] * 2 + [EDITS_PATH])
         assert _wait_until(lambda: running.balance(account.id) == (10_000_000 - charged, 0), 10)
-        assert running.admin(lambda admin: admin.verify_ledger())["ok"]
+        assert running.admin(lambda admin: admin.ledger.verify())["ok"]
     finally:
         for gw in (running, accepting):
             if gw is not None:
@@ -379,7 +379,7 @@ def test_two_nodes_on_postgres_run_every_job_exactly_once(
         assert generation_calls(upstream) == JOBS_ON_TWO_NODES
         charged = sum(r["result"]["billing"]["amount_micros"] for r in results)
         assert nodes[0].balance(account.id) == (10_000_000 - charged, 0)
-        verdict = nodes[0].admin(lambda admin: admin.verify_ledger())
+        verdict = nodes[0].admin(lambda admin: admin.ledger.verify())
         assert verdict["ok"], verdict
     finally:
         for gw in nodes:

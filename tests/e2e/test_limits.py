@@ -20,7 +20,7 @@ CAT = {"model": "gpt-image-2", "prompt": "a cat"}
 def key_for(
     gateway: Gateway, account_id: str, *, test: bool = True, rpm: int | None = None, ipm: int | None = None
 ) -> str:
-    key = gateway.admin(lambda admin: admin.create_key(account_id, test=test, models=None, rpm=rpm, ipm=ipm))
+    key = gateway.admin(lambda admin: admin.keys.create(account_id, test=test, models=None, rpm=rpm, ipm=ipm))
     return key["key"]  # type: ignore[no-any-return]
 
 
@@ -70,7 +70,7 @@ def test_a_refusal_by_one_bucket_takes_nothing_from_the_other(gateway: Gateway, 
 
 def test_account_defaults_apply_to_keys_without_their_own(gateway: Gateway) -> None:
     account = gateway.new_account("0", test=True)
-    gateway.admin(lambda admin: admin.set_account_limits(account.id, rpm=2, ipm=None, max_in_flight=None))
+    gateway.admin(lambda admin: admin.accounts.set_limits(account.id, rpm=2, ipm=None, max_in_flight=None))
     own = key_for(gateway, account.id, rpm=5)
     default_codes = [gateway.post_images(account.key, CAT).status_code for _ in range(3)]
     own_codes = [gateway.post_images(own, CAT).status_code for _ in range(5)]
@@ -85,7 +85,7 @@ def test_account_defaults_apply_to_keys_without_their_own(gateway: Gateway) -> N
 
 
 def test_requests_in_flight_per_account(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
-    gateway.admin(lambda admin: admin.set_account_limits(account.id, rpm=None, ipm=None, max_in_flight=1))
+    gateway.admin(lambda admin: admin.accounts.set_limits(account.id, rpm=None, ipm=None, max_in_flight=1))
     upstream.script({"kind": "delay", "seconds": 1.0})  # under the 1.5 s attempt timeout
     first: dict[str, httpx.Response] = {}
     thread = threading.Thread(target=lambda: first.setdefault("r", gateway.post_images(account.key, CAT)))
@@ -108,7 +108,7 @@ def test_requests_in_flight_per_account(gateway: Gateway, upstream: FakeOpenAI, 
 
 
 def test_in_flight_slot_is_freed_by_failures_too(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:
-    gateway.admin(lambda admin: admin.set_account_limits(account.id, rpm=None, ipm=None, max_in_flight=1))
+    gateway.admin(lambda admin: admin.accounts.set_limits(account.id, rpm=None, ipm=None, max_in_flight=1))
     upstream.script({"kind": "moderation_blocked"})
     assert gateway.post_images(account.key, CAT).status_code == 451
     assert gateway.post_images(account.key, CAT).status_code == 200

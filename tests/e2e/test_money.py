@@ -75,7 +75,7 @@ def test_two_nodes_one_account_bill_exactly_what_credit_covers(
         assert node_a.balance(account.id) == (0, 0)
         stored = list((tmp_path / "data" / "images").rglob("img_*.png"))
         assert len(stored) == covered
-        usage = node_a.admin(lambda admin: admin.usage(*_today(), account.id))
+        usage = node_a.admin(lambda admin: admin.reports.usage(*_today(), account.id))
         assert usage["totals"] == {"requests": fired, "images": covered, "cost_micros": covered * LOW_1024}
         verdict = ledger_verify(node_a)
         assert verdict["ok"], verdict
@@ -100,7 +100,7 @@ def test_ledger_verify_passes_after_every_kind_of_entry(gateway: Gateway, upstre
         client.images.generate(model="gpt-image-2", prompt="a cat")
     upstream.script({"kind": "fewer_images"})
     client.images.generate(model="gpt-image-2", prompt="a cat", n=3, quality="low")
-    gateway.admin(lambda admin: admin.adjust_credit(account.id, "-0.25", "goodwill reversed"))
+    gateway.admin(lambda admin: admin.ledger.adjust_credit(account.id, "-0.25", "goodwill reversed"))
 
     assert gateway.balance(account.id) == (1_000_000 - 4 * LOW_1024 - 250_000, 0)
     assert ledger_verify(gateway)["ok"]
@@ -201,10 +201,10 @@ def test_holds_sweep_command_releases_only_expired_holds(
 
 def test_negative_adjustment_cannot_take_balance_below_zero(gateway: Gateway) -> None:
     account = gateway.new_account("1")
-    result = gateway.admin(lambda admin: admin.adjust_credit(account.id, "-1", "zero it"))
+    result = gateway.admin(lambda admin: admin.ledger.adjust_credit(account.id, "-1", "zero it"))
     assert result["balance_micros"] == 0
     from imagegate.domain.errors import BalanceOutOfRange
 
     with pytest.raises(BalanceOutOfRange):
-        gateway.admin(lambda admin: admin.adjust_credit(account.id, "-0.000001", "below zero"))
+        gateway.admin(lambda admin: admin.ledger.adjust_credit(account.id, "-0.000001", "below zero"))
     assert gateway.balance(account.id) == (0, 0)

@@ -33,7 +33,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Gateway, Ga
 
 def new_key(gateway: Gateway, rpm: int | None = None, ipm: int | None = None) -> str:
     account = gateway.new_account("0", test=True)
-    key = gateway.admin(lambda admin: admin.create_key(account.id, test=True, models=None, rpm=rpm, ipm=ipm))
+    key = gateway.admin(lambda admin: admin.keys.create(account.id, test=True, models=None, rpm=rpm, ipm=ipm))
     return key["key"]  # type: ignore[no-any-return]
 
 
@@ -100,7 +100,7 @@ def test_redis_down_fails_closed_with_503_never_500(tmp_path: Path) -> None:
         limited = new_key(gateway, rpm=100)
         unlimited = new_key(gateway)
         account = gateway.new_account("0", test=True)
-        gateway.admin(lambda admin: admin.set_account_limits(account.id, rpm=None, ipm=None, max_in_flight=3))
+        gateway.admin(lambda admin: admin.accounts.set_limits(account.id, rpm=None, ipm=None, max_in_flight=3))
         refused = gateway.post_images(limited, CAT)
         in_flight = gateway.post_images(account.key, CAT)
         served = gateway.post_images(unlimited, CAT)

@@ -24,7 +24,7 @@ FLAGGED = "a massacre in a medieval village, oil painting"
 
 
 def blocks(gateway: Gateway, **kwargs: object) -> list[dict]:  # type: ignore[type-arg]
-    return gateway.admin(lambda admin: admin.list_blocks(**kwargs))["data"]  # type: ignore[no-any-return]
+    return gateway.admin(lambda admin: admin.reports.blocks(**kwargs))["data"]  # type: ignore[no-any-return]
 
 
 def event_for(gateway: Gateway, request_id: str, include_flags: bool = False) -> dict:  # type: ignore[type-arg]
@@ -107,7 +107,9 @@ def test_flagging_category_serves_the_request_and_records_a_flag(
 def test_account_policy_can_only_add_blocks(gateway: Gateway, upstream: FakeOpenAI) -> None:
     strict, lenient = gateway.new_account("10"), gateway.new_account("10")
     gateway.admin(
-        lambda admin: admin.set_account_safety(strict.id, block_terms=["purple giraffe"], block_categories=["violence"])
+        lambda admin: admin.accounts.set_safety(
+            strict.id, block_terms=["purple giraffe"], block_categories=["violence"]
+        )
     )
     own_term = gateway.post_images(strict.key, {"model": "gpt-image-2", "prompt": "a PURPLE gir\u200baffe at dawn"})
     escalated = gateway.post_images(strict.key, {"model": "gpt-image-2", "prompt": FLAGGED})
@@ -129,7 +131,7 @@ def test_account_policy_can_only_add_blocks(gateway: Gateway, upstream: FakeOpen
 def test_account_policy_rejects_unknown_categories(gateway: Gateway) -> None:
     account = gateway.new_account("0")
     with pytest.raises(Exception, match="Unknown safety categories: kittens"):
-        gateway.admin(lambda admin: admin.set_account_safety(account.id, block_terms=[], block_categories=["kittens"]))
+        gateway.admin(lambda admin: admin.accounts.set_safety(account.id, block_terms=[], block_categories=["kittens"]))
 
 
 def test_cli_lists_blocks_as_one_json_object(gateway: Gateway, upstream: FakeOpenAI, account: Account) -> None:

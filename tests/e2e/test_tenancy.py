@@ -143,7 +143,7 @@ def test_model_allowlist_refuses_other_models_and_holds_nothing(gateway: Gateway
 
 
 def test_disabled_account_is_refused_everywhere(gateway: Gateway, upstream: FakeOpenAI, a: Account, b: Account) -> None:
-    gateway.admin(lambda admin: admin.set_account_disabled(a.id, True))
+    gateway.admin(lambda admin: admin.accounts.set_disabled(a.id, True))
     try:
         response = gateway.post_images(a.key, BODY)
         assert_error(response, 403, "permission_error", "account_disabled")
@@ -158,7 +158,7 @@ def test_disabled_account_is_refused_everywhere(gateway: Gateway, upstream: Fake
         # another account is untouched
         assert gateway.post_images(b.key, BODY).status_code == 200
     finally:
-        gateway.admin(lambda admin: admin.set_account_disabled(a.id, False))
+        gateway.admin(lambda admin: admin.accounts.set_disabled(a.id, False))
     assert gateway.post_images(a.key, BODY).status_code == 200
 
 

@@ -72,7 +72,9 @@ def assert_totals_add_up(result: dict[str, Any]) -> None:
 
 def test_one_record_per_authenticated_request_with_the_contracts_fields(gateway: Gateway, upstream: FakeOpenAI) -> None:
     account = gateway.new_account("0.02")  # 20_000 micros: the first request leaves 8_000
-    restricted_key = gateway.admin(lambda admin: admin.create_key(account.id, test=False, models=["preview"], rpm=None))
+    restricted_key = gateway.admin(
+        lambda admin: admin.keys.create(account.id, test=False, models=["preview"], rpm=None)
+    )
     started = time.time()
 
     ok = gateway.post_images(account.key, body(n=2, user="end-user-7"))
@@ -191,7 +193,7 @@ def test_an_unauthenticated_request_leaves_no_record(gateway: Gateway, upstream:
         assert response.status_code == 401, response.text
     request_ids = {r.headers["x-request-id"] for r in refused}
 
-    everything = gateway.admin(lambda admin: admin.usage(since, datetime.now(UTC) + timedelta(seconds=5)))
+    everything = gateway.admin(lambda admin: admin.reports.usage(since, datetime.now(UTC) + timedelta(seconds=5)))
     assert not request_ids & {r["id"] for r in everything["data"]}
     assert usage_of(gateway, account.key)["totals"] == {"requests": 0, "images": 0, "cost_micros": 0}
     assert upstream.requests == []

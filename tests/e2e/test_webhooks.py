@@ -22,7 +22,7 @@ import pytest
 import standardwebhooks
 
 from imagegate.config import load_settings
-from imagegate.service.webhooks import Webhooks
+from imagegate.service.webhooks.webhooks import Webhooks
 from imagegate.wiring import open_database
 from tests.conftest import ROOT, Account, Gateway, _clean_environ, serve_in_process
 from tests.support.assertions import assert_error

@@ -1,4 +1,4 @@
-"""The gateway's app in this process: `imagegate.http.app.create_app` with its lifespan (so the
+"""The gateway's app in this process: `imagegate.asgi.create_app` with its lifespan (so the
 wiring is a serving node's), on a SQLite file in a temporary folder, driven through httpx's
 ASGITransport. For endpoint -> service behaviour that needs no process of its own; upstreams are
 the catalog's routes (point them at the offline `preview` provider to pay real prices offline)."""
@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
+from imagegate.asgi import create_app
 from imagegate.config import Settings, load_settings
-from imagegate.http.app import create_app
 from imagegate.wiring import Gateway
 
 
@@ -59,10 +59,10 @@ class InProcess:
 
     async def new_key(self, usd: str = "10", *, test: bool = False) -> str:
         admin = self.gateway.admin
-        account = await admin.create_account("in-process")
+        account = await admin.accounts.create("in-process")
         if usd != "0":
-            await admin.add_credit(account["id"], usd, "funding")
-        return str((await admin.create_key(account["id"], test=test, models=None, rpm=None))["key"])
+            await admin.ledger.add_credit(account["id"], usd, "funding")
+        return str((await admin.keys.create(account["id"], test=test, models=None, rpm=None))["key"])
 
 
 @asynccontextmanager

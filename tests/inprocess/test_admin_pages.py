@@ -55,8 +55,8 @@ async def post(browser: httpx.AsyncClient, path: str, fields: dict[str, Any]) ->
 
 
 async def funded(app: InProcess, usd: str = "10") -> dict[str, Any]:
-    account = await app.gateway.admin.create_account("pages")
-    await app.gateway.admin.add_credit(account["id"], usd, "funding")
+    account = await app.gateway.admin.accounts.create("pages")
+    await app.gateway.admin.ledger.add_credit(account["id"], usd, "funding")
     return account
 
 
@@ -94,7 +94,7 @@ def test_adjustments_take_credit_either_way_with_their_reason_in_the_ledger(tmp_
             browser, f"{path}/adjust", {"amount_usd": "0.75", "reason": "credit note", "account": account["id"]}
         )
         assert (back.status_code, back.headers["location"]) == (303, f"{path}?done=adjusted")
-        assert (await app.gateway.admin.get_account(account["id"]))["balance_micros"] == 8_250_000
+        assert (await app.gateway.admin.accounts.get(account["id"]))["balance_micros"] == 8_250_000
 
         page = await browser.get(back.headers["location"])
         assert "Balance adjusted." in page.text and "$8.25" in page.text
@@ -113,8 +113,8 @@ def test_adjustments_take_credit_either_way_with_their_reason_in_the_ledger(tmp_
             refused = await post(browser, f"{path}/adjust", {**fields, "account": account["id"]})
             assert refused.status_code == status and 'id="admin-error"' in refused.text, fields
             assert words in refused.text and 'id="ledger"' in refused.text, (fields, refused.text[:300])
-        assert (await app.gateway.admin.get_account(account["id"]))["balance_micros"] == 8_250_000
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.accounts.get(account["id"]))["balance_micros"] == 8_250_000
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     run(tmp_path, scenario)
 
@@ -122,17 +122,17 @@ def test_adjustments_take_credit_either_way_with_their_reason_in_the_ledger(tmp_
 def test_a_disabled_accounts_keys_answer_403_until_it_is_enabled(tmp_path: Path) -> None:
     async def scenario(app: InProcess, browser: httpx.AsyncClient) -> None:
         account = await funded(app)
-        key = (await app.gateway.admin.create_key(account["id"], test=False, models=None, rpm=None))["key"]
+        key = (await app.gateway.admin.keys.create(account["id"], test=False, models=None, rpm=None))["key"]
         path = f"/admin/accounts/{account['id']}"
         assert (await generate(app, key)).status_code == 200
         off = await post(browser, f"{path}/disable", {"account": account["id"]})
         assert off.headers["location"] == f"{path}?done=disabled"
         page = await browser.get(path)
         assert 'id="account-state">disabled' in page.text and f'action="{path}/enable"' in page.text
-        before = (await app.gateway.admin.get_account(account["id"]))["balance_micros"]
+        before = (await app.gateway.admin.accounts.get(account["id"]))["balance_micros"]
         refused = await generate(app, key)
         assert_error(refused, 403, "permission_error", "account_disabled")
-        assert (await app.gateway.admin.get_account(account["id"]))["balance_micros"] == before
+        assert (await app.gateway.admin.accounts.get(account["id"]))["balance_micros"] == before
         on = await post(browser, f"{path}/enable", {})
         assert on.headers["location"] == "/admin?done=enabled"
         assert (await generate(app, key)).status_code == 200
@@ -143,24 +143,24 @@ def test_a_disabled_accounts_keys_answer_403_until_it_is_enabled(tmp_path: Path)
 def test_limits_and_safety_are_set_from_the_account_page(tmp_path: Path) -> None:
     async def scenario(app: InProcess, browser: httpx.AsyncClient) -> None:
         account = await funded(app)
-        key = (await app.gateway.admin.create_key(account["id"], test=False, models=None, rpm=None))["key"]
+        key = (await app.gateway.admin.keys.create(account["id"], test=False, models=None, rpm=None))["key"]
         path = f"/admin/accounts/{account['id']}"
         done = await post(
             browser, f"{path}/limits", {"rpm": "5", "ipm": "", "max_in_flight": "2", "account": account["id"]}
         )
         assert done.status_code == 303
-        shown = await app.gateway.admin.get_account(account["id"])
+        shown = await app.gateway.admin.accounts.get(account["id"])
         assert (shown["rpm"], shown["ipm"], shown["max_in_flight"]) == (5, None, 2)
         for hostile in ("²", "9" * 5000, "-1", "0"):
             refused = await post(browser, f"{path}/limits", {"rpm": hostile, "account": account["id"]})
             assert refused.status_code == 400 and 'id="admin-error"' in refused.text, hostile
-        assert (await app.gateway.admin.get_account(account["id"]))["rpm"] == 5
+        assert (await app.gateway.admin.accounts.get(account["id"]))["rpm"] == 5
 
         page = (await browser.get(path)).text
         assert 'value="violence"' in page and 'value="sexual_minors"' not in page  # only what does not block yet
         safety = {"block_terms": "kite\nzeppelin", "block_categories": ["violence"], "account": account["id"]}
         assert (await post(browser, f"{path}/safety", safety)).status_code == 303
-        assert (await app.gateway.admin.get_account(account["id"]))["safety"] == {
+        assert (await app.gateway.admin.accounts.get(account["id"]))["safety"] == {
             "block_terms": ["kite", "zeppelin"],
             "block_categories": ["violence"],
         }
@@ -182,7 +182,7 @@ def test_keys_get_a_model_list_both_rates_and_a_webhook_with_its_secret_shown_on
         key = re.search(r'id="new-key-value">([^<]+)<', page.text)
         assert key and key.group(1).startswith("ig_live_")
         assert "new-key-value" not in (await browser.get(path)).text  # shown once
-        (row,) = (await app.gateway.admin.list_keys(account["id"]))["data"]
+        (row,) = (await app.gateway.admin.keys.list_for(account["id"]))["data"]
         assert (row["allowed_models"], row["rpm"], row["ipm"]) == (["gpt-image-2", "nano-banana-2"], 30, 60)
         refused = await post(browser, f"{path}/keys", {"models": "no-such-model", "account": account["id"]})
         assert refused.status_code == 400 and "Unknown model" in refused.text
@@ -197,7 +197,7 @@ def test_keys_get_a_model_list_both_rates_and_a_webhook_with_its_secret_shown_on
         secret = re.search(r'id="new-secret-value">([^<]+)<', page.text)
         assert secret and secret.group(1).startswith("whsec_")
         assert "new-secret-value" not in (await browser.get(path)).text
-        assert (await app.gateway.admin.get_key(row["id"]))["webhook_url"] == "https://hooks.example.com/x"
+        assert (await app.gateway.admin.keys.get(row["id"]))["webhook_url"] == "https://hooks.example.com/x"
         inside = await post(
             browser,
             f"/admin/keys/{row['id']}/webhook",
@@ -206,7 +206,7 @@ def test_keys_get_a_model_list_both_rates_and_a_webhook_with_its_secret_shown_on
         assert inside.status_code == 400 and 'id="admin-error"' in inside.text
         cleared = await post(browser, f"/admin/keys/{row['id']}/webhook/clear", {"account": account["id"]})
         assert cleared.headers["location"] == f"{path}?done=webhook-cleared"
-        assert (await app.gateway.admin.get_key(row["id"]))["webhook_url"] is None
+        assert (await app.gateway.admin.keys.get(row["id"]))["webhook_url"] is None
 
         revoked = await post(browser, f"/admin/keys/{row['id']}/revoke", {"account": account["id"]})
         assert revoked.headers["location"] == f"{path}?done=revoked"
@@ -219,7 +219,7 @@ def test_the_ledger_history_pages_like_the_cli_and_the_admin_api(tmp_path: Path)
     async def scenario(app: InProcess, browser: httpx.AsyncClient) -> None:
         account = await funded(app, "1")
         for i in range(60):
-            await app.gateway.admin.adjust_credit(account["id"], "0.01", f"entry {i:02d}")
+            await app.gateway.admin.ledger.adjust_credit(account["id"], "0.01", f"entry {i:02d}")
         path = f"/admin/accounts/{account['id']}"
         first = (await browser.get(path)).text
         assert "entry 59" in first and "entry 10" in first and "entry 09" not in first  # 50 a page, newest first

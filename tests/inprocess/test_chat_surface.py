@@ -135,7 +135,7 @@ def test_the_openai_sdk_gets_a_data_url_image_billed_as_the_images_api_bills_it(
         records = sorted((r["surface"], r["cost_micros"], r["status"]) for r in (await usage_of(app, key)).values())
         assert records == [("chat", LOW_1024, 200), ("images", LOW_1024, 200)]
         assert await account_of(app, key) == (FUNDED - 2 * LOW_1024, 0)
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     run_app(tmp_path, scenario)
 
@@ -403,9 +403,9 @@ def test_402_451_and_429_refuse_as_on_the_images_api_unbilled(tmp_path: Path) ->
         assert blocked.headers["x-imagegate-block-stage"] == "gateway"
 
         admin = app.gateway.admin
-        account = await admin.create_account("limited")
-        await admin.add_credit(account["id"], "10", "funding")
-        limited = str((await admin.create_key(account["id"], test=False, models=None, rpm=1))["key"])
+        account = await admin.accounts.create("limited")
+        await admin.ledger.add_credit(account["id"], "10", "funding")
+        limited = str((await admin.keys.create(account["id"], test=False, models=None, rpm=1))["key"])
         assert (await chat(app, limited, ask())).status_code == 200
         second = await chat(app, limited, ask())
         assert (second.status_code, second.json()["error"]["code"]) == (429, "rate_limit_exceeded")
@@ -415,7 +415,7 @@ def test_402_451_and_429_refuse_as_on_the_images_api_unbilled(tmp_path: Path) ->
             (record,) = (await usage_of(app, who)).values()
             assert (record["surface"], record["status"], record["cost_micros"]) == ("chat", status, 0)
         assert await account_of(app, key) == (FUNDED, 0)
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     run_app(tmp_path, scenario)
 
@@ -425,9 +425,9 @@ def test_401_403_and_503_in_the_openai_error_shape(tmp_path: Path) -> None:
         anonymous = await app.http.post(CHAT, json=ask())
         assert (anonymous.status_code, anonymous.json()["error"]["type"]) == (401, "authentication_error")
         admin = app.gateway.admin
-        account = await admin.create_account("allowlisted")
-        await admin.add_credit(account["id"], "10", "funding")
-        only_nano = str((await admin.create_key(account["id"], test=False, models=["nano-banana-2"], rpm=None))["key"])
+        account = await admin.accounts.create("allowlisted")
+        await admin.ledger.add_credit(account["id"], "10", "funding")
+        only_nano = str((await admin.keys.create(account["id"], test=False, models=["nano-banana-2"], rpm=None))["key"])
         denied = await chat(app, only_nano, ask())
         assert (denied.status_code, denied.json()["error"]["code"]) == (403, "model_not_allowed")
         key = await app.new_key()

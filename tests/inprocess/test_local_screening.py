@@ -17,7 +17,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from imagegate.config import load_safety_policy
-from imagegate.images import screening_view
+from imagegate.imaging.images import screening_view
 from imagegate.providers.local_classifier import LocalDetector
 from tests.upstreams.fake_openai import FakeOpenAI, render_image
 from tests.upstreams.marked_images import render_marked
@@ -150,9 +150,9 @@ def test_previews_pass_and_an_operators_threshold_blocks_on_the_gateway(
             assert response.status_code == 451, response.text
             error = response.json()["error"]
             assert error["code"] == "output_blocked" and "category: partial nudity" in error["message"]
-            events = (await app.gateway.admin.list_blocks())["data"]
+            events = (await app.gateway.admin.reports.blocks())["data"]
             assert [(e["stage"], e["category"]) for e in events] == [("output", "partial_nudity")]
-            assert (await app.gateway.admin.verify_ledger())["ok"]
+            assert (await app.gateway.admin.ledger.verify())["ok"]
 
     asyncio.run(previews())
     asyncio.run(operator_threshold())

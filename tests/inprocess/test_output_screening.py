@@ -106,7 +106,7 @@ async def money_of(app: InProcess, key: str) -> tuple[int, int]:
 
 
 async def output_blocks(app: InProcess, request_id: str, *, flags: bool = False) -> list[dict[str, Any]]:
-    events = (await app.gateway.admin.list_blocks(include_flags=flags))["data"]
+    events = (await app.gateway.admin.reports.blocks(include_flags=flags))["data"]
     return [event for event in events if event["request_id"] == request_id and event["stage"] == "output"]
 
 
@@ -129,7 +129,7 @@ async def assert_unbilled(app: InProcess, key: str, request_id: str, *, surface:
     assert got == (451, "output_blocked", 0, 0, lost), record
     assert record["surface"] == surface
     assert await money_of(app, key) == (FUNDED, 0)
-    assert (await app.gateway.admin.verify_ledger())["ok"]
+    assert (await app.gateway.admin.ledger.verify())["ok"]
 
 
 def test_a_flagged_image_is_never_handed_out_nor_billed(
@@ -199,7 +199,7 @@ def test_with_n_2_a_flagged_image_is_dropped_and_the_other_delivered_and_billed(
         )
         assert [e["category"] for e in await output_blocks(app, request_id)] == ["explicit_nudity"]
         assert await money_of(app, key) == (FUNDED - LOW_1024, 0)
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     screened(scenario)
 
@@ -220,7 +220,7 @@ def test_a_stream_sends_no_partial_and_no_flagged_image(screened: Callable[..., 
         assert upstream.requests[-1].json["partial_images"] == 2  # the upstream did stream its partials
         record = await usage_of(app, key, streamed.headers["x-request-id"])
         assert (record["delivered"], record["lost_images"], record["cost_micros"]) == (1, 0, LOW_1024)
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     screened(scenario)
 
@@ -315,7 +315,7 @@ def test_the_screen_down_serves_when_open_and_refuses_unbilled_when_closed(
             record = await usage_of(app, key, refused.headers["x-request-id"])
             assert (record["status"], record["cost_micros"], record["lost_images"]) == (503, 0, 1)
         assert await money_of(app, key) == (FUNDED, 0)
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     screened(fail_open, IMAGEGATE_MODERATION_TIMEOUT_SECONDS="0.5")
     screened(fail_closed, IMAGEGATE_MODERATION_TIMEOUT_SECONDS="0.5", IMAGEGATE_MODERATION_ON_ERROR="closed")
@@ -328,10 +328,10 @@ def test_an_accounts_stricter_policy_blocks_what_the_deployment_only_flags(
         moderation.image_category = "violence"  # `violent_imagery`: a flag in the shipped policy
         admin = app.gateway.admin
         relaxed = await app.new_key()
-        account = await admin.create_account("strict")
-        await admin.add_credit(account["id"], "10", "funding")
-        strict = str((await admin.create_key(account["id"], test=False, models=None, rpm=None))["key"])
-        await admin.set_account_safety(account["id"], block_terms=[], block_categories=["violent_imagery"])
+        account = await admin.accounts.create("strict")
+        await admin.ledger.add_credit(account["id"], "10", "funding")
+        strict = str((await admin.keys.create(account["id"], test=False, models=None, rpm=None))["key"])
+        await admin.accounts.set_safety(account["id"], block_terms=[], block_categories=["violent_imagery"])
 
         upstream.script({"kind": "ok", "marked": [0]}, {"kind": "ok", "marked": [0]})
         flagged = await generate(app, relaxed)

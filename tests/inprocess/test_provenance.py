@@ -26,7 +26,8 @@ from PIL import Image
 from imagegate import __version__
 from imagegate.cli import main
 from imagegate.provenance.credentials import DOCUMENT_SIGNING, CredentialsError, issue_chain
-from imagegate.service.doctor import diagnose
+from imagegate.service.operator.doctor import diagnose
+from imagegate.wiring import open_doctor
 from tests.support.provenance import (
     TRAINED,
     VENDOR_GENERATOR,
@@ -350,7 +351,7 @@ def test_c2pa_off_hands_out_unmarked_images_and_doctor_warns(tmp_path: Path) -> 
 
     run_app(tmp_path, scenario, IMAGEGATE_C2PA="off")
     assert not (tmp_path / "data" / "c2pa").exists()  # no chain was made either
-    checks = {c.name: c for c in asyncio.run(diagnose(lambda: settings[0], offline=True))}
+    checks = {c.name: c for c in asyncio.run(diagnose(lambda: settings[0], open_doctor, offline=True))}
     assert checks["c2pa"].status == "warn" and "IMAGEGATE_C2PA=off" in checks["c2pa"].detail
     assert checks["c2pa"].fix is not None and "IMAGEGATE_C2PA" in checks["c2pa"].fix
 
@@ -369,7 +370,7 @@ def test_the_gateways_own_chain_is_made_once_and_doctor_says_it_is_on_no_trust_l
     assert chain.read_bytes() == first  # kept, not made again
 
     settings = app_settings(tmp_path / "data")
-    checks = {c.name: c for c in asyncio.run(diagnose(lambda: settings, offline=True))}
+    checks = {c.name: c for c in asyncio.run(diagnose(lambda: settings, open_doctor, offline=True))}
     assert checks["c2pa"].status == "warn" and "not from a trusted list" in checks["c2pa"].detail
     assert checks["c2pa"].fix is not None and "IMAGEGATE_C2PA_CERT" in checks["c2pa"].fix
 
@@ -406,7 +407,7 @@ def test_an_operators_certificate_signs_when_given(tmp_path: Path) -> None:
 
     run_app(tmp_path, scenario, IMAGEGATE_C2PA_CERT=str(cert), IMAGEGATE_C2PA_KEY=str(key_file))
     assert not (tmp_path / "data" / "c2pa").exists()  # the gateway made no chain of its own
-    checks = {c.name: c for c in asyncio.run(diagnose(lambda: settings[0], offline=True))}
+    checks = {c.name: c for c in asyncio.run(diagnose(lambda: settings[0], open_doctor, offline=True))}
     assert checks["c2pa"].status == "ok" and "Example Operator C2PA signer" in checks["c2pa"].detail
 
 

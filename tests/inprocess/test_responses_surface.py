@@ -125,7 +125,7 @@ def test_sdk_create_answers_one_image_call_billed_as_the_images_api_bills_it(tmp
         assert "POST /v1/responses 200 " in line and "model=gpt-image-2 images=1 cost_micros=6000 " in line, line
         record = (await usage_of(app, key))[raw.headers["x-request-id"]]
         assert (record["surface"], record["cost_micros"], record["model"]) == ("responses", LOW_1024, "gpt-image-2")
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     run_app(tmp_path, scenario)
 
@@ -395,7 +395,7 @@ def test_every_invalid_field_is_a_400_naming_it_and_costs_nothing(tmp_path: Path
         records = await usage_of(app, key)
         assert len(records) == len(BAD_FIELDS) + 1  # every refusal recorded, on this surface, unbilled
         assert {(r["surface"], r["status"], r["cost_micros"]) for r in records.values()} == {("responses", 400, 0)}
-        assert (await app.gateway.admin.verify_ledger())["ok"]
+        assert (await app.gateway.admin.ledger.verify())["ok"]
 
     run_app(tmp_path, scenario, IMAGEGATE_PUBLIC_URL="https://images.example.com")
 
@@ -422,13 +422,13 @@ def test_refusals_have_the_images_apis_statuses_and_cost_nothing(tmp_path: Path)
         )
         huge = body(input=user({"type": "input_image", "image_url": "data:image/png;base64," + "A" * 300_000}))
         assert_error(await post(app, key, huge), 413, "invalid_request_error", "request_too_large", None)
-        account = (await admin.create_account("limited"))["id"]
-        await admin.add_credit(account, "10", "funding")
-        once = str((await admin.create_key(account, test=False, models=None, rpm=1))["key"])
+        account = (await admin.accounts.create("limited"))["id"]
+        await admin.ledger.add_credit(account, "10", "funding")
+        once = str((await admin.keys.create(account, test=False, models=None, rpm=1))["key"])
         assert (await post(app, once, body())).status_code == 200
         assert_error(await post(app, once, body()), 429, "rate_limit_error", "rate_limit_exceeded")
         assert await balance(app, key) == start
-        assert (await admin.verify_ledger())["ok"]
+        assert (await admin.ledger.verify())["ok"]
 
     run_app(tmp_path, scenario, IMAGEGATE_EDIT_MAX_IMAGE_BYTES="4000", IMAGEGATE_EDIT_MAX_BODY_BYTES="200000")
 

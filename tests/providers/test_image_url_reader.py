@@ -20,8 +20,8 @@ from imagegate.domain.errors import InvalidRequest, RequestTooLarge
 from imagegate.domain.image_url import ImageRef
 from imagegate.domain.ports import ImageUrlUnreadable
 from imagegate.providers.image_url_reader import ImageUrlFetcher
-from imagegate.service.image_inputs import ImageInputs
-from imagegate.service.operations import Edit, Generate
+from imagegate.service.images.inputs import ImageInputs
+from imagegate.service.images.operations import Edit, Generate
 
 PARAM = "messages[0].content[1].image_url.url"
 

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 import httpx
 import openai
 
-from imagegate.service.admin import AdminService
+from imagegate.service.operator.admin import AdminService
 from tests.support.operator import DESK, Action
 from tests.support.processes import ManagedProcess, free_port
 from tests.upstreams.fake_openai import FakeOpenAI
@@ -112,10 +112,10 @@ class Gateway:
 
     def new_account(self, usd: str = "10", *, test: bool = False, models: list[str] | None = None) -> Account:
         async def make(admin: AdminService) -> Account:
-            account = await admin.create_account("test")
+            account = await admin.accounts.create("test")
             if usd != "0":
-                await admin.add_credit(account["id"], usd, "test funding")
-            key = await admin.create_key(account["id"], test=test, models=models, rpm=None)
+                await admin.ledger.add_credit(account["id"], usd, "test funding")
+            key = await admin.keys.create(account["id"], test=test, models=models, rpm=None)
             return Account(account["id"], key["key"], key["id"])
 
         return self.admin(make)
@@ -123,12 +123,12 @@ class Gateway:
     def usage_row(self, request_id: str) -> dict[str, Any] | None:
         """The usage record the gateway wrote for `request_id`, as the operator's usage view shows it."""
         now = datetime.now(UTC)
-        report = self.admin(lambda admin: admin.usage(now - timedelta(hours=1), now + timedelta(minutes=1)))
+        report = self.admin(lambda admin: admin.reports.usage(now - timedelta(hours=1), now + timedelta(minutes=1)))
         return next((row for row in report["data"] if row["id"] == request_id), None)
 
     def balance(self, account_id: str) -> tuple[int, int]:
         """(balance_micros, held_micros) as the database has them now."""
-        account = self.admin(lambda admin: admin.get_account(account_id))
+        account = self.admin(lambda admin: admin.accounts.get(account_id))
         return account["balance_micros"], account["held_micros"]
 
     def stop(self) -> None:

@@ -35,9 +35,9 @@ from click.testing import CliRunner
 from starlette.testclient import TestClient
 from starlette.types import ASGIApp
 
-from imagegate.cli import main, prepare_serving
+from imagegate.asgi import create_app
+from imagegate.cli.commands import main, prepare_serving
 from imagegate.config import load_settings
-from imagegate.http.app import create_app
 from tests.support.gateway import _PROVIDER_VARS, Gateway, _clean_environ, gateway_env
 from tests.upstreams.fake_openai import FakeOpenAI
 

@@ -21,7 +21,7 @@ from anyio.from_thread import BlockingPortal
 
 from imagegate.config import load_settings
 from imagegate.db.unreachable import is_unreachable
-from imagegate.service.admin import AdminService
+from imagegate.service.operator.admin import AdminService
 from imagegate.wiring import open_admin
 
 Action = Callable[[AdminService], Awaitable[Any]]

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from imagegate import heap
+from imagegate.imaging import heap
 
 pytestmark = pytest.mark.skipif(heap._malloc_trim is None, reason="needs glibc's malloc_trim (Linux)")
 

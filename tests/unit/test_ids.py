@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from imagegate import ids
+from imagegate.domain import ids
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
@@ -39,3 +39,13 @@ def test_ids_sort_by_creation_time() -> None:
     time.sleep(0.002)
     second = ids.new_id("req")
     assert re.fullmatch(r"req_[0-9a-hjkmnp-tv-z]{26}", first) and first < second
+
+
+def test_one_check_of_an_id_a_client_sends() -> None:
+    made = ids.new_id("job")
+    assert ids.is_id(made, "job")
+    assert not ids.is_id(made, "img")  # another resource's id
+    assert not ids.is_id(made + "\n", "job")  # `$` would let a trailing newline through
+    assert not ids.is_id(made[:-1], "job")
+    assert not ids.is_id("job_" + "A" * 26, "job")
+    assert not ids.is_id("job_../../../etc/passwd", "job")

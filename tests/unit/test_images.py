@@ -1,4 +1,4 @@
-"""imagegate.images: cheap checks of upstream bytes, and conforming them to the request."""
+"""imagegate.imaging.images: cheap checks of upstream bytes, and conforming them to the request."""
 
 from __future__ import annotations
 
@@ -6,23 +6,36 @@ import functools
 import io
 import os
 import zlib
+from typing import Any
 
 import anyio
 import pytest
 from PIL import Image, ImageCms
 
 from imagegate.domain.upstream import RetryableUpstreamError
-from imagegate.images import (
+from imagegate.imaging.images import (
     INLINE_MAX_BYTES,
     BadImage,
     ImageInfo,
-    conform,
-    conform_async,
-    conform_viewed,
+    Wanted,
+    conform_image,
+    conform_image_async,
     encode,
     inspect,
     screening_view,
 )
+
+
+def wanted(want_format: str, want_size: tuple[int, int], compression: int | None, **options: Any) -> Wanted:
+    return Wanted(want_format, want_size, compression, **options)
+
+
+def conform(data: bytes, **options: Any) -> bytes:
+    return conform_image(data, wanted(**options)).data
+
+
+async def conform_async(data: bytes, **options: Any) -> bytes:
+    return (await conform_image_async(data, wanted(**options))).data
 
 
 def _picture(size: tuple[int, int] = (64, 48), mode: str = "RGB") -> Image.Image:
@@ -221,25 +234,15 @@ def test_encode_rejects_an_unknown_format() -> None:
 def test_conform_keeps_a_screening_view_only_where_it_decoded_the_pixels_anyway() -> None:
     """Output screening reads this view instead of decoding the image a second time."""
     picture = _picture((300, 200))
-    same = conform_viewed(
-        _bytes(picture, "PNG"), want_format="png", want_size=(300, 200), compression=None, view_side=64
-    )
-    assert same[1] is None  # passed through undecoded: the screen decodes it, once
-    converted, view = conform_viewed(
-        _bytes(picture, "PNG"), want_format="jpeg", want_size=(300, 200), compression=None, view_side=64
-    )
-    assert inspect(converted).format == "jpeg" and view is not None and (view.width, view.height) == (64, 43)
+    same = conform_image(_bytes(picture, "PNG"), Wanted("png", (300, 200), None, view_side=64))
+    assert same.view is None  # passed through undecoded: the screen decodes it, once
+    converted = conform_image(_bytes(picture, "PNG"), Wanted("jpeg", (300, 200), None, view_side=64))
+    view = converted.view
+    assert inspect(converted.data).format == "jpeg" and view is not None and (view.width, view.height) == (64, 43)
     assert view == screening_view(_bytes(picture, "PNG"), 64)  # the pixels the screen would have decoded
-    upscaled, from_native = conform_viewed(
-        _bytes(picture, "PNG"),
-        want_format="png",
-        want_size=(600, 400),
-        compression=None,
-        native_size=(300, 200),
-        view_side=64,
-    )
-    assert inspect(upscaled).size == (600, 400) and from_native == view
-    assert conform_viewed(_bytes(picture, "PNG"), want_format="jpeg", want_size=(300, 200), compression=None)[1] is None
+    upscaled = conform_image(_bytes(picture, "PNG"), Wanted("png", (600, 400), None, (300, 200), view_side=64))
+    assert inspect(upscaled.data).size == (600, 400) and upscaled.view == view
+    assert conform_image(_bytes(picture, "PNG"), Wanted("jpeg", (300, 200), None)).view is None
 
 
 def test_the_screening_view_is_rgb_reduced_with_transparency_on_white() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from imagegate.pixels import PixelBudget
+from imagegate.imaging.pixels import PixelBudget
 
 
 async def _work(budget: PixelBudget, pixels: int, started: list[int], gate: asyncio.Event, name: int) -> None:

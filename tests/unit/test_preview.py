@@ -12,7 +12,7 @@ import pytest
 from imagegate.domain.catalog import Catalog
 from imagegate.domain.request import ImageRequest, parse_image_request
 from imagegate.domain.upstream import GeneratedImage
-from imagegate.images import ImageInfo, inspect
+from imagegate.imaging.images import ImageInfo, inspect
 from imagegate.providers.preview import PreviewProvider, render
 
 PROMPT = "A watercolour fox asleep in a snowy birch forest at dawn, soft pink light and mist."

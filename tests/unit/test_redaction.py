@@ -1,4 +1,4 @@
-"""The one redaction place (redaction.py): configured secrets and credential-shaped text never reach
+"""The one redaction place (observability/redaction.py): configured secrets and credential-shaped text never reach
 a log line, its exception text or its arguments."""
 
 from __future__ import annotations
@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from imagegate.logs import redact_logs
+from imagegate.observability.logs import redact_logs
+from imagegate.observability.redaction import MASK, Redactor
 from imagegate.provenance.credentials import issue_chain
-from imagegate.redaction import MASK, Redactor
 
 SECRET = "azure-key-0123456789"
 

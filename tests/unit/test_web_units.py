@@ -16,8 +16,8 @@ from imagegate.domain.error_table import ERROR_ROWS
 from imagegate.domain.latency import summarize
 from imagegate.domain.price_summary import PriceGroup, summarize_prices, tier
 from imagegate.domain.request import FIELDS
-from imagegate.service.catalog_view import param_rows, siblings, sync_line
-from imagegate.service.route_health import availability_of
+from imagegate.service.operator.route_health import availability_of
+from imagegate.service.views.catalog import param_rows, siblings, sync_line
 from imagegate.web.format import usd
 from imagegate.web.render import content_security_policy
 from imagegate.web.session import AdminSessions

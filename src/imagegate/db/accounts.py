@@ -12,9 +12,9 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..domain.ids import new_id
 from ..domain.principal import AccountLimits, Principal
 from ..domain.safety_policy import AccountSafety
-from ..ids import new_id
 from .clock import utcnow
 from .runner import EngineRunner, Runner
 from .tables import accounts, api_keys, price_cards

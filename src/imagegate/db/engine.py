@@ -7,9 +7,12 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, exc, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import NullPool
 
 from .urls import async_database_url
 
@@ -33,6 +36,25 @@ def create_engine(url: str, pool_size: int = 20) -> AsyncEngine:
     engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_timeout=300)
     _ping_when_idle(engine)
     return engine
+
+
+def probe_engine(url: str) -> AsyncEngine:
+    """An engine for a one-off check (`imagegate doctor`): no pool kept, nothing made on disk."""
+    return create_async_engine(url, poolclass=NullPool)
+
+
+async def schema_revisions(engine: AsyncEngine) -> tuple[str | None, tuple[str, ...]]:
+    """The database's Alembic revision and the newest ones this gateway knows; raises when it does not answer."""
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))
+        return await conn.run_sync(_revisions)
+
+
+def _revisions(connection: Connection) -> tuple[str | None, tuple[str, ...]]:
+    current = MigrationContext.configure(connection).get_current_revision()
+    config = Config()
+    config.set_main_option("script_location", MIGRATIONS)
+    return current, tuple(ScriptDirectory.from_config(config).get_heads())
 
 
 def _ping_when_idle(engine: AsyncEngine) -> None:
@@ -85,4 +107,4 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(config, "head")
 
 
-__all__ = ["create_engine", "migrate", "sqlite_pragmas"]
+__all__ = ["create_engine", "migrate", "probe_engine", "schema_revisions", "sqlite_pragmas"]

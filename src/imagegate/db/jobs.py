@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import and_, delete, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..ids import new_id
+from ..domain.ids import new_id
 from .clock import utcnow
 from .tables import holds, jobs
 

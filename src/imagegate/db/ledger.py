@@ -32,8 +32,8 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..domain.ids import new_id
 from ..domain.money import MAX_BALANCE_MICROS
-from ..ids import new_id
 from .clock import utcnow
 from .runner import EngineRunner, PostgresRunner, Runner
 from .tables import accounts, holds, jobs, ledger_entries, usage_records

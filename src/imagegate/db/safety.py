@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..domain.ids import new_id
 from ..domain.principal import AccountLimits
 from ..domain.safety_policy import AccountSafety
-from ..ids import new_id
 from .clock import utcnow
 from .tables import accounts, safety_events
 

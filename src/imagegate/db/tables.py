@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy import DateTime as _DateTime
 from sqlalchemy.types import TypeDecorator
@@ -114,6 +115,16 @@ price_cards = Table(
     Column("updated_at", DateTime(), nullable=False),
 )
 
+upstream_cost_overrides = Table(  # the operator's live items over the catalog's upstream cost sheets
+    "upstream_cost_overrides",
+    metadata,
+    Column("model", String(100), primary_key=True),
+    Column("route", String(100), primary_key=True),
+    Column("item", String(120), primary_key=True),  # tokens.KIND | per_image.QUALITY.SIZE
+    Column("micros", BigInteger, nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+)
+
 usage_records = Table(
     "usage_records",
     metadata,
@@ -136,6 +147,8 @@ usage_records = Table(
     Column("surface", String(16), nullable=False, server_default="images"),  # images | chat | responses | job | batch
     Column("created_at", DateTime(), nullable=False),
     Column("lost_images", Integer, nullable=False, server_default="0"),  # made upstream, never handed out
+    Column("upstream_cost_micros", BigInteger, nullable=False, server_default="0"),  # what the upstream charged
+    Column("upstream_cost_estimated", Boolean, nullable=False, server_default=false()),  # per-image figure, no usage
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )
@@ -182,7 +195,7 @@ jobs = Table(
     Column("key_mode", String(8), nullable=False),  # live | test
     Column("currency", String(3), nullable=False),
     Column("request_id", String(64), nullable=False),  # the submit's: the hold's and the usage record's id
-    Column("operation", String(12), nullable=False),  # a name in service.operations.OPERATIONS
+    Column("operation", String(12), nullable=False),  # a name in service.images.operations.OPERATIONS
     Column("payload", Text, nullable=False),  # the validated request as JSON (an edit's files: in the BlobStore)
     Column("hold_id", String(40), nullable=True),  # NULL: nothing held (test key, free model)
     Column("billable", Boolean, nullable=False),

@@ -2,7 +2,7 @@
 fault in a statement?
 
 A request that meets one answers `503 database_unavailable` (http/unavailable.py), and a settlement
-that meets one while it commits a capture does not know whether the commit landed (service/billing.py).
+that meets one while it commits a capture does not know whether the commit landed (service/images/billing.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ..ids import new_id
+from ..domain.ids import new_id
 from .tables import DateTime, api_keys, metadata
 
 webhook_messages = Table(

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .money import MAX_PRICE_MICROS
+from .upstream_cost import CostSheet, parse_cost_sheet
 
 STANDARD_QUALITY = "standard"
 """Price key of models that have no quality levels."""
@@ -125,6 +126,8 @@ class Route:
     api_key: str | None = field(default=None, repr=False)
     api_version: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    upstream_cost: CostSheet | None = None
+    """What the operator pays the upstream (`domain/upstream_cost.py`); None: not known."""
 
     def native_size(self, size: str) -> str:
         """The size this route asks its upstream for when a client asks for `size`."""
@@ -219,6 +222,7 @@ ROUTE_KEYS = frozenset(
         "api_key",
         "api_version",
         "options",
+        "upstream_cost",
     }
 )
 
@@ -252,6 +256,7 @@ def _parse_routes(
                 api_key=r.get("api_key"),
                 api_version=r.get("api_version"),
                 options=MappingProxyType(dict(r.get("options", {}))),
+                upstream_cost=parse_cost_sheet(f"model {model_id!r} route {r['name']!r}", r.get("upstream_cost")),
             )
         )
     return tuple(routes)

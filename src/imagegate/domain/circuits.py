@@ -15,12 +15,15 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Admission = Literal["closed", "probe", "open"]
+CircuitPermit = Literal["closed", "probe", "open"]
 """What a route may do now: call normally, call as the one probe, or not call at all."""
 
-CLOSED: Admission = "closed"
-PROBE: Admission = "probe"
-OPEN: Admission = "open"
+CLOSED: CircuitPermit = "closed"
+PROBE: CircuitPermit = "probe"
+OPEN: CircuitPermit = "open"
+
+CircuitName = Literal["closed", "open", "half_open"]
+"""A route's circuit as an operator sees it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,10 +51,10 @@ class Sample:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteHealth:
+class CircuitHealth:
     """What an operator sees of one route: its circuit, and how its recent calls went."""
 
-    circuit: Literal["closed", "open", "half_open"]
+    circuit: CircuitName
     consecutive_failures: int
     opened_at: float | None
     calls: int
@@ -78,7 +81,7 @@ class RouteHealth:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> RouteHealth:
+    def from_json(cls, data: dict[str, Any]) -> CircuitHealth:
         recent = data["recent"]
         return cls(
             circuit=data["circuit"],
@@ -91,7 +94,7 @@ class RouteHealth:
         )
 
 
-UNKNOWN_HEALTH = RouteHealth("closed", 0, None, 0, 0, None, None)
+UNKNOWN_HEALTH = CircuitHealth("closed", 0, None, 0, 0, None, None)
 """A route nothing has been recorded for."""
 
 
@@ -104,7 +107,7 @@ class CircuitState:
     probe_until: float = 0.0
     samples: deque[Sample] = field(default_factory=deque)
 
-    def admit(self, now: float, policy: BreakerPolicy, lease_seconds: float) -> Admission:
+    def admit(self, now: float, policy: BreakerPolicy, lease_seconds: float) -> CircuitPermit:
         if self.opened_at is None:
             return CLOSED
         if now < self.opened_at + policy.cooldown_seconds or now < self.probe_until:
@@ -125,20 +128,20 @@ class CircuitState:
         elif self.opened_at is None and self.failures >= policy.failures:
             self.opened_at = now
 
-    def health(self, now: float, policy: BreakerPolicy) -> RouteHealth:
+    def health(self, now: float, policy: BreakerPolicy) -> CircuitHealth:
         return health_of(self.failures, self.opened_at, list(self.samples), now, policy)
 
 
 def health_of(
     failures: int, opened_at: float | None, samples: list[Sample], now: float, policy: BreakerPolicy
-) -> RouteHealth:
+) -> CircuitHealth:
     if opened_at is None:
-        circuit: Literal["closed", "open", "half_open"] = "closed"
+        circuit: CircuitName = "closed"
     else:
         circuit = "open" if now < opened_at + policy.cooldown_seconds else "half_open"
     recent = [s for s in samples if s.at >= now - policy.window_seconds][-policy.window_calls :]
     latencies = sorted(s.latency_ms for s in recent if s.ok)
-    return RouteHealth(
+    return CircuitHealth(
         circuit=circuit,
         consecutive_failures=failures,
         opened_at=opened_at,
@@ -165,10 +168,11 @@ __all__ = [
     "OPEN",
     "PROBE",
     "UNKNOWN_HEALTH",
-    "Admission",
     "BreakerPolicy",
+    "CircuitHealth",
+    "CircuitName",
+    "CircuitPermit",
     "CircuitState",
-    "RouteHealth",
     "Sample",
     "health_of",
     "route_key",

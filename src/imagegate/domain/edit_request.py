@@ -19,7 +19,7 @@ from .errors import InvalidRequest
 from .fields import Field
 from .input_image import InputImage
 from .openai_fields import refuse_openai_field
-from .request import ImageRequest, build_request, generation_fields
+from .request import ImageRequest, build_request, generation_fields, named_model
 
 EDIT_FIELDS = generation_fields(edit=True)
 """An edit's text fields: the generation's and `input_fidelity`."""
@@ -70,16 +70,7 @@ def check_field_names(fields: Mapping[str, str], files: list[Upload]) -> None:
 
 def edit_model(fields: Mapping[str, str], catalog: Catalog) -> Model:
     """The model named, when it can edit; refused before any image is decoded."""
-    name = fields.get("model")
-    if not name:
-        raise InvalidRequest("Missing required parameter: 'model'.", code="missing_required_parameter", param="model")
-    model = catalog.find(name)
-    if model is None:
-        raise InvalidRequest(
-            f"The model '{name}' does not exist. GET /v1/models lists the available models.",
-            code="model_not_found",
-            param="model",
-        )
+    model = named_model(catalog, fields.get("model") or None)  # an empty field is a missing one
     if not model.capabilities.img2img:
         raise InvalidRequest(
             f"The model '{model.id}' does not edit images (its catalog entry says img2img: false). "

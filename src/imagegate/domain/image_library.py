@@ -9,7 +9,6 @@ or plain text, never operators. A query with no letters or digits matches nothin
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ MAX_QUERY_WORDS = 16
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
 MAX_MODEL_CHARS = 64  # images.model is VARCHAR(64)
-IMAGE_ID = re.compile(r"^img_[0-9a-z]{26}$")
 ModelResolver = Callable[[str], str]
 """A model name as typed -> the id images are stored under (an alias to its model; unknown names as given)."""
 
@@ -54,7 +52,7 @@ def read_library_query(
         words,
         nothing,
         _model(model, resolve_model),
-        page_cursor(after, IMAGE_ID, "an image id (img_…)"),
+        page_cursor(after, "img", "an image id (img_…)"),
         page_size(limit, default=DEFAULT_LIMIT, maximum=MAX_LIMIT),
     )
 
@@ -95,7 +93,6 @@ def _model(value: str | None, resolve: ModelResolver) -> str | None:
 
 __all__ = [
     "DEFAULT_LIMIT",
-    "IMAGE_ID",
     "MAX_LIMIT",
     "MAX_QUERY_CHARS",
     "MAX_QUERY_WORDS",

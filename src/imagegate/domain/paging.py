@@ -5,9 +5,8 @@ is ASCII digits only (`"²".isdigit()` is true, but `int("²")` fails) and refus
 
 from __future__ import annotations
 
-import re
-
 from .errors import InvalidRequest
+from .ids import is_id
 from .text import check_text
 
 
@@ -20,12 +19,12 @@ def page_size(value: str | None, *, default: int = 20, maximum: int = 100, param
     return int(text)
 
 
-def page_cursor(value: str | None, pattern: re.Pattern[str], what: str, *, param: str = "after") -> str | None:
-    """`value` when it is an id `pattern` matches (`what` names it in the message); None when empty."""
+def page_cursor(value: str | None, prefix: str, what: str, *, param: str = "after") -> str | None:
+    """`value` when it is an id of `prefix` (`what` names it in the message); None when empty."""
     if value is None or value == "":
         return None
     check_text(value, param, 64)
-    if not pattern.match(value):
+    if not is_id(value, prefix):
         raise InvalidRequest(f"'{param}' must be {what} from the previous page.", param=param)
     return value
 

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 from .blobs import Blob
-from .circuits import Admission, RouteHealth
+from .circuits import CircuitHealth, CircuitPermit
 from .provenance import Marking
 from .ratelimit import Decision, Limit
 from .request import ImageRequest
@@ -96,15 +96,15 @@ class CircuitStore(Protocol):
     through (`closed`) rather than failing requests.
     """
 
-    async def admit(self, key: str, *, lease_seconds: float) -> Admission:
+    async def admit(self, key: str, *, lease_seconds: float) -> CircuitPermit:
         """May the route `key` be called now? `probe` reserves the one probe for `lease_seconds`."""
         ...
 
-    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> RouteHealth:
+    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> CircuitHealth:
         """Record how a call went and return the route's health after it."""
         ...
 
-    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+    async def health(self, keys: Sequence[str]) -> dict[str, CircuitHealth]:
         """The health of each route in `keys` (routes never recorded are absent)."""
         ...
 
@@ -116,7 +116,7 @@ class CircuitStore(Protocol):
 class CircuitHealthSource(Protocol):
     """Where the routes' recorded health can be read (a `CircuitStore`, or what processes published)."""
 
-    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+    async def health(self, keys: Sequence[str]) -> dict[str, CircuitHealth]:
         """The health of each route in `keys` (routes never recorded are absent)."""
         ...
 

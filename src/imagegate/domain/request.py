@@ -150,6 +150,20 @@ def parse_image_request(body: Any, catalog: Catalog) -> ImageRequest:
     return build_request({k: v for k, v in body.items() if v is not None}, catalog)
 
 
+def named_model(catalog: Catalog, name: str | None) -> Model:
+    """The catalog's model of a body's `model` field (missing or unknown: the contract's 400)."""
+    if name is None:
+        raise missing("model")
+    model = catalog.find(name)
+    if model is None:
+        raise InvalidRequest(
+            f"The model '{name}' does not exist. GET /v1/models lists the available models.",
+            code="model_not_found",
+            param="model",
+        )
+    return model
+
+
 def build_request(
     fields: dict[str, Any],
     catalog: Catalog,
@@ -158,16 +172,7 @@ def build_request(
     mask: InputImage | None = None,
 ) -> ImageRequest:
     """The request of already name-checked `fields` (no nulls); `inputs` make it an edit."""
-    model_name = _string(fields, MODEL)
-    if model_name is None:
-        raise missing("model")
-    model = catalog.find(model_name)
-    if model is None:
-        raise InvalidRequest(
-            f"The model '{model_name}' does not exist. GET /v1/models lists the available models.",
-            code="model_not_found",
-            param="model",
-        )
+    model = named_model(catalog, _string(fields, MODEL))
     try:
         return _request_of(fields, model, inputs, mask)
     except GatewayError as exc:
@@ -272,5 +277,6 @@ __all__ = [
     "ImageRequest",
     "build_request",
     "generation_fields",
+    "named_model",
     "parse_image_request",
 ]

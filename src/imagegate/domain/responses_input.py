@@ -1,6 +1,6 @@
 """The `input` of a Responses API request, read for an image: the prompt is the text of the last user
 message (or `input` itself, a string); that message's `input_image` parts (data or https URLs, read
-later by `service.image_inputs`) and the latest `image_generation_call` sent back with its `result`
+later by `service.images.inputs`) and the latest `image_generation_call` sent back with its `result`
 (conversation state kept by the client) are what an edit starts from. System, developer and
 assistant messages are accepted and not read: no text model runs.
 """
@@ -207,7 +207,7 @@ def input_image(part: Mapping[str, Any], where: str) -> ImageRef:
             code="missing_required_parameter",
             param=f"{where}.image_url",
         )
-    return ImageRef(part["image_url"], f"{where}.image_url")  # read (and type-checked) by service.image_inputs
+    return ImageRef(part["image_url"], f"{where}.image_url")  # read (and type-checked) by service.images.inputs
 
 
 def _prompt(text: str) -> str:

@@ -178,6 +178,12 @@ class UsageRecord(TypedDict):
             "made for a request that then failed); never billed",
         ]
     ]
+    upstream_cost_micros: NotRequired[
+        Annotated[int, "admin API only: what the upstream calls that made its images cost the operator, micro-USD"]
+    ]
+    upstream_cost_estimated: NotRequired[
+        Annotated[bool, "admin API only: part of that cost is the route's per-image figure (no usage reported)"]
+    ]
 
 
 class Usage(TypedDict):
@@ -239,6 +245,57 @@ class PriceSet(TypedDict):
     quality: str
     size: str
     micros: int
+
+
+class MarginFigures(TypedDict):
+    requests: Annotated[int, "usage records of live keys that reached an upstream (replays excluded)"]
+    images: Annotated[int, "images delivered"]
+    lost_images: Annotated[int, "images made upstream and never handed out: paid for, never billed"]
+    revenue_micros: Annotated[int, "what the ledger captured and kept (a refunded charge counts 0)"]
+    upstream_cost_micros: Annotated[int, "what the upstream calls that made images cost, under the routes' cost sheets"]
+    margin_micros: Annotated[int, "revenue_micros - upstream_cost_micros"]
+    estimated_cost_micros: Annotated[int, "the part of the cost estimated from per-image figures (no usage reported)"]
+    estimated_share: Annotated[float, "estimated_cost_micros / upstream_cost_micros (0 when nothing cost)"]
+
+
+class MarginLine(MarginFigures):
+    model: str
+    route: str
+
+
+class Margin(TypedDict):
+    object: Literal["margin"]
+    start: str
+    end: str
+    data: Annotated[list[MarginLine], "per model and route, by model then route"]
+    totals: Annotated[MarginFigures, "the sum of the lines"]
+
+
+class UpstreamCostSheet(TypedDict):
+    tokens_micros_per_million: Annotated[
+        dict[str, int | None], "input_text, input_image, output_image, output_text (null: output_image's price)"
+    ]
+    per_image_micros: Annotated[dict[str, dict[str, int]], "quality -> size (or *) -> micro-USD per image"]
+
+
+class RouteCostSheet(TypedDict):
+    model: str
+    route: str
+    provider: str
+    sheet: Annotated[UpstreamCostSheet | None, "the live sheet: the catalog's with the operator's items (null: none)"]
+    overrides: Annotated[dict[str, int], "the operator's items in it, in micros"]
+
+
+class UpstreamCosts(TypedDict):
+    object: Literal["list"]
+    data: list[RouteCostSheet]
+
+
+class UpstreamCostSet(TypedDict):
+    model: str
+    route: str
+    item: str
+    micros: Annotated[int, "micro-USD per million tokens (a tokens. item) or per image"]
 
 
 class LedgerVerify(TypedDict):
@@ -457,6 +514,9 @@ __all__ = [
     "LedgerVerify",
     "LibraryImage",
     "LibraryPage",
+    "Margin",
+    "MarginFigures",
+    "MarginLine",
     "Model",
     "ModelArchitecture",
     "ModelCapabilities",
@@ -468,8 +528,12 @@ __all__ = [
     "Quote",
     "Response",
     "Revoked",
+    "RouteCostSheet",
     "Routes",
     "TokenUsage",
+    "UpstreamCostSet",
+    "UpstreamCostSheet",
+    "UpstreamCosts",
     "Usage",
     "UsageRecord",
     "WebhookAttempt",

@@ -19,7 +19,7 @@ import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..service.summary import RequestSummary
+from ..service.images.summary import RequestSummary
 
 log = logging.getLogger("imagegate.access")
 

@@ -1,7 +1,7 @@
 """Every operation of the JSON API, as data: one `ApiOperation` row per method and path.
 
 The API document (`http/openapi.py`) is rendered from these rows, the request fields they name
-(declared where they are checked: `domain/request.py`, `service/admin_fields.py`) and the answer
+(declared where they are checked: `domain/request.py`, `service/operator/fields.py`) and the answer
 shapes (`domain/shapes.py`). A new route is its endpoint plus one row here; the statuses it may
 answer follow from what it takes (a key, a body, a path id) plus the ones it names.
 `tests/e2e/test_openapi.py` fails while a served route has no row, and schemathesis checks that the
@@ -19,16 +19,19 @@ from ..domain.catalog import Catalog, Model
 from ..domain.chat_request import DOCUMENTED_RULES, chat_fields, chat_variants
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
+from ..domain.ids import SUFFIX
 from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
 from ..domain.responses_fields import RULES as RESPONSES_RULES
 from ..domain.responses_fields import responses_fields, responses_variants
 from ..domain.text import MAX_ID_CHARS
-from ..service import admin_fields
-from ..service.admin import MAX_HISTORY_PAGE
+from ..service.images.upstream_costs import cost_item_fields, cost_item_for
+from ..service.operator import fields as admin_fields
+from ..service.operator.ledger import MAX_HISTORY_PAGE
+from ..service.operator.margin import MAX_SPAN
 from ..service.timerange import TIME_FORM
-from ..service.webhooks import MAX_PAGE, STATUSES
+from ..service.webhooks.webhooks import MAX_PAGE, STATUSES
 
 Auth = Literal["key", "admin", "none"]
 
@@ -114,6 +117,9 @@ ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
 NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
+UPSTREAM_COST = Body(
+    "UpstreamCostItem", cost_item_fields, per_model=cost_item_for, applies=lambda model: not model.free
+)
 CHAT = Body("ChatImageRequest", lambda _catalog: chat_fields(), rules=DOCUMENTED_RULES, variants=chat_variants)
 RESPONSE = Body(
     "CreateResponseRequest",
@@ -142,12 +148,12 @@ LIBRARY_QUERY = (
         max_chars=MAX_QUERY_CHARS,
     ),
     Field("model", "string", "only this model's images (an id or alias)", max_chars=MAX_MODEL_CHARS),
-    Field("after", "string", "the `last_id` of the previous page (`img_…`)", form="(img_[0-9a-z]{26})?"),
+    Field("after", "string", "the `last_id` of the previous page (`img_…`)", form=f"(img_{SUFFIX})?"),
     Field("limit", "integer", "images per page", minimum=1, maximum=MAX_LIMIT, default=DEFAULT_LIMIT),
 )
 LEDGER_PAGE = (
     Field("limit", "integer", "entries per page", minimum=1, maximum=MAX_HISTORY_PAGE, default=20),
-    Field("after", "string", "the `last_id` of the previous page (`led_…`)", form="(led_[0-9a-z]{26})?"),
+    Field("after", "string", "the `last_id` of the previous page (`led_…`)", form=f"(led_{SUFFIX})?"),
 )
 ACCOUNT_FILTER = Field("account_id", "string", "only this account's", max_chars=MAX_ID_CHARS)
 
@@ -249,6 +255,15 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
               shapes.PriceSet, auth=ADMIN, body=PRICE),
     ApiOperation("GET", "/admin/v1/usage", "adminUsage", "Usage across accounts (or one)", "admin", shapes.Usage,
               auth=ADMIN, query=(*WINDOW, replace(ACCOUNT_FILTER, doc="only this account"))),
+    ApiOperation("GET", "/admin/v1/margin", "adminMargin", "Revenue, upstream cost and margin per model and route",
+              "admin", shapes.Margin, auth=ADMIN, query=(
+                  replace(START, doc="unix seconds or ISO 8601, UTC where no zone is given (default: 30 days before "
+                          f"`end`; the window spans at most {MAX_SPAN.days} days)"), END)),
+    ApiOperation("GET", "/admin/v1/upstream-costs", "adminUpstreamCosts",
+              "Every route's live upstream cost sheet", "admin", shapes.UpstreamCosts, auth=ADMIN),
+    ApiOperation("PUT", "/admin/v1/upstream-costs", "adminSetUpstreamCost",
+              "Set one item of a route's upstream cost sheet; records from then on are costed with it", "admin",
+              shapes.UpstreamCostSet, auth=ADMIN, body=UPSTREAM_COST),
     ApiOperation("GET", "/admin/v1/ledger/verify", "adminVerifyLedger", "Check that balances, holds and the ledger agree",
               "admin", shapes.LedgerVerify, auth=ADMIN),
     ApiOperation("GET", "/admin/v1/routes", "adminRoutes", "Every upstream route with its health and circuit", "admin",

@@ -1,4 +1,5 @@
-"""`create_app(settings)`: the FastAPI application and its lifespan."""
+"""`create_api(settings)`: the FastAPI application of the JSON API and its lifespan (`imagegate.asgi` mounts
+the pages beside it)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..config import Settings
-from ..logs import configure_logging
-from ..web.pages import install_pages
+from ..observability.logs import configure_logging
 from ..wiring import Gateway, configured_secrets, open_gateway
 from .access_log import AccessLogMiddleware
 from .body_limit import BodySizeLimitMiddleware
@@ -31,7 +31,7 @@ async def _sweep_forever(gateway: Gateway) -> None:
     interval = gateway.settings.sweep_interval_seconds
     while True:
         try:
-            swept = await gateway.admin.sweep_holds()
+            swept = await gateway.admin.ledger.sweep_holds()
             if swept["released"]:
                 log.warning("released %d expired hold(s)", swept["released"])
         except Exception:  # a bad sweep must not stop the next one
@@ -42,13 +42,13 @@ async def _sweep_forever(gateway: Gateway) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(settings: Settings) -> FastAPI:
+def create_api(settings: Settings) -> FastAPI:
     configure_logging(settings.log_level, configured_secrets(settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with open_gateway(settings) as gateway:
-            await gateway.store.check()  # a missing bucket stops the start, naming it
+            await gateway.files.check_store()  # a missing bucket stops the start, naming it
             await gateway.recovery.start()  # release what this node's dead previous run held
             app.state.gateway = gateway
             loops = [
@@ -94,7 +94,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     for router in API_ROUTERS:
         app.include_router(router)
-    install_pages(app)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -103,4 +102,4 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-__all__ = ["create_app"]
+__all__ = ["create_api"]

@@ -5,7 +5,7 @@ Responses streams name each event (`event:` and `data:`, `NAMED_EVENTS`); Chat C
 Nothing is sent until the first event, so a request that fails before any event (the upstream
 failed, the deadline passed) still gets its ordinary status and error body. After that, a failure
 is one `error` event whose data is the contract's error body (the `openai` SDK raises it). A client
-that disconnects cancels the run, which bills only what was delivered (`service.streaming`).
+that disconnects cancels the run, which bills only what was delivered (`service.images.streaming`).
 
 `keepalive_seconds`: while no event has gone out for that long (the image is being made: 10-20 s),
 an SSE comment line is sent, so proxies and clients that close idle connections keep this one.
@@ -24,7 +24,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from ..domain.errors import GatewayError
-from ..service.streaming import Emit, ImageStream, StreamEvents
+from ..service.images.streaming import Emit, ImageStream, StreamEvents
 from .errors import gateway_error_response
 
 _START_HEADERS = [

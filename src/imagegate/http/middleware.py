@@ -7,7 +7,7 @@ import logging
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..ids import new_id
+from ..domain.ids import new_id
 from .errors import error_body
 
 log = logging.getLogger("imagegate.http")

@@ -3,7 +3,7 @@
 The route functions take raw requests (for speed, and so that every refusal goes through one
 validator with the contract's error shape), so FastAPI cannot derive the document. It comes from
 what the code itself reads instead: the operations (`http/api_operations.py`), the request fields
-and rules the checks use (`domain/request.py`, `service/admin_fields.py`), the answer shapes
+and rules the checks use (`domain/request.py`, `service/operator/fields.py`), the answer shapes
 (`domain/shapes.py`), the errors table (`domain/error_table.py`) and the live catalog (its models,
 sizes, qualities and formats). `tests/e2e/test_openapi.py` checks that every route is described and
 runs schemathesis against the served document.

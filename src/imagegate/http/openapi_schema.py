@@ -152,15 +152,9 @@ def object_schema(
         "type": "object",
         "properties": {field.name: field_schema(field, nullable=nullable) for field in listed},
     }
-    required = [field.name for field in listed if field.required]
-    if required:
-        schema["required"] = required
     if closed:
         schema["additionalProperties"] = False
-    conditions = [rule_schema(rule, listed, nullable=nullable) for rule in rules]
-    if conditions:
-        schema["allOf"] = conditions
-    return schema
+    return _constrained(schema, listed, rules, nullable)
 
 
 def variants_schema(
@@ -240,14 +234,21 @@ def _narrowing(
     for field in narrowed:
         schema = field_schema(replace(field, doc="", default=None), nullable=nullable)
         properties[field.name] = schema
-    variant: Schema = {"properties": properties}
+    return _constrained({"properties": properties}, fields, rules, nullable, list(taken.values()))
+
+
+def _constrained(
+    schema: Schema, fields: list[Field], rules: Iterable[Rule], nullable: bool, declared: list[Field] | None = None
+) -> Schema:
+    """`schema` with the fields it requires and the rules between them (`allOf`); `declared`: the
+    fields the rules read, where `fields` are only those a variant narrows."""
     required = [field.name for field in fields if field.required]
     if required:
-        variant["required"] = required
-    conditions = [rule_schema(rule, taken.values(), nullable=nullable) for rule in rules]
+        schema["required"] = required
+    conditions = [rule_schema(rule, fields if declared is None else declared, nullable=nullable) for rule in rules]
     if conditions:
-        variant["allOf"] = conditions
-    return variant
+        schema["allOf"] = conditions
+    return schema
 
 
 def rule_schema(rule: Rule, fields: Iterable[Field], *, nullable: bool = True) -> Schema:

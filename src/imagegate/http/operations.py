@@ -13,11 +13,11 @@ from typing import Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..service.admission import Surface, Ticket
-from ..service.generation import Read
-from ..service.jobs import JobAccepted
-from ..service.settlement import GenerationResult
-from ..service.streaming import ImageStream
+from ..service.images.admission import Surface, Ticket
+from ..service.images.generation import Read
+from ..service.images.settlement import GenerationResult
+from ..service.images.streaming import ImageStream
+from ..service.jobs.jobs import JobAccepted
 from .auth import authenticate
 from .gateway import gateway
 from .prefer import prefers_async

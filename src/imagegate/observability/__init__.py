@@ -1,1 +1,1 @@
-"""Prometheus metrics: what is counted, and the wrappers that count it."""
+"""What operators watch: Prometheus metrics and the wrappers that count them; the log lines, credentials redacted."""

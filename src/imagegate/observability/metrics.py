@@ -1,4 +1,4 @@
-"""The gateway's Prometheus metrics, in one registry (or, with several workers, shared through files).
+"""The gateway's `Meter` in Prometheus metrics, in one registry (or, with several workers, shared through files).
 
 With `PROMETHEUS_MULTIPROC_DIR` set (`imagegate serve --workers N` sets it), prometheus-client keeps each
 worker's values in memory-mapped files there and a scrape of any worker adds them all up.
@@ -17,13 +17,16 @@ from prometheus_client import (
 )
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from ..db.usage import UsageRecord
+from ..domain.circuits import CircuitName
+from ..domain.meter import FinishedRequest
 
 REQUEST_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300)
-CIRCUIT_STATES = {"closed": 0, "half_open": 1, "open": 2}
+CIRCUIT_STATES: dict[CircuitName, int] = {"closed": 0, "half_open": 1, "open": 2}
 
 
-class Metrics:
+class PrometheusMeter:
+    """A `Meter` (`domain/meter.py`): each of its methods is one or more lines of the text `/metrics` serves."""
+
     def __init__(self, multiprocess_dir: Path | None = None) -> None:
         self.registry = CollectorRegistry()
         self._multiprocess_dir = multiprocess_dir
@@ -75,8 +78,24 @@ class Metrics:
             "imagegate_rate_limit_refusals", "Requests refused by a rate limit", ["code"], registry=r
         )
 
-    def observe(self, record: UsageRecord) -> None:
-        """One finished request, from its usage record."""
+    def held(self, micros: int) -> None:
+        self.held_micros.inc(micros)
+
+    def captured(self, micros: int) -> None:
+        self.captured_micros.inc(micros)
+
+    def blocked(self, category: str, stage: str) -> None:
+        self.safety_blocks.labels(category, stage).inc()
+
+    def upstream_call(self, route: str, seconds: float, failure: str | None) -> None:
+        if failure is not None:
+            self.upstream_errors.labels(route, failure).inc()
+        self.upstream_seconds.labels(route).observe(seconds)
+
+    def circuit(self, route: str, state: CircuitName) -> None:
+        self.circuit_state.labels(route).set(CIRCUIT_STATES[state])
+
+    def finished(self, record: FinishedRequest) -> None:
         model = record.model or "-"
         self.requests.labels(model, record.route or "-", str(record.status)).inc()
         self.request_seconds.labels(model).observe(record.latency_ms / 1000)
@@ -96,4 +115,4 @@ class Metrics:
         return generate_latest(registry)
 
 
-__all__ = ["CIRCUIT_STATES", "Metrics"]
+__all__ = ["CIRCUIT_STATES", "PrometheusMeter"]

@@ -27,7 +27,7 @@ from PIL import Image
 
 from ..domain.ports import MarkingFailed
 from ..domain.provenance import ALGORITHMIC_MEDIA, TRAINED_ALGORITHMIC_MEDIA, Marking, Origin
-from ..pixels import reserve
+from ..imaging.pixels import reserve
 from .credentials import CredentialsError, SigningCredentials
 
 log = logging.getLogger("imagegate.provenance")

@@ -14,8 +14,9 @@ from typing import Any
 import orjson
 import pybase64
 
+from ..domain.catalog import Route
 from ..domain.errors import ContentBlocked
-from ..domain.ports import Provider
+from ..domain.ports import PartialSink, Provider
 from ..domain.request import ImageRequest
 from ..domain.upstream import (
     GeneratedImage,
@@ -24,7 +25,7 @@ from ..domain.upstream import (
     UpstreamRejected,
     UpstreamTimedOut,
 )
-from .http_client import UpstreamConnectionError, UpstreamResponse, UpstreamTimeoutError
+from .http_client import UpstreamClient, UpstreamConnectionError, UpstreamResponse, UpstreamTimeoutError
 
 log = logging.getLogger("imagegate.providers")
 
@@ -151,8 +152,48 @@ async def completed_only(provider: Provider, request: ImageRequest, timeout: flo
     return await provider.generate(request, timeout=timeout)
 
 
+class OneImagePerCall:
+    """A wire format whose call makes one image: `n` calls in parallel, an edit's input images in the
+    same call's body, nothing streamed. A provider says what a call sends (`payload`) and how its
+    answer reads (`read`)."""
+
+    def __init__(self, client: UpstreamClient, route: Route, url: str, headers: dict[str, str]) -> None:
+        self._client = client
+        self._route = route
+        self._url = url
+        self._headers = headers
+
+    def payload(self, request: ImageRequest) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def read(self, response: UpstreamResponse, request: ImageRequest) -> list[GeneratedImage]:
+        """The images of one call's answer, or the `Failure` it is raised."""
+        raise NotImplementedError
+
+    async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        payload = self.payload(request)
+        return await gather_calls([self._call(payload, request, timeout) for _ in range(request.n)], self._route.name)
+
+    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
+        """The same call, with the input images in its body."""
+        return await self.generate(request, timeout=timeout)
+
+    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
+        """Not streamed: the completed images only."""
+        return await completed_only(self, request, timeout)
+
+    async def aclose(self) -> None:
+        """The HTTP client is shared and closed by the app."""
+
+    async def _call(self, payload: dict[str, Any], request: ImageRequest, timeout: float) -> list[GeneratedImage]:
+        with map_transport_errors(self._route.name):
+            response = await self._client.post(self._url, json=payload, headers=self._headers, timeout=timeout)
+        return self.read(response, request)
+
+
 __all__ = [
     "Failure",
+    "OneImagePerCall",
     "completed_only",
     "decode_b64",
     "error_object",

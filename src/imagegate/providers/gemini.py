@@ -22,22 +22,20 @@ import pybase64
 from ..domain.catalog import Route, parse_size
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
-from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
 from ..setting import Setting
 from .base import (
-    completed_only,
+    OneImagePerCall,
     decode_b64,
     error_object,
-    gather_calls,
     json_body,
-    map_transport_errors,
     passthrough_b64,
     retry_after_seconds,
 )
 from .credentials import CredentialSection
 from .http_client import UpstreamClient, UpstreamResponse
+from .usage import gemini_usage
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:4", "4:1", "1:8", "8:1")
 """Every `imageConfig.aspectRatio` the Gemini API knows (Nano Banana 2 has all; Pro the first ten)."""
@@ -109,14 +107,12 @@ CREDENTIALS = CredentialSection(
 )
 
 
-class GeminiImages:
-    """Implements `domain.ports.Provider` for one Gemini route."""
+class GeminiImages(OneImagePerCall):
+    """Implements `domain.ports.Provider` for one Gemini route (`generateContent` is not streamed)."""
 
     def __init__(self, client: UpstreamClient, route: Route, api_key: str, base_url: str) -> None:
-        self._client = client
-        self._route = route
-        self._url = f"{base_url.rstrip('/')}/models/{route.upstream_model}:generateContent"
-        self._headers = {"x-goog-api-key": api_key}
+        url = f"{base_url.rstrip('/')}/models/{route.upstream_model}:generateContent"
+        super().__init__(client, route, url, {"x-goog-api-key": api_key})
 
     def payload(self, request: ImageRequest) -> dict[str, Any]:
         aspect, image_size = self._pair(request)
@@ -132,21 +128,6 @@ class GeminiImages:
             },
         }
 
-    async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
-        payload = self.payload(request)
-        return await gather_calls([self._one(payload, request, timeout) for _ in range(request.n)], self._route.name)
-
-    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
-        """The same call, with the input images as inline image parts after the prompt."""
-        return await self.generate(request, timeout=timeout)
-
-    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
-        """`generateContent` is not streamed: the completed image only."""
-        return await completed_only(self, request, timeout)
-
-    async def aclose(self) -> None:
-        """The HTTP client is shared and closed by the app."""
-
     def _pair(self, request: ImageRequest) -> tuple[str, str]:
         natives = tuple(sorted({self._route.native_size(s) for s in request.model.capabilities.sizes}))
         try:
@@ -156,9 +137,7 @@ class GeminiImages:
                 f"route {self._route.name}: no Gemini image size for {request.upstream_size}: {exc}"
             ) from exc
 
-    async def _one(self, payload: dict[str, Any], request: ImageRequest, timeout: float) -> list[GeneratedImage]:
-        with map_transport_errors(self._route.name):
-            response = await self._client.post(self._url, json=payload, headers=self._headers, timeout=timeout)
+    def read(self, response: UpstreamResponse, request: ImageRequest) -> list[GeneratedImage]:
         if response.status_code != 200:
             raise self._failure(response)
         body = json_body(response, self._route.name)
@@ -173,7 +152,9 @@ class GeminiImages:
         if data is not None:
             image = decode_b64(data, self._route.name)
             b64 = passthrough_b64(data, image, request)
-            return [GeneratedImage(data=image, revised_prompt=request.upstream_prompt, b64=b64)]
+            return [
+                GeneratedImage(data=image, revised_prompt=request.upstream_prompt, b64=b64, usage=gemini_usage(body))
+            ]
         reasons = [str(c.get("finishReason")) for c in candidates]
         blocked = next((r for r in reasons if r in OUTPUT_BLOCK_REASONS), None)
         if blocked is not None:

@@ -1,25 +1,19 @@
 """Fetching an input image a client named by an `https://` URL (`ports.ImageUrlReader`).
 
-A customer chooses the URL, so this client follows the webhook sender's rules (`webhook_sender`,
-`domain.webhook_url`): no redirects, no proxy, and on a public node it connects only to public
-addresses, judged in the resolver the connection itself uses (no DNS rebinding between check and
-connect) and, for an address literal (which aiohttp resolves with no resolver), on the host as yarl,
-aiohttp's URL parser, reads it. It reads at most the image limit and gives up after
+A customer chooses the URL, so this client follows the rules of `outbound` (as the webhook sender
+does): no redirects, no proxy, and on a public node it connects only to public addresses, judged in
+the resolver the connection itself uses (no DNS rebinding between check and connect) and, for an
+address literal, on the host as aiohttp's URL parser reads it. It reads at most the image limit and gives up after
 `FETCH_TIMEOUT_SECONDS`; the bytes are then checked and decoded like an uploaded image (Pillow's
 pixel guard included) by the edit they feed.
 """
 
 from __future__ import annotations
 
-import ipaddress
-
 import aiohttp
-import yarl
-from aiohttp.resolver import ThreadedResolver
 
 from ..domain.ports import ImageUrlTooLarge, ImageUrlUnreadable
-from ..domain.webhook_url import refused_address
-from .webhook_sender import _PublicAddressesOnly
+from .outbound import customer_session, failures_as, literal_refusal
 
 FETCH_TIMEOUT_SECONDS = 15.0
 """The whole fetch, connecting included: an image URL that takes longer is refused."""
@@ -38,15 +32,14 @@ class ImageUrlFetcher:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            resolver = _PublicAddressesOnly() if self._public else ThreadedResolver()
-            connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, limit=100, limit_per_host=4)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False, headers=_HEADERS)
+            self._session = customer_session(public=self._public, headers=_HEADERS)
         return self._session
 
     async def fetch(self, url: str, *, max_bytes: int) -> bytes:
-        if self._public:
-            _refuse_literal(url)
-        try:
+        refused = literal_refusal(url) if self._public else None
+        if refused is not None:
+            raise ImageUrlUnreadable(f"it points at {refused}, which a public gateway does not fetch")
+        with failures_as(ImageUrlUnreadable, self._timeout):
             async with self._open().get(url, allow_redirects=False, timeout=self._timeout) as response:
                 if response.status != 200:
                     raise ImageUrlUnreadable(_status_reason(response.status))
@@ -57,12 +50,6 @@ class ImageUrlFetcher:
                     data += chunk
                     if len(data) > max_bytes:
                         raise ImageUrlTooLarge(f"it is more than {max_bytes} bytes")
-        except TimeoutError as exc:
-            raise ImageUrlUnreadable(f"no answer within {self._timeout.total:g} s") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise ImageUrlUnreadable(f"cannot connect: {exc.os_error}") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise ImageUrlUnreadable(f"{type(exc).__name__}: {exc}") from exc
         if not data:
             raise ImageUrlUnreadable("it answered no bytes")
         return bytes(data)
@@ -71,18 +58,6 @@ class ImageUrlFetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
-
-
-def _refuse_literal(url: str) -> None:
-    """On a public node: an address literal in `url`, as the connection will see it, must be public."""
-    try:
-        host = yarl.URL(url).raw_host or ""
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:  # a name: the resolver judges each of its addresses
-        return
-    why = refused_address(address)
-    if why is not None:
-        raise ImageUrlUnreadable(f"it points at {why} ({address}), which a public gateway does not fetch")
 
 
 def _status_reason(status: int) -> str:

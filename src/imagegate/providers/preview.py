@@ -20,8 +20,8 @@ from ..domain.credentials import Credentials
 from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage
-from ..images import encode
-from ..pixels import reserve
+from ..imaging.images import encode
+from ..imaging.pixels import reserve
 from .base import completed_only
 
 _PNG_LEVEL = 1

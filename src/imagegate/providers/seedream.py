@@ -20,24 +20,22 @@ import pybase64
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
-from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
 from ..setting import Setting
 from .base import (
     Failure,
-    completed_only,
+    OneImagePerCall,
     decode_b64,
     error_object,
-    gather_calls,
     json_body,
     keep_successes,
-    map_transport_errors,
     passthrough_b64,
     retry_after_seconds,
 )
 from .credentials import CredentialSection
-from .http_client import UpstreamClient
+from .http_client import UpstreamClient, UpstreamResponse
+from .usage import seedream_usage, with_usage
 
 PROMPT_BLOCK_CODES = frozenset(
     {"InputTextSensitiveContentDetected", "InputImageSensitiveContentDetected", "SensitiveContentDetected"}
@@ -54,14 +52,14 @@ CREDENTIALS = CredentialSection(
 )
 
 
-class SeedreamImages:
-    """Implements `domain.ports.Provider` for one Ark route."""
+class SeedreamImages(OneImagePerCall):
+    """Implements `domain.ports.Provider` for one Ark route (Ark streams whole images, not partials:
+    not streamed; an edit's reference images go in the `image` field)."""
 
     def __init__(self, client: UpstreamClient, route: Route, api_key: str, base_url: str) -> None:
-        self._client = client
-        self._route = route
-        self._url = base_url.rstrip("/") + "/images/generations"
-        self._headers = {"Authorization": f"Bearer {api_key}"}
+        super().__init__(
+            client, route, base_url.rstrip("/") + "/images/generations", {"Authorization": f"Bearer {api_key}"}
+        )
 
     def payload(self, request: ImageRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -78,24 +76,7 @@ class SeedreamImages:
             body["image"] = urls[0] if len(urls) == 1 else urls
         return body
 
-    async def generate(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
-        payload = self.payload(request)
-        return await gather_calls([self._one(payload, request, timeout) for _ in range(request.n)], self._route.name)
-
-    async def edit(self, request: ImageRequest, *, timeout: float) -> list[GeneratedImage]:
-        """The same call, with the input images in the `image` field."""
-        return await self.generate(request, timeout=timeout)
-
-    async def stream(self, request: ImageRequest, *, timeout: float, partial: PartialSink) -> list[GeneratedImage]:
-        """Not streamed (Ark streams whole images, not partials): the completed images only."""
-        return await completed_only(self, request, timeout)
-
-    async def aclose(self) -> None:
-        """The HTTP client is shared and closed by the app."""
-
-    async def _one(self, payload: dict[str, Any], request: ImageRequest, timeout: float) -> list[GeneratedImage]:
-        with map_transport_errors(self._route.name):
-            response = await self._client.post(self._url, json=payload, headers=self._headers, timeout=timeout)
+    def read(self, response: UpstreamResponse, request: ImageRequest) -> list[GeneratedImage]:
         if response.status_code != 200:
             try:
                 error = error_object(response.json())
@@ -108,7 +89,8 @@ class SeedreamImages:
             if error_object(body):
                 raise self._failure(error_object(body), response.status_code, response.headers, "")
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
-        return keep_successes([self._item(item, request) for item in items], self._route.name)
+        images = keep_successes([self._item(item, request) for item in items], self._route.name)
+        return with_usage(images, seedream_usage(body))
 
     def _item(self, item: Any, request: ImageRequest) -> list[GeneratedImage] | Failure:
         if not isinstance(item, dict):

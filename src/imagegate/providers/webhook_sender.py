@@ -1,64 +1,24 @@
 """The outbound client of webhooks: one POST per attempt, bounded in time and in what it reads.
 
 Separate from the upstream client on purpose: a webhook URL is chosen by a customer, not the
-operator, so this client never follows a redirect, never uses a proxy (which would resolve names
-where the address rules cannot see), reads at most `MAX_READ_BYTES` of an answer, and, on a public
-node, connects only to addresses that `domain.webhook_url.refused_address` allows: the check sits in
-the resolver the connection itself uses, so a name cannot resolve to one address when checked and
-another when connected (DNS rebinding). aiohttp asks no resolver for an address literal, so a literal
-is checked here as yarl (aiohttp's own URL parser) reads it: `https://①②⑦.0.0.1/` is `127.0.0.1`.
+operator, so this client keeps the rules of `outbound` (no redirect, no proxy, on a public node only
+public addresses, judged where the connection resolves them) and reads at most `MAX_READ_BYTES` of an answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import socket
 from collections.abc import Mapping
 
 import aiohttp
-import yarl
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 from ..domain.ports import WebhookUnreachable
-from ..domain.webhook_url import refused_address
+from .outbound import customer_session, failures_as, literal_refusal
 
 MAX_READ_BYTES = 4096
 CONNECT_TIMEOUT_SECONDS = 5.0
 RESOLVE_TIMEOUT_SECONDS = 5.0
-
-
-class _PublicAddressesOnly(AbstractResolver):
-    """Resolves as usual, then refuses the host if any of its addresses is not a public one."""
-
-    def __init__(self) -> None:
-        self._inner = ThreadedResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            why = refused_address(ipaddress.ip_address(result["host"].split("%", 1)[0]))
-            if why is not None:
-                raise OSError(f"{host} resolves to {why} ({result['host']}), which a public gateway does not call")
-        return results
-
-    async def close(self) -> None:
-        await self._inner.close()
-
-
-def _refuse_literal(url: str) -> None:
-    """On a public node: an address literal in `url`, as the connection will see it, must be public."""
-    try:
-        host = yarl.URL(url).raw_host or ""
-        address = ipaddress.ip_address(host.split("%", 1)[0])
-    except ValueError:  # a name (the resolver checks it), or a URL aiohttp refuses before connecting
-        return
-    why = refused_address(address)
-    if why is not None:
-        raise WebhookUnreachable(f"{url} points at {why} ({address}), which a public gateway does not call")
 
 
 class WebhookSender:
@@ -74,9 +34,7 @@ class WebhookSender:
 
     def _open(self) -> aiohttp.ClientSession:
         if self._session is None:
-            resolver = _PublicAddressesOnly() if self._public else ThreadedResolver()
-            connector = aiohttp.TCPConnector(resolver=resolver, use_dns_cache=False, limit=100, limit_per_host=4)
-            self._session = aiohttp.ClientSession(connector=connector, trust_env=False)
+            self._session = customer_session(public=self._public)
         return self._session
 
     async def resolve(self, host: str, port: int) -> list[str]:
@@ -89,21 +47,16 @@ class WebhookSender:
         return list(dict.fromkeys(str(info[4][0]).split("%", 1)[0] for info in infos))
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> int:
-        if self._public:
-            _refuse_literal(url)
+        refused = literal_refusal(url) if self._public else None
+        if refused is not None:
+            raise WebhookUnreachable(f"{url} points at {refused}, which a public gateway does not call")
         session = self._open()
-        try:
+        with failures_as(WebhookUnreachable, self._timeout):
             async with session.post(
                 url, data=body, headers=dict(headers), allow_redirects=False, timeout=self._timeout
             ) as response:
                 await response.content.read(MAX_READ_BYTES)  # at most this much; the rest is dropped
                 return response.status
-        except TimeoutError as exc:
-            raise WebhookUnreachable(f"no answer within {self._timeout.total} s") from exc
-        except aiohttp.ClientConnectorError as exc:
-            raise WebhookUnreachable(f"cannot connect: {exc.os_error}") from exc
-        except (aiohttp.ClientError, OSError) as exc:
-            raise WebhookUnreachable(f"{type(exc).__name__}: {exc}") from exc
 
     async def aclose(self) -> None:
         if self._session is not None:

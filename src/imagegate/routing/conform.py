@@ -13,7 +13,7 @@ from ..domain.ports import ImageMarker, MarkingFailed, PartialSink, Provider
 from ..domain.provenance import Change, Edit, Marking, Origin, carries_manifest, sniff_format
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, PartialImage, RetryableUpstreamError
-from ..images import BadImage, Conformed, conform_image_async, inspect
+from ..imaging.images import BadImage, Conformed, Wanted, conform_image_async, inspect
 from .wrapper import ProviderWrapper, UpstreamCall
 
 log = logging.getLogger("imagegate.routing")
@@ -62,12 +62,7 @@ class ConformingProvider(ProviderWrapper):
                 want = self._auto_size(image, request) if request.auto_size else (request.width, request.height)
                 made = await conform_image_async(
                     image.data,
-                    want_format=request.output_format,
-                    want_size=want,
-                    compression=compression,
-                    native_size=native,
-                    reencode=reencode,
-                    view_side=self._view_side,
+                    Wanted(request.output_format, want, compression, native, reencode, self._view_side),
                 )
             except BadImage as exc:
                 bad.append(exc)

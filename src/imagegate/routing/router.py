@@ -17,6 +17,7 @@ from ..domain.catalog import Catalog, Route
 from ..domain.circuits import route_key
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked, GatewayError, NoRouteAvailable, UpstreamFailed, UpstreamTimeout
+from ..domain.meter import NULL_METER, Meter
 from ..domain.ports import CircuitStore, ImageMarker, MarkingFailed, PartialSink, Provider
 from ..domain.principal import Principal
 from ..domain.request import ImageRequest
@@ -27,12 +28,15 @@ from ..domain.upstream import (
     UpstreamRejected,
     UpstreamTimedOut,
 )
+from ..domain.upstream_cost import SpentCall
 from ..providers.http_client import UpstreamClient
 from ..providers.registry import Registry
 from .breaker import CircuitBreaker
 from .conform import ConformingProvider
 from .marking import mark_delivered
+from .metering import MeteredCircuits, MeteredProvider
 from .retry import RetryPolicy, RouteCall, call_with_retries
+from .spend import SpendMeter, metering
 
 log = logging.getLogger("imagegate.routing")
 
@@ -54,6 +58,8 @@ class Routed:
     route: str | None
     attempts: int
     error: GatewayError | None = None
+    spent: tuple[SpentCall, ...] = ()
+    """Every upstream call that made images, on any route or attempt: what the operator pays for."""
 
 
 def generate_images(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
@@ -95,15 +101,18 @@ class Router:
         rng: random.Random | None = None,
         screening_view_side: int | None = None,
         marker: ImageMarker | None = None,
+        meter: Meter = NULL_METER,
     ) -> None:
         """`screening_view_side`: output screening is on and reads views of at most that side.
-        `marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked."""
+        `marker`: signs every image the routes deliver (C2PA provenance); None leaves them unmarked.
+        `meter`: told of every upstream call and every circuit after it."""
         self._policy = policy
         self._marker = marker
         self._attempt_timeout = attempt_timeout
         self._deadline_seconds = deadline_seconds
         self._rng = rng or random.Random()
         self._providers: dict[tuple[str, str], Provider] = {}
+        circuits = MeteredCircuits(circuits, meter)
         for model in catalog:
             for route in model.routes:
                 entry = registry.get(route.provider)
@@ -114,12 +123,18 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    conforming = ConformingProvider(provider, route, marker, view_side=screening_view_side)
+                    spend = SpendMeter(provider, route)  # innermost: every image the upstream made
+                    metered = MeteredProvider(spend, route.name, meter)
+                    conforming = ConformingProvider(metered, route, marker, view_side=screening_view_side)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
                     )
         self._preview = ConformingProvider(
-            registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
+            MeteredProvider(
+                registry["preview"].build(PREVIEW_ROUTE, NO_CREDENTIALS, client),  # type: ignore[arg-type]
+                PREVIEW_ROUTE.name,
+                meter,
+            ),
             PREVIEW_ROUTE,
             marker,
             view_side=screening_view_side,
@@ -162,7 +177,13 @@ class Router:
 
     async def route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         """Run `operation` on the first route that delivers, with retries and failover; never raises
-        a contract error, returns it in `Routed.error` with what was tried."""
+        a contract error, returns it in `Routed.error` with what was tried and the upstream calls
+        that made images (`Routed.spent`)."""
+        with metering() as spent:
+            routed = await self._route(request, principal, operation)
+        return replace(routed, spent=tuple(spent))
+
+    async def _route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         try:
             plan = self.plan(request, principal)
         except NoRouteAvailable as exc:

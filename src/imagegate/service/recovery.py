@@ -24,8 +24,8 @@ from pathlib import Path
 
 from ..db.clock import utcnow
 from ..db.runs import RunRecord, RunsRepo
-from ..ids import new_id
-from ..pids import pid_alive
+from ..domain.ids import new_id
+from ..host.processes import pid_alive
 
 log = logging.getLogger("imagegate.recovery")
 

@@ -23,9 +23,9 @@ from pathlib import Path
 
 import anyio.to_thread
 
-from ..atomic_file import write_atomically
-from ..domain.circuits import Admission, BreakerPolicy, CircuitState, RouteHealth
-from ..pids import pid_alive
+from ..domain.circuits import BreakerPolicy, CircuitHealth, CircuitPermit, CircuitState
+from ..host.files import write_atomically
+from ..host.processes import pid_alive
 
 log = logging.getLogger("imagegate.state")
 
@@ -44,17 +44,17 @@ class MemoryCircuitStore:
         self._last_write = -math.inf  # time.monotonic() of the last write
         self._publisher: asyncio.Task[None] | None = None
 
-    async def admit(self, key: str, *, lease_seconds: float) -> Admission:
+    async def admit(self, key: str, *, lease_seconds: float) -> CircuitPermit:
         return self._state(key).admit(time.time(), self._policy, lease_seconds)
 
-    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> RouteHealth:
+    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> CircuitHealth:
         state = self._state(key)
         now = time.time()
         state.record(now, self._policy, ok=ok, latency_ms=latency_ms, probe=probe)
         self._changed()
         return state.health(now, self._policy)
 
-    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+    async def health(self, keys: Sequence[str]) -> dict[str, CircuitHealth]:
         now = time.time()
         return {k: self._states[k].health(now, self._policy) for k in keys if k in self._states}
 
@@ -121,14 +121,14 @@ class PublishedCircuits:
         self._run_dir = run_dir
         self._policy = policy
 
-    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+    async def health(self, keys: Sequence[str]) -> dict[str, CircuitHealth]:
         """Per route, the most severe circuit any live process reports, with its recent calls."""
-        merged: dict[str, RouteHealth] = {}
+        merged: dict[str, CircuitHealth] = {}
         for routes in self._live_snapshots():
             for key, data in routes.items():
                 if key not in keys:
                     continue
-                health = RouteHealth.from_json(data)
+                health = CircuitHealth.from_json(data)
                 if (
                     health.circuit == "open"
                     and health.opened_at is not None

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import redis.asyncio as redis
 from redis.exceptions import RedisError
 
-from ..domain.circuits import CLOSED, UNKNOWN_HEALTH, Admission, BreakerPolicy, RouteHealth, Sample, health_of
+from ..domain.circuits import CLOSED, UNKNOWN_HEALTH, BreakerPolicy, CircuitHealth, CircuitPermit, Sample, health_of
 
 log = logging.getLogger("imagegate.state")
 
@@ -59,7 +59,7 @@ class RedisCircuitStore:
         self._admit = self._redis.register_script(_ADMIT)
         self._record = self._redis.register_script(_RECORD)
 
-    async def admit(self, key: str, *, lease_seconds: float) -> Admission:
+    async def admit(self, key: str, *, lease_seconds: float) -> CircuitPermit:
         try:
             result = await self._admit(
                 keys=[self._circuit(key)], args=[repr(time.time()), self._policy.cooldown_seconds, lease_seconds]
@@ -69,7 +69,7 @@ class RedisCircuitStore:
             return CLOSED
         return result  # type: ignore[no-any-return]
 
-    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> RouteHealth:
+    async def record(self, key: str, *, ok: bool, latency_ms: int, probe: bool) -> CircuitHealth:
         now = time.time()
         sample = Sample(now, ok, latency_ms)
         try:
@@ -90,14 +90,14 @@ class RedisCircuitStore:
             log.warning("circuit store unreachable, call on route %s not recorded: %s", key, exc)
             return UNKNOWN_HEALTH
 
-    async def health(self, keys: Sequence[str]) -> dict[str, RouteHealth]:
+    async def health(self, keys: Sequence[str]) -> dict[str, CircuitHealth]:
         async with self._redis.pipeline(transaction=False) as pipe:
             for key in keys:
                 pipe.hgetall(self._circuit(key))
                 pipe.lrange(self._calls(key), 0, self._policy.window_calls - 1)
             replies = await pipe.execute()
         now = time.time()
-        result: dict[str, RouteHealth] = {}
+        result: dict[str, CircuitHealth] = {}
         for index, key in enumerate(keys):
             fields, calls = replies[2 * index], replies[2 * index + 1]
             if not fields and not calls:

@@ -8,20 +8,21 @@ import os
 import re
 from pathlib import Path
 
-from ..atomic_file import write_atomically
 from ..domain.blobs import Blob, content_type_of
 from ..domain.errors import StorageUnavailable
+from ..domain.ids import SUFFIX
+from ..host.files import write_atomically
 from .signing import UrlSigner
 from .urls import GatewayUrls
 
 INLINE_WRITE_BYTES = 64 * 1024
 """Smaller files are written on the event loop: into the page cache that takes less than the hand-off
 to a worker thread would (~0.3 ms of CPU per image at 64 requests in flight, bench c64)."""
-_NAME = re.compile(r"^img_[0-9a-z]{26}\.(png|jpeg|webp|thumb\.webp)$")
+_NAME = re.compile(rf"^img_{SUFFIX}\.(png|jpeg|webp|thumb\.webp)$")
 """An image, or its thumbnail (`img_….thumb.webp`, beside it in the same folder)."""
 _PRIVATE_KEY = re.compile(
-    r"^(jobs/job_[0-9a-z]{26}/[0-9]{1,3}|responses/resp_[0-9a-z]{26}/ig_[0-9a-z]{26}"
-    r"|samples/smp_[0-9a-z]{26}\.(png|jpeg|webp))$"
+    rf"^(jobs/job_{SUFFIX}/[0-9]{{1,3}}|responses/resp_{SUFFIX}/ig_{SUFFIX}"
+    rf"|samples/smp_{SUFFIX}\.(png|jpeg|webp))$"
 )
 """Private objects (an async job's uploads, a kept response's image) live in the `jobs/` and
 `responses/` folders, which no image name (`img_…`) can reach."""

@@ -60,14 +60,14 @@ async def _account(
 ) -> HTMLResponse:
     admin = gateway(request).admin
     try:
-        account = await admin.get_account(account_id)
+        account = await admin.accounts.get(account_id)
     except GatewayError:
         missing = {"what": f"No account '{account_id[:64]}'.", "title": "Admin"}
         return page(request, "not_found.html", missing, status=404, private=True)
     try:
-        history = await admin.ledger_history(account_id, str(LEDGER_PAGE), request.query_params.get("after"))
+        history = await admin.ledger.history(account_id, str(LEDGER_PAGE), request.query_params.get("after"))
     except GatewayError as exc:  # a cursor that is no entry id: the newest page, and why
-        history = await admin.ledger_history(account_id, str(LEDGER_PAGE))
+        history = await admin.ledger.history(account_id, str(LEDGER_PAGE))
         error, status = error or exc.message, exc.status
     context: dict[str, Any] = {
         "title": f"Admin · {account['name']}",
@@ -75,13 +75,13 @@ async def _account(
         "notice": notice,
         "error": error,
         "a": account,
-        "keys": (await admin.list_keys(account_id))["data"],
+        "keys": (await admin.keys.list_for(account_id))["data"],
         "history": history,
         "paged": "after" in request.query_params,
         "new_key": shown if shown and shown.get("account_id") == account_id and "key" in shown else None,
         "new_secret": shown if shown and shown.get("account_id") == account_id and "secret" in shown else None,
         "models": [m.id for m in gateway(request).settings.catalog],
-        "categories": admin.safety_categories(),
+        "categories": admin.accounts.safety_categories(),
         "on_account_page": True,
     }
     return page(request, "admin_account.html", context, status=status, private=True)
@@ -103,7 +103,7 @@ async def add_credit(account_id: str, request: Request) -> Response:
     return await _on_account(
         request,
         "credit",
-        lambda admin, form: admin.add_credit(account_id, form.get("amount_usd", ""), form.get("reason", "")),
+        lambda admin, form: admin.ledger.add_credit(account_id, form.get("amount_usd", ""), form.get("reason", "")),
     )
 
 
@@ -112,25 +112,25 @@ async def adjust_credit(account_id: str, request: Request) -> Response:
     return await _on_account(
         request,
         "adjusted",
-        lambda admin, form: admin.adjust_credit(account_id, form.get("amount_usd", ""), form.get("reason", "")),
+        lambda admin, form: admin.ledger.adjust_credit(account_id, form.get("amount_usd", ""), form.get("reason", "")),
     )
 
 
 @router.post("/accounts/{account_id}/disable")
 async def disable(account_id: str, request: Request) -> Response:
-    return await _on_account(request, "disabled", lambda admin, form: admin.set_account_disabled(account_id, True))
+    return await _on_account(request, "disabled", lambda admin, form: admin.accounts.set_disabled(account_id, True))
 
 
 @router.post("/accounts/{account_id}/enable")
 async def enable(account_id: str, request: Request) -> Response:
-    return await _on_account(request, "enabled", lambda admin, form: admin.set_account_disabled(account_id, False))
+    return await _on_account(request, "enabled", lambda admin, form: admin.accounts.set_disabled(account_id, False))
 
 
 @router.post("/accounts/{account_id}/limits")
 async def set_limits(account_id: str, request: Request) -> Response:
     async def action(admin: Any, form: dict[str, str]) -> Any:
         limits = {name: optional_int(form.get(name, ""), name) for name in ("rpm", "ipm", "max_in_flight")}
-        return await admin.set_account_limits(account_id, **limits)
+        return await admin.accounts.set_limits(account_id, **limits)
 
     return await _on_account(request, "limits", action)
 
@@ -140,7 +140,7 @@ async def set_safety(account_id: str, request: Request) -> Response:
     async def action(admin: Any, form: dict[str, str]) -> Any:
         terms = [t.strip() for t in form.get("block_terms", "").splitlines() if t.strip()]
         categories = [c for c in form.get("block_categories", "").split(",") if c]
-        return await admin.set_account_safety(account_id, block_terms=terms, block_categories=categories)
+        return await admin.accounts.set_safety(account_id, block_terms=terms, block_categories=categories)
 
     return await _on_account(request, "safety", action)
 
@@ -149,7 +149,7 @@ async def set_safety(account_id: str, request: Request) -> Response:
 async def create_key(account_id: str, request: Request) -> Response:
     async def action(admin: Any, form: dict[str, str]) -> Any:
         models = [m.strip() for m in form.get("models", "").split(",") if m.strip()] or None
-        return await admin.create_key(
+        return await admin.keys.create(
             account_id,
             test=form.get("test") == "on",
             models=models,
@@ -162,14 +162,14 @@ async def create_key(account_id: str, request: Request) -> Response:
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(key_id: str, request: Request) -> Response:
-    return await _on_account(request, "revoked", lambda admin, form: admin.revoke_key(key_id))
+    return await _on_account(request, "revoked", lambda admin, form: admin.keys.revoke(key_id))
 
 
 @router.post("/keys/{key_id}/webhook")
 async def set_webhook(key_id: str, request: Request) -> Response:
     async def action(admin: Any, form: dict[str, str]) -> Any:
-        answer = await admin.set_webhook(key_id, form.get("webhook_url", "").strip())
-        return {**answer, "account_id": (await admin.get_key(key_id))["account_id"], "key_id": key_id}
+        answer = await admin.webhooks.set_url(key_id, form.get("webhook_url", "").strip())
+        return {**answer, "account_id": (await admin.keys.get(key_id))["account_id"], "key_id": key_id}
 
     return await _on_account(request, "webhook", action, shown_once=_new_secret)
 
@@ -184,7 +184,7 @@ def _new_secret(answer: dict[str, Any]) -> dict[str, Any]:
 
 @router.post("/keys/{key_id}/webhook/clear")
 async def clear_webhook(key_id: str, request: Request) -> Response:
-    return await _on_account(request, "webhook-cleared", lambda admin, form: admin.clear_webhook(key_id))
+    return await _on_account(request, "webhook-cleared", lambda admin, form: admin.webhooks.clear_url(key_id))
 
 
 __all__ = ["router"]

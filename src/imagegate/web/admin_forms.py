@@ -9,7 +9,6 @@ signed, HttpOnly cookie, never in a URL; the page that shows it deletes it.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,14 +17,22 @@ from fastapi import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from ..domain.errors import GatewayError, InvalidRequest
+from ..domain.ids import is_id
 from ..http.gateway import gateway
-from ..service.admin import MAX_LIMIT
+from ..service.operator.fields import MAX_LIMIT
 from .render import page
-from .session import COOKIE, NEW_KEY_COOKIE, NEW_KEY_SECONDS, AdminSessions, Session
+from .session import (
+    COOKIE,
+    NEW_KEY_COOKIE,
+    NEW_KEY_SECONDS,
+    AdminSessions,
+    Session,
+    delete_admin_cookie,
+    set_admin_cookie,
+)
 
 SHOWN_ONCE_COOKIE = NEW_KEY_COOKIE
 """The cookie that carries a value shown once (a new key, a webhook secret) to the next page."""
-_ACCOUNT_ID = re.compile(r"^acct_[0-9a-z]{26}$")
 
 ErrorPage = Callable[[Request, str, str, int], Awaitable[HTMLResponse]]
 """Renders the page a form was on again, with an error: (request, csrf, message, status)."""
@@ -109,7 +116,7 @@ def optional_int(value: str, name: str) -> int | None:
 def account_page_of(form: dict[str, str]) -> str | None:
     """The account page a form came from (its hidden `account` field), or None for the dashboard."""
     account_id = form.get("account", "")
-    return f"/admin/accounts/{account_id}" if _ACCOUNT_ID.match(account_id) else None
+    return f"/admin/accounts/{account_id}" if is_id(account_id, "acct") else None
 
 
 async def act(
@@ -136,22 +143,14 @@ async def act(
         return await render(request, sessions.csrf(cookie), exc.message, exc.status)
     response = RedirectResponse(f"{back or '/admin'}?done={done}", status_code=303)
     if shown_once is not None:
-        response.set_cookie(
-            SHOWN_ONCE_COOKIE,
-            sessions.seal(shown_once(result)),
-            max_age=NEW_KEY_SECONDS,
-            path="/admin",
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
-        )
+        set_admin_cookie(response, request, SHOWN_ONCE_COOKIE, sessions.seal(shown_once(result)), NEW_KEY_SECONDS)
     return response
 
 
 def forget_shown_once(request: Request, response: Response) -> None:
     """A value shown once has been shown: its cookie goes."""
     if SHOWN_ONCE_COOKIE in request.cookies:
-        response.delete_cookie(SHOWN_ONCE_COOKIE, path="/admin", httponly=True, samesite="strict")
+        delete_admin_cookie(response, SHOWN_ONCE_COOKIE)
 
 
 __all__ = [

@@ -34,8 +34,9 @@ from .admin_forms import (
     session_of,
     sessions_of,
 )
+from .margin_chart import margin_chart
 from .render import page
-from .session import COOKIE, SESSION_SECONDS
+from .session import COOKIE, SESSION_SECONDS, delete_admin_cookie, set_admin_cookie
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -91,9 +92,9 @@ async def _dashboard(
 ) -> HTMLResponse:
     running = gateway(request)
     admin = running.admin
-    accounts = (await admin.list_accounts())["data"]
+    accounts = (await admin.accounts.all())["data"]
     cards = await running.catalog.cards()
-    keys = {a["id"]: (await admin.list_keys(a["id"]))["data"] for a in accounts}
+    keys = {a["id"]: (await admin.keys.list_for(a["id"]))["data"] for a in accounts}
     context = {
         "title": "Admin",
         "csrf": csrf,
@@ -107,8 +108,9 @@ async def _dashboard(
         "on_account_page": False,
         "price_options": price_options([card.model for card in cards]),
         "routes": await running.route_health.report(),
-        "blocks": (await admin.list_blocks(limit=20))["data"],
-        "days": await admin.daily_activity(SPEND_DAYS),
+        "blocks": (await admin.reports.blocks(limit=20))["data"],
+        "days": await admin.reports.daily_activity(SPEND_DAYS),
+        "margin": await margin_chart(running.margin),
         **await _gallery(request),
     }
     return page(request, "admin.html", context, status=status, private=True)
@@ -146,15 +148,7 @@ async def login(request: Request) -> Response:
     if not matches:
         return login_page(request, "That is not the admin token.", status=401)
     response = RedirectResponse("/admin", status_code=303)
-    response.set_cookie(
-        COOKIE,
-        sessions.issue(),
-        max_age=SESSION_SECONDS,
-        path="/admin",
-        httponly=True,
-        samesite="strict",
-        secure=request.url.scheme == "https",
-    )
+    set_admin_cookie(response, request, COOKIE, sessions.issue(), SESSION_SECONDS)
     return response
 
 
@@ -166,7 +160,7 @@ async def logout(request: Request) -> Response:
         return refused.response
     await gateway(request).admin_sessions.revoke(session.id, session.expires)  # a copy of the cookie ends too
     response = RedirectResponse("/admin", status_code=303)
-    response.delete_cookie(COOKIE, path="/admin", httponly=True, samesite="strict")
+    delete_admin_cookie(response, COOKIE)
     return response
 
 
@@ -177,7 +171,7 @@ async def _act(request: Request, done: str, action: Action) -> Response:
 @router.post("/accounts")
 async def create_account(request: Request) -> Response:
     return await _act(
-        request, "account", lambda admin, form: admin.create_account(form.get("name", "").strip() or "unnamed")
+        request, "account", lambda admin, form: admin.accounts.create(form.get("name", "").strip() or "unnamed")
     )
 
 
@@ -186,7 +180,7 @@ async def set_price(request: Request) -> Response:
     return await _act(
         request,
         "price",
-        lambda admin, form: admin.set_price(
+        lambda admin, form: admin.prices.set(
             form.get("model", ""), form.get("quality") or None, form.get("size", ""), form.get("amount_usd", "")
         ),
     )
@@ -196,9 +190,8 @@ async def _gallery(request: Request) -> dict[str, Any]:
     """The stored images an operator may use as samples (each with a URL signed as it was handed out),
     and the samples the model pages show."""
     running = gateway(request)
-    recent = await running.samples.recent_images(int(time.time()))
     return {
-        "recent_images": [{"image": i, "url": running.store.url_for(i.id, i.ext, i.expires)} for i in recent],
+        "recent_images": await running.samples.recent_images(int(time.time())),
         "samples": (await running.samples.listing())["data"],
     }
 

@@ -4,7 +4,7 @@ CSRF token its forms carry.
 The cookie is `<expires>.<nonce>.<signature>`, signed with a key derived from the signing secret and
 the admin token (changing either ends every session). It is HttpOnly and SameSite=Strict; each form
 post must also carry the CSRF token derived from the cookie, and a cross-origin `Origin` is refused.
-The nonce is the session's id: logging out records it as revoked (service/admin_sessions.py), so a
+The nonce is the session's id: logging out records it as revoked (service/operator/sessions.py), so a
 copy of the cookie stops working on every node at once.
 """
 
@@ -19,11 +19,31 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from starlette.requests import Request
+from starlette.responses import Response
+
 COOKIE = "imagegate_admin"
 NEW_KEY_COOKIE = "imagegate_admin_new_key"
 """Carries a just-created key across the redirect to the dashboard, which shows it once and deletes it."""
 NEW_KEY_SECONDS = 120
 SESSION_SECONDS = 8 * 3600
+
+
+def set_admin_cookie(response: Response, request: Request, name: str, value: str, max_age: int) -> None:
+    """Every admin cookie is HttpOnly, SameSite=Strict, sent only to `/admin` (and only over https when served so)."""
+    response.set_cookie(
+        name,
+        value,
+        max_age=max_age,
+        path="/admin",
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+
+
+def delete_admin_cookie(response: Response, name: str) -> None:
+    response.delete_cookie(name, path="/admin", httponly=True, samesite="strict")
 
 
 @dataclass(frozen=True, slots=True)

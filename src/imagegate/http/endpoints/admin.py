@@ -11,8 +11,8 @@ from ...domain.fields import Field, read_fields
 from ...domain.json_body import parse_json_object
 from ...domain.money import amount_text
 from ...domain.text import check_text
-from ...service import admin_fields
-from ...service.admin import AdminService
+from ...service.operator import fields as admin_fields
+from ...service.operator.admin import AdminService
 from ...service.timerange import time_range
 from ..auth import require_admin
 from ..gateway import gateway
@@ -34,58 +34,58 @@ def _admin(request: Request) -> AdminService:
 
 
 async def _body(request: Request, fields: tuple[Field, ...]) -> dict[str, Any]:
-    """The JSON body, read against its declared fields (`service/admin_fields.py`); nulls dropped."""
+    """The JSON body, read against its declared fields (`service/operator/fields.py`); nulls dropped."""
     return read_fields(parse_json_object(await request.body(), empty_is_object=True), fields)
 
 
 @router.post("/accounts")
 async def create_account(request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.NEW_ACCOUNT)
-    return await _admin(request).create_account(body["name"])
+    return await _admin(request).accounts.create(body["name"])
 
 
 @router.get("/accounts")
 async def list_accounts(request: Request) -> dict[str, Any]:
-    return await _admin(request).list_accounts()
+    return await _admin(request).accounts.all()
 
 
 @router.get("/accounts/{account_id}")
 async def get_account(account_id: str, request: Request) -> dict[str, Any]:
-    return await _admin(request).get_account(account_id)
+    return await _admin(request).accounts.get(account_id)
 
 
 @router.post("/accounts/{account_id}/disable")
 async def disable_account(account_id: str, request: Request) -> dict[str, Any]:
-    return await _admin(request).set_account_disabled(account_id, True)
+    return await _admin(request).accounts.set_disabled(account_id, True)
 
 
 @router.post("/accounts/{account_id}/enable")
 async def enable_account(account_id: str, request: Request) -> dict[str, Any]:
-    return await _admin(request).set_account_disabled(account_id, False)
+    return await _admin(request).accounts.set_disabled(account_id, False)
 
 
 @router.post("/accounts/{account_id}/credit")
 async def top_up(account_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.CREDIT)
-    return await _admin(request).add_credit(account_id, amount_text(body["amount_usd"]), body["reason"])
+    return await _admin(request).ledger.add_credit(account_id, amount_text(body["amount_usd"]), body["reason"])
 
 
 @router.post("/accounts/{account_id}/adjustments")
 async def adjust(account_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.ADJUSTMENT)
-    return await _admin(request).adjust_credit(account_id, amount_text(body["amount_usd"]), body["reason"])
+    return await _admin(request).ledger.adjust_credit(account_id, amount_text(body["amount_usd"]), body["reason"])
 
 
 @router.get("/accounts/{account_id}/ledger")
 async def ledger_history(account_id: str, request: Request) -> dict[str, Any]:
     params = request.query_params
-    return await _admin(request).ledger_history(account_id, params.get("limit"), params.get("after"))
+    return await _admin(request).ledger.history(account_id, params.get("limit"), params.get("after"))
 
 
 @router.post("/accounts/{account_id}/keys")
 async def create_key(account_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.new_key())
-    return await _admin(request).create_key(
+    return await _admin(request).keys.create(
         account_id,
         test=bool(body.get("test")),
         models=body.get("models"),
@@ -96,29 +96,29 @@ async def create_key(account_id: str, request: Request) -> dict[str, Any]:
 
 @router.get("/accounts/{account_id}/keys")
 async def list_keys(account_id: str, request: Request) -> dict[str, Any]:
-    return await _admin(request).list_keys(account_id)
+    return await _admin(request).keys.list_for(account_id)
 
 
 @router.get("/keys/{key_id}")
 async def get_key(key_id: str, request: Request) -> dict[str, Any]:
-    return await _admin(request).get_key(key_id)
+    return await _admin(request).keys.get(key_id)
 
 
 @router.put("/keys/{key_id}/webhook")
 async def set_webhook(key_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.WEBHOOK)
-    return await _admin(request).set_webhook(key_id, body["webhook_url"])
+    return await _admin(request).webhooks.set_url(key_id, body["webhook_url"])
 
 
 @router.delete("/keys/{key_id}/webhook")
 async def clear_webhook(key_id: str, request: Request) -> dict[str, Any]:
-    return await _admin(request).clear_webhook(key_id)
+    return await _admin(request).webhooks.clear_url(key_id)
 
 
 @router.get("/webhooks/deliveries")
 async def webhook_deliveries(request: Request) -> dict[str, Any]:
     params = request.query_params
-    return await _admin(request).webhook_deliveries(
+    return await _admin(request).webhooks.deliveries(
         account_id=params.get("account_id"),
         status=params.get("status"),
         limit=params.get("limit"),
@@ -128,18 +128,18 @@ async def webhook_deliveries(request: Request) -> dict[str, Any]:
 
 @router.post("/keys/{key_id}/revoke")
 async def revoke_key(key_id: str, request: Request) -> dict[str, Any]:
-    return await _admin(request).revoke_key(key_id)
+    return await _admin(request).keys.revoke(key_id)
 
 
 @router.get("/prices")
 async def list_prices(request: Request) -> dict[str, Any]:
-    return await _admin(request).list_prices()
+    return await _admin(request).prices.all()
 
 
 @router.put("/prices")
 async def set_price(request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.price())
-    return await _admin(request).set_price(
+    return await _admin(request).prices.set(
         body["model"], body.get("quality"), body["size"], amount_text(body["amount_usd"])
     )
 
@@ -148,12 +148,12 @@ async def set_price(request: Request) -> dict[str, Any]:
 async def usage(request: Request) -> dict[str, Any]:
     params = request.query_params
     start, end = time_range(params.get("start"), params.get("end"))
-    return await _admin(request).usage(start, end, request.query_params.get("account_id"))
+    return await _admin(request).reports.usage(start, end, request.query_params.get("account_id"))
 
 
 @router.get("/ledger/verify")
 async def verify_ledger(request: Request) -> dict[str, Any]:
-    return await _admin(request).verify_ledger()
+    return await _admin(request).ledger.verify()
 
 
 @router.get("/routes")

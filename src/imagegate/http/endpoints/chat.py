@@ -24,10 +24,10 @@ from starlette.responses import Response
 from ...domain.chat_request import ChatRequest, parse_chat_request
 from ...domain.json_body import parse_json_object
 from ...domain.upstream import GeneratedImage, PartialImage
-from ...service.jobs import JobAccepted
-from ...service.operations import Operation
-from ...service.settlement import GenerationResult
-from ...service.streaming import Emit, ImageStream
+from ...service.images.operations import Operation
+from ...service.images.settlement import GenerationResult
+from ...service.images.streaming import Emit, ImageStream
+from ...service.jobs.jobs import JobAccepted
 from ..event_stream import DATA_ONLY, EventStreamResponse
 from ..gateway import gateway
 from ..operations import run_operation

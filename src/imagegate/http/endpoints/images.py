@@ -9,10 +9,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from ...service.jobs import JobAccepted
-from ...service.operations import Edit, Generate, Operation
-from ...service.settlement import GenerationResult
-from ...service.streaming import ImagesApiEvents, ImageStream
+from ...service.images.operations import Edit, Generate, Operation
+from ...service.images.settlement import GenerationResult
+from ...service.images.streaming import ImagesApiEvents, ImageStream
+from ...service.jobs.jobs import JobAccepted
 from ..auth import authenticate
 from ..event_stream import EventStreamResponse
 from ..gateway import gateway

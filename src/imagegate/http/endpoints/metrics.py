@@ -14,6 +14,6 @@ router = APIRouter()
 @router.get("/metrics", include_in_schema=False)
 async def metrics(request: Request) -> Response:
     gateway = gateway_of(request)
-    if gateway.metrics is None:
+    if gateway.scrape is None:
         raise NotFound("Metrics are off (set IMAGEGATE_METRICS=true).", code="not_found")
-    return Response(gateway.metrics.exposition(), media_type=CONTENT_TYPE_LATEST)
+    return Response(gateway.scrape(), media_type=CONTENT_TYPE_LATEST)

@@ -4,7 +4,7 @@ streamed), and GET and DELETE /v1/responses/{response_id} (answers are kept 24 h
 A request's body is read into an operation (a generation; an edit when it names an image to start
 from) and run through `http.operations.run_operation`, so its price, hold, refusals, idempotency and
 usage record (surface `responses`) are the Images API's. Its answers are OpenAI's Response object
-and stream events (`ResponsesCall`, `service.responses_stream`); a completed one is kept before it
+and stream events (`ResponsesCall`, `service.responses.stream`); a completed one is kept before it
 is answered, so a follow-up naming it as `previous_response_id` finds it.
 """
 
@@ -18,17 +18,17 @@ from fastapi import APIRouter, Request
 
 from ...domain.edit_request import Upload, edit_model, text_fields
 from ...domain.errors import InvalidRequest, RequestTooLarge
+from ...domain.ids import new_id
 from ...domain.json_body import parse_json_object
 from ...domain.principal import Principal
 from ...domain.responses_answer import from_images_body
 from ...domain.responses_request import EarlierImage, ResponsesRequest, parse_responses_request
 from ...domain.text import check_id
-from ...ids import new_id
-from ...service.jobs import JobAccepted
-from ...service.operations import Edit, Generate, Operation
-from ...service.responses_stream import ResponsesEvents
-from ...service.settlement import GenerationResult
-from ...service.streaming import ImageStream
+from ...service.images.operations import Edit, Generate, Operation
+from ...service.images.settlement import GenerationResult
+from ...service.images.streaming import ImageStream
+from ...service.jobs.jobs import JobAccepted
+from ...service.responses.stream import ResponsesEvents
 from ...wiring import Gateway
 from ..auth import authenticate
 from ..event_stream import EventStreamResponse

@@ -1,0 +1,115 @@
+"""The ledger's rules on top of the repositories: hold before the upstream, capture what was delivered."""
+
+from __future__ import annotations
+
+import logging
+
+from ...db.accounts import AccountsRepo
+from ...db.ledger import LedgerRepo
+from ...db.unreachable import is_unreachable
+from ...db.usage import UsageRecord
+from ...domain.errors import InsufficientBalance, UpstreamTimeout
+from ...domain.meter import NULL_METER, Meter
+from ...domain.principal import Principal
+from ..patience import while_unreachable
+
+
+def usd(micros: int) -> str:
+    """`167000` -> `$0.167`: exact, for messages (money stays integer everywhere else)."""
+    sign = "-" if micros < 0 else ""
+    whole, frac = divmod(abs(micros), 1_000_000)
+    digits = f"{frac:06d}".rstrip("0").ljust(2, "0")
+    return f"{sign}${whole}.{digits}"
+
+
+log = logging.getLogger("imagegate.service")
+
+
+class Billing:
+    SETTLE_PATIENCE_SECONDS = 30.0
+    """How long a capture whose commit is in doubt keeps asking the database how it ended."""
+
+    def __init__(
+        self, ledger: LedgerRepo, accounts: AccountsRepo, hold_ttl_seconds: int, meter: Meter = NULL_METER
+    ) -> None:
+        """`meter`: counts the credit held and captured, and each request whose hold ends with its usage record."""
+        self._ledger = ledger
+        self._accounts = accounts
+        self._ttl = hold_ttl_seconds
+        self._meter = meter
+
+    async def hold(
+        self, principal: Principal, request_id: str, amount: int, what: str, *, job_ttl_seconds: int | None = None
+    ) -> str:
+        """Reserve `amount` or refuse with 402; nothing is held on refusal. `job_ttl_seconds`: an async
+        job's hold, owned by the job (no node run) and living that long."""
+        if job_ttl_seconds is not None:
+            hold_id = await self._ledger.take_hold(
+                principal.account_id, request_id, amount, job_ttl_seconds, detached=True
+            )
+        else:
+            hold_id = await self._ledger.take_hold(principal.account_id, request_id, amount, self._ttl)
+        if hold_id is None:
+            account = await self._accounts.get_account(principal.account_id)
+            available = account.available_micros if account else 0
+            raise InsufficientBalance(
+                f"This request costs {usd(amount)} ({what}); the account has {usd(available)} of credit available. "
+                "Add credit and try again."
+            )
+        self._meter.held(amount)
+        return hold_id
+
+    async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> None:
+        """Capture what was delivered and release the rest, with the usage record, in one transaction."""
+        try:
+            settled = await self._ledger.settle(hold_id, capture, reason, usage)
+        except Exception as exc:
+            if not (capture and is_unreachable(exc)):
+                raise
+            settled = await self._settled_in_doubt(hold_id, capture, reason, usage)
+        if not settled:
+            # The hold expired (the request outlived its deadline and margin) or its run was released:
+            # the images are not handed out, since they can no longer be billed.
+            raise UpstreamTimeout(
+                "The request outlived its deadline; its images were not delivered. Nothing was charged."
+            )
+        self._meter.captured(capture)
+        if usage is not None:
+            self._meter.finished(usage)
+
+    async def release(self, hold_id: str, usage: UsageRecord | None = None) -> None:
+        """Give the hold back. A release whose commit is in doubt needs no answer: either it landed, or
+        the hold is still open and the sweeper releases it when it expires; nothing is captured."""
+        await self._ledger.release(hold_id, usage)
+        if usage is not None:
+            self._meter.finished(usage)
+
+    async def hold_status(self, hold_id: str) -> str | None:
+        return await self._ledger.hold_status(hold_id)
+
+    async def refund(self, hold_id: str, reason: str, usage: UsageRecord | None = None) -> int | None:
+        """Give back what a settled hold captured, once (an entry of kind `refund`); the amount, or None
+        when the hold captured nothing. `usage` is written over the request's usage record."""
+        return await self._ledger.refund(hold_id, reason, usage)
+
+    async def _settled_in_doubt(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> bool:
+        """The database went away while a capture was committing, so the commit may or may not have
+        landed. Ask the hold (while the database is away, for a bounded time): still open -> settle it
+        now; settled -> ours landed. Answering from a guess would tell the client 503 for money taken,
+        or 200 for money never taken. Out of patience, the error stands (the client gets 503); the
+        usage log then still shows the request as billed if the commit had landed."""
+
+        async def resolve() -> bool:
+            if await self._ledger.hold_status(hold_id) == "open" and await self._ledger.settle(
+                hold_id, capture, reason, usage
+            ):
+                return True
+            # closed meanwhile: by our first commit (the server may finish it after the cut) or by expiry
+            status = await self._ledger.hold_status(hold_id)
+            log.warning("hold %s: a capture in doubt ended %s", hold_id, status)
+            return status == "settled"
+
+        return await while_unreachable(resolve, self.SETTLE_PATIENCE_SECONDS)
+
+
+__all__ = ["Billing", "usd"]

@@ -1,0 +1,81 @@
+"""The operator's API keys: made (shown once), listed, read, revoked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...db.accounts import AccountsRepo, KeyRow
+from ...domain.catalog import Catalog
+from ...domain.errors import InvalidRequest, NotFound
+from ...domain.text import check_id, check_text
+from ..keys import display_prefix, hash_key, new_key
+from .accounts import check_limit
+
+
+class KeysAdmin:
+    def __init__(self, accounts: AccountsRepo, catalog: Catalog) -> None:
+        self._accounts = accounts
+        self._catalog = catalog
+
+    async def create(
+        self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None, ipm: int | None = None
+    ) -> dict[str, Any]:
+        check_id(account_id, "account_id")
+        check_limit(rpm, "rpm")
+        check_limit(ipm, "ipm")
+        if await self._accounts.get_account(account_id) is None:
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        allowed = None
+        if models is not None:
+            for model in models:
+                check_text(model, "models")
+            unknown = [m for m in models if self._catalog.find(m) is None]
+            if unknown:
+                raise InvalidRequest(f"Unknown model(s): {', '.join(unknown)}.", code="model_not_found", param="models")
+            allowed = tuple(dict.fromkeys(self._catalog.find(m).id for m in models))  # type: ignore[union-attr]
+        mode = "test" if test else "live"
+        key = new_key(mode)
+        if rpm is not None and rpm < 1:
+            raise InvalidRequest("rpm must be at least 1.", param="rpm")
+        row = await self._accounts.create_key(account_id, hash_key(key), display_prefix(key), mode, allowed, rpm, ipm)
+        return {**_key_json(row), "key": key}
+
+    async def list_for(self, account_id: str) -> dict[str, Any]:
+        check_id(account_id, "account_id")
+        if await self._accounts.get_account(account_id) is None:
+            raise NotFound(f"No account '{account_id}'.", param="account_id")
+        return {"object": "list", "data": [_key_json(k) for k in await self._accounts.list_keys(account_id)]}
+
+    async def revoke(self, key_id: str) -> dict[str, Any]:
+        check_id(key_id, "key_id")
+        if not await self._accounts.revoke_key(key_id) and await self._accounts.get_key(key_id) is None:
+            raise NotFound(f"No key '{key_id}'.", param="key_id")
+        key = await self._accounts.get_key(key_id)
+        assert key is not None and key.revoked_at is not None
+        return {"id": key.id, "revoked_at": key.revoked_at.isoformat()}
+
+    async def get(self, key_id: str) -> dict[str, Any]:
+        """One key as `list_for` shows it (with its webhook URL; never the key nor the webhook secret)."""
+        check_id(key_id, "key_id")
+        key = await self._accounts.get_key(key_id)
+        if key is None:
+            raise NotFound(f"No key '{key_id}'.", param="key_id")
+        return _key_json(key)
+
+
+def _key_json(row: KeyRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "prefix": row.prefix,
+        "mode": row.mode,
+        "account_id": row.account_id,
+        "allowed_models": list(row.allowed_models) if row.allowed_models is not None else None,
+        "rpm": row.rpm,
+        "ipm": row.ipm,
+        "created_at": row.created_at.isoformat(),
+        "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
+        "webhook_url": row.webhook_url,
+    }
+
+
+__all__ = ["KeysAdmin"]
