@@ -18,32 +18,18 @@ from .image_url import ImageRef
 ROLES = ("user", "assistant", "system", "developer")
 IMAGE_URL = Field("image_url", "string", "a data URL or an https URL", required=True)
 FILE_ID = Field("file_id", "string", "this gateway has no Files API: send the image as 'image_url'", offered=False)
-INPUT_IMAGE = Field(
-    "part",
-    "object",
-    fields=(
-        Field("type", "string", required=True, choices=("input_image",)),
-        IMAGE_URL,
-        FILE_ID,
-        Field("detail", "string"),
-    ),
-)
-INPUT_TEXT = Field(
-    "part",
-    "object",
-    fields=(Field("type", "string", required=True, choices=("input_text",)), Field("text", "string", required=True)),
-)
+
+
+def _typed(kind: str, *fields: Field, doc: str = "") -> Field:
+    """An object of `type` `kind` and these fields."""
+    return Field("part", "object", doc, fields=(Field("type", "string", required=True, choices=(kind,)), *fields))
+
+
+INPUT_IMAGE = _typed("input_image", IMAGE_URL, FILE_ID, Field("detail", "string"))
+INPUT_TEXT = _typed("input_text", Field("text", "string", required=True))
 _ITEM_EXTRAS = tuple(Field(name, "any", "not read") for name in ("id", "status"))
 _MESSAGE = Field("type", "string", "left out: a message", choices=("message",))
-_TEXT = Field(
-    "part",
-    "object",
-    "a text part",
-    fields=(
-        Field("type", "string", required=True, choices=("input_text",)),
-        Field("text", "string", required=True, non_blank=True),
-    ),
-)
+_TEXT = _typed("input_text", Field("text", "string", required=True, non_blank=True), doc="a text part")
 OTHER_MESSAGE = Field(
     "item",
     "object",
@@ -54,13 +40,11 @@ OTHER_MESSAGE = Field(
         *_ITEM_EXTRAS,
     ),
 )
-EARLIER_IMAGE = Field(
-    "item",
-    "object",
-    "an image_generation_call sent back",
-    fields=(
-        Field("type", "string", required=True, choices=("image_generation_call",)),
+EARLIER_IMAGE = replace(
+    _typed(
+        "image_generation_call",
         Field("result", "string", "the image, base64", required=True, non_blank=True),
+        doc="an image_generation_call sent back",
     ),
     values=Field("value", "any", "the call's other fields, as the answer gave them: not read"),
 )
