@@ -59,17 +59,10 @@ UNSUPPORTED = {
     "prompt": "Reusable prompts ('prompt') live on OpenAI's platform; send the text as 'input'.",
 }
 MAX_METADATA_PAIRS = 16
-Mode = Literal["generate", "text", "previous", "earlier", "input"]
+Mode = Literal["generate", "text", "edit"]
 """How a body makes its image: `action: generate` (input images ignored); no image given; an edit of
-`previous_response_id`'s image, of an image_generation_call sent back, of an `input_image`."""
-_EDITS: tuple[Mode, ...] = ("previous", "earlier", "input")
-_IMAGES: dict[Mode, Images] = {
-    "generate": "any",
-    "text": "none",
-    "previous": "any",
-    "earlier": "earlier",
-    "input": "input",
-}
+`previous_response_id`'s image, of an image_generation_call sent back or of an `input_image`."""
+_IMAGES: dict[Mode, Images] = {"generate": "any", "text": "none", "edit": "any"}
 
 MASK = Field(
     "input_image_mask", "object", "an edit's mask", fields=(IMAGE_URL, Field("file_id", "string", offered=False))
@@ -86,19 +79,17 @@ TOOL_CHOICE = Field(
 PREVIOUS = Field("previous_response_id", "string", "its image is the input of an edit", max_chars=MAX_ID_CHARS)
 
 
-def tool_field(model: Model | None = None, *, named: bool = True, mode: Mode | None = None) -> Field:
-    """The image_generation tool; with `model`, as that model takes its options, the tool naming it
-    (`named`) or not; with `mode`, the `action` and mask that mode takes."""
+def tool_field(model: Model | None = None, *, mode: Mode | None = None) -> Field:
+    """The image_generation tool; with `model`, as that model takes its options (the tool naming it
+    or not); with `mode`, the `action` and mask that mode takes."""
     images = {field.name: field for field in generation_fields(model)}
-    edit = mode in _EDITS
+    edit = mode == "edit"
     images["input_fidelity"] = INPUT_FIDELITY
     if model is not None and edit:
         images["input_fidelity"] = next(f for f in extras_for(model, edit=True) if f.name == "input_fidelity")
     name = Field("model", "string", "the image model (else the request's `model`)")
     if model is not None:
-        name = (
-            replace(name, choices=(model.id, *model.aliases), required=True) if named else replace(name, offered=False)
-        )
+        name = replace(name, choices=(model.id, *model.aliases))
     action = Field("action", "string", "`edit` needs an image; `generate` ignores input images", choices=ACTIONS)
     mask = MASK
     if mode is not None:
@@ -157,24 +148,42 @@ def responses_fields() -> tuple[Field, ...]:
 
 
 def responses_variants(model: Model) -> tuple[tuple[tuple[Field, ...], tuple[Rule, ...]], ...]:
-    """The bodies that run `model`: named by the tool or by the request, in each mode it takes."""
-    modes: tuple[Mode, ...] = ("generate", "text", *(_EDITS if model.capabilities.img2img else ()))
-    return tuple((_variant(model, named, mode), ()) for named in (True, False) for mode in modes)
+    """The bodies that run `model` (named by the tool, else by the request), one per mode it takes."""
+    names = (model.id, *model.aliases)
+    named_by_tool = Field("tool", "object", fields=(Field("model", "string", required=True, choices=names),))
+    named = GivenOne(
+        (
+            replace(responses_fields()[0], choices=names),
+            replace(TOOLS, items=replace(named_by_tool, values=Field("option", "any")), min_items=1),
+        ),
+        "The model is the tool's 'model', else the request's.",
+    )
+    modes: tuple[Mode, ...] = ("generate", "text", *(("edit",) if model.capabilities.img2img else ()))
+    return tuple((_variant(model, mode), (named, *_EDIT_RULES[mode])) for mode in modes)
 
 
-def _variant(model: Model, named: bool, mode: Mode) -> tuple[Field, ...]:
+_EDIT_RULES: dict[Mode, tuple[Rule, ...]] = {
+    "generate": (),
+    "text": (),
+    "edit": (
+        GivenOne(
+            (replace(PREVIOUS, required=True), input_field("earlier"), input_field("input")),
+            "An edit names its image: 'previous_response_id', an image_generation_call sent back, or an "
+            "input_image in the last user message.",
+        ),
+    ),
+}
+
+
+def _variant(model: Model, mode: Mode) -> tuple[Field, ...]:
     fields = {field.name: field for field in responses_fields()}
-    tools = replace(TOOLS, items=tool_field(model, named=named, mode=mode))
-    if named or mode == "generate":  # the tool is given (its `model`, or its `action`)
+    tools = replace(TOOLS, items=tool_field(model, mode=mode))
+    if mode == "generate":  # the tool is given, with its `action`
         tools = replace(tools, required=True, min_items=1)
     fields["tools"] = tools
-    if not named:
-        fields["model"] = replace(fields["model"], choices=(model.id, *model.aliases), required=True)
     fields["input"] = input_field(_IMAGES[mode])
     if mode == "text":
         fields["previous_response_id"] = replace(PREVIOUS, offered=False)
-    if mode == "previous":
-        fields["previous_response_id"] = replace(PREVIOUS, required=True)
     return tuple(fields.values())
 
 

@@ -114,7 +114,7 @@ def read_input(value: Any) -> tuple[str, EarlierImage | None, tuple[ImageRef, ..
         param = f"input[{index}]"
         if not isinstance(item, dict):
             raise InvalidRequest(f"'{param}' must be an object.", code="invalid_type", param=param)
-        kind = item.get("type", "message")
+        kind = item.get("type") or "message"  # left out or null: a message
         if kind == "message":
             role = item.get("role")
             if role not in ROLES:
