@@ -126,7 +126,6 @@ RESPONSE = Body(
     lambda _catalog: responses_fields(),
     rules=RESPONSES_RULES,
     variants=responses_variants,
-    exclusive=False,  # an edit may name its image in more than one way
 )
 
 # -- query parameters
