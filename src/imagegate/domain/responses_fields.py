@@ -3,9 +3,9 @@ what its reader (`domain/responses_request.py`) checks and what the API document
 
 The document also says, per model, what the reader and the endpoint then decide in code: which image
 model runs (the tool's `model`, else the request's), the tool's options as that model takes them, and
-whether the body makes an edit (an `input_image`, an `image_generation_call` sent back or
-`previous_response_id`, with the tool's `action`), which only a model that edits takes. Each way is
-one variant (`responses_variants`).
+how the body makes its image (`responses_variants`, one variant per model and mode: `action:
+generate`; no image given; an edit, naming its image as an `input_image`, an `image_generation_call`
+sent back or `previous_response_id`, on a model that edits). No body is of two variants.
 """
 
 from __future__ import annotations
