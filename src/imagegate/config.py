@@ -7,6 +7,7 @@ This is the only module that reads `os.environ`. Every setting is one row of `SE
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import socket
 import tomllib
@@ -188,6 +189,11 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
     ),
     Setting("IMAGEGATE_WEBHOOK_POLL_SECONDS", "2", "how often each node looks for webhooks due to be sent"),
     Setting(
+        "IMAGEGATE_END_USER_HEADER",
+        None,
+        "a request header naming the end user (e.g. Open WebUI's X-OpenWebUI-User-Id): end-user budgets count by it before the body's `user`",
+    ),
+    Setting(
         "IMAGEGATE_STREAM_KEEPALIVE_SECONDS",
         "5",
         "a chat or Responses stream sends an SSE comment whenever no event has gone out for this long (the image takes 10-20 s)",
@@ -222,6 +228,17 @@ SETTINGS: tuple[Setting, ...] = (  # the gateway's own; each provider declares i
         "IMAGEGATE_JOB_QUEUE_TTL_SECONDS",
         "3600",
         "a job no worker started within this fails as `job_expired`, its hold released",
+    ),
+    Setting(
+        "IMAGEGATE_BATCH_MAX_FILE_BYTES",
+        "52428800",
+        "largest batch input file (`POST /v1/files`, purpose `batch`); larger uploads are 413",
+    ),
+    Setting("IMAGEGATE_BATCH_MAX_LINES", "50000", "most requests (lines) one batch input file may hold"),
+    Setting(
+        "IMAGEGATE_BATCH_CONCURRENCY",
+        "4",
+        "most lines of one batch queued or running as jobs at once (the rest wait their turn)",
     ),
 )
 _DEFAULTS = {s.name: s.default for s in SETTINGS}
@@ -301,6 +318,9 @@ class Settings:
     job_workers: int
     job_poll_seconds: float
     job_queue_ttl_seconds: int
+    batch_max_file_bytes: int
+    batch_max_lines: int
+    batch_concurrency: int
     webhook_retry_base_seconds: float
     webhook_retry_max_seconds: float
     webhook_retry_window_seconds: float
@@ -311,6 +331,8 @@ class Settings:
     """Mark every image with the gateway's signed C2PA manifest."""
     c2pa_cert: Path | None
     c2pa_key: Path | None
+    end_user_header: str | None = None
+    """The request header (lower case) that names the end user, set by the operator's front end."""
 
     def base_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
@@ -319,6 +341,15 @@ class Settings:
         """Whether clients reach this node from elsewhere: its public URL's host (or, without one, the
         address it binds) is not a loopback host. A public node sends webhooks only to public addresses."""
         return not is_loopback_host(urlsplit(self.base_url()).hostname)
+
+
+def _header_name(value: str | None, name: str) -> str | None:
+    """An HTTP header's name (RFC 9110 token), lower case; None when unset."""
+    if not value:
+        return None
+    if re.fullmatch(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}", value) is None:
+        raise ValueError(f"{name} must be an HTTP header name (letters, digits and - _ . etc.); got {value!r}")
+    return value.lower()
 
 
 def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -419,6 +450,7 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "c2pa": _one_of(get("IMAGEGATE_C2PA"), "IMAGEGATE_C2PA", ("on", "off")) == "on",
         "c2pa_cert": Path(v).expanduser() if (v := get("IMAGEGATE_C2PA_CERT")) else None,
         "c2pa_key": Path(v).expanduser() if (v := get("IMAGEGATE_C2PA_KEY")) else None,
+        "end_user_header": _header_name(env.get("IMAGEGATE_END_USER_HEADER"), "IMAGEGATE_END_USER_HEADER"),
         "job_workers": int(_bounded(text("IMAGEGATE_JOB_WORKERS"), "IMAGEGATE_JOB_WORKERS", 0, 256)),
         "job_poll_seconds": float(
             _bounded(text("IMAGEGATE_JOB_POLL_SECONDS"), "IMAGEGATE_JOB_POLL_SECONDS", 0.05, 3600)
@@ -426,6 +458,11 @@ def load_settings(env: Mapping[str, str] | None = None, **overrides: Any) -> Set
         "job_queue_ttl_seconds": int(
             _bounded(text("IMAGEGATE_JOB_QUEUE_TTL_SECONDS"), "IMAGEGATE_JOB_QUEUE_TTL_SECONDS", 1, 30 * 86400)
         ),
+        "batch_max_file_bytes": int(
+            _bounded(text("IMAGEGATE_BATCH_MAX_FILE_BYTES"), "IMAGEGATE_BATCH_MAX_FILE_BYTES", 1024, 1 << 30)
+        ),
+        "batch_max_lines": int(_bounded(text("IMAGEGATE_BATCH_MAX_LINES"), "IMAGEGATE_BATCH_MAX_LINES", 1, 1_000_000)),
+        "batch_concurrency": int(_bounded(text("IMAGEGATE_BATCH_CONCURRENCY"), "IMAGEGATE_BATCH_CONCURRENCY", 1, 1000)),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     if values["hold_ttl_seconds"] is None:  # a small margin past the request's own deadline

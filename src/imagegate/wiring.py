@@ -18,6 +18,8 @@ from . import __version__
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
+from .db.batches import BatchesRepo
+from .db.budget_settings import BudgetsRepo
 from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
@@ -60,6 +62,10 @@ from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
 from .service.authentication import KeyAuthenticator
+from .service.batches.batches import Batches
+from .service.batches.events import BatchJobEvents
+from .service.batches.files import BatchFiles
+from .service.batches.runner import BatchRunner
 from .service.images.admission import Admission
 from .service.images.billing import Billing
 from .service.images.delivery import Delivery
@@ -79,6 +85,7 @@ from .service.jobs.workers import JobWorkers
 from .service.operator.accounts import AccountsAdmin
 from .service.operator.admin import AdminService
 from .service.operator.auth import AdminAuthLimits, AdminTokenGuard
+from .service.operator.budgets import BudgetsAdmin
 from .service.operator.doctor import Reach
 from .service.operator.keys import KeysAdmin
 from .service.operator.ledger import LedgerAdmin
@@ -93,6 +100,7 @@ from .service.recovery import NodeRecovery, ThisRun
 from .service.responses.stored import StoredResponses
 from .service.views.account import AccountView
 from .service.views.catalog import CatalogView
+from .service.webhooks.alerts import BudgetAlerts
 from .service.webhooks.delivery import DeliveryPolicy, WebhookDelivery
 from .service.webhooks.endpoints import WebhookEndpoints
 from .service.webhooks.webhooks import Webhooks
@@ -139,6 +147,8 @@ class Database:
     responses: ResponsesRepo
     admin_sessions: AdminSessionsRepo
     samples: SamplesRepo
+    budgets: BudgetsRepo
+    batches: BatchesRepo
 
 
 @dataclass(frozen=True)
@@ -173,6 +183,11 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    batch_files: BatchFiles
+    """The Batch API's files (`/v1/files`, `file-…`): inputs uploaded, outputs written."""
+    batches: Batches
+    batch_runner: BatchRunner
+    """Advances batches on every node: their lines to the job queue, their ends, their files."""
     margin: MarginReport
     """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
     upstream_costs: CostSheets
@@ -208,6 +223,8 @@ async def open_database(
             responses=ResponsesRepo(engine),
             admin_sessions=AdminSessionsRepo(engine),
             samples=SamplesRepo(engine),
+            budgets=BudgetsRepo(engine, runner),
+            batches=BatchesRepo(engine),
         )
 
 
@@ -216,13 +233,15 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
     holds no connection until it sends, and the admin service never sends)."""
     transport = webhook_transport or webhook_sender(settings)
     endpoints = WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public())
+    budgets = BudgetsAdmin(db.budgets, endpoints)
     return AdminService(
         accounts=AccountsAdmin(db.accounts, db.account_policies, settings.safety_policy),
-        keys=KeysAdmin(db.accounts, settings.catalog),
-        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine)),
+        keys=KeysAdmin(db.accounts, settings.catalog, budgets),
+        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine), budgets),
         prices=PricesAdmin(db.prices, settings.catalog),
         webhooks=WebhooksAdmin(endpoints, Webhooks(db.webhooks)),
         reports=ReportsAdmin(db.usage, db.stats, db.safety_events),
+        budgets=budgets,
     )
 
 
@@ -313,16 +332,41 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter, costs)
+        images, settlement = image_pipeline(
+            settings, db, router, store, limiter_state, http_client, meter, costs, wake=delivery.wake
+        )
         uploads, terms = JobUploads(store), job_terms(settings)
-        workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
+        image_inputs = ImageInputs(
+            fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
+        )
+        batch_files = BatchFiles(db.batches, store, settings.batch_max_file_bytes, settings.batch_max_lines)
+        events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
+        workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms)
+        jobs = Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake)
+        batch_runner = BatchRunner(
+            db.batches,
+            batch_files,
+            jobs,
+            db.accounts,
+            webhooks.batch_finished,
+            image_inputs,
+            concurrency=settings.batch_concurrency,
+            poll_seconds=settings.job_poll_seconds,
+        )
         routes = route_health(settings, router, health)
         yield Gateway(
             settings=settings,
             images=images,
             catalog=CatalogView(settings.catalog, db.prices, db.stats, routes.availability),
             account=AccountView(
-                db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
+                db.accounts,
+                db.usage,
+                db.stats,
+                db.images,
+                db.safety_events,
+                store.url_for,
+                settings.url_ttl_seconds,
+                budgets=BudgetsAdmin(db.budgets),
             ),
             admin=admin_service(settings, db, sender),
             admin_auth=admin_token_guard(settings, limiter_state),
@@ -336,13 +380,14 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
-            jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
+            jobs=jobs,
             job_workers=workers,
-            image_inputs=ImageInputs(
-                fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
-            ),
+            image_inputs=image_inputs,
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            batch_files=batch_files,
+            batches=Batches(db.batches, batch_files, settings.catalog, db.prices, db.accounts, batch_runner.wake),
+            batch_runner=batch_runner,
             margin=MarginReport(MarginRepo(db.engine)),
             upstream_costs=costs,
         )
@@ -400,10 +445,14 @@ def image_pipeline(
     http_client: UpstreamClient,
     meter: Meter = NULL_METER,
     costs: CostSheets | None = None,
+    *,
+    wake: Callable[[], None] | None = None,
 ) -> tuple[ImageService, Settlement]:
     """The image service and its settlement step (async jobs settle through it too); `costs`: the
-    node's live upstream cost sheets, shared with the admin API so a change applies at once here."""
-    billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, meter)
+    node's live upstream cost sheets, shared with the admin API so a change applies at once here;
+    `wake`: the webhook delivery's, told when an alert is queued."""
+    alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
+    billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, meter, alerts)
     screen = prompt_screen(settings, db.safety_events, http_client, meter)
     limiter = Limiter(
         limiter_state,

@@ -22,6 +22,7 @@ from ..domain.errors import GatewayError
 from ..domain.safe_url import safe_url
 from ..service.images.upstream_costs import CostSheets
 from ..service.operator.admin import AdminService, bootstrap_first_run
+from ..service.operator.budgets import read_budget
 from ..service.operator.doctor import diagnose, render, report
 from ..service.operator.samples import PARAMETERS, Samples
 from ..wiring import (
@@ -237,21 +238,113 @@ def accounts_list(as_json: bool) -> None:
 @click.option("--rpm", default=None, type=int, help="requests per minute for keys without their own")
 @click.option("--ipm", default=None, type=int, help="images per minute for keys without their own")
 @click.option("--max-in-flight", default=None, type=int, help="requests the account may have running at once")
+@click.option("--user-budget-usd", default=None, help="what each end user (`user` / `safety_identifier`) may spend")
+@click.option("--user-budget-period", default=None, help="day or month (UTC; default day)")
+@click.option("--no-user-budget", is_flag=True, help="remove the end-user budget")
 @json_option
 def accounts_limits(
-    account_id: str, rpm: int | None, ipm: int | None, max_in_flight: int | None, as_json: bool
+    account_id: str,
+    rpm: int | None,
+    ipm: int | None,
+    max_in_flight: int | None,
+    user_budget_usd: str | None,
+    user_budget_period: str | None,
+    no_user_budget: bool,
+    as_json: bool,
 ) -> None:
     """Set the account's default limits.
 
-    An option left out means no limit.
+    An option left out means no limit; the end-user budget is kept unless --user-budget-usd or
+    --no-user-budget is given.
     """
-    result = _admin_call(
-        lambda admin: admin.accounts.set_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
-    )
+    if no_user_budget and (user_budget_usd is not None or user_budget_period is not None):
+        raise click.UsageError("give either --user-budget-usd or --no-user-budget")
+    if user_budget_period is not None and user_budget_usd is None:
+        raise click.UsageError("--user-budget-period needs --user-budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        result = await admin.accounts.set_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
+        if user_budget_usd is not None or no_user_budget:
+            budget = None if no_user_budget else read_budget(user_budget_usd, user_budget_period, "user_")
+            await admin.budgets.set_user_budget(account_id, budget)
+        return {**result, "budgets": await admin.budgets.account(account_id)}
+
+    result = _admin_call(action)
+    user = result["budgets"]["user_budget"]
+    per_user = f"{user['budget_micros']} micros per {user['period']}" if user else "none"
     _emit(
         result,
         as_json,
-        f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}",
+        f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}, "
+        f"end-user budget {per_user}",
+    )
+
+
+@accounts.command("alerts")
+@click.argument("account_id")
+@click.option("--low-balance-usd", default=None, help="send account.balance_low when the balance falls below this")
+@click.option("--no-low-balance", is_flag=True, help="stop the low-balance alert")
+@json_option
+def accounts_alerts(account_id: str, low_balance_usd: str | None, no_low_balance: bool, as_json: bool) -> None:
+    """Set (or show) the account's low-balance alert.
+
+    Alerts go to the account's webhook URL (`imagegate accounts webhook`).
+    """
+    if no_low_balance and low_balance_usd is not None:
+        raise click.UsageError("give either --low-balance-usd or --no-low-balance")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        if low_balance_usd is None and not no_low_balance:
+            return await admin.budgets.account(account_id)
+        return await admin.budgets.set_low_balance(account_id, low_balance_usd)
+
+    result = _admin_call(action)
+    _emit(
+        result,
+        as_json,
+        f"{account_id}  low balance {result['low_balance_micros']} micros, webhook {result['webhook_url']}",
+    )
+
+
+@accounts.command("webhook")
+@click.argument("account_id")
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="stop sending the account's alerts")
+@json_option
+def accounts_webhook(account_id: str, url: str | None, clear: bool, as_json: bool) -> None:
+    """Send the account's alerts (account.balance_low, key.budget_reached) to URL, signed.
+
+    Prints the signing secret, only this once; setting a URL again makes a new secret.
+    """
+    _set_or_clear_webhook(
+        account_id,
+        url,
+        clear,
+        as_json,
+        lambda admin: admin.budgets.set_webhook(account_id, url),
+        lambda admin: admin.budgets.clear_webhook(account_id),
+    )
+
+
+def _set_or_clear_webhook(
+    subject: str,
+    url: str | None,
+    clear: bool,
+    as_json: bool,
+    set_url: Callable[[AdminService], Awaitable[dict[str, Any]]],
+    clear_url: Callable[[AdminService], Awaitable[dict[str, Any]]],
+) -> None:
+    """A key's or an account's webhook command: set the URL (printing the secret once) or clear it."""
+    if clear == (url is not None):
+        raise click.UsageError("give either a URL or --clear")
+    if clear:
+        _emit(_admin_call(clear_url), as_json, f"{subject}  webhook cleared")
+        return
+    result = _admin_call(set_url)
+    _emit(
+        result,
+        as_json,
+        f"{subject}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
     )
 
 
@@ -342,16 +435,32 @@ def keys() -> None:
 @click.option("--models", default=None, help="comma-separated allowlist of models")
 @click.option("--rpm", default=None, type=int, help="requests per minute (default: the account's)")
 @click.option("--ipm", default=None, type=int, help="images per minute (default: the account's)")
+@click.option("--budget-usd", default=None, help="what the key may spend per period (default: no budget)")
+@click.option("--budget-period", default=None, help="day or month (UTC; default day)")
 @json_option
 def keys_create(
-    account_id: str, test: bool, models: str | None, rpm: int | None, ipm: int | None, as_json: bool
+    account_id: str,
+    test: bool,
+    models: str | None,
+    rpm: int | None,
+    ipm: int | None,
+    budget_usd: str | None,
+    budget_period: str | None,
+    as_json: bool,
 ) -> None:
     """Create an API key (printed only this once).
 
     A live key unless --test; a test key is free and answers every model with offline previews.
     """
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    result = _admin_call(lambda admin: admin.keys.create(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm))
+    if budget_period is not None and budget_usd is None:
+        raise click.UsageError("--budget-period needs --budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        budget = read_budget(budget_usd, budget_period) if budget_usd is not None else None
+        return await admin.keys.create(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm, budget=budget)
+
+    result = _admin_call(action)
     _emit(result, as_json, f"{result['id']}  {result['key']}\n(the key is shown only this once)")
 
 
@@ -390,6 +499,35 @@ def keys_show(key_id: str, as_json: bool) -> None:
     )
 
 
+@keys.command("budget")
+@click.argument("key_id")
+@click.option("--budget-usd", default=None, help="what the key may spend per period")
+@click.option("--budget-period", default=None, help="day or month (UTC; default day)")
+@click.option("--clear", is_flag=True, help="remove the key's budget")
+@json_option
+def keys_budget(key_id: str, budget_usd: str | None, budget_period: str | None, clear: bool, as_json: bool) -> None:
+    """Set, clear or show the key's budget, with what this period has spent and holds."""
+    if clear and (budget_usd is not None or budget_period is not None):
+        raise click.UsageError("give either --budget-usd or --clear")
+    if budget_period is not None and budget_usd is None:
+        raise click.UsageError("--budget-period needs --budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        if budget_usd is None and not clear:
+            return await admin.keys.get(key_id)
+        return await admin.keys.set_budget(key_id, read_budget(budget_usd, budget_period) if budget_usd else None)
+
+    result = _admin_call(action)
+    budget = result["budget"]
+    shown = (
+        f"{budget['budget_micros']} micros per {budget['period']}: spent {budget['spent_micros']}, "
+        f"held {budget['held_micros']}, resets {budget['resets_at']}"
+        if budget
+        else "no budget"
+    )
+    _emit(result, as_json, f"{key_id}  {shown}")
+
+
 @keys.command("webhook")
 @click.argument("key_id")
 @click.argument("url", required=False)
@@ -400,17 +538,13 @@ def keys_webhook(key_id: str, url: str | None, clear: bool, as_json: bool) -> No
 
     Prints the signing secret, only this once; setting a URL again makes a new secret.
     """
-    if clear == (url is not None):
-        raise click.UsageError("give either a URL or --clear")
-    if clear:
-        result = _admin_call(lambda admin: admin.webhooks.clear_url(key_id))
-        _emit(result, as_json, f"{key_id}  webhook cleared")
-        return
-    result = _admin_call(lambda admin: admin.webhooks.set_url(key_id, url))
-    _emit(
-        result,
+    _set_or_clear_webhook(
+        key_id,
+        url,
+        clear,
         as_json,
-        f"{key_id}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
+        lambda admin: admin.webhooks.set_url(key_id, url),
+        lambda admin: admin.webhooks.clear_url(key_id),
     )
 
 

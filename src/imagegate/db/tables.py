@@ -73,6 +73,8 @@ api_keys = Table(
     Column("ipm", Integer, nullable=True),
     Column("webhook_url", String(2048), nullable=True),  # where its async jobs' webhooks go
     Column("webhook_version", Integer, nullable=False, default=0, server_default="0"),  # of the derived secret
+    Column("budget_micros", BigInteger, nullable=True),  # what it may spend per budget_period (NULL: no budget)
+    Column("budget_period", String(8), nullable=True),  # day | month (UTC)
 )
 
 holds = Table(
@@ -213,6 +215,7 @@ jobs = Table(
     Column("notified_at", DateTime(), nullable=True),  # JobEvents told of the finished job
     Column("result", Text, nullable=True),  # the sync answer's body (JSON)
     Column("error", Text, nullable=True),  # the contract's error object (JSON)
+    Column("surface", String(16), nullable=False, server_default="job"),  # job | batch (a batch's line)
     Index("ix_jobs_status_created", "status", "created_at"),
     Index("ix_jobs_account", "account_id", "created_at"),
 )

@@ -158,6 +158,8 @@ class Model:
     """Sibling id -> when to pick it instead of this model (the model page's comparison)."""
     example_prompt: str = ""
     """A prompt that shows what this model is good at: its request examples use it."""
+    batch_price_percent: int = 100
+    """A line of a batch (`POST /v1/batches`) pays this percent of the live price (rounded down)."""
 
     def price_key(self, quality: str | None) -> str:
         """The price-card row for a requested quality (`auto` is held at its own row)."""
@@ -317,6 +319,7 @@ def _parse_model(model_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
             see_also=tuple(raw.get("see_also", ())),
             pick_sibling={str(k): str(v) for k, v in raw.get("pick_sibling", {}).items()},
             example_prompt=str(raw.get("example_prompt", "")),
+            batch_price_percent=int(raw.get("batch_price_percent", 100)),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise CatalogError(f"model {model_id!r}: {exc!r}") from exc
@@ -379,6 +382,8 @@ def _check_model(model: Model) -> None:
         raise CatalogError(f"model {model.id!r}: route names must be unique")
     for route in model.routes:
         _check_route(model.id, route)
+    if not 1 <= model.batch_price_percent <= 100:
+        raise CatalogError(f"model {model.id!r}: batch_price_percent must be 1..100")
     if model.free:
         return
     price_keys = [q for q in caps.qualities if q != "auto"] or [STANDARD_QUALITY]

@@ -17,12 +17,14 @@ from ..observability.logs import configure_logging
 from ..wiring import Gateway, configured_secrets, open_gateway
 from .access_log import AccessLogMiddleware
 from .body_limit import BodySizeLimitMiddleware
-from .endpoints import API_ROUTERS, chat, images, responses
+from .endpoints import API_ROUTERS, batch_files, chat, images, responses
 from .errors import install_error_handlers
 from .middleware import RequestIdMiddleware
 from .openapi import install_openapi
 from .unavailable import install_database_unavailable
 
+MULTIPART_OVERHEAD = 64 * 1024
+"""Room for a multipart body's boundaries, headers and text fields beside its file."""
 log = logging.getLogger("imagegate.sweeper")
 
 
@@ -54,6 +56,7 @@ def create_api(settings: Settings) -> FastAPI:
             loops = [
                 asyncio.create_task(_sweep_forever(gateway)),
                 asyncio.create_task(gateway.webhook_delivery.run_forever()),  # every node sends due webhooks
+                asyncio.create_task(gateway.batch_runner.run_forever()),  # every node advances batches
             ]
             await gateway.job_workers.start()  # this node's job workers (IMAGEGATE_JOB_WORKERS)
             try:
@@ -81,6 +84,7 @@ def create_api(settings: Settings) -> FastAPI:
     install_openapi(app, settings.catalog)
     install_database_unavailable(app)
     uploads = dict.fromkeys(images.UPLOAD_PATHS, settings.edit_max_body_bytes)
+    uploads[batch_files.UPLOAD_PATH] = settings.batch_max_file_bytes + MULTIPART_OVERHEAD  # a batch's JSONL
     # their JSON may carry images as data URLs (or base64)
     inline_images = dict.fromkeys((chat.PATH, *responses.IMAGE_BODY_PATHS), settings.edit_max_body_bytes)
     app.add_middleware(

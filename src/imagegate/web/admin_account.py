@@ -76,6 +76,7 @@ async def _account(
         "error": error,
         "a": account,
         "keys": (await admin.keys.list_for(account_id))["data"],
+        "budgets": await admin.budgets.account(account_id),
         "history": history,
         "paged": "after" in request.query_params,
         "new_key": shown if shown and shown.get("account_id") == account_id and "key" in shown else None,
