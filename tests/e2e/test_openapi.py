@@ -113,15 +113,13 @@ def _config(gateway: Gateway, live_key: str) -> str:
     for path, parameters in pinned.items():
         values = ", ".join(f"{json.dumps(name)} = {json.dumps(value)}" for name, value in parameters.items())
         lines += ["[[operations]]", f"include-path-regex = {json.dumps(path)}", f"parameters = {{ {values} }}"]
-    # The chat and Responses bodies are documented as JSON Schema data (`http/openapi_chat.py`,
-    # `openapi_responses.py`), not yet from declared fields: rules in their descriptions (the text of
-    # the last user message is the prompt; an input image must be readable; image_config picks a size
-    # the model draws) are more than the schema says, so a body it admits may still be refused. The
-    # same holds for a batch's JSONL file (its lines' rules) and a batch's `metadata` (16 string
-    # pairs). Every other check runs on them, invalid data refused included.
+    # A batch's JSONL file (its lines' rules) and a batch's `metadata` (16 string pairs) say more
+    # than their schema: a body it admits may still be refused. Every other check runs on them,
+    # invalid data refused included; every check runs on every other operation (the chat and
+    # Responses bodies are declared fields, `domain/chat_request.py`, `domain/responses_fields.py`).
     lines += [
         "[[operations]]",
-        'include-operation-id-regex = "^(createChatImage|createResponse|uploadBatchFile|createBatch)$"',
+        'include-operation-id-regex = "^(uploadBatchFile|createBatch)$"',
         "[operations.checks.positive_data_acceptance]",
         "enabled = false",
     ]
@@ -130,7 +128,7 @@ def _config(gateway: Gateway, live_key: str) -> str:
 
 def _every_check_runs(config: Path) -> None:
     """schemathesis 4 runs every check it has unless one is turned off (what `--checks all` was): the
-    config turns off one, positive data acceptance, for the two bodies given as schema data."""
+    config turns off one, positive data acceptance, for the two batch bodies alone."""
     import schemathesis.specs.openapi.checks  # noqa: F401 -- registers the OpenAPI checks
     from schemathesis.checks import CHECKS
     from schemathesis.config import SchemathesisConfig

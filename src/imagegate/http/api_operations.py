@@ -12,16 +12,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from ..domain import shapes
 from ..domain.catalog import Catalog, Model
+from ..domain.chat_request import DOCUMENTED_RULES, chat_fields, chat_variants
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
 from ..domain.ids import SUFFIX
 from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
+from ..domain.responses_fields import RULES as RESPONSES_RULES
+from ..domain.responses_fields import responses_fields, responses_variants
 from ..domain.text import MAX_ID_CHARS
 from ..service.batches.batches import MAX_PAGE as MAX_BATCH_PAGE
 from ..service.batches.batches import NEW_BATCH
@@ -32,8 +35,6 @@ from ..service.operator.ledger import MAX_HISTORY_PAGE
 from ..service.operator.margin import MAX_SPAN
 from ..service.timerange import TIME_FORM
 from ..service.webhooks.webhooks import MAX_PAGE, STATUSES
-from .openapi_chat import chat_request_schema
-from .openapi_responses import responses_request_schema
 
 Auth = Literal["key", "admin", "none"]
 
@@ -41,16 +42,19 @@ Auth = Literal["key", "admin", "none"]
 @dataclass(frozen=True, slots=True)
 class Body:
     """A request body: its fields (with the catalog's names), and where they depend on the model,
-    one variant per model that `applies` to. `schema`: a body whose reader has no declared fields yet
-    (the chat and Responses surfaces' nested messages) is given as JSON Schema instead."""
+    one variant per model that `applies` to."""
 
     name: str
     fields: Callable[[Catalog], tuple[Field, ...]] = lambda _catalog: ()
-    schema: Callable[[Catalog], dict[str, Any]] | None = None
     rules: tuple[Rule, ...] = ()
     per_model: Callable[[Model], tuple[Field, ...]] | None = None
     model_rules: Callable[[Model], tuple[Rule, ...]] = lambda _model: ()
     applies: Callable[[Model], bool] = lambda _model: True
+    variants: Callable[[Model], tuple[tuple[tuple[Field, ...], tuple[Rule, ...]], ...]] | None = None
+    """Several variants per model (a body that names the model in one of two places, …): their fields
+    and rules; else the one of `per_model` and `model_rules`."""
+    exclusive: bool = True
+    """No body is of two variants (the document says `oneOf`)."""
     form: bool = False
     """multipart/form-data (text fields and `file` parts) instead of JSON."""
     required: bool = True
@@ -123,10 +127,15 @@ PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, appl
 UPSTREAM_COST = Body(
     "UpstreamCostItem", cost_item_fields, per_model=cost_item_for, applies=lambda model: not model.free
 )
-CHAT = Body("ChatImageRequest", schema=chat_request_schema)
+CHAT = Body("ChatImageRequest", lambda _catalog: chat_fields(), rules=DOCUMENTED_RULES, variants=chat_variants)
 BATCH_FILE = Body("BatchFileUpload", lambda _catalog: UPLOAD, form=True)
 NEW_BATCH_BODY = Body("BatchRequest", lambda _catalog: NEW_BATCH)
-RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
+RESPONSE = Body(
+    "CreateResponseRequest",
+    lambda _catalog: responses_fields(),
+    rules=RESPONSES_RULES,
+    variants=responses_variants,
+)
 
 # -- query parameters
 
