@@ -138,7 +138,7 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
                 await generate(client, key, body)
             elapsed = time.perf_counter() - started
     per_request = {k: round(v / args.requests, 2) for k, v in sorted(counts.c.items())}
-    if settings.database_url.startswith("postgresql"):
+    if settings.database.url.startswith("postgresql"):
         # SQLAlchemy's begin/commit/rollback events fire in autocommit too; count what asyncpg sent
         trips = sum(counts.c[k] for k in ("statement", "pg BEGIN sent", "pg COMMIT sent", "pg ROLLBACK sent"))
         trips += 3 * counts.c["pre-ping (3 round trips each)"]

@@ -1,5 +1,5 @@
-"""The served application, assembled: the API (`http.app.create_api`) with the pages (`web/`) mounted
-beside it, so neither edge imports the other.
+"""The served application, assembled: the API (`http.app.create_api`) around a node (`node.Node`, its
+start and stop), with the pages (`web/`) mounted beside it, so neither edge imports the other.
 
 `imagegate serve` runs `create_app(settings)`; `uvicorn --factory imagegate.asgi:app_from_env` (and
 `serve --workers N`) builds it in each worker from the environment.
@@ -11,11 +11,20 @@ from fastapi import FastAPI
 
 from .config import Settings, load_settings
 from .http.app import create_api
+from .node import Node
+from .observability.logs import configure_logging
 from .web.pages import install_pages
+from .wiring import configured_secrets
 
 
 def create_app(settings: Settings) -> FastAPI:
-    app = create_api(settings)
+    """The API and pages around a node that also runs the background work, unless
+    `IMAGEGATE_NODE_ROLE=api` leaves it to `imagegate worker` nodes."""
+    configure_logging(settings.logs.level, configured_secrets(settings))
+    node = Node(settings, background=settings.node.role == "all")
+    app = create_api(
+        node, settings.http, settings.logs, settings.catalog, batch_max_file_bytes=settings.batches.max_file_bytes
+    )
     install_pages(app)
     return app
 

@@ -16,20 +16,25 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from . import __version__
 from .config import HOLD_MARGIN_SECONDS, SETTINGS, Settings
+from .config.setting import Setting
 from .db.accounts import AccountsRepo
 from .db.admin_sessions import AdminSessionsRepo
+from .db.batches import BatchesRepo
+from .db.budget_settings import BudgetsRepo
 from .db.engine import create_engine, migrate, probe_engine
 from .db.idempotency import IdempotencyRepo
 from .db.images import ImagesRepo
 from .db.jobs import JobsRepo
 from .db.ledger import LedgerRepo
 from .db.ledger_history import LedgerHistoryRepo
+from .db.margin import MarginRepo
 from .db.prices import PricesRepo
 from .db.responses import ResponsesRepo
 from .db.runner import EngineRunner, Runner, runner_for
 from .db.runs import RunsRepo
 from .db.safety import AccountPolicyRepo, SafetyEventsRepo
 from .db.samples import SamplesRepo
+from .db.upstream_costs import UpstreamCostsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
 from .db.webhooks import WebhooksRepo
@@ -58,6 +63,10 @@ from .providers.webhook_sender import WebhookSender
 from .routing.retry import RetryPolicy
 from .routing.router import Router
 from .service.authentication import KeyAuthenticator
+from .service.batches.batches import Batches
+from .service.batches.events import BatchJobEvents
+from .service.batches.files import BatchFiles
+from .service.batches.runner import BatchRunner
 from .service.images.admission import Admission
 from .service.images.billing import Billing
 from .service.images.delivery import Delivery
@@ -71,15 +80,18 @@ from .service.images.retention import Retention
 from .service.images.screening import PromptScreen
 from .service.images.settlement import Settlement
 from .service.images.thumbnails import Thumbnails
+from .service.images.upstream_costs import CostSheets
 from .service.jobs.jobs import Jobs, JobTerms
 from .service.jobs.records import JobUploads
 from .service.jobs.workers import JobWorkers
 from .service.operator.accounts import AccountsAdmin
 from .service.operator.admin import AdminService
-from .service.operator.auth import AdminAuthLimits, AdminTokenGuard
+from .service.operator.auth import AdminAuthLimits, AdminSessionKeys, AdminTokenGuard
+from .service.operator.budgets import BudgetsAdmin
 from .service.operator.doctor import Reach
 from .service.operator.keys import KeysAdmin
 from .service.operator.ledger import LedgerAdmin
+from .service.operator.margin import MarginReport
 from .service.operator.prices import PricesAdmin
 from .service.operator.reports import ReportsAdmin
 from .service.operator.route_health import RouteHealth, run_dir
@@ -90,10 +102,10 @@ from .service.recovery import NodeRecovery, ThisRun
 from .service.responses.stored import StoredResponses
 from .service.views.account import AccountView
 from .service.views.catalog import CatalogView
+from .service.webhooks.alerts import BudgetAlerts
 from .service.webhooks.delivery import DeliveryPolicy, WebhookDelivery
 from .service.webhooks.endpoints import WebhookEndpoints
 from .service.webhooks.webhooks import Webhooks
-from .setting import Setting
 from .state.circuits_memory import MemoryCircuitStore, PublishedCircuits
 from .state.circuits_redis import RedisCircuitStore
 from .state.limiter_memory import MemoryLimiterState
@@ -109,10 +121,10 @@ def all_settings() -> tuple[Setting, ...]:
 
 def configured_secrets(settings: Settings) -> list[str]:
     """Every credential the gateway was configured with: what the log redaction masks."""
-    found = [settings.admin_token, settings.moderation_api_key]
+    found = [settings.admin.token, settings.screening.moderation_api_key]
     found += [c.api_key for c in read_credentials(default_registry(), settings.env).values()]
     found += [route.api_key for model in settings.catalog for route in model.routes]
-    found.append(settings.signing_secret.decode("utf-8", "replace"))
+    found.append(settings.storage.signing_secret.decode("utf-8", "replace"))
     return [s for s in found if s]
 
 
@@ -136,13 +148,15 @@ class Database:
     responses: ResponsesRepo
     admin_sessions: AdminSessionsRepo
     samples: SamplesRepo
+    budgets: BudgetsRepo
+    batches: BatchesRepo
 
 
 @dataclass(frozen=True)
 class Gateway:
-    """What a serving node's HTTP layer calls: its services (and the store, checked at start)."""
+    """What a serving node's HTTP layer calls: its services, and the few values its pages and
+    endpoints show or bound by (never the whole settings)."""
 
-    settings: Settings
     images: ImageService
     catalog: CatalogView
     account: AccountView
@@ -170,6 +184,33 @@ class Gateway:
     """Responses API answers kept a day (`GET /v1/responses/{id}`, `previous_response_id`)."""
     samples: Samples
     """The model pages' examples gallery (`imagegate samples`, "use as sample" in the admin pages)."""
+    batch_files: BatchFiles
+    """The Batch API's files (`/v1/files`, `file-…`): inputs uploaded, outputs written."""
+    batches: Batches
+    batch_runner: BatchRunner
+    """Advances batches on every node: their lines to the job queue, their ends, their files."""
+    margin: MarginReport
+    """Revenue, upstream cost and margin per model and route (`/admin/v1/margin`, the admin chart)."""
+    upstream_costs: CostSheets
+    """The routes' live upstream cost sheets (`/admin/v1/upstream-costs`)."""
+    base_url: str
+    """Where clients reach this gateway (`IMAGEGATE_PUBLIC_URL`, or the address it serves)."""
+    admin_session_keys: AdminSessionKeys | None
+    """What the admin pages' session cookies are signed with; None while no admin token is set (admin off)."""
+    stream_keepalive_seconds: float
+    end_user_header: str | None
+    """The request header (lower case) that names the end user, set by the operator's front end."""
+    edit_max_image_bytes: int
+    """The largest input image the gateway takes (a model's own limit may be lower)."""
+    c2pa: bool
+    """Every image handed out carries the gateway's C2PA manifest."""
+    output_screening: str
+    """`off`, `moderation` or `local`: what the model pages say of screened output."""
+
+    @property
+    def admin_on(self) -> bool:
+        """An admin token is set: the admin API and pages answer."""
+        return self.admin_session_keys is not None
 
 
 @asynccontextmanager
@@ -179,7 +220,7 @@ async def open_database(
     """The migrated database. `request_path`: repositories use the fast runner (one hand-off per unit);
     `run_id`: the serving process that the holds and idempotency claims it takes belong to."""
     async with AsyncExitStack() as stack:
-        engine = create_engine(settings.database_url, settings.database_pool_size)
+        engine = create_engine(settings.database.url, settings.database.pool_size)
         stack.push_async_callback(engine.dispose)
         await migrate(engine)
         runner: Runner = runner_for(engine) if request_path else EngineRunner(engine)
@@ -201,6 +242,8 @@ async def open_database(
             responses=ResponsesRepo(engine),
             admin_sessions=AdminSessionsRepo(engine),
             samples=SamplesRepo(engine),
+            budgets=BudgetsRepo(engine, runner),
+            batches=BatchesRepo(engine),
         )
 
 
@@ -208,31 +251,36 @@ def admin_service(settings: Settings, db: Database, webhook_transport: WebhookTr
     """`webhook_transport`: what resolves a new webhook URL's host (default: a sender of its own, which
     holds no connection until it sends, and the admin service never sends)."""
     transport = webhook_transport or webhook_sender(settings)
-    endpoints = WebhookEndpoints(db.webhooks, transport, settings.signing_secret, public=settings.is_public())
+    endpoints = WebhookEndpoints(
+        db.webhooks, transport, settings.storage.signing_secret, public=settings.node.is_public()
+    )
+    budgets = BudgetsAdmin(db.budgets, endpoints)
     return AdminService(
         accounts=AccountsAdmin(db.accounts, db.account_policies, settings.safety_policy),
-        keys=KeysAdmin(db.accounts, settings.catalog),
-        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine)),
+        keys=KeysAdmin(db.accounts, settings.catalog, budgets),
+        ledger=LedgerAdmin(db.accounts, db.ledger, LedgerHistoryRepo(db.engine), budgets),
         prices=PricesAdmin(db.prices, settings.catalog),
         webhooks=WebhooksAdmin(endpoints, Webhooks(db.webhooks)),
         reports=ReportsAdmin(db.usage, db.stats, db.safety_events),
+        budgets=budgets,
     )
 
 
 def webhook_sender(settings: Settings) -> WebhookSender:
-    return WebhookSender(public=settings.is_public(), timeout=settings.webhook_timeout_seconds)
+    return WebhookSender(public=settings.node.is_public(), timeout=settings.webhooks.timeout_seconds)
 
 
 def webhook_delivery(settings: Settings, repo: WebhooksRepo, transport: WebhookTransport) -> WebhookDelivery:
+    webhooks = settings.webhooks
     policy = DeliveryPolicy(
-        public=settings.is_public(),
-        retry_base_seconds=settings.webhook_retry_base_seconds,
-        retry_max_seconds=settings.webhook_retry_max_seconds,
-        retry_window_seconds=settings.webhook_retry_window_seconds,
-        send_timeout_seconds=settings.webhook_timeout_seconds,
-        poll_seconds=settings.webhook_poll_seconds,
+        public=settings.node.is_public(),
+        retry_base_seconds=webhooks.retry_base_seconds,
+        retry_max_seconds=webhooks.retry_max_seconds,
+        retry_window_seconds=webhooks.retry_window_seconds,
+        send_timeout_seconds=webhooks.timeout_seconds,
+        poll_seconds=webhooks.poll_seconds,
     )
-    return WebhookDelivery(repo, transport, settings.signing_secret, policy)
+    return WebhookDelivery(repo, transport, settings.storage.signing_secret, policy)
 
 
 @asynccontextmanager
@@ -264,13 +312,13 @@ async def open_route_health(settings: Settings) -> AsyncIterator[RouteHealth]:
 async def open_doctor(settings: Settings, timeout: float) -> AsyncIterator[Reach]:
     """What `imagegate doctor` checks through: the database (nothing migrated), Redis, an upstream client."""
     async with AsyncExitStack() as stack:
-        engine = probe_engine(settings.database_url)
+        engine = probe_engine(settings.database.url)
         stack.push_async_callback(engine.dispose)
         client = UpstreamClient()
         stack.push_async_callback(client.aclose)
         redis = None
-        if settings.redis_url:
-            redis = Redis.from_url(settings.redis_url, socket_connect_timeout=timeout, socket_timeout=timeout)
+        if settings.redis.url:
+            redis = Redis.from_url(settings.redis.url, socket_connect_timeout=timeout, socket_timeout=timeout)
             stack.push_async_callback(redis.aclose)
         yield Reach(engine, redis.ping if redis else None, client)
 
@@ -279,12 +327,12 @@ async def open_doctor(settings: Settings, timeout: float) -> AsyncIterator[Reach
 async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
     """Everything a serving node owns, closed in reverse order on exit."""
     async with AsyncExitStack() as stack:
-        pixels.configure(settings.max_pixels_in_flight)  # image work past it waits
-        this_run = ThisRun.now(settings.node_id)  # holds and claims name it; a restart releases them
+        pixels.configure(settings.images.max_pixels_in_flight)  # image work past it waits
+        this_run = ThisRun.now(settings.node.node_id)  # holds and claims name it; a restart releases them
         db = await stack.enter_async_context(open_database(settings, request_path=True, run_id=this_run.run_id))
-        prometheus = PrometheusMeter(settings.metrics_dir) if settings.metrics else None
+        prometheus = PrometheusMeter(settings.metrics_dir) if settings.logs.metrics else None
         meter = prometheus or NULL_METER
-        http_client = UpstreamClient(settings.upstream_max_connections)  # every call passes its own timeout
+        http_client = UpstreamClient(settings.upstream.max_connections)  # every call passes its own timeout
         stack.push_async_callback(http_client.aclose)
         circuits = circuit_store(settings)
         stack.push_async_callback(circuits.aclose)
@@ -296,27 +344,64 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         limiter_state = limiter_state_for(settings)
         stack.push_async_callback(limiter_state.aclose)
         health = circuit_health(settings, circuits)
-        signer = UrlSigner(settings.signing_secret)
-        store = build_store(settings, signer)
+        signer = UrlSigner(settings.storage.signing_secret)
+        store = build_store(settings.storage, settings.node, settings.storage_options, signer)
         stack.push_async_callback(store.aclose)
         sender = webhook_sender(settings)
         stack.push_async_callback(sender.aclose)
-        fetcher = ImageUrlFetcher(public=settings.is_public())  # input images named by https URL
+        fetcher = ImageUrlFetcher(public=settings.node.is_public())  # input images named by https URL
         stack.push_async_callback(fetcher.aclose)
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
+        costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
         thumbnails = Thumbnails(store, db.images)  # made after the answers, by a task of this node
         stack.push_async_callback(thumbnails.aclose)  # before the store and database close
-        images, settlement = image_pipeline(settings, db, router, store, limiter_state, http_client, meter, thumbnails)
+        images, settlement = image_pipeline(
+            settings,
+            db,
+            router,
+            store,
+            limiter_state,
+            http_client,
+            meter,
+            costs,
+            wake=delivery.wake,
+            thumbnails=thumbnails,
+        )
         uploads, terms = JobUploads(store), job_terms(settings)
-        workers = JobWorkers(db.jobs, images, settlement, uploads, webhooks, terms)
+        image_inputs = ImageInputs(
+            fetcher,
+            settings.catalog,
+            max_image_bytes=settings.images.edit_max_image_bytes,
+            public=settings.node.is_public(),
+        )
+        batch_files = BatchFiles(db.batches, store, settings.batches.max_file_bytes, settings.batches.max_lines)
+        events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
+        workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms)
+        jobs = Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake)
+        batch_runner = BatchRunner(
+            db.batches,
+            batch_files,
+            jobs,
+            db.accounts,
+            webhooks.batch_finished,
+            image_inputs,
+            concurrency=settings.batches.concurrency,
+            poll_seconds=settings.jobs.poll_seconds,
+        )
         routes = route_health(settings, router, health)
         yield Gateway(
-            settings=settings,
             images=images,
             catalog=CatalogView(settings.catalog, db.prices, db.stats, routes.availability),
             account=AccountView(
-                db.accounts, db.usage, db.stats, db.images, db.safety_events, store.url_for, settings.url_ttl_seconds
+                db.accounts,
+                db.usage,
+                db.stats,
+                db.images,
+                db.safety_events,
+                store.url_for,
+                settings.storage.url_ttl_seconds,
+                budgets=BudgetsAdmin(db.budgets),
             ),
             admin=admin_service(settings, db, sender),
             admin_auth=admin_token_guard(settings, limiter_state),
@@ -324,27 +409,51 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             route_health=routes,
             authenticator=KeyAuthenticator(db.accounts),
             files=ImageFiles(signer, store),
-            retention=Retention(db.images, store, settings.image_grace_seconds),
+            retention=Retention(db.images, store, settings.storage.image_grace_seconds),
             library=ImageLibrary(db.images, store.url_for, settings.catalog),
             scrape=prometheus.exposition if prometheus else None,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
-            jobs=Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake),
+            jobs=jobs,
             job_workers=workers,
-            image_inputs=ImageInputs(
-                fetcher, settings.catalog, max_image_bytes=settings.edit_max_image_bytes, public=settings.is_public()
-            ),
+            image_inputs=image_inputs,
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
+            batch_files=batch_files,
+            batches=Batches(db.batches, batch_files, settings.catalog, db.prices, db.accounts, batch_runner.wake),
+            batch_runner=batch_runner,
+            margin=MarginReport(MarginRepo(db.engine)),
+            upstream_costs=costs,
+            base_url=settings.node.base_url(),
+            admin_session_keys=admin_session_keys(settings),
+            stream_keepalive_seconds=settings.http.stream_keepalive_seconds,
+            end_user_header=settings.http.end_user_header,
+            edit_max_image_bytes=settings.images.edit_max_image_bytes,
+            c2pa=settings.provenance.c2pa,
+            output_screening=settings.screening.output,
         )
+
+
+@asynccontextmanager
+async def open_margin(settings: Settings) -> AsyncIterator[MarginReport]:
+    """The margin report for the CLI (`imagegate margin`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield MarginReport(MarginRepo(db.engine))
+
+
+@asynccontextmanager
+async def open_costs(settings: Settings) -> AsyncIterator[CostSheets]:
+    """The live upstream cost sheets for the CLI (`imagegate costs`), on its own short-lived engine."""
+    async with open_database(settings) as db:
+        yield CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
 
 
 @asynccontextmanager
 async def open_samples(settings: Settings) -> AsyncIterator[Samples]:
     """The examples gallery for operator commands (`imagegate samples`): the database and the store."""
     async with open_database(settings) as db:
-        store = build_store(settings, UrlSigner(settings.signing_secret))
+        store = image_store(settings)
         try:
             yield Samples(settings.catalog, db.samples, store)
         finally:
@@ -353,19 +462,32 @@ async def open_samples(settings: Settings) -> AsyncIterator[Samples]:
 
 async def check_storage(settings: Settings) -> None:
     """Raise `StorageUnavailable`, naming the bucket or folder, when the configured store cannot be used."""
-    store = build_store(settings, UrlSigner(settings.signing_secret))
+    store = image_store(settings)
     try:
         await store.check()
     finally:
         await store.aclose()
 
 
+def admin_session_keys(settings: Settings) -> AdminSessionKeys | None:
+    token = settings.admin.token
+    return None if token is None else AdminSessionKeys(settings.storage.signing_secret, token)
+
+
+def image_store(settings: Settings) -> BlobStore:
+    """The image store of operator commands (the serving node's signs with its `UrlSigner` too)."""
+    return build_store(
+        settings.storage, settings.node, settings.storage_options, UrlSigner(settings.storage.signing_secret)
+    )
+
+
 def job_terms(settings: Settings) -> JobTerms:
+    jobs = settings.jobs
     return JobTerms(
-        workers=settings.job_workers,
-        poll_seconds=settings.job_poll_seconds,
-        queue_ttl_seconds=settings.job_queue_ttl_seconds,
-        lease_seconds=settings.request_deadline_seconds + HOLD_MARGIN_SECONDS,
+        workers=jobs.workers,
+        poll_seconds=jobs.poll_seconds,
+        queue_ttl_seconds=jobs.queue_ttl_seconds,
+        lease_seconds=settings.upstream.request_deadline_seconds + HOLD_MARGIN_SECONDS,
     )
 
 
@@ -377,27 +499,39 @@ def image_pipeline(
     limiter_state: LimiterState,
     http_client: UpstreamClient,
     meter: Meter = NULL_METER,
+    costs: CostSheets | None = None,
+    *,
+    wake: Callable[[], None] | None = None,
     thumbnails: Thumbnails | None = None,
 ) -> tuple[ImageService, Settlement]:
-    """The image service and its settlement step (async jobs settle through it too); `thumbnails`:
-    where stored images are queued for their library thumbnails (a serving node's; None: none made)."""
-    billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds, meter)
+    """The image service and its settlement step (async jobs settle through it too); `costs`: the
+    node's live upstream cost sheets, shared with the admin API so a change applies at once here;
+    `wake`: the webhook delivery's, told when an alert is queued; `thumbnails`: where stored images
+    are queued for their library thumbnails (a serving node's; None: none made)."""
+    alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
+    deadline = settings.upstream.request_deadline_seconds
+    billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds, meter, alerts)
     screen = prompt_screen(settings, db.safety_events, http_client, meter)
     limiter = Limiter(
         limiter_state,
-        fail_open=settings.rate_limit_fail_open,
-        in_flight_ttl_seconds=settings.request_deadline_seconds + 60,
+        fail_open=settings.redis.fail_open,
+        in_flight_ttl_seconds=deadline + 60,
     )
-    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter)
+    costs = costs or CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+    settlement = Settlement(billing, db.usage, db.idempotency, screen, meter, costs)
     service = ImageService(
         settings.catalog,
         router,
-        Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen),
+        Admission(billing, db.prices, db.idempotency, deadline, limiter, screen),
         Delivery(
-            store, settings.url_ttl_seconds, db.images, keep_prompts=settings.library_prompts, thumbnails=thumbnails
+            store,
+            settings.storage.url_ttl_seconds,
+            db.images,
+            keep_prompts=settings.images.library_prompts,
+            thumbnails=thumbnails,
         ),
         settlement,
-        edit_max_image_bytes=settings.edit_max_image_bytes,
+        edit_max_image_bytes=settings.images.edit_max_image_bytes,
         output_screen=output_screen(settings, http_client, screen),
     )
     return service, settlement
@@ -407,9 +541,10 @@ def image_marker(settings: Settings) -> C2paMarker | None:
     """What signs every image's C2PA manifest (None with IMAGEGATE_C2PA=off): the operator's
     certificate and key, or the gateway's own chain (made in the data dir when there is none yet),
     proved by signing a sample. Raises `CredentialsError`, saying what and where, when they cannot sign."""
-    if not settings.c2pa:
+    provenance = settings.provenance
+    if not provenance.c2pa:
         return None
-    credentials = load_credentials(settings.c2pa_cert, settings.c2pa_key, settings.data_dir)
+    credentials = load_credentials(provenance.cert, provenance.key, settings.node.data_dir)
     marker = C2paMarker(credentials, __version__)
     try:
         failures = marker.check()
@@ -444,38 +579,42 @@ def build_router(
     marker: ImageMarker | None = None,
 ) -> Router:
     registry = default_registry()
+    upstream = settings.upstream
     return Router(
         settings.catalog,
         read_credentials(registry, settings.env),
         registry,
         client,
-        policy=RetryPolicy(settings.retry_attempts, settings.retry_base_seconds, settings.retry_max_seconds),
-        attempt_timeout=settings.upstream_timeout_seconds,
-        deadline_seconds=settings.request_deadline_seconds,
+        policy=RetryPolicy(upstream.retry_attempts, upstream.retry_base_seconds, upstream.retry_max_seconds),
+        attempt_timeout=upstream.timeout_seconds,
+        deadline_seconds=upstream.request_deadline_seconds,
         circuits=circuits,
-        screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.output_screening),
+        screening_view_side={"local": VIEW_SIDE, "moderation": IMAGE_SIDE}.get(settings.screening.output),
         marker=marker,
         meter=meter,
     )
 
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:
-    return BreakerPolicy(failures=settings.breaker_failures, cooldown_seconds=settings.breaker_cooldown_seconds)
+    upstream = settings.upstream
+    return BreakerPolicy(failures=upstream.breaker_failures, cooldown_seconds=upstream.breaker_cooldown_seconds)
 
 
 def circuit_store(settings: Settings) -> CircuitStore:
     """Redis when IMAGEGATE_REDIS_URL is set (shared by every node), else this process's memory."""
-    if settings.redis_url:
-        return RedisCircuitStore(settings.redis_url, breaker_policy(settings), settings.redis_prefix)
-    return MemoryCircuitStore(breaker_policy(settings), run_dir(settings.data_dir))
+    redis = settings.redis
+    if redis.url:
+        return RedisCircuitStore(redis.url, breaker_policy(settings), redis.prefix)
+    return MemoryCircuitStore(breaker_policy(settings), run_dir(settings.node.data_dir))
 
 
 def circuit_health(settings: Settings, serving: CircuitStore | None) -> CircuitHealthSource:
     """Where the route report reads health: the shared Redis store (the node's own, when it has
     one), else what every local process published."""
-    if settings.redis_url:
-        return serving or RedisCircuitStore(settings.redis_url, breaker_policy(settings), settings.redis_prefix)
-    return PublishedCircuits(run_dir(settings.data_dir), breaker_policy(settings))
+    redis = settings.redis
+    if redis.url:
+        return serving or RedisCircuitStore(redis.url, breaker_policy(settings), redis.prefix)
+    return PublishedCircuits(run_dir(settings.node.data_dir), breaker_policy(settings))
 
 
 def route_health(settings: Settings, router: Router, health: CircuitHealthSource) -> RouteHealth:
@@ -483,69 +622,70 @@ def route_health(settings: Settings, router: Router, health: CircuitHealthSource
         settings.catalog,
         router,
         health,
-        shared=settings.redis_url is not None,
-        default_timeout=settings.upstream_timeout_seconds,
+        shared=settings.redis.url is not None,
+        default_timeout=settings.upstream.timeout_seconds,
     )
 
 
 def limiter_state_for(settings: Settings) -> LimiterState:
-    if settings.redis_url:
-        return RedisLimiterState(settings.redis_url, f"{settings.redis_prefix}:")
+    if settings.redis.url:
+        return RedisLimiterState(settings.redis.url, f"{settings.redis.prefix}:")
     return MemoryLimiterState()
 
 
 def admin_token_guard(settings: Settings, state: LimiterState) -> AdminTokenGuard:
-    limits = AdminAuthLimits(
-        settings.admin_auth_failures, settings.admin_auth_failures_all, settings.admin_auth_window_seconds
-    )
-    return AdminTokenGuard(settings.admin_token, state, limits, fail_open=settings.rate_limit_fail_open)
+    admin = settings.admin
+    limits = AdminAuthLimits(admin.auth_failures, admin.auth_failures_all, admin.auth_window_seconds)
+    return AdminTokenGuard(admin.token, state, limits, fail_open=settings.redis.fail_open)
 
 
 def check_output_screening(settings: Settings) -> None:
     """Refuse to start (`RuntimeError`, naming the pip line) when `local` output screening lacks its extra."""
-    if settings.output_screening == "local":
+    if settings.screening.output == "local":
         LocalDetector.require()
 
 
 def output_screen(settings: Settings, client: UpstreamClient, audit: PromptScreen | None) -> OutputScreen | None:
     """The screen of delivered images (`IMAGEGATE_OUTPUT_SCREENING`), judged by the safety policy's `[output]`."""
-    if settings.output_screening == "off" or settings.safety_policy is None:
+    screening = settings.screening
+    if screening.output == "off" or settings.safety_policy is None:
         return None
     classifier: ImageClassifier
-    if settings.output_screening == "local":
+    if screening.output == "local":
         classifier = LocalDetector.load()
     else:
-        assert settings.moderation_url is not None  # load_settings refuses the mode without it
+        assert screening.moderation_url is not None  # load_settings refuses the mode without it
         classifier = OpenAIImageModeration(
             client,
-            settings.moderation_url,
-            settings.moderation_api_key,
-            settings.moderation_model,
-            settings.moderation_timeout_seconds,
+            screening.moderation_url,
+            screening.moderation_api_key,
+            screening.moderation_model,
+            screening.moderation_timeout_seconds,
         )
-    return OutputScreen(settings.safety_policy.output, classifier, audit, fail_open=settings.moderation_fail_open)
+    return OutputScreen(settings.safety_policy.output, classifier, audit, fail_open=screening.moderation_fail_open)
 
 
 def prompt_screen(
     settings: Settings, events: SafetyEventsRepo, client: UpstreamClient, meter: Meter = NULL_METER
 ) -> PromptScreen | None:
+    screening = settings.screening
     if settings.safety_policy is None:
         return None
     moderator: Moderator | None = None
-    if settings.moderation_url:
+    if screening.moderation_url:
         moderator = OpenAIModeration(
             client,
-            settings.moderation_url,
-            settings.moderation_api_key,
-            settings.moderation_model,
-            settings.moderation_timeout_seconds,
+            screening.moderation_url,
+            screening.moderation_api_key,
+            screening.moderation_model,
+            screening.moderation_timeout_seconds,
         )
     return PromptScreen(
         settings.safety_policy,
         events,
         moderator=moderator,
-        moderation_fail_open=settings.moderation_fail_open,
-        audit_prompts=settings.audit_prompts,
+        moderation_fail_open=settings.screening.moderation_fail_open,
+        audit_prompts=settings.screening.audit_prompts,
         meter=meter,
     )
 

@@ -206,18 +206,24 @@ class Core:
         """The admission and settlement steps on one Billing, built as `wiring.image_pipeline` builds
         them (in-process limiter state, the shipped screening policy)."""
         settings, db = self.settings, self.db
-        billing = Billing(db.ledger, db.accounts, settings.hold_ttl_seconds)
+        billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds)
         screen = prompt_screen(settings, db.safety_events, self.client)
         limiter_state = MemoryLimiterState()
         self.stack.push_async_callback(limiter_state.aclose)
-        limiter = Limiter(limiter_state, fail_open=False, in_flight_ttl_seconds=settings.request_deadline_seconds + 60)
-        admission = Admission(billing, db.prices, db.idempotency, settings.request_deadline_seconds, limiter, screen)
+        limiter = Limiter(
+            limiter_state, fail_open=False, in_flight_ttl_seconds=settings.upstream.request_deadline_seconds + 60
+        )
+        admission = Admission(
+            billing, db.prices, db.idempotency, settings.upstream.request_deadline_seconds, limiter, screen
+        )
         return admission, Settlement(billing, db.usage, db.idempotency, screen)
 
     def image_service(self, router: Router) -> ImageService:
         """Assembled by `wiring.image_pipeline`, exactly as a serving node assembles it."""
         store = FilesystemBlobStore(
-            self.settings.data_dir / "images", UrlSigner(self.settings.signing_secret), self.settings.base_url()
+            self.settings.node.data_dir / "images",
+            UrlSigner(self.settings.storage.signing_secret),
+            self.settings.node.base_url(),
         )
         limiter_state = MemoryLimiterState()
         self.stack.push_async_callback(limiter_state.aclose)
@@ -226,7 +232,9 @@ class Core:
     def jobs(self, router: Router, events: JobEvents, terms: JobTerms) -> tuple[Jobs, JobWorkers]:
         """The async jobs service and its workers on the image pipeline, assembled as `wiring.open_gateway` does."""
         store = FilesystemBlobStore(
-            self.settings.data_dir / "images", UrlSigner(self.settings.signing_secret), self.settings.base_url()
+            self.settings.node.data_dir / "images",
+            UrlSigner(self.settings.storage.signing_secret),
+            self.settings.node.base_url(),
         )
         limiter_state = MemoryLimiterState()
         self.stack.push_async_callback(limiter_state.aclose)

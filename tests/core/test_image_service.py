@@ -62,10 +62,10 @@ async def generate(
 def stored_file(settings: Settings, url: str) -> Path:
     """The file behind a download URL the client was given (checked to be ours and signed)."""
     parts = urlsplit(url)
-    assert f"{parts.scheme}://{parts.netloc}" == settings.base_url()
+    assert f"{parts.scheme}://{parts.netloc}" == settings.node.base_url()
     name = parts.path.removeprefix("/v1/files/")
     assert set(parse_qs(parts.query)) == {"expires", "signature"}
-    return settings.data_dir / "images" / name[4:6] / name
+    return settings.node.data_dir / "images" / name[4:6] / name
 
 
 def test_a_generation_is_stored_behind_signed_urls_and_paid_for(sqlite_settings: Settings) -> None:
@@ -106,7 +106,7 @@ def test_b64_json_answers_carry_the_image_and_store_nothing(sqlite_settings: Set
         [item] = result.body["data"]
         info = inspect(pybase64.b64decode(item["b64_json"]))
         assert (info.format, info.size) == ("webp", (64, 64))  # re-encoded to the format asked for
-        assert not list((core.settings.data_dir / "images").rglob("img_*"))
+        assert not list((core.settings.node.data_dir / "images").rglob("img_*"))
         assert await core.money(principal) == Money(FUNDS - LOW_64, 0)
 
     run_core(sqlite_settings, scenario)

@@ -217,7 +217,7 @@ def test_ledger_verify_reports_a_charge_whose_job_failed(settings: Settings) -> 
         assert found[0].account_id == principal.account_id
 
     run_core(settings, scenario)
-    if not settings.database_url.startswith("sqlite"):
+    if not settings.database.url.startswith("sqlite"):
         return  # the command is the same on either engine: run it once
     cli = subprocess.run(
         [sys.executable, "-m", "imagegate", "ledger", "verify"],

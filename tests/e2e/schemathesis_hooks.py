@@ -13,6 +13,12 @@ generator about them; a case generated to be invalid is always sent.
 - A request with `stream: true` carries no `Idempotency-Key` (a stream cannot be replayed) and no
   `Prefer: respond-async` (a job is not a stream): a header and a body field, which no schema links.
 
+- An image named by URL (chat's `image_url` parts, the Responses API's `input_image`s and mask, an
+  `image_generation_call` sent back with its `result`) is an image the gateway can read: the document
+  says "a data: or https: URL", but no schema can say that its bytes decode as an image or that the
+  host answers. A generated valid case gets one real image (a small PNG, as a data URL or as base64)
+  in each such place; nothing else in the body changes.
+
 And one that depends on what was sent before: an `Idempotency-Key` sent again with another body is
 `400 idempotency_key_reused`. A generated key is made this body's own (its digest appended), so the
 same body replays and another body never meets the key of an earlier one.
@@ -20,6 +26,7 @@ same body replays and another body never meets the key of an earlier one.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from datetime import UTC, datetime, timedelta
@@ -78,8 +85,56 @@ def filter_case(context: Any, case: schemathesis.Case) -> bool:
     return True
 
 
+def _png() -> str:
+    buffer = io.BytesIO()
+    Image.new("RGBA", (64, 64), (200, 40, 40, 255)).save(buffer, "PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+PNG_BASE64 = _png()
+PNG_DATA_URL = f"data:image/png;base64,{PNG_BASE64}"
+
+
+def _real_image_url(part: Any) -> None:
+    """An `image_url` part (chat) or an `input_image` part / mask (Responses), given a real image."""
+    if not isinstance(part, dict):
+        return
+    url = part.get("image_url")
+    if isinstance(url, dict) and isinstance(url.get("url"), str):
+        url["url"] = PNG_DATA_URL
+    elif isinstance(url, str):
+        part["image_url"] = PNG_DATA_URL
+
+
+def _real_images(body: dict[str, Any]) -> None:
+    for message in body.get("messages") or ():
+        if isinstance(message, dict):
+            for part in [*_listed(message.get("content")), *_listed(message.get("images"))]:
+                _real_image_url(part)
+    for item in _listed(body.get("input")):
+        if (
+            isinstance(item, dict)
+            and item.get("type") == "image_generation_call"
+            and isinstance(item.get("result"), str)
+        ):
+            item["result"] = PNG_BASE64
+        elif isinstance(item, dict):
+            for part in _listed(item.get("content")):
+                if isinstance(part, dict) and part.get("type") == "input_image":
+                    _real_image_url(part)
+    for tool in _listed(body.get("tools")):
+        if isinstance(tool, dict):
+            _real_image_url(tool.get("input_image_mask"))
+
+
+def _listed(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
 @schemathesis.hook
 def map_case(context: Any, case: schemathesis.Case) -> schemathesis.Case:
+    if case.meta is not None and case.meta.generation.mode.is_positive and isinstance(case.body, dict):
+        _real_images(case.body)
     for name, value in list((case.headers or {}).items()):
         if name.lower() == "idempotency-key" and isinstance(value, str):
             digest = hashlib.sha256(repr((case.operation.label, case.body)).encode()).hexdigest()[:16]

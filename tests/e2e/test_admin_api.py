@@ -398,6 +398,7 @@ def test_keys_create_list_revoke(admin_gateway: Gateway, upstream: FakeOpenAI) -
         "mode": "live",
         "allowed_models": ["gpt-image-2"],
         "rate_limit": {"rpm": 30, "ipm": None, "max_in_flight": None},
+        "budget": None,
     }
 
     assert generate(admin_gateway, key["key"], quality="low").status_code == 200

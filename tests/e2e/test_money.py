@@ -111,7 +111,7 @@ def open_hold_expiry(gateway: Gateway, account_id: str) -> datetime:
     with its clock."""
 
     async def read() -> datetime:
-        engine = create_engine(load_settings(gateway.env).database_url)
+        engine = create_engine(load_settings(gateway.env).database.url)
         try:
             async with engine.connect() as conn:
                 query = select(holds.c.expires_at).where(holds.c.account_id == account_id, holds.c.status == "open")

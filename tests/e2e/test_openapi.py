@@ -65,16 +65,39 @@ def _job(gateway: Gateway, key: str) -> str:
     return job_id
 
 
+def _batch(gateway: Gateway, key: str) -> tuple[str, str]:
+    """(a batch input file's id, a batch made from it)."""
+    line = {
+        "custom_id": "a",
+        "method": "POST",
+        "url": "/v1/images/generations",
+        "body": {"model": "gpt-image-2", "prompt": "a kite"},
+    }
+    with gateway.http() as http:
+        auth = {"Authorization": f"Bearer {key}"}
+        files = {"file": ("in.jsonl", json.dumps(line).encode(), "application/jsonl")}
+        uploaded = http.post("/v1/files", files=files, data={"purpose": "batch"}, headers=auth)
+        assert uploaded.status_code == 200, uploaded.text
+        file_id: str = uploaded.json()["id"]
+        body = {"input_file_id": file_id, "endpoint": "/v1/images/generations", "completion_window": "24h"}
+        batch = http.post("/v1/batches", json=body, headers=auth)
+        assert batch.status_code == 200, batch.text
+    return file_id, batch.json()["id"]
+
+
 def _config(gateway: Gateway, live_key: str) -> str:
     """schemathesis.toml: the credentials, and real resources for the operations that act on one."""
     target = gateway.new_account("1")  # the account (and key) the admin cases act on
+    file_id, batch_id = _batch(gateway, live_key)
     download = urlparse(_image_url(gateway, live_key))
     query = {name: values[0] for name, values in parse_qs(download.query).items()}
     deleted = urlparse(_image_url(gateway, live_key)).path.rsplit("/", 1)[1].split(".")[0]
     pinned = {
         "^/admin": {"path.account_id": target.id, "path.key_id": target.key_id},
         "^/v1/images/jobs/": {"path.job_id": _job(gateway, live_key)},
-        "^/v1/files/": {
+        "^/v1/files/file-": {"path.suffix": file_id.removeprefix("file-")},
+        "^/v1/batches/": {"path.batch_id": batch_id},
+        "^/v1/files/\\{name\\}$": {
             "path.name": download.path.rsplit("/", 1)[1],
             "query.expires": query["expires"],
             "query.signature": query["signature"],
@@ -90,14 +113,13 @@ def _config(gateway: Gateway, live_key: str) -> str:
     for path, parameters in pinned.items():
         values = ", ".join(f"{json.dumps(name)} = {json.dumps(value)}" for name, value in parameters.items())
         lines += ["[[operations]]", f"include-path-regex = {json.dumps(path)}", f"parameters = {{ {values} }}"]
-    # The chat and Responses bodies are documented as JSON Schema data (`http/openapi_chat.py`,
-    # `openapi_responses.py`), not yet from declared fields: rules in their descriptions (the text of
-    # the last user message is the prompt; an input image must be readable; image_config picks a size
-    # the model draws) are more than the schema says, so a body it admits may still be refused. Every
-    # other check runs on them, invalid data refused included.
+    # A batch's JSONL file (its lines' rules) and a batch's `metadata` (16 string pairs) say more
+    # than their schema: a body it admits may still be refused. Every other check runs on them,
+    # invalid data refused included; every check runs on every other operation (the chat and
+    # Responses bodies are declared fields, `domain/chat_request.py`, `domain/responses_fields.py`).
     lines += [
         "[[operations]]",
-        'include-operation-id-regex = "^(createChatImage|createResponse)$"',
+        'include-operation-id-regex = "^(uploadBatchFile|createBatch)$"',
         "[operations.checks.positive_data_acceptance]",
         "enabled = false",
     ]
@@ -106,7 +128,7 @@ def _config(gateway: Gateway, live_key: str) -> str:
 
 def _every_check_runs(config: Path) -> None:
     """schemathesis 4 runs every check it has unless one is turned off (what `--checks all` was): the
-    config turns off one, positive data acceptance, for the two bodies given as schema data."""
+    config turns off one, positive data acceptance, for the two batch bodies alone."""
     import schemathesis.specs.openapi.checks  # noqa: F401 -- registers the OpenAPI checks
     from schemathesis.checks import CHECKS
     from schemathesis.config import SchemathesisConfig

@@ -252,7 +252,7 @@ def test_the_store_reports_a_missing_object_as_missing_for_every_read_and_delete
     settings = load_settings({**_s3_env(moto), "IMAGEGATE_DATA_DIR": str(tmp_path)})
 
     async def scenario() -> None:
-        store = build_store(settings, UrlSigner(b"missing-objects"))
+        store = build_store(settings.storage, settings.node, settings.storage_options, UrlSigner(b"missing-objects"))
         try:
             await store.put("img_present", "png", b"\x89PNG present")
             assert (await store.open("img_present.png", body=False)) is not None

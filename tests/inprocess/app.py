@@ -50,6 +50,7 @@ class InProcess:
     http: httpx.AsyncClient
     gateway: Gateway
     app: ASGIApp
+    settings: Settings
     access: AccessLines = field(default_factory=AccessLines)
 
     def client_from(self, address: str, **kwargs: Any) -> httpx.AsyncClient:
@@ -74,8 +75,8 @@ async def open_app(settings: Settings) -> AsyncIterator[InProcess]:
     try:
         async with app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
-            async with httpx.AsyncClient(transport=transport, base_url=settings.base_url(), timeout=60) as http:
-                yield InProcess(http, app.state.gateway, app, access)
+            async with httpx.AsyncClient(transport=transport, base_url=settings.node.base_url(), timeout=60) as http:
+                yield InProcess(http, app.state.gateway, app, settings, access)
     finally:
         logger.removeHandler(access)
 

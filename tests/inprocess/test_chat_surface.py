@@ -70,9 +70,7 @@ def run_app(tmp_path: Path, scenario: Callable[[InProcess], Awaitable[None]], **
 
 def sdk(app: InProcess, key: str) -> openai.AsyncOpenAI:
     """The official SDK, its requests going to the app in this process."""
-    return openai.AsyncOpenAI(
-        base_url=f"{app.gateway.settings.base_url()}/v1", api_key=key, http_client=app.http, max_retries=0
-    )
+    return openai.AsyncOpenAI(base_url=f"{app.gateway.base_url}/v1", api_key=key, http_client=app.http, max_retries=0)
 
 
 async def chat(app: InProcess, key: str, body: dict[str, Any], **headers: str) -> httpx.Response:
@@ -175,7 +173,7 @@ def test_a_signed_url_is_an_opt_in_and_that_image_is_stored(tmp_path: Path) -> N
         assert response.status_code == 200, response.text
         (image,) = response.json()["choices"][0]["message"]["images"]
         url = image["image_url"]["url"]
-        assert url.startswith(f"{app.gateway.settings.base_url()}/v1/files/img_")
+        assert url.startswith(f"{app.gateway.base_url}/v1/files/img_")
         fetched = await app.http.get(url)
         assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/png"
         deadline = time.monotonic() + 30  # the library's thumbnail is made after the answer
@@ -477,7 +475,7 @@ def test_a_huge_data_url_is_413_and_a_body_past_the_limit_too(tmp_path: Path) ->
 )
 def test_an_image_url_pointing_inside_the_network_is_refused_on_a_public_node(tmp_path: Path, url: str) -> None:
     async def scenario(app: InProcess) -> None:
-        assert app.gateway.settings.is_public()
+        assert app.settings.node.is_public()
         key = await app.new_key()
         body = {
             "model": "nano-banana-2",

@@ -102,7 +102,7 @@ async def found(app: InProcess, key: str, query: str) -> set[str]:
 
 async def index_rows(app: InProcess) -> tuple[int, int]:
     """(images with a prompt, entries of the search index): equal when the index is exact."""
-    engine = create_engine(app.gateway.settings.database_url)
+    engine = create_engine(app.settings.database.url)
     try:
         async with engine.connect() as conn:
             prompted = (await conn.execute(text("SELECT count(*) FROM images WHERE prompt IS NOT NULL"))).scalar()

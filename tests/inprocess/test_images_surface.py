@@ -121,7 +121,7 @@ def test_an_edit_job_stored_in_the_earlier_format_still_runs_as_an_edit(tmp_path
         accepted = await edit(app, key, headers=ASYNC)
         job_id = accepted.json()["id"]
         earlier = json.dumps({"fields": FIELDS, "files": [["image", "photo.png"]]})
-        engine = create_engine(app.gateway.settings.database_url)
+        engine = create_engine(app.settings.database.url)
         async with engine.begin() as conn:
             await conn.execute(update(jobs).where(jobs.c.id == job_id).values(operation="edit", payload=earlier))
         await engine.dispose()

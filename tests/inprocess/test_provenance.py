@@ -340,7 +340,7 @@ def test_c2pa_off_hands_out_unmarked_images_and_doctor_warns(tmp_path: Path) -> 
     settings: list[Any] = []
 
     async def scenario(app: InProcess) -> None:
-        settings.append(app.gateway.settings)
+        settings.append(app.settings)
         key = await app.new_key("0", test=True)
         body = {**FIELDS, "response_format": "b64_json"}
         response = await app.http.post("/v1/images/generations", json=body, headers=auth(key))
@@ -392,7 +392,7 @@ def test_an_operators_certificate_signs_when_given(tmp_path: Path) -> None:
     settings: list[Any] = []
 
     async def scenario(app: InProcess) -> None:
-        settings.append(app.gateway.settings)
+        settings.append(app.settings)
         key = await app.new_key("0", test=True)
         body = {**FIELDS, "response_format": "b64_json"}
         response = await app.http.post("/v1/images/generations", json=body, headers=auth(key))

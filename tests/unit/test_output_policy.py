@@ -118,5 +118,5 @@ def test_a_mode_that_cannot_work_stops_the_settings_naming_the_variable(
     screened = load_settings(
         {"IMAGEGATE_DATA_DIR": str(tmp_path), "IMAGEGATE_OUTPUT_SCREENING": "Local", "IMAGEGATE_MODERATION_URL": ""}
     )
-    assert screened.output_screening == "local"
-    assert load_settings({"IMAGEGATE_DATA_DIR": str(tmp_path)}).output_screening == "off"
+    assert screened.screening.output == "local"
+    assert load_settings({"IMAGEGATE_DATA_DIR": str(tmp_path)}).screening.output == "off"

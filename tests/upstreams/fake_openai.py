@@ -114,10 +114,31 @@ BEHAVIOURS: dict[str, tuple[str, ...]] = {
     "wrong_format": ("marked",),
     "fewer_images": (),
 }
-_COMMON_OPTIONS = ("kind", "headers", "times")
+_COMMON_OPTIONS = ("kind", "headers", "times", "usage")
+"""`usage`: the `usage` object to report instead of the realistic one (null: report none, as some
+OpenAI-compatible servers do)."""
 
 _USAGE_INPUT = 50
-_USAGE_OUTPUT_PER_IMAGE = 1056
+OUTPUT_TOKENS = {
+    "low": {"square": 272, "portrait": 408, "landscape": 400},
+    "medium": {"square": 1056, "portrait": 1584, "landscape": 1568},
+    "high": {"square": 4160, "portrait": 6240, "landscape": 6208},
+}
+"""Image output tokens per image at 1024x1024, 1024x1536 and 1536x1024, as OpenAI bills gpt-image
+models; other sizes scale with their area against those."""
+
+
+def output_tokens(quality: str, width: int, height: int) -> int:
+    """The image output tokens of one image of `quality` at `width` x `height` (auto quality: medium)."""
+    row = OUTPUT_TOKENS.get(quality, OUTPUT_TOKENS["medium"])
+    shape, base = (
+        ("square", 1024 * 1024)
+        if width == height
+        else ("portrait", 1024 * 1536)
+        if height > width
+        else ("landscape", 1536 * 1024)
+    )
+    return row[shape] * width * height // base
 
 
 def _validate_behaviour(b: Any) -> dict[str, Any]:
@@ -433,8 +454,8 @@ def edit_body(inc: Incoming) -> dict[str, Any]:
     return body
 
 
-def _usage(n: int) -> dict[str, Any]:
-    out = _USAGE_OUTPUT_PER_IMAGE * n
+def _usage(n: int, p: _Params) -> dict[str, Any]:
+    out = output_tokens(p.quality, p.width, p.height) * n
     return {
         "input_tokens": _USAGE_INPUT,
         "input_tokens_details": {"image_tokens": 0, "text_tokens": _USAGE_INPUT},
@@ -772,7 +793,7 @@ class FakeOpenAI(LoopbackServer):
                     "b64_json": b64,
                     "created_at": created,
                     **common,
-                    "usage": _usage(1),
+                    **_reported(b, _usage(1, p)),
                 }
                 events.append(b"event: image_generation.completed\ndata: " + json.dumps(ev).encode() + b"\n\n")
             if kind == "malformed_json" and events:
@@ -787,11 +808,18 @@ class FakeOpenAI(LoopbackServer):
                     ("cache-control", "no-cache"),
                 ],
             )
-        body = {"created": created, **common, "data": [{"b64_json": x} for x in images], "usage": _usage(p.n)}
+        body = {"created": created, **common, "data": [{"b64_json": x} for x in images], **_reported(b, _usage(p.n, p))}
         raw = json.dumps(body).encode()
         if kind == "malformed_json":
             raw = raw[: max(1, len(raw) // 2)]
         return Response(200, raw, [("content-type", "application/json")])
+
+
+def _reported(b: dict[str, Any], usage: dict[str, Any]) -> dict[str, Any]:
+    """The answer's `usage` member: the realistic one, the behaviour's own, or none (`usage: null`)."""
+    if "usage" not in b:
+        return {"usage": usage}
+    return {} if b["usage"] is None else {"usage": b["usage"]}
 
 
 def _is_number(v: Any) -> bool:

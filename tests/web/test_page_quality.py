@@ -29,6 +29,9 @@ def filled(web_gateway: Gateway, tmp_path_factory: pytest.TempPathFactory) -> Ga
     picture = tmp_path_factory.mktemp("samples") / "sample.png"
     Image.new("RGB", (1024, 1024), (30, 90, 160)).save(picture)
     cli_json(web_gateway, "samples", "add", "nano-banana-2", str(picture), "--prompt", "A blue study")
+    live = new_account(web_gateway, "margin chart", "1")  # a live request: /admin draws its margin chart
+    made = web_gateway.post_images(live.key, {"model": "gpt-image-2", "prompt": "a kite", "quality": "low"})
+    assert made.status_code == 200, made.text
     return web_gateway
 
 

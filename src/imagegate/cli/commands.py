@@ -1,4 +1,4 @@
-"""The operator's command line: `imagegate serve|init|accounts|credit|keys|prices|routes|samples`.
+"""The operator's command line: `imagegate serve|worker|init|accounts|credit|keys|prices|routes|samples|margin|costs`.
 
 Every command that creates or shows something accepts `--json` and then prints exactly one JSON
 object. Commands call the service layer, never the database.
@@ -20,7 +20,9 @@ from .. import __version__
 from ..config import Settings, load_settings
 from ..domain.errors import GatewayError
 from ..domain.safe_url import safe_url
+from ..service.images.upstream_costs import CostSheets
 from ..service.operator.admin import AdminService, bootstrap_first_run
+from ..service.operator.budgets import read_budget
 from ..service.operator.doctor import diagnose, render, report
 from ..service.operator.samples import PARAMETERS, Samples
 from ..wiring import (
@@ -28,7 +30,9 @@ from ..wiring import (
     check_provenance,
     check_storage,
     open_admin,
+    open_costs,
     open_doctor,
+    open_margin,
     open_route_health,
     open_samples,
 )
@@ -79,52 +83,72 @@ def serve(host: str | None, port: int | None, workers: int, backlog: int) -> Non
     from ..asgi import create_app
     from ..http.connections import ConnectionPolicy, install
 
-    settings = load_settings(host=host, port=port)
+    given = {"IMAGEGATE_HOST": host, "IMAGEGATE_PORT": None if port is None else str(port)}
+    settings = load_settings({**os.environ, **{name: value for name, value in given.items() if value is not None}})
+    node = settings.node
     first = prepare_serving(settings)
-    embedded = settings.database_url.startswith("sqlite")
     click.echo(
         tour(
             version=__version__,
-            data_dir=settings.data_dir,
-            database=None if embedded else safe_url(settings.database_url),
-            base_url=settings.base_url(),
+            data_dir=node.data_dir,
+            database=None if settings.database.embedded else safe_url(settings.database.url),
+            base_url=node.base_url(),
             first_run=first if first.get("key") else None,
             command=command_name(),
         )
     )
-    click.echo(f"Serving on {settings.base_url()}", nl=True)
+    click.echo(f"Serving on {node.base_url()}", nl=True)
     sys.stdout.flush()
     options: dict[str, Any] = {
-        "host": settings.host,
-        "port": settings.port,
-        "log_level": settings.log_level,
+        "host": node.host,
+        "port": node.port,
+        "log_level": settings.logs.level,
         "access_log": False,
-        "http": install(ConnectionPolicy.from_settings(settings)),
+        "http": install(ConnectionPolicy.from_settings(settings.http)),
         "loop": "uvloop",
-        "timeout_keep_alive": max(1, int(settings.keepalive_timeout_seconds)),
+        "timeout_keep_alive": max(1, int(settings.http.keepalive_timeout_seconds)),
         "backlog": backlog,
     }
     if workers > 1:
         # Workers build their own app from the environment: pass the CLI's choices down that way.
-        os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = settings.host, str(settings.port)
-        if settings.metrics and settings.metrics_dir is None:  # the workers' metrics, added up at a scrape
+        os.environ["IMAGEGATE_HOST"], os.environ["IMAGEGATE_PORT"] = node.host, str(node.port)
+        if settings.logs.metrics and settings.metrics_dir is None:  # the workers' metrics, added up at a scrape
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="imagegate-metrics-")
         uvicorn.run("imagegate.asgi:app_from_env", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
 
 
+@main.command()
+def worker() -> None:
+    """Run async jobs, send webhooks and sweep, serving no HTTP (beside `IMAGEGATE_NODE_ROLE=api` nodes).
+
+    Stops on SIGTERM or SIGINT; a job still running is queued again with its hold.
+    """
+    from ..node import run_worker
+
+    settings = load_settings()
+    check_node(settings)
+    asyncio.run(run_worker(settings))
+
+
 def prepare_serving(settings: Settings) -> dict[str, Any]:
     """What `serve` does before the app starts (the in-process test tier does the same): refuse an image
     store, C2PA credentials or an output screen that cannot be used, create or migrate the database, and on an empty one make the first
     account's test key, which the tour prints ({} when there was nothing to make)."""
+    check_node(settings)
+    return _admin_call(_bootstrap, settings)
+
+
+def check_node(settings: Settings) -> None:
+    """Refuse to start a node (`serve`, `worker`), saying why, when its image store, C2PA credentials
+    or output screen cannot be used."""
     check_store(settings)
     check_signing(settings)
     try:
         check_output_screening(settings)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from exc
-    return _admin_call(_bootstrap, settings)
 
 
 def check_store(settings: Settings) -> None:
@@ -159,12 +183,12 @@ def init(as_json: bool) -> None:
     signer = check_signing(settings)
     _emit(
         {
-            "data_dir": str(settings.data_dir),
-            "database": safe_url(settings.database_url),
+            "data_dir": str(settings.node.data_dir),
+            "database": safe_url(settings.database.url),
             "c2pa_signer": signer,
         },
         as_json,
-        str(settings.data_dir),
+        str(settings.node.data_dir),
     )
 
 
@@ -234,21 +258,113 @@ def accounts_list(as_json: bool) -> None:
 @click.option("--rpm", default=None, type=int, help="requests per minute for keys without their own")
 @click.option("--ipm", default=None, type=int, help="images per minute for keys without their own")
 @click.option("--max-in-flight", default=None, type=int, help="requests the account may have running at once")
+@click.option("--user-budget-usd", default=None, help="what each end user (`user` / `safety_identifier`) may spend")
+@click.option("--user-budget-period", default=None, help="day or month (UTC; default day)")
+@click.option("--no-user-budget", is_flag=True, help="remove the end-user budget")
 @json_option
 def accounts_limits(
-    account_id: str, rpm: int | None, ipm: int | None, max_in_flight: int | None, as_json: bool
+    account_id: str,
+    rpm: int | None,
+    ipm: int | None,
+    max_in_flight: int | None,
+    user_budget_usd: str | None,
+    user_budget_period: str | None,
+    no_user_budget: bool,
+    as_json: bool,
 ) -> None:
     """Set the account's default limits.
 
-    An option left out means no limit.
+    An option left out means no limit; the end-user budget is kept unless --user-budget-usd or
+    --no-user-budget is given.
     """
-    result = _admin_call(
-        lambda admin: admin.accounts.set_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
-    )
+    if no_user_budget and (user_budget_usd is not None or user_budget_period is not None):
+        raise click.UsageError("give either --user-budget-usd or --no-user-budget")
+    if user_budget_period is not None and user_budget_usd is None:
+        raise click.UsageError("--user-budget-period needs --user-budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        result = await admin.accounts.set_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
+        if user_budget_usd is not None or no_user_budget:
+            budget = None if no_user_budget else read_budget(user_budget_usd, user_budget_period, "user_")
+            await admin.budgets.set_user_budget(account_id, budget)
+        return {**result, "budgets": await admin.budgets.account(account_id)}
+
+    result = _admin_call(action)
+    user = result["budgets"]["user_budget"]
+    per_user = f"{user['budget_micros']} micros per {user['period']}" if user else "none"
     _emit(
         result,
         as_json,
-        f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}",
+        f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}, "
+        f"end-user budget {per_user}",
+    )
+
+
+@accounts.command("alerts")
+@click.argument("account_id")
+@click.option("--low-balance-usd", default=None, help="send account.balance_low when the balance falls below this")
+@click.option("--no-low-balance", is_flag=True, help="stop the low-balance alert")
+@json_option
+def accounts_alerts(account_id: str, low_balance_usd: str | None, no_low_balance: bool, as_json: bool) -> None:
+    """Set (or show) the account's low-balance alert.
+
+    Alerts go to the account's webhook URL (`imagegate accounts webhook`).
+    """
+    if no_low_balance and low_balance_usd is not None:
+        raise click.UsageError("give either --low-balance-usd or --no-low-balance")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        if low_balance_usd is None and not no_low_balance:
+            return await admin.budgets.account(account_id)
+        return await admin.budgets.set_low_balance(account_id, low_balance_usd)
+
+    result = _admin_call(action)
+    _emit(
+        result,
+        as_json,
+        f"{account_id}  low balance {result['low_balance_micros']} micros, webhook {result['webhook_url']}",
+    )
+
+
+@accounts.command("webhook")
+@click.argument("account_id")
+@click.argument("url", required=False)
+@click.option("--clear", is_flag=True, help="stop sending the account's alerts")
+@json_option
+def accounts_webhook(account_id: str, url: str | None, clear: bool, as_json: bool) -> None:
+    """Send the account's alerts (account.balance_low, key.budget_reached) to URL, signed.
+
+    Prints the signing secret, only this once; setting a URL again makes a new secret.
+    """
+    _set_or_clear_webhook(
+        account_id,
+        url,
+        clear,
+        as_json,
+        lambda admin: admin.budgets.set_webhook(account_id, url),
+        lambda admin: admin.budgets.clear_webhook(account_id),
+    )
+
+
+def _set_or_clear_webhook(
+    subject: str,
+    url: str | None,
+    clear: bool,
+    as_json: bool,
+    set_url: Callable[[AdminService], Awaitable[dict[str, Any]]],
+    clear_url: Callable[[AdminService], Awaitable[dict[str, Any]]],
+) -> None:
+    """A key's or an account's webhook command: set the URL (printing the secret once) or clear it."""
+    if clear == (url is not None):
+        raise click.UsageError("give either a URL or --clear")
+    if clear:
+        _emit(_admin_call(clear_url), as_json, f"{subject}  webhook cleared")
+        return
+    result = _admin_call(set_url)
+    _emit(
+        result,
+        as_json,
+        f"{subject}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
     )
 
 
@@ -339,16 +455,32 @@ def keys() -> None:
 @click.option("--models", default=None, help="comma-separated allowlist of models")
 @click.option("--rpm", default=None, type=int, help="requests per minute (default: the account's)")
 @click.option("--ipm", default=None, type=int, help="images per minute (default: the account's)")
+@click.option("--budget-usd", default=None, help="what the key may spend per period (default: no budget)")
+@click.option("--budget-period", default=None, help="day or month (UTC; default day)")
 @json_option
 def keys_create(
-    account_id: str, test: bool, models: str | None, rpm: int | None, ipm: int | None, as_json: bool
+    account_id: str,
+    test: bool,
+    models: str | None,
+    rpm: int | None,
+    ipm: int | None,
+    budget_usd: str | None,
+    budget_period: str | None,
+    as_json: bool,
 ) -> None:
     """Create an API key (printed only this once).
 
     A live key unless --test; a test key is free and answers every model with offline previews.
     """
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    result = _admin_call(lambda admin: admin.keys.create(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm))
+    if budget_period is not None and budget_usd is None:
+        raise click.UsageError("--budget-period needs --budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        budget = read_budget(budget_usd, budget_period) if budget_usd is not None else None
+        return await admin.keys.create(account_id, test=test, models=allowed, rpm=rpm, ipm=ipm, budget=budget)
+
+    result = _admin_call(action)
     _emit(result, as_json, f"{result['id']}  {result['key']}\n(the key is shown only this once)")
 
 
@@ -387,6 +519,35 @@ def keys_show(key_id: str, as_json: bool) -> None:
     )
 
 
+@keys.command("budget")
+@click.argument("key_id")
+@click.option("--budget-usd", default=None, help="what the key may spend per period")
+@click.option("--budget-period", default=None, help="day or month (UTC; default day)")
+@click.option("--clear", is_flag=True, help="remove the key's budget")
+@json_option
+def keys_budget(key_id: str, budget_usd: str | None, budget_period: str | None, clear: bool, as_json: bool) -> None:
+    """Set, clear or show the key's budget, with what this period has spent and holds."""
+    if clear and (budget_usd is not None or budget_period is not None):
+        raise click.UsageError("give either --budget-usd or --clear")
+    if budget_period is not None and budget_usd is None:
+        raise click.UsageError("--budget-period needs --budget-usd")
+
+    async def action(admin: AdminService) -> dict[str, Any]:
+        if budget_usd is None and not clear:
+            return await admin.keys.get(key_id)
+        return await admin.keys.set_budget(key_id, read_budget(budget_usd, budget_period) if budget_usd else None)
+
+    result = _admin_call(action)
+    budget = result["budget"]
+    shown = (
+        f"{budget['budget_micros']} micros per {budget['period']}: spent {budget['spent_micros']}, "
+        f"held {budget['held_micros']}, resets {budget['resets_at']}"
+        if budget
+        else "no budget"
+    )
+    _emit(result, as_json, f"{key_id}  {shown}")
+
+
 @keys.command("webhook")
 @click.argument("key_id")
 @click.argument("url", required=False)
@@ -397,17 +558,13 @@ def keys_webhook(key_id: str, url: str | None, clear: bool, as_json: bool) -> No
 
     Prints the signing secret, only this once; setting a URL again makes a new secret.
     """
-    if clear == (url is not None):
-        raise click.UsageError("give either a URL or --clear")
-    if clear:
-        result = _admin_call(lambda admin: admin.webhooks.clear_url(key_id))
-        _emit(result, as_json, f"{key_id}  webhook cleared")
-        return
-    result = _admin_call(lambda admin: admin.webhooks.set_url(key_id, url))
-    _emit(
-        result,
+    _set_or_clear_webhook(
+        key_id,
+        url,
+        clear,
         as_json,
-        f"{key_id}  {result['webhook_url']}\nsecret {result['secret']}\n(the secret is shown only this once)",
+        lambda admin: admin.webhooks.set_url(key_id, url),
+        lambda admin: admin.webhooks.clear_url(key_id),
     )
 
 
@@ -583,6 +740,88 @@ def routes_list(as_json: bool) -> None:
     if result.get("error"):
         lines.append(f"warning: {result['error']}")
     _emit(result, as_json, "\n".join(lines))
+
+
+@main.command()
+@click.option("--start", default=None, help="unix seconds or ISO 8601, UTC (default: 30 days before --end)")
+@click.option(
+    "--end", default=None, help="unix seconds or ISO 8601, UTC (default: now; at most 366 days after --start)"
+)
+@json_option
+def margin(start: str | None, end: str | None, as_json: bool) -> None:
+    """Revenue, upstream cost and margin per model and route, with totals."""
+    from ..service.operator.margin import margin_window
+
+    async def run() -> dict[str, Any]:
+        async with open_margin(load_settings()) as report:
+            return await report.report(*margin_window(start, end))
+
+    try:
+        result = asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if as_json else f"error: {exc.message}", err=True)
+        sys.exit(1)
+    _emit(result, as_json, _margin_table(result))
+
+
+def _margin_table(result: dict[str, Any]) -> str:
+    """One line per model and route, then the totals; money in USD, exact."""
+    from ..service.images.billing import usd
+
+    header = f"{'model':24} {'route':12} {'requests':>8} {'images':>7} {'lost':>5} {'revenue':>14} {'upstream':>14} {'margin':>14} {'est.':>5}"
+    lines = [f"margin {result['start']} to {result['end']}", header]
+    for line in [*result["data"], {"model": "total", "route": "", **result["totals"]}]:
+        lines.append(
+            f"{line['model']:24} {line['route']:12} {line['requests']:>8} {line['images']:>7} {line['lost_images']:>5} "
+            f"{usd(line['revenue_micros']):>14} {usd(line['upstream_cost_micros']):>14} "
+            f"{usd(line['margin_micros']):>14} {line['estimated_share']:>5.0%}"
+        )
+    return "\n".join(lines)
+
+
+def _costs_call(fn: Callable[[CostSheets], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
+    async def run() -> dict[str, Any]:
+        async with open_costs(load_settings()) as costs:
+            return await fn(costs)
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
+        sys.exit(1)
+
+
+@main.group()
+def costs() -> None:
+    """What the upstreams charge: each route's cost sheet (the margin report's cost side)."""
+
+
+@costs.command("list")
+@json_option
+def costs_list(as_json: bool) -> None:
+    """Every route's live upstream cost sheet, and the items set over the catalog's."""
+    result = _costs_call(lambda c: c.listing())
+    lines = []
+    for route in result["data"]:
+        sheet = route["sheet"]
+        tokens = sheet and {k: v for k, v in sheet["tokens_micros_per_million"].items() if v}
+        per_image = sheet and {q: dict(row) for q, row in sheet["per_image_micros"].items()}
+        lines.append(f"{route['model']:24} {route['route']:12} tokens {tokens or '-'}  per image {per_image or '-'}")
+        lines += [f"{'':37} set: {item} = {micros}" for item, micros in route["overrides"].items()]
+    _emit(result, as_json, "\n".join(lines))
+
+
+@costs.command("set")
+@click.argument("model")
+@click.argument("route")
+@click.argument("item")
+@click.argument("usd")
+@json_option
+def costs_set(model: str, route: str, item: str, usd: str, as_json: bool) -> None:
+    """Set ITEM of ROUTE's cost sheet: `tokens.KIND` in USD per million tokens, `per_image.QUALITY.SIZE` in USD
+    per image (SIZE `*` for any other). Records written from then on are costed with it."""
+    result = _costs_call(lambda c: c.set(model, route, item, usd))
+    _emit(result, as_json, f"{result['model']} {result['route']} {result['item']} = {result['micros']} micros")
 
 
 def _samples_call(fn: Callable[[Samples], Awaitable[dict[str, Any]]]) -> dict[str, Any]:

@@ -12,9 +12,11 @@ from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.engine import Connection, Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..domain.budgets import Budget
 from ..domain.ids import new_id
 from ..domain.principal import AccountLimits, Principal
 from ..domain.safety_policy import AccountSafety
+from .budgets import account_budgets
 from .clock import utcnow
 from .runner import EngineRunner, Runner
 from .tables import accounts, api_keys, price_cards
@@ -54,6 +56,7 @@ class KeyRow:
     revoked_at: datetime | None
     ipm: int | None = None
     webhook_url: str | None = None
+    budget: Budget | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ class KeyLookup:
     account_disabled: bool
 
 
-_FIND_KEY = (  # the hot path's one read, built once
+_KEY_AND_ACCOUNT = (  # the hot path's one read, built once
     select(
         api_keys,
         accounts.c.disabled,
@@ -74,13 +77,17 @@ _FIND_KEY = (  # the hot path's one read, built once
         accounts.c.ipm.label("account_ipm"),
         accounts.c.max_in_flight,
         accounts.c.safety,
+        account_budgets.c.user_budget_micros,
+        account_budgets.c.user_budget_period,
         # the price cards' freshness stamp, in the same round trip (see PricesRepo.overrides)
         select(func.count()).select_from(price_cards).scalar_subquery().label("price_cards"),
         select(func.max(price_cards.c.updated_at)).scalar_subquery().label("prices_changed_at"),
     )
     .join(accounts, accounts.c.id == api_keys.c.account_id)
-    .where(api_keys.c.key_hash == bindparam("key_hash"))
+    .outerjoin(account_budgets, account_budgets.c.account_id == api_keys.c.account_id)
 )
+_FIND_KEY = _KEY_AND_ACCOUNT.where(api_keys.c.key_hash == bindparam("key_hash"))
+_KEY_BY_ID = _KEY_AND_ACCOUNT.where(api_keys.c.id == bindparam("key_id"))
 
 
 class AccountsRepo:
@@ -136,6 +143,7 @@ class AccountsRepo:
         allowed_models: tuple[str, ...] | None,
         rpm: int | None,
         ipm: int | None = None,
+        budget: Budget | None = None,
     ) -> KeyRow:
         row = {
             "id": new_id("key"),
@@ -148,6 +156,8 @@ class AccountsRepo:
             "created_at": utcnow(),
             "revoked_at": None,
             "ipm": ipm,
+            "budget_micros": budget.micros if budget else None,
+            "budget_period": budget.period if budget else None,
         }
         async with self._engine.begin() as conn:
             await conn.execute(insert(api_keys).values(**row))
@@ -169,22 +179,33 @@ class AccountsRepo:
 
     async def find_key(self, key_hash: str) -> KeyLookup | None:
         row = await self._runner.read(partial(_find_key, key_hash))
-        if row is None:
-            return None
-        key = _key_row(dict(row._mapping))
-        principal = Principal(
-            key_id=key.id,
-            account_id=key.account_id,
-            mode=key.mode,
-            allowed_models=key.allowed_models,
-            rpm=key.rpm,
-            currency=row.currency,
-            prices_version=f"{row.price_cards}:{row.prices_changed_at}",
-            ipm=key.ipm,
-            account_limits=AccountLimits(row.account_rpm, row.account_ipm, row.max_in_flight),
-            safety=account_safety(row.safety),
-        )
-        return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
+        return _lookup(row) if row is not None else None
+
+    async def key_by_id(self, key_id: str) -> KeyLookup | None:
+        """The key as authentication would find it now, by its id (a batch's lines run under it)."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(_KEY_BY_ID, {"key_id": key_id})).first()
+        return _lookup(row) if row is not None else None
+
+
+def _lookup(row: Row[Any]) -> KeyLookup:
+    """The key and its account's limits, as one read of `_KEY_AND_ACCOUNT` has them."""
+    key = _key_row(dict(row._mapping))
+    principal = Principal(
+        key_id=key.id,
+        account_id=key.account_id,
+        mode=key.mode,
+        allowed_models=key.allowed_models,
+        rpm=key.rpm,
+        currency=row.currency,
+        prices_version=f"{row.price_cards}:{row.prices_changed_at}",
+        ipm=key.ipm,
+        account_limits=AccountLimits(row.account_rpm, row.account_ipm, row.max_in_flight),
+        safety=account_safety(row.safety),
+        budget=key.budget,
+        user_budget=stored_budget(row.user_budget_micros, row.user_budget_period),
+    )
+    return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
 
 
 def _find_key(key_hash: str, conn: Connection) -> Row[Any] | None:
@@ -197,6 +218,13 @@ def account_safety(stored: str | None) -> AccountSafety:
         return AccountSafety()
     data = json.loads(stored)
     return AccountSafety(tuple(data.get("block_terms", ())), tuple(data.get("block_categories", ())))
+
+
+def stored_budget(micros: int | None, period: str | None) -> Budget | None:
+    """A budget as its two columns keep it (either NULL: none)."""
+    if micros is None or period not in ("day", "month"):
+        return None
+    return Budget(int(micros), "day" if period == "day" else "month")
 
 
 def _key_row(row: dict) -> KeyRow:  # type: ignore[type-arg]
@@ -212,7 +240,8 @@ def _key_row(row: dict) -> KeyRow:  # type: ignore[type-arg]
         revoked_at=row["revoked_at"],
         ipm=row.get("ipm"),
         webhook_url=row.get("webhook_url"),
+        budget=stored_budget(row.get("budget_micros"), row.get("budget_period")),
     )
 
 
-__all__ = ["AccountRow", "AccountsRepo", "KeyLookup", "KeyRow", "account_safety"]
+__all__ = ["AccountRow", "AccountsRepo", "KeyLookup", "KeyRow", "account_safety", "stored_budget"]

@@ -43,6 +43,8 @@ class _JobFields:
     held_unit_micros: int
     live_unit_micros: int
     price_overrides: str
+    surface: str
+    """`job`, or `batch` for a line of a batch (its usage record says which)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,8 +32,10 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ..domain.budgets import BudgetClaim
 from ..domain.ids import new_id
 from ..domain.money import MAX_BALANCE_MICROS
+from .budgets import PG_SETTLE_BUDGETS_CTE, claim_budgets, close_budgets, refund_budgets, spend_discrepancies
 from .clock import utcnow
 from .runner import EngineRunner, PostgresRunner, Runner
 from .tables import accounts, holds, jobs, ledger_entries, usage_records
@@ -123,7 +125,7 @@ WITH h AS (
         balance_micros = accounts.balance_micros - {_cast("capture", accounts.c.balance_micros)}
     FROM h WHERE accounts.id = h.account_id
     RETURNING accounts.id
-), e AS (
+){PG_SETTLE_BUDGETS_CTE}, e AS (
     INSERT INTO ledger_entries ({_ENTRY_COLS})
     SELECT {_cast("capture_id", _E.id)}, h.account_id, 'capture', -{_cast("capture", _E.amount_micros)},
            -{_cast("capture", _E.amount_micros)}, {_cast("reason", _E.reason)}, h.request_id,
@@ -242,11 +244,18 @@ def entry(
 
 
 def _take_hold(
-    account_id: str, request_id: str, amount: int, ttl_seconds: int, run_id: str | None, conn: Connection
+    account_id: str,
+    request_id: str,
+    amount: int,
+    ttl_seconds: int,
+    run_id: str | None,
+    conn: Connection,
+    budgets: tuple[BudgetClaim, ...] = (),
 ) -> str | None:
     if conn.execute(_TAKE, {"account_id": account_id, "amount": amount}).rowcount != 1:
         return None
     hold_id = new_id("hold")
+    claim_budgets(hold_id, amount, budgets, conn)  # raises BudgetShort: the transaction rolls back
     now = utcnow()
     conn.execute(
         _INSERT_HOLD,
@@ -312,6 +321,7 @@ def _refund(hold_id: str, reason: str, usage: UsageRecord | None, conn: Connecti
     )
     if usage is not None:
         mark_refunded(usage, conn)
+    refund_budgets(hold_id, amount, conn)
     return amount
 
 
@@ -322,6 +332,7 @@ def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connectio
     if not 0 <= capture <= row.amount_micros:
         raise ValueError(f"capture {capture} is outside the hold of {row.amount_micros}")
     conn.execute(_SETTLE_ACCOUNT, {"account_id": row.account_id, "held": row.amount_micros, "capture": capture})
+    close_budgets(hold_id, row.amount_micros, capture, conn)
     now = utcnow()
     entries = []
     if capture:
@@ -362,13 +373,25 @@ class LedgerRepo:
         self._one_statement = engine.dialect.name == "postgresql"
 
     async def take_hold(
-        self, account_id: str, request_id: str, amount: int, ttl_seconds: int, *, detached: bool = False
+        self,
+        account_id: str,
+        request_id: str,
+        amount: int,
+        ttl_seconds: int,
+        *,
+        detached: bool = False,
+        budgets: tuple[BudgetClaim, ...] = (),
     ) -> str | None:
         """Reserve `amount` if the account has it available; the hold's id, or None if short.
 
         `detached`: the hold names no run, so a stopped or restarted node does not release it (an
-        async job's hold belongs to the job, which any node may run); it lives until `ttl_seconds`."""
+        async job's hold belongs to the job, which any node may run); it lives until `ttl_seconds`.
+        `budgets`: the budgets it counts against, claimed in the same transaction (`db/budgets.py`);
+        one that cannot pay raises `BudgetShort` and nothing is held."""
         run_id = None if detached else self._run_id
+        if budgets:
+            unit = partial(_take_hold, account_id, request_id, amount, ttl_seconds, run_id, budgets=budgets)
+            return await self._runner.write(unit)
         if self._one_statement:
             params = _pg_take_hold_params(account_id, request_id, amount, ttl_seconds, run_id)
             return params["hold_id"] if await _PG_TAKE_HOLD.fetchrow(self._runner, params) is not None else None
@@ -476,6 +499,7 @@ class LedgerRepo:
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
+            budget_problems = [Discrepancy(a, p) for a, p in await conn.run_sync(spend_discrepancies)]
         problems = []
         for r in rows:
             if r.balance_micros != r.entry_balance:
@@ -486,7 +510,7 @@ class LedgerRepo:
                 problems.append(Discrepancy(r.id, f"held {r.held_micros} != sum of open holds {r.open_held}"))
             if not 0 <= r.held_micros <= r.balance_micros:
                 problems.append(Discrepancy(r.id, f"held {r.held_micros} outside [0, balance {r.balance_micros}]"))
-        return len(rows), problems + await self._money_against_outcomes()
+        return len(rows), problems + budget_problems + await self._money_against_outcomes()
 
     async def _money_against_outcomes(self) -> list[Discrepancy]:
         """What each closed hold kept (captured minus refunded) against what its request's usage record

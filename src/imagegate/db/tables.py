@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    false,
 )
 from sqlalchemy import DateTime as _DateTime
 from sqlalchemy.types import TypeDecorator
@@ -72,6 +73,8 @@ api_keys = Table(
     Column("ipm", Integer, nullable=True),
     Column("webhook_url", String(2048), nullable=True),  # where its async jobs' webhooks go
     Column("webhook_version", Integer, nullable=False, default=0, server_default="0"),  # of the derived secret
+    Column("budget_micros", BigInteger, nullable=True),  # what it may spend per budget_period (NULL: no budget)
+    Column("budget_period", String(8), nullable=True),  # day | month (UTC)
 )
 
 holds = Table(
@@ -114,6 +117,16 @@ price_cards = Table(
     Column("updated_at", DateTime(), nullable=False),
 )
 
+upstream_cost_overrides = Table(  # the operator's live items over the catalog's upstream cost sheets
+    "upstream_cost_overrides",
+    metadata,
+    Column("model", String(100), primary_key=True),
+    Column("route", String(100), primary_key=True),
+    Column("item", String(120), primary_key=True),  # tokens.KIND | per_image.QUALITY.SIZE
+    Column("micros", BigInteger, nullable=False),
+    Column("updated_at", DateTime(), nullable=False),
+)
+
 usage_records = Table(
     "usage_records",
     metadata,
@@ -136,6 +149,8 @@ usage_records = Table(
     Column("surface", String(16), nullable=False, server_default="images"),  # images | chat | responses | job | batch
     Column("created_at", DateTime(), nullable=False),
     Column("lost_images", Integer, nullable=False, server_default="0"),  # made upstream, never handed out
+    Column("upstream_cost_micros", BigInteger, nullable=False, server_default="0"),  # what the upstream charged
+    Column("upstream_cost_estimated", Boolean, nullable=False, server_default=false()),  # per-image figure, no usage
     Index("ix_usage_account_time", "account_id", "created_at"),
     Index("ix_usage_time", "created_at"),
 )
@@ -200,6 +215,7 @@ jobs = Table(
     Column("notified_at", DateTime(), nullable=True),  # JobEvents told of the finished job
     Column("result", Text, nullable=True),  # the sync answer's body (JSON)
     Column("error", Text, nullable=True),  # the contract's error object (JSON)
+    Column("surface", String(16), nullable=False, server_default="job"),  # job | batch (a batch's line)
     Index("ix_jobs_status_created", "status", "created_at"),
     Index("ix_jobs_account", "account_id", "created_at"),
 )

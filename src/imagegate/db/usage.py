@@ -43,9 +43,17 @@ class UsageRecord:
     """Images the upstream made (the operator pays for them upstream) that the client never got:
     withheld by output screening, or made for a request that then failed. What a margin report
     counts as the operator's loss, at the route's upstream price."""
+    upstream_cost_micros: int = 0
+    """What the upstream calls that made images for it cost the operator (every attempt, delivered
+    or not), in micro-USD under the routes' cost sheets (`domain/upstream_cost.py`)."""
+    upstream_cost_estimated: bool = False
+    """Some of that cost is the sheet's per-image figure: an upstream reported no usage it prices."""
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, *, upstream_cost: bool = False) -> dict[str, Any]:
+        """The record as the API shows it; what it cost upstream only to the operator (`upstream_cost`)."""
         data = asdict(self)
+        if not upstream_cost:
+            del data["upstream_cost_micros"], data["upstream_cost_estimated"]
         data.update(created=int(self.created_at.timestamp()), time=self.created_at.isoformat())
         del data["created_at"]
         return data

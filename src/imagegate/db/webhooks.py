@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, and_, insert, or_, select, update
+from sqlalchemy import Column, Index, Integer, String, Table, Text, and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.ids import new_id
+from .budgets import account_budgets
 from .tables import DateTime, api_keys, metadata
 
 webhook_messages = Table(
@@ -190,6 +191,8 @@ class WebhooksRepo:
             .where(m.id.in_(picked.scalar_subquery()), due)  # `due` again: re-checked on a row another loop took
             .values(claim=token, next_attempt_at=lease_until)
         )
+        # `key_id` names a key, or an account whose alerts go to the account's own URL
+        alerts = account_budgets.c
         claimed = (
             select(
                 m.id,
@@ -197,10 +200,14 @@ class WebhooksRepo:
                 m.body,
                 m.attempts,
                 m.first_attempt_at,
-                api_keys.c.webhook_url,
-                api_keys.c.webhook_version,
+                func.coalesce(api_keys.c.webhook_url, alerts.webhook_url).label("webhook_url"),
+                func.coalesce(api_keys.c.webhook_version, alerts.webhook_version).label("webhook_version"),
             )
-            .select_from(webhook_messages.outerjoin(api_keys, api_keys.c.id == m.key_id))
+            .select_from(
+                webhook_messages.outerjoin(api_keys, api_keys.c.id == m.key_id).outerjoin(
+                    account_budgets, alerts.account_id == m.key_id
+                )
+            )
             .where(m.claim == token, m.status == "pending")
         )
         async with self._engine.connect() as conn:  # idle (the usual case): one read, no write lock taken

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any
 
 from .money import MAX_PRICE_MICROS
+from .upstream_cost import CostSheet, parse_cost_sheet
 
 STANDARD_QUALITY = "standard"
 """Price key of models that have no quality levels."""
@@ -125,6 +126,8 @@ class Route:
     api_key: str | None = field(default=None, repr=False)
     api_version: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    upstream_cost: CostSheet | None = None
+    """What the operator pays the upstream (`domain/upstream_cost.py`); None: not known."""
 
     def native_size(self, size: str) -> str:
         """The size this route asks its upstream for when a client asks for `size`."""
@@ -155,6 +158,8 @@ class Model:
     """Sibling id -> when to pick it instead of this model (the model page's comparison)."""
     example_prompt: str = ""
     """A prompt that shows what this model is good at: its request examples use it."""
+    batch_price_percent: int = 100
+    """A line of a batch (`POST /v1/batches`) pays this percent of the live price (rounded down)."""
 
     def price_key(self, quality: str | None) -> str:
         """The price-card row for a requested quality (`auto` is held at its own row)."""
@@ -219,6 +224,7 @@ ROUTE_KEYS = frozenset(
         "api_key",
         "api_version",
         "options",
+        "upstream_cost",
     }
 )
 
@@ -252,6 +258,7 @@ def _parse_routes(
                 api_key=r.get("api_key"),
                 api_version=r.get("api_version"),
                 options=MappingProxyType(dict(r.get("options", {}))),
+                upstream_cost=parse_cost_sheet(f"model {model_id!r} route {r['name']!r}", r.get("upstream_cost")),
             )
         )
     return tuple(routes)
@@ -312,6 +319,7 @@ def _parse_model(model_id: str, raw: Mapping[str, Any], defaults: Mapping[str, A
             see_also=tuple(raw.get("see_also", ())),
             pick_sibling={str(k): str(v) for k, v in raw.get("pick_sibling", {}).items()},
             example_prompt=str(raw.get("example_prompt", "")),
+            batch_price_percent=int(raw.get("batch_price_percent", 100)),
         )
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise CatalogError(f"model {model_id!r}: {exc!r}") from exc
@@ -374,6 +382,8 @@ def _check_model(model: Model) -> None:
         raise CatalogError(f"model {model.id!r}: route names must be unique")
     for route in model.routes:
         _check_route(model.id, route)
+    if not 1 <= model.batch_price_percent <= 100:
+        raise CatalogError(f"model {model.id!r}: batch_price_percent must be 1..100")
     if model.free:
         return
     price_keys = [q for q in caps.qualities if q != "auto"] or [STANDARD_QUALITY]

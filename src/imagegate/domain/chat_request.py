@@ -18,13 +18,16 @@ shape with OpenRouter's conventions for image output.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .catalog import Catalog, Model
 from .errors import InvalidRequest
-from .image_config import size_for
+from .fields import Excludes, Field, Requires, Rule, read_fields
+from .image_config import image_config_field, size_for
 from .image_url import ImageRef
+from .openai_fields import INPUT_FIDELITY, model_rules
+from .request import RULES, generation_fields
 from .text import check_text
 
 MAX_MESSAGES = 1000
@@ -77,12 +80,146 @@ REFUSED = {
     "(POST /v1/images/generations streams them)",
 }
 """Chat fields no image model can honour, and why."""
-CHAT_FIELDS = frozenset(
-    {"model", "messages", "modalities", "stream", "stream_options", "image_config", "response_format", "prompt"}
-)
 MODALITIES = ("image", "text")
 RESPONSE_FORMATS = ("url", "b64_json")
 INLINE = "b64_json"
+ROLES = ("system", "developer", "user", "assistant")
+PART_TYPES = ("text", "image_url")
+
+
+def _type(name: str) -> Field:
+    return Field("type", "string", required=True, choices=(name,))
+
+
+IMAGE_URL = Field(
+    "image_url",
+    "object",
+    "a data: URL (base64) or an https: URL",
+    required=True,
+    variants=(
+        Field("image_url", "object", fields=(Field("url", "string", required=True), Field("detail", "string"))),
+        Field("image_url", "string", "the URL itself (some clients send it so)"),
+    ),
+)
+IMAGE_PART = Field("part", "object", fields=(_type("image_url"), IMAGE_URL, Field("index", "integer")))
+TEXT_PART = Field("part", "object", fields=(_type("text"), Field("text", "string", required=True)))
+PARTS = Field("content", "array", items=Field("part", "object", variants=(TEXT_PART, IMAGE_PART)))
+_TEXT = Field("text", "string", non_blank=True, required=True)
+USER_CONTENT = Field(
+    "content",
+    "string",
+    "text, or parts: `text` and `image_url` (in the last user message, on a model that edits, the images to "
+    "edit); the text (of the last user message: the prompt) is not blank",
+    required=True,
+    variants=(
+        Field("content", "string", non_blank=True),
+        replace(PARTS, contains=(Field("part", "object", "a text part", fields=(_type("text"), _TEXT)),)),
+    ),
+)
+_MESSAGE_EXTRAS = ("name", "refusal", "annotations", "audio", "tool_calls", "function_call", "reasoning")
+_HISTORY = tuple(Field(name, "any", "history: not read") for name in _MESSAGE_EXTRAS)
+USER_MESSAGE = Field(
+    "message", "object", fields=(Field("role", "string", required=True, choices=("user",)), USER_CONTENT, *_HISTORY)
+)
+OTHER_MESSAGE = Field(
+    "message",
+    "object",
+    fields=(
+        Field("role", "string", required=True, choices=ROLES[:2] + ROLES[3:]),
+        Field("content", "array", "text, or parts", variants=(Field("content", "string"), PARTS)),
+        Field(
+            "images",
+            "array",
+            "an assistant message's images, sent back: the image a model that edits refines",
+            items=IMAGE_PART,
+        ),
+        *_HISTORY,
+    ),
+)
+MESSAGE = Field("message", "object", variants=(USER_MESSAGE, OTHER_MESSAGE))
+MESSAGES = Field(
+    "messages",
+    "array",
+    "the conversation; the text of the last user message is the prompt",
+    required=True,
+    items=MESSAGE,
+    contains=(replace(USER_MESSAGE, doc="a user message"),),
+    min_items=1,
+    max_items=MAX_MESSAGES,
+)
+MODALITIES_FIELD = Field(
+    "modalities",
+    "array",
+    "optional; given, it must include `image`",
+    items=Field("modality", "string", choices=MODALITIES),
+    contains=("image",),
+)
+STREAM = Field("stream", "boolean", default=False)
+STREAM_OPTIONS = Field(
+    "stream_options", "object", fields=(Field("include_usage", "boolean", "a stream's last chunk carries the usage"),)
+)
+RESPONSE_FORMAT = Field(
+    "response_format",
+    "string",
+    '`{"type": "text"}`, or the Images API\'s `"b64_json"` (the default: data URLs, not stored) or `"url"` '
+    "(the gateway's signed URLs, stored and listed; not with a stream)",
+    variants=(
+        Field("response_format", "string", choices=RESPONSE_FORMATS),
+        Field("response_format", "object", fields=(_type("text"),)),
+    ),
+)
+CHAT_FIELDS = (
+    Field("model", "string", "a catalog image model", required=True),
+    MESSAGES,
+    MODALITIES_FIELD,
+    STREAM,
+    STREAM_OPTIONS,
+    image_config_field(None),
+    RESPONSE_FORMAT,
+    *(Field(name, "any", "accepted and ignored: no text model runs") for name in sorted(IGNORED)),
+    *(Field(name, "any", reason, offered=False) for name, reason in REFUSED.items() if name != "tool_choice"),
+    Field("tool_choice", "string", "only `none`: no text model runs to call tools", choices=("none",)),
+)
+RESPONSE_FORMAT_RULE = Requires(
+    "response_format",
+    "stream",
+    (False,),
+    "'response_format': 'url' cannot be used with 'stream': true; a stream sends each image inline as a data URL.",
+    when="url",
+    default=False,
+)
+SIZE_OR_CONFIG = Excludes(
+    "image_config", "size", "Give either 'size' or 'image_config', not both: each picks the image's size."
+)
+DOCUMENTED_RULES: tuple[Rule, ...] = (*(rule for rule in RULES if rule.field != "partial_images"), RESPONSE_FORMAT_RULE)
+"""The chat body's rules as the document states them (`partial_images` is refused outright here; each
+model's variants say `SIZE_OR_CONFIG`)."""
+CHAT_RULES: tuple[Rule, ...] = (*DOCUMENTED_RULES, SIZE_OR_CONFIG)
+"""The chat body's rules: the Images API's (compression needs its format, …), and its own."""
+
+
+def chat_fields(model: Model | None = None) -> tuple[Field, ...]:
+    """The chat body's fields; with `model`, as that model takes them (its names, its image fields,
+    the `image_config` values it draws): what the reader checks and what the API document shows."""
+    images = {field.name: field for field in generation_fields(model)}
+    images["input_fidelity"] = INPUT_FIDELITY  # read only by an edit, which checks it against the model
+    own = {field.name: field for field in CHAT_FIELDS}
+    if model is not None:
+        own["model"] = replace(own["model"], choices=(model.id, *model.aliases))
+        own["image_config"] = image_config_field(model)
+    return (*own.values(), *(images[name] for name in IMAGE_FIELDS))
+
+
+def chat_variants(model: Model) -> tuple[tuple[tuple[Field, ...], tuple[Rule, ...]], ...]:
+    """The bodies that run `model`: its size given as `size`, or picked by `image_config` (not both)."""
+    fields = {field.name: field for field in chat_fields(model)}
+    by_size = {**fields, "image_config": replace(fields["image_config"], offered=False)}
+    by_config = {
+        **fields,
+        "size": replace(fields["size"], offered=False),
+        "image_config": replace(fields["image_config"], required=True),
+    }
+    return tuple((tuple(chosen.values()), model_rules(model)) for chosen in (by_size, by_config))
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,149 +236,59 @@ class ChatRequest:
 
 
 def parse_chat_request(body: dict[str, Any], catalog: Catalog) -> ChatRequest:
-    """The chat body as an image request; the contract's 400, naming the field, for anything else."""
-    for name, value in body.items():
-        _check_field(name, value)
-    model_name = body.get("model")
-    if not isinstance(model_name, str):
-        if model_name is None:
-            raise InvalidRequest(
-                "Missing required parameter: 'model'.", code="missing_required_parameter", param="model"
-            )
-        raise InvalidRequest("'model' must be a string.", code="invalid_type", param="model")
+    """The chat body as an image request; the contract's 400, naming the field, for anything else.
+    Its shape is checked against `chat_fields` (what the API document shows); some refusals are
+    worded first, saying why (a tool role, an audio part, a JSON answer)."""
+    _explain_refusals(body)
+    values = read_fields(body, chat_fields(), CHAT_RULES)
+    model_name: str = values["model"]
     model = catalog.find(model_name)
-    _check_modalities(body.get("modalities"))
-    stream = _boolean(body, "stream")
-    include_usage = _include_usage(body.get("stream_options"))
-    messages = _messages(body.get("messages"))
+    stream = bool(values.get("stream"))
+    include_usage = bool(values.get("stream_options", {}).get("include_usage"))
+    messages: list[dict[str, Any]] = values["messages"]
     last_user = _last_user(messages)
     prompt = _prompt(messages[last_user], last_user, model)
     images = list(_images_of(messages[last_user], last_user, "content"))
     if model is not None and model.capabilities.img2img:
         images = _refined(messages, last_user) + images
     fields: dict[str, Any] = {"model": model_name, "prompt": prompt}
-    fields.update((name, body[name]) for name in IMAGE_FIELDS if body.get(name) is not None)
-    fields["response_format"] = _response_format(body.get("response_format"), stream)
-    if body.get("image_config") is not None and model is not None:
-        if "size" in fields:
-            raise InvalidRequest(
-                "Give either 'size' or 'image_config', not both: each picks the image's size.", param="image_config"
-            )
-        fields["size"] = size_for(body["image_config"], model)
+    fields.update((name, values[name]) for name in IMAGE_FIELDS if name in values)
+    response_format = values.get("response_format")
+    fields["response_format"] = response_format if isinstance(response_format, str) else INLINE
+    if "image_config" in values and model is not None:
+        fields["size"] = size_for(values["image_config"], model)
     if stream:
         fields["stream"] = True
     return ChatRequest(fields, tuple(images), model_name, stream, include_usage)
 
 
-def _check_field(name: str, value: Any) -> None:
-    if name in CHAT_FIELDS or name in IGNORED or name in IMAGE_FIELDS:
+def _explain_refusals(body: dict[str, Any]) -> None:
+    """Refusals that say more than the declarations' "unknown" or "invalid value"."""
+    for name, value in body.items():
         if name == "prompt":
             raise InvalidRequest(
                 "Unknown parameter: 'prompt'. In a chat request the prompt is the text of the last user message.",
                 code="unknown_parameter",
                 param="prompt",
             )
-        return
-    if name in REFUSED:
-        if name == "tool_choice" and value in (None, "none"):
-            return
-        raise InvalidRequest(f"'{name}' is not supported: {REFUSED[name]}.", code="unsupported_parameter", param=name)
-    check_text(name, None)
-    raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
-
-
-def _check_modalities(value: Any) -> None:
-    if value is None:
-        return
-    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
-        raise InvalidRequest(
-            '\'modalities\' must be a list of strings, e.g. ["image", "text"].', code="invalid_type", param="modalities"
-        )
-    unknown = [item for item in value if item not in MODALITIES]
-    if unknown:
-        raise InvalidRequest(
-            f"'modalities' may hold 'image' and 'text'; this gateway does not answer '{unknown[0][:20]}'.",
-            param="modalities",
-        )
-    if "image" not in value:
-        raise InvalidRequest(
-            "'modalities' must include 'image': this gateway's models answer with images "
-            '(send ["image"] or ["image", "text"]).',
-            param="modalities",
-        )
-
-
-def _boolean(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name)
-    if value is None:
-        return False
-    if not isinstance(value, bool):
-        raise InvalidRequest(f"'{name}' must be a boolean.", code="invalid_type", param=name)
-    return value
-
-
-def _include_usage(options: Any) -> bool:
-    if options is None:
-        return False
-    if not isinstance(options, dict):
-        raise InvalidRequest("'stream_options' must be an object.", code="invalid_type", param="stream_options")
-    usage = options.get("include_usage")
-    if usage is not None and not isinstance(usage, bool):
-        where = "stream_options.include_usage"
-        raise InvalidRequest(f"'{where}' must be a boolean.", code="invalid_type", param=where)
-    return bool(usage)
-
-
-def _response_format(value: Any, stream: bool) -> str:
-    """Chat's `{"type": "text"}` (the default), or the Images API's string: the data URL (`b64_json`,
-    the default) or the gateway's signed URL (`url`, not with a stream: a stream sends images inline)."""
-    if value is None:
-        return INLINE
-    if isinstance(value, str):
-        if value not in RESPONSE_FORMATS:
+        if name in REFUSED and value is not None and not (name == "tool_choice" and value == "none"):
             raise InvalidRequest(
-                f"Invalid value for 'response_format': '{value[:20]}'. Supported values are: url, b64_json "
-                '(or chat\'s {"type": "text"}).',
-                param="response_format",
+                f"'{name}' is not supported: {REFUSED[name]}.", code="unsupported_parameter", param=name
             )
-        if value == "url" and stream:
-            raise InvalidRequest(
-                "'response_format': 'url' cannot be used with 'stream': true; a stream sends each image inline "
-                "as a data URL.",
-                param="response_format",
-            )
-        return value
-    if not isinstance(value, dict):
-        raise InvalidRequest(
-            "'response_format' must be an object or a string.", code="invalid_type", param="response_format"
-        )
-    kind = value.get("type")
+        check_text(name, None)
+    response_format = body.get("response_format")
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
     if kind in ("json_object", "json_schema"):
         raise InvalidRequest(
             f"'response_format' of type '{kind}' is not supported: the answer is images, not JSON text.",
             code="unsupported_parameter",
             param="response_format",
         )
-    if kind != "text":
-        raise InvalidRequest(
-            "'response_format.type' must be 'text' (the images come in message.images).", param="response_format.type"
-        )
-    return INLINE
-
-
-def _messages(value: Any) -> list[dict[str, Any]]:
-    if value is None:
-        raise InvalidRequest(
-            "Missing required parameter: 'messages'.", code="missing_required_parameter", param="messages"
-        )
-    if not isinstance(value, list):
-        raise InvalidRequest("'messages' must be an array of messages.", code="invalid_type", param="messages")
-    if not 1 <= len(value) <= MAX_MESSAGES:
-        raise InvalidRequest(f"'messages' must hold 1 to {MAX_MESSAGES} messages.", param="messages")
-    for index, message in enumerate(value):
-        where = f"messages[{index}]"
+    messages = body.get("messages")
+    for index, message in enumerate(messages if isinstance(messages, list) else ()):
         if not isinstance(message, dict):
-            raise InvalidRequest(f"'{where}' must be an object.", code="invalid_type", param=where)
+            continue
+        where = f"messages[{index}]"
         role = message.get("role")
         if role in ("tool", "function"):
             raise InvalidRequest(
@@ -249,9 +296,16 @@ def _messages(value: Any) -> list[dict[str, Any]]:
                 code="unsupported_parameter",
                 param=f"{where}.role",
             )
-        if role not in ("system", "developer", "user", "assistant"):
-            raise InvalidRequest(f"'{where}.role' must be system, developer, user or assistant.", param=f"{where}.role")
-    return value
+        content = message.get("content")
+        for number, part in enumerate(content if isinstance(content, list) else ()):
+            kind = part.get("type") if isinstance(part, dict) else "text"
+            if kind not in PART_TYPES:
+                param = f"{where}.content[{number}].type"
+                raise InvalidRequest(
+                    f"'{param}' is '{str(kind)[:20]}'; a message to an image model may hold text and image_url parts.",
+                    code="unsupported_parameter",
+                    param=param,
+                )
 
 
 def _last_user(messages: list[dict[str, Any]]) -> int:
@@ -261,42 +315,20 @@ def _last_user(messages: list[dict[str, Any]]) -> int:
     raise InvalidRequest("'messages' holds no user message; the text of the last one is the prompt.", param="messages")
 
 
-def _parts(message: dict[str, Any], index: int) -> list[tuple[str, Any]]:
-    """(param, part) of each content part; a string content is one text part."""
+def _parts(message: dict[str, Any], index: int) -> list[tuple[str, dict[str, Any]]]:
+    """(param, part) of each content part (checked by `MESSAGE`); a string content is one text part."""
     where = f"messages[{index}].content"
     content = message.get("content")
     if content is None:
         return []
     if isinstance(content, str):
         return [(where, {"type": "text", "text": content})]
-    if not isinstance(content, list):
-        raise InvalidRequest(f"'{where}' must be a string or an array of parts.", code="invalid_type", param=where)
-    parts = []
-    for number, part in enumerate(content):
-        param = f"{where}[{number}]"
-        if not isinstance(part, dict):
-            raise InvalidRequest(f"'{param}' must be an object.", code="invalid_type", param=param)
-        parts.append((param, part))
-    return parts
+    return [(f"{where}[{number}]", part) for number, part in enumerate(content)]
 
 
 def _prompt(message: dict[str, Any], index: int, model: Model | None) -> str:
-    texts = []
-    for param, part in _parts(message, index):
-        kind = part.get("type")
-        if kind == "text":
-            text = part.get("text")
-            if not isinstance(text, str):
-                raise InvalidRequest(f"'{param}.text' must be a string.", code="invalid_type", param=f"{param}.text")
-            texts.append(text)
-        elif kind != "image_url":
-            raise InvalidRequest(
-                f"'{param}.type' is '{str(kind)[:20]}'; a message to an image model may hold text and image_url parts.",
-                code="unsupported_parameter",
-                param=f"{param}.type",
-            )
     where = f"messages[{index}].content"
-    prompt = "\n".join(texts)
+    prompt = "\n".join(part["text"] for _, part in _parts(message, index) if part["type"] == "text")
     if not prompt.strip():
         raise InvalidRequest(f"'{where}' has no text; the text of the last user message is the prompt.", param=where)
     limit = model.capabilities.max_prompt_chars if model is not None else None
@@ -313,21 +345,13 @@ def _images_of(message: dict[str, Any], index: int, key: str) -> Iterator[ImageR
     if key == "content":
         entries = _parts(message, index)
     else:
-        listed = message.get(key)
-        if listed is None:
-            return
-        where = f"messages[{index}].{key}"
-        if not isinstance(listed, list):
-            raise InvalidRequest(f"'{where}' must be an array.", code="invalid_type", param=where)
-        entries = [(f"{where}[{number}]", entry) for number, entry in enumerate(listed)]
+        entries = [(f"messages[{index}].{key}[{number}]", entry) for number, entry in enumerate(message.get(key, ()))]
     for param, part in entries:
-        if key == "content" and part.get("type") != "image_url":
+        if part["type"] != "image_url":
             continue
-        if not isinstance(part, dict):
-            raise InvalidRequest(f"'{param}' must be an object.", code="invalid_type", param=param)
-        image = part.get("image_url")
+        image = part["image_url"]
         if isinstance(image, dict):  # OpenAI's {"url": …, "detail": …}
-            yield ImageRef(image.get("url"), f"{param}.image_url.url")
+            yield ImageRef(image["url"], f"{param}.image_url.url")
         else:  # some clients send the URL itself
             yield ImageRef(image, f"{param}.image_url")
 
@@ -344,4 +368,14 @@ def _refined(messages: list[dict[str, Any]], last_user: int) -> list[ImageRef]:
     return []
 
 
-__all__ = ["IGNORED", "IMAGE_FIELDS", "REFUSED", "ChatRequest", "parse_chat_request"]
+__all__ = [
+    "CHAT_RULES",
+    "DOCUMENTED_RULES",
+    "IGNORED",
+    "IMAGE_FIELDS",
+    "REFUSED",
+    "ChatRequest",
+    "chat_fields",
+    "chat_variants",
+    "parse_chat_request",
+]

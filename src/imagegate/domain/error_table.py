@@ -59,7 +59,12 @@ ERROR_ROWS: tuple[ErrorRow, ...] = (
         "The body or a parameter is wrong; param names the field.",
     ),
     _row(AuthenticationFailed, ("missing_api_key", "invalid_api_key"), "No key, or a key the gateway does not know."),
-    _row(InsufficientBalance, ("insufficient_balance",), "The message gives the price and the available credit."),
+    _row(
+        InsufficientBalance,
+        ("insufficient_balance", "key_budget_exceeded", "user_budget_exceeded"),
+        "The message gives the price and the available credit, or the key's (end user's) budget, what it has "
+        "spent this period and when it resets (ISO 8601, UTC).",
+    ),
     _row(PermissionDenied, ("key_revoked", "account_disabled", "model_not_allowed"), "The key may not do this."),
     _row(Conflict, ("idempotency_in_progress",), "The same Idempotency-Key is still running."),
     _row(RequestTooLarge, ("request_too_large",), "The body is over the size limit."),

@@ -21,9 +21,10 @@ from .errors import InvalidRequest
 from .money import Sign
 from .text import check_text
 
-Kind = Literal["string", "integer", "number", "boolean", "array", "object", "amount", "file"]
+Kind = Literal["string", "integer", "number", "boolean", "array", "object", "amount", "file", "any"]
 """JSON kinds; `amount`: US dollars as a decimal string or a JSON number (`domain/money.py`); `file`: a
-form's file part, its `choices` the media types taken."""
+form's file part, its `choices` the media types taken; `any`: any JSON value (a field accepted and
+ignored); `object` with `fields`: an object of its own declared fields."""
 
 _ARTICLE = {"integer": "an integer", "array": "a list", "object": "an object", "amount": "an amount"}
 
@@ -58,6 +59,22 @@ class Field:
     """An answer's object, or its array's elements: the named shape (`http/api_shapes.py`)."""
     nullable: bool = False
     """An answer's field that may be null (a request's `null` always counts as not given)."""
+    fields: tuple[Field, ...] | None = None
+    """An object's own fields (read with `read_fields`: any other name is refused)."""
+    rules: tuple[Rule, ...] = ()
+    """An object's rules between its own fields."""
+    values: Field | None = None
+    """An object whose names are free (at most `max_items` pairs, each at most `max_chars` characters
+    long): what each value is; with `fields`, what any name beyond them holds."""
+    variants: tuple[Field, ...] = ()
+    """The value is one of these (a string or a list of parts); objects among them are told apart by
+    their `type` field (its `choices`)."""
+    min_items: int | None = None
+    max_items: int | None = None
+    """Bounds of an array's length (of an object's pairs, for `values`)."""
+    contains: tuple[Any, ...] = ()
+    """What an array must hold, each: a value (chat's `modalities` holds "image"), or a `Field` one of
+    its items must be (its `doc` says what, in the refusal)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +121,34 @@ class AtMost:
             raise InvalidRequest(self.message.format(value=value), code="invalid_value", param=self.field)
 
 
-Rule = Requires | AtMost
+@dataclass(frozen=True, slots=True)
+class Excludes:
+    """`field` and `other` are not both given (each picks the same thing: chat's `image_config` and `size`)."""
+
+    field: str
+    other: str
+    message: str
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        if values.get(self.field) is not None and values.get(self.other) is not None:
+            raise InvalidRequest(self.message, code="invalid_value", param=self.field)
+
+
+@dataclass(frozen=True, slots=True)
+class GivenOne:
+    """At least one of `fields` is given, as it declares (the Responses body's `tools` holding a tool,
+    or its `tool_choice` naming one); else `message`, 400 `missing_required_parameter` naming the first."""
+
+    fields: tuple[Field, ...]
+    message: str
+
+    def check(self, values: Mapping[str, Any]) -> None:
+        if not any(values.get(field.name) is not None and _takes(field, values[field.name]) for field in self.fields):
+            name = self.fields[0].name
+            raise InvalidRequest(self.message, code="missing_required_parameter", param=name)
+
+
+Rule = Requires | AtMost | Excludes | GivenOne
 
 
 def describe(field: Field) -> str:
@@ -119,23 +163,42 @@ def describe(field: Field) -> str:
     return "; ".join(parts)
 
 
-def read_fields(body: Mapping[str, Any], fields: Sequence[Field], rules: Sequence[Rule] = ()) -> dict[str, Any]:
+def read_fields(
+    body: Mapping[str, Any],
+    fields: Sequence[Field],
+    rules: Sequence[Rule] = (),
+    *,
+    within: str = "",
+    others: Field | None = None,
+) -> dict[str, Any]:
     """The given fields of `body` (nulls dropped), each checked against its declaration; a field
-    that is not declared is refused."""
+    that is not declared is refused, one not `offered` too (its `doc` says why). `within`: where
+    `body` sits in the request (`messages[0]`), what the errors name before the field's own name."""
     declared = {field.name: field for field in fields}
+    values: dict[str, Any] = {}
     for name in body:
         if name not in declared:
-            raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
-    values: dict[str, Any] = {}
+            where = f"{within}.{name}" if within else name
+            if others is None:
+                raise InvalidRequest(f"Unknown parameter: '{where}'.", code="unknown_parameter", param=where)
+            values[name] = check_value(others, body[name], where)
     for field in fields:
         value = body.get(field.name)
+        where = f"{within}.{field.name}" if within else field.name
         if value is None:
             if field.required:
-                raise missing(field.name)
+                raise missing(where)
             continue
-        values[field.name] = check_value(field, value)
+        if not field.offered:
+            raise InvalidRequest(f"'{where}' is not supported: {field.doc}.", code="unsupported_parameter", param=where)
+        values[field.name] = check_value(field, value, where)
     for rule in rules:
-        rule.check(values)
+        try:
+            rule.check(values)
+        except InvalidRequest as exc:
+            if within and exc.param is not None:
+                exc.param = f"{within}.{exc.param}"
+            raise
     return values
 
 
@@ -146,6 +209,8 @@ def missing(name: str) -> InvalidRequest:
 def check_value(field: Field, value: Any, param: str | None = None) -> Any:
     """`value` if it is of the field's kind and within its bounds, else the contract's 400."""
     param = param or field.name
+    if field.variants:
+        return check_value(_variant(field, value, param), value, param)
     if not _is_kind(field.kind, value):
         raise InvalidRequest(
             f"'{param}' must be {_ARTICLE.get(field.kind, 'a ' + field.kind)}.", code="invalid_type", param=param
@@ -164,12 +229,93 @@ def check_value(field: Field, value: Any, param: str | None = None) -> Any:
         )
     if field.kind == "integer":
         _check_bounds(field, value, param)
-    if field.items is not None:
-        return [check_value(field.items, item, param) for item in value]
+    if isinstance(value, list):
+        return _check_items(field, value, param)
+    if field.fields is not None:
+        return read_fields(value, field.fields, field.rules, within=param, others=field.values)
+    if field.values is not None:
+        return _check_pairs(field, field.values, value, param)
     return value
 
 
+def _check_items(field: Field, value: list[Any], param: str) -> list[Any]:
+    low, high = field.min_items or 0, field.max_items
+    if len(value) < low or (high is not None and len(value) > high):
+        most = f"at most {high}" if low == 0 else f"{low} to {high}" if high is not None else f"at least {low}"
+        raise InvalidRequest(f"'{param}' must hold {most} items; it holds {len(value)}.", param=param)
+    items = value
+    if field.items is not None:
+        nested = field.items.kind in ("object", "array") or bool(field.items.variants)  # a scalar's names the list
+        items = [check_value(field.items, item, f"{param}[{n}]" if nested else param) for n, item in enumerate(value)]
+    for held in field.contains:
+        if isinstance(held, Field) and not any(_takes(held, item) for item in value):
+            raise InvalidRequest(f"'{param}' must include {held.doc}.", param=param)
+        if not isinstance(held, Field) and held not in value:
+            raise InvalidRequest(f"'{param}' must include {held!r}.", param=param)
+    return items
+
+
+def _takes(field: Field, value: Any) -> bool:
+    try:
+        check_value(field, value)
+    except InvalidRequest:
+        return False
+    return True
+
+
+def _check_pairs(field: Field, values: Field, pairs: dict[str, Any], param: str) -> dict[str, Any]:
+    if field.max_items is not None and len(pairs) > field.max_items:
+        raise InvalidRequest(f"'{param}' may hold at most {field.max_items} pairs.", param=param)
+    for key, item in pairs.items():
+        where = f"{param}.{key[:64]}"
+        if field.max_chars is not None and len(key) > field.max_chars:
+            raise InvalidRequest(f"Each '{param}' key must be at most {field.max_chars} characters.", param=where)
+        check_value(values, item, where)
+    return pairs
+
+
+def _variant(field: Field, value: Any, param: str) -> Field:
+    """The variant `value` is: the one of its kind; among objects, the one its `type` names."""
+    kinds = [variant for variant in field.variants if _is_kind(variant.kind, value)]
+    if not kinds:
+        either = " or ".join(_ARTICLE.get(v.kind, "a " + v.kind) for v in field.variants)
+        raise InvalidRequest(f"'{param}' must be {either}.", code="invalid_type", param=param)
+    if not isinstance(value, dict) or len(kinds) == 1:
+        return kinds[0]
+    kind = value.get("type")
+    named = [variant for variant in kinds if _takes_type(variant, kind)]
+    if not named:
+        where = f"{param}.type"
+        choices = ", ".join(str(c) for variant in kinds for c in _type_field(variant).choices)
+        raise InvalidRequest(
+            f"Invalid value for '{where}': '{str(kind)[:40]}'. Supported values are: {choices}.",
+            code="invalid_value",
+            param=where,
+        )
+    for variant in named[1:] and named:  # of one type, told apart by their values: the first that takes it
+        try:
+            check_value(variant, value, param)
+        except InvalidRequest:
+            continue
+        return variant
+    return named[0]
+
+
+def _type_field(variant: Field) -> Field:
+    return next((field for field in variant.fields or () if field.name == "type"), Field("type", "any"))
+
+
+def _takes_type(variant: Field, kind: Any) -> bool:
+    """Whether an object variant takes `type` `kind` (left out: where its `type` may be left out)."""
+    field = _type_field(variant)
+    if kind is None:
+        return not field.required
+    return not field.choices or kind in field.choices
+
+
 def _is_kind(kind: Kind, value: Any) -> bool:
+    if kind == "any":
+        return True
     if isinstance(value, bool):
         return kind == "boolean"
     if kind == "integer":
@@ -198,4 +344,16 @@ def _check_bounds(field: Field, value: int, param: str) -> None:
     raise InvalidRequest(f"'{param}' must be {rule}; got {value}.", code="invalid_value", param=param)
 
 
-__all__ = ["AtMost", "Field", "Kind", "Requires", "Rule", "check_value", "describe", "missing", "read_fields"]
+__all__ = [
+    "AtMost",
+    "Excludes",
+    "Field",
+    "GivenOne",
+    "Kind",
+    "Requires",
+    "Rule",
+    "check_value",
+    "describe",
+    "missing",
+    "read_fields",
+]

@@ -10,16 +10,50 @@ refused naming the field, with what it draws instead: values are never silently 
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from .catalog import Model, parse_size
 from .errors import InvalidRequest
+from .fields import Field
 
 TIERS = {"1K": 1024, "2K": 2048, "4K": 4096}
 RATIO_TOLERANCE = 0.03
 MAX_RATIO_TERM = 100
 PARAM = "image_config"
 KEYS = ("aspect_ratio", "image_size")
+_TERM = "0*(?:100|[1-9][0-9]?)"
+ASPECT_RATIO = Field("aspect_ratio", "string", 'e.g. "16:9"', pattern=f"{_TERM}:{_TERM}")
+IMAGE_SIZE = Field("image_size", "string", "a size tier", pattern="[124][Kk]")
+DOC = "OpenRouter's: picks one of the model's sizes (not with `size`)"
+
+
+def image_config_field(model: Model | None) -> Field:
+    """`image_config` as declared; with `model`, the combinations it draws, one variant per tier
+    (found by asking `size_for` itself, so the document says what it accepts)."""
+    if model is None:
+        return Field(PARAM, "object", DOC, fields=(ASPECT_RATIO, IMAGE_SIZE))
+    labels = tuple(dict.fromkeys(_label(size) for size in model.capabilities.sizes))
+    groups: dict[tuple[tuple[str, ...], bool], list[str | None]] = {}
+    for tier in (None, *TIERS):
+        drawn = tuple(label for label in labels if _draws(model, label, tier))
+        if drawn:  # tiers that take the same ratios (and the same need for one) are one variant
+            groups.setdefault((drawn, not _draws(model, None, tier)), []).append(tier)
+    variants = []
+    for (drawn, needs_ratio), tiers in groups.items():
+        aspect = replace(ASPECT_RATIO, pattern=None, choices=drawn, required=needs_ratio)
+        named = tuple(tier for tier in tiers if tier is not None)
+        size = replace(IMAGE_SIZE, pattern=None, choices=named, required=None not in tiers, offered=bool(named))
+        variants.append(Field(PARAM, "object", fields=(aspect, size)))
+    return Field(PARAM, "object", DOC, variants=tuple(variants))
+
+
+def _draws(model: Model, aspect: str | None, tier: str | None) -> bool:
+    try:
+        size_for({"aspect_ratio": aspect, "image_size": tier}, model)
+    except InvalidRequest:
+        return False
+    return True
 
 
 def size_for(config: Any, model: Model) -> str:
@@ -110,4 +144,4 @@ def _label(size: str) -> str:
     return f"{width // divisor}:{height // divisor}"
 
 
-__all__ = ["PARAM", "TIERS", "size_for"]
+__all__ = ["PARAM", "TIERS", "image_config_field", "size_for"]

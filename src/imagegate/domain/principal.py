@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .budgets import Budget
 from .safety_policy import AccountSafety
 
 
@@ -30,6 +31,10 @@ class Principal:
     ipm: int | None = None
     account_limits: AccountLimits = field(default_factory=AccountLimits)
     safety: AccountSafety = field(default_factory=AccountSafety)
+    budget: Budget | None = None
+    """The key's spending budget per UTC day or month (None: only the account's credit bounds it)."""
+    user_budget: Budget | None = None
+    """What each end user of the account may spend per period (None: no end-user budget)."""
 
     @property
     def is_test(self) -> bool:

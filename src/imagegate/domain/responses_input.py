@@ -8,13 +8,86 @@ assistant messages are accepted and not read: no text model runs.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, Literal
 
 from .errors import InvalidRequest
+from .fields import Field
 from .image_url import ImageRef
 
 ROLES = ("user", "assistant", "system", "developer")
+IMAGE_URL = Field("image_url", "string", "a data URL or an https URL", required=True)
+FILE_ID = Field("file_id", "string", "this gateway has no Files API: send the image as 'image_url'", offered=False)
+
+
+def _typed(kind: str, *fields: Field, doc: str = "") -> Field:
+    """An object of `type` `kind` and these fields."""
+    return Field("part", "object", doc, fields=(Field("type", "string", required=True, choices=(kind,)), *fields))
+
+
+INPUT_IMAGE = _typed("input_image", IMAGE_URL, FILE_ID, Field("detail", "string"))
+INPUT_TEXT = _typed("input_text", Field("text", "string", required=True))
+_ITEM_EXTRAS = tuple(Field(name, "any", "not read") for name in ("id", "status"))
+_MESSAGE = Field("type", "string", "left out: a message", choices=("message",))
+_TEXT = _typed("input_text", Field("text", "string", required=True, non_blank=True), doc="a text part")
+OTHER_MESSAGE = Field(
+    "item",
+    "object",
+    fields=(
+        _MESSAGE,
+        Field("role", "string", required=True, choices=ROLES[1:]),
+        Field("content", "any", "not read"),
+        *_ITEM_EXTRAS,
+    ),
+)
+EARLIER_IMAGE = replace(
+    _typed(
+        "image_generation_call",
+        Field("result", "string", "the image, base64", required=True, non_blank=True),
+        doc="an image_generation_call sent back",
+    ),
+    values=Field("value", "any", "the call's other fields, as the answer gave them: not read"),
+)
+Images = Literal["any", "none", "earlier", "input"]
+"""Which images an input holds: any; none; an image_generation_call sent back; an `input_image`."""
+
+
+def user_message(images: Images = "any") -> Field:
+    """A user message: text (not blank: the last one's is the prompt), and `input_image` parts unless
+    `images` is "none"; "input": at least one."""
+    parts = (INPUT_TEXT,) if images == "none" else (INPUT_TEXT, INPUT_IMAGE)
+    held = (_TEXT, replace(INPUT_IMAGE, doc="an input_image")) if images == "input" else (_TEXT,)
+    listed = Field("content", "array", items=Field("part", "object", variants=parts), contains=held)
+    content = Field(
+        "content",
+        "string",
+        "text, or `input_text` and `input_image` parts; the last user message's text is the prompt",
+        required=True,
+        variants=(listed,) if images == "input" else (Field("content", "string", non_blank=True), listed),
+    )
+    fields = (_MESSAGE, Field("role", "string", required=True, choices=("user",)), content, *_ITEM_EXTRAS)
+    return Field("item", "object", "a user message", fields=fields)
+
+
+def input_field(images: Images = "any") -> Field:
+    """`input` as declared; `images` narrows it to inputs that hold (or do not hold) images to edit."""
+    items: tuple[Field, ...] = (user_message("none" if images == "none" else "any"), OTHER_MESSAGE)
+    if images != "none":
+        items += (EARLIER_IMAGE,)
+    held = {"earlier": (EARLIER_IMAGE,), "input": (user_message("input"),)}.get(images, ())
+    listed = Field("input", "array", items=Field("item", "object", variants=items), contains=(user_message(), *held))
+    text = Field("input", "string", non_blank=True)
+    return Field(
+        "input",
+        "string",
+        "a string, or input items: messages (the last user message's text is the prompt, its `input_image`s the "
+        "images to edit) and `image_generation_call` items sent back with their `result`",
+        required=True,
+        variants=(listed,) if images in ("earlier", "input") else (text, listed),
+    )
+
+
+INPUT = input_field()
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +114,7 @@ def read_input(value: Any) -> tuple[str, EarlierImage | None, tuple[ImageRef, ..
         param = f"input[{index}]"
         if not isinstance(item, dict):
             raise InvalidRequest(f"'{param}' must be an object.", code="invalid_type", param=param)
-        kind = item.get("type", "message")
+        kind = item.get("type") or "message"  # left out or null: a message
         if kind == "message":
             role = item.get("role")
             if role not in ROLES:
@@ -131,4 +204,4 @@ def _prompt(text: str) -> str:
     return text
 
 
-__all__ = ["ROLES", "EarlierImage", "input_image", "read_input"]
+__all__ = ["INPUT", "INPUT_IMAGE", "ROLES", "EarlierImage", "input_image", "read_input"]

@@ -18,60 +18,29 @@ from typing import Any
 
 from .catalog import Catalog
 from .errors import InvalidRequest
+from .fields import read_fields
 from .image_url import ImageRef
 from .openai_fields import MAX_PARTIAL_IMAGES, REFUSED
+from .responses_fields import (
+    ACTIONS,
+    IGNORED,
+    IMAGE_FIELDS,
+    MAX_METADATA_PAIRS,
+    RULES,
+    TOOL_TYPE,
+    UNSUPPORTED,
+    responses_fields,
+    tool_field,
+)
 from .responses_input import EarlierImage, input_image, read_input
 from .text import check_id
 
-TOOL_TYPE = "image_generation"
-IMAGE_FIELDS = (
-    "size",
-    "quality",
-    "background",
-    "output_format",
-    "output_compression",
-    "moderation",
-    "input_fidelity",
-    "complexity",
-)
-"""The tool's options that are the Images API's fields of the same name."""
-_TOOL_STRINGS = frozenset(
-    {"model", "size", "quality", "background", "output_format", "moderation", "input_fidelity", "complexity", "action"}
-)
-_TOOL_INTEGERS = frozenset({"output_compression", "partial_images"})
-TOOL_FIELDS = frozenset({"type", "input_image_mask", *_TOOL_STRINGS, *_TOOL_INTEGERS})
-ACTIONS = ("auto", "generate", "edit")
-
-IGNORED = frozenset(
-    {
-        "instructions",
-        "temperature",
-        "top_p",
-        "top_logprobs",
-        "max_output_tokens",
-        "max_tool_calls",
-        "parallel_tool_calls",
-        "reasoning",
-        "text",
-        "truncation",
-        "include",
-        "prompt_cache_key",
-        "prompt_cache_retention",
-        "service_tier",
-        "stream_options",
-        "context_management",
-    }
-)
-"""What the text model that would call the tool reads: accepted and ignored (none runs)."""
-_USED = frozenset(
-    {"model", "input", "tools", "tool_choice", "stream", "store", "previous_response_id", "metadata", "user"}
-)
-FIELDS = _USED | {"safety_identifier", "background"} | IGNORED
-UNSUPPORTED = {
-    "conversation": "Conversations are not kept by this gateway; chain requests with 'previous_response_id'.",
-    "prompt": "Reusable prompts ('prompt') live on OpenAI's platform; send the text as 'input'.",
-}
-MAX_METADATA_PAIRS = 16
+_TOOL = tool_field().fields or ()
+_TOOL_STRINGS = frozenset(field.name for field in _TOOL if field.kind == "string" and field.name != "type")
+_TOOL_INTEGERS = frozenset(field.name for field in _TOOL if field.kind == "integer")
+TOOL_FIELDS = frozenset(field.name for field in _TOOL if field.offered)
+FIELDS = frozenset(field.name for field in responses_fields() if field.offered)
+"""The names the declarations take (`responses_fields.py`); those they refuse are said apart."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +96,7 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
     params = {name: f"{tool_param}.{name}" for name in (*IMAGE_FIELDS, "partial_images")}
     params.update(model=model_param, prompt="input", image="input", mask=f"{tool_param}.input_image_mask")
     params["action"] = f"{tool_param}.action"
+    read_fields(body, responses_fields(), RULES)  # all the API document says of its shape, beyond the checks above
     return ResponsesRequest(
         fields=fields,
         previous_response_id=None if previous is None else check_id(previous, "previous_response_id"),
@@ -143,6 +113,8 @@ def parse_responses_request(body: Mapping[str, Any], catalog: Catalog) -> Respon
 def _check_names(body: Mapping[str, Any]) -> None:
     for name in body:
         if name in UNSUPPORTED:
+            if body[name] is None:  # null counts as not given
+                continue
             raise InvalidRequest(UNSUPPORTED[name], code="unsupported_parameter", param=name)
         if name not in FIELDS:
             raise InvalidRequest(f"Unknown parameter: '{name}'.", code="unknown_parameter", param=name)
@@ -217,6 +189,8 @@ def _tool_choice(choice: Any) -> bool:
 def _tool_fields(tool: dict[str, Any], param: str) -> dict[str, Any]:
     for name in tool:
         if name in REFUSED:
+            if tool[name] is None:  # null counts as not given
+                continue
             raise InvalidRequest(REFUSED[name], code="unsupported_parameter", param=f"{param}.{name}")
         if name not in TOOL_FIELDS:
             raise InvalidRequest(
@@ -309,4 +283,10 @@ def _metadata(value: Any) -> dict[str, str]:
     return dict(value)
 
 
-__all__ = ["FIELDS", "IGNORED", "EarlierImage", "ResponsesRequest", "parse_responses_request"]
+__all__ = [
+    "FIELDS",
+    "IGNORED",
+    "EarlierImage",
+    "ResponsesRequest",
+    "parse_responses_request",
+]

@@ -127,6 +127,7 @@ class AccountKey(TypedDict):
     mode: Literal["live", "test"]
     allowed_models: list[str] | None
     rate_limit: dict[str, Any] | None
+    budget: NotRequired[Annotated[KeyBudget | None, "the key's spending budget and this period's spend (null: none)"]]
 
 
 class Account(TypedDict):
@@ -178,6 +179,12 @@ class UsageRecord(TypedDict):
             "made for a request that then failed); never billed",
         ]
     ]
+    upstream_cost_micros: NotRequired[
+        Annotated[int, "admin API only: what the upstream calls that made its images cost the operator, micro-USD"]
+    ]
+    upstream_cost_estimated: NotRequired[
+        Annotated[bool, "admin API only: part of that cost is the route's per-image figure (no usage reported)"]
+    ]
 
 
 class Usage(TypedDict):
@@ -210,6 +217,15 @@ class BalanceChange(TypedDict):
     balance_micros: int
 
 
+class KeyBudget(TypedDict):
+    budget_micros: int
+    period: Literal["day", "month"]
+    spent_micros: Annotated[int, "captured this period (refunds given back)"]
+    held_micros: Annotated[int, "held by requests in flight: it counts against the budget too"]
+    remaining_micros: int
+    resets_at: Annotated[str, "when the period ends (ISO 8601, UTC)"]
+
+
 class Key(TypedDict):
     id: str
     mode: Literal["live", "test"]
@@ -217,6 +233,31 @@ class Key(TypedDict):
     allowed_models: NotRequired[list[str] | None]
     key: NotRequired[Annotated[str, "the full key: shown once, at creation"]]
     webhook_url: NotRequired[Annotated[str | None, "where its async jobs' webhooks go (never the secret)"]]
+    budget: NotRequired[Annotated[KeyBudget | None, "its spending budget and this period's spend (null: none)"]]
+
+
+class UserBudget(TypedDict):
+    budget_micros: int
+    period: Literal["day", "month"]
+
+
+class AccountBudgets(TypedDict):
+    account_id: str
+    user_budget: Annotated[UserBudget | None, "what each end user may spend per period (null: no budget)"]
+    low_balance_micros: Annotated[int | None, "account.balance_low below this (null: no alert)"]
+    low_balance_alerted: Annotated[bool, "the alert was sent and waits for a top-up above the threshold"]
+    webhook_url: Annotated[str | None, "where the account's alerts go (never the secret)"]
+
+
+class AccountWebhookSet(TypedDict):
+    account_id: str
+    webhook_url: str
+    secret: Annotated[str, "the signing secret (Standard Webhooks, `whsec_…`): shown only in this answer"]
+
+
+class AccountWebhookCleared(TypedDict):
+    account_id: str
+    webhook_url: None
 
 
 class KeyList(TypedDict):
@@ -239,6 +280,57 @@ class PriceSet(TypedDict):
     quality: str
     size: str
     micros: int
+
+
+class MarginFigures(TypedDict):
+    requests: Annotated[int, "usage records of live keys that reached an upstream (replays excluded)"]
+    images: Annotated[int, "images delivered"]
+    lost_images: Annotated[int, "images made upstream and never handed out: paid for, never billed"]
+    revenue_micros: Annotated[int, "what the ledger captured and kept (a refunded charge counts 0)"]
+    upstream_cost_micros: Annotated[int, "what the upstream calls that made images cost, under the routes' cost sheets"]
+    margin_micros: Annotated[int, "revenue_micros - upstream_cost_micros"]
+    estimated_cost_micros: Annotated[int, "the part of the cost estimated from per-image figures (no usage reported)"]
+    estimated_share: Annotated[float, "estimated_cost_micros / upstream_cost_micros (0 when nothing cost)"]
+
+
+class MarginLine(MarginFigures):
+    model: str
+    route: str
+
+
+class Margin(TypedDict):
+    object: Literal["margin"]
+    start: str
+    end: str
+    data: Annotated[list[MarginLine], "per model and route, by model then route"]
+    totals: Annotated[MarginFigures, "the sum of the lines"]
+
+
+class UpstreamCostSheet(TypedDict):
+    tokens_micros_per_million: Annotated[
+        dict[str, int | None], "input_text, input_image, output_image, output_text (null: output_image's price)"
+    ]
+    per_image_micros: Annotated[dict[str, dict[str, int]], "quality -> size (or *) -> micro-USD per image"]
+
+
+class RouteCostSheet(TypedDict):
+    model: str
+    route: str
+    provider: str
+    sheet: Annotated[UpstreamCostSheet | None, "the live sheet: the catalog's with the operator's items (null: none)"]
+    overrides: Annotated[dict[str, int], "the operator's items in it, in micros"]
+
+
+class UpstreamCosts(TypedDict):
+    object: Literal["list"]
+    data: list[RouteCostSheet]
+
+
+class UpstreamCostSet(TypedDict):
+    model: str
+    route: str
+    item: str
+    micros: Annotated[int, "micro-USD per million tokens (a tokens. item) or per image"]
 
 
 class LedgerVerify(TypedDict):
@@ -305,6 +397,85 @@ class LibraryImage(TypedDict):
 class LibraryPage(TypedDict):
     object: Literal["list"]
     data: list[LibraryImage]
+    first_id: str | None
+    last_id: Annotated[str | None, "pass as `after` for the next page"]
+    has_more: bool
+
+
+class BatchFile(TypedDict):
+    """OpenAI's File object: a batch's input (purpose `batch`) or its output or error file (`batch_output`)."""
+
+    id: Annotated[str, "`file-` and 26 characters"]
+    object: Literal["file"]
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: Literal["batch", "batch_output"]
+    status: Literal["processed"]
+    expires_at: None
+    status_details: None
+
+
+class DeletedFile(TypedDict):
+    id: str
+    object: Literal["file"]
+    deleted: bool
+
+
+class BatchRequestCounts(TypedDict):
+    total: int
+    completed: Annotated[int, "lines answered 200 (in the output file)"]
+    failed: Annotated[int, "lines refused or failed (in the error file; cancelled and expired lines are there too)"]
+
+
+class BatchErrorLine(TypedDict):
+    code: str
+    message: str
+    param: str | None
+    line: int | None
+
+
+class BatchErrors(TypedDict):
+    object: Literal["list"]
+    data: list[BatchErrorLine]
+
+
+class BatchBilling(TypedDict):
+    quote_micros: Annotated[int, "what the batch's valid lines are held and charged at (each at the batch price)"]
+    currency: str
+
+
+class Batch(TypedDict):
+    """OpenAI's Batch object, with the gateway's `billing`."""
+
+    id: Annotated[str, "`batch_` and 26 characters"]
+    object: Literal["batch"]
+    endpoint: str
+    errors: BatchErrors | None
+    input_file_id: str
+    completion_window: Literal["24h"]
+    status: Literal[
+        "validating", "in_progress", "finalizing", "completed", "failed", "expired", "cancelling", "cancelled"
+    ]
+    output_file_id: str | None
+    error_file_id: str | None
+    created_at: int
+    in_progress_at: int | None
+    expires_at: int | None
+    finalizing_at: int | None
+    completed_at: int | None
+    failed_at: int | None
+    expired_at: int | None
+    cancelling_at: int | None
+    cancelled_at: int | None
+    request_counts: BatchRequestCounts
+    metadata: dict[str, str] | None
+    billing: BatchBilling
+
+
+class BatchList(TypedDict):
+    object: Literal["list"]
+    data: list[Batch]
     first_id: str | None
     last_id: Annotated[str | None, "pass as `after` for the next page"]
     has_more: bool
@@ -457,6 +628,9 @@ __all__ = [
     "LedgerVerify",
     "LibraryImage",
     "LibraryPage",
+    "Margin",
+    "MarginFigures",
+    "MarginLine",
     "Model",
     "ModelArchitecture",
     "ModelCapabilities",
@@ -468,8 +642,12 @@ __all__ = [
     "Quote",
     "Response",
     "Revoked",
+    "RouteCostSheet",
     "Routes",
     "TokenUsage",
+    "UpstreamCostSet",
+    "UpstreamCostSheet",
+    "UpstreamCosts",
     "Usage",
     "UsageRecord",
     "WebhookAttempt",

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .provenance import Marking
+from .upstream_usage import UpstreamUsage
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,9 @@ class GeneratedImage:
     provenance: Marking | None = None
     """What its C2PA manifest will say, once checked and made what the client asked for; the router
     embeds the manifest when a route has delivered (`routing.marking`)."""
+    usage: UpstreamUsage | None = None
+    """What the upstream reported the call that made it consumed (the same object on every image of
+    that call); None where it reported nothing. Routing meters it (`routing/spend.py`)."""
 
 
 @dataclass(frozen=True, slots=True)

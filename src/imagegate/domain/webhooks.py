@@ -85,6 +85,32 @@ def job_event(job: Mapping[str, Any]) -> tuple[str, str, str] | None:
     return job_id, event, body
 
 
+def event_body(event: str, when: datetime, data: dict[str, Any]) -> str:
+    """A message's body: the Standard Webhooks envelope of `event` at `when`, compact JSON."""
+    return _body(event, when, data)
+
+
+BATCH_EVENTS = {
+    "completed": "batch.completed",
+    "failed": "batch.failed",
+    "cancelled": "batch.cancelled",
+    "expired": "batch.expired",
+}
+"""The batch statuses that send a webhook (`POST /v1/batches`), and the event type of each."""
+
+
+def batch_event(batch: Mapping[str, Any]) -> tuple[str, str, str] | None:
+    """(batch id, event type, body) of an ended batch's message (its Batch object, as `GET
+    /v1/batches/{id}` answers it); None for a status that sends none."""
+    status = batch.get("status")
+    if status not in BATCH_EVENTS:
+        return None
+    event = BATCH_EVENTS[str(status)]
+    finished = batch.get(f"{status}_at")
+    when = datetime.fromtimestamp(finished, UTC) if isinstance(finished, int) else datetime.now(UTC)
+    return str(batch["id"]), event, _body(event, when, dict(batch))
+
+
 def _body(event: str, when: datetime, data: dict[str, Any]) -> str:
     envelope = {"type": event, "timestamp": when.isoformat().replace("+00:00", "Z"), "data": data}
     return json.dumps(envelope, separators=(",", ":"))
@@ -99,9 +125,12 @@ def retry_delay(attempts: int, base: float, cap: float, rng: random.Random | Non
 
 
 __all__ = [
+    "BATCH_EVENTS",
     "JOB_EVENTS",
     "MAX_BODY_BYTES",
     "SECRET_PREFIX",
+    "batch_event",
+    "event_body",
     "format_secret",
     "job_event",
     "key_secret",

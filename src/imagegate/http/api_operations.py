@@ -12,23 +12,29 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from typing import Literal
 
 from ..domain import shapes
 from ..domain.catalog import Catalog, Model
+from ..domain.chat_request import DOCUMENTED_RULES, chat_fields, chat_variants
 from ..domain.edit_request import edit_fields
 from ..domain.fields import Field, Rule
 from ..domain.ids import SUFFIX
 from ..domain.image_library import DEFAULT_LIMIT, MAX_LIMIT, MAX_MODEL_CHARS, MAX_QUERY_CHARS, MAX_QUERY_WORDS
 from ..domain.openai_fields import model_rules
 from ..domain.request import RULES, generation_fields
+from ..domain.responses_fields import RULES as RESPONSES_RULES
+from ..domain.responses_fields import responses_fields, responses_variants
 from ..domain.text import MAX_ID_CHARS
+from ..service.batches.batches import MAX_PAGE as MAX_BATCH_PAGE
+from ..service.batches.batches import NEW_BATCH
+from ..service.batches.files import UPLOAD
+from ..service.images.upstream_costs import cost_item_fields, cost_item_for
 from ..service.operator import fields as admin_fields
 from ..service.operator.ledger import MAX_HISTORY_PAGE
+from ..service.operator.margin import MAX_SPAN
 from ..service.timerange import TIME_FORM
 from ..service.webhooks.webhooks import MAX_PAGE, STATUSES
-from .openapi_chat import chat_request_schema
-from .openapi_responses import responses_request_schema
 
 Auth = Literal["key", "admin", "none"]
 
@@ -36,16 +42,19 @@ Auth = Literal["key", "admin", "none"]
 @dataclass(frozen=True, slots=True)
 class Body:
     """A request body: its fields (with the catalog's names), and where they depend on the model,
-    one variant per model that `applies` to. `schema`: a body whose reader has no declared fields yet
-    (the chat and Responses surfaces' nested messages) is given as JSON Schema instead."""
+    one variant per model that `applies` to."""
 
     name: str
     fields: Callable[[Catalog], tuple[Field, ...]] = lambda _catalog: ()
-    schema: Callable[[Catalog], dict[str, Any]] | None = None
     rules: tuple[Rule, ...] = ()
     per_model: Callable[[Model], tuple[Field, ...]] | None = None
     model_rules: Callable[[Model], tuple[Rule, ...]] = lambda _model: ()
     applies: Callable[[Model], bool] = lambda _model: True
+    variants: Callable[[Model], tuple[tuple[tuple[Field, ...], tuple[Rule, ...]], ...]] | None = None
+    """Several variants per model (a body that names the model in one of two places, …): their fields
+    and rules; else the one of `per_model` and `model_rules`."""
+    exclusive: bool = True
+    """No body is of two variants (the document says `oneOf`)."""
     form: bool = False
     """multipart/form-data (text fields and `file` parts) instead of JSON."""
     required: bool = True
@@ -109,10 +118,24 @@ NEW_ACCOUNT = Body("NewAccount", lambda _catalog: admin_fields.NEW_ACCOUNT)
 CREDIT = Body("Credit", lambda _catalog: admin_fields.CREDIT)
 ADJUSTMENT = Body("Adjustment", lambda _catalog: admin_fields.ADJUSTMENT)
 NEW_KEY = Body("NewKey", admin_fields.new_key, required=False)
+KEY_BUDGET = Body("SetKeyBudget", lambda _catalog: admin_fields.KEY_BUDGET)
+USER_BUDGET = Body("SetUserBudget", lambda _catalog: admin_fields.USER_BUDGET)
+LOW_BALANCE = Body("SetLowBalance", lambda _catalog: admin_fields.LOW_BALANCE)
+ACCOUNT_WEBHOOK = Body("SetAccountWebhook", lambda _catalog: admin_fields.ACCOUNT_WEBHOOK)
 WEBHOOK = Body("WebhookUrl", lambda _catalog: admin_fields.WEBHOOK)
 PRICE = Body("Price", admin_fields.price, per_model=admin_fields.price_for, applies=lambda model: not model.free)
-CHAT = Body("ChatImageRequest", schema=chat_request_schema)
-RESPONSE = Body("CreateResponseRequest", schema=lambda _catalog: responses_request_schema())
+UPSTREAM_COST = Body(
+    "UpstreamCostItem", cost_item_fields, per_model=cost_item_for, applies=lambda model: not model.free
+)
+CHAT = Body("ChatImageRequest", lambda _catalog: chat_fields(), rules=DOCUMENTED_RULES, variants=chat_variants)
+BATCH_FILE = Body("BatchFileUpload", lambda _catalog: UPLOAD, form=True)
+NEW_BATCH_BODY = Body("BatchRequest", lambda _catalog: NEW_BATCH)
+RESPONSE = Body(
+    "CreateResponseRequest",
+    lambda _catalog: responses_fields(),
+    rules=RESPONSES_RULES,
+    variants=responses_variants,
+)
 
 # -- query parameters
 
@@ -140,11 +163,17 @@ LEDGER_PAGE = (
     Field("limit", "integer", "entries per page", minimum=1, maximum=MAX_HISTORY_PAGE, default=20),
     Field("after", "string", "the `last_id` of the previous page (`led_…`)", form=f"(led_{SUFFIX})?"),
 )
+BATCH_PAGE = (
+    Field("limit", "integer", "batches per page", minimum=1, maximum=MAX_BATCH_PAGE, default=20),
+    Field("after", "string", "the `last_id` of the previous page (`batch_…`)", form=f"(batch_{SUFFIX})?"),
+)
 ACCOUNT_FILTER = Field("account_id", "string", "only this account's", max_chars=MAX_ID_CHARS)
 
 ACCOUNT = {"account_id": "an account id (`acct_…`)"}
 KEY = {"key_id": "a key id (`key_…`)"}
 JOB = {"job_id": "a job id (`job_…`); another account's job is 404"}
+FILE = {"suffix": "the part of the file id after `file-`; another account's file is 404"}
+BATCH = {"batch_id": "a batch id (`batch_…`); another account's batch is 404"}
 RESPONSE_ID = {"response_id": "a response id (`resp_…`); another account's, an expired or a deleted one is 404"}
 IMAGE_ERRORS = (402, 409, 429, 451, 502, 504)
 
@@ -191,6 +220,25 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
               query=(Field("expires", "string", "Unix time the URL expires"),
                      Field("signature", "string", "the URL's HMAC")),
               media=("image/png", "image/jpeg", "image/webp")),
+    ApiOperation("POST", "/v1/files", "uploadBatchFile",
+              "Upload a batch's JSONL input (multipart, as the openai SDK's files.create sends it)", "batch",
+              shapes.BatchFile, body=BATCH_FILE),
+    ApiOperation("GET", "/v1/files/file-{suffix}", "getBatchFile", "A batch file's File object", "batch",
+              shapes.BatchFile, path_doc=FILE),
+    ApiOperation("GET", "/v1/files/file-{suffix}/content", "getBatchFileContent",
+              "A batch file's bytes (JSONL)", "batch", None, path_doc=FILE, media=("application/jsonl",)),
+    ApiOperation("DELETE", "/v1/files/file-{suffix}", "deleteBatchFile", "Delete a batch file", "batch",
+              shapes.DeletedFile, path_doc=FILE),
+    ApiOperation("POST", "/v1/batches", "createBatch",
+              "Run a file of image requests as a batch, at the batch price, quoted now", "batch", shapes.Batch,
+              body=NEW_BATCH_BODY, errors=(402, 404)),
+    ApiOperation("GET", "/v1/batches", "listBatches", "The caller's batches, newest first", "batch",
+              shapes.BatchList, query=BATCH_PAGE),
+    ApiOperation("GET", "/v1/batches/{batch_id}", "getBatch", "A batch: its status, counts and files", "batch",
+              shapes.Batch, path_doc=BATCH),
+    ApiOperation("POST", "/v1/batches/{batch_id}/cancel", "cancelBatch",
+              "Cancel a batch: lines not started end unbilled, running ones finish", "batch", shapes.Batch,
+              path_doc=BATCH, errors=(409,)),
     ApiOperation("GET", "/v1/account", "getAccount", "The caller's balance, holds and key", "account", shapes.Account),
     ApiOperation("GET", "/v1/account/activity", "getAccountActivity",
               "The caller's spend and images per day (30 days)", "account", shapes.Activity),
@@ -234,12 +282,44 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
     ApiOperation("GET", "/admin/v1/webhooks/deliveries", "adminWebhookDeliveries",
               "Every account's webhook messages (or one account's)", "admin", shapes.WebhookMessageList, auth=ADMIN,
               query=(ACCOUNT_FILTER, Field("status", "string", "only messages in this state", choices=STATUSES), *PAGE)),
+    ApiOperation("PUT", "/admin/v1/keys/{key_id}/budget", "adminSetKeyBudget",
+              "Set the key's budget per UTC day or month (holds count against it)", "admin", shapes.Key,
+              auth=ADMIN, body=KEY_BUDGET, path_doc=KEY),
+    ApiOperation("DELETE", "/admin/v1/keys/{key_id}/budget", "adminClearKeyBudget", "Remove the key's budget", "admin",
+              shapes.Key, auth=ADMIN, path_doc=KEY),
+    ApiOperation("GET", "/admin/v1/accounts/{account_id}/budgets", "adminAccountBudgets",
+              "The account's end-user budget, low-balance alert and alert webhook URL", "admin",
+              shapes.AccountBudgets, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("PUT", "/admin/v1/accounts/{account_id}/user-budget", "adminSetUserBudget",
+              "Set what each end user of the account may spend per UTC day or month", "admin",
+              shapes.AccountBudgets, auth=ADMIN, body=USER_BUDGET, path_doc=ACCOUNT),
+    ApiOperation("DELETE", "/admin/v1/accounts/{account_id}/user-budget", "adminClearUserBudget",
+              "Remove the account's end-user budget", "admin", shapes.AccountBudgets, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("PUT", "/admin/v1/accounts/{account_id}/low-balance", "adminSetLowBalance",
+              "Send account.balance_low when a capture takes the balance below a threshold", "admin",
+              shapes.AccountBudgets, auth=ADMIN, body=LOW_BALANCE, path_doc=ACCOUNT),
+    ApiOperation("DELETE", "/admin/v1/accounts/{account_id}/low-balance", "adminClearLowBalance",
+              "Stop the low-balance alert", "admin", shapes.AccountBudgets, auth=ADMIN, path_doc=ACCOUNT),
+    ApiOperation("PUT", "/admin/v1/accounts/{account_id}/webhook", "adminSetAccountWebhook",
+              "Send the account's alerts to a URL; the answer shows the signing secret once", "admin",
+              shapes.AccountWebhookSet, auth=ADMIN, body=ACCOUNT_WEBHOOK, path_doc=ACCOUNT),
+    ApiOperation("DELETE", "/admin/v1/accounts/{account_id}/webhook", "adminClearAccountWebhook",
+              "Stop the account's alerts", "admin", shapes.AccountWebhookCleared, auth=ADMIN, path_doc=ACCOUNT),
     ApiOperation("GET", "/admin/v1/prices", "adminListPrices", "Every live price card", "admin", shapes.PriceList,
               auth=ADMIN),
     ApiOperation("PUT", "/admin/v1/prices", "adminSetPrice", "Set a live rate; the next request pays it", "admin",
               shapes.PriceSet, auth=ADMIN, body=PRICE),
     ApiOperation("GET", "/admin/v1/usage", "adminUsage", "Usage across accounts (or one)", "admin", shapes.Usage,
               auth=ADMIN, query=(*WINDOW, replace(ACCOUNT_FILTER, doc="only this account"))),
+    ApiOperation("GET", "/admin/v1/margin", "adminMargin", "Revenue, upstream cost and margin per model and route",
+              "admin", shapes.Margin, auth=ADMIN, query=(
+                  replace(START, doc="unix seconds or ISO 8601, UTC where no zone is given (default: 30 days before "
+                          f"`end`; the window spans at most {MAX_SPAN.days} days)"), END)),
+    ApiOperation("GET", "/admin/v1/upstream-costs", "adminUpstreamCosts",
+              "Every route's live upstream cost sheet", "admin", shapes.UpstreamCosts, auth=ADMIN),
+    ApiOperation("PUT", "/admin/v1/upstream-costs", "adminSetUpstreamCost",
+              "Set one item of a route's upstream cost sheet; records from then on are costed with it", "admin",
+              shapes.UpstreamCostSet, auth=ADMIN, body=UPSTREAM_COST),
     ApiOperation("GET", "/admin/v1/ledger/verify", "adminVerifyLedger", "Check that balances, holds and the ledger agree",
               "admin", shapes.LedgerVerify, auth=ADMIN),
     ApiOperation("GET", "/admin/v1/routes", "adminRoutes", "Every upstream route with its health and circuit", "admin",

@@ -32,7 +32,7 @@ async def require_admin(request: Request) -> None:
     """The admin API's one guard: 404 while no admin token is set, 401 for a wrong one, 429 while this
     address (or everyone) has sent too many wrong ones (`AdminTokenGuard`)."""
     running = gateway(request)
-    if running.settings.admin_token is None:
+    if not running.admin_on:
         raise NotFound("The admin API is off: set IMAGEGATE_ADMIN_TOKEN to turn it on.")
     scheme, _, given = request.headers.get("authorization", "").partition(" ")
     if not await running.admin_auth.check(client_address(request), given if scheme.lower() == "bearer" else ""):

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from ..config.sections import HttpSettings
 from ..domain.errors import RateLimited
 
 log = logging.getLogger("imagegate.connections")
@@ -43,12 +44,12 @@ class ConnectionPolicy:
     max_per_client: int = 512  # 0: no cap
 
     @classmethod
-    def from_settings(cls, settings: Any) -> ConnectionPolicy:
+    def from_settings(cls, http: HttpSettings) -> ConnectionPolicy:
         return cls(
-            header_timeout_seconds=settings.header_timeout_seconds,
-            body_timeout_seconds=settings.body_timeout_seconds,
-            keepalive_timeout_seconds=settings.keepalive_timeout_seconds,
-            max_per_client=settings.max_connections_per_client,
+            header_timeout_seconds=http.header_timeout_seconds,
+            body_timeout_seconds=http.body_timeout_seconds,
+            keepalive_timeout_seconds=http.keepalive_timeout_seconds,
+            max_per_client=http.max_connections_per_client,
         )
 
 
@@ -68,7 +69,7 @@ def current_policy() -> ConnectionPolicy:
     if _policy is None:
         from ..config import load_settings
 
-        _policy = ConnectionPolicy.from_settings(load_settings())
+        _policy = ConnectionPolicy.from_settings(load_settings().http)
     return _policy
 
 

@@ -22,7 +22,16 @@ from ..domain.error_table import ERROR_ROWS, OTHER_ERROR_ROWS
 from ..domain.fields import Field
 from ..domain.text import MAX_ID_CHARS
 from .api_operations import API_OPERATIONS, ApiOperation, Body
-from .openapi_schema import Schema, field_schema, object_schema, ref, shape_schemas, variants_schema
+from .openapi_schema import (
+    STORABLE_JSON,
+    Schema,
+    field_schema,
+    object_schema,
+    ref,
+    shape_schemas,
+    storable_json,
+    variants_schema,
+)
 
 LIVE_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 ADMIN_TOKEN: list[dict[str, list[str]]] = [{"adminToken": []}]
@@ -81,6 +90,7 @@ def document(catalog: Catalog) -> dict[str, Any]:
             "schemas": {
                 **shape_schemas([shapes.Error, *answers]),
                 **{name: body_schema(body, catalog) for name, body in bodies.items()},
+                STORABLE_JSON: storable_json(),
             },
             "responses": _error_responses(),
             "securitySchemes": {
@@ -97,10 +107,11 @@ def document(catalog: Catalog) -> dict[str, Any]:
 
 def body_schema(body: Body, catalog: Catalog) -> Schema:
     """A body's fields; where they depend on the model, one variant for each model it applies to."""
-    if body.schema is not None:
-        return body.schema(catalog)
     nullable = not body.form  # a form cannot send null
     fields = body.fields(catalog)
+    if body.variants is not None:
+        variants = [variant for m in catalog if body.applies(m) for variant in body.variants(m)]
+        return variants_schema(fields, variants, body.rules, nullable=nullable, exclusive=body.exclusive)
     if body.per_model is None:
         return object_schema(fields, body.rules, nullable=nullable)
     variants = [(body.per_model(m), body.model_rules(m)) for m in catalog if body.applies(m)]

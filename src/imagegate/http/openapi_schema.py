@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from ..domain.fields import AtMost, Field, Rule
+from ..domain.fields import AtMost, Excludes, Field, GivenOne, Requires, Rule
 from ..domain.money import MAX_AMOUNT_CHARS, amount_pattern
 
 Schema = dict[str, Any]
@@ -27,6 +27,24 @@ _BLANK = "".join(f"\\u{code:04x}" for code in range(0x10000) if chr(code).isspac
 """The characters Python's `str.strip()` removes (the "non-blank" checks), spelled for any regex engine."""
 _STORABLE = r"^[^\x00]*$"
 _NON_BLANK = rf"^[^\x00]*[^\x00{_BLANK}][^\x00]*$"
+
+
+STORABLE_JSON = "StorableJson"
+
+
+def storable_json() -> Schema:
+    """Any JSON value whose strings and names hold no NUL: what a body may hold where a field is
+    accepted unread (`check_json` refuses a NUL anywhere in a body)."""
+    text = {"type": "string", "pattern": _STORABLE}
+    return {
+        "description": "any JSON value; no string or name in it holds NUL",
+        "anyOf": [
+            {"type": ["null", "boolean", "number"]},
+            text,
+            {"type": "array", "items": ref(STORABLE_JSON)},
+            {"type": "object", "propertyNames": text, "additionalProperties": ref(STORABLE_JSON)},
+        ],
+    }
 
 
 def ref(name: str) -> Schema:
@@ -38,6 +56,8 @@ def field_schema(field: Field, *, nullable: bool = True) -> Schema | bool:
     A field not offered takes only null, or (where null cannot be sent: a form) nothing: `false`."""
     if not field.offered:
         return {"type": "null"} if nullable else False
+    if field.kind == "any":
+        return {**ref(STORABLE_JSON), "description": field.doc} if field.doc else ref(STORABLE_JSON)
     schema = _value_schema(field)
     if field.doc:
         schema["description"] = field.doc
@@ -51,7 +71,24 @@ def _value_schema(field: Field) -> Schema:
         return amount_schema(field)
     if field.kind == "file":
         return {"type": "string", "format": "binary", "contentMediaType": field.choices[0]}
+    if field.variants:
+        listed = _listed(field)
+        if listed is not None:  # a few values, each spelled out: one enum, no branches to take apart
+            return {"enum": list(listed)}
+        return {"anyOf": [field_schema(variant, nullable=False) for variant in field.variants]}
+    if field.fields is not None:
+        own = object_schema(field.fields, field.rules, closed=field.values is None)
+        if field.values is not None:
+            own["additionalProperties"] = field_schema(field.values, nullable=False)
+        return own
     schema: Schema = {"type": field.kind}
+    if field.values is not None:
+        schema["additionalProperties"] = field_schema(field.values, nullable=False)
+        if field.max_items is not None:
+            schema["maxProperties"] = field.max_items
+        if field.max_chars is not None:
+            schema["propertyNames"] = {"maxLength": field.max_chars}
+        return schema
     if field.choices:
         return {**schema, "enum": list(field.choices)}
     if field.kind == "string":
@@ -65,6 +102,18 @@ def _value_schema(field: Field) -> Schema:
         schema["maximum"] = field.maximum
     if field.items is not None:
         schema["items"] = field_schema(field.items, nullable=False)
+    if field.min_items:
+        schema["minItems"] = field.min_items
+    if field.max_items is not None:
+        schema["maxItems"] = field.max_items
+    held = [
+        {"contains": field_schema(replace(c, doc=""), nullable=False) if isinstance(c, Field) else {"const": c}}
+        for c in field.contains
+    ]
+    if len(held) == 1:
+        schema.update(held[0])
+    elif held:
+        schema["allOf"] = held
     return schema
 
 
@@ -85,6 +134,8 @@ def amount_schema(field: Field) -> Schema:
 
 
 def _or_null(schema: Schema) -> Schema:
+    if "enum" in schema and "type" not in schema:
+        return {**schema, "enum": [*schema["enum"], None]}
     if "enum" in schema:
         return {**schema, "type": [schema["type"], "null"], "enum": [*schema["enum"], None]}
     if "type" in schema:
@@ -112,31 +163,89 @@ def variants_schema(
     rules: Iterable[Rule] = (),
     *,
     nullable: bool = True,
+    exclusive: bool = True,
 ) -> Schema:
     """`fields` as any variant takes them, and exactly one variant's narrower fields and rules (one
-    per model: its sizes, its `max_n`, …)."""
+    per model: its sizes, its `max_n`, …). Each rule goes into the variants whose values can break
+    it, not above them all. `exclusive`: no body is of two variants (each names its own model), so
+    they are a `oneOf`, which a generator takes as it is, where it would intersect an `anyOf`'s
+    branches with everything beside them (and give up on the chat body's)."""
     listed = list(fields)
-    schema = object_schema(listed, rules, nullable=nullable)
-    schema["anyOf"] = [_narrowing(listed, list(own), own_rules, nullable) for own, own_rules in variants]
+    schema = object_schema(listed, nullable=nullable)
+    shared = list(rules)
+    narrowed = []
+    for own, own_rules in variants:
+        taken = {**{field.name: field for field in listed}, **{field.name: field for field in own}}
+        breakable = [rule for rule in shared if _can_break(rule, taken)]
+        narrowed.append(_narrowing(listed, list(own), [*breakable, *own_rules], nullable, taken))
+    schema["oneOf" if exclusive else "anyOf"] = _merged(narrowed)
     return schema
 
 
-def _narrowing(common: list[Field], fields: list[Field], rules: Iterable[Rule], nullable: bool) -> Schema:
+def _can_break(rule: Rule, fields: dict[str, Field]) -> bool:
+    """Whether values these fields take can break `rule` (else it says nothing here)."""
+
+    def values(field: Field) -> tuple[Any, ...] | None:
+        if not field.offered:
+            return ()
+        return (True, False) if field.kind == "boolean" else field.choices or None
+
+    if isinstance(rule, Requires):
+        given, other = values(fields[rule.field]), values(fields[rule.other])
+        if given == () or (rule.when is not None and given is not None and rule.when not in given):
+            return False
+        return other is None or not set(other) <= set(rule.allowed) or rule.default not in rule.allowed
+    if isinstance(rule, AtMost):
+        most = fields[rule.field].maximum
+        return values(fields[rule.field]) != () and (most is None or most > rule.most)
+    if isinstance(rule, Excludes):
+        return fields[rule.field].offered and fields[rule.other].offered
+    return True
+
+
+def _merged(variants: list[Schema]) -> list[Schema]:
+    """Variants alike but for the model they name, as one naming each of those models: fewer
+    branches for a generator to take apart (the models of one family differ in their names alone)."""
+    groups: dict[str, Schema] = {}
+    for variant in variants:
+        names = variant.get("properties", {}).get("model", {}).get("enum")
+        if names is None:
+            groups[json.dumps(variant, sort_keys=True)] = variant
+            continue
+        rest = {**variant, "properties": {k: v for k, v in variant["properties"].items() if k != "model"}}
+        key = json.dumps(rest, sort_keys=True)
+        if key in groups:
+            model = groups[key]["properties"]["model"]
+            model["enum"] = [*model["enum"], *names]
+        else:
+            groups[key] = {
+                **variant,
+                "properties": {**variant["properties"], "model": {**variant["properties"]["model"]}},
+            }
+    return list(groups.values())
+
+
+def _narrowing(
+    common: list[Field], fields: list[Field], rules: Iterable[Rule], nullable: bool, taken: dict[str, Field]
+) -> Schema:
     """A variant: only the fields it narrows, without the words (the common schema has them)."""
     narrowed = [field for field in fields if field not in common]
     properties = {}
     for field in narrowed:
         schema = field_schema(replace(field, doc="", default=None), nullable=nullable)
         properties[field.name] = schema
-    return _constrained({"properties": properties}, fields, rules, nullable)
+    return _constrained({"properties": properties}, fields, rules, nullable, list(taken.values()))
 
 
-def _constrained(schema: Schema, fields: list[Field], rules: Iterable[Rule], nullable: bool) -> Schema:
-    """`schema` with the fields it requires and the rules between them (`allOf`)."""
+def _constrained(
+    schema: Schema, fields: list[Field], rules: Iterable[Rule], nullable: bool, declared: list[Field] | None = None
+) -> Schema:
+    """`schema` with the fields it requires and the rules between them (`allOf`); `declared`: the
+    fields the rules read, where `fields` are only those a variant narrows."""
     required = [field.name for field in fields if field.required]
     if required:
         schema["required"] = required
-    conditions = [rule_schema(rule, fields, nullable=nullable) for rule in rules]
+    conditions = [rule_schema(rule, fields if declared is None else declared, nullable=nullable) for rule in rules]
     if conditions:
         schema["allOf"] = conditions
     return schema
@@ -145,6 +254,16 @@ def _constrained(schema: Schema, fields: list[Field], rules: Iterable[Rule], nul
 def rule_schema(rule: Rule, fields: Iterable[Field], *, nullable: bool = True) -> Schema:
     """`anyOf`: the rule does not apply (its field is not given, or has another value), or it holds."""
     declared = {field.name: field for field in fields}
+    if isinstance(rule, GivenOne):
+        given = [
+            {"required": [field.name], "properties": {field.name: field_schema(field, nullable=False)}}
+            for field in rule.fields
+        ]
+        return {"anyOf": given, "description": rule.message}
+    if isinstance(rule, Excludes):
+        absent: Schema | bool = {"type": "null"} if nullable else False
+        either = [{"properties": {rule.field: absent}}, {"properties": {rule.other: absent}}]
+        return {"anyOf": either, "description": rule.message}
     if isinstance(rule, AtMost):
         idle = _other_values(declared[rule.other], rule.when, nullable)
         holds: Schema = {"properties": {rule.field: {"maximum": rule.most}}}
@@ -165,8 +284,38 @@ def rule_schema(rule: Rule, fields: Iterable[Field], *, nullable: bool = True) -
 def _other_values(field: Field, value: Any, nullable: bool) -> Schema:
     """`field` is left out, or has any value but `value`."""
     choices = (True, False) if field.kind == "boolean" else field.choices
+    if field.variants:  # each variant one value or a few (chat's "url", "b64_json" or {"type": "text"})
+        choices = tuple(choice for variant in field.variants for choice in _enumerated(variant))
     others = [choice for choice in choices if choice != value]
     return {"properties": {field.name: {"enum": [*others, None] if nullable else others}}}
+
+
+def _enumerated(field: Field) -> tuple[Any, ...]:
+    listed = _listed(field) if field.variants else _values(field)
+    if listed is None:  # pragma: no cover -- a rule on a field of free values
+        raise TypeError(f"'{field.name}' takes too many values to list")
+    return listed
+
+
+def _listed(field: Field) -> tuple[Any, ...] | None:
+    """Every value of a field of variants, where each variant takes a few, spelled out."""
+    found: list[Any] = []
+    for variant in field.variants:
+        values = _values(variant)
+        if values is None:
+            return None
+        found += values
+    return tuple(found)
+
+
+def _values(field: Field) -> tuple[Any, ...] | None:
+    """Every value `field` takes, where they are few: its choices, or the one object its fields allow."""
+    if field.choices:
+        return field.choices
+    own = field.fields
+    if own is not None and field.values is None and all(f.required and len(f.choices) == 1 for f in own):
+        return ({f.name: f.choices[0] for f in own},)
+    return None
 
 
 # -- answers: TypedDicts
@@ -226,6 +375,7 @@ def _hint(hint: Any, seen: Callable[[type], None]) -> Schema:
 
 
 __all__ = [
+    "STORABLE_JSON",
     "Schema",
     "amount_schema",
     "field_schema",
@@ -233,5 +383,6 @@ __all__ = [
     "ref",
     "rule_schema",
     "shape_schemas",
+    "storable_json",
     "variants_schema",
 ]

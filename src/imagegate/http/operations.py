@@ -13,6 +13,7 @@ from typing import Protocol
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..domain.budgets import check_end_user
 from ..service.images.admission import Surface, Ticket
 from ..service.images.generation import Read
 from ..service.images.settlement import GenerationResult
@@ -48,7 +49,8 @@ async def run_operation(
     preference a server may decline, RFC 7240)."""
     principal = await authenticate(request)
     key = request.headers.get("idempotency-key")
-    ticket = Ticket(principal, request.state.request_id, time.monotonic(), key, surface=surface)
+    end_user = _end_user(request)
+    ticket = Ticket(principal, request.state.request_id, time.monotonic(), key, surface=surface, end_user=end_user)
     summary = getattr(request.state, "summary", None)  # the access log's; absent when it is off
     if async_jobs and prefers_async(request):
         return answers.accepted(await gateway(request).jobs.submit(read, ticket, summary))
@@ -58,6 +60,14 @@ async def run_operation(
     response = answers.result(result)
     response.headers["server-timing"] = server_timing(ticket.started)
     return response
+
+
+def _end_user(request: Request) -> str | None:
+    """The end user named by the operator's header (IMAGEGATE_END_USER_HEADER), checked as hostile
+    text (a 400 naming the header); None when the header is not configured or not sent."""
+    header = gateway(request).end_user_header
+    value = request.headers.get(header) if header else None
+    return check_end_user(value, header) if value is not None and header else None
 
 
 def server_timing(started: float) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from ..config.setting import Setting
 from ..domain.credentials import Credentials
-from ..setting import Setting
 
 
 @dataclass(frozen=True, slots=True)

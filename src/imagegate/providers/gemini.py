@@ -19,12 +19,12 @@ from typing import Any
 
 import pybase64
 
+from ..config.setting import Setting
 from ..domain.catalog import Route, parse_size
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamRejected
-from ..setting import Setting
 from .base import (
     OneImagePerCall,
     decode_b64,
@@ -35,6 +35,7 @@ from .base import (
 )
 from .credentials import CredentialSection
 from .http_client import UpstreamClient, UpstreamResponse
+from .usage import gemini_usage
 
 ASPECT_RATIOS = ("1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "1:4", "4:1", "1:8", "8:1")
 """Every `imageConfig.aspectRatio` the Gemini API knows (Nano Banana 2 has all; Pro the first ten)."""
@@ -151,7 +152,9 @@ class GeminiImages(OneImagePerCall):
         if data is not None:
             image = decode_b64(data, self._route.name)
             b64 = passthrough_b64(data, image, request)
-            return [GeneratedImage(data=image, revised_prompt=request.upstream_prompt, b64=b64)]
+            return [
+                GeneratedImage(data=image, revised_prompt=request.upstream_prompt, b64=b64, usage=gemini_usage(body))
+            ]
         reasons = [str(c.get("finishReason")) for c in candidates]
         blocked = next((r for r in reasons if r in OUTPUT_BLOCK_REASONS), None)
         if blocked is not None:

@@ -13,13 +13,13 @@ from urllib.parse import quote, urlencode
 
 import orjson
 
+from ..config.setting import Setting
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.ports import PartialSink
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, PartialImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
-from ..setting import Setting
 from .base import (
     Failure,
     decode_b64,
@@ -33,6 +33,7 @@ from .base import (
 from .credentials import CredentialSection
 from .download import download_image, download_limit
 from .http_client import FormFile, UpstreamClient, UpstreamResponse
+from .usage import openai_usage, with_usage
 
 SAFETY_CODES = frozenset({"moderation_blocked", "content_policy_violation", "content_filter", "contentFilter"})
 AZURE_SAFETY_INNER_CODES = frozenset({"ResponsibleAIPolicyViolation"})
@@ -209,7 +210,13 @@ class OpenAIImages:
                 quality = item.get("quality") if isinstance(item.get("quality"), str) else None
                 b64 = passthrough_b64(str(value), image, request)
                 images.append(
-                    GeneratedImage(data=image, revised_prompt=request.upstream_prompt, quality=quality, b64=b64)
+                    GeneratedImage(
+                        data=image,
+                        revised_prompt=request.upstream_prompt,
+                        quality=quality,
+                        b64=b64,
+                        usage=openai_usage(item),  # each completed event reports its own image's usage
+                    )
                 )
 
         payload = {**self.payload(request), "stream": True, "partial_images": request.partial_images}
@@ -249,7 +256,7 @@ class OpenAIImages:
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
         quality = body.get("quality") if isinstance(body.get("quality"), str) else None
         results = await asyncio.gather(*(self._item(item, request, quality, left) for item in items))
-        return keep_successes(results, self._route.name)
+        return with_usage(keep_successes(results, self._route.name), openai_usage(body))
 
     async def _item(
         self, item: Any, request: ImageRequest, quality: str | None, timeout: float

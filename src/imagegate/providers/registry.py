@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from ..config.setting import Setting
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.ports import Provider
-from ..setting import Setting
 from . import gemini, openai, preview, seedream
 from .credentials import CredentialSection
 from .http_client import UpstreamClient

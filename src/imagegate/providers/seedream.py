@@ -17,12 +17,12 @@ from typing import Any
 
 import pybase64
 
+from ..config.setting import Setting
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
 from ..domain.request import ImageRequest
 from ..domain.upstream import GeneratedImage, RetryableUpstreamError, UpstreamProblem, UpstreamRejected
-from ..setting import Setting
 from .base import (
     Failure,
     OneImagePerCall,
@@ -35,6 +35,7 @@ from .base import (
 )
 from .credentials import CredentialSection
 from .http_client import UpstreamClient, UpstreamResponse
+from .usage import seedream_usage, with_usage
 
 PROMPT_BLOCK_CODES = frozenset(
     {"InputTextSensitiveContentDetected", "InputImageSensitiveContentDetected", "SensitiveContentDetected"}
@@ -88,7 +89,8 @@ class SeedreamImages(OneImagePerCall):
             if error_object(body):
                 raise self._failure(error_object(body), response.status_code, response.headers, "")
             raise RetryableUpstreamError(f"route {self._route.name}: upstream answered 200 with no images")
-        return keep_successes([self._item(item, request) for item in items], self._route.name)
+        images = keep_successes([self._item(item, request) for item in items], self._route.name)
+        return with_usage(images, seedream_usage(body))
 
     def _item(self, item: Any, request: ImageRequest) -> list[GeneratedImage] | Failure:
         if not isinstance(item, dict):

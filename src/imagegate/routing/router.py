@@ -28,6 +28,7 @@ from ..domain.upstream import (
     UpstreamRejected,
     UpstreamTimedOut,
 )
+from ..domain.upstream_cost import SpentCall
 from ..providers.http_client import UpstreamClient
 from ..providers.registry import Registry
 from .breaker import CircuitBreaker
@@ -35,6 +36,7 @@ from .conform import ConformingProvider
 from .marking import mark_delivered
 from .metering import MeteredCircuits, MeteredProvider
 from .retry import RetryPolicy, RouteCall, call_with_retries
+from .spend import SpendMeter, metering
 
 log = logging.getLogger("imagegate.routing")
 
@@ -56,6 +58,8 @@ class Routed:
     route: str | None
     attempts: int
     error: GatewayError | None = None
+    spent: tuple[SpentCall, ...] = ()
+    """Every upstream call that made images, on any route or attempt: what the operator pays for."""
 
 
 def generate_images(provider: Provider, request: ImageRequest, timeout: float) -> Awaitable[list[GeneratedImage]]:
@@ -119,7 +123,8 @@ class Router:
                     continue
                 provider = entry.build(route, route_credentials(route, credentials), client)
                 if provider is not None:
-                    metered = MeteredProvider(provider, route.name, meter)
+                    spend = SpendMeter(provider, route)  # innermost: every image the upstream made
+                    metered = MeteredProvider(spend, route.name, meter)
                     conforming = ConformingProvider(metered, route, marker, view_side=screening_view_side)
                     self._providers[(model.id, route.name)] = CircuitBreaker(
                         conforming, circuits, route_key(model.id, route.name)
@@ -172,7 +177,13 @@ class Router:
 
     async def route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         """Run `operation` on the first route that delivers, with retries and failover; never raises
-        a contract error, returns it in `Routed.error` with what was tried."""
+        a contract error, returns it in `Routed.error` with what was tried and the upstream calls
+        that made images (`Routed.spent`)."""
+        with metering() as spent:
+            routed = await self._route(request, principal, operation)
+        return replace(routed, spent=tuple(spent))
+
+    async def _route(self, request: ImageRequest, principal: Principal, operation: Operation) -> Routed:
         try:
             plan = self.plan(request, principal)
         except NoRouteAvailable as exc:

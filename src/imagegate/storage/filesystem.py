@@ -22,10 +22,10 @@ _NAME = re.compile(rf"^img_{SUFFIX}\.(png|jpeg|webp|thumb\.webp)$")
 """An image, or its thumbnail (`img_….thumb.webp`, beside it in the same folder)."""
 _PRIVATE_KEY = re.compile(
     rf"^(jobs/job_{SUFFIX}/[0-9]{{1,3}}|responses/resp_{SUFFIX}/ig_{SUFFIX}"
-    rf"|samples/smp_{SUFFIX}\.(png|jpeg|webp))$"
+    rf"|samples/smp_{SUFFIX}\.(png|jpeg|webp)|batch_files/file-{SUFFIX})$"
 )
-"""Private objects (an async job's uploads, a kept response's image) live in the `jobs/` and
-`responses/` folders, which no image name (`img_…`) can reach."""
+"""Private objects (an async job's uploads, a kept response's image, a batch's files) live in the
+`jobs/`, `responses/` and `batch_files/` folders, which no image name (`img_…`) can reach."""
 
 
 class FilesystemBlobStore:

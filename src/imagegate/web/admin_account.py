@@ -76,11 +76,12 @@ async def _account(
         "error": error,
         "a": account,
         "keys": (await admin.keys.list_for(account_id))["data"],
+        "budgets": await admin.budgets.account(account_id),
         "history": history,
         "paged": "after" in request.query_params,
         "new_key": shown if shown and shown.get("account_id") == account_id and "key" in shown else None,
         "new_secret": shown if shown and shown.get("account_id") == account_id and "secret" in shown else None,
-        "models": [m.id for m in gateway(request).settings.catalog],
+        "models": [m.id for m in gateway(request).catalog.models],
         "categories": admin.accounts.safety_categories(),
         "on_account_page": True,
     }

@@ -48,10 +48,8 @@ class Refused(Exception):
 
 
 def sessions_of(request: Request) -> AdminSessions | None:
-    settings = gateway(request).settings
-    if settings.admin_token is None:
-        return None
-    return AdminSessions(settings.signing_secret, settings.admin_token)
+    keys = gateway(request).admin_session_keys
+    return None if keys is None else AdminSessions(keys.signing_secret, keys.admin_token)
 
 
 def off_page(request: Request, status: int = 404) -> HTMLResponse:
@@ -68,7 +66,7 @@ def same_origin(request: Request) -> bool:
     if origin is None:  # browsers send it on every cross-origin post; its absence is a same-origin form
         return True
     given = urlsplit(origin).netloc
-    public = urlsplit(gateway(request).settings.base_url()).netloc  # behind a proxy, Host may differ
+    public = urlsplit(gateway(request).base_url).netloc  # behind a proxy, Host may differ
     return bool(given) and given in (request.headers.get("host", ""), public)
 
 

@@ -34,6 +34,7 @@ from .admin_forms import (
     session_of,
     sessions_of,
 )
+from .margin_chart import margin_chart
 from .render import page
 from .session import COOKIE, SESSION_SECONDS, delete_admin_cookie, set_admin_cookie
 
@@ -103,12 +104,13 @@ async def _dashboard(
         "accounts": accounts,
         "keys": keys,
         "cards": cards,
-        "models": [m.id for m in running.settings.catalog],
+        "models": [m.id for m in running.catalog.models],
         "on_account_page": False,
         "price_options": price_options([card.model for card in cards]),
         "routes": await running.route_health.report(),
         "blocks": (await admin.reports.blocks(limit=20))["data"],
         "days": await admin.reports.daily_activity(SPEND_DAYS),
+        "margin": await margin_chart(running.margin),
         **await _gallery(request),
     }
     return page(request, "admin.html", context, status=status, private=True)

@@ -50,10 +50,10 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
         )
     reference = await running.catalog.page(model.id)
     provenance = {
-        "on": running.settings.c2pa,
+        "on": running.c2pa,
         "placeholder": bool(model.routes) and all(route.provider == "preview" for route in model.routes),
     }
-    base_url = running.settings.base_url()
+    base_url = running.base_url
     caps = model.capabilities
     context = {
         "p": reference,
@@ -63,7 +63,7 @@ async def model_page(model_id: str, request: Request) -> HTMLResponse:
         "samples": await running.samples.gallery(model.id),
         "description": f"{model.display_name}: {reference.card.capability_line}. Prices, examples and limits.",
         "body_class": f"model-{model.id.replace('.', '-')}",
-        "output_screening": running.settings.output_screening,
+        "output_screening": running.output_screening,
         "c2pa": provenance,
     }
     return page(request, "model.html", context)

@@ -59,9 +59,9 @@ def page(
     private: bool = False,
     headers: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    settings = gateway(request).settings
+    base_url = gateway(request).base_url
     all_headers = {
-        "content-security-policy": content_security_policy(settings.base_url()),
+        "content-security-policy": content_security_policy(base_url),
         "x-content-type-options": "nosniff",
         "referrer-policy": "same-origin",  # "no-referrer" would make form posts say `Origin: null`
         **({"cache-control": "no-store"} if private else {}),
@@ -69,7 +69,7 @@ def page(
     }
     context = {
         "path": request.url.path,
-        "public_url": settings.base_url(),
+        "public_url": base_url,
         "body_class": body_class(name, context.get("body_class")),
         **{k: v for k, v in context.items() if k != "body_class"},
     }

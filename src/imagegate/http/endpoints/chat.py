@@ -78,7 +78,7 @@ class ChatCompletion:
 
     async def read(self) -> Operation:
         found = gateway(self._request)
-        self._chat = parse_chat_request(parse_json_object(await self._request.body()), found.settings.catalog)
+        self._chat = parse_chat_request(parse_json_object(await self._request.body()), found.catalog.models)
         return await found.image_inputs.operation(self._chat.fields, self._chat.images)
 
     def result(self, result: GenerationResult) -> Response:
@@ -120,7 +120,7 @@ class ChatCompletion:
         raise AssertionError("the chat surface runs no async jobs (run_operation is called with async_jobs=False)")
 
     def stream(self, stream: ImageStream) -> EventStreamResponse:
-        keepalive = gateway(self._request).settings.stream_keepalive_seconds
+        keepalive = gateway(self._request).stream_keepalive_seconds
         return EventStreamResponse(
             stream, lambda emit: ChatEvents(emit, stream, self), framing=DATA_ONLY, keepalive_seconds=keepalive
         )

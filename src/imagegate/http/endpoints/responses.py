@@ -57,7 +57,7 @@ class ResponsesCall:
         request = self._http
         principal = self._principal = await authenticate(request)
         body = parse_json_object(await request.body())
-        self.wire = parse_responses_request(body, gateway(request).settings.catalog)
+        self.wire = parse_responses_request(body, gateway(request).catalog.models)
         return await _operation(gateway(request), self.wire, principal)
 
     def rename(self, exc: InvalidRequest) -> None:
@@ -89,7 +89,7 @@ class ResponsesCall:
         async def keep(body: dict[str, Any]) -> None:
             await responses.keep(principal, body)
 
-        keepalive = gateway(self._http).settings.stream_keepalive_seconds
+        keepalive = gateway(self._http).stream_keepalive_seconds
         return EventStreamResponse(
             stream,
             lambda emit: ResponsesEvents(emit, stream, wire, keep if wire.store else None),
@@ -112,14 +112,14 @@ async def _operation(gw: Gateway, wire: ResponsesRequest, principal: Principal) 
                 "'input_image_mask' applies to an edit: send an image to edit.", param=wire.params["mask"]
             )
         return Generate({name: value for name, value in fields.items() if name != "input_fidelity"})
-    model = edit_model({"model": wire.fields["model"]}, gw.settings.catalog)
+    model = edit_model({"model": wire.fields["model"]}, gw.catalog.models)
     limit = model.capabilities.extra.max_input_images
     if wire.image_count > limit:
         raise InvalidRequest(
             f"The model '{model.id}' takes at most {limit} input images; this request names {wire.image_count}.",
             param="input",
         )
-    max_bytes = min(gw.settings.edit_max_image_bytes, model.capabilities.extra.max_input_image_bytes)
+    max_bytes = min(gw.edit_max_image_bytes, model.capabilities.extra.max_input_image_bytes)
     uploads = []
     if wire.previous_response_id is not None:
         uploads.append(await gw.responses.image_of(principal, wire.previous_response_id))

@@ -9,8 +9,10 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from ...db import clock
 from ...db.idempotency import IdempotencyRepo
 from ...db.prices import PricesRepo
+from ...domain.budgets import claims_for
 from ...domain.errors import Conflict, InvalidRequest, PermissionDenied
 from ...domain.pricing import PriceOverrides, held_unit_price
 from ...domain.principal import Principal
@@ -33,6 +35,11 @@ class Ticket:
     started: float
     idempotency_key: str | None = None
     surface: Surface = field(kw_only=True)
+    end_user: str | None = field(default=None, kw_only=True)
+    """The end user the operator's header (IMAGEGATE_END_USER_HEADER) names; else the body's `user`."""
+    prices: PriceOverrides | None = field(default=None, kw_only=True)
+    """Price cards fixed before the request (a batch's line: its batch's prices at submit), used
+    instead of the live ones."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,15 +108,19 @@ class Admission:
         self._limiter = limiter
         self._screen = screen
 
-    async def price(self, request: ImageRequest, principal: Principal) -> Priced:
-        """The unit price the request would be held at now (0 for test keys and free models)."""
+    async def price(self, request: ImageRequest, principal: Principal, fixed: PriceOverrides | None = None) -> Priced:
+        """The unit price the request would be held at now (0 for test keys and free models);
+        `fixed`: the cards to price it at instead of the live ones."""
         model = request.model
         if principal.allowed_models is not None and model.id not in principal.allowed_models:
             raise PermissionDenied(
                 f"This API key may not use the model '{model.id}'.", code="model_not_allowed", param="model"
             )
         billable = not principal.is_test and not model.free
-        overrides = await self._prices.overrides(model.id, principal.prices_version) if not model.free else {}
+        if fixed is not None:
+            overrides: PriceOverrides = fixed
+        else:
+            overrides = await self._prices.overrides(model.id, principal.prices_version) if not model.free else {}
         live_unit = held_unit_price(model, request.quality, request.size, overrides) if not model.free else 0
         return Priced(request, billable, overrides, live_unit if billable else 0, live_unit)
 
@@ -119,7 +130,7 @@ class Admission:
         """Steps 3-6 of a request, in the contract's order; all or nothing. `job_hold_ttl`: the request
         becomes an async job, whose hold lives that long and belongs to no node run."""
         principal = ticket.principal
-        priced = await self.price(request, principal)
+        priced = await self.price(request, principal, ticket.prices)
         rate_headers: dict[str, str] = {}
         in_flight = claimed = False
         try:
@@ -138,8 +149,17 @@ class Admission:
             if priced.billable:
                 what = f"{request.n} × {request.model.id} {request.quality or 'standard'} {request.size}"
                 amount = priced.held_unit * request.n
+                end_user = ticket.end_user or request.end_user
+                budgets = claims_for(
+                    principal.account_id,
+                    principal.key_id,
+                    principal.budget,
+                    end_user,
+                    principal.user_budget,
+                    clock.utcnow(),
+                )
                 hold_id = await self._billing.hold(
-                    principal, ticket.request_id, amount, what, job_ttl_seconds=job_hold_ttl
+                    principal, ticket.request_id, amount, what, job_ttl_seconds=job_hold_ttl, budgets=budgets
                 )
         except BaseException:
             if claimed:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 
 from ...db.accounts import AccountsRepo
+from ...db.budgets import BudgetShort
 from ...db.ledger import LedgerRepo
 from ...db.unreachable import is_unreachable
 from ...db.usage import UsageRecord
+from ...domain.budgets import BudgetClaim, budget_exceeded
 from ...domain.errors import InsufficientBalance, UpstreamTimeout
 from ...domain.meter import NULL_METER, Meter
 from ...domain.principal import Principal
 from ..patience import while_unreachable
+from ..webhooks.alerts import BudgetAlerts
 
 
 def usd(micros: int) -> str:
@@ -30,25 +33,44 @@ class Billing:
     """How long a capture whose commit is in doubt keeps asking the database how it ended."""
 
     def __init__(
-        self, ledger: LedgerRepo, accounts: AccountsRepo, hold_ttl_seconds: int, meter: Meter = NULL_METER
+        self,
+        ledger: LedgerRepo,
+        accounts: AccountsRepo,
+        hold_ttl_seconds: int,
+        meter: Meter = NULL_METER,
+        alerts: BudgetAlerts | None = None,
     ) -> None:
-        """`meter`: counts the credit held and captured, and each request whose hold ends with its usage record."""
+        """`meter`: counts the credit held and captured, and each request whose hold ends with its usage
+        record; `alerts`: told of each budget refusal and each capture (`webhooks/alerts.py`)."""
         self._ledger = ledger
         self._accounts = accounts
         self._ttl = hold_ttl_seconds
         self._meter = meter
+        self._alerts = alerts
 
     async def hold(
-        self, principal: Principal, request_id: str, amount: int, what: str, *, job_ttl_seconds: int | None = None
+        self,
+        principal: Principal,
+        request_id: str,
+        amount: int,
+        what: str,
+        *,
+        job_ttl_seconds: int | None = None,
+        budgets: tuple[BudgetClaim, ...] = (),
     ) -> str:
         """Reserve `amount` or refuse with 402; nothing is held on refusal. `job_ttl_seconds`: an async
-        job's hold, owned by the job (no node run) and living that long."""
-        if job_ttl_seconds is not None:
+        job's hold, owned by the job (no node run) and living that long. `budgets`: the key's and the
+        end user's budgets it counts against, checked with the hold (402 `key_budget_exceeded`,
+        `user_budget_exceeded`)."""
+        ttl = self._ttl if job_ttl_seconds is None else job_ttl_seconds
+        try:
             hold_id = await self._ledger.take_hold(
-                principal.account_id, request_id, amount, job_ttl_seconds, detached=True
+                principal.account_id, request_id, amount, ttl, detached=job_ttl_seconds is not None, budgets=budgets
             )
-        else:
-            hold_id = await self._ledger.take_hold(principal.account_id, request_id, amount, self._ttl)
+        except BudgetShort as short:
+            if self._alerts is not None:
+                await self._alerts.budget_refused(short.claim)
+            raise budget_exceeded(short.claim, short.spent, short.held, amount) from None
         if hold_id is None:
             account = await self._accounts.get_account(principal.account_id)
             available = account.available_micros if account else 0
@@ -67,6 +89,8 @@ class Billing:
             if not (capture and is_unreachable(exc)):
                 raise
             settled = await self._settled_in_doubt(hold_id, capture, reason, usage)
+        if settled and capture and self._alerts is not None:
+            await self._alerts.captured(hold_id)
         if not settled:
             # The hold expired (the request outlived its deadline and margin) or its run was released:
             # the images are not handed out, since they can no longer be billed.

@@ -22,11 +22,13 @@ from ...domain.meter import NULL_METER, Meter
 from ...domain.pricing import charged_unit_price
 from ...domain.request import ImageRequest
 from ...domain.upstream import GeneratedImage
+from ...domain.upstream_cost import NOTHING, UpstreamCost
 from ...routing.router import Routed
 from ..patience import as_gateway_error, while_unreachable
 from .admission import Admitted, Replay, Ticket
 from .billing import Billing, usd
 from .screening import PromptScreen
+from .upstream_costs import CostSheets, spend_of
 
 log = logging.getLogger("imagegate.service")
 
@@ -85,6 +87,8 @@ class _Usage:
     """Images made upstream that the client did not get (the usage record's `lost_images`)."""
     model_named: str | None = None
     """A refused request that never became a request: the catalog model its body named, if read."""
+    upstream: UpstreamCost = NOTHING
+    """What its upstream calls cost the operator (`upstream_costs.spend_of`, under the live sheets)."""
 
 
 class Settlement:
@@ -95,14 +99,27 @@ class Settlement:
         idempotency: IdempotencyRepo,
         screen: PromptScreen | None = None,
         meter: Meter = NULL_METER,
+        costs: CostSheets | None = None,
     ) -> None:
         """`meter`: counts each request that held nothing (a refusal, a test key, a replay) as its usage is
-        recorded; `billing` counts the rest as their holds end."""
+        recorded; `billing` counts the rest as their holds end. `costs`: the live upstream cost sheets
+        (None: the catalog's, as they are)."""
         self._billing = billing
         self._usage = usage
         self._meter = meter
         self._idempotency = idempotency
         self._screen = screen
+        self._costs = costs
+
+    async def _upstream_cost(self, request: ImageRequest | None, routed: Routed | None) -> tuple[UpstreamCost, int]:
+        """What the request's upstream calls cost; never fails the request (the catalog's sheets then)."""
+        if self._costs is None:
+            return spend_of(request, routed)
+        try:
+            return await self._costs.cost_of(request, routed)
+        except Exception:
+            log.exception("could not read the live upstream cost sheets; the catalog's priced this request")
+            return spend_of(request, routed)
 
     @staticmethod
     def charge(admitted: Admitted, images: list[GeneratedImage]) -> Charge:
@@ -157,8 +174,11 @@ class Settlement:
             images_missing=request.n - charge.images,
             headers=admitted.rate_headers,
         )
+        cost, made = await self._upstream_cost(request, routed)
+        lost = max(lost, made - charge.images)  # also what routing dropped: the wrong size, retried past
         usage = self._record_of(
-            ticket, _Usage(request, 200, None, routed.route, routed.attempts, charge.images, charge, lost)
+            ticket,
+            _Usage(request, 200, None, routed.route, routed.attempts, charge.images, charge, lost, upstream=cost),
         )
         if admitted.hold_id is not None:
             reason = f"{charge.images} image(s) of {request.model.id}"
@@ -203,6 +223,7 @@ class Settlement:
         ticket = admitted.ticket
         await self._audit_block(ticket, admitted.request, exc)
         status, code = _status_of(exc)
+        cost, made = await self._upstream_cost(admitted.request, routed)
         record = self._record_of(
             ticket,
             _Usage(
@@ -211,7 +232,8 @@ class Settlement:
                 code,
                 routed.route if routed else None,
                 routed.attempts if routed else 0,
-                lost=lost,
+                lost=max(lost, made),
+                upstream=cost,
             ),
         )
         try:
@@ -328,6 +350,8 @@ class Settlement:
             surface=ticket.surface,
             created_at=utcnow(),
             lost_images=usage.lost,
+            upstream_cost_micros=usage.upstream.micros,
+            upstream_cost_estimated=usage.upstream.estimated,
         )
 
     async def _record_usage(self, record: UsageRecord) -> None:

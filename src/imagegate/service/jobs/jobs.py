@@ -103,8 +103,8 @@ class Jobs:
         self, source: Operation | Read, ticket: Ticket, summary: RequestSummary | None = None
     ) -> JobAccepted:
         """Admit any operation as a job and queue it: the 202 body (or its Idempotency-Key's replay).
-        The job's usage record, written when it ends, is on the `job` surface."""
-        ticket = replace(ticket, surface="job")
+        The job's usage record, written when it ends, is on the `job` surface (a batch's line: `batch`)."""
+        ticket = replace(ticket, surface="batch" if ticket.surface == "batch" else "job")
 
         async def prepare_job() -> Prepared:
             prepared = await self._images.prepare(source)
@@ -154,6 +154,7 @@ class Jobs:
             live_unit_micros=priced.live_unit,
             price_overrides=overrides_json(priced.overrides),
             queue_seconds=self.terms.queue_ttl_seconds,
+            surface=admitted.ticket.surface,
         )
 
     async def get(self, principal: Principal, job_id: str) -> dict[str, Any]:

@@ -63,9 +63,10 @@ def overrides_of(stored: str) -> PriceOverrides:
 
 def ticket_of(row: JobRow) -> Ticket:
     """The job's request as a worker runs it: its key and account as they were at submit, under the
-    submit's request id (the hold's and the usage record's), on the `job` surface."""
+    submit's request id (the hold's and the usage record's), on the `job` surface (`batch` for a
+    batch's line)."""
     principal = Principal(row.key_id, row.account_id, row.key_mode, None, currency=row.currency)
-    return Ticket(principal, row.request_id, time.monotonic(), surface="job")
+    return Ticket(principal, row.request_id, time.monotonic(), surface="batch" if row.surface == "batch" else "job")
 
 
 class JobUploads:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .accounts import AccountsAdmin
+from .budgets import BudgetsAdmin
 from .keys import KeysAdmin
 from .ledger import LedgerAdmin
 from .prices import PricesAdmin
@@ -22,6 +23,7 @@ class AdminService:
     prices: PricesAdmin
     webhooks: WebhooksAdmin
     reports: ReportsAdmin
+    budgets: BudgetsAdmin
 
 
 async def bootstrap_first_run(admin: AdminService) -> dict[str, Any] | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ...domain.errors import RateLimited
 from ...domain.ids import new_id
@@ -22,6 +22,15 @@ from ...domain.ratelimit import StateUnavailable
 from ..degraded import serve_without_or_refuse
 
 log = logging.getLogger("imagegate.admin")
+
+
+@dataclass(frozen=True, slots=True)
+class AdminSessionKeys:
+    """What the admin pages' session cookies are signed with: the signing secret and the admin token
+    (changing either ends every session). Only a gateway with an admin token has them."""
+
+    signing_secret: bytes = field(repr=False)
+    admin_token: str = field(repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,4 +103,4 @@ class AdminTokenGuard:
                 log.warning("could not give back an admin token check's place: %s", exc)
 
 
-__all__ = ["AdminAuthLimits", "AdminTokenGuard"]
+__all__ = ["AdminAuthLimits", "AdminSessionKeys", "AdminTokenGuard"]

@@ -22,7 +22,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...config import Settings
+from ...config import SETTINGS, Settings
+from ...config.setting import Setting, SettingError
 from ...db.engine import schema_revisions
 from ...domain.catalog import Model, Route
 from ...domain.safe_url import safe_url
@@ -30,7 +31,7 @@ from ...provenance.c2pa_marker import C2paMarker
 from ...provenance.credentials import CredentialsError, SigningCredentials, load_credentials
 from ...providers.http_client import UpstreamClient, UpstreamConnectionError
 from ...providers.probes import Probe, ProbeResult, run_probe
-from ...providers.registry import credential_sections, default_registry, read_credentials
+from ...providers.registry import credential_sections, credential_settings, default_registry, read_credentials
 from ...routing.router import route_credentials
 
 OK, WARN, FAIL, SKIP = "ok", "warn", "fail", "skip"
@@ -69,14 +70,15 @@ async def diagnose(
     """Every check, in order. `load` reads the settings (a failure there is the first check's)."""
     try:
         settings = load()
+    except SettingError as exc:
+        return [Check("configuration", FAIL, str(exc), _fix(exc.setting))]
     except Exception as exc:
         return [Check("configuration", FAIL, f"{type(exc).__name__}: {exc}", "correct the setting named above")]
-    routes = sum(len(m.routes) for m in settings.catalog)
-    checks = [Check("configuration", OK, f"loaded; {len(list(settings.catalog))} models, {routes} routes")]
+    checks = [_configuration(settings)]
     async with open_reach(settings, timeout) as reach:
         checks += await _database(settings, reach.database, timeout)
         checks.append(await _redis(settings, reach.redis_ping))
-        checks.append(await asyncio.to_thread(_storage, settings.data_dir / "images"))
+        checks.append(await asyncio.to_thread(_storage, settings.node.data_dir / "images"))
         checks.append(_signing_secret(settings))
         checks.append(await asyncio.to_thread(_provenance, settings))
         checks.append(await _public_url(settings, reach.client, offline, timeout))
@@ -84,11 +86,28 @@ async def diagnose(
     return checks
 
 
+# -- the settings
+
+
+def _configuration(settings: Settings) -> Check:
+    """What was loaded, and which declared settings the environment sets (names only: some are keys)."""
+    routes = sum(len(m.routes) for m in settings.catalog)
+    given = [s.name for s in (*SETTINGS, *credential_settings(default_registry())) if settings.env.get(s.name)]
+    where = f"set: {', '.join(given)}" if given else "every setting at its default"
+    return Check("configuration", OK, f"loaded; {len(list(settings.catalog))} models, {routes} routes; {where}")
+
+
+def _fix(setting: Setting) -> str:
+    """The fix for a refused value, from the setting's declaration."""
+    default = "no default" if setting.default is None else f"default `{setting.default}`"
+    return f"correct {setting.name}: {setting.help} ({default})"
+
+
 # -- database and Redis
 
 
 async def _database(settings: Settings, engine: AsyncEngine, timeout: float) -> list[Check]:
-    url = settings.database_url
+    url = settings.database.url
     where = safe_url(url)
     fix_init = "run `imagegate init` (or start `imagegate serve`), which creates and migrates it"
     if url.startswith("sqlite"):
@@ -112,7 +131,7 @@ async def _database(settings: Settings, engine: AsyncEngine, timeout: float) -> 
 
 
 async def _redis(settings: Settings, ping: Callable[[], Awaitable[object]] | None) -> Check:
-    if not settings.redis_url or ping is None:
+    if not settings.redis.url or ping is None:
         return Check("redis", SKIP, "not configured: rate limits, circuits and locks are kept in this process")
     try:
         await ping()
@@ -120,10 +139,10 @@ async def _redis(settings: Settings, ping: Callable[[], Awaitable[object]] | Non
         return Check(
             "redis",
             FAIL,
-            f"{safe_url(settings.redis_url)} did not answer: {_reason(exc)}",
+            f"{safe_url(settings.redis.url)} did not answer: {_reason(exc)}",
             "check IMAGEGATE_REDIS_URL and that Redis is running (or unset it for one node)",
         )
-    return Check("redis", OK, f"{safe_url(settings.redis_url)} answers")
+    return Check("redis", OK, f"{safe_url(settings.redis.url)} answers")
 
 
 # -- files and secrets
@@ -149,17 +168,18 @@ def _storage(root: Path) -> Check:
 
 
 def _signing_secret(settings: Settings) -> Check:
-    kept = settings.data_dir / "signing-secret"
-    generated = kept.is_file() and kept.read_bytes().strip() == settings.signing_secret
+    secret = settings.storage.signing_secret
+    kept = settings.node.data_dir / "signing-secret"
+    generated = kept.is_file() and kept.read_bytes().strip() == secret
     source = f"generated, kept in {kept}" if generated else "IMAGEGATE_SIGNING_SECRET"
-    if len(settings.signing_secret) < 16:
+    if len(secret) < 16:
         return Check(
             "signing secret",
             FAIL,
-            f"{source} is only {len(settings.signing_secret)} bytes",
+            f"{source} is only {len(secret)} bytes",
             "set IMAGEGATE_SIGNING_SECRET to at least 32 random characters",
         )
-    if generated and not settings.database_url.startswith("sqlite"):
+    if generated and not settings.database.embedded:
         return Check(
             "signing secret",
             WARN,
@@ -175,7 +195,8 @@ EXPIRY_WARNING_DAYS = 30
 
 def _provenance(settings: Settings) -> Check:
     """Whether images leave marked, and whose signature a validator will see."""
-    if not settings.c2pa:
+    provenance = settings.provenance
+    if not provenance.c2pa:
         return Check(
             C2PA,
             WARN,
@@ -184,10 +205,10 @@ def _provenance(settings: Settings) -> Check:
             "unset IMAGEGATE_C2PA (or set it to on)",
         )
     try:
-        credentials = load_credentials(settings.c2pa_cert, settings.c2pa_key, settings.data_dir, create=False)
+        credentials = load_credentials(provenance.cert, provenance.key, settings.node.data_dir, create=False)
         failures = _sign_sample(credentials)
     except CredentialsError as exc:
-        own = settings.c2pa_cert is None and settings.c2pa_key is None
+        own = provenance.cert is None and provenance.key is None
         fix = (
             "run `imagegate init` (or start `imagegate serve`), which makes it"
             if own
@@ -211,7 +232,7 @@ def _provenance(settings: Settings) -> Check:
             "renew it and point IMAGEGATE_C2PA_CERT / IMAGEGATE_C2PA_KEY at the new files",
         )
     if credentials.own:
-        shared = "" if settings.database_url.startswith("sqlite") else "; every node must sign with the same chain"
+        shared = "" if settings.database.embedded else "; every node must sign with the same chain"
         return Check(
             C2PA,
             WARN,
@@ -241,7 +262,7 @@ def _sign_sample(credentials: SigningCredentials) -> list[str]:
 
 
 async def _public_url(settings: Settings, client: UpstreamClient, offline: bool, timeout: float) -> Check:
-    url = settings.base_url() + "/healthz"
+    url = settings.node.base_url() + "/healthz"
     if offline:
         return Check("public url", SKIP, f"{url} not called (--offline)")
     try:

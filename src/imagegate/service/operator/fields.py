@@ -4,6 +4,7 @@ document describes them, with the catalog's names where a field takes a model.""
 
 from __future__ import annotations
 
+from ...domain.budgets import PERIODS
 from ...domain.catalog import STANDARD_QUALITY, Catalog, Model
 from ...domain.fields import Field
 from ...domain.money import MAX_AMOUNT_MICROS, MAX_PRICE_MICROS, Sign
@@ -42,6 +43,47 @@ WEBHOOK = (
 )
 
 
+def budget(prefix: str, whose: str, *, required: bool = True) -> tuple[Field, ...]:
+    """A budget: US dollars per UTC day or month."""
+    return (
+        Field(
+            f"{prefix}budget_usd",
+            "amount",
+            f"what {whose} may spend per period, in US dollars; holds of requests in flight count against it",
+            required=required,
+            sign="positive",
+            maximum=MAX_AMOUNT_MICROS,
+        ),
+        Field(
+            f"{prefix}budget_period", "string", "the UTC calendar period it resets on", choices=PERIODS, default="day"
+        ),
+    )
+
+
+KEY_BUDGET = budget("", "the key")
+USER_BUDGET = budget("", "each end user of the account (by `safety_identifier` / `user`, or the operator's header)")
+LOW_BALANCE = (
+    Field(
+        "threshold_usd",
+        "amount",
+        "`account.balance_low` is sent once when a capture takes the balance below this (again after a top-up above it)",
+        required=True,
+        sign="positive",
+        maximum=MAX_AMOUNT_MICROS,
+    ),
+)
+ACCOUNT_WEBHOOK = (
+    Field(
+        "webhook_url",
+        "string",
+        "where the account's alerts (account.balance_low, key.budget_reached) are sent: the rules of a key's webhook URL",
+        required=True,
+        max_chars=MAX_URL_CHARS,
+        form=URL_FORM,
+    ),
+)
+
+
 def model_names(catalog: Catalog | None, *, priced: bool = False) -> tuple[str, ...]:
     """Every id and alias of the catalog (`priced`: of the models that have a price card)."""
     if catalog is None:
@@ -57,6 +99,7 @@ def new_key(catalog: Catalog | None = None) -> tuple[Field, ...]:
         Field("models", "array", "the models the key may use (default: every model)", items=models),
         Field("rpm", "integer", "requests per minute (default: unlimited)", minimum=1, maximum=MAX_LIMIT),
         Field("ipm", "integer", "images per minute (default: unlimited)", minimum=1, maximum=MAX_LIMIT),
+        *budget("", "the key", required=False),
     )
 
 
@@ -88,15 +131,20 @@ def price_for(model: Model) -> tuple[Field, ...]:
 
 __all__ = [
     "ACCOUNT_NAME",
+    "ACCOUNT_WEBHOOK",
     "ADJUSTMENT",
     "CREDIT",
+    "KEY_BUDGET",
+    "LOW_BALANCE",
     "MAX_LIMIT",
     "MAX_NAME_CHARS",
     "MAX_REASON_CHARS",
     "NEW_ACCOUNT",
     "PRICE_AMOUNT",
     "REASON",
+    "USER_BUDGET",
     "WEBHOOK",
+    "budget",
     "model_names",
     "new_key",
     "price",

@@ -5,20 +5,30 @@ from __future__ import annotations
 from typing import Any
 
 from ...db.accounts import AccountsRepo, KeyRow
+from ...domain.budgets import Budget
 from ...domain.catalog import Catalog
 from ...domain.errors import InvalidRequest, NotFound
 from ...domain.text import check_id, check_text
 from ..keys import display_prefix, hash_key, new_key
 from .accounts import check_limit
+from .budgets import BudgetsAdmin, budget_json
 
 
 class KeysAdmin:
-    def __init__(self, accounts: AccountsRepo, catalog: Catalog) -> None:
+    def __init__(self, accounts: AccountsRepo, catalog: Catalog, budgets: BudgetsAdmin | None = None) -> None:
         self._accounts = accounts
         self._catalog = catalog
+        self._budgets = budgets
 
     async def create(
-        self, account_id: str, *, test: bool, models: list[str] | None, rpm: int | None, ipm: int | None = None
+        self,
+        account_id: str,
+        *,
+        test: bool,
+        models: list[str] | None,
+        rpm: int | None,
+        ipm: int | None = None,
+        budget: Budget | None = None,
     ) -> dict[str, Any]:
         check_id(account_id, "account_id")
         check_limit(rpm, "rpm")
@@ -37,14 +47,16 @@ class KeysAdmin:
         key = new_key(mode)
         if rpm is not None and rpm < 1:
             raise InvalidRequest("rpm must be at least 1.", param="rpm")
-        row = await self._accounts.create_key(account_id, hash_key(key), display_prefix(key), mode, allowed, rpm, ipm)
+        row = await self._accounts.create_key(
+            account_id, hash_key(key), display_prefix(key), mode, allowed, rpm, ipm, budget
+        )
         return {**_key_json(row), "key": key}
 
     async def list_for(self, account_id: str) -> dict[str, Any]:
         check_id(account_id, "account_id")
         if await self._accounts.get_account(account_id) is None:
             raise NotFound(f"No account '{account_id}'.", param="account_id")
-        return {"object": "list", "data": [_key_json(k) for k in await self._accounts.list_keys(account_id)]}
+        return {"object": "list", "data": [await self._shown(k) for k in await self._accounts.list_keys(account_id)]}
 
     async def revoke(self, key_id: str) -> dict[str, Any]:
         check_id(key_id, "key_id")
@@ -60,7 +72,20 @@ class KeysAdmin:
         key = await self._accounts.get_key(key_id)
         if key is None:
             raise NotFound(f"No key '{key_id}'.", param="key_id")
-        return _key_json(key)
+        return await self._shown(key)
+
+    async def set_budget(self, key_id: str, budget: Budget | None) -> dict[str, Any]:
+        """The key's budget from its next request on (None: no budget); what it spent this period stays."""
+        assert self._budgets is not None
+        await self._budgets.set_key_budget(key_id, budget)
+        return await self.get(key_id)
+
+    async def _shown(self, row: KeyRow) -> dict[str, Any]:
+        """The key with its budget's current period (spent, held, reset)."""
+        shown = _key_json(row)
+        if self._budgets is not None:
+            shown["budget"] = await self._budgets.key_budget(row.account_id, row.id, row.budget)
+        return shown
 
 
 def _key_json(row: KeyRow) -> dict[str, Any]:
@@ -75,6 +100,7 @@ def _key_json(row: KeyRow) -> dict[str, Any]:
         "created_at": row.created_at.isoformat(),
         "revoked_at": row.revoked_at.isoformat() if row.revoked_at else None,
         "webhook_url": row.webhook_url,
+        "budget": budget_json(row.budget),
     }
 
 

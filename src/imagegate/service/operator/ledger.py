@@ -15,6 +15,7 @@ from ...domain.money import check_balance, usd_to_micros
 from ...domain.paging import page_cursor, page_size
 from ...domain.text import check_id
 from .accounts import account_json
+from .budgets import BudgetsAdmin
 from .fields import REASON
 
 MAX_HISTORY_PAGE = 500
@@ -26,10 +27,17 @@ def to_micros(amount: str, param: str = "amount_usd") -> int:
 
 
 class LedgerAdmin:
-    def __init__(self, accounts: AccountsRepo, ledger: LedgerRepo, history: LedgerHistoryRepo) -> None:
+    def __init__(
+        self,
+        accounts: AccountsRepo,
+        ledger: LedgerRepo,
+        history: LedgerHistoryRepo,
+        budgets: BudgetsAdmin | None = None,
+    ) -> None:
         self._accounts = accounts
         self._ledger = ledger
         self._history = history
+        self._budgets = budgets
 
     async def add_credit(self, account_id: str, amount_usd: str, reason: str) -> dict[str, Any]:
         """A top-up: a positive amount, with a reason, as one ledger entry."""
@@ -59,6 +67,8 @@ class LedgerAdmin:
             if after is not None:
                 check_balance(after.balance_micros + micros)
             raise BalanceOutOfRange("The adjustment would take the balance below what is held.", param="amount_usd")
+        if micros > 0 and self._budgets is not None:
+            await self._budgets.rearm(account_id)  # back above the low-balance threshold: alert again next time
         account = await self._account(account_id)
         return {"account_id": account_id, **account, "amount_micros": micros, "kind": kind, "reason": reason}
 

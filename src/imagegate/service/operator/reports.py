@@ -25,7 +25,7 @@ class ReportsAdmin:
         if account_id is not None:
             check_id(account_id, "account_id")
         records, totals = await self._usage.query(start, end, account_id=account_id)
-        return {"object": "list", "data": [r.as_json() for r in records], "totals": totals}
+        return {"object": "list", "data": [r.as_json(upstream_cost=True) for r in records], "totals": totals}
 
     async def daily_activity(self, days: int, now: datetime | None = None) -> list[dict[str, Any]]:
         """Spend, images and requests per day over the last `days` days, across every account."""

@@ -14,6 +14,7 @@ from ...db.usage_stats import UsageStatsRepo
 from ...domain.activity import daily_totals
 from ...domain.errors import NotFound
 from ...domain.principal import Principal
+from ..operator.budgets import BudgetsAdmin
 from ..timerange import time_range
 
 ACTIVITY_DAYS = 30
@@ -44,7 +45,9 @@ class AccountView:
         events: SafetyEventsRepo | None,
         url_for: UrlFor,
         url_ttl_seconds: int,
+        budgets: BudgetsAdmin | None = None,
     ) -> None:
+        self._budgets = budgets
         self._accounts = accounts
         self._usage = usage
         self._stats = stats
@@ -68,6 +71,9 @@ class AccountView:
                 "mode": principal.mode,
                 "allowed_models": list(principal.allowed_models) if principal.allowed_models is not None else None,
                 "rate_limit": rate_limit(principal),
+                "budget": await self._budgets.key_budget(principal.account_id, principal.key_id, principal.budget)
+                if self._budgets is not None
+                else None,
             },
         }
 

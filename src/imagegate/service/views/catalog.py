@@ -243,6 +243,11 @@ class CatalogView:
         self._stats = stats
         self._availability = availability
 
+    @property
+    def models(self) -> Catalog:
+        """The catalog itself, for reading a request against it."""
+        return self._catalog
+
     async def availability(self) -> Mapping[str, Availability]:
         return await self._availability() if self._availability is not None else {}
 

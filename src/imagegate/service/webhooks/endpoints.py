@@ -23,14 +23,21 @@ class WebhookEndpoints:
     async def set_url(self, key_id: str, url: object) -> dict[str, Any]:
         """Point the key's webhooks at `url`; the answer carries the new signing secret (the previous one
         stops signing). The secret is derived, not stored: it is never shown again."""
+        endpoint = await self._repo.set_url(key_id, await self.checked_url(url))
+        if endpoint is None:
+            raise NotFound(f"No key '{key_id}'.", param="key_id")
+        return {"key_id": key_id, "webhook_url": endpoint.url, "secret": self.secret(key_id, endpoint.version)}
+
+    async def checked_url(self, url: object) -> str:
+        """`url` as a webhook may be sent to it (a public gateway also resolves its host), or a 400."""
         target = check_webhook_url(url, public=self._public)
         if self._public and target.literal is None:
             await self._check_resolved(target.host, target.port)
-        endpoint = await self._repo.set_url(key_id, target.url)
-        if endpoint is None:
-            raise NotFound(f"No key '{key_id}'.", param="key_id")
-        secret = format_secret(key_secret(self._master, key_id, endpoint.version))
-        return {"key_id": key_id, "webhook_url": endpoint.url, "secret": secret}
+        return target.url
+
+    def secret(self, subject: str, version: int) -> str:
+        """The signing secret of a key's (or an account's alert) webhooks at `version`, as handed out."""
+        return format_secret(key_secret(self._master, subject, version))
 
     async def clear_url(self, key_id: str) -> dict[str, Any]:
         if not await self._repo.clear_url(key_id):

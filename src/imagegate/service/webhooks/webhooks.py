@@ -18,7 +18,7 @@ from ...domain.errors import InvalidRequest
 from ...domain.paging import page_size
 from ...domain.principal import Principal
 from ...domain.text import check_id
-from ...domain.webhooks import job_event, message_id
+from ...domain.webhooks import batch_event, job_event, message_id
 from .delivery import NO_ANSWER
 
 log = logging.getLogger("imagegate.webhooks")
@@ -37,7 +37,14 @@ class Webhooks:
         Returns once the message is stored (the delivery loop sends it); a database failure raises, so
         the caller may report the job again. Other statuses, and keys without a URL, queue nothing.
         """
-        event = job_event(job)
+        await self._enqueue(account_id, key_id, job_event(job))
+
+    async def batch_finished(self, account_id: str, key_id: str, batch: dict[str, Any]) -> None:
+        """Queue the webhook of an ended batch (`batch.completed`, `.failed`, `.cancelled`,
+        `.expired`; once per batch and status) for the URL of the key that submitted it."""
+        await self._enqueue(account_id, key_id, batch_event(batch))
+
+    async def _enqueue(self, account_id: str, key_id: str, event: tuple[str, str, str] | None) -> None:
         if event is None:
             return
         job_id, event_type, body = event

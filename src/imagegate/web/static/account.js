@@ -19,6 +19,10 @@
       $("balance-value").textContent = imagegateUsd(account.balance_micros);
       $("held-value").textContent = imagegateUsd(account.held_micros);
       $("key-value").textContent = `${account.key.mode} key ${account.key.id}`;
+      const budget = account.key.budget;
+      $("budget-value").textContent = budget
+        ? `${imagegateUsd(budget.spent_micros)} spent of ${imagegateUsd(budget.budget_micros)} per ${budget.period} (${imagegateUsd(budget.held_micros)} held), resets ${budget.resets_at}`
+        : "none";
       imagegateChart($("spend-chart"), activity.days);
       imagegateChart($("images-chart"), activity.days);
       const body = $("recent").querySelector("tbody");
