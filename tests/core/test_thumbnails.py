@@ -46,7 +46,9 @@ async def stored(core: Core, store: FilesystemBlobStore, count: int) -> list[str
 
 
 def store_of(core: Core) -> FilesystemBlobStore:
-    return FilesystemBlobStore(core.settings.data_dir / "images", UrlSigner("s" * 32), core.settings.base_url())
+    return FilesystemBlobStore(
+        core.settings.node.data_dir / "images", UrlSigner("s" * 32), core.settings.node.base_url()
+    )
 
 
 def thumbnail_file(store: FilesystemBlobStore, image_id: str) -> Path:
