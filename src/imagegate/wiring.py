@@ -79,6 +79,7 @@ from .service.images.rate_limits import Limiter
 from .service.images.retention import Retention
 from .service.images.screening import PromptScreen
 from .service.images.settlement import Settlement
+from .service.images.thumbnails import Thumbnails
 from .service.images.upstream_costs import CostSheets
 from .service.jobs.jobs import Jobs, JobTerms
 from .service.jobs.records import JobUploads
@@ -353,8 +354,19 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
+        thumbnails = Thumbnails(store, db.images)  # made after the answers, by a task of this node
+        stack.push_async_callback(thumbnails.aclose)  # before the store and database close
         images, settlement = image_pipeline(
-            settings, db, router, store, limiter_state, http_client, meter, costs, wake=delivery.wake
+            settings,
+            db,
+            router,
+            store,
+            limiter_state,
+            http_client,
+            meter,
+            costs,
+            wake=delivery.wake,
+            thumbnails=thumbnails,
         )
         uploads, terms = JobUploads(store), job_terms(settings)
         image_inputs = ImageInputs(
@@ -490,10 +502,12 @@ def image_pipeline(
     costs: CostSheets | None = None,
     *,
     wake: Callable[[], None] | None = None,
+    thumbnails: Thumbnails | None = None,
 ) -> tuple[ImageService, Settlement]:
     """The image service and its settlement step (async jobs settle through it too); `costs`: the
     node's live upstream cost sheets, shared with the admin API so a change applies at once here;
-    `wake`: the webhook delivery's, told when an alert is queued."""
+    `wake`: the webhook delivery's, told when an alert is queued; `thumbnails`: where stored images
+    are queued for their library thumbnails (a serving node's; None: none made)."""
     alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
     deadline = settings.upstream.request_deadline_seconds
     billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds, meter, alerts)
@@ -509,7 +523,13 @@ def image_pipeline(
         settings.catalog,
         router,
         Admission(billing, db.prices, db.idempotency, deadline, limiter, screen),
-        Delivery(store, settings.storage.url_ttl_seconds, db.images, keep_prompts=settings.images.library_prompts),
+        Delivery(
+            store,
+            settings.storage.url_ttl_seconds,
+            db.images,
+            keep_prompts=settings.images.library_prompts,
+            thumbnails=thumbnails,
+        ),
         settlement,
         edit_max_image_bytes=settings.images.edit_max_image_bytes,
         output_screen=output_screen(settings, http_client, screen),

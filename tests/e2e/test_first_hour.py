@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import click
@@ -72,6 +73,24 @@ def test_one_access_line_per_request_by_default(tmp_path: Path) -> None:
     for part in (f"key={test.key_id}", "model=gpt-image-2", "images=1", "cost_micros=0", " ms"):
         assert part in line, line
     assert test.key not in log
+
+
+def test_a_burst_of_requests_is_logged_whole_by_a_clean_stop(tmp_path: Path) -> None:
+    """The lines are written by a thread of their own, in batches: a stop right after a burst still
+    finds every request's line in the log, once."""
+    gateway = start_gateway(tmp_path / "data", None, {"IMAGEGATE_LOG_LEVEL": "info"})
+    try:
+        test = gateway.new_account("0", test=True)
+        headers = {"Authorization": f"Bearer {test.key}"}
+        with gateway.http() as http, ThreadPoolExecutor(8) as pool:
+            answers = list(pool.map(lambda _: http.get("/v1/models", headers=headers), range(80)))
+        assert {a.status_code for a in answers} == {200}
+    finally:
+        gateway.process.stop()
+    log = gateway.process.log_text()
+    for answer in answers:
+        lines = [line for line in log.splitlines() if answer.headers["x-request-id"] in line]
+        assert len(lines) == 1 and "GET /v1/models 200" in lines[0], lines
 
 
 def test_the_access_line_as_json(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ from tests.conftest import (
     start_gateway,
 )
 from tests.support.assertions import assert_error
+from tests.support.library import library_with_thumbnails
 from tests.support.moto import MotoServer
 from tests.upstreams.fake_openai import FakeOpenAI
 
@@ -368,6 +369,7 @@ def test_a_thumbnail_lives_beside_its_image_in_the_bucket_and_leaves_with_it(
     account = s3_gateway.new_account("0", test=True)
     url = _generate(s3_gateway, account.key, output_format="png")
     image_id = urlparse(url).path.rsplit("/", 1)[-1].split(".", 1)[0]
+    library_with_thumbnails(s3_gateway, account.key)  # made after the answer
     assert sorted(k for k in moto.keys(BUCKET) if image_id in k) == [
         f"images/{image_id}.png",
         f"images/{image_id}.thumb.webp",
@@ -392,6 +394,7 @@ def test_the_sweep_deletes_an_expired_image_and_its_thumbnail_from_the_bucket(
     with running_gateway(tmp_path_factory, "s3-sweep", None, env) as gateway:
         account = gateway.new_account("0", test=True)
         image_id = urlparse(_generate(gateway, account.key)).path.rsplit("/", 1)[-1].split(".", 1)[0]
+        library_with_thumbnails(gateway, account.key)  # made after the answer
         assert len([k for k in moto.keys(BUCKET) if image_id in k]) == 2  # the image and its thumbnail
         deadline = time.monotonic() + 60
         while [k for k in moto.keys(BUCKET) if image_id in k] and time.monotonic() < deadline:

@@ -84,6 +84,17 @@ async def library(app: InProcess, key: str, **params: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
+async def with_thumbnails(app: InProcess, key: str, **params: str) -> dict[str, Any]:
+    """The library page once every image on it has its thumbnail, made after the answer (bounded wait)."""
+    deadline = time.monotonic() + 30
+    page = await library(app, key, **params)
+    while any(item["thumbnail_url"] is None for item in page["data"]) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        page = await library(app, key, **params)
+    assert all(item["thumbnail_url"] for item in page["data"]), page
+    return page
+
+
 async def found(app: InProcess, key: str, query: str) -> set[str]:
     """The prompts of the images a search finds."""
     return {item["prompt"] for item in (await library(app, key, query=query))["data"]}
@@ -123,7 +134,7 @@ def test_every_stored_image_is_listed_with_what_made_it_and_a_thumbnail(
         )
         assert responses.status_code == 200, responses.text
 
-        page = await library(app, key)
+        page = await with_thumbnails(app, key)  # made after the answers, listed once made
         listed = page["data"]
         assert [i["prompt"] for i in listed] == ["a chat lighthouse", PROMPTS["kite"], PROMPTS["kite"]]
         assert page["has_more"] is False and page["first_id"] == listed[0]["id"] and page["last_id"] == listed[-1]["id"]
@@ -248,7 +259,7 @@ def test_delete_and_retention_take_the_image_its_thumbnail_and_its_index_entry(
         key = await app.new_key()
         for name in ("kite", "lighthouse"):
             await generate(app, key, PROMPTS[name])
-        kite, lighthouse = [(await library(app, key, query=n))["data"][0] for n in ("kite", "lighthouse")]
+        kite, lighthouse = [(await with_thumbnails(app, key, query=n))["data"][0] for n in ("kite", "lighthouse")]
         assert await index_rows(app) == (2, 2)
 
         deleted = await app.http.delete(f"/v1/images/{kite['id']}", headers=auth(key))

@@ -88,6 +88,14 @@ class ManagedProcess:
         except FileNotFoundError:
             return ""
 
+    def log_once(self, text: str, since: int = 0, timeout: float = 10) -> str:
+        """The log from offset `since` once it holds `text` (a bounded poll: the gateway's log lines
+        are written by a thread of their own, a moment after the request they tell of)."""
+        deadline = time.monotonic() + timeout
+        while text not in (log := self.log_text()[since:]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return log
+
     def log_tail(self, lines: int = 50) -> str:
         return "\n".join(self.log_text().splitlines()[-lines:])
 

@@ -8,6 +8,7 @@ import logging
 
 import pytest
 
+from imagegate.observability import redaction
 from imagegate.observability.logs import redact_logs
 from imagegate.observability.redaction import MASK, Redactor
 from imagegate.provenance.credentials import issue_chain
@@ -83,3 +84,36 @@ def test_a_pem_private_key_is_masked_whole_in_messages_reprs_and_tracebacks() ->
     out = stream.getvalue()
     assert body not in out and body[:40] not in out
     assert out.count(MASK) >= 3 and "ValueError" in out
+
+
+CREDENTIAL_SHAPES = [
+    "-----BEGIN EC PRIVATE KEY-----\nMHcCAQEE\n-----END EC PRIVATE KEY-----",
+    "BeArEr abcd.efgh",
+    "BASIC dXNlcjpwYXNz",
+    "sk-live_0123456789",
+    "AIzaSyA0123456789012345678901",
+    "IG_LIVE_no ig_test_AbCdEfGhIjKl",
+    "GET /x?KEY=s3cr3t&x=1",
+    "GET /x;Access-Token=s3cr3tvalue",
+    "GET /x&PassWord=hunter22",
+    '{"X-Goog-Api-Key": "abcdefgh"}',
+    "Authorization: xyzw1234",
+    "ApiKey=abcd1234",
+    "redis://default:pa55w0rd@cache:6379/0",
+    "paſsword: hunter2-long",  # not ASCII: the patterns' own case rules decide
+]
+
+
+@pytest.mark.parametrize("text", CREDENTIAL_SHAPES)
+def test_the_quick_check_never_skips_text_a_pattern_would_change(text: str) -> None:
+    """Text the redactor leaves alone in one scan must be text none of its patterns changes."""
+    changed = any(pattern.sub(replacement, text) != text for pattern, replacement in redaction._PATTERNS)
+    assert changed, text  # each shape is one the patterns mask...
+    assert redaction._may_hold_credential(text)  # ...so the quick check must send it through them
+    assert Redactor([])(text) != text
+
+
+def test_an_access_line_passes_the_quick_check_unchanged() -> None:
+    line = "req_01jd0000000000000000000000 POST /v1/images/generations 200 key=key_01jd000000 model=x images=1 3.1 ms"
+    assert not redaction._may_hold_credential(line)
+    assert Redactor([SECRET])(line) == line

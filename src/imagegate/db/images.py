@@ -21,7 +21,21 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, String, Table, Text, bindparam, delete, insert, select, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Index,
+    String,
+    Table,
+    Text,
+    bindparam,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -168,6 +182,11 @@ def _delete(ids: Sequence[str], indexed: bool, conn: Connection) -> None:
     conn.execute(delete(images).where(images.c.id.in_(ids)))
 
 
+def _mark_thumbnails(ids: list[str], conn: Connection) -> set[str]:
+    conn.execute(update(images).where(images.c.id.in_(ids)).values(thumbnail=True))
+    return set(conn.execute(select(images.c.id).where(images.c.id.in_(ids))).scalars())
+
+
 class ImagesRepo:
     def __init__(self, engine: AsyncEngine, runner: Runner | None = None) -> None:
         self._engine = engine
@@ -202,6 +221,11 @@ class ImagesRepo:
             return
         # one row (n=1) is one statement, atomic without a transaction (one round trip on PostgreSQL)
         await (self._runner.atomic if len(rows) == 1 else self._runner.write)(partial(_insert, rows))
+
+    async def mark_thumbnails(self, image_ids: Sequence[str]) -> set[str]:
+        """Record that these images' thumbnails are stored; the ids that still have a row (an image
+        deleted meanwhile has none, and its thumbnail is the caller's to delete)."""
+        return await self._runner.write(partial(_mark_thumbnails, list(image_ids)))
 
     async def valid(self, account_id: str, now: int, limit: int) -> list[StoredImage]:
         """The account's images whose URL is still valid at `now` (unix seconds), newest first."""

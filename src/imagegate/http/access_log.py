@@ -3,14 +3,15 @@
 A plain ASGI middleware inside `RequestIdMiddleware` (so the request id is known) and outside
 everything else (so a 413 or an unhandled error is logged too). Lines go to the `imagegate.access`
 logger at INFO: `IMAGEGATE_LOG_LEVEL=warning` silences them, `IMAGEGATE_ACCESS_LOG=false` removes the
-middleware, and `IMAGEGATE_LOG_FORMAT=json` prints each line as one JSON object.
+middleware, and `IMAGEGATE_LOG_FORMAT=json` prints each line as one JSON object. A line only builds
+its fields and queues its record here; the log's own thread formats and writes it
+(`observability/logs.py`), so it costs the event loop a few microseconds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import sys
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -19,6 +20,7 @@ import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..observability.logs import queued_stderr
 from ..service.images.summary import RequestSummary
 
 log = logging.getLogger("imagegate.access")
@@ -44,8 +46,7 @@ def configure_access_log(json_lines: bool) -> None:
         log.removeHandler(handler)
     log.propagate = not json_lines
     if json_lines:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(_JsonLines())
+        handler = queued_stderr(_JsonLines())  # written by the log's own thread, like every gateway line
         handler.imagegate_access = True  # type: ignore[attr-defined]
         log.addHandler(handler)
 
@@ -105,10 +106,12 @@ class AccessLogMiddleware:
         if summary.model is not None:
             fields.update(model=summary.model, images=summary.images, cost_micros=summary.cost_micros)
         fields["latency_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        # the record made directly: `log.info` would also walk the stack for a caller no line shows
         if self.json_lines:
-            log.info("access", extra={"access": fields})
+            record = log.makeRecord(log.name, logging.INFO, __file__, 0, "access", (), None, extra={"access": fields})
         else:
-            log.info("%s", text_line(fields))
+            record = log.makeRecord(log.name, logging.INFO, __file__, 0, text_line(fields), (), None)
+        log.handle(record)
 
 
 __all__ = ["AccessLogMiddleware", "configure_access_log", "text_line"]

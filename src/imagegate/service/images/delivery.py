@@ -1,7 +1,8 @@
 """How delivered images reach the client: stored behind signed URLs, or inline as base64.
 
 A stored image is recorded in the images table first (so retention never misses one), with what made
-it (the library lists it), then its bytes and a small WebP thumbnail go to the BlobStore. When the
+it (the library lists it), then its bytes go to the BlobStore, and once they are stored it is queued
+for its library thumbnail, made after the answer (`thumbnails.py`). When the
 store refuses, what may have been written is deleted and the rows with it, so the library does not list
 an image the client was not given; a store that cannot even delete leaves the rows to the sweep (as
 does a request cancelled mid-write: a write in a worker thread may still land, and only a row makes
@@ -18,22 +19,30 @@ from typing import Any
 import pybase64
 
 from ...db.images import ImageOwner, ImagesRepo, NewImage
-from ...domain.blobs import THUMBNAIL_EXT, stored_names
+from ...domain.blobs import stored_names
 from ...domain.ids import new_id
 from ...domain.ports import BlobStore
 from ...domain.request import ImageRequest
 from ...domain.upstream import GeneratedImage
-from ...imaging.thumbnails import thumbnail_of
+from .thumbnails import Thumbnails
 
 log = logging.getLogger("imagegate.delivery")
 
 
 class Delivery:
     def __init__(
-        self, store: BlobStore, url_ttl_seconds: int, index: ImagesRepo | None = None, *, keep_prompts: bool = True
+        self,
+        store: BlobStore,
+        url_ttl_seconds: int,
+        index: ImagesRepo | None = None,
+        *,
+        keep_prompts: bool = True,
+        thumbnails: Thumbnails | None = None,
     ) -> None:
-        """`keep_prompts=False` (IMAGEGATE_LIBRARY_PROMPTS=false): the rows keep no prompt text."""
+        """`keep_prompts=False` (IMAGEGATE_LIBRARY_PROMPTS=false): the rows keep no prompt text.
+        `thumbnails`: where stored images are queued for their library thumbnails (None: none made)."""
         self._store = store
+        self._thumbnails = thumbnails
         self._url_ttl = url_ttl_seconds
         self._index = index
         self._keep_prompts = keep_prompts
@@ -52,26 +61,19 @@ class Delivery:
             ]
         ext = request.output_format
         expires = created + self._url_ttl
-        pixels = request.width * request.height
-        thumbnails = await asyncio.gather(*(thumbnail_of(img.data, pixels) for img in images))
-        new = [
-            NewImage(new_id("img"), img.revised_prompt if self._keep_prompts else None, thumbnail is not None)
-            for img, thumbnail in zip(images, thumbnails, strict=True)
-        ]
+        new = [NewImage(new_id("img"), img.revised_prompt if self._keep_prompts else None) for img in images]
         if self._index is not None:  # known before stored, so the retention sweeper never misses one
             kept = owner if self._keep_prompts else replace(owner, prompt=None)
             await self._index.record(kept, new, ext, expires, created)
         writes = [self._store.put(image.id, ext, img.data) for image, img in zip(new, images, strict=True)]
-        writes += [
-            self._store.put(image.id, THUMBNAIL_EXT, thumbnail)
-            for image, thumbnail in zip(new, thumbnails, strict=True)
-            if thumbnail is not None
-        ]
         # every write settles before a failure is handled: a delete must not overtake a write still running
         failures = [r for r in await asyncio.gather(*writes, return_exceptions=True) if isinstance(r, BaseException)]
         if failures:
             await asyncio.shield(self._discard(new, ext))
             raise failures[0]
+        if self._thumbnails is not None and self._index is not None:  # made after the answer has gone
+            for image, img in zip(new, images, strict=True):
+                self._thumbnails.submit(image.id, img.data, request.width * request.height)
         return [
             {"url": self._store.url_for(image.id, ext, expires), "revised_prompt": img.revised_prompt}
             for image, img in zip(new, images, strict=True)
