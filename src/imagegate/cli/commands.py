@@ -292,10 +292,14 @@ def accounts_limits(
     An option left out means no limit; the end-user budget is kept unless --user-budget-usd or
     --no-user-budget is given.
     """
-    if no_user_budget and (user_budget_usd is not None or user_budget_period is not None):
-        raise click.UsageError("give either --user-budget-usd or --no-user-budget")
-    if user_budget_period is not None and user_budget_usd is None:
-        raise click.UsageError("--user-budget-period needs --user-budget-usd")
+    _check_budget_options(
+        user_budget_usd,
+        user_budget_period,
+        no_user_budget,
+        "--user-budget-usd",
+        "--user-budget-period",
+        "--no-user-budget",
+    )
 
     async def action(admin: AdminService) -> dict[str, Any]:
         result = await admin.accounts.set_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
@@ -313,6 +317,16 @@ def accounts_limits(
         f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}, "
         f"end-user budget {per_user}",
     )
+
+
+def _check_budget_options(
+    usd: str | None, period: str | None, remove: bool, usd_option: str, period_option: str, remove_option: str = ""
+) -> None:
+    """Refuse a budget given together with its removal, or a period without an amount."""
+    if remove and (usd is not None or period is not None):
+        raise click.UsageError(f"give either {usd_option} or {remove_option}")
+    if period is not None and usd is None:
+        raise click.UsageError(f"{period_option} needs {usd_option}")
 
 
 @accounts.command("alerts")
@@ -488,8 +502,7 @@ def keys_create(
     A live key unless --test; a test key is free and answers every model with offline previews.
     """
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    if budget_period is not None and budget_usd is None:
-        raise click.UsageError("--budget-period needs --budget-usd")
+    _check_budget_options(budget_usd, budget_period, False, "--budget-usd", "--budget-period")
 
     async def action(admin: AdminService) -> dict[str, Any]:
         budget = read_budget(budget_usd, budget_period) if budget_usd is not None else None
@@ -542,10 +555,7 @@ def keys_show(key_id: str, as_json: bool) -> None:
 @json_option
 def keys_budget(key_id: str, budget_usd: str | None, budget_period: str | None, clear: bool, as_json: bool) -> None:
     """Set, clear or show the key's budget, with what this period has spent and holds."""
-    if clear and (budget_usd is not None or budget_period is not None):
-        raise click.UsageError("give either --budget-usd or --clear")
-    if budget_period is not None and budget_usd is None:
-        raise click.UsageError("--budget-period needs --budget-usd")
+    _check_budget_options(budget_usd, budget_period, clear, "--budget-usd", "--budget-period", "--clear")
 
     async def action(admin: AdminService) -> dict[str, Any]:
         if budget_usd is None and not clear:
