@@ -12,7 +12,8 @@ import os
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from typing import Any
+from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeVar
 
 import click
 
@@ -20,11 +21,10 @@ from .. import __version__
 from ..config import Settings, load_settings
 from ..domain.errors import GatewayError
 from ..domain.safe_url import safe_url
-from ..service.images.upstream_costs import CostSheets
 from ..service.operator.admin import AdminService, bootstrap_first_run
 from ..service.operator.budgets import read_budget
 from ..service.operator.doctor import diagnose, render, report
-from ..service.operator.samples import PARAMETERS, Samples
+from ..service.operator.samples import PARAMETERS
 from ..wiring import (
     check_output_screening,
     check_provenance,
@@ -38,21 +38,36 @@ from ..wiring import (
 )
 from .tour import command_name, tour
 
+S = TypeVar("S")
+
 json_option = click.option("--json", "as_json", is_flag=True, help="print exactly one JSON object")
+
+
+def _service_call(
+    open_service: Callable[[Settings], AbstractAsyncContextManager[S]],
+    fn: Callable[[S], Awaitable[dict[str, Any]]],
+    settings: Settings | None = None,
+    as_json: bool | None = None,
+) -> dict[str, Any]:
+    """Run `fn` on a service the command opens for itself; a refusal prints its message (or, with
+    --json, its error body: `as_json`, else read from the command line) and exits 1, not a traceback."""
+
+    async def run() -> dict[str, Any]:
+        async with open_service(settings or load_settings()) as service:
+            return await fn(service)
+
+    try:
+        return asyncio.run(run())
+    except GatewayError as exc:
+        wants_json = "--json" in sys.argv if as_json is None else as_json
+        click.echo(json.dumps(exc.body()) if wants_json else f"error: {exc.message}", err=True)
+        sys.exit(1)
 
 
 def _admin_call(
     fn: Callable[[AdminService], Awaitable[dict[str, Any]]], settings: Settings | None = None
 ) -> dict[str, Any]:
-    async def run() -> dict[str, Any]:
-        async with open_admin(settings or load_settings()) as admin:
-            return await fn(admin)
-
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
-        sys.exit(1)
+    return _service_call(open_admin, fn, settings)
 
 
 def _emit(result: dict[str, Any], as_json: bool, human: str) -> None:
@@ -277,10 +292,14 @@ def accounts_limits(
     An option left out means no limit; the end-user budget is kept unless --user-budget-usd or
     --no-user-budget is given.
     """
-    if no_user_budget and (user_budget_usd is not None or user_budget_period is not None):
-        raise click.UsageError("give either --user-budget-usd or --no-user-budget")
-    if user_budget_period is not None and user_budget_usd is None:
-        raise click.UsageError("--user-budget-period needs --user-budget-usd")
+    _check_budget_options(
+        user_budget_usd,
+        user_budget_period,
+        no_user_budget,
+        "--user-budget-usd",
+        "--user-budget-period",
+        "--no-user-budget",
+    )
 
     async def action(admin: AdminService) -> dict[str, Any]:
         result = await admin.accounts.set_limits(account_id, rpm=rpm, ipm=ipm, max_in_flight=max_in_flight)
@@ -298,6 +317,16 @@ def accounts_limits(
         f"{result['id']}  rpm {result['rpm']}, ipm {result['ipm']}, in flight {result['max_in_flight']}, "
         f"end-user budget {per_user}",
     )
+
+
+def _check_budget_options(
+    usd: str | None, period: str | None, remove: bool, usd_option: str, period_option: str, remove_option: str = ""
+) -> None:
+    """Refuse a budget given together with its removal, or a period without an amount."""
+    if remove and (usd is not None or period is not None):
+        raise click.UsageError(f"give either {usd_option} or {remove_option}")
+    if period is not None and usd is None:
+        raise click.UsageError(f"{period_option} needs {usd_option}")
 
 
 @accounts.command("alerts")
@@ -473,8 +502,7 @@ def keys_create(
     A live key unless --test; a test key is free and answers every model with offline previews.
     """
     allowed = [m.strip() for m in models.split(",") if m.strip()] if models else None
-    if budget_period is not None and budget_usd is None:
-        raise click.UsageError("--budget-period needs --budget-usd")
+    _check_budget_options(budget_usd, budget_period, False, "--budget-usd", "--budget-period")
 
     async def action(admin: AdminService) -> dict[str, Any]:
         budget = read_budget(budget_usd, budget_period) if budget_usd is not None else None
@@ -527,10 +555,7 @@ def keys_show(key_id: str, as_json: bool) -> None:
 @json_option
 def keys_budget(key_id: str, budget_usd: str | None, budget_period: str | None, clear: bool, as_json: bool) -> None:
     """Set, clear or show the key's budget, with what this period has spent and holds."""
-    if clear and (budget_usd is not None or budget_period is not None):
-        raise click.UsageError("give either --budget-usd or --clear")
-    if budget_period is not None and budget_usd is None:
-        raise click.UsageError("--budget-period needs --budget-usd")
+    _check_budget_options(budget_usd, budget_period, clear, "--budget-usd", "--budget-period", "--clear")
 
     async def action(admin: AdminService) -> dict[str, Any]:
         if budget_usd is None and not clear:
@@ -752,15 +777,7 @@ def margin(start: str | None, end: str | None, as_json: bool) -> None:
     """Revenue, upstream cost and margin per model and route, with totals."""
     from ..service.operator.margin import margin_window
 
-    async def run() -> dict[str, Any]:
-        async with open_margin(load_settings()) as report:
-            return await report.report(*margin_window(start, end))
-
-    try:
-        result = asyncio.run(run())
-    except GatewayError as exc:
-        click.echo(json.dumps(exc.body()) if as_json else f"error: {exc.message}", err=True)
-        sys.exit(1)
+    result = _service_call(open_margin, lambda report: report.report(*margin_window(start, end)), as_json=as_json)
     _emit(result, as_json, _margin_table(result))
 
 
@@ -779,18 +796,6 @@ def _margin_table(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _costs_call(fn: Callable[[CostSheets], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    async def run() -> dict[str, Any]:
-        async with open_costs(load_settings()) as costs:
-            return await fn(costs)
-
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
-        sys.exit(1)
-
-
 @main.group()
 def costs() -> None:
     """What the upstreams charge: each route's cost sheet (the margin report's cost side)."""
@@ -800,7 +805,7 @@ def costs() -> None:
 @json_option
 def costs_list(as_json: bool) -> None:
     """Every route's live upstream cost sheet, and the items set over the catalog's."""
-    result = _costs_call(lambda c: c.listing())
+    result = _service_call(open_costs, lambda c: c.listing())
     lines = []
     for route in result["data"]:
         sheet = route["sheet"]
@@ -820,20 +825,8 @@ def costs_list(as_json: bool) -> None:
 def costs_set(model: str, route: str, item: str, usd: str, as_json: bool) -> None:
     """Set ITEM of ROUTE's cost sheet: `tokens.KIND` in USD per million tokens, `per_image.QUALITY.SIZE` in USD
     per image (SIZE `*` for any other). Records written from then on are costed with it."""
-    result = _costs_call(lambda c: c.set(model, route, item, usd))
+    result = _service_call(open_costs, lambda c: c.set(model, route, item, usd))
     _emit(result, as_json, f"{result['model']} {result['route']} {result['item']} = {result['micros']} micros")
-
-
-def _samples_call(fn: Callable[[Samples], Awaitable[dict[str, Any]]]) -> dict[str, Any]:
-    async def run() -> dict[str, Any]:
-        async with open_samples(load_settings()) as samples:
-            return await fn(samples)
-
-    try:
-        return asyncio.run(run())
-    except GatewayError as exc:
-        click.echo(json.dumps(exc.body()) if "--json" in sys.argv else f"error: {exc.message}", err=True)
-        sys.exit(1)
 
 
 def _parameter(text: str) -> tuple[str, Any]:
@@ -868,7 +861,7 @@ def samples_add(model: str, file: Any, prompt: str, params: tuple[str, ...], as_
     """Show FILE (PNG, JPEG or WEBP) on MODEL's page, with its prompt and parameters."""
     data = file.read()
     fields = dict(_parameter(p) for p in params)
-    result = _samples_call(lambda s: s.add(model, data, prompt, fields))
+    result = _service_call(open_samples, lambda s: s.add(model, data, prompt, fields))
     _emit(result, as_json, f"{result['id']}: {result['model']} {result['width']}x{result['height']} {result['url']}")
 
 
@@ -877,7 +870,7 @@ def samples_add(model: str, file: Any, prompt: str, params: tuple[str, ...], as_
 @json_option
 def samples_list(model: str | None, as_json: bool) -> None:
     """Every sample, by model."""
-    result = _samples_call(lambda s: s.listing(model))
+    result = _service_call(open_samples, lambda s: s.listing(model))
     lines = [f"{s['id']}  {s['model']:22} {s['width']}x{s['height']}  {s['prompt'][:60]}" for s in result["data"]]
     _emit(result, as_json, "\n".join(lines) or "no samples")
 
@@ -887,7 +880,7 @@ def samples_list(model: str | None, as_json: bool) -> None:
 @json_option
 def samples_remove(sample_id: str, as_json: bool) -> None:
     """Take a sample off its model's page (its image is deleted)."""
-    result = _samples_call(lambda s: s.remove(sample_id))
+    result = _service_call(open_samples, lambda s: s.remove(sample_id))
     _emit(result, as_json, f"removed {result['id']}")
 
 

@@ -9,9 +9,9 @@ refuses the image, `flag` ones leave an audit record. The format is documented i
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from .safety_text import PolicyError
 
@@ -19,6 +19,27 @@ CLASSIFIERS = ("local", "moderation")
 """The signal tables a category may have: `IMAGEGATE_OUTPUT_SCREENING`'s modes."""
 _ACTIONS = ("block", "flag", "off")
 _KEYS = ("label", "action", *CLASSIFIERS, "replace")
+
+
+class _Acting(Protocol):
+    @property
+    def action(self) -> str: ...
+
+
+_C = TypeVar("_C", bound=_Acting)
+
+
+def first_block(categories: Iterable[_C], matches: Callable[[_C], bool]) -> tuple[_C | None, tuple[_C, ...]]:
+    """A policy's verdict, for prompts and for images alike: the first matching `block` category (or
+    None), and the matching `flag` categories before it; `off` ones are passed over."""
+    flagged: list[_C] = []
+    for category in categories:
+        if category.action == "off" or not matches(category):
+            continue
+        if category.action == "block":
+            return category, tuple(flagged)
+        flagged.append(category)
+    return None, tuple(flagged)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,14 +68,7 @@ class OutputPolicy:
     categories: tuple[OutputCategory, ...] = ()
 
     def judge(self, classifier: str, scores: Mapping[str, float]) -> OutputVerdict:
-        flagged: list[OutputCategory] = []
-        for category in self.categories:
-            if category.action == "off" or not category.matches(classifier, scores):
-                continue
-            if category.action == "block":
-                return OutputVerdict(category, tuple(flagged))
-            flagged.append(category)
-        return OutputVerdict(None, tuple(flagged))
+        return OutputVerdict(*first_block(self.categories, lambda c: c.matches(classifier, scores)))
 
     def names(self) -> frozenset[str]:
         return frozenset(c.name for c in self.categories)
@@ -147,5 +161,6 @@ __all__ = [
     "OutputVerdict",
     "build_output",
     "detector_scores",
+    "first_block",
     "merge_output",
 ]

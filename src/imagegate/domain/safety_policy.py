@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .masking import unmask, vocabulary
-from .output_policy import OutputPolicy, build_output, merge_output
+from .output_policy import OutputPolicy, build_output, first_block, merge_output
 from .safety_text import Normalized, PolicyError, TermSet, compile_pattern, fold, normalize
 
 ACTIONS = ("block", "flag", "off")
@@ -130,14 +130,7 @@ class SafetyPolicy:
     def screen(self, prompt: str) -> Screening:
         text = self.prepare(prompt)
         hits = _ListHits(self.lists, text)
-        flagged: list[Category] = []
-        for category in self.categories:
-            if category.action == "off" or not category.matches(text, hits):
-                continue
-            if category.action == "block":
-                return Screening(category, tuple(flagged))
-            flagged.append(category)
-        return Screening(None, tuple(flagged))
+        return Screening(*first_block(self.categories, lambda c: c.matches(text, hits)))
 
     def stricter(self, extra: AccountSafety) -> SafetyPolicy:
         """This policy plus an account's additions: flagged or disabled categories it names

@@ -13,7 +13,7 @@ from ...domain.money import amount_text
 from ...domain.text import check_text
 from ...service.operator import fields as admin_fields
 from ...service.operator.admin import AdminService
-from ...service.operator.budgets import read_budget
+from ...service.operator.budgets import budget_in
 from ...service.timerange import time_range
 from ..auth import require_admin
 from ..gateway import gateway
@@ -92,7 +92,7 @@ async def create_key(account_id: str, request: Request) -> dict[str, Any]:
         models=body.get("models"),
         rpm=body.get("rpm"),
         ipm=body.get("ipm"),
-        budget=read_budget(body["budget_usd"], body.get("budget_period")) if "budget_usd" in body else None,
+        budget=budget_in(body) if "budget_usd" in body else None,
     )
 
 

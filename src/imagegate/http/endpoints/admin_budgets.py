@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 
 from ...service.operator import fields as admin_fields
-from ...service.operator.budgets import BudgetsAdmin, read_budget
+from ...service.operator.budgets import BudgetsAdmin, budget_in
 from ..auth import require_admin
 from .admin import _admin, _body, _storable_params
 
@@ -23,8 +23,7 @@ def _budgets(request: Request) -> BudgetsAdmin:
 @router.put("/keys/{key_id}/budget")
 async def set_key_budget(key_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.KEY_BUDGET)
-    budget = read_budget(body["budget_usd"], body.get("budget_period"))
-    return await _admin(request).keys.set_budget(key_id, budget)
+    return await _admin(request).keys.set_budget(key_id, budget_in(body))
 
 
 @router.delete("/keys/{key_id}/budget")
@@ -41,8 +40,7 @@ async def account_budgets(account_id: str, request: Request) -> dict[str, Any]:
 @router.put("/accounts/{account_id}/user-budget")
 async def set_user_budget(account_id: str, request: Request) -> dict[str, Any]:
     body = await _body(request, admin_fields.USER_BUDGET)
-    budget = read_budget(body["budget_usd"], body.get("budget_period"))
-    return await _budgets(request).set_user_budget(account_id, budget)
+    return await _budgets(request).set_user_budget(account_id, budget_in(body))
 
 
 @router.delete("/accounts/{account_id}/user-budget")

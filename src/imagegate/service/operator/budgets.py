@@ -4,6 +4,7 @@ and how a budget is shown, with what its current period has spent and holds."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +28,11 @@ def read_budget(amount: object, period: object, prefix: str = "") -> Budget:
     if micros <= 0:
         raise InvalidRequest("A budget must be a positive amount (clear it to have none).", param=param)
     return Budget(micros, chosen)
+
+
+def budget_in(body: Mapping[str, Any]) -> Budget:
+    """The budget an admin API body gives in its `budget_usd` and `budget_period` fields, or a 400."""
+    return read_budget(body["budget_usd"], body.get("budget_period"))
 
 
 def budget_json(
@@ -127,4 +133,4 @@ def _account_json(account_id: str, row: AccountBudgets) -> dict[str, Any]:
     }
 
 
-__all__ = ["BudgetsAdmin", "budget_json", "read_budget"]
+__all__ = ["BudgetsAdmin", "budget_in", "budget_json", "read_budget"]
