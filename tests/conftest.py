@@ -179,6 +179,19 @@ def database_url(request: pytest.FixtureRequest, shared_postgres: SharedPostgres
     return None if request.param == "sqlite" else shared_postgres.url()
 
 
+@pytest.fixture(scope="module")
+def module_database_url(database_url: str | None) -> Iterator[str | None]:
+    """Like `database_url`, but on PostgreSQL a database of this module's own: for a module whose
+    gateway runs async jobs, which any other module's gateway on the shared database could claim (and
+    store its images where this gateway cannot serve them)."""
+    if database_url is None:
+        yield None
+        return
+    database = PostgresDatabase()
+    yield database.create()
+    database.drop()
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def own_database_url(request: pytest.FixtureRequest) -> Iterator[str | None]:
     """Like `database_url`, but a database of this test's own: for a test whose gateways must be the

@@ -191,7 +191,7 @@ def test_account_endpoint_shows_balance_and_key(gateway: Gateway, upstream: Fake
         "balance_micros": 10_000_000 - 53_000,
         "held_micros": 0,
         "currency": "USD",
-        "key": {"id": account.key_id, "mode": "live", "allowed_models": None, "rate_limit": None},
+        "key": {"id": account.key_id, "mode": "live", "allowed_models": None, "rate_limit": None, "budget": None},
     }
 
 

@@ -41,9 +41,9 @@ FAST = {
 
 @pytest.fixture(scope="module")
 def hooks_gateway(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, module_database_url: str | None
 ) -> Iterator[Gateway]:
-    yield from serve_in_process(tmp_path_factory, "hooks", fake_openai, database_url, FAST)
+    yield from serve_in_process(tmp_path_factory, "hooks", fake_openai, module_database_url, FAST)
 
 
 @pytest.fixture(scope="module")

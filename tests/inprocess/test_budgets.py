@@ -34,9 +34,9 @@ ENV = {**FAST, "IMAGEGATE_END_USER_HEADER": HEADER, "IMAGEGATE_JOB_POLL_SECONDS"
 
 @pytest.fixture(scope="module")
 def gw(
-    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, database_url: str | None
+    tmp_path_factory: pytest.TempPathFactory, fake_openai: FakeOpenAI, module_database_url: str | None
 ) -> Iterator[Gateway]:
-    yield from serve_in_process(tmp_path_factory, "budgets", fake_openai, database_url, ENV)
+    yield from serve_in_process(tmp_path_factory, "budgets", fake_openai, module_database_url, ENV)
 
 
 @pytest.fixture(scope="module")
