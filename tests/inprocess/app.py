@@ -20,6 +20,18 @@ from imagegate.config import Settings, load_settings
 from imagegate.wiring import Gateway
 
 
+def offline_routes(*models: str, editing: tuple[str, ...] = ()) -> str:
+    """A catalog overlay that gives each of `models` one route on the offline `preview` provider (real
+    prices, no upstream); `editing`: models (of those) the overlay also lets edit (`img2img`)."""
+    overlay = [f"[models.{model}]\nimg2img = true\n" for model in editing]
+    overlay += [
+        f'[[models.{model}.routes]]\nname = "offline"\nprovider = "preview"\ncredentials = "none"\n'
+        'upstream_model = "preview"\n'
+        for model in models
+    ]
+    return "\n" + "\n".join(overlay)
+
+
 def app_settings(data_dir: Path, catalog_toml: str | None = None, **env: str) -> Settings:
     """Settings as an operator's environment gives them; `catalog_toml` is merged over the shipped catalog."""
     values = {"IMAGEGATE_DATA_DIR": str(data_dir), "IMAGEGATE_SIGNING_SECRET": "in-process-test-secret", **env}

@@ -16,16 +16,10 @@ import httpx
 
 from tests.support.assertions import assert_error
 
-from .app import InProcess, app_settings, open_app
+from .app import InProcess, app_settings, offline_routes, open_app
 
 TOKEN = "admin-pages-token"
-OFFLINE = """
-[[models.gpt-image-2.routes]]
-name = "offline"
-provider = "preview"
-credentials = "none"
-upstream_model = "preview"
-"""
+OFFLINE = offline_routes("gpt-image-2")
 Scenario = Callable[[InProcess, httpx.AsyncClient], Awaitable[None]]
 
 

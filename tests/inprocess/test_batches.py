@@ -23,7 +23,7 @@ from imagegate.db.batches import batch_files, batches
 from imagegate.db.engine import create_engine
 from tests.support.assertions import assert_error
 
-from .app import InProcess, app_settings, open_app
+from .app import InProcess, app_settings, offline_routes, open_app
 
 pytestmark = pytest.mark.tier("in_process")
 
@@ -31,16 +31,7 @@ LOW_1024 = 6_000
 """gpt-image-2's live price of one low-quality 1024x1024 image, in micro-USD."""
 BATCH_LOW_1024 = LOW_1024 // 2
 """The bundled catalog gives gpt-image-2 half price in a batch."""
-OFFLINE_GPT_IMAGE = """
-[models.gpt-image-2]
-img2img = true
-
-[[models.gpt-image-2.routes]]
-name = "offline"
-provider = "preview"
-credentials = "none"
-upstream_model = "preview"
-"""
+OFFLINE_GPT_IMAGE = offline_routes("gpt-image-2", editing=("gpt-image-2",))
 ENDPOINT = "/v1/images/generations"
 EDITS = "/v1/images/edits"
 Scenario = Callable[[InProcess], Awaitable[None]]

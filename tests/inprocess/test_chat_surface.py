@@ -19,21 +19,9 @@ import openai
 import pytest
 from PIL import Image
 
-from .app import InProcess, app_settings, open_app
+from .app import InProcess, app_settings, offline_routes, open_app
 
-OFFLINE = """
-[[models.gpt-image-2.routes]]
-name = "offline"
-provider = "preview"
-credentials = "none"
-upstream_model = "preview"
-
-[[models.nano-banana-2.routes]]
-name = "offline"
-provider = "preview"
-credentials = "none"
-upstream_model = "preview"
-"""
+OFFLINE = offline_routes("gpt-image-2", "nano-banana-2")
 """gpt-image-2 (which does not edit) and nano-banana-2 (which does) at their real prices, drawn offline."""
 LOW_1024 = 6_000
 """gpt-image-2's price of one low-quality 1024x1024 image, in micro-USD."""

@@ -19,20 +19,11 @@ from sqlalchemy import update
 from imagegate.db.engine import create_engine
 from imagegate.db.tables import jobs
 
-from .app import InProcess, app_settings, open_app
+from .app import InProcess, app_settings, offline_routes, open_app
 
 LOW_1024 = 6_000
 """gpt-image-2's live price of one low-quality 1024x1024 image, in micro-USD."""
-OFFLINE_GPT_IMAGE = """
-[models.gpt-image-2]
-img2img = true
-
-[[models.gpt-image-2.routes]]
-name = "offline"
-provider = "preview"
-credentials = "none"
-upstream_model = "preview"
-"""
+OFFLINE_GPT_IMAGE = offline_routes("gpt-image-2", editing=("gpt-image-2",))
 """gpt-image-2 at its real prices, drawn by the offline preview (edits on, as an operator may turn them on)."""
 FIELDS = {"model": "gpt-image-2", "prompt": "a red kite over the sea", "quality": "low", "size": "1024x1024"}
 ASYNC = {"Prefer": "respond-async"}

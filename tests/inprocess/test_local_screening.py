@@ -22,16 +22,10 @@ from imagegate.providers.local_classifier import LocalDetector
 from tests.upstreams.fake_openai import FakeOpenAI, render_image
 from tests.upstreams.marked_images import render_marked
 
-from .app import app_settings, open_app
+from .app import app_settings, offline_routes, open_app
 
 UPSTREAM_KEY = "sk-fake-upstream-local"
-OFFLINE_GPT_IMAGE = """
-[[models.gpt-image-2.routes]]
-name = "offline"
-provider = "preview"
-credentials = "none"
-upstream_model = "preview"
-"""
+OFFLINE_GPT_IMAGE = offline_routes("gpt-image-2")
 STRICT_PARTIAL_NUDITY = """
 [output.categories.partial_nudity]
 action = "block"
