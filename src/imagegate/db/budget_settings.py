@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..domain.budgets import Budget, BudgetClaim
 from .accounts import stored_budget
 from .budgets import account_budgets, budget_holds, budget_spend
-from .ledger import _Statement
+from .ledger_pg import Statement
 from .runner import EngineRunner, Runner
 from .tables import accounts, api_keys, holds
 
@@ -78,7 +78,7 @@ def _upsert(dialect: str, values: dict[str, Any], changes: dict[str, Any]) -> An
 
 # PostgreSQL: both marks in one statement (one round trip per capture). The account's mark, when
 # its balance is now below an armed threshold; the key budget's, when the capture used it up.
-_PG_AFTER_CAPTURE = _Statement("""
+_PG_AFTER_CAPTURE = Statement("""
 WITH lb AS (
     UPDATE account_budgets SET low_balance_alerted = TRUE
     FROM accounts

@@ -21,25 +21,32 @@ SQLite keeps the statement-by-statement units (there a statement costs microseco
 
 from __future__ import annotations
 
-import re
+import asyncio
+import logging
+from collections.abc import Awaitable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, text, update
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.budgets import BudgetClaim
 from ..domain.ids import new_id
 from ..domain.money import MAX_BALANCE_MICROS
-from .budgets import PG_SETTLE_BUDGETS_CTE, claim_budgets, close_budgets, refund_budgets, spend_discrepancies
+from .budgets import claim_budgets, close_budgets, refund_budgets, spend_discrepancies
 from .clock import utcnow
+from .group_commit import Answer, GroupCommit
+from .ledger_pg import SETTLE, HoldAsk, SettleAsk, settle_batch, settle_params, take_batch, take_one
 from .runner import EngineRunner, PostgresRunner, Runner
 from .tables import accounts, holds, jobs, ledger_entries, usage_records
+from .unreachable import is_unreachable
 from .usage import INSERT_USAGE, UsageRecord, insert_once, mark_refunded
+
+log = logging.getLogger("imagegate.db")
+T = TypeVar("T")
 
 # The hot path's statements, built once (building a statement costs more than running it on SQLite).
 _TAKE = (
@@ -68,148 +75,6 @@ _SETTLE_ACCOUNT = (
         balance_micros=accounts.c.balance_micros - bindparam("capture"),
     )
 )
-
-
-_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
-def _cast(name: str, column: Any) -> str:
-    """A typed parameter: PostgreSQL cannot infer the type of a parameter in a SELECT list."""
-    return f"CAST(:{name} AS {column.type.compile(dialect=_PG)})"
-
-
-def _cols(table: Any) -> str:
-    return ", ".join(_PG.identifier_preparer.quote(c.name) for c in table.c)
-
-
-_ENTRY_COLS = _cols(ledger_entries)
-_E = ledger_entries.c
-
-# One round trip: take the credit (conditional UPDATE), insert the hold and its ledger entry. When the
-# account lacks the credit, `a` is empty and so are the inserts that select from it.
-_PG_TAKE_HOLD_SQL = f"""
-WITH a AS (
-    UPDATE accounts SET held_micros = held_micros + {_cast("amount", accounts.c.held_micros)}
-    WHERE id = {_cast("account_id", accounts.c.id)}
-      AND balance_micros - held_micros >= {_cast("amount", accounts.c.held_micros)}
-    RETURNING id
-), h AS (
-    INSERT INTO holds (id, account_id, request_id, amount_micros, status, created_at, expires_at, run_id)
-    SELECT {_cast("hold_id", holds.c.id)}, a.id, {_cast("request_id", holds.c.request_id)},
-           {_cast("amount", holds.c.amount_micros)}, 'open', {_cast("now", holds.c.created_at)},
-           {_cast("expires_at", holds.c.expires_at)}, {_cast("run_id", holds.c.run_id)}
-    FROM a
-    RETURNING id, account_id
-)
-INSERT INTO ledger_entries ({_ENTRY_COLS})
-SELECT {_cast("entry_id", _E.id)}, h.account_id, 'hold', 0, {_cast("amount", _E.held_delta_micros)},
-       'hold', {_cast("request_id", _E.request_id)}, h.id, {_cast("now", _E.created_at)}
-FROM h
-RETURNING hold_id
-"""
-
-_USAGE_SELECT = ", ".join(_cast(f"u_{c.name}", c) for c in usage_records.c)
-
-# One round trip: close the open hold (only if the capture fits in it), move held and captured money,
-# write the capture and/or release entries and the usage record. When the hold is not open, `h` is
-# empty and nothing else happens; the caller then runs the statement-by-statement unit.
-_PG_SETTLE_SQL = f"""
-WITH h AS (
-    UPDATE holds SET status = {_cast("status", holds.c.status)}
-    WHERE id = {_cast("hold_id", holds.c.id)} AND status = 'open'
-      AND amount_micros >= {_cast("capture", holds.c.amount_micros)} AND {_cast("capture", holds.c.amount_micros)} >= 0
-    RETURNING account_id, amount_micros, request_id
-), a AS (
-    UPDATE accounts
-    SET held_micros = accounts.held_micros - h.amount_micros,
-        balance_micros = accounts.balance_micros - {_cast("capture", accounts.c.balance_micros)}
-    FROM h WHERE accounts.id = h.account_id
-    RETURNING accounts.id
-){PG_SETTLE_BUDGETS_CTE}, e AS (
-    INSERT INTO ledger_entries ({_ENTRY_COLS})
-    SELECT {_cast("capture_id", _E.id)}, h.account_id, 'capture', -{_cast("capture", _E.amount_micros)},
-           -{_cast("capture", _E.amount_micros)}, {_cast("reason", _E.reason)}, h.request_id,
-           {_cast("hold_id", _E.hold_id)}, {_cast("now", _E.created_at)}
-    FROM h WHERE {_cast("capture", _E.amount_micros)} > 0
-    UNION ALL
-    SELECT {_cast("release_id", _E.id)}, h.account_id, 'release', 0,
-           {_cast("capture", _E.amount_micros)} - h.amount_micros, {_cast("release_reason", _E.reason)}, h.request_id,
-           {_cast("hold_id", _E.hold_id)}, {_cast("now", _E.created_at)}
-    FROM h WHERE h.amount_micros > {_cast("capture", _E.amount_micros)}
-    RETURNING id
-), u AS (
-    INSERT INTO usage_records ({_cols(usage_records)})
-    SELECT {_USAGE_SELECT} FROM h WHERE CAST(:with_usage AS BOOLEAN)
-    RETURNING id
-)
-SELECT h.account_id FROM h
-"""
-_NO_USAGE = {f"u_{c.name}": None for c in usage_records.c}
-
-
-def _positional(sql: str) -> tuple[str, tuple[str, ...]]:
-    """`:name` parameters -> asyncpg's `$n`, and the names in their order."""
-    names: list[str] = []
-
-    def number(match: re.Match[str]) -> str:
-        if match.group(1) not in names:
-            names.append(match.group(1))
-        return f"${names.index(match.group(1)) + 1}"
-
-    return re.sub(r"(?<![:\w]):(\w+)", number, sql), tuple(names)
-
-
-class _Statement:
-    """One statement in both forms: SQLAlchemy's `text()` (any PostgreSQL runner) and asyncpg's own."""
-
-    def __init__(self, sql: str) -> None:
-        self.text = text(sql)
-        self.raw, self.names = _positional(sql)
-
-    async def fetchrow(self, runner: Runner, params: dict[str, Any]) -> Any:
-        if isinstance(runner, PostgresRunner):
-            return await runner.fetchrow(self.raw, *(params[name] for name in self.names))
-        return await runner.atomic(partial(_first, self.text, params))
-
-
-def _first(statement: Any, params: dict[str, Any], conn: Connection) -> Any:
-    return conn.execute(statement, params).first()
-
-
-_PG_TAKE_HOLD = _Statement(_PG_TAKE_HOLD_SQL)
-_PG_SETTLE = _Statement(_PG_SETTLE_SQL)
-
-
-def _pg_take_hold_params(
-    account_id: str, request_id: str, amount: int, ttl_seconds: int, run_id: str | None
-) -> dict[str, Any]:
-    now = utcnow()
-    return {
-        "amount": amount,
-        "account_id": account_id,
-        "hold_id": new_id("hold"),
-        "request_id": request_id,
-        "now": now,
-        "expires_at": now + timedelta(seconds=ttl_seconds),
-        "run_id": run_id,
-        "entry_id": new_id("led"),
-    }
-
-
-def _pg_settle_params(hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> dict[str, Any]:
-    params: dict[str, Any] = {
-        "status": "settled" if capture else "released",
-        "hold_id": hold_id,
-        "capture": capture,
-        "capture_id": new_id("led"),
-        "release_id": new_id("led"),
-        "reason": reason,
-        "release_reason": reason if not capture else "rest of the hold released",
-        "now": utcnow(),
-        "with_usage": usage is not None,
-    }
-    params.update({f"u_{k}": v for k, v in asdict(usage).items()} if usage is not None else _NO_USAGE)
-    return params
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,8 +142,10 @@ def _take_hold(
     return hold_id
 
 
-def _settle(hold_id: str, capture: int, reason: str, usage: UsageRecord | None, conn: Connection) -> bool:
-    closed = _close(hold_id, capture, reason, "settled" if capture else "released", conn)
+def _settle(
+    hold_id: str, capture: int, reason: str, usage: UsageRecord | None, conn: Connection, *, budgeted: bool = True
+) -> bool:
+    closed = _close(hold_id, capture, reason, "settled" if capture else "released", conn, budgeted=budgeted)
     if usage is not None and closed:
         conn.execute(INSERT_USAGE, asdict(usage))
     elif usage is not None and not capture:  # a capture that found no open hold is not recorded as one
@@ -325,14 +192,16 @@ def _refund(hold_id: str, reason: str, usage: UsageRecord | None, conn: Connecti
     return amount
 
 
-def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connection) -> bool:
+def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connection, *, budgeted: bool = True) -> bool:
+    """Close the open hold (False if it is not open); `budgeted`: it may have claimed budgets."""
     row = conn.execute(_CLOSE_HOLD, {"hold_id": hold_id, "new_status": status}).first()
     if row is None:
         return False
     if not 0 <= capture <= row.amount_micros:
         raise ValueError(f"capture {capture} is outside the hold of {row.amount_micros}")
     conn.execute(_SETTLE_ACCOUNT, {"account_id": row.account_id, "held": row.amount_micros, "capture": capture})
-    close_budgets(hold_id, row.amount_micros, capture, conn)
+    if budgeted:
+        close_budgets(hold_id, row.amount_micros, capture, conn)
     now = utcnow()
     entries = []
     if capture:
@@ -365,12 +234,33 @@ def _close(hold_id: str, capture: int, reason: str, status: str, conn: Connectio
     return True
 
 
+async def _answer(work: Awaitable[T]) -> Answer[T]:
+    """One operation's own outcome in a batch: its result, or its exception (for its caller alone)."""
+    try:
+        return await work
+    except Exception as error:
+        return error
+
+
+_orphan_releases: set[asyncio.Future[bool]] = set()
+"""Releases of orphaned holds under way (a task must be referenced until it ends)."""
+
+
 class LedgerRepo:
+    BATCH_CAP = 256
+    """The most holds (or settlements) one batch takes on PostgreSQL."""
+
     def __init__(self, engine: AsyncEngine, runner: Runner | None = None, run_id: str | None = None) -> None:
         self._engine = engine
         self._runner = runner or EngineRunner(engine)
         self._run_id = run_id  # this process's run: a restart releases its open holds (service/recovery.py)
         self._one_statement = engine.dialect.name == "postgresql"
+        # PostgreSQL's request path in batches (group commit, ledger_pg.py); with asyncpg only
+        self._holds: GroupCommit[HoldAsk, str | None] | None = None
+        self._settles: GroupCommit[SettleAsk, bool] | None = None
+        if isinstance(self._runner, PostgresRunner):
+            self._holds = GroupCommit(self._take_batch, cap=self.BATCH_CAP, orphaned=self._give_back)
+            self._settles = GroupCommit(self._settle_batch, cap=self.BATCH_CAP)
 
     async def take_hold(
         self,
@@ -392,10 +282,30 @@ class LedgerRepo:
         if budgets:
             unit = partial(_take_hold, account_id, request_id, amount, ttl_seconds, run_id, budgets=budgets)
             return await self._runner.write(unit)
+        ask = HoldAsk(account_id, request_id, amount, ttl_seconds, run_id)
+        if self._holds is not None:
+            return await self._holds.submit(ask)
         if self._one_statement:
-            params = _pg_take_hold_params(account_id, request_id, amount, ttl_seconds, run_id)
-            return params["hold_id"] if await _PG_TAKE_HOLD.fetchrow(self._runner, params) is not None else None
+            return await take_one(self._runner, ask)
         return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds, run_id))
+
+    async def _take_batch(self, asks: Sequence[HoldAsk]) -> list[Answer[str | None]]:
+        assert isinstance(self._runner, PostgresRunner)
+        try:
+            return list(await take_batch(self._runner, asks))
+        except Exception as error:
+            if len(asks) == 1 or is_unreachable(error):
+                raise
+            # the batch's own failure (a deadlock with another node's batch): rolled back, so each alone
+            log.warning("a batch of %d holds failed (%s); taking them one by one", len(asks), error)
+            return [await _answer(take_one(self._runner, ask)) for ask in asks]
+
+    def _give_back(self, ask: HoldAsk, hold_id: str | None) -> None:
+        """A hold taken for a caller that was cancelled meanwhile: nobody will settle it, release it now."""
+        if hold_id is not None:
+            task = asyncio.ensure_future(self.release(hold_id, budgeted=False))
+            _orphan_releases.add(task)
+            task.add_done_callback(_orphan_releases.discard)
 
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
         """Top up (or adjust) the balance with its ledger entry, in one transaction.
@@ -417,22 +327,52 @@ class LedgerRepo:
             await conn.execute(insert(ledger_entries).values(entry(account_id, kind, amount=micros, reason=reason)))
         return True
 
-    async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> bool:
+    async def settle(
+        self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None, *, budgeted: bool = True
+    ) -> bool:
         """Capture `capture` (at most the hold) and release the rest; False if the hold is no longer open.
 
-        The request's usage record, when given, is written in the same transaction.
+        The request's usage record, when given, is written in the same transaction. `budgeted`: the
+        hold may have claimed budgets; False only for a hold known to have claimed none (its budget
+        spend rows are then not looked for).
         """
+        if self._settles is not None and not budgeted:
+            return await self._settles.submit(SettleAsk(hold_id, capture, reason, usage))
         # On PostgreSQL one statement settles an open hold. When it closes nothing (the hold is no longer
         # open, or the capture is outside it) the unit below decides exactly as before: False, a
         # ValueError, or a release's usage record written anyway.
         if self._one_statement and (
-            await _PG_SETTLE.fetchrow(self._runner, _pg_settle_params(hold_id, capture, reason, usage)) is not None
+            await SETTLE[budgeted].fetchrow(self._runner, settle_params(hold_id, capture, reason, usage)) is not None
         ):
             return True
-        return await self._runner.write(partial(_settle, hold_id, capture, reason, usage))
+        return await self._runner.write(partial(_settle, hold_id, capture, reason, usage, budgeted=budgeted))
 
-    async def release(self, hold_id: str, usage: UsageRecord | None = None) -> bool:
-        return await self.settle(hold_id, 0, "released", usage)
+    async def _settle_batch(self, asks: Sequence[SettleAsk]) -> list[Answer[bool]]:
+        try:
+            closed = await settle_batch(self._runner, asks)
+        except Exception as error:
+            if len(asks) == 1 or is_unreachable(error):
+                raise
+            # the batch's own failure (a deadlock, a usage record written twice): rolled back, so each alone
+            log.warning("a batch of %d settlements failed (%s); settling them one by one", len(asks), error)
+            closed = [False] * len(asks)
+        # what the batch did not close: the statement-by-statement unit decides, as for one hold
+        return [
+            True if done else await _answer(self._settle_alone(ask)) for ask, done in zip(asks, closed, strict=True)
+        ]
+
+    async def _settle_alone(self, ask: SettleAsk) -> bool:
+        if (
+            await SETTLE[False].fetchrow(self._runner, settle_params(ask.hold_id, ask.capture, ask.reason, ask.usage))
+            is not None
+        ):
+            return True
+        return await self._runner.write(
+            partial(_settle, ask.hold_id, ask.capture, ask.reason, ask.usage, budgeted=False)
+        )
+
+    async def release(self, hold_id: str, usage: UsageRecord | None = None, *, budgeted: bool = True) -> bool:
+        return await self.settle(hold_id, 0, "released", usage, budgeted=budgeted)
 
     async def refund(self, hold_id: str, reason: str, usage: UsageRecord | None = None) -> int | None:
         """Give back what a settled hold captured (an entry of kind `refund` naming the hold), once: the

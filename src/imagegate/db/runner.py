@@ -17,7 +17,8 @@ Units must be short and must not await: they run while holding the connection.
 - `PostgresRunner` — an `EngineRunner` that can also run ONE raw SQL statement straight on asyncpg
   (`fetchrow`), on its own small pool: through SQLAlchemy a unit costs ~0.5 ms of the gateway's CPU
   on PostgreSQL whatever its size (pool checkout, events, greenlet, execution context), asyncpg alone
-  a tenth of it. The request path's hold and settlement use it (ledger.py).
+  a tenth of it. The request path's hold and settlement use it (ledger_pg.py), and so do their
+  batches: one statement with all its rows (`fetch`), or a short transaction (`transaction`).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -93,10 +94,28 @@ class PostgresRunner(EngineRunner):
     """
 
     async def fetchrow(self, sql: str, *args: Any) -> Any:
+        return await self.raw(lambda conn: conn.fetchrow(sql, *args), sql, args)
+
+    async def fetch(self, sql: str, *args: Any) -> Any:
+        """Every row of one statement (a batch's answers)."""
+        return await self.raw(lambda conn: conn.fetch(sql, *args), sql, args)
+
+    async def transaction(self, unit: Callable[[Any], Awaitable[T]]) -> T:
+        """`unit(asyncpg connection)` inside BEGIN ... COMMIT (ROLLBACK when it raises): a batch of
+        holds locks its accounts, decides, and writes, in one transaction."""
+
+        async def run(conn: Any) -> T:
+            async with conn.transaction():
+                return await unit(conn)
+
+        return await self.raw(run, "a transaction", ())
+
+    async def raw(self, work: Callable[[Any], Awaitable[T]], sql: str, args: Sequence[Any]) -> T:
+        """`work(asyncpg connection)` on a connection of the engine's pool."""
         async with self._engine.connect() as conn:
             raw = await conn.get_raw_connection()
             try:
-                return await raw.driver_connection.fetchrow(sql, *args)  # type: ignore[union-attr]
+                return await work(raw.driver_connection)
             except Exception as error:
                 if not _connection_lost(error):
                     raise
