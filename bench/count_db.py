@@ -1,6 +1,6 @@
 """Count the database work of one image request: statements, transactions, pool checkouts, thread hops.
 
-    .venv/bin/python bench/count_db.py [--requests 50] [--response-format url] [--postgres]
+    .venv/bin/python bench/count_db.py [--requests 50] [--response-format url] [--postgres] [--concurrency 1]
 
 `--postgres` runs it on a throwaway database on the local PostgreSQL (created and dropped here,
 `--postgres-admin` names the server); there the round trips per request are counted too: statements,
@@ -86,16 +86,37 @@ class Counts:
 
             return end
 
+        # the request path's raw asyncpg work (ledger_pg.py): every statement it sends, a batch's
+        # transaction (BEGIN, its statements, COMMIT) included
+        import contextvars
+
+        import asyncpg
+
         from imagegate.db.runner import PostgresRunner
 
-        fetchrow = PostgresRunner.fetchrow
+        direct = contextvars.ContextVar("direct", default=False)
+        entry = "raw" if hasattr(PostgresRunner, "raw") else "fetchrow"  # (a baseline's src has no `raw`)
+        raw = getattr(PostgresRunner, entry)
 
-        async def counted_fetchrow(runner, sql, *args):  # type: ignore[no-untyped-def]
-            self.c.update(["statement"])
-            self.statements.append(" ".join(sql.split()[:2]) + " (asyncpg, direct)")
-            return await fetchrow(runner, sql, *args)
+        async def counted_raw(runner, *args):  # type: ignore[no-untyped-def]
+            token = direct.set(True)
+            try:
+                return await raw(runner, *args)
+            finally:
+                direct.reset(token)
 
-        PostgresRunner.fetchrow = counted_fetchrow  # type: ignore[method-assign]
+        def counting(method):  # type: ignore[no-untyped-def]
+            async def counted(conn, query, *args, **kwargs):  # type: ignore[no-untyped-def]
+                if direct.get():
+                    self.c.update(["statement"])
+                    self.statements.append(" ".join(query.split()[:2]) + " (asyncpg, direct)")
+                return await method(conn, query, *args, **kwargs)
+
+            return counted
+
+        for name in ("fetchrow", "fetch", "execute"):
+            setattr(asyncpg.Connection, name, counting(getattr(asyncpg.Connection, name)))
+        setattr(PostgresRunner, entry, counted_raw)
         Adapted._start_transaction = counted_start  # type: ignore[method-assign]
         Adapted.commit = counted_end(commit, "pg COMMIT sent")  # type: ignore[method-assign]
         Adapted.rollback = counted_end(rollback, "pg ROLLBACK sent")  # type: ignore[method-assign]
@@ -133,9 +154,11 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
             await generate(client, key, body)
             one = list(counts.statements)
             counts.c.clear()
+            counts.statements.clear()
             started = time.perf_counter()
-            for _ in range(args.requests):
-                await generate(client, key, body)
+            for start in range(0, args.requests, args.concurrency):  # waves of `concurrency` at once
+                wave = min(args.concurrency, args.requests - start)
+                await asyncio.gather(*(generate(client, key, body) for _ in range(wave)))
             elapsed = time.perf_counter() - started
     per_request = {k: round(v / args.requests, 2) for k, v in sorted(counts.c.items())}
     if settings.database.url.startswith("postgresql"):
@@ -145,8 +168,12 @@ async def measure(args: argparse.Namespace, env: dict[str, str]) -> dict:
         per_request["postgres round trips"] = round(trips / args.requests, 2)
     return {
         "requests": args.requests,
+        "concurrency": args.concurrency,
         "per_request": per_request,
         "one_request_statements": one,
+        "per_request_by_statement": {
+            k: round(v / args.requests, 2) for k, v in collections.Counter(counts.statements).most_common()
+        },
         "ms_per_request_in_process": round(1000 * elapsed / args.requests, 2),
     }
 
@@ -155,6 +182,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=50)
     parser.add_argument("--response-format", default="url")
+    parser.add_argument(
+        "--concurrency", type=int, default=1, help="requests in flight at once (one account): batches form"
+    )
     parser.add_argument("--port", type=int, default=9177)
     parser.add_argument("--postgres", action="store_true", help="a throwaway database on the local PostgreSQL")
     parser.add_argument("--postgres-admin", default="postgresql://postgres@127.0.0.1:5432/postgres")

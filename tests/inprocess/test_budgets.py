@@ -231,6 +231,21 @@ def test_alerts_are_sent_once_signed_to_the_accounts_url(gw: Gateway, receiver: 
     assert len([r for r in receiver.received[before:] if r.headers.get("webhook-id")]) == 2
 
 
+def test_a_low_balance_threshold_set_between_requests_alerts_on_the_next_capture(
+    gw: Gateway, receiver: FakeWebhookReceiver
+) -> None:
+    account = gw.new_account("0.02")  # no budget: its captures check alerts only once a threshold is set
+    secret = admin(gw, "PUT", f"/accounts/{account.id}/webhook", {"webhook_url": receiver.url})["secret"]
+    before = len(receiver.received)
+    assert generate(gw, account.key).status_code == 200  # $0.014 left, no threshold yet
+    admin(gw, "PUT", f"/accounts/{account.id}/low-balance", {"threshold_usd": "0.015"})
+    assert generate(gw, account.key).status_code == 200  # $0.008 left: below it
+    (message,) = receiver.wait_for(before + 1)[before:]
+    payload = standardwebhooks.Webhook(secret).verify(message.body, message.headers)
+    assert payload["type"] == "account.balance_low"
+    assert payload["data"] == {"account_id": account.id, "balance_micros": 8_000, "threshold_micros": 15_000}
+
+
 def test_a_key_budget_alert_goes_to_the_keys_url_when_the_account_has_none(
     gw: Gateway, receiver: FakeWebhookReceiver
 ) -> None:

@@ -79,6 +79,7 @@ _KEY_AND_ACCOUNT = (  # the hot path's one read, built once
         accounts.c.safety,
         account_budgets.c.user_budget_micros,
         account_budgets.c.user_budget_period,
+        account_budgets.c.low_balance_micros,
         # the price cards' freshness stamp, in the same round trip (see PricesRepo.overrides)
         select(func.count()).select_from(price_cards).scalar_subquery().label("price_cards"),
         select(func.max(price_cards.c.updated_at)).scalar_subquery().label("prices_changed_at"),
@@ -204,6 +205,7 @@ def _lookup(row: Row[Any]) -> KeyLookup:
         safety=account_safety(row.safety),
         budget=key.budget,
         user_budget=stored_budget(row.user_budget_micros, row.user_budget_period),
+        low_balance_alert=row.low_balance_micros is not None,
     )
     return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
 

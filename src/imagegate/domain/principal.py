@@ -35,6 +35,9 @@ class Principal:
     """The key's spending budget per UTC day or month (None: only the account's credit bounds it)."""
     user_budget: Budget | None = None
     """What each end user of the account may spend per period (None: no end-user budget)."""
+    low_balance_alert: bool = True
+    """The account has a low-balance threshold (read with the key): a capture must check it. True
+    where unknown, so that only a principal read with its account's settings skips the check."""
 
     @property
     def is_test(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 
 from ...db.accounts import AccountsRepo
 from ...db.budgets import BudgetShort
@@ -28,9 +29,25 @@ def usd(micros: int) -> str:
 log = logging.getLogger("imagegate.service")
 
 
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    """What this node knows of a hold it took, for its settlement to skip what cannot apply."""
+
+    budgeted: bool
+    """It claimed budgets: closing it moves their spend rows (and may use a key's budget up)."""
+    alerts: bool
+    """A capture may cross an alert: it claimed a budget, or its account has a low-balance threshold."""
+
+
+_UNKNOWN = _Taken(budgeted=True, alerts=True)
+"""A hold this node did not take (or forgot): everything is checked, as always."""
+
+
 class Billing:
     SETTLE_PATIENCE_SECONDS = 30.0
     """How long a capture whose commit is in doubt keeps asking the database how it ended."""
+    REMEMBERED_HOLDS = 65_536
+    """The most open holds whose facts this node keeps (beyond: the oldest forgotten, then checked in full)."""
 
     def __init__(
         self,
@@ -47,6 +64,7 @@ class Billing:
         self._ttl = hold_ttl_seconds
         self._meter = meter
         self._alerts = alerts
+        self._taken: dict[str, _Taken] = {}
 
     async def hold(
         self,
@@ -79,17 +97,25 @@ class Billing:
                 "Add credit and try again."
             )
         self._meter.held(amount)
+        self._remember(hold_id, _Taken(bool(budgets), bool(budgets) or principal.low_balance_alert))
         return hold_id
 
+    def _remember(self, hold_id: str, taken: _Taken) -> None:
+        if len(self._taken) >= self.REMEMBERED_HOLDS:
+            del self._taken[next(iter(self._taken))]
+        self._taken[hold_id] = taken
+
     async def settle(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None = None) -> None:
-        """Capture what was delivered and release the rest, with the usage record, in one transaction."""
+        """Capture what was delivered and release the rest, with the usage record, in one transaction.
+        The alerts are checked after a capture only where one may apply (a hold this node took knows)."""
+        taken = self._taken.pop(hold_id, _UNKNOWN)
         try:
-            settled = await self._ledger.settle(hold_id, capture, reason, usage)
+            settled = await self._ledger.settle(hold_id, capture, reason, usage, budgeted=taken.budgeted)
         except Exception as exc:
             if not (capture and is_unreachable(exc)):
                 raise
-            settled = await self._settled_in_doubt(hold_id, capture, reason, usage)
-        if settled and capture and self._alerts is not None:
+            settled = await self._settled_in_doubt(hold_id, capture, reason, usage, taken.budgeted)
+        if settled and capture and self._alerts is not None and taken.alerts:
             await self._alerts.captured(hold_id)
         if not settled:
             # The hold expired (the request outlived its deadline and margin) or its run was released:
@@ -104,7 +130,8 @@ class Billing:
     async def release(self, hold_id: str, usage: UsageRecord | None = None) -> None:
         """Give the hold back. A release whose commit is in doubt needs no answer: either it landed, or
         the hold is still open and the sweeper releases it when it expires; nothing is captured."""
-        await self._ledger.release(hold_id, usage)
+        taken = self._taken.pop(hold_id, _UNKNOWN)
+        await self._ledger.release(hold_id, usage, budgeted=taken.budgeted)
         if usage is not None:
             self._meter.finished(usage)
 
@@ -116,7 +143,9 @@ class Billing:
         when the hold captured nothing. `usage` is written over the request's usage record."""
         return await self._ledger.refund(hold_id, reason, usage)
 
-    async def _settled_in_doubt(self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None) -> bool:
+    async def _settled_in_doubt(
+        self, hold_id: str, capture: int, reason: str, usage: UsageRecord | None, budgeted: bool
+    ) -> bool:
         """The database went away while a capture was committing, so the commit may or may not have
         landed. Ask the hold (while the database is away, for a bounded time): still open -> settle it
         now; settled -> ours landed. Answering from a guess would tell the client 503 for money taken,
@@ -125,7 +154,7 @@ class Billing:
 
         async def resolve() -> bool:
             if await self._ledger.hold_status(hold_id) == "open" and await self._ledger.settle(
-                hold_id, capture, reason, usage
+                hold_id, capture, reason, usage, budgeted=budgeted
             ):
                 return True
             # closed meanwhile: by our first commit (the server may finish it after the cut) or by expiry
