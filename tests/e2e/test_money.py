@@ -130,14 +130,19 @@ def test_a_hold_left_by_a_dead_node_is_released_by_the_sweeper(
     short = {"IMAGEGATE_REQUEST_DEADLINE_SECONDS": "3", "IMAGEGATE_HOLD_TTL_SECONDS": "4", **db}
     doomed = start_gateway(tmp_path / "data", upstream, short)
     account = doomed.new_account("1")
-    upstream.script({"kind": "hang", "seconds": 30})
-    worker = threading.Thread(target=post_until_the_node_dies, args=(doomed, account.key), daemon=True)
-    worker.start()
-    upstream.wait_for_requests(1)
-    assert doomed.balance(account.id) == (1_000_000, 53_000)
+    upstream.script({"kind": "hang", "seconds": 30, "times": 8})
+    # 8 at once: on PostgreSQL their holds are taken in batches (one transaction for several)
+    workers = [
+        threading.Thread(target=post_until_the_node_dies, args=(doomed, account.key), daemon=True) for _ in range(8)
+    ]
+    for worker in workers:
+        worker.start()
+    upstream.wait_for_requests(8)
+    assert doomed.balance(account.id) == (1_000_000, 8 * 53_000)
     doomed.process._proc.send_signal(signal.SIGKILL)  # the node dies mid-request, holding credit
     doomed.process.stop()
-    worker.join(10)
+    for worker in workers:
+        worker.join(10)
 
     survivor = start_gateway(tmp_path / "data", upstream, {**short, "IMAGEGATE_SWEEP_INTERVAL_SECONDS": "0.2"})
     try:
