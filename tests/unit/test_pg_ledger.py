@@ -6,7 +6,7 @@ ledger verifies. Real PostgreSQL (a throwaway database), through the request pat
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -42,9 +42,13 @@ def usage(request_id: str, account_id: str, cost: int) -> UsageRecord:
     )
 
 
-def test_one_statement_hold_and_settle_keep_the_ledger(postgres_url: str) -> None:
+@pytest.mark.parametrize("budgeted", [True, False], ids=["maybe-budgeted", "known-unbudgeted"])
+def test_one_statement_hold_and_settle_keep_the_ledger(fresh_database: str, budgeted: bool) -> None:
+    """On PostgreSQL the one-statement forms (with or without the budget part, in batches when known
+    unbudgeted); on SQLite ledger.py's units or, known unbudgeted, the raw sqlite3 ones: the same rows."""
+
     async def scenario() -> None:
-        engine = create_engine(postgres_url)
+        engine = create_engine(fresh_database)
         await migrate(engine)
         runner = runner_for(engine)
         ledger = LedgerRepo(engine, runner, run_id="run_test")
@@ -61,17 +65,18 @@ def test_one_statement_hold_and_settle_keep_the_ledger(postgres_url: str) -> Non
             assert len(taken) == 5
 
             # capture part of a hold, with its usage record: capture + release entries
-            assert await ledger.settle(taken[0], 600, "image delivered", usage("req_0", account.id, 600))
+            b = {"budgeted": budgeted}
+            assert await ledger.settle(taken[0], 600, "image delivered", usage("req_0", account.id, 600), **b)
             # the same hold again: not open any more, nothing captured, no second usage record
-            assert not await ledger.settle(taken[0], 600, "again", usage("req_0b", account.id, 600))
+            assert not await ledger.settle(taken[0], 600, "again", usage("req_0b", account.id, 600), **b)
             # a capture larger than the hold: refused, the hold stays open
             with pytest.raises(ValueError):
-                await ledger.settle(taken[1], 1_001, "too much")
+                await ledger.settle(taken[1], 1_001, "too much", **b)
             # a release with a usage record, and a release of a closed hold still records its usage
-            assert await ledger.release(taken[1], usage("req_1", account.id, 0))
-            assert not await ledger.release(taken[1], usage("req_1b", account.id, 0))
+            assert await ledger.release(taken[1], usage("req_1", account.id, 0), **b)
+            assert not await ledger.release(taken[1], usage("req_1b", account.id, 0), **b)
             # a full capture: no release entry
-            assert await ledger.settle(taken[2], 1_000, "image delivered")
+            assert await ledger.settle(taken[2], 1_000, "image delivered", **b)
 
             async with engine.connect() as conn:
                 row = (await conn.execute(select(accounts).where(accounts.c.id == account.id))).one()
@@ -84,6 +89,7 @@ def test_one_statement_hold_and_settle_keep_the_ledger(postgres_url: str) -> Non
                     )
                 ]
                 statuses = dict((await conn.execute(select(holds.c.id, holds.c.status))).all())
+                first = (await conn.execute(select(holds).where(holds.c.id == taken[0]))).one()
                 usages = {u.id: u for u in await conn.execute(select(usage_records))}
             assert (row.balance_micros, row.held_micros) == (5_000 - 1_600, 2_000)
             assert kinds == [
@@ -94,6 +100,8 @@ def test_one_statement_hold_and_settle_keep_the_ledger(postgres_url: str) -> Non
             assert [statuses[h] for h in taken] == ["settled", "released", "settled", "open", "open"]
             assert set(usages) == {"req_0", "req_1", "req_1b"}
             assert usages["req_0"].user == "someone" and usages["req_0"].cost_micros == 600
+            assert first.expires_at - first.created_at == timedelta(seconds=60)  # the times as SQLAlchemy reads them
+            assert abs(usages["req_0"].created_at - datetime.now(UTC)) < timedelta(minutes=1)
             checked, problems = await ledger.verify()
             assert (checked, problems) == (1, [])
         finally:

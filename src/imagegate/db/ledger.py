@@ -36,11 +36,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ..domain.budgets import BudgetClaim
 from ..domain.ids import new_id
 from ..domain.money import MAX_BALANCE_MICROS
+from . import ledger_sqlite
 from .budgets import claim_budgets, close_budgets, refund_budgets, spend_discrepancies
 from .clock import utcnow
 from .group_commit import Answer, GroupCommit
 from .ledger_pg import SETTLE, HoldAsk, SettleAsk, settle_batch, settle_params, take_batch, take_one
-from .runner import EngineRunner, PostgresRunner, Runner
+from .runner import EngineRunner, PostgresRunner, Runner, SqliteRunner
 from .tables import accounts, holds, jobs, ledger_entries, usage_records
 from .unreachable import is_unreachable
 from .usage import INSERT_USAGE, UsageRecord, insert_once, mark_refunded
@@ -255,6 +256,7 @@ class LedgerRepo:
         self._runner = runner or EngineRunner(engine)
         self._run_id = run_id  # this process's run: a restart releases its open holds (service/recovery.py)
         self._one_statement = engine.dialect.name == "postgresql"
+        self._raw_sqlite = isinstance(self._runner, SqliteRunner)  # the hot units as raw sqlite3 (ledger_sqlite.py)
         # PostgreSQL's request path in batches (group commit, ledger_pg.py); with asyncpg only
         self._holds: GroupCommit[HoldAsk, str | None] | None = None
         self._settles: GroupCommit[SettleAsk, bool] | None = None
@@ -287,7 +289,8 @@ class LedgerRepo:
             return await self._holds.submit(ask)
         if self._one_statement:
             return await take_one(self._runner, ask)
-        return await self._runner.write(partial(_take_hold, account_id, request_id, amount, ttl_seconds, run_id))
+        take = ledger_sqlite.take_hold if self._raw_sqlite else _take_hold
+        return await self._runner.write(partial(take, account_id, request_id, amount, ttl_seconds, run_id))
 
     async def _take_batch(self, asks: Sequence[HoldAsk]) -> list[Answer[str | None]]:
         assert isinstance(self._runner, PostgresRunner)
@@ -345,7 +348,10 @@ class LedgerRepo:
             await SETTLE[budgeted].fetchrow(self._runner, settle_params(hold_id, capture, reason, usage)) is not None
         ):
             return True
-        return await self._runner.write(partial(_settle, hold_id, capture, reason, usage, budgeted=budgeted))
+        unit = partial(_settle, hold_id, capture, reason, usage, budgeted=budgeted)
+        if self._raw_sqlite and not budgeted:
+            return await self._runner.write(partial(ledger_sqlite.settle, hold_id, capture, reason, usage, unit))
+        return await self._runner.write(unit)
 
     async def _settle_batch(self, asks: Sequence[SettleAsk]) -> list[Answer[bool]]:
         try:

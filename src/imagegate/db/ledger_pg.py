@@ -21,7 +21,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -284,8 +284,7 @@ class SettleAsk:
     usage: UsageRecord | None
 
 
-def take_hold_params(ask: HoldAsk) -> dict[str, Any]:
-    now = utcnow()
+def take_hold_params(ask: HoldAsk, now: datetime) -> dict[str, Any]:
     return {
         "amount": ask.amount,
         "account_id": ask.account_id,
@@ -315,7 +314,7 @@ def settle_params(hold_id: str, capture: int, reason: str, usage: UsageRecord | 
 
 
 async def take_one(runner: Runner, ask: HoldAsk) -> str | None:
-    params = take_hold_params(ask)
+    params = take_hold_params(ask, utcnow())
     return params["hold_id"] if await TAKE_HOLD.fetchrow(runner, params) is not None else None
 
 
@@ -327,10 +326,10 @@ async def take_batch(runner: PostgresRunner, asks: Sequence[HoldAsk]) -> list[st
     async def unit(conn: Any) -> list[str | None]:
         locked = await conn.fetch(_LOCK_ACCOUNTS_SQL, sorted({a.account_id for a in asks}))
         available = {row["id"]: int(row["available"]) for row in locked}
-        granted = [_fits(ask, available) for ask in asks]
+        now = utcnow()
+        granted = [_fits(ask, available, now) for ask in asks]
         rows = [params for params in granted if params is not None]
         if rows:
-            now = utcnow()
             columns = {name: [row[name] for row in rows] for name in _HOLD_BATCH.names if name != "now"}
             got = await conn.fetchrow(_HOLD_BATCH.raw, *_HOLD_BATCH.args({**columns, "now": now}))
             if got["accounts"] != got["expected"]:  # the lock makes this impossible: never commit it
@@ -340,13 +339,13 @@ async def take_batch(runner: PostgresRunner, asks: Sequence[HoldAsk]) -> list[st
     return list(await runner.transaction(unit))
 
 
-def _fits(ask: HoldAsk, available: dict[str, int]) -> dict[str, Any] | None:
+def _fits(ask: HoldAsk, available: dict[str, int], now: datetime) -> dict[str, Any] | None:
     """The hold's row if the account still has its amount available (then taken from it), else None."""
     left = available.get(ask.account_id)
     if left is None or left < ask.amount:
         return None
     available[ask.account_id] = left - ask.amount
-    return take_hold_params(ask)
+    return take_hold_params(ask, now)
 
 
 async def settle_batch(runner: Runner, asks: Sequence[SettleAsk]) -> list[bool]:
