@@ -16,7 +16,14 @@ conditional UPDATE, the hold row and its entry; the settlement closes the hold, 
 writes its entries and the usage record. The same rows, the same guards: a hold whose account lacks
 the credit inserts nothing, a settlement whose hold is no longer open (or whose capture exceeds it)
 changes nothing and falls back to the statement-by-statement unit, which decides exactly as before.
-SQLite keeps the statement-by-statement units (there a statement costs microseconds, not a trip).
+The statements are in ledger_pg.py. Under load a node takes its holds, and its settlements, in
+batches (group commit, no timer: group_commit.py): a batch of holds decides under the accounts' row
+locks in arrival order, a batch of settlements is one statement; each caller gets the answer it
+would have got alone (docs/ledger.md, "Batched holds and settlements"). Holds with budget claims,
+and settlements of holds that may have them, run one at a time.
+
+SQLite keeps the statement-by-statement units (there a statement costs microseconds, not a trip);
+those of a hold without budgets run as raw sqlite3 statements (ledger_sqlite.py), the same rows.
 """
 
 from __future__ import annotations
