@@ -250,10 +250,6 @@ async def _answer(work: Awaitable[T]) -> Answer[T]:
         return error
 
 
-_orphan_releases: set[asyncio.Future[bool]] = set()
-"""Releases of orphaned holds under way (a task must be referenced until it ends)."""
-
-
 class LedgerRepo:
     BATCH_CAP = 256
     """The most holds (or settlements) one batch takes on PostgreSQL."""
@@ -270,6 +266,7 @@ class LedgerRepo:
         if isinstance(self._runner, PostgresRunner):
             self._holds = GroupCommit(self._take_batch, cap=self.BATCH_CAP, orphaned=self._give_back)
             self._settles = GroupCommit(self._settle_batch, cap=self.BATCH_CAP)
+        self._orphans: set[asyncio.Future[bool]] = set()  # releases under way (a task is kept until it ends)
 
     async def take_hold(
         self,
@@ -314,8 +311,8 @@ class LedgerRepo:
         """A hold taken for a caller that was cancelled meanwhile: nobody will settle it, release it now."""
         if hold_id is not None:
             task = asyncio.ensure_future(self.release(hold_id, budgeted=False))
-            _orphan_releases.add(task)
-            task.add_done_callback(_orphan_releases.discard)
+            self._orphans.add(task)
+            task.add_done_callback(self._orphans.discard)
 
     async def adjust(self, account_id: str, micros: int, kind: str, reason: str) -> bool:
         """Top up (or adjust) the balance with its ledger entry, in one transaction.
