@@ -112,6 +112,7 @@ from .state.limiter_memory import MemoryLimiterState
 from .state.limiter_redis import RedisLimiterState
 from .storage.factory import build_store
 from .storage.signing import UrlSigner
+from .storage.urls import GatewayUrls
 
 
 def all_settings() -> tuple[Setting, ...]:
@@ -354,8 +355,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         delivery = webhook_delivery(settings, db.webhooks, sender)
         webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
         costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
-        thumbnails = Thumbnails(store, db.images)  # made after the answers, by a task of this node
-        stack.push_async_callback(thumbnails.aclose)  # before the store and database close
+        # thumbnails are made on their first view, always through the gateway's own signed URLs
+        gateway_urls = GatewayUrls(signer, settings.node.base_url())
+        thumbnails = Thumbnails(store, db.images, bucket_urls=settings.storage.url_mode == "bucket")
         images, settlement = image_pipeline(
             settings,
             db,
@@ -366,7 +368,6 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             meter,
             costs,
             wake=delivery.wake,
-            thumbnails=thumbnails,
         )
         uploads, terms = JobUploads(store), job_terms(settings)
         image_inputs = ImageInputs(
@@ -408,9 +409,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             admin_sessions=AdminSessionRevocations(db.admin_sessions),
             route_health=routes,
             authenticator=KeyAuthenticator(db.accounts),
-            files=ImageFiles(signer, store),
+            files=ImageFiles(signer, store, thumbnails),
             retention=Retention(db.images, store, settings.storage.image_grace_seconds),
-            library=ImageLibrary(db.images, store.url_for, settings.catalog),
+            library=ImageLibrary(db.images, store.url_for, gateway_urls.url_for, settings.catalog),
             scrape=prometheus.exposition if prometheus else None,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
@@ -502,12 +503,10 @@ def image_pipeline(
     costs: CostSheets | None = None,
     *,
     wake: Callable[[], None] | None = None,
-    thumbnails: Thumbnails | None = None,
 ) -> tuple[ImageService, Settlement]:
     """The image service and its settlement step (async jobs settle through it too); `costs`: the
     node's live upstream cost sheets, shared with the admin API so a change applies at once here;
-    `wake`: the webhook delivery's, told when an alert is queued; `thumbnails`: where stored images
-    are queued for their library thumbnails (a serving node's; None: none made)."""
+    `wake`: the webhook delivery's, told when an alert is queued."""
     alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
     deadline = settings.upstream.request_deadline_seconds
     billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds, meter, alerts)
@@ -528,7 +527,6 @@ def image_pipeline(
             settings.storage.url_ttl_seconds,
             db.images,
             keep_prompts=settings.images.library_prompts,
-            thumbnails=thumbnails,
         ),
         settlement,
         edit_max_image_bytes=settings.images.edit_max_image_bytes,
