@@ -2,10 +2,10 @@
 
 A stored image is recorded in the images table first (so retention never misses one), with what made
 it (the library lists it), then its bytes go to the BlobStore; no thumbnail is made until the library
-first shows it (`thumbnails.py`). When the store refuses, what may have been written is deleted and the rows with it, so the library does not list
-an image the client was not given; a store that cannot even delete leaves the rows to the sweep (as
-does a request cancelled mid-write: a write in a worker thread may still land, and only a row makes
-the sweep delete it).
+first shows it (`thumbnails.py`). When the store refuses, what may have been written is deleted and
+the rows with it, so the library does not list an image the client was not given; a store that cannot
+even delete leaves the rows to the sweep (as does a request cancelled mid-write: a write in a worker
+thread may still land, and only a row makes the sweep delete it).
 """
 
 from __future__ import annotations

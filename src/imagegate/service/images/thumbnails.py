@@ -94,6 +94,9 @@ class Thumbnails:
     async def _make(self, image: StoredImage) -> bytes | None:
         """None when the image is gone (deleted meanwhile) or makes no thumbnail (then remembered)."""
         async with self._slots:
+            kept = await self._store.open(f"{image.id}.{THUMBNAIL_EXT}")
+            if kept is not None:  # made by a view that ended just before this one began
+                return await _read(kept)
             source = await self._store.open(f"{image.id}.{image.ext}")
             data = None if source is None else await _read(source)
             if data is None:
