@@ -3,7 +3,9 @@
 Each of a node's `IMAGEGATE_JOB_WORKERS` workers claims one runnable job at a time (`db/jobs.py`:
 no two nodes run the same job), rebuilds the admitted request from the stored job and runs the same
 `ImageService.execute` a sync request runs, then keeps the answer (or the error) in the job and tells
-`JobEvents`. An idle worker waits for the node's wake-up (a job accepted here) or the poll interval.
+`JobEvents`. An idle worker waits for a wake-up (`domain/wakeups.py`: a job queued on this node, or
+on any node while PostgreSQL's notices arrive) or the poll interval (only a safety net, 30 s or more,
+while notices arrive).
 A node that stops puts its running jobs back in the queue, their holds kept and the attempt given
 back (a rolling restart is not a failure); one that dies leaves them to be taken again when their
 leases expire. Every way a job ends without its result reaching the client ends its money the same
@@ -20,6 +22,7 @@ import logging
 
 from ...db.jobs import JobRow, JobsRepo
 from ...domain.errors import GatewayError, JobCancelled, JobExpired
+from ...domain.wakeups import LocalWakeups, Wakeups
 from ..images.admission import Admitted, Priced
 from ..images.billing import Billing
 from ..images.generation import ImageService
@@ -50,7 +53,10 @@ class JobWorkers:
         uploads: JobUploads,
         events: JobEvents,
         terms: JobTerms,
+        wakeups: Wakeups | None = None,
     ) -> None:
+        """`wakeups`: what tells the workers that jobs were queued (they subscribe to `jobs`), and how
+        long an idle one waits before looking anyway."""
         self._repo = repo
         self._images = images
         self._settlement = settlement
@@ -59,9 +65,11 @@ class JobWorkers:
         self.terms = terms
         self._wake = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
+        self._wakeups = wakeups or LocalWakeups()
+        self._wakeups.subscribe("jobs", self.wake)
 
     def wake(self) -> None:
-        """A job was queued here: this node's idle workers look at once (no polling latency)."""
+        """A job was queued (here, or on another node that said so): idle workers look at once."""
         self._wake.set()
 
     async def start(self) -> None:
@@ -86,7 +94,7 @@ class JobWorkers:
                 claimed = False
             if not claimed:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.terms.poll_seconds)
+                    await asyncio.wait_for(self._wake.wait(), self._wakeups.idle_seconds(self.terms.poll_seconds))
                 self._wake.clear()
 
     async def run_one(self) -> bool:
@@ -99,6 +107,7 @@ class JobWorkers:
             await self._run_claimed(row, token)
         except asyncio.CancelledError:  # the node is stopping: the job goes back to the queue, hold kept
             await asyncio.shield(self._repo.requeue(row.id, token, self.terms.lease_seconds))
+            self._wakeups.notify("jobs")  # another node's idle workers take it now
             raise
         return True
 
