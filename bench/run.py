@@ -87,7 +87,8 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{url}: the process exited ({proc.returncode}); see {log}")
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise SystemExit(f"{url}: the process exited ({proc.returncode}); see {log}\n{tail}")
         try:
             http_get(url, timeout=2)
             return
