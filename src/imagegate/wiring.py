@@ -84,7 +84,7 @@ from .service.images.screening import PromptScreen
 from .service.images.settlement import Settlement
 from .service.images.thumbnails import Thumbnails
 from .service.images.upstream_costs import CostSheets
-from .service.jobs.jobs import Jobs, JobTerms
+from .service.jobs.jobs import JobParts, Jobs, JobTerms
 from .service.jobs.records import JobUploads
 from .service.jobs.workers import JobWorkers
 from .service.operator.accounts import AccountsAdmin
@@ -402,8 +402,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         )
         batch_files = BatchFiles(db.batches, store, settings.batches.max_file_bytes, settings.batches.max_lines)
         events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
-        workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms, wakeups)
-        jobs = Jobs(db.jobs, images, settlement, uploads, terms, wake=partial(wakeups.notify, "jobs"))
+        parts = JobParts(db.jobs, images, settlement, uploads, terms)
+        workers = JobWorkers(parts, events, wakeups)
+        jobs = Jobs(parts, wake=partial(wakeups.notify, "jobs"))
         batch_runner = BatchRunner(
             db.batches,
             batch_files,
