@@ -79,7 +79,9 @@ class JobWorkers:
                 claimed = False
             if not claimed:
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._wakeups.idle_seconds(self._parts.terms.poll_seconds))
+                    await asyncio.wait_for(
+                        self._wake.wait(), self._wakeups.idle_seconds(self._parts.terms.poll_seconds)
+                    )
                 self._wake.clear()
 
     async def run_one(self) -> bool:
