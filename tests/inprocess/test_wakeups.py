@@ -83,26 +83,19 @@ async def job_finished(api: InProcess, key: str) -> dict[str, Any]:
     return job
 
 
+async def sql(database_url: str, query: str, *args: Any) -> list[Any]:
+    """One statement on its own connection, as an operator's psql would run it."""
+    conn = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
+    try:
+        return list(await conn.fetch(query, *args))
+    finally:
+        await conn.close()
+
+
 async def listener_pids(database_url: str) -> set[int]:
     """The backends of this database's listening connections (every node's)."""
-    conn = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
-    try:
-        rows = await conn.fetch(
-            "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
-            APPLICATION_NAME,
-        )
-        return {row["pid"] for row in rows}
-    finally:
-        await conn.close()
-
-
-async def kill(database_url: str, pids: set[int]) -> None:
-    conn = await asyncpg.connect(make_url(database_url).set(drivername="postgresql").render_as_string(False))
-    try:
-        for pid in pids:
-            await conn.execute("SELECT pg_terminate_backend($1)", pid)
-    finally:
-        await conn.close()
+    query = "SELECT pid FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()"
+    return {row["pid"] for row in await sql(database_url, query, APPLICATION_NAME)}
 
 
 def test_a_job_queued_on_an_api_node_is_run_at_once_by_a_worker_node_that_polls_hourly(
@@ -144,7 +137,8 @@ def test_the_listeners_reconnect_after_their_connections_are_killed_and_wake_the
             key = await api.new_key("10")
             killed = await listener_pids(postgres_url)
             assert len(killed) == 2
-            await kill(postgres_url, killed)
+            for pid in killed:
+                await sql(postgres_url, "SELECT pg_terminate_backend($1)", pid)
 
             async def reconnected() -> bool:
                 pids = await listener_pids(postgres_url)
