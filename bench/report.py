@@ -215,15 +215,17 @@ def render(meta: dict, rows: list[dict], source: str | Path) -> str:
     return "\n".join(lines)
 
 
-def splice(doc: Path, table: str) -> None:
-    """Put `table` between the results markers of `doc` (a new file when it has none)."""
-    block = f"{BEGIN}\n{table}\n{END}"
-    if doc.exists() and BEGIN in doc.read_text():
-        text = re.sub(re.escape(BEGIN) + ".*?" + re.escape(END), lambda _: block, doc.read_text(), flags=re.S)
-    else:
+def splice(doc: Path, table: str, begin: str = BEGIN, end: str = END) -> None:
+    """Put `table` between the markers `begin` and `end` of `doc` (a new file when there is none; a file
+    without the markers is left alone rather than overwritten)."""
+    block = f"{begin}\n{table}\n{end}"
+    if not doc.exists():
         doc.parent.mkdir(parents=True, exist_ok=True)
-        text = f"# Benchmarks\n\n{block}\n"
-    doc.write_text(text)
+        doc.write_text(f"# Benchmarks\n\n{block}\n")
+    elif begin in doc.read_text():
+        doc.write_text(re.sub(re.escape(begin) + ".*?" + re.escape(end), lambda _: block, doc.read_text(), flags=re.S))
+    else:
+        raise SystemExit(f"{doc} has no `{begin}` marker: add it (and `{end}`) where the table goes")
 
 
 def main(argv: list[str]) -> None:

@@ -87,7 +87,8 @@ def wait_until_up(url: str, proc: subprocess.Popen, log: Path, timeout: float) -
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"{url}: the process exited ({proc.returncode}); see {log}")
+            tail = log.read_text(errors="replace")[-3000:] if log.exists() else ""
+            raise SystemExit(f"{url}: the process exited ({proc.returncode}); see {log}\n{tail}")
         try:
             http_get(url, timeout=2)
             return
@@ -489,17 +490,7 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.ExitStack() as stack:
         if not a.keep:
             stack.callback(shutil.rmtree, work, ignore_errors=True)
-        a.database_url = None
-        if a.postgres and "imagegate" in a.targets.split(","):
-            from pgdb import ThrowawayDatabase
-
-            database = ThrowawayDatabase(a.postgres)
-            a.database_url = database.create()
-            stack.callback(database.drop)  # after the gateway has stopped (callbacks run last-in first-out)
-            meta["meta"]["database"] = (
-                f"PostgreSQL {postgres_version(a.database_url)} (throwaway database {database.name})"
-            )
-        targets = start_targets(stack, a, work, meta["meta"])
+        targets = stack.enter_context(running_targets(a, work, meta["meta"]))
         preflight(targets, scenarios)
         out.write_text(json.dumps(meta) + "\n")
         rows = matrix(targets, scenarios, a, out)
@@ -535,6 +526,22 @@ def postgres_version(url: str) -> str:
             await conn.close()
 
     return asyncio.run(ask())
+
+
+@contextlib.contextmanager
+def running_targets(a: argparse.Namespace, work: Path, meta: dict) -> Iterator[list[Target]]:
+    """The fake upstream, the gateway (on a throwaway database with --postgres) and LiteLLM, as `a` asks;
+    all stopped, and the database dropped, when the block ends. Sets `a.database_url` and `meta`'s database."""
+    with contextlib.ExitStack() as stack:
+        a.database_url = None
+        if a.postgres and "imagegate" in a.targets.split(","):
+            from pgdb import ThrowawayDatabase
+
+            database = ThrowawayDatabase(a.postgres)
+            a.database_url = database.create(dict(s.split("=", 1) for s in a.postgres_setting))
+            stack.callback(database.drop)  # after the gateway has stopped (callbacks run last-in first-out)
+            meta["database"] = f"PostgreSQL {postgres_version(a.database_url)} (throwaway database {database.name})"
+        yield start_targets(stack, a, work, meta)
 
 
 def start_targets(stack: contextlib.ExitStack, a: argparse.Namespace, work: Path, meta: dict) -> list[Target]:

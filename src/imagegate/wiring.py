@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -37,6 +38,7 @@ from .db.samples import SamplesRepo
 from .db.upstream_costs import UpstreamCostsRepo
 from .db.usage import UsageRepo
 from .db.usage_stats import UsageStatsRepo
+from .db.wakeups import PostgresWakeups
 from .db.webhooks import WebhooksRepo
 from .domain.circuits import BreakerPolicy
 from .domain.meter import NULL_METER, Meter
@@ -50,6 +52,7 @@ from .domain.ports import (
     Moderator,
     WebhookTransport,
 )
+from .domain.wakeups import LocalWakeups, Wakeups
 from .imaging import pixels
 from .observability.metrics import PrometheusMeter
 from .provenance.c2pa_marker import C2paMarker
@@ -81,7 +84,7 @@ from .service.images.screening import PromptScreen
 from .service.images.settlement import Settlement
 from .service.images.thumbnails import Thumbnails
 from .service.images.upstream_costs import CostSheets
-from .service.jobs.jobs import Jobs, JobTerms
+from .service.jobs.jobs import JobParts, Jobs, JobTerms
 from .service.jobs.records import JobUploads
 from .service.jobs.workers import JobWorkers
 from .service.operator.accounts import AccountsAdmin
@@ -112,6 +115,7 @@ from .state.limiter_memory import MemoryLimiterState
 from .state.limiter_redis import RedisLimiterState
 from .storage.factory import build_store
 from .storage.signing import UrlSigner
+from .storage.urls import GatewayUrls
 
 
 def all_settings() -> tuple[Setting, ...]:
@@ -176,6 +180,9 @@ class Gateway:
     webhooks: Webhooks
     """The async jobs' `JobEvents`: a finished job's webhook is queued here."""
     webhook_delivery: WebhookDelivery
+    wakeups: Wakeups
+    """Wakes this node's job workers, webhook sender and batch runner when work is queued (on any node,
+    on PostgreSQL); `listening`: other nodes' notices reach this one now."""
     jobs: Jobs
     job_workers: JobWorkers
     image_inputs: ImageInputs
@@ -270,7 +277,9 @@ def webhook_sender(settings: Settings) -> WebhookSender:
     return WebhookSender(public=settings.node.is_public(), timeout=settings.webhooks.timeout_seconds)
 
 
-def webhook_delivery(settings: Settings, repo: WebhooksRepo, transport: WebhookTransport) -> WebhookDelivery:
+def webhook_delivery(
+    settings: Settings, repo: WebhooksRepo, transport: WebhookTransport, wakeups: Wakeups | None = None
+) -> WebhookDelivery:
     webhooks = settings.webhooks
     policy = DeliveryPolicy(
         public=settings.node.is_public(),
@@ -280,7 +289,22 @@ def webhook_delivery(settings: Settings, repo: WebhooksRepo, transport: WebhookT
         send_timeout_seconds=webhooks.timeout_seconds,
         poll_seconds=webhooks.poll_seconds,
     )
-    return WebhookDelivery(repo, transport, settings.storage.signing_secret, policy)
+    return WebhookDelivery(repo, transport, settings.storage.signing_secret, policy, wakeups)
+
+
+@asynccontextmanager
+async def open_wakeups(engine: AsyncEngine) -> AsyncIterator[Wakeups]:
+    """On PostgreSQL, LISTEN/NOTIFY: work queued on any node wakes every node's loops (`db/wakeups.py`);
+    on SQLite, this process's loops only (another process on the file finds the work by polling)."""
+    if engine.dialect.name != "postgresql":
+        yield LocalWakeups()
+        return
+    wakeups = PostgresWakeups(engine.url)
+    await wakeups.start()
+    try:
+        yield wakeups
+    finally:
+        await wakeups.aclose()
 
 
 @asynccontextmanager
@@ -330,6 +354,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         pixels.configure(settings.images.max_pixels_in_flight)  # image work past it waits
         this_run = ThisRun.now(settings.node.node_id)  # holds and claims name it; a restart releases them
         db = await stack.enter_async_context(open_database(settings, request_path=True, run_id=this_run.run_id))
+        wakeups = await stack.enter_async_context(open_wakeups(db.engine))
         prometheus = PrometheusMeter(settings.metrics_dir) if settings.logs.metrics else None
         meter = prometheus or NULL_METER
         http_client = UpstreamClient(settings.upstream.max_connections)  # every call passes its own timeout
@@ -351,11 +376,13 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         stack.push_async_callback(sender.aclose)
         fetcher = ImageUrlFetcher(public=settings.node.is_public())  # input images named by https URL
         stack.push_async_callback(fetcher.aclose)
-        delivery = webhook_delivery(settings, db.webhooks, sender)
-        webhooks = Webhooks(db.webhooks, wake=delivery.wake)  # the jobs' `JobEvents`
+        delivery = webhook_delivery(settings, db.webhooks, sender, wakeups)
+        queued_message = partial(wakeups.notify, "webhooks")
+        webhooks = Webhooks(db.webhooks, wake=queued_message)  # the jobs' `JobEvents`
         costs = CostSheets(settings.catalog, UpstreamCostsRepo(db.engine))
-        thumbnails = Thumbnails(store, db.images)  # made after the answers, by a task of this node
-        stack.push_async_callback(thumbnails.aclose)  # before the store and database close
+        # thumbnails are made on their first view, always through the gateway's own signed URLs
+        gateway_urls = GatewayUrls(signer, settings.node.base_url())
+        thumbnails = Thumbnails(store, db.images, bucket_urls=settings.storage.url_mode == "bucket")
         images, settlement = image_pipeline(
             settings,
             db,
@@ -365,8 +392,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             http_client,
             meter,
             costs,
-            wake=delivery.wake,
-            thumbnails=thumbnails,
+            wake=queued_message,
         )
         uploads, terms = JobUploads(store), job_terms(settings)
         image_inputs = ImageInputs(
@@ -377,8 +403,9 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
         )
         batch_files = BatchFiles(db.batches, store, settings.batches.max_file_bytes, settings.batches.max_lines)
         events = BatchJobEvents(webhooks, db.batches, lambda: batch_runner.wake())  # a batch's line wakes its runner
-        workers = JobWorkers(db.jobs, images, settlement, uploads, events, terms)
-        jobs = Jobs(db.jobs, images, settlement, uploads, terms, wake=workers.wake)
+        parts = JobParts(db.jobs, images, settlement, uploads, terms)
+        workers = JobWorkers(parts, events, wakeups)
+        jobs = Jobs(parts, wake=partial(wakeups.notify, "jobs"))
         batch_runner = BatchRunner(
             db.batches,
             batch_files,
@@ -388,6 +415,7 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             image_inputs,
             concurrency=settings.batches.concurrency,
             poll_seconds=settings.jobs.poll_seconds,
+            wakeups=wakeups,
         )
         routes = route_health(settings, router, health)
         yield Gateway(
@@ -408,20 +436,23 @@ async def open_gateway(settings: Settings) -> AsyncIterator[Gateway]:
             admin_sessions=AdminSessionRevocations(db.admin_sessions),
             route_health=routes,
             authenticator=KeyAuthenticator(db.accounts),
-            files=ImageFiles(signer, store),
+            files=ImageFiles(signer, store, thumbnails),
             retention=Retention(db.images, store, settings.storage.image_grace_seconds),
-            library=ImageLibrary(db.images, store.url_for, settings.catalog),
+            library=ImageLibrary(db.images, store.url_for, gateway_urls.url_for, settings.catalog),
             scrape=prometheus.exposition if prometheus else None,
             recovery=NodeRecovery(RunsRepo(db.engine, db.runner), this_run),
             webhooks=webhooks,
             webhook_delivery=delivery,
+            wakeups=wakeups,
             jobs=jobs,
             job_workers=workers,
             image_inputs=image_inputs,
             responses=StoredResponses(db.responses, store),
             samples=Samples(settings.catalog, db.samples, store),
             batch_files=batch_files,
-            batches=Batches(db.batches, batch_files, settings.catalog, db.prices, db.accounts, batch_runner.wake),
+            batches=Batches(
+                db.batches, batch_files, settings.catalog, db.prices, db.accounts, partial(wakeups.notify, "batches")
+            ),
             batch_runner=batch_runner,
             margin=MarginReport(MarginRepo(db.engine)),
             upstream_costs=costs,
@@ -502,12 +533,10 @@ def image_pipeline(
     costs: CostSheets | None = None,
     *,
     wake: Callable[[], None] | None = None,
-    thumbnails: Thumbnails | None = None,
 ) -> tuple[ImageService, Settlement]:
     """The image service and its settlement step (async jobs settle through it too); `costs`: the
     node's live upstream cost sheets, shared with the admin API so a change applies at once here;
-    `wake`: the webhook delivery's, told when an alert is queued; `thumbnails`: where stored images
-    are queued for their library thumbnails (a serving node's; None: none made)."""
+    `wake`: the webhook delivery's, told when an alert is queued."""
     alerts = BudgetAlerts(db.budgets, db.webhooks, wake)
     deadline = settings.upstream.request_deadline_seconds
     billing = Billing(db.ledger, db.accounts, settings.node.hold_ttl_seconds, meter, alerts)
@@ -528,7 +557,6 @@ def image_pipeline(
             settings.storage.url_ttl_seconds,
             db.images,
             keep_prompts=settings.images.library_prompts,
-            thumbnails=thumbnails,
         ),
         settlement,
         edit_max_image_bytes=settings.images.edit_max_image_bytes,

@@ -29,7 +29,7 @@ from imagegate.service.images.generation import ImageService
 from imagegate.service.images.rate_limits import Limiter
 from imagegate.service.images.settlement import Settlement
 from imagegate.service.jobs.events import JobEvents
-from imagegate.service.jobs.jobs import Jobs, JobTerms
+from imagegate.service.jobs.jobs import JobParts, Jobs, JobTerms
 from imagegate.service.jobs.records import JobUploads
 from imagegate.service.jobs.workers import JobWorkers
 from imagegate.service.operator.admin import AdminService
@@ -239,9 +239,9 @@ class Core:
         limiter_state = MemoryLimiterState()
         self.stack.push_async_callback(limiter_state.aclose)
         images, settlement = image_pipeline(self.settings, self.db, router, store, limiter_state, self.client)
-        uploads = JobUploads(store)
-        workers = JobWorkers(self.db.jobs, images, settlement, uploads, events, terms)
-        return Jobs(self.db.jobs, images, settlement, uploads, terms, wake=workers.wake), workers
+        parts = JobParts(self.db.jobs, images, settlement, JobUploads(store), terms)
+        workers = JobWorkers(parts, events)
+        return Jobs(parts, wake=workers.wake), workers
 
 
 @asynccontextmanager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import subprocess
 import sys
 import time
@@ -13,6 +14,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 import pytest
+from PIL import Image
 
 from tests.conftest import (
     ROOT,
@@ -26,7 +28,6 @@ from tests.conftest import (
     start_gateway,
 )
 from tests.support.assertions import assert_error
-from tests.support.library import library_with_thumbnails
 from tests.support.moto import MotoServer
 from tests.upstreams.fake_openai import FakeOpenAI
 
@@ -363,26 +364,61 @@ def _library_item(gateway: Gateway, key: str, image_id: str) -> dict[str, object
     return item  # type: ignore[no-any-return]
 
 
-def test_a_thumbnail_lives_beside_its_image_in_the_bucket_and_leaves_with_it(
+def _thumbnail_of(response: httpx.Response) -> bytes:
+    assert response.status_code == 200 and response.headers["content-type"] == "image/webp", response.text
+    with Image.open(io.BytesIO(response.content)) as small:
+        assert small.format == "WEBP" and max(small.size) == 256
+    return response.content
+
+
+def test_a_thumbnail_is_made_into_the_bucket_on_its_first_view_and_leaves_with_its_image(
     s3_gateway: Gateway, moto: MotoServer
 ) -> None:
     account = s3_gateway.new_account("0", test=True)
     url = _generate(s3_gateway, account.key, output_format="png")
     image_id = urlparse(url).path.rsplit("/", 1)[-1].split(".", 1)[0]
-    library_with_thumbnails(s3_gateway, account.key)  # made after the answer
+    assert [k for k in moto.keys(BUCKET) if image_id in k] == [f"images/{image_id}.png"]  # none until viewed
+    item = _library_item(s3_gateway, account.key, image_id)
+    first = _thumbnail_of(httpx.get(str(item["thumbnail_url"]), timeout=30))
     assert sorted(k for k in moto.keys(BUCKET) if image_id in k) == [
         f"images/{image_id}.png",
         f"images/{image_id}.thumb.webp",
     ]
     thumbnail = moto.client().get_object(Bucket=BUCKET, Key=f"images/{image_id}.thumb.webp")
     assert thumbnail["ContentType"] == "image/webp"
-    item = _library_item(s3_gateway, account.key, image_id)
-    served = httpx.get(str(item["thumbnail_url"]), timeout=30)
-    assert served.status_code == 200 and served.content == thumbnail["Body"].read()
+    assert first == thumbnail["Body"].read()
+    marked = first + b"kept"  # the stored object, told apart from a thumbnail made again
+    moto.client().put_object(Bucket=BUCKET, Key=f"images/{image_id}.thumb.webp", Body=marked, ContentType="image/webp")
+    assert httpx.get(str(item["thumbnail_url"]), timeout=30).content == marked  # served from the bucket
     with s3_gateway.http() as http:
         deleted = http.delete(f"/v1/images/{image_id}", headers={"Authorization": f"Bearer {account.key}"})
     assert deleted.status_code == 204
     assert not [k for k in moto.keys(BUCKET) if image_id in k]
+
+
+def test_bucket_mode_serves_a_thumbnails_first_view_then_redirects_to_the_bucket(
+    tmp_path_factory: pytest.TempPathFactory, moto: MotoServer
+) -> None:
+    """The thumbnail URL is always the gateway's (it must be able to make one); once made it is a 302
+    to the bucket's pre-signed URL, as the image's own URL is."""
+    env = _s3_env(moto, IMAGEGATE_URL_MODE="bucket", IMAGEGATE_URL_TTL_SECONDS="600")
+    with running_gateway(tmp_path_factory, "bucket-thumbnails", None, env) as gateway:
+        account = gateway.new_account("0", test=True)
+        url = _generate(gateway, account.key, output_format="png")
+        image_id = urlparse(url).path.rsplit("/", 1)[-1].split(".", 1)[0]
+        item = _library_item(gateway, account.key, image_id)
+        assert str(item["url"]).startswith(f"{moto.endpoint}/{BUCKET}/images/{image_id}.png?")
+        thumbnail_url = str(item["thumbnail_url"])
+        assert thumbnail_url.startswith(f"{gateway.base_url}/v1/files/{image_id}.thumb.webp?")
+        forged = thumbnail_url[:-4] + ("0000" if not thumbnail_url.endswith("0000") else "1111")
+        assert_error(httpx.get(forged, timeout=30), 403, "permission_error", "invalid_signature")
+        assert [k for k in moto.keys(BUCKET) if image_id in k] == [f"images/{image_id}.png"]
+        first = _thumbnail_of(httpx.get(thumbnail_url, timeout=30))
+        redirect = httpx.get(thumbnail_url, timeout=30)
+        assert redirect.status_code == 302
+        location = redirect.headers["location"]
+        assert location.startswith(f"{moto.endpoint}/{BUCKET}/images/{image_id}.thumb.webp?")
+        assert httpx.get(location, timeout=30).content == first
 
 
 def test_the_sweep_deletes_an_expired_image_and_its_thumbnail_from_the_bucket(
@@ -394,8 +430,8 @@ def test_the_sweep_deletes_an_expired_image_and_its_thumbnail_from_the_bucket(
     with running_gateway(tmp_path_factory, "s3-sweep", None, env) as gateway:
         account = gateway.new_account("0", test=True)
         image_id = urlparse(_generate(gateway, account.key)).path.rsplit("/", 1)[-1].split(".", 1)[0]
-        library_with_thumbnails(gateway, account.key)  # made after the answer
-        assert len([k for k in moto.keys(BUCKET) if image_id in k]) == 2  # the image and its thumbnail
+        _thumbnail_of(httpx.get(str(_library_item(gateway, account.key, image_id)["thumbnail_url"]), timeout=30))
+        assert len([k for k in moto.keys(BUCKET) if image_id in k]) == 2  # the image and its thumbnail, viewed
         deadline = time.monotonic() + 60
         while [k for k in moto.keys(BUCKET) if image_id in k] and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -1,6 +1,7 @@
 """GET /v1/images, the image library, in process on SQLite (FTS5) and PostgreSQL (full-text search):
 every stored image with what made it, found by the words of its prompt (typed words are never search
-syntax), paged, the caller's own only; thumbnails stored beside the images; an owner's delete and the
+syntax), paged, the caller's own only; a thumbnail made on its URL's first fetch and kept beside the
+image (none for an image nobody views), its URL signed like the image's; an owner's delete and the
 retention sweep take the image, its thumbnail and its index entry together. Hostile parameters are 400s."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from PIL import Image
 from sqlalchemy import text
 
 from imagegate.db.engine import create_engine
+from imagegate.storage.signing import UrlSigner
 from tests.conftest import PostgresDatabase, require_service
 from tests.support.assertions import assert_error
 
@@ -72,15 +74,17 @@ async def library(app: InProcess, key: str, **params: str) -> dict[str, Any]:
     return response.json()  # type: ignore[no-any-return]
 
 
-async def with_thumbnails(app: InProcess, key: str, **params: str) -> dict[str, Any]:
-    """The library page once every image on it has its thumbnail, made after the answer (bounded wait)."""
-    deadline = time.monotonic() + 30
-    page = await library(app, key, **params)
-    while any(item["thumbnail_url"] is None for item in page["data"]) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
-        page = await library(app, key, **params)
-    assert all(item["thumbnail_url"] for item in page["data"]), page
-    return page
+def thumbnails_stored(tmp_path: Path) -> list[str]:
+    return sorted(p.name for p in (tmp_path / "data" / "images").rglob("img_*.thumb.webp"))
+
+
+async def thumbnail(app: InProcess, item: dict[str, Any]) -> bytes:
+    """The item's thumbnail, fetched by its URL: a WebP at most 256 px on its longer side."""
+    response = await app.http.get(item["thumbnail_url"])
+    assert response.status_code == 200 and response.headers["content-type"] == "image/webp", response.text
+    with Image.open(io.BytesIO(response.content)) as small:
+        assert small.format == "WEBP" and max(small.size) == 256
+    return response.content
 
 
 async def found(app: InProcess, key: str, query: str) -> set[str]:
@@ -122,11 +126,12 @@ def test_every_stored_image_is_listed_with_what_made_it_and_a_thumbnail(
         )
         assert responses.status_code == 200, responses.text
 
-        page = await with_thumbnails(app, key)  # made after the answers, listed once made
+        page = await library(app, key)
         listed = page["data"]
         assert [i["prompt"] for i in listed] == ["a chat lighthouse", PROMPTS["kite"], PROMPTS["kite"]]
         assert page["has_more"] is False and page["first_id"] == listed[0]["id"] and page["last_id"] == listed[-1]["id"]
         assert [i["surface"] for i in listed] == ["chat", "images", "images"]
+        assert thumbnails_stored(tmp_path) == []  # nobody has viewed one yet
         kite = [i for i in listed if i["prompt"] == PROMPTS["kite"]]
         assert {i["url"] for i in kite} == {d["url"] for d in answer["data"]}  # signed until the same moment
         for item in kite:
@@ -139,12 +144,11 @@ def test_every_stored_image_is_listed_with_what_made_it_and_a_thumbnail(
             )
             assert (item["cost_micros"], item["currency"]) == (LOW_1024, "USD")
             assert item["created"] == answer["created"] and item["expires"] == answer["created"] + 86400
-            thumbnail = await app.http.get(item["thumbnail_url"])
-            assert thumbnail.status_code == 200 and thumbnail.headers["content-type"] == "image/webp"
-            with Image.open(io.BytesIO(thumbnail.content)) as small:
-                assert (small.format, small.size) == ("WEBP", (256, 256))
+            assert item["thumbnail_url"].startswith(f"{app.gateway.base_url}/v1/files/{item['id']}.thumb.webp?")
+            await thumbnail(app, item)
             full = await app.http.get(item["url"])
             assert full.status_code == 200 and full.headers["content-type"] == "image/webp"
+        assert thumbnails_stored(tmp_path) == sorted(f"{i['id']}.thumb.webp" for i in kite)  # the viewed ones only
         assert await index_rows(app) == (3, 3)
 
     run_app(tmp_path, database, scenario)
@@ -247,7 +251,10 @@ def test_delete_and_retention_take_the_image_its_thumbnail_and_its_index_entry(
         key = await app.new_key()
         for name in ("kite", "lighthouse"):
             await generate(app, key, PROMPTS[name])
-        kite, lighthouse = [(await with_thumbnails(app, key, query=n))["data"][0] for n in ("kite", "lighthouse")]
+        kite, lighthouse = [(await library(app, key, query=n))["data"][0] for n in ("kite", "lighthouse")]
+        for item in (kite, lighthouse):
+            await thumbnail(app, item)  # viewed: both thumbnails are stored
+        assert len(thumbnails_stored(tmp_path)) == 2
         assert await index_rows(app) == (2, 2)
 
         deleted = await app.http.delete(f"/v1/images/{kite['id']}", headers=auth(key))
@@ -265,6 +272,37 @@ def test_delete_and_retention_take_the_image_its_thumbnail_and_its_index_entry(
         assert not list((tmp_path / "data" / "images").rglob("img_*")), "an object outlived its image"
 
     run_app(tmp_path, database, scenario)
+
+
+def test_a_thumbnail_is_made_once_on_its_signed_urls_first_fetch_and_then_served_as_stored(tmp_path: Path) -> None:
+    async def scenario(app: InProcess) -> None:
+        key = await app.new_key()
+        answer = await generate(app, key, PROMPTS["kite"], output_format="png")
+        (item,) = (await library(app, key))["data"]
+        name = f"{item['id']}.thumb.webp"
+        signer = UrlSigner(app.settings.storage.signing_secret)
+        path, query = item["thumbnail_url"].split("?", 1)
+        forged = f"{path}?{query[:-4]}{'0000' if not query.endswith('0000') else '1111'}"
+        assert_error(await app.http.get(forged), 403, "permission_error", "invalid_signature")
+        image_signature = answer["data"][0]["url"].split("?", 1)[1]  # the image's own, not its thumbnail's
+        assert_error(await app.http.get(f"{path}?{image_signature}"), 403, "permission_error", "invalid_signature")
+        past = int(time.time()) - 1
+        expired = f"{path}?expires={past}&signature={signer.signature(name, past)}"
+        assert_error(await app.http.get(expired), 403, "permission_error", "url_expired")
+        assert thumbnails_stored(tmp_path) == []  # no refused URL made one
+
+        first = await thumbnail(app, item)
+        (stored,) = (tmp_path / "data" / "images").rglob(name)
+        made = stored.stat()
+        assert stored.read_bytes() == first
+        second = await app.http.get(item["thumbnail_url"])
+        assert second.status_code == 200 and second.content == first
+        again = stored.stat()  # served from the store: the file was not written again
+        assert (again.st_ino, again.st_mtime_ns) == (made.st_ino, made.st_mtime_ns)
+        head = await app.http.head(item["thumbnail_url"])
+        assert head.status_code == 200 and head.headers["content-length"] == str(len(first))
+
+    run_app(tmp_path, {}, scenario)
 
 
 def test_an_expired_image_leaves_the_library_before_it_is_swept(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from typing import Any
 import httpx
 
 from tests.conftest import Gateway
-from tests.support.library import library_with_thumbnails
 from tests.web.conftest import Account, Watch, new_account, screenshot
 
 PROMPTS = {
@@ -34,7 +33,6 @@ def stocked_account(gateway: Gateway, name: str) -> Account:
     _generate(gateway, account.key, PROMPTS["kite"])
     _generate(gateway, account.key, PROMPTS["markup"])
     _generate(gateway, account.key, "an inline image", response_format="b64_json")
-    library_with_thumbnails(gateway, account.key)  # made after the answers
     return account
 
 

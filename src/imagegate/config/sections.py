@@ -368,7 +368,12 @@ class WebhookSettings:
         seconds,
     )
     poll_seconds: float = setting(
-        "IMAGEGATE_WEBHOOK_POLL_SECONDS", "2", "how often each node looks for webhooks due to be sent", seconds
+        "IMAGEGATE_WEBHOOK_POLL_SECONDS",
+        "2",
+        "how often an idle node looks for webhooks due to be sent unwoken; a message queued on its node wakes it at "
+        "once, and on PostgreSQL one queued on any node (LISTEN/NOTIFY: this poll is then a safety net of at least "
+        "30 s while listening); a retry is sent when it falls due",
+        seconds,
     )
 
 
@@ -383,7 +388,9 @@ class JobSettings:
     poll_seconds: float = setting(
         "IMAGEGATE_JOB_POLL_SECONDS",
         "2",
-        "how often an idle worker looks for queued jobs (a node wakes its own workers at once when it accepts one)",
+        "how often an idle job worker (and batch runner) looks for queued work unwoken; a job queued on its node "
+        "wakes it at once, and on PostgreSQL one queued on any node (LISTEN/NOTIFY: this poll is then a safety net "
+        "of at least 30 s while listening); on SQLite another process on the file finds jobs by this poll",
         number(0.05, 3600),
     )
     queue_ttl_seconds: int = setting(

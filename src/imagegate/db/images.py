@@ -223,8 +223,8 @@ class ImagesRepo:
         await (self._runner.atomic if len(rows) == 1 else self._runner.write)(partial(_insert, rows))
 
     async def mark_thumbnails(self, image_ids: Sequence[str]) -> set[str]:
-        """Record that these images' thumbnails are stored; the ids that still have a row (an image
-        deleted meanwhile has none, and its thumbnail is the caller's to delete)."""
+        """Record that these images' thumbnails are stored (so the sweep deletes them too); the ids that
+        still have a row (an image deleted meanwhile has none, and its thumbnail is the caller's to delete)."""
         return await self._runner.write(partial(_mark_thumbnails, list(image_ids)))
 
     async def valid(self, account_id: str, now: int, limit: int) -> list[StoredImage]:
@@ -259,6 +259,13 @@ class ImagesRepo:
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [_stored(r) for r in rows]
+
+    async def find(self, image_id: str) -> StoredImage | None:
+        """The image, whoever owns it (its signed URL has said the caller may see it), or None."""
+        query = select(*_LISTED).where(images.c.id == image_id)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        return _stored(row) if row is not None else None
 
     async def owned(self, image_id: str, account_id: str) -> StoredImage | None:
         """The account's image, or None (unknown, or someone else's)."""

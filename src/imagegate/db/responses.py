@@ -9,7 +9,7 @@ nodes share the work without taking the same one.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import BigInteger, Column, Index, String, Table, Text, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -51,16 +51,7 @@ class ResponsesRepo:
 
     async def keep(self, kept: KeptResponse) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(
-                insert(responses).values(
-                    id=kept.id,
-                    account_id=kept.account_id,
-                    item_id=kept.item_id,
-                    body=kept.body,
-                    created_at=kept.created_at,
-                    expires_at=kept.expires_at,
-                )
-            )
+            await conn.execute(insert(responses).values(asdict(kept)))  # a kept response is its row
 
     async def find(self, response_id: str, account_id: str, now: int) -> KeptResponse | None:
         """The account's response while it is kept; None for an unknown, expired or another's one."""

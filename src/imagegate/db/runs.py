@@ -8,7 +8,7 @@ Which runs are dead is decided in service/recovery.py; this module only reads an
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from functools import partial
 
@@ -43,7 +43,7 @@ class RunsRepo:
 
     async def register(self, run: RunRecord) -> None:
         async with self._engine.begin() as conn:
-            await conn.execute(insert(node_runs).values(**_row(run)))
+            await conn.execute(insert(node_runs).values(asdict(run)))  # a record is its row, column for column
 
     async def runs_of(self, node_id: str) -> list[RunRecord]:
         async with self._engine.connect() as conn:
@@ -74,17 +74,6 @@ class RunsRepo:
     async def forget(self, run_id: str) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(delete(node_runs).where(node_runs.c.run_id == run_id))
-
-
-def _row(run: RunRecord) -> dict[str, object]:
-    return {
-        "run_id": run.run_id,
-        "node_id": run.node_id,
-        "boot_id": run.boot_id,
-        "pid": run.pid,
-        "process_start": run.process_start,
-        "started_at": run.started_at,
-    }
 
 
 __all__ = ["Released", "RunRecord", "RunsRepo"]

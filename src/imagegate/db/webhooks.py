@@ -180,8 +180,17 @@ class WebhooksRepo:
             result = await conn.execute(query)
         return result.rowcount == 1
 
+    async def next_due(self) -> datetime | None:
+        """When the first pending message falls due (now or earlier: it is due; a retry's time; a
+        claim's end); None when none is pending. One read, no write lock: what an idle sender asks."""
+        m = webhook_messages.c
+        async with self._engine.connect() as conn:
+            due: datetime | None = await conn.scalar(select(func.min(m.next_attempt_at)).where(m.status == "pending"))
+        return due
+
     async def claim_due(self, now: datetime, lease_until: datetime, limit: int) -> list[Claimed]:
-        """Claim up to `limit` due messages for one attempt each, until `lease_until`."""
+        """Claim up to `limit` due messages for one attempt each, until `lease_until` (a write
+        transaction even when none is due: ask `next_due` first)."""
         m = webhook_messages.c
         due = and_(m.status == "pending", m.next_attempt_at <= now)
         picked = select(m.id).where(due).order_by(m.next_attempt_at).limit(limit).with_for_update(skip_locked=True)
@@ -210,9 +219,6 @@ class WebhooksRepo:
             )
             .where(m.claim == token, m.status == "pending")
         )
-        async with self._engine.connect() as conn:  # idle (the usual case): one read, no write lock taken
-            if (await conn.execute(select(m.id).where(due).limit(1))).first() is None:
-                return []
         async with self._engine.begin() as conn:
             await conn.execute(claim)
             rows = (await conn.execute(claimed)).all()

@@ -6,10 +6,10 @@ TOML file). Validation and routing read `Capabilities`; nothing switches on a mo
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .money import MAX_PRICE_MICROS
 from .upstream_cost import CostSheet, parse_cost_sheet
@@ -18,6 +18,33 @@ STANDARD_QUALITY = "standard"
 """Price key of models that have no quality levels."""
 
 OUTPUT_FORMATS = ("png", "webp", "jpeg")
+
+
+T = TypeVar("T")
+
+
+class ModelMemo(Generic[T]):
+    """What a pure function made of a model, kept by the model's identity: a catalog's models never
+    change (a reloaded catalog's are new objects, with entries of their own). For what validation
+    derives from a model on every request, such as its fields narrowed to its capabilities. A
+    `Model` cannot be a dict key itself: it holds mappings, which do not hash."""
+
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[int, Hashable], tuple[Model, T]] = {}
+
+    def get(self, model: Model, variant: Hashable, make: Callable[[], T]) -> T:
+        """`make()` the first time for this model and `variant`, the kept value after."""
+        key = (id(model), variant)
+        kept = self._kept.get(key)
+        if kept is not None and kept[0] is model:  # the model is held here, so its id is not reused
+            return kept[1]
+        value = make()
+        if len(self._kept) >= self.LIMIT:
+            self._kept.clear()
+        self._kept[key] = (model, value)
+        return value
 
 
 class CatalogError(ValueError):
@@ -443,6 +470,7 @@ __all__ = [
     "Catalog",
     "CatalogError",
     "Model",
+    "ModelMemo",
     "OpenAIExtras",
     "Route",
     "parse_size",

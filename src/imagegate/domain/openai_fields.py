@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .catalog import BACKGROUNDS, COMPLEXITIES, INPUT_FIDELITIES, MODERATIONS, Model
+from .catalog import BACKGROUNDS, COMPLEXITIES, INPUT_FIDELITIES, MODERATIONS, Model, ModelMemo
 from .errors import InvalidRequest
 from .fields import AtMost, Field, Requires, check_value
 
@@ -56,6 +56,14 @@ def extras_for(model: Model | None, *, edit: bool) -> tuple[Field, ...]:
     fields = EDIT_FIELDS if edit else GENERATION_FIELDS
     if model is None:
         return fields
+    return _MODEL_EXTRAS.get(model, edit, lambda: _offered_extras(model, fields))
+
+
+_MODEL_EXTRAS: ModelMemo[tuple[Field, ...]] = ModelMemo()
+"""Each model's extras, made once (every request of the model reads them)."""
+
+
+def _offered_extras(model: Model, fields: tuple[Field, ...]) -> tuple[Field, ...]:
     extra = model.capabilities.extra
     offered = {
         "background": extra.backgrounds,

@@ -14,23 +14,27 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 WINDOW_MS = 60_000.0
 _EPSILON_MS = 0.001
 
+Bucket = Literal["requests", "images"]
+"""A bucket's name, and the last word of its `x-ratelimit-*-{name}` headers."""
+
 
 @dataclass(frozen=True, slots=True)
 class Limit:
-    """One bucket to take from: `name` is `requests` or `images`."""
+    """One bucket to take from."""
 
-    name: str
+    name: Bucket
     per_minute: int
     cost: int
 
 
 @dataclass(frozen=True, slots=True)
 class BucketStatus:
-    name: str
+    name: Bucket
     limit: int
     remaining: int
     reset_ms: int  # until the bucket is full again
@@ -95,6 +99,7 @@ def headers(decision: Decision) -> dict[str, str]:
 
 __all__ = [
     "WINDOW_MS",
+    "Bucket",
     "BucketStatus",
     "Decision",
     "Limit",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .catalog import AUTO_SIZE, OUTPUT_FORMATS, Catalog, Model, parse_size
+from .catalog import AUTO_SIZE, OUTPUT_FORMATS, Catalog, Model, ModelMemo, parse_size
 from .errors import GatewayError, InvalidRequest
 from .fields import Field, Requires, check_value, missing
 from .input_image import InputImage
@@ -60,22 +60,27 @@ def generation_fields(model: Model | None = None, *, edit: bool = False) -> tupl
     """A generation's (or an edit's) fields; with `model`, as that model takes them: its names, sizes,
     qualities, styles and formats, its `max_n` and its prompt length. What the checks below read, and
     what the API document shows for each model."""
-    base: tuple[Field, ...] = BASE_FIELDS
-    if model is not None:
-        caps = model.capabilities
-        narrowed = {
-            "model": replace(MODEL, choices=(model.id, *model.aliases)),
-            "prompt": replace(PROMPT, max_chars=caps.max_prompt_chars),
-            "size": replace(SIZE, choices=(*caps.sizes, AUTO_SIZE), default=caps.default_size),
-            "n": replace(N, maximum=caps.max_n),
-            "quality": replace(
-                QUALITY, choices=caps.qualities, default=caps.default_quality, offered=bool(caps.qualities)
-            ),
-            "style": replace(STYLE, choices=caps.styles, default=caps.default_style, offered=bool(caps.styles)),
-            "output_format": replace(OUTPUT_FORMAT, choices=caps.output_formats),
-        }
-        base = tuple(narrowed.get(field.name, field) for field in base)
-    return (*base, *extras_for(model, edit=edit))
+    if model is None:
+        return (*BASE_FIELDS, *extras_for(None, edit=edit))
+    return _MODEL_FIELDS.get(model, edit, lambda: _narrowed_fields(model, edit))
+
+
+_MODEL_FIELDS: ModelMemo[tuple[Field, ...]] = ModelMemo()
+"""Each model's fields, made once (every request of the model reads them)."""
+
+
+def _narrowed_fields(model: Model, edit: bool) -> tuple[Field, ...]:
+    caps = model.capabilities
+    narrowed = {
+        "model": replace(MODEL, choices=(model.id, *model.aliases)),
+        "prompt": replace(PROMPT, max_chars=caps.max_prompt_chars),
+        "size": replace(SIZE, choices=(*caps.sizes, AUTO_SIZE), default=caps.default_size),
+        "n": replace(N, maximum=caps.max_n),
+        "quality": replace(QUALITY, choices=caps.qualities, default=caps.default_quality, offered=bool(caps.qualities)),
+        "style": replace(STYLE, choices=caps.styles, default=caps.default_style, offered=bool(caps.styles)),
+        "output_format": replace(OUTPUT_FORMAT, choices=caps.output_formats),
+    }
+    return (*(narrowed.get(field.name, field) for field in BASE_FIELDS), *extras_for(model, edit=edit))
 
 
 @dataclass(frozen=True, slots=True)

@@ -379,7 +379,7 @@ class LibraryImage(TypedDict):
     id: str
     object: Literal["image"]
     url: Annotated[str, "signed until `expires`, as first handed out"]
-    thumbnail_url: Annotated[str | None, "a WebP at most 256 px on its longer side"]
+    thumbnail_url: Annotated[str, "a WebP at most 256 px on its longer side, made when first fetched"]
     prompt: Annotated[str | None, "null when not kept (IMAGEGATE_LIBRARY_PROMPTS=false)"]
     revised_prompt: NotRequired[str | None]
     model: str | None

@@ -98,21 +98,15 @@ class ApiOperation:
 # -- request bodies
 
 
-IMAGE_REQUEST = Body(
-    "ImageGenerationRequest",
-    lambda _catalog: generation_fields(),
-    rules=RULES,
-    per_model=generation_fields,
-    model_rules=model_rules,
-)
-IMAGE_EDIT = Body(
-    "ImageEditRequest",
-    lambda _catalog: edit_fields(),
-    rules=RULES,
-    per_model=edit_fields,
-    model_rules=model_rules,
-    applies=lambda model: model.capabilities.img2img,
-    form=True,
+def _images_api_body(name: str, fields: Callable[[Model | None], tuple[Field, ...]]) -> Body:
+    """An Images API body: `fields` as the request checks them (with a model, narrowed to it) and the
+    rules every generation and edit shares."""
+    return Body(name, lambda _catalog: fields(None), rules=RULES, per_model=fields, model_rules=model_rules)
+
+
+IMAGE_REQUEST = _images_api_body("ImageGenerationRequest", generation_fields)
+IMAGE_EDIT = replace(
+    _images_api_body("ImageEditRequest", edit_fields), applies=lambda model: model.capabilities.img2img, form=True
 )
 NEW_ACCOUNT = Body("NewAccount", lambda _catalog: admin_fields.NEW_ACCOUNT)
 CREDIT = Body("Credit", lambda _catalog: admin_fields.CREDIT)
@@ -216,7 +210,8 @@ API_OPERATIONS: tuple[ApiOperation, ...] = (
     ApiOperation("GET", "/v1/models/{model_id}", "getModel", "One model", "models", shapes.Model,
               auth=NO_KEY, path_doc={"model_id": "a catalog id or alias"}),
     ApiOperation("GET", "/v1/files/{name}", "downloadImage", "A stored image, by its signed URL (no key)", "files", None,
-              auth=NO_KEY, path_doc={"name": "`{image_id}.{ext}`"}, errors=(403,),
+              auth=NO_KEY, errors=(403,),
+              path_doc={"name": "`{image_id}.{ext}`, or `{image_id}.thumb.webp` (its thumbnail, made on the first fetch)"},
               query=(Field("expires", "string", "Unix time the URL expires"),
                      Field("signature", "string", "the URL's HMAC")),
               media=("image/png", "image/jpeg", "image/webp")),

@@ -7,8 +7,9 @@ action is `c2pa.created` with the IPTC digital source type and the model (id and
 software agent, or `c2pa.opened` naming the upstream's own manifest as the parent ingredient when its
 image carried one; then `c2pa.converted` / `c2pa.resized` for what the gateway did to the bytes.
 
-Signing runs in a worker thread within the pixel budget (the native library hashes and copies the
-whole file), at most `SIGNING_THREADS` at once; no thumbnail is made and the result is not verified
+Signing a small image (up to `INLINE_MAX_BYTES`) runs on the event loop; a larger one in a worker
+thread within the pixel budget (the native library hashes and copies the whole file), at most
+`SIGNING_THREADS` at once; no thumbnail is made and the result is not verified
 again (`check` proves the credentials once, at start).
 """
 
@@ -46,6 +47,10 @@ SIGNING_THREADS = 2
 write of the file, so each signing thread takes the GIL thousands of times: eight at once starved the
 event loop for up to 77 ms and finished later than two at once, which kept it under 10 ms
 (bench/micro_c2pa.py, docs/benchmarks.md)."""
+INLINE_MAX_BYTES = 64 * 1024
+"""Up to this size an image is signed on the event loop (~0.4 ms of CPU for a 256² PNG): in a worker
+thread the same signature cost 1.9–3 ms of the process's CPU at 64 requests in flight, the native
+library's ~90 calls back into Python each waiting for the event loop's GIL (bench/request_cpu.py)."""
 _SETTINGS = {"builder": {"thumbnail": {"enabled": False}}, "verify": {"verify_after_sign": False}}
 _TRUSTED_ONLY = "signingCredential.untrusted"
 """The one validation failure expected of a signer on no trust list (the gateway's own chain)."""
@@ -81,6 +86,8 @@ class C2paMarker:
             raise CredentialsError(f"the C2PA library refuses {credentials.where}: {exc}") from None
 
     async def mark(self, data: bytes, marking: Marking) -> bytes:
+        if len(data) <= INLINE_MAX_BYTES:
+            return self.mark_now(data, marking)
         # the native library holds the source and the signed copy: two files' worth, ~4 bytes a "pixel"
         async with reserve(max(1, len(data) // 2)):
             return await anyio.to_thread.run_sync(self.mark_now, data, marking, limiter=self._threads())

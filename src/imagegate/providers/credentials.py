@@ -32,4 +32,16 @@ class CredentialSection:
         return Credentials(value(self.api_key), value(self.base_url), value(self.api_version))
 
 
-__all__ = ["CredentialSection"]
+def key_and_base_url(
+    name: str, prefix: str, default_base_url: str, route: str, *, key_note: str = "", base_url_note: str = ""
+) -> CredentialSection:
+    """The usual section of a vendor's API: `{prefix}_API_KEY` (no default) and `{prefix}_BASE_URL`
+    (the vendor's public endpoint unless set), each helped as the `route`'s."""
+    return CredentialSection(
+        name,
+        api_key=Setting(f"{prefix}_API_KEY", None, f"key of the {route}{key_note} route"),
+        base_url=Setting(f"{prefix}_BASE_URL", default_base_url, f"base URL of the {route} route{base_url_note}"),
+    )
+
+
+__all__ = ["CredentialSection", "key_and_base_url"]

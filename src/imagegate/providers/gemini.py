@@ -19,7 +19,6 @@ from typing import Any
 
 import pybase64
 
-from ..config.setting import Setting
 from ..domain.catalog import Route, parse_size
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
@@ -33,7 +32,7 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
-from .credentials import CredentialSection
+from .credentials import key_and_base_url
 from .http_client import UpstreamClient, UpstreamResponse
 from .usage import gemini_usage
 
@@ -98,13 +97,7 @@ def _ratio(aspect: str) -> float:
     return int(w) / int(h)
 
 
-CREDENTIALS = CredentialSection(
-    "gemini",
-    api_key=Setting("GEMINI_API_KEY", None, "key of the Gemini route"),
-    base_url=Setting(
-        "GEMINI_BASE_URL", "https://generativelanguage.googleapis.com/v1beta", "base URL of the Gemini route"
-    ),
-)
+CREDENTIALS = key_and_base_url("gemini", "GEMINI", "https://generativelanguage.googleapis.com/v1beta", "Gemini")
 
 
 class GeminiImages(OneImagePerCall):

@@ -30,7 +30,7 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
-from .credentials import CredentialSection
+from .credentials import CredentialSection, key_and_base_url
 from .download import download_image, download_limit
 from .http_client import FormFile, UpstreamClient, UpstreamResponse
 from .usage import openai_usage, with_usage
@@ -41,12 +41,8 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 NOT_RETRYABLE_CODES = frozenset({"insufficient_quota"})
 
 
-OPENAI_CREDENTIALS = CredentialSection(
-    "openai",
-    api_key=Setting("OPENAI_API_KEY", None, "key of the OpenAI route"),
-    base_url=Setting(
-        "OPENAI_BASE_URL", "https://api.openai.com/v1", "base URL of the OpenAI route (any OpenAI-compatible server)"
-    ),
+OPENAI_CREDENTIALS = key_and_base_url(
+    "openai", "OPENAI", "https://api.openai.com/v1", "OpenAI", base_url_note=" (any OpenAI-compatible server)"
 )
 AZURE_CREDENTIALS = CredentialSection(
     "azure_openai",

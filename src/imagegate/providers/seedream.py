@@ -17,7 +17,6 @@ from typing import Any
 
 import pybase64
 
-from ..config.setting import Setting
 from ..domain.catalog import Route
 from ..domain.credentials import Credentials
 from ..domain.errors import ContentBlocked
@@ -33,7 +32,7 @@ from .base import (
     passthrough_b64,
     retry_after_seconds,
 )
-from .credentials import CredentialSection
+from .credentials import key_and_base_url
 from .http_client import UpstreamClient, UpstreamResponse
 from .usage import seedream_usage, with_usage
 
@@ -43,12 +42,8 @@ PROMPT_BLOCK_CODES = frozenset(
 OUTPUT_BLOCK_CODES = frozenset({"OutputImageSensitiveContentDetected"})
 RETRYABLE_STATUSES = frozenset({408, 429})
 
-CREDENTIALS = CredentialSection(
-    "ark",
-    api_key=Setting("ARK_API_KEY", None, "key of the Seedream (BytePlus ModelArk) route"),
-    base_url=Setting(
-        "ARK_BASE_URL", "https://ark.ap-southeast.bytepluses.com/api/v3", "base URL of the Seedream route"
-    ),
+CREDENTIALS = key_and_base_url(
+    "ark", "ARK", "https://ark.ap-southeast.bytepluses.com/api/v3", "Seedream", key_note=" (BytePlus ModelArk)"
 )
 
 

@@ -11,6 +11,11 @@ other refusal is the line's failure. Cancelling (or the completion window ending
 not yet started and cancels the queued jobs (`Jobs.cancel`: their holds released); running ones
 finish. A job's end reaches its line through `service.batch_events`. Only the node holding a
 batch's lease advances it.
+
+While a batch is active the runner looks every `poll_seconds` (a line refused for now is tried again
+then); with none, it waits for a wake-up (`domain/wakeups.py`: a batch submitted or cancelled here, or
+on any node while PostgreSQL's notices arrive) or its poll interval (only a safety net while notices
+arrive).
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from ...domain.errors import (
 )
 from ...domain.ids import new_id
 from ...domain.principal import Principal
+from ...domain.wakeups import LocalWakeups, Wakeups
 from ..images.admission import Ticket
 from ..images.inputs import ImageInputs
 from ..images.operations import Generate, Operation
@@ -69,7 +75,10 @@ class BatchRunner:
         *,
         concurrency: int,
         poll_seconds: float,
+        wakeups: Wakeups | None = None,
     ) -> None:
+        """`wakeups`: what tells the runner that batches were submitted or cancelled (it subscribes
+        to `batches`)."""
         self._repo = repo
         self._files = files
         self._jobs = jobs
@@ -79,6 +88,8 @@ class BatchRunner:
         self.concurrency = concurrency
         self.poll_seconds = poll_seconds
         self._wake = asyncio.Event()
+        self._wakeups = wakeups or LocalWakeups()
+        self._wakeups.subscribe("batches", self.wake)
 
     def wake(self) -> None:
         """A batch was submitted or cancelled, or one of its lines ended: look at once."""
@@ -87,15 +98,19 @@ class BatchRunner:
     async def run_forever(self) -> None:
         while True:
             try:
-                await self.advance_all()
+                active = await self.advance_all()
             except Exception:  # a database hiccup must not end the loop
                 log.exception("batch runner: a round failed")
+                active = 0
+            wait = self.poll_seconds if active else self._wakeups.idle_seconds(self.poll_seconds)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.poll_seconds)
+                await asyncio.wait_for(self._wake.wait(), wait)
             self._wake.clear()
 
-    async def advance_all(self) -> None:
-        for batch_id in await self._repo.active():
+    async def advance_all(self) -> int:
+        """One round over the active batches (those another node holds are left to it); how many."""
+        active = await self._repo.active()
+        for batch_id in active:
             row = await self._repo.lease(batch_id, LEASE_SECONDS)
             if row is None:  # another node has it
                 continue
@@ -105,6 +120,7 @@ class BatchRunner:
                 log.exception("batch %s: advancing it failed; the next round tries again", batch_id)
             finally:
                 await self._repo.release(batch_id)
+        return len(active)
 
     async def _advance(self, row: BatchRow) -> None:
         if row.status == "validating":

@@ -1,12 +1,11 @@
 """How delivered images reach the client: stored behind signed URLs, or inline as base64.
 
 A stored image is recorded in the images table first (so retention never misses one), with what made
-it (the library lists it), then its bytes go to the BlobStore, and once they are stored it is queued
-for its library thumbnail, made after the answer (`thumbnails.py`). When the
-store refuses, what may have been written is deleted and the rows with it, so the library does not list
-an image the client was not given; a store that cannot even delete leaves the rows to the sweep (as
-does a request cancelled mid-write: a write in a worker thread may still land, and only a row makes
-the sweep delete it).
+it (the library lists it), then its bytes go to the BlobStore; no thumbnail is made until the library
+first shows it (`thumbnails.py`). When the store refuses, what may have been written is deleted and
+the rows with it, so the library does not list an image the client was not given; a store that cannot
+even delete leaves the rows to the sweep (as does a request cancelled mid-write: a write in a worker
+thread may still land, and only a row makes the sweep delete it).
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ from ...domain.ids import new_id
 from ...domain.ports import BlobStore
 from ...domain.request import ImageRequest
 from ...domain.upstream import GeneratedImage
-from .thumbnails import Thumbnails
 
 log = logging.getLogger("imagegate.delivery")
 
@@ -37,12 +35,9 @@ class Delivery:
         index: ImagesRepo | None = None,
         *,
         keep_prompts: bool = True,
-        thumbnails: Thumbnails | None = None,
     ) -> None:
-        """`keep_prompts=False` (IMAGEGATE_LIBRARY_PROMPTS=false): the rows keep no prompt text.
-        `thumbnails`: where stored images are queued for their library thumbnails (None: none made)."""
+        """`keep_prompts=False` (IMAGEGATE_LIBRARY_PROMPTS=false): the rows keep no prompt text."""
         self._store = store
-        self._thumbnails = thumbnails
         self._url_ttl = url_ttl_seconds
         self._index = index
         self._keep_prompts = keep_prompts
@@ -71,9 +66,6 @@ class Delivery:
         if failures:
             await asyncio.shield(self._discard(new, ext))
             raise failures[0]
-        if self._thumbnails is not None and self._index is not None:  # made after the answer has gone
-            for image, img in zip(new, images, strict=True):
-                self._thumbnails.submit(image.id, img.data, request.width * request.height)
         return [
             {"url": self._store.url_for(image.id, ext, expires), "revised_prompt": img.revised_prompt}
             for image, img in zip(new, images, strict=True)

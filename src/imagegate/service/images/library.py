@@ -3,7 +3,8 @@
 Only images delivered as URLs are stored, so only those are listed (an answer in `b64_json`, a chat
 data URL or a Responses `result` is inline and kept nowhere); an image is listed while its URL is
 valid and leaves the library when it is deleted or swept. Each item's URLs are signed until the
-moment the first answer's URL expires, never longer.
+moment the first answer's URL expires, never longer. Every item has a `thumbnail_url`, always the
+gateway's own (the thumbnail is made when that URL is first fetched: `thumbnails.py`).
 """
 
 from __future__ import annotations
@@ -19,15 +20,23 @@ from ...domain.image_library import read_library_query
 from ...domain.principal import Principal
 
 UrlFor = Callable[[str, str, int], str]
-"""The blob store's `url_for(image_id, ext, expires)`: a download URL signed until `expires`."""
+"""`url_for(image_id, ext, expires)`: a download URL signed until `expires`."""
 
 
 class ImageLibrary:
     def __init__(
-        self, index: ImagesRepo, url_for: UrlFor, catalog: Catalog, clock: Callable[[], float] = time.time
+        self,
+        index: ImagesRepo,
+        url_for: UrlFor,
+        thumbnail_url_for: UrlFor,
+        catalog: Catalog,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """`url_for`: the blob store's (a bucket's own URL in bucket mode); `thumbnail_url_for`: the
+        gateway's `/v1/files/…` URLs, which make a thumbnail on its first view."""
         self._index = index
         self._url_for = url_for
+        self._thumbnail_url_for = thumbnail_url_for
         self._catalog = catalog
         self._clock = clock
 
@@ -63,7 +72,7 @@ class ImageLibrary:
             "id": image.id,
             "object": "image",
             "url": self._url_for(image.id, image.ext, image.expires),
-            "thumbnail_url": self._url_for(image.id, THUMBNAIL_EXT, image.expires) if image.thumbnail else None,
+            "thumbnail_url": self._thumbnail_url_for(image.id, THUMBNAIL_EXT, image.expires),
             "prompt": image.prompt,
             "revised_prompt": image.revised_prompt,
             "model": image.model,

@@ -1,5 +1,6 @@
 """Images are kept until their URL has expired plus a grace period, or until their owner deletes them;
-their thumbnails and library rows (the prompt with them) go at the same time."""
+their thumbnails (those made: a row marked `thumbnail`) and library rows (the prompt with them) go at
+the same time."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import logging
 import time
 
 from ...db.images import ImagesRepo
+from ...domain.blobs import stored_names
 from ...domain.errors import NotFound
 from ...domain.ids import is_id
 from ...domain.ports import BlobStore
@@ -39,7 +41,9 @@ class Retention:
         image = await self._index.owned(image_id, principal.account_id) if is_id(image_id, "img") else None
         if image is None:
             raise NotFound("No such image.", code="image_not_found")
-        await self._remove(image.names)  # StorageUnavailable leaves the row, so a retry can finish it
+        # the thumbnail whether or not the row says so: one may be in the making (a first view) right now
+        names = stored_names(image.id, image.ext, thumbnail=True)
+        await self._remove(names)  # StorageUnavailable leaves the row, so a retry can finish it
         await self._index.forget(image_id)
 
 

@@ -79,24 +79,25 @@ def _refuse_stream(request: ImageRequest) -> None:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class JobParts:
+    """What submitting a job (`Jobs`) and running one (`JobWorkers`) both work on: the jobs table, the
+    image pipeline that admits and executes it, the settlement that ends its money, its uploads, and the
+    terms both keep to."""
+
+    repo: JobsRepo
+    images: ImageService
+    settlement: Settlement
+    uploads: JobUploads
+    terms: JobTerms
+
+
 class Jobs:
     """Submitting, reading and cancelling jobs; `service.jobs.workers` runs them."""
 
-    def __init__(
-        self,
-        repo: JobsRepo,
-        images: ImageService,
-        settlement: Settlement,
-        uploads: JobUploads,
-        terms: JobTerms,
-        wake: Callable[[], None],
-    ) -> None:
+    def __init__(self, parts: JobParts, wake: Callable[[], None]) -> None:
         """`wake`: tells this node's idle workers that a job was queued (no polling latency)."""
-        self._repo = repo
-        self._images = images
-        self._settlement = settlement
-        self._uploads = uploads
-        self.terms = terms
+        self._parts = parts
         self._wake = wake
 
     async def submit(
@@ -107,14 +108,14 @@ class Jobs:
         ticket = replace(ticket, surface="batch" if ticket.surface == "batch" else "job")
 
         async def prepare_job() -> Prepared:
-            prepared = await self._images.prepare(source)
+            prepared = await self._parts.images.prepare(source)
             _refuse_stream(prepared.request)
             # The Idempotency-Key's hash covers the preference: the same key sent without it is a
             # different request (400 idempotency_key_reused), never a 202 replayed as a 200.
             return replace(prepared, idempotency_body={"prefer": "respond-async", "body": prepared.idempotency_body})
 
-        admitted, prepared = await self._images.admit(
-            ticket, prepare_job, summary or RequestSummary(), job_hold_ttl=self.terms.hold_ttl_seconds
+        admitted, prepared = await self._parts.images.admit(
+            ticket, prepare_job, summary or RequestSummary(), job_hold_ttl=self._parts.terms.hold_ttl_seconds
         )
         if isinstance(admitted, Replay):
             return JobAccepted(admitted.body, admitted.rate_headers, replayed=True)
@@ -122,18 +123,18 @@ class Jobs:
         uploads = operation.uploads()
         created = None
         try:
-            await self._uploads.keep(job_id, uploads)
-            created = await self._repo.create(self._new_job(job_id, admitted, operation))
+            await self._parts.uploads.keep(job_id, uploads)
+            created = await self._parts.repo.create(self._new_job(job_id, admitted, operation))
             body = {"id": job_id, "object": "image.job", "status": "queued", "created": int(created.timestamp())}
-            await self._settlement.accepted(admitted, body)
+            await self._parts.settlement.accepted(admitted, body)
         except BaseException as exc:
             if created is not None:  # the client never learns of this job: it must not run
-                await asyncio.shield(self._repo.cancel(job_id, admitted.ticket.principal.account_id))
-            await asyncio.shield(self._settlement.abandon(admitted, None, exc))
-            await asyncio.shield(self._uploads.forget(job_id, len(uploads)))
+                await asyncio.shield(self._parts.repo.cancel(job_id, admitted.ticket.principal.account_id))
+            await asyncio.shield(self._parts.settlement.abandon(admitted, None, exc))
+            await asyncio.shield(self._parts.uploads.forget(job_id, len(uploads)))
             raise
         finally:
-            await self._images.leave(admitted)  # a queued job holds no connection
+            await self._parts.images.leave(admitted)  # a queued job holds no connection
         self._wake()
         return JobAccepted(body, admitted.rate_headers)
 
@@ -153,7 +154,7 @@ class Jobs:
             held_unit_micros=priced.held_unit,
             live_unit_micros=priced.live_unit,
             price_overrides=overrides_json(priced.overrides),
-            queue_seconds=self.terms.queue_ttl_seconds,
+            queue_seconds=self._parts.terms.queue_ttl_seconds,
             surface=admitted.ticket.surface,
         )
 
@@ -164,24 +165,24 @@ class Jobs:
     async def cancel(self, principal: Principal, job_id: str) -> dict[str, Any]:
         """Cancel a queued job: its hold released, nothing billed. A running or finished one: 409."""
         check_id(job_id, "job_id")
-        row = await self._repo.cancel(job_id, principal.account_id) if is_id(job_id, "job") else None
+        row = await self._parts.repo.cancel(job_id, principal.account_id) if is_id(job_id, "job") else None
         if row is None:
             existing = await self._owned(principal, job_id)
             raise JobNotCancellable(
                 f"The job is {existing.status}; only a queued job can be cancelled.", code="job_not_cancellable"
             )
-        await self._settlement.end_job(
+        await self._parts.settlement.end_job(
             row.id, ticket_of(row), row.hold_id, JobCancelled("The job was cancelled before it started.")
         )
-        await self._uploads.forget_of(row)
+        await self._parts.uploads.forget_of(row)
         return public_body(row)
 
     async def _owned(self, principal: Principal, job_id: str) -> JobRow:
         """The job of this principal's account; any other id (another account's, unknown, malformed): 404."""
-        row = await self._repo.get(job_id, principal.account_id) if is_id(job_id, "job") else None
+        row = await self._parts.repo.get(job_id, principal.account_id) if is_id(job_id, "job") else None
         if row is None:
             raise NotFound(f"No job '{job_id[:64]}' for this account.", code="job_not_found")
         return row
 
 
-__all__ = ["JobAccepted", "JobTerms", "Jobs"]
+__all__ = ["JobAccepted", "JobParts", "JobTerms", "Jobs"]

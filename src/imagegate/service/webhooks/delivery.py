@@ -9,6 +9,10 @@ no longer has a URL fails at once.
 Each failed attempt is recorded twice over: a coarse `reason` the account sees (one of `REASONS`:
 "no answer" whether the port was closed, TLS failed or time ran out, so an account cannot map the
 network behind a URL by the errors it gets) and the `error` detail only the operator sees.
+
+An idle sender waits for a wake-up (`domain/wakeups.py`: a message queued on this node, or on any node
+while PostgreSQL's notices arrive), the first pending message's due time (a retry), or its poll
+interval (only a safety net, 30 s or more, while notices arrive), whichever comes first.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from ...db.clock import utcnow
 from ...db.webhooks import Attempt, Claimed, Outcome, WebhooksRepo
 from ...domain.errors import InvalidRequest
 from ...domain.ports import WebhookTransport, WebhookUnreachable
+from ...domain.wakeups import LocalWakeups, Wakeups
 from ...domain.webhook_url import check_webhook_url
 from ...domain.webhooks import key_secret, retry_delay, signed_headers
 
@@ -62,28 +67,44 @@ class DeliveryPolicy:
 
 class WebhookDelivery:
     def __init__(
-        self, repo: WebhooksRepo, transport: WebhookTransport, signing_secret: bytes, policy: DeliveryPolicy
+        self,
+        repo: WebhooksRepo,
+        transport: WebhookTransport,
+        signing_secret: bytes,
+        policy: DeliveryPolicy,
+        wakeups: Wakeups | None = None,
     ) -> None:
+        """`wakeups`: what tells the sender that messages were queued (it subscribes to `webhooks`)."""
         self._repo = repo
         self._transport = transport
         self._master = signing_secret
         self._policy = policy
         self._wakeup = asyncio.Event()
+        self._wakeups = wakeups or LocalWakeups()
+        self._wakeups.subscribe("webhooks", self.wake)
+        self._next_due: datetime | None = None
+        """When the first pending message falls due, as the last idle round read it."""
 
     def wake(self) -> None:
-        """A message was queued on this node: look now rather than at the next poll."""
+        """A message was queued (here, or on another node that said so): look now, not at the next poll."""
         self._wakeup.set()
 
     async def deliver_due(self, now: datetime | None = None) -> int:
         """One round: claim up to a batch of due messages and make one attempt at each; how many."""
         now = now or utcnow()
+        self._next_due = None  # (a failed read must not leave a past time: the loop would spin)
+        due = await self._repo.next_due()
+        if due is None or due > now:  # idle (the usual case): one read, no write lock taken
+            self._next_due = due
+            return 0
         lease_until = now + timedelta(seconds=self._policy.lease_seconds)
         claimed = await self._repo.claim_due(now, lease_until, self._policy.batch)
         await asyncio.gather(*(self._attempt(message) for message in claimed))
         return len(claimed)
 
     async def run_forever(self) -> None:
-        """`deliver_due` again and again: at once while there is more, else on a wake-up or the next poll."""
+        """`deliver_due` again and again: at once after a round that sent, else on a wake-up, when the
+        first pending message falls due, or at the next poll."""
         while True:
             self._wakeup.clear()
             try:
@@ -91,9 +112,16 @@ class WebhookDelivery:
             except Exception:  # a failed round (database down) must not stop the next one
                 log.exception("webhook delivery round failed")
                 sent = 0
-            if sent < self._policy.batch:
+            if not sent:  # after a round that sent, the next one reads when the retries fall due
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wakeup.wait(), self._policy.poll_seconds)
+                    await asyncio.wait_for(self._wakeup.wait(), self._idle_seconds())
+
+    def _idle_seconds(self) -> float:
+        """Until the next poll, or sooner the first pending message's due time (a retry is not late)."""
+        wait = self._wakeups.idle_seconds(self._policy.poll_seconds)
+        if self._next_due is not None:
+            wait = min(wait, max((self._next_due - utcnow()).total_seconds(), 0.0))
+        return wait
 
     async def _attempt(self, message: Claimed) -> None:
         attempted_at = utcnow()
