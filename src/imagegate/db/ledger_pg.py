@@ -179,14 +179,20 @@ _S_ARRAYS = ", ".join(
 
 # A batch of settlements in one statement: each hold of the batch that is open and whose capture fits
 # is closed, and its entries and usage record written, as by the one-hold statement; each account's
-# money moves by its holds' sums. `n` (the operation's place in the batch) answers which were closed;
+# money moves by its holds' sums. `l` first locks the batch's accounts in id order, as a batch of holds
+# does (the scalar count is computed once, before any hold is updated): two nodes' batches on the same
+# accounts then queue, and never deadlock (PostgreSQL would break a deadlock only after a second). `n` (the operation's place in the batch) answers which were closed;
 # a hold named twice is closed once, by one of them (the other is not open any more).
 _SETTLE_BATCH_SQL = f"""
 WITH s AS (
     SELECT * FROM unnest({_S_ARRAYS}) WITH ORDINALITY AS s({_S_COLS}, n)
+), l AS (
+    SELECT id FROM accounts WHERE id IN (SELECT account_id FROM holds WHERE id IN (SELECT hold_id FROM s))
+    ORDER BY id FOR UPDATE
 ), h AS (
     UPDATE holds SET status = s.status FROM s
     WHERE holds.id = s.hold_id AND holds.status = 'open' AND holds.amount_micros >= s.capture AND s.capture >= 0
+      AND (SELECT count(*) FROM l) >= 0
     RETURNING s.n, holds.account_id, holds.amount_micros, holds.request_id
 ), hs AS (
     SELECT h.account_id, h.amount_micros, h.request_id, s.* FROM h JOIN s ON s.n = h.n
