@@ -19,6 +19,7 @@ import asyncio
 import collections
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -46,6 +47,10 @@ class Counts:
 
     def install(self) -> None:
         event.listen(Engine, "before_cursor_execute", self._statement)
+        # sqlite3 connections (the SQLite runner's): every statement as SQLite runs it, raw ones included
+        # (ledger_sqlite.py bypasses SQLAlchemy), so those are counted here and not by the hook above
+        self.traced: set[int] = set()  # their ids (a sqlite3 connection takes no weak reference)
+        event.listen(Pool, "connect", self._trace_sqlite)
         event.listen(Engine, "begin", lambda conn: self.c.update(["begin"]))
         event.listen(Engine, "commit", lambda conn: self.c.update(["commit"]))
         event.listen(Engine, "rollback", lambda conn: self.c.update(["rollback"]))
@@ -121,7 +126,23 @@ class Counts:
         Adapted.commit = counted_end(commit, "pg COMMIT sent")  # type: ignore[method-assign]
         Adapted.rollback = counted_end(rollback, "pg ROLLBACK sent")  # type: ignore[method-assign]
 
+    def _trace_sqlite(self, dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        if isinstance(dbapi_connection, sqlite3.Connection):
+            self.traced.add(id(dbapi_connection))
+            dbapi_connection.set_trace_callback(self._traced)
+
+    def _traced(self, statement: str) -> None:
+        if statement.startswith("--") or "'main'." in statement[:40]:
+            return  # SQLite's own statements inside one of ours (the FTS5 index's tables)
+        if statement.split(maxsplit=1)[0].upper() in ("COMMIT", "ROLLBACK"):
+            return  # counted as events, like the other engines'
+        self._count(statement)
+
     def _statement(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if id(conn.connection.dbapi_connection) not in self.traced:
+            self._count(statement)
+
+    def _count(self, statement: str) -> None:
         self.c.update(["statement"])
         words = statement.split()
         verb = words[0].upper()
