@@ -8,7 +8,7 @@ import pytest
 
 from imagegate.config import load_safety_policy
 from imagegate.domain.safety_policy import AccountSafety, PolicyError, SafetyPolicy
-from imagegate.domain.safety_text import normalize
+from imagegate.domain.safety_text import fold, fold_unicode, normalize
 
 BASE = {
     "lists": {"colour": {"terms": ["crimson", "scarlet"]}},
@@ -157,3 +157,16 @@ def test_screening_a_hostile_32k_prompt_stays_cheap(prompt: str) -> None:
     started = time.perf_counter()
     policy.screen(prompt)
     assert time.perf_counter() - started < 3  # a stall guard, far above the ~0.2 s measured
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "".join(chr(c) for c in range(128)),  # every ASCII character, controls included
+        "A WaterColor FOX in the snooooow!!! 85mm, f/1.8 -- n a k e d?",
+        "k1ll th3 b0ss; N*de; s.e.x; \t\n\x00",
+    ],
+)
+def test_an_ascii_prompt_folds_exactly_as_the_unicode_steps_fold_it(text: str) -> None:
+    """`fold` skips the Unicode steps for ASCII text: that short cut must change no verdict."""
+    assert fold(text) == fold_unicode(text)

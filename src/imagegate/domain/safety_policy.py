@@ -14,7 +14,7 @@ from typing import Any
 
 from .masking import unmask, vocabulary
 from .output_policy import OutputPolicy, build_output, first_block, merge_output
-from .safety_text import Normalized, PolicyError, TermSet, compile_pattern, fold, normalize
+from .safety_text import Normalized, PolicyError, TermSet, compile_pattern, fold, normalize, normalize_folded
 
 ACTIONS = ("block", "flag", "off")
 ACCOUNT_CATEGORY = "account_policy"
@@ -111,8 +111,9 @@ class SafetyPolicy:
         return [name for name in names if name not in self._by_name and name not in output]
 
     def prepare(self, prompt: str) -> Normalized:
-        text = normalize(prompt)
-        unmasked = unmask(fold(prompt), self.words) if self.words else None
+        folded = fold(prompt)
+        text = normalize_folded(folded)
+        unmasked = unmask(folded, self.words) if self.words else None
         if unmasked is not None:  # a third view: the masked words read as the listed words they hide
             extra = normalize(unmasked)
             text = Normalized(

@@ -159,6 +159,13 @@ class Normalized:
 
 def fold(text: str) -> str:
     """Step 1: Unicode tricks undone, accents stripped, case folded."""
+    if text.isascii():  # no compatibility form, format character, accent or confusable can be in it
+        return _REPEATS.sub(r"\1\1", text.casefold())
+    return fold_unicode(text)
+
+
+def fold_unicode(text: str) -> str:
+    """`fold` for any text, step by step (an ASCII text comes out of it as `fold`'s short cut has it)."""
     text = unicodedata.normalize("NFKC", text)
     text = "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
     text = text.translate(_CONFUSABLES)
@@ -197,7 +204,12 @@ def _fuse(words: list[str], leet: bool, fused: list[str]) -> list[str]:
 
 
 def normalize(prompt: str) -> Normalized:
-    tokens = fold(prompt).split()
+    return normalize_folded(fold(prompt))
+
+
+def normalize_folded(folded: str) -> Normalized:
+    """`normalize` of a text `fold` has already folded."""
+    tokens = folded.split()
     fused: list[str] = []
     views = []
     for leet in (False, True):
@@ -304,4 +316,13 @@ class TermSet:
         return self.fused is not None and any(self.fused.search(run) for run in text.fused)
 
 
-__all__ = ["Normalized", "PolicyError", "TermSet", "compile_pattern", "fold", "normalize"]
+__all__ = [
+    "Normalized",
+    "PolicyError",
+    "TermSet",
+    "compile_pattern",
+    "fold",
+    "fold_unicode",
+    "normalize",
+    "normalize_folded",
+]
