@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -18,7 +19,7 @@ from ..domain.principal import AccountLimits, Principal
 from ..domain.safety_policy import AccountSafety
 from .budgets import account_budgets
 from .clock import utcnow
-from .runner import EngineRunner, Runner
+from .runner import EngineRunner, PostgresRunner, Runner
 from .tables import accounts, api_keys, price_cards
 
 
@@ -179,35 +180,39 @@ class AccountsRepo:
         return _key_row(dict(row._mapping)) if row else None
 
     async def find_key(self, key_hash: str) -> KeyLookup | None:
+        if isinstance(self._runner, PostgresRunner):  # every request's read: straight on asyncpg
+            record = await self._runner.fetchrow_core(_FIND_KEY, {"key_hash": key_hash})
+            return _lookup(record) if record is not None else None
         row = await self._runner.read(partial(_find_key, key_hash))
-        return _lookup(row) if row is not None else None
+        return _lookup(row._mapping) if row is not None else None
 
     async def key_by_id(self, key_id: str) -> KeyLookup | None:
         """The key as authentication would find it now, by its id (a batch's lines run under it)."""
         async with self._engine.connect() as conn:
             row = (await conn.execute(_KEY_BY_ID, {"key_id": key_id})).first()
-        return _lookup(row) if row is not None else None
+        return _lookup(row._mapping) if row is not None else None
 
 
-def _lookup(row: Row[Any]) -> KeyLookup:
-    """The key and its account's limits, as one read of `_KEY_AND_ACCOUNT` has them."""
-    key = _key_row(dict(row._mapping))
+def _lookup(row: Mapping[Any, Any]) -> KeyLookup:
+    """The key and its account's limits, as one read of `_KEY_AND_ACCOUNT` has them (a SQLAlchemy
+    row's mapping, or an asyncpg record)."""
+    key = _key_row(dict(row))
     principal = Principal(
         key_id=key.id,
         account_id=key.account_id,
         mode=key.mode,
         allowed_models=key.allowed_models,
         rpm=key.rpm,
-        currency=row.currency,
-        prices_version=f"{row.price_cards}:{row.prices_changed_at}",
+        currency=row["currency"],
+        prices_version=f"{row['price_cards']}:{row['prices_changed_at']}",
         ipm=key.ipm,
-        account_limits=AccountLimits(row.account_rpm, row.account_ipm, row.max_in_flight),
-        safety=account_safety(row.safety),
+        account_limits=AccountLimits(row["account_rpm"], row["account_ipm"], row["max_in_flight"]),
+        safety=account_safety(row["safety"]),
         budget=key.budget,
-        user_budget=stored_budget(row.user_budget_micros, row.user_budget_period),
-        low_balance_alert=row.low_balance_micros is not None,
+        user_budget=stored_budget(row["user_budget_micros"], row["user_budget_period"]),
+        low_balance_alert=row["low_balance_micros"] is not None,
     )
-    return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row.disabled))
+    return KeyLookup(principal, revoked=key.revoked_at is not None, account_disabled=bool(row["disabled"]))
 
 
 def _find_key(key_hash: str, conn: Connection) -> Row[Any] | None:

@@ -41,7 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.blobs import stored_names
 from ..domain.image_library import LibraryQuery, fts5_query, tsquery
-from .runner import EngineRunner, Runner
+from .runner import EngineRunner, PostgresRunner, Runner
 from .tables import metadata
 
 images = Table(
@@ -219,7 +219,10 @@ class ImagesRepo:
         if self._fts:
             await self._runner.write(partial(_insert_indexed, rows))
             return
-        # one row (n=1) is one statement, atomic without a transaction (one round trip on PostgreSQL)
+        if len(rows) == 1 and isinstance(self._runner, PostgresRunner):  # n=1: one statement, straight on asyncpg
+            await self._runner.execute_core(INSERT_IMAGE, rows[0])
+            return
+        # one row (n=1) is one statement, atomic without a transaction
         await (self._runner.atomic if len(rows) == 1 else self._runner.write)(partial(_insert, rows))
 
     async def mark_thumbnails(self, image_ids: Sequence[str]) -> set[str]:

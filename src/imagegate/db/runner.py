@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar
 
@@ -35,6 +35,8 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
 
 from .engine import sqlite_pragmas
 
@@ -93,8 +95,34 @@ class PostgresRunner(EngineRunner):
     `OperationalError` so that the request answers `503 database_unavailable`, not a 500.
     """
 
+    def __init__(self, engine: AsyncEngine) -> None:
+        super().__init__(engine)
+        self._forms: dict[int, tuple[ClauseElement, str, tuple[str, ...]]] = {}
+
     async def fetchrow(self, sql: str, *args: Any) -> Any:
         return await self.raw(lambda conn: conn.fetchrow(sql, *args), sql, args)
+
+    async def fetchrow_core(self, statement: ClauseElement, params: Mapping[str, Any]) -> Any:
+        """`fetchrow` of a Core statement (a module constant), compiled for asyncpg once: the
+        request path's other statements (the key read, the image row) without SQLAlchemy's
+        per-execution cost. Its parameters need no bind processing (plain strings and numbers)."""
+        sql, names = self._asyncpg_form(statement)
+        return await self.fetchrow(sql, *(params[name] for name in names))
+
+    async def execute_core(self, statement: ClauseElement, params: Mapping[str, Any]) -> None:
+        """`fetchrow_core` for a statement that returns no row."""
+        sql, names = self._asyncpg_form(statement)
+        args = [params[name] for name in names]
+        await self.raw(lambda conn: conn.execute(sql, *args), sql, args)
+
+    def _asyncpg_form(self, statement: ClauseElement) -> tuple[str, tuple[str, ...]]:
+        known = self._forms.get(id(statement))
+        if known is None or known[0] is not statement:  # held here, so an id is not reused meanwhile
+            compiled = statement.compile(dialect=self._engine.dialect)
+            assert isinstance(compiled, SQLCompiler)  # asyncpg's dialect numbers its parameters ($1 …)
+            known = (statement, compiled.string, tuple(compiled.positiontup or ()))
+            self._forms[id(statement)] = known
+        return known[1], known[2]
 
     async def fetch(self, sql: str, *args: Any) -> Any:
         """Every row of one statement (a batch's answers)."""
