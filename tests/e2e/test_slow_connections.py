@@ -63,9 +63,11 @@ async def _until_closed(reader: asyncio.StreamReader, limit_s: float) -> bytes:
 async def _slow(
     port: int, key: str, kind: str, connected: list[int], all_in: asyncio.Event
 ) -> tuple[str, float, bytes]:
-    """One slow client; (kind, seconds from connecting to the server's close, what it got)."""
-    reader, writer = await _connect(port)
+    """One slow client; (kind, seconds from connecting to the server's close, what it got). The clock
+    starts before the connect: the server cannot have accepted (and started its deadline) earlier, while
+    on a loaded machine this task may resume well after the server accepted."""
     started = time.monotonic()
+    reader, writer = await _connect(port)
     connected.append(1)
     if len(connected) == CAP:
         all_in.set()

@@ -33,16 +33,18 @@ def _find_malloc_trim() -> Callable[[int], int] | None:
 
 
 _malloc_trim = _find_malloc_trim()
-_scheduled = False
+_scheduled: asyncio.AbstractEventLoop | None = None
+"""The loop a trim is pending on. One that closed before its trim ran (a process may run several
+loops one after another: the CLI, tests) leaves none pending: the next large image schedules again."""
 
 
 def after_image(width: int, height: int) -> None:
     """Note a request that made a `width`×`height` image; trims the heap soon if that was large."""
     global _scheduled
-    if _malloc_trim is None or width * height < LARGE_PIXELS or _scheduled:
+    if _malloc_trim is None or width * height < LARGE_PIXELS or (_scheduled is not None and not _scheduled.is_closed()):
         return
-    _scheduled = True
-    asyncio.get_running_loop().call_later(DELAY, _start_trim)
+    _scheduled = asyncio.get_running_loop()
+    _scheduled.call_later(DELAY, _start_trim)
 
 
 def _start_trim() -> None:
@@ -53,7 +55,7 @@ def _start_trim() -> None:
 
 def _trimmed(task: asyncio.Future[int]) -> None:
     global _scheduled
-    _scheduled = False
+    _scheduled = None
     if not task.cancelled() and task.exception() is not None:
         log.warning("malloc_trim failed: %s", task.exception())
 
