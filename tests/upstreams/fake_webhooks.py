@@ -1,6 +1,9 @@
 """A webhook receiver on loopback: records every request it gets and answers as scripted.
 
-Each request takes the next scripted behaviour (default `{"status": 200}`), in arrival order:
+Its URL has a path of its own (`/hooks/<random>`): only requests under it take the next scripted
+behaviour (default `{"status": 200}`), in arrival order; any other request (a redirect followed, or
+a message an earlier test left pending whose old receiver had this port) is recorded and answered
+200 without taking one, so that it cannot shift a test's script:
 
     {"status": 500}                      answer with that status
     {"redirect": "http://…"}             a 307 to that URL (the gateway must not follow it)
@@ -11,6 +14,7 @@ Each request takes the next scripted behaviour (default `{"status": 200}`), in a
 from __future__ import annotations
 
 import asyncio
+import secrets
 import threading
 import time
 from collections import deque
@@ -38,7 +42,8 @@ class Received:
 class FakeWebhookReceiver:
     def __init__(self) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/hooks"
+        self.path = f"/hooks/{secrets.token_hex(6)}"
+        self.url = f"http://127.0.0.1:{self.port}{self.path}"
         self._received: list[Received] = []
         self._script: deque[dict[str, Any]] = deque()
         self._cond = threading.Condition()
@@ -90,8 +95,9 @@ class FakeWebhookReceiver:
 
     async def _hook(self, request: Request) -> Response:
         body = await request.body()
+        ours = request.url.path == self.path or request.url.path.startswith(self.path + "/")
         with self._cond:
-            behaviour = self._script.popleft() if self._script else {}
+            behaviour = self._script.popleft() if self._script and ours else {}
         if "delay" in behaviour:
             await asyncio.sleep(float(behaviour["delay"]))  # a slow receiver, not synchronisation
         if "redirect" in behaviour:
