@@ -366,20 +366,13 @@ class LedgerRepo:
             # the batch's own failure (a deadlock, a usage record written twice): rolled back, so each alone
             log.warning("a batch of %d settlements failed (%s); settling them one by one", len(asks), error)
             closed = [False] * len(asks)
-        # what the batch did not close: the statement-by-statement unit decides, as for one hold
-        return [
-            True if done else await _answer(self._settle_alone(ask)) for ask, done in zip(asks, closed, strict=True)
-        ]
+        # what the batch did not close: the statement-by-statement unit decides, as for one hold (the
+        # one-hold statement would find what the batch found: not open, or the capture outside it)
+        return [True if done else await _answer(self._settle_unit(ask)) for ask, done in zip(asks, closed, strict=True)]
 
-    async def _settle_alone(self, ask: SettleAsk) -> bool:
-        if (
-            await SETTLE[False].fetchrow(self._runner, settle_params(ask.hold_id, ask.capture, ask.reason, ask.usage))
-            is not None
-        ):
-            return True
-        return await self._runner.write(
-            partial(_settle, ask.hold_id, ask.capture, ask.reason, ask.usage, budgeted=False)
-        )
+    async def _settle_unit(self, ask: SettleAsk) -> bool:
+        unit = partial(_settle, ask.hold_id, ask.capture, ask.reason, ask.usage, budgeted=False)
+        return await self._runner.write(unit)
 
     async def release(self, hold_id: str, usage: UsageRecord | None = None, *, budgeted: bool = True) -> bool:
         return await self.settle(hold_id, 0, "released", usage, budgeted=budgeted)
