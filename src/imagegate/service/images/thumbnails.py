@@ -23,13 +23,12 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 
-import anyio.to_thread
-
 from ...db.images import ImagesRepo, StoredImage
 from ...domain.blobs import THUMBNAIL_EXT, Blob, content_type_of
 from ...domain.errors import StorageUnavailable
 from ...domain.ports import BlobStore
 from ...imaging.thumbnails import thumbnail_of
+from ..blobs import read_blob
 
 log = logging.getLogger("imagegate.thumbnails")
 
@@ -96,9 +95,9 @@ class Thumbnails:
         async with self._slots:
             kept = await self._store.open(f"{image.id}.{THUMBNAIL_EXT}")
             if kept is not None:  # made by a view that ended just before this one began
-                return await _read(kept)
+                return await read_blob(kept)
             source = await self._store.open(f"{image.id}.{image.ext}")
-            data = None if source is None else await _read(source)
+            data = None if source is None else await read_blob(source)
             if data is None:
                 return None
             thumbnail = await thumbnail_of(data)
@@ -131,17 +130,6 @@ class Thumbnails:
         if len(self._undecodable) >= MAX_UNDECODABLE:
             self._undecodable.clear()
         self._undecodable.add(image_id)
-
-
-async def _read(blob: Blob) -> bytes | None:
-    """The blob's bytes; None when its file was deleted since it was opened."""
-    if blob.path is not None:
-        try:
-            return await anyio.to_thread.run_sync(blob.path.read_bytes)
-        except FileNotFoundError:
-            return None
-    assert blob.chunks is not None
-    return b"".join([bytes(chunk) async for chunk in blob.chunks])
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -24,6 +24,7 @@ from ...domain.ports import BlobStore
 from ...domain.request import parse_image_request
 from ...domain.text import check_id
 from ...imaging.images import BadImage, ImageInfo, inspect
+from ..blobs import read_blob
 
 MAX_SAMPLE_BYTES = 20 * 1024 * 1024
 """A sample is shown on a public page: 20 MiB is more than any catalog size needs."""
@@ -128,10 +129,7 @@ class Samples:
             return None
         if blob.size > MAX_SAMPLE_BYTES:
             raise RequestTooLarge(f"A sample may be at most {MAX_SAMPLE_BYTES} bytes; this image is {blob.size}.")
-        if blob.path is not None:
-            return await anyio.Path(blob.path).read_bytes()
-        parts = [chunk async for chunk in blob.chunks] if blob.chunks is not None else []
-        return b"".join(parts)
+        return await read_blob(blob)
 
     async def _stored(self, image_id: str) -> RecentImage:
         check_id(image_id, "image")
