@@ -19,8 +19,8 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select, update
 
-from imagegate.db.batches import batch_files, batches
 from imagegate.db.engine import create_engine
+from imagegate.db.tables import batch_files, batches
 from tests.support.assertions import assert_error
 
 from .app import InProcess, app_settings, offline_routes, open_app

@@ -11,10 +11,11 @@ from sqlalchemy import update
 
 from imagegate.db.accounts import AccountsRepo
 from imagegate.db.budget_settings import BudgetsRepo
-from imagegate.db.budgets import BudgetShort, budget_spend
+from imagegate.db.budgets import BudgetShort
 from imagegate.db.engine import create_engine, migrate
 from imagegate.db.ledger import LedgerRepo
 from imagegate.db.runner import runner_for
+from imagegate.db.tables import budget_spend
 from imagegate.domain.budgets import Budget, BudgetClaim, period_start
 
 

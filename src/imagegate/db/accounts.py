@@ -17,10 +17,9 @@ from ..domain.budgets import Budget
 from ..domain.ids import new_id
 from ..domain.principal import AccountLimits, Principal
 from ..domain.safety_policy import AccountSafety
-from .budgets import account_budgets
 from .clock import utcnow
 from .runner import EngineRunner, PostgresRunner, Runner
-from .tables import accounts, api_keys, price_cards
+from .tables import account_budgets, accounts, api_keys, price_cards
 
 
 @dataclass(frozen=True, slots=True)

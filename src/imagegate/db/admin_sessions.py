@@ -8,19 +8,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, Index, String, Table, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .tables import DateTime, metadata
-
-revoked_admin_sessions = Table(
-    "revoked_admin_sessions",
-    metadata,
-    Column("id", String(64), primary_key=True),  # the session's random id (its cookie's nonce)
-    Column("expires_at", DateTime(), nullable=False),  # the session's own expiry: kept until then
-    Index("ix_revoked_admin_sessions_expiry", "expires_at"),
-)
+from .tables import revoked_admin_sessions
 
 
 class AdminSessionsRepo:
@@ -45,4 +37,6 @@ class AdminSessionsRepo:
             return found.first() is not None
 
 
-__all__ = ["AdminSessionsRepo", "revoked_admin_sessions"]
+__all__ = [
+    "AdminSessionsRepo",
+]

@@ -15,13 +15,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Column,
-    Index,
-    Integer,
-    String,
-    Table,
-    Text,
     and_,
     delete,
     func,
@@ -33,70 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .clock import utcnow
-from .tables import DateTime, jobs, metadata
-
-batch_files = Table(
-    "batch_files",
-    metadata,
-    Column("id", String(40), primary_key=True),  # file-…
-    Column("account_id", String(40), nullable=False),
-    Column("purpose", String(16), nullable=False),  # batch (uploaded) | batch_output (written by a batch)
-    Column("filename", String(255), nullable=False),
-    Column("bytes", BigInteger, nullable=False),
-    Column("lines", Integer, nullable=False),
-    Column("created_at", DateTime(), nullable=False),
-    Index("ix_batch_files_account", "account_id", "id"),
-)
-
-batches = Table(
-    "batches",
-    metadata,
-    Column("id", String(40), primary_key=True),  # batch_…
-    Column("account_id", String(40), nullable=False),
-    Column("key_id", String(40), nullable=False),
-    Column("key_mode", String(8), nullable=False),
-    Column("currency", String(3), nullable=False),
-    Column("endpoint", String(32), nullable=False),
-    Column("input_file_id", String(40), nullable=False),
-    Column("completion_window", String(8), nullable=False),
-    Column("status", String(12), nullable=False),
-    Column("metadata", Text, nullable=True),  # JSON object of strings
-    Column("prices", Text, nullable=False),  # JSON: the batch price cards fixed at submit
-    Column("quote_micros", BigInteger, nullable=False),
-    Column("total", Integer, nullable=False),
-    Column("output_file_id", String(40), nullable=True),
-    Column("error_file_id", String(40), nullable=True),
-    Column("created_at", DateTime(), nullable=False),
-    Column("in_progress_at", DateTime(), nullable=True),
-    Column("expires_at", DateTime(), nullable=False),
-    Column("finalizing_at", DateTime(), nullable=True),
-    Column("completed_at", DateTime(), nullable=True),
-    Column("failed_at", DateTime(), nullable=True),
-    Column("expired_at", DateTime(), nullable=True),
-    Column("cancelling_at", DateTime(), nullable=True),
-    Column("cancelled_at", DateTime(), nullable=True),
-    Column("notified_at", DateTime(), nullable=True),
-    Column("lease_until", DateTime(), nullable=True),
-    Index("ix_batches_account", "account_id", "id"),
-    Index("ix_batches_status", "status"),
-)
-
-batch_lines = Table(
-    "batch_lines",
-    metadata,
-    Column("batch_id", String(40), primary_key=True),
-    Column("line", Integer, primary_key=True),  # 1-based line of the input file
-    Column("custom_id", Text, nullable=False),
-    Column("body", Text, nullable=False),  # the request's JSON body
-    Column("status", String(12), nullable=False),
-    Column("job_id", String(40), nullable=True),
-    Column("request_id", String(64), nullable=True),
-    Column("status_code", Integer, nullable=True),
-    Column("result", Text, nullable=True),  # JSON: the answer's body, or the error object
-    Column("moved_at", DateTime(), nullable=True),  # when its status last changed
-    Index("ix_batch_lines_status", "batch_id", "status"),
-    Index("ix_batch_lines_job", "job_id"),
-)
+from .tables import batch_files, batch_lines, batches, jobs
 
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
 """A batch the runner still advances."""

@@ -15,10 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..domain.budgets import Budget, BudgetClaim
 from .accounts import stored_budget
-from .budgets import account_budgets, budget_holds, budget_spend
 from .ledger_pg import Statement
 from .runner import EngineRunner, Runner
-from .tables import accounts, api_keys, holds
+from .tables import account_budgets, accounts, api_keys, budget_holds, budget_spend, holds
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,16 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    ForeignKey,
-    Index,
-    Integer,
-    String,
-    Table,
     bindparam,
-    false,
     func,
     insert,
     inspect,
@@ -40,44 +31,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from ..domain.budgets import BudgetClaim
-from .tables import DateTime, holds, ledger_entries, metadata
-
-# An account's budget and alert settings (absent: none of them).
-account_budgets = Table(
-    "account_budgets",
-    metadata,
-    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
-    Column("user_budget_micros", BigInteger, nullable=True),  # each end user's, per period
-    Column("user_budget_period", String(8), nullable=True),  # day | month
-    Column("low_balance_micros", BigInteger, nullable=True),  # account.balance_low below this
-    Column("low_balance_alerted", Boolean, nullable=False, default=False, server_default=false()),
-    Column("webhook_url", String(2048), nullable=True),  # where the account's alerts go
-    Column("webhook_version", Integer, nullable=False, default=0, server_default="0"),  # of the derived secret
-)
-
-budget_spend = Table(
-    "budget_spend",
-    metadata,
-    Column("id", String(40), primary_key=True),  # domain.budgets.BudgetClaim.spend_id
-    Column("account_id", String(40), nullable=False),
-    Column("scope", String(8), nullable=False),  # key | user
-    Column("subject", String(64), nullable=False),  # the key id, or a digest of the end user's id
-    Column("period", String(8), nullable=False),  # day | month
-    Column("period_start", DateTime(), nullable=False),
-    Column("budget_micros", BigInteger, nullable=False),  # the budget the last hold was checked against
-    Column("spent_micros", BigInteger, nullable=False, default=0),
-    Column("held_micros", BigInteger, nullable=False, default=0),
-    Column("reached_at", DateTime(), nullable=True),  # key.budget_reached sent (once per period)
-    Index("ix_budget_spend_subject", "account_id", "scope", "subject", "period_start"),
-)
-
-budget_holds = Table(
-    "budget_holds",
-    metadata,
-    Column("hold_id", String(40), primary_key=True),
-    Column("spend_id", String(40), primary_key=True),
-    Index("ix_budget_holds_spend", "spend_id"),
-)
+from .tables import budget_holds, budget_spend, holds, ledger_entries
 
 
 class BudgetShort(Exception):
@@ -205,9 +159,6 @@ def spend_discrepancies(conn: Connection) -> list[tuple[str, str]]:
 __all__ = [
     "PG_SETTLE_BUDGETS_CTE",
     "BudgetShort",
-    "account_budgets",
-    "budget_holds",
-    "budget_spend",
     "claim_budgets",
     "close_budgets",
     "refund_budgets",

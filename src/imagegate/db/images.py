@@ -22,13 +22,6 @@ from functools import partial
 from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
-    Boolean,
-    Column,
-    Index,
-    String,
-    Table,
-    Text,
     bindparam,
     delete,
     insert,
@@ -42,30 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ..domain.blobs import stored_names
 from ..domain.image_library import LibraryQuery, fts5_query, tsquery
 from .runner import EngineRunner, PostgresRunner, Runner
-from .tables import metadata
-
-images = Table(
-    "images",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("account_id", String(40), nullable=False),
-    Column("ext", String(8), nullable=False),
-    Column("expires_at", BigInteger, nullable=False),  # unix seconds: the URL's expiry
-    Column("request_id", String(40), nullable=True),  # what made it, for the account page
-    Column("model", String(64), nullable=True),
-    Column("size", String(16), nullable=True),
-    # the library's facts (NULL on images stored before migration 0014)
-    Column("created_at", BigInteger, nullable=True),  # unix seconds, the answer's `created`
-    Column("prompt", Text, nullable=True),  # kept for the image's lifetime only, deleted with it
-    Column("revised_prompt", Text, nullable=True),
-    Column("quality", String(16), nullable=True),
-    Column("cost_micros", BigInteger, nullable=True),  # what this image cost (per image)
-    Column("surface", String(16), nullable=True),  # images | chat | job | batch
-    Column("thumbnail", Boolean, nullable=False, default=False, server_default="0"),  # `<id>.thumb.webp` stored
-    Column("search_rowid", BigInteger, nullable=True),  # SQLite: the image's row in images_fts
-    Index("ix_images_account_id", "account_id", "id"),
-    Index("ix_images_expires", "expires_at"),
-)
+from .tables import images
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,4 +279,4 @@ async def _expired(conn: AsyncConnection, cutoff: int, batch: int, *, lock: bool
     return [(row.id, stored_names(row.id, row.ext, thumbnail=bool(row.thumbnail))) for row in rows]
 
 
-__all__ = ["ImageOwner", "ImagesRepo", "NewImage", "StoredImage", "images", "search_text"]
+__all__ = ["ImageOwner", "ImagesRepo", "NewImage", "StoredImage", "search_text"]

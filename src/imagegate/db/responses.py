@@ -11,23 +11,10 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 
-from sqlalchemy import BigInteger, Column, Index, String, Table, Text, delete, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from .tables import metadata
-
-responses = Table(
-    "responses",
-    metadata,
-    Column("id", String(40), primary_key=True),  # resp_…
-    Column("account_id", String(40), nullable=False),
-    Column("item_id", String(40), nullable=False),  # its image_generation_call (ig_…): the image's key
-    Column("body", Text, nullable=False),  # the Response object as JSON, the image's base64 left out
-    Column("created_at", BigInteger, nullable=False),  # unix seconds
-    Column("expires_at", BigInteger, nullable=False),  # unix seconds: swept after
-    Index("ix_responses_expires", "expires_at"),
-    Index("ix_responses_account", "account_id"),
-)
+from .tables import responses
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,4 +79,7 @@ async def _expired(conn: AsyncConnection, now: int, batch: int, *, lock: bool) -
     return [(row.id, row.item_id) for row in (await conn.execute(query)).all()]
 
 
-__all__ = ["KeptResponse", "ResponsesRepo", "responses"]
+__all__ = [
+    "KeptResponse",
+    "ResponsesRepo",
+]

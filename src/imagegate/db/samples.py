@@ -9,26 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, delete, desc, insert, select
+from sqlalchemy import delete, desc, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from .images import images
-from .tables import DateTime, metadata
-
-samples = Table(
-    "samples",
-    metadata,
-    Column("id", String(40), primary_key=True),
-    Column("model", String(100), nullable=False),
-    Column("prompt", Text, nullable=False),
-    Column("params", Text, nullable=False),  # JSON object: the request's other fields (size, quality, …)
-    Column("ext", String(8), nullable=False),
-    Column("width", Integer, nullable=False),
-    Column("height", Integer, nullable=False),
-    Column("source", String(64), nullable=True),  # the stored image it was copied from, if any
-    Column("created_at", DateTime(), nullable=False),
-    Index("ix_samples_model", "model", "created_at"),
-)
+from .tables import images, samples
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,4 +123,8 @@ class SamplesRepo:
         return RecentImage(r.id, r.ext, r.account_id, r.model, r.size, int(r.expires_at)) if r is not None else None
 
 
-__all__ = ["RecentImage", "Sample", "SamplesRepo", "samples"]
+__all__ = [
+    "RecentImage",
+    "Sample",
+    "SamplesRepo",
+]

@@ -1,4 +1,5 @@
-"""The schema. Money columns are BigInteger micro-units; nothing here is a float."""
+"""The schema: every table, here and nowhere else, so `metadata` (what the migrations compare against)
+holds them all. Money columns are BigInteger micro-units; nothing here is a float."""
 
 from __future__ import annotations
 
@@ -238,16 +239,240 @@ safety_events = Table(
     Index("ix_safety_events_account_time", "account_id", "created_at"),
 )
 
+
+# An account's budget and alert settings (absent: none of them).
+account_budgets = Table(
+    "account_budgets",
+    metadata,
+    Column("account_id", String(40), ForeignKey("accounts.id"), primary_key=True),
+    Column("user_budget_micros", BigInteger, nullable=True),  # each end user's, per period
+    Column("user_budget_period", String(8), nullable=True),  # day | month
+    Column("low_balance_micros", BigInteger, nullable=True),  # account.balance_low below this
+    Column("low_balance_alerted", Boolean, nullable=False, default=False, server_default=false()),
+    Column("webhook_url", String(2048), nullable=True),  # where the account's alerts go
+    Column("webhook_version", Integer, nullable=False, default=0, server_default="0"),  # of the derived secret
+)
+
+budget_spend = Table(
+    "budget_spend",
+    metadata,
+    Column("id", String(40), primary_key=True),  # domain.budgets.BudgetClaim.spend_id
+    Column("account_id", String(40), nullable=False),
+    Column("scope", String(8), nullable=False),  # key | user
+    Column("subject", String(64), nullable=False),  # the key id, or a digest of the end user's id
+    Column("period", String(8), nullable=False),  # day | month
+    Column("period_start", DateTime(), nullable=False),
+    Column("budget_micros", BigInteger, nullable=False),  # the budget the last hold was checked against
+    Column("spent_micros", BigInteger, nullable=False, default=0),
+    Column("held_micros", BigInteger, nullable=False, default=0),
+    Column("reached_at", DateTime(), nullable=True),  # key.budget_reached sent (once per period)
+    Index("ix_budget_spend_subject", "account_id", "scope", "subject", "period_start"),
+)
+
+budget_holds = Table(
+    "budget_holds",
+    metadata,
+    Column("hold_id", String(40), primary_key=True),
+    Column("spend_id", String(40), primary_key=True),
+    Index("ix_budget_holds_spend", "spend_id"),
+)
+
+
+# The stored images (db/images.py). Its search index is not here: PostgreSQL's generated `search`
+# column and SQLite's FTS5 table `images_fts` are dialect-specific and made by migration 0014.
+images = Table(
+    "images",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("account_id", String(40), nullable=False),
+    Column("ext", String(8), nullable=False),
+    Column("expires_at", BigInteger, nullable=False),  # unix seconds: the URL's expiry
+    Column("request_id", String(40), nullable=True),  # what made it, for the account page
+    Column("model", String(64), nullable=True),
+    Column("size", String(16), nullable=True),
+    # the library's facts (NULL on images stored before migration 0014)
+    Column("created_at", BigInteger, nullable=True),  # unix seconds, the answer's `created`
+    Column("prompt", Text, nullable=True),  # kept for the image's lifetime only, deleted with it
+    Column("revised_prompt", Text, nullable=True),
+    Column("quality", String(16), nullable=True),
+    Column("cost_micros", BigInteger, nullable=True),  # what this image cost (per image)
+    Column("surface", String(16), nullable=True),  # images | chat | job | batch
+    Column("thumbnail", Boolean, nullable=False, default=False, server_default="0"),  # `<id>.thumb.webp` stored
+    Column("search_rowid", BigInteger, nullable=True),  # SQLite: the image's row in images_fts
+    Index("ix_images_account_id", "account_id", "id"),
+    Index("ix_images_expires", "expires_at"),
+)
+
+
+# The webhook outbox (db/webhooks.py): one row per message (job id x status), one per attempt.
+webhook_messages = Table(
+    "webhook_messages",
+    metadata,
+    Column("id", String(40), primary_key=True),  # msg_…, derived from (job id, status): one per event
+    Column("account_id", String(40), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("job_id", String(64), nullable=False),
+    Column("event_type", String(40), nullable=False),
+    Column("body", Text, nullable=False),  # the exact JSON sent (and signed) on every attempt
+    Column("status", String(10), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
+    Column("next_attempt_at", DateTime(), nullable=False),
+    Column("claim", String(40), nullable=True),  # the delivery loop holding it until next_attempt_at
+    Column("first_attempt_at", DateTime(), nullable=True),
+    Column("last_attempt_at", DateTime(), nullable=True),
+    Column("last_status_code", Integer, nullable=True),
+    Column("last_error", String(500), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("finished_at", DateTime(), nullable=True),
+    Index("ix_webhook_messages_due", "status", "next_attempt_at"),
+    Index("ix_webhook_messages_account", "account_id", "created_at"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("message_id", String(40), primary_key=True),
+    Column("attempt", Integer, primary_key=True),  # 1, 2, …
+    Column("url", String(2048), nullable=True),
+    Column("status_code", Integer, nullable=True),  # the receiver's answer, or NULL when there was none
+    Column("error", String(500), nullable=True),  # the detail, for the operator
+    Column("duration_ms", Integer, nullable=False),
+    Column("attempted_at", DateTime(), nullable=False),
+    Column("reason", String(200), nullable=True),  # the coarse reason the account is shown
+)
+
+
+# The Batch API (db/batches.py): uploaded files, batches, and each batch's lines with the job that ran each.
+batch_files = Table(
+    "batch_files",
+    metadata,
+    Column("id", String(40), primary_key=True),  # file-…
+    Column("account_id", String(40), nullable=False),
+    Column("purpose", String(16), nullable=False),  # batch (uploaded) | batch_output (written by a batch)
+    Column("filename", String(255), nullable=False),
+    Column("bytes", BigInteger, nullable=False),
+    Column("lines", Integer, nullable=False),
+    Column("created_at", DateTime(), nullable=False),
+    Index("ix_batch_files_account", "account_id", "id"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", String(40), primary_key=True),  # batch_…
+    Column("account_id", String(40), nullable=False),
+    Column("key_id", String(40), nullable=False),
+    Column("key_mode", String(8), nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("endpoint", String(32), nullable=False),
+    Column("input_file_id", String(40), nullable=False),
+    Column("completion_window", String(8), nullable=False),
+    Column("status", String(12), nullable=False),
+    Column("metadata", Text, nullable=True),  # JSON object of strings
+    Column("prices", Text, nullable=False),  # JSON: the batch price cards fixed at submit
+    Column("quote_micros", BigInteger, nullable=False),
+    Column("total", Integer, nullable=False),
+    Column("output_file_id", String(40), nullable=True),
+    Column("error_file_id", String(40), nullable=True),
+    Column("created_at", DateTime(), nullable=False),
+    Column("in_progress_at", DateTime(), nullable=True),
+    Column("expires_at", DateTime(), nullable=False),
+    Column("finalizing_at", DateTime(), nullable=True),
+    Column("completed_at", DateTime(), nullable=True),
+    Column("failed_at", DateTime(), nullable=True),
+    Column("expired_at", DateTime(), nullable=True),
+    Column("cancelling_at", DateTime(), nullable=True),
+    Column("cancelled_at", DateTime(), nullable=True),
+    Column("notified_at", DateTime(), nullable=True),
+    Column("lease_until", DateTime(), nullable=True),
+    Index("ix_batches_account", "account_id", "id"),
+    Index("ix_batches_status", "status"),
+)
+
+batch_lines = Table(
+    "batch_lines",
+    metadata,
+    Column("batch_id", String(40), primary_key=True),
+    Column("line", Integer, primary_key=True),  # 1-based line of the input file
+    Column("custom_id", Text, nullable=False),
+    Column("body", Text, nullable=False),  # the request's JSON body
+    Column("status", String(12), nullable=False),
+    Column("job_id", String(40), nullable=True),
+    Column("request_id", String(64), nullable=True),
+    Column("status_code", Integer, nullable=True),
+    Column("result", Text, nullable=True),  # JSON: the answer's body, or the error object
+    Column("moved_at", DateTime(), nullable=True),  # when its status last changed
+    Index("ix_batch_lines_status", "batch_id", "status"),
+    Index("ix_batch_lines_job", "job_id"),
+)
+
+
+# Responses API answers kept for `GET /v1/responses/{id}` and `previous_response_id` (db/responses.py).
+responses = Table(
+    "responses",
+    metadata,
+    Column("id", String(40), primary_key=True),  # resp_…
+    Column("account_id", String(40), nullable=False),
+    Column("item_id", String(40), nullable=False),  # its image_generation_call (ig_…): the image's key
+    Column("body", Text, nullable=False),  # the Response object as JSON, the image's base64 left out
+    Column("created_at", BigInteger, nullable=False),  # unix seconds
+    Column("expires_at", BigInteger, nullable=False),  # unix seconds: swept after
+    Index("ix_responses_expires", "expires_at"),
+    Index("ix_responses_account", "account_id"),
+)
+
+
+# The model pages' examples gallery (db/samples.py).
+samples = Table(
+    "samples",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("prompt", Text, nullable=False),
+    Column("params", Text, nullable=False),  # JSON object: the request's other fields (size, quality, …)
+    Column("ext", String(8), nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    Column("source", String(64), nullable=True),  # the stored image it was copied from, if any
+    Column("created_at", DateTime(), nullable=False),
+    Index("ix_samples_model", "model", "created_at"),
+)
+
+
+# Admin browser sessions ended by logout (db/admin_sessions.py), kept until they would have expired.
+revoked_admin_sessions = Table(
+    "revoked_admin_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True),  # the session's random id (its cookie's nonce)
+    Column("expires_at", DateTime(), nullable=False),  # the session's own expiry: kept until then
+    Index("ix_revoked_admin_sessions_expiry", "expires_at"),
+)
+
+
 __all__ = [
+    "DateTime",
+    "account_budgets",
     "accounts",
     "api_keys",
+    "batch_files",
+    "batch_lines",
+    "batches",
+    "budget_holds",
+    "budget_spend",
     "holds",
     "idempotency_keys",
+    "images",
     "jobs",
     "ledger_entries",
     "metadata",
     "node_runs",
     "price_cards",
+    "responses",
+    "revoked_admin_sessions",
     "safety_events",
+    "samples",
+    "upstream_cost_overrides",
     "usage_records",
+    "webhook_attempts",
+    "webhook_messages",
 ]

@@ -14,50 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Column, Index, Integer, String, Table, Text, and_, func, insert, or_, select, update
+from sqlalchemy import and_, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ..domain.ids import new_id
-from .budgets import account_budgets
-from .tables import DateTime, api_keys, metadata
-
-webhook_messages = Table(
-    "webhook_messages",
-    metadata,
-    Column("id", String(40), primary_key=True),  # msg_…, derived from (job id, status): one per event
-    Column("account_id", String(40), nullable=False),
-    Column("key_id", String(40), nullable=False),
-    Column("job_id", String(64), nullable=False),
-    Column("event_type", String(40), nullable=False),
-    Column("body", Text, nullable=False),  # the exact JSON sent (and signed) on every attempt
-    Column("status", String(10), nullable=False),  # pending | delivered | failed
-    Column("attempts", Integer, nullable=False, default=0, server_default="0"),
-    Column("next_attempt_at", DateTime(), nullable=False),
-    Column("claim", String(40), nullable=True),  # the delivery loop holding it until next_attempt_at
-    Column("first_attempt_at", DateTime(), nullable=True),
-    Column("last_attempt_at", DateTime(), nullable=True),
-    Column("last_status_code", Integer, nullable=True),
-    Column("last_error", String(500), nullable=True),
-    Column("created_at", DateTime(), nullable=False),
-    Column("finished_at", DateTime(), nullable=True),
-    Index("ix_webhook_messages_due", "status", "next_attempt_at"),
-    Index("ix_webhook_messages_account", "account_id", "created_at"),
-)
-
-webhook_attempts = Table(
-    "webhook_attempts",
-    metadata,
-    Column("message_id", String(40), primary_key=True),
-    Column("attempt", Integer, primary_key=True),  # 1, 2, …
-    Column("url", String(2048), nullable=True),
-    Column("status_code", Integer, nullable=True),  # the receiver's answer, or NULL when there was none
-    Column("error", String(500), nullable=True),  # the detail, for the operator
-    Column("duration_ms", Integer, nullable=False),
-    Column("attempted_at", DateTime(), nullable=False),
-    Column("reason", String(200), nullable=True),  # the coarse reason the account is shown
-)
+from .tables import account_budgets, api_keys, webhook_attempts, webhook_messages
 
 MAX_ERROR_CHARS = 500
 
@@ -339,6 +302,4 @@ __all__ = [
     "NewMessage",
     "Outcome",
     "WebhooksRepo",
-    "webhook_attempts",
-    "webhook_messages",
 ]
