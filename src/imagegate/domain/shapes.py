@@ -249,10 +249,15 @@ class AccountBudgets(TypedDict):
     webhook_url: Annotated[str | None, "where the account's alerts go (never the secret)"]
 
 
-class AccountWebhookSet(TypedDict):
-    account_id: str
+class WebhookSecretShown(TypedDict):
+    """A webhook URL just set, with the secret its messages are signed with."""
+
     webhook_url: str
     secret: Annotated[str, "the signing secret (Standard Webhooks, `whsec_…`): shown only in this answer"]
+
+
+class AccountWebhookSet(WebhookSecretShown):
+    account_id: str
 
 
 class AccountWebhookCleared(TypedDict):
@@ -500,10 +505,8 @@ class LedgerPage(TypedDict):
     last_id: Annotated[str | None, "pass as `after` for the next page"]
 
 
-class WebhookSet(TypedDict):
+class WebhookSet(WebhookSecretShown):
     key_id: str
-    webhook_url: str
-    secret: Annotated[str, "the signing secret (Standard Webhooks, `whsec_…`): shown only in this answer"]
 
 
 class WebhookCleared(TypedDict):
@@ -654,5 +657,6 @@ __all__ = [
     "WebhookCleared",
     "WebhookMessage",
     "WebhookMessageList",
+    "WebhookSecretShown",
     "WebhookSet",
 ]
