@@ -12,7 +12,8 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from imagegate.db.accounts import AccountsRepo
 from imagegate.db.clock import utcnow
@@ -194,5 +195,61 @@ def test_a_hold_whose_caller_left_is_given_back(postgres_url: str) -> None:
                 await engine.dispose()
             assert await money(url, account) == (5_000, 1_000)
             assert await ledger.verify() == (1, [])
+
+    run(postgres_url, scenario)
+
+
+async def lock_waiters(conn: AsyncConnection, count: int) -> None:
+    """Wait until `count` other sessions of this database wait for a row lock (at most 10 s)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    for _ in range(1_000):
+        waiting = (await conn.execute(query)).scalar_one()
+        await conn.rollback()  # pg_stat_activity is read once per transaction
+        if waiting >= count:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{count} sessions never waited for a lock")
+
+
+def test_two_nodes_batches_on_the_same_accounts_lock_them_in_one_order(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A batch moves the money of every account it names in one transaction, so two nodes' batches on
+    the same accounts must lock them in one order (by id), whatever order their operations arrived
+    in. Else node B's batch of holds, holding the first account and waiting for the second, and node
+    A's batch of settlements, holding some later ones, wait for each other: PostgreSQL breaks the
+    deadlock after a second, and the batch falls back to one statement per operation."""
+
+    async def scenario(url: str) -> None:
+        for round_ in range(3):
+            contested = sorted([await funded(url, 1_000_000) for _ in range(12)])
+            async with node(url) as a, node(url) as b:
+                held = [await a.take_hold(acct, f"h{round_}{i}", 1_000, 60) for i, acct in enumerate(contested)]
+                engine = create_engine(url)
+                try:
+                    async with engine.connect() as blocker, engine.connect() as watcher:
+                        lock = text("SELECT id FROM accounts WHERE id = :id FOR UPDATE")
+                        await blocker.execute(lock, {"id": contested[1]})
+                        # each node's operations, submitted together, go as one batch: B's holds
+                        # take the first account and wait at the second, which the blocker holds
+                        taking = asyncio.gather(
+                            *(b.take_hold(acct, f"b{round_}{i}", 1_000, 60) for i, acct in enumerate(contested)),
+                        )
+                        await lock_waiters(watcher, 1)
+                        settling = asyncio.gather(
+                            *(a.settle(h, 300, "delivered", budgeted=False) for h in held),
+                        )
+                        await lock_waiters(watcher, 2)  # A's batch waits too: for the first account
+                        await blocker.rollback()
+                        taken, settled = await taking, await settling
+                finally:
+                    await engine.dispose()
+                assert all(h is not None for h in taken)
+                assert list(settled) == [True] * 12
+                for acct in contested:
+                    assert await money(url, acct) == (1_000_000 - 300, 1_000)
+        assert not [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
 
     run(postgres_url, scenario)
