@@ -253,3 +253,48 @@ def test_two_nodes_batches_on_the_same_accounts_lock_them_in_one_order(
         assert not [r.getMessage() for r in caplog.records if "failed" in r.getMessage()]
 
     run(postgres_url, scenario)
+
+
+def test_a_batch_whose_connection_is_killed_fails_every_member_and_moves_no_money(postgres_url: str) -> None:
+    """The server ends a batch's connection mid-transaction (a failover, an operator's kill): the
+    whole batch rolls back, so every caller gets the database error (the request's 503) and no
+    hold is taken or closed; the holds a killed settlement named stay open, and settle afterwards."""
+
+    async def scenario(url: str) -> None:
+        names = sorted([await funded(url, 100_000) for _ in range(4)])
+        async with node(url) as ledger:
+            held = [await ledger.take_hold(acct, f"h{i}", 1_000, 60) for i, acct in enumerate(names)]
+            engine = create_engine(url)
+            try:
+                async with engine.connect() as blocker, engine.connect() as watcher:
+                    lock = text("SELECT id FROM accounts WHERE id = :id FOR UPDATE")
+                    kill = text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                    )
+                    for batch in ("holds", "settlements"):
+                        await blocker.execute(lock, {"id": names[1]})
+                        if batch == "holds":
+                            calls = [ledger.take_hold(acct, f"k{i}", 1_000, 60) for i, acct in enumerate(names)]
+                        else:
+                            calls = [ledger.settle(h, 300, "delivered", budgeted=False) for h in held if h]
+                        waiting = asyncio.gather(*calls, return_exceptions=True)
+                        await lock_waiters(watcher, 1)
+                        assert (await watcher.execute(kill)).scalar_one() is True
+                        await watcher.rollback()
+                        answers = await waiting
+                        await blocker.rollback()
+                        assert [type(a).__name__ for a in answers] == ["OperationalError"] * 4, answers
+                        for acct in names:
+                            assert await money(url, acct) == (100_000, 1_000)
+            finally:
+                await engine.dispose()
+            # the holds are still open: their settlements, sent again, close them
+            assert (
+                await asyncio.gather(*(ledger.settle(h, 300, "again", budgeted=False) for h in held if h)) == [True] * 4
+            )
+            for acct in names:
+                assert await money(url, acct) == (100_000 - 300, 0)
+            assert await ledger.verify() == (4, [])
+
+    run(postgres_url, scenario)
