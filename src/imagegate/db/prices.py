@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from sqlalchemy import bindparam, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .clock import utcnow
+from .shared_read import SharedRead
 from .tables import price_cards
 
 _MODEL_OVERRIDES = select(price_cards).where(price_cards.c.model == bindparam("model"))
@@ -19,11 +22,12 @@ class PricesRepo:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
         self._cached: tuple[str, dict[tuple[str, str, str], int]] | None = None
+        self._reads = SharedRead(partial(self._load, None))
 
     async def overrides(self, model: str | None = None, version: str | None = None) -> dict[tuple[str, str, str], int]:
         if version is not None:
-            if self._cached is None or self._cached[0] != version:
-                self._cached = (version, await self._load(None))
+            if self._cached is None or self._cached[0] != version:  # the requests finding it so share one read
+                self._cached = (version, await self._reads.get(version))
             every = self._cached[1]
             return every if model is None else {k: v for k, v in every.items() if k[0] == model}
         return await self._load(model)

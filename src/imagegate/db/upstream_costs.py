@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable
 
@@ -10,6 +9,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from .clock import utcnow
+from .shared_read import SharedRead
 from .tables import upstream_cost_overrides
 
 Overrides = dict[tuple[str, str], dict[str, int]]
@@ -25,26 +25,16 @@ class UpstreamCostsRepo:
         self._engine = engine
         self._clock = clock
         self._cached: tuple[float, Overrides] | None = None
-        self._reading: asyncio.Future[Overrides] | None = None
+        self._reads = SharedRead(self._read)
 
     async def overrides(self, *, fresh: bool = False) -> Overrides:
         """Every live item, from memory while it is younger than `FRESH_SECONDS` (`fresh`: read now).
-
-        Every settled request asks; when the memory is stale, the requests asking meanwhile share one
-        read (at 64 in flight, 64 reads through the pool every few seconds cost ~5 % of the CPU)."""
+        Every settled request asks; those finding the memory stale share one read."""
         if fresh:
             return await self._read()
         if self._cached is not None and self._clock() - self._cached[0] < FRESH_SECONDS:
             return self._cached[1]
-        if self._reading is None or self._reading.get_loop() is not asyncio.get_running_loop():
-            self._reading = asyncio.ensure_future(self._read())
-            self._reading.add_done_callback(self._read_done)
-        return await asyncio.shield(self._reading)
-
-    def _read_done(self, reading: asyncio.Future[Overrides]) -> None:
-        self._reading = None
-        if not reading.cancelled():
-            reading.exception()  # retrieved here; each waiter raises it
+        return await self._reads.get()
 
     async def _read(self) -> Overrides:
         now = self._clock()
