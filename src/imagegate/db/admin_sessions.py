@@ -37,6 +37,4 @@ class AdminSessionsRepo:
             return found.first() is not None
 
 
-__all__ = [
-    "AdminSessionsRepo",
-]
+__all__ = ["AdminSessionsRepo"]

@@ -181,8 +181,9 @@ _S_ARRAYS = ", ".join(
 # is closed, and its entries and usage record written, as by the one-hold statement; each account's
 # money moves by its holds' sums. `l` first locks the batch's accounts in id order, as a batch of holds
 # does (the scalar count is computed once, before any hold is updated): two nodes' batches on the same
-# accounts then queue, and never deadlock (PostgreSQL would break a deadlock only after a second). `n` (the operation's place in the batch) answers which were closed;
-# a hold named twice is closed once, by one of them (the other is not open any more).
+# accounts then queue, and never deadlock (PostgreSQL would break a deadlock only after a second). `n`
+# (the operation's place in the batch) answers which were closed; a hold named twice is closed once,
+# by one of them (the other is not open any more).
 _SETTLE_BATCH_SQL = f"""
 WITH s AS (
     SELECT * FROM unnest({_S_ARRAYS}) WITH ORDINALITY AS s({_S_COLS}, n)

@@ -79,7 +79,4 @@ async def _expired(conn: AsyncConnection, now: int, batch: int, *, lock: bool) -
     return [(row.id, row.item_id) for row in (await conn.execute(query)).all()]
 
 
-__all__ = [
-    "KeptResponse",
-    "ResponsesRepo",
-]
+__all__ = ["KeptResponse", "ResponsesRepo"]

@@ -123,8 +123,4 @@ class SamplesRepo:
         return RecentImage(r.id, r.ext, r.account_id, r.model, r.size, int(r.expires_at)) if r is not None else None
 
 
-__all__ = [
-    "RecentImage",
-    "Sample",
-    "SamplesRepo",
-]
+__all__ = ["RecentImage", "Sample", "SamplesRepo"]
