@@ -199,6 +199,21 @@ def test_a_hold_whose_caller_left_is_given_back(postgres_url: str) -> None:
     run(postgres_url, scenario)
 
 
+LOCK_ACCOUNT = text("SELECT id FROM accounts WHERE id = :id FOR UPDATE")
+
+
+@asynccontextmanager
+async def blocker_and_watcher(url: str) -> AsyncIterator[tuple[AsyncConnection, AsyncConnection]]:
+    """Two connections beside the nodes': one to hold an account's row lock (`LOCK_ACCOUNT`, released
+    by its rollback), one to watch the sessions (`lock_waiters`)."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as blocker, engine.connect() as watcher:
+            yield blocker, watcher
+    finally:
+        await engine.dispose()
+
+
 async def lock_waiters(conn: AsyncConnection, count: int) -> None:
     """Wait until `count` other sessions of this database wait for a row lock (at most 10 s)."""
     query = text(
@@ -227,25 +242,20 @@ def test_two_nodes_batches_on_the_same_accounts_lock_them_in_one_order(
             contested = sorted([await funded(url, 1_000_000) for _ in range(12)])
             async with node(url) as a, node(url) as b:
                 held = [await a.take_hold(acct, f"h{round_}{i}", 1_000, 60) for i, acct in enumerate(contested)]
-                engine = create_engine(url)
-                try:
-                    async with engine.connect() as blocker, engine.connect() as watcher:
-                        lock = text("SELECT id FROM accounts WHERE id = :id FOR UPDATE")
-                        await blocker.execute(lock, {"id": contested[1]})
-                        # each node's operations, submitted together, go as one batch: B's holds
-                        # take the first account and wait at the second, which the blocker holds
-                        taking = asyncio.gather(
-                            *(b.take_hold(acct, f"b{round_}{i}", 1_000, 60) for i, acct in enumerate(contested)),
-                        )
-                        await lock_waiters(watcher, 1)
-                        settling = asyncio.gather(
-                            *(a.settle(h, 300, "delivered", budgeted=False) for h in held),
-                        )
-                        await lock_waiters(watcher, 2)  # A's batch waits too: for the first account
-                        await blocker.rollback()
-                        taken, settled = await taking, await settling
-                finally:
-                    await engine.dispose()
+                async with blocker_and_watcher(url) as (blocker, watcher):
+                    await blocker.execute(LOCK_ACCOUNT, {"id": contested[1]})
+                    # each node's operations, submitted together, go as one batch: B's holds
+                    # take the first account and wait at the second, which the blocker holds
+                    taking = asyncio.gather(
+                        *(b.take_hold(acct, f"b{round_}{i}", 1_000, 60) for i, acct in enumerate(contested)),
+                    )
+                    await lock_waiters(watcher, 1)
+                    settling = asyncio.gather(
+                        *(a.settle(h, 300, "delivered", budgeted=False) for h in held),
+                    )
+                    await lock_waiters(watcher, 2)  # A's batch waits too: for the first account
+                    await blocker.rollback()
+                    taken, settled = await taking, await settling
                 assert all(h is not None for h in taken)
                 assert list(settled) == [True] * 12
                 for acct in contested:
@@ -264,31 +274,26 @@ def test_a_batch_whose_connection_is_killed_fails_every_member_and_moves_no_mone
         names = sorted([await funded(url, 100_000) for _ in range(4)])
         async with node(url) as ledger:
             held = [await ledger.take_hold(acct, f"h{i}", 1_000, 60) for i, acct in enumerate(names)]
-            engine = create_engine(url)
-            try:
-                async with engine.connect() as blocker, engine.connect() as watcher:
-                    lock = text("SELECT id FROM accounts WHERE id = :id FOR UPDATE")
-                    kill = text(
-                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-                    )
-                    for batch in ("holds", "settlements"):
-                        await blocker.execute(lock, {"id": names[1]})
-                        if batch == "holds":
-                            calls = [ledger.take_hold(acct, f"k{i}", 1_000, 60) for i, acct in enumerate(names)]
-                        else:
-                            calls = [ledger.settle(h, 300, "delivered", budgeted=False) for h in held if h]
-                        waiting = asyncio.gather(*calls, return_exceptions=True)
-                        await lock_waiters(watcher, 1)
-                        assert (await watcher.execute(kill)).scalar_one() is True
-                        await watcher.rollback()
-                        answers = await waiting
-                        await blocker.rollback()
-                        assert [type(a).__name__ for a in answers] == ["OperationalError"] * 4, answers
-                        for acct in names:
-                            assert await money(url, acct) == (100_000, 1_000)
-            finally:
-                await engine.dispose()
+            async with blocker_and_watcher(url) as (blocker, watcher):
+                kill = text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                )
+                for batch in ("holds", "settlements"):
+                    await blocker.execute(LOCK_ACCOUNT, {"id": names[1]})
+                    if batch == "holds":
+                        calls = [ledger.take_hold(acct, f"k{i}", 1_000, 60) for i, acct in enumerate(names)]
+                    else:
+                        calls = [ledger.settle(h, 300, "delivered", budgeted=False) for h in held if h]
+                    waiting = asyncio.gather(*calls, return_exceptions=True)
+                    await lock_waiters(watcher, 1)
+                    assert (await watcher.execute(kill)).scalar_one() is True
+                    await watcher.rollback()
+                    answers = await waiting
+                    await blocker.rollback()
+                    assert [type(a).__name__ for a in answers] == ["OperationalError"] * 4, answers
+                    for acct in names:
+                        assert await money(url, acct) == (100_000, 1_000)
             # the holds are still open: their settlements, sent again, close them
             assert (
                 await asyncio.gather(*(ledger.settle(h, 300, "again", budgeted=False) for h in held if h)) == [True] * 4
